@@ -1,0 +1,56 @@
+//! Fixed-size chunking for parallel loops.
+//!
+//! Work is cut into chunks whose size depends only on the data, never on the
+//! number of threads, and reductions combine the chunks' partial results in
+//! chunk order. That is what makes every result bitwise identical for 1 or N
+//! threads: the threads only decide *who* computes a chunk, not *what* it is.
+
+use rayon::prelude::*;
+
+/// Elements per chunk of a parallel elementwise loop or reduction.
+pub(crate) const CHUNK: usize = 1 << 14;
+
+/// Below this many elements a loop runs on the calling thread: spawning
+/// costs more than it saves.
+pub(crate) const PARALLEL_MIN: usize = 1 << 16;
+
+/// Calls `f(offset, chunk)` for consecutive chunks of `out`, in parallel when
+/// `out` is large. `offset` is the index of the chunk's first element.
+pub(crate) fn chunks_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if out.len() < PARALLEL_MIN {
+        f(0, out);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, c)| f(i * CHUNK, c));
+    }
+}
+
+/// Calls `f(first_row, rows)` over blocks of whole rows of a row-major buffer
+/// with `row_len` elements per row.
+pub(crate) fn rows_mut(
+    out: &mut [f32],
+    row_len: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
+    if out.len() < PARALLEL_MIN || row_len == 0 {
+        f(0, out);
+    } else {
+        let rows_per_chunk = (CHUNK / row_len).max(1);
+        out.par_chunks_mut(rows_per_chunk * row_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i * rows_per_chunk, c));
+    }
+}
+
+/// `Σ data` accumulated in f64, one partial sum per fixed chunk, the partials
+/// added in chunk order.
+pub(crate) fn sum(data: &[f32]) -> f64 {
+    let chunk_sum = |c: &[f32]| c.iter().map(|&x| x as f64).sum::<f64>();
+    if data.len() < PARALLEL_MIN {
+        data.chunks(CHUNK).map(chunk_sum).sum()
+    } else {
+        let partials: Vec<f64> = data.par_chunks(CHUNK).map(chunk_sum).collect();
+        partials.iter().sum()
+    }
+}

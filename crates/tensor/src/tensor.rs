@@ -1,0 +1,225 @@
+//! The [`Tensor`] type: a shape and a contiguous, row-major `Vec<f32>`.
+
+use std::fmt;
+
+/// An `f32` tensor, contiguous and row-major.
+///
+/// The element at index `(i₀, i₁, …, i_{d−1})` lives at
+/// `Σ_k i_k · Π_{j>k} shape[j]` in [`data`](Tensor::data). A scalar has shape
+/// `[]` and one element.
+#[derive(Clone, PartialEq)]
+pub struct Tensor {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// Number of elements of a shape, panicking on overflow (a programmer error).
+pub(crate) fn numel(shape: &[usize]) -> usize {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .unwrap_or_else(|| panic!("shape {shape:?} has more elements than fit in usize"))
+}
+
+impl Tensor {
+    /// Wraps `data` with `shape`.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`.
+    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        let n = numel(shape);
+        assert!(
+            data.len() == n,
+            "from_vec: shape {shape:?} needs {n} elements, got {}",
+            data.len()
+        );
+        Tensor {
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    /// A tensor of `shape` with every element equal to `value`.
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        Tensor {
+            shape: shape.to_vec(),
+            data: vec![value; numel(shape)],
+        }
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// A scalar (shape `[]`).
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor::full(&[], value)
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The elements in row-major order, mutably.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Gives back the elements.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// The single value of a one-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not have exactly one element.
+    pub fn item(&self) -> f32 {
+        assert!(
+            self.data.len() == 1,
+            "item: tensor of shape {:?} has {} elements, not 1",
+            self.shape,
+            self.data.len()
+        );
+        self.data[0]
+    }
+
+    /// `(rows, cols)` of a 2-D tensor.
+    ///
+    /// # Panics
+    /// If the tensor is not 2-D; `op` names the caller in the message.
+    pub fn dims2(&self, op: &str) -> (usize, usize) {
+        match self.shape[..] {
+            [r, c] => (r, c),
+            _ => panic!("{op}: expected a 2-D tensor, got shape {:?}", self.shape),
+        }
+    }
+
+    /// The same elements with a new shape of the same size.
+    ///
+    /// # Panics
+    /// If the sizes differ.
+    pub fn reshape(mut self, shape: &[usize]) -> Tensor {
+        let n = numel(shape);
+        assert!(
+            n == self.data.len(),
+            "reshape: cannot view shape {:?} ({} elements) as {shape:?} ({n} elements)",
+            self.shape,
+            self.data.len()
+        );
+        self.shape = shape.to_vec();
+        self
+    }
+
+    /// Makes this tensor a `shape` tensor, reusing its allocation when it is
+    /// large enough. The contents are unspecified afterwards; callers
+    /// overwrite them. This is how the tape reuses buffers across steps.
+    pub fn resize_for(&mut self, shape: &[usize]) {
+        let n = numel(shape);
+        self.data.resize(n, 0.0);
+        if self.shape != shape {
+            self.shape.clear();
+            self.shape.extend_from_slice(shape);
+        }
+    }
+
+    /// Copies `other`'s shape and elements into `self`, reusing `self`'s
+    /// allocation.
+    pub fn assign(&mut self, other: &Tensor) {
+        self.resize_for(&other.shape);
+        self.data.copy_from_slice(&other.data);
+    }
+
+    /// Row `i` of a 2-D tensor.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let (r, c) = self.dims2("row");
+        assert!(i < r, "row: index {i} out of range for shape {:?}", self.shape);
+        &self.data[i * c..(i + 1) * c]
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 8;
+        write!(f, "Tensor{:?} [", self.shape)?;
+        for (i, x) in self.data.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{x:.4}")?;
+        }
+        if self.data.len() > SHOWN {
+            write!(f, ", … ({} more)", self.data.len() - SHOWN)?;
+        }
+        write!(f, "]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "from_vec: shape [2, 3] needs 6 elements, got 5")]
+    fn from_vec_checks_the_shape() {
+        Tensor::from_vec(vec![0.0; 5], &[2, 3]);
+    }
+
+    #[test]
+    fn constructors_and_accessors() {
+        let t = Tensor::full(&[2, 3], 1.5);
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.len(), 6);
+        assert_eq!(t.dims2("t"), (2, 3));
+        assert!(t.data().iter().all(|&x| x == 1.5));
+        assert_eq!(Tensor::scalar(2.0).item(), 2.0);
+        assert_eq!(Tensor::zeros(&[0, 4]).len(), 0);
+        let r = Tensor::from_vec((0..6).map(|x| x as f32).collect(), &[2, 3]);
+        assert_eq!(r.row(1), &[3.0, 4.0, 5.0]);
+        assert_eq!(r.clone().reshape(&[3, 2]).row(2), &[4.0, 5.0]);
+    }
+
+    #[test]
+    fn resize_for_reuses_the_allocation() {
+        let mut t = Tensor::zeros(&[4, 4]);
+        let ptr = t.data().as_ptr();
+        t.resize_for(&[2, 8]);
+        assert_eq!(t.shape(), &[2, 8]);
+        t.resize_for(&[3, 3]);
+        assert_eq!(t.len(), 9);
+        assert_eq!(t.data().as_ptr(), ptr);
+    }
+
+    #[test]
+    #[should_panic(expected = "reshape: cannot view shape [2, 3]")]
+    fn reshape_checks_the_size() {
+        Tensor::zeros(&[2, 3]).reshape(&[4]);
+    }
+}

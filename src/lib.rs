@@ -1,0 +1,11 @@
+//! # gradlab
+//!
+//! A deep-learning mini-framework you can read in an afternoon and that trains
+//! an MNIST classifier in seconds. This crate only gathers the workspace's
+//! crates under one name; each has its own documentation.
+//!
+//! * [`tensor`] — the `f32` tensor, elementwise ops, reductions, matmul.
+//! * [`data`] — IDX files, MNIST, seeded batches.
+
+pub use gradlab_data as data;
+pub use gradlab_tensor as tensor;
