@@ -9,8 +9,39 @@ use std::fmt;
 /// `[]` and one element.
 #[derive(Clone, PartialEq)]
 pub struct Tensor {
-    shape: Vec<usize>,
+    shape: Shape,
     data: Vec<f32>,
+}
+
+/// The most dimensions a tensor may have.
+pub const MAX_DIMS: usize = 6;
+
+/// A shape stored inline, so that creating, resizing or swapping out a
+/// tensor never allocates for its shape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    dims: [usize; MAX_DIMS],
+    len: usize,
+}
+
+impl Shape {
+    fn new(dims: &[usize]) -> Shape {
+        assert!(
+            dims.len() <= MAX_DIMS,
+            "shape {dims:?} has {} dimensions; at most {MAX_DIMS} are supported",
+            dims.len()
+        );
+        let mut s = Shape {
+            dims: [0; MAX_DIMS],
+            len: dims.len(),
+        };
+        s.dims[..dims.len()].copy_from_slice(dims);
+        s
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        &self.dims[..self.len]
+    }
 }
 
 /// Number of elements of a shape, panicking on overflow (a programmer error).
@@ -34,7 +65,7 @@ impl Tensor {
             data.len()
         );
         Tensor {
-            shape: shape.to_vec(),
+            shape: Shape::new(shape),
             data,
         }
     }
@@ -42,7 +73,7 @@ impl Tensor {
     /// A tensor of `shape` with every element equal to `value`.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
         Tensor {
-            shape: shape.to_vec(),
+            shape: Shape::new(shape),
             data: vec![value; numel(shape)],
         }
     }
@@ -64,12 +95,12 @@ impl Tensor {
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        self.shape.as_slice()
     }
 
     /// The number of dimensions.
     pub fn ndim(&self) -> usize {
-        self.shape.len()
+        self.shape.len
     }
 
     /// The number of elements.
@@ -105,7 +136,7 @@ impl Tensor {
         assert!(
             self.data.len() == 1,
             "item: tensor of shape {:?} has {} elements, not 1",
-            self.shape,
+            self.shape(),
             self.data.len()
         );
         self.data[0]
@@ -116,9 +147,9 @@ impl Tensor {
     /// # Panics
     /// If the tensor is not 2-D; `op` names the caller in the message.
     pub fn dims2(&self, op: &str) -> (usize, usize) {
-        match self.shape[..] {
+        match *self.shape() {
             [r, c] => (r, c),
-            _ => panic!("{op}: expected a 2-D tensor, got shape {:?}", self.shape),
+            _ => panic!("{op}: expected a 2-D tensor, got shape {:?}", self.shape()),
         }
     }
 
@@ -131,10 +162,10 @@ impl Tensor {
         assert!(
             n == self.data.len(),
             "reshape: cannot view shape {:?} ({} elements) as {shape:?} ({n} elements)",
-            self.shape,
+            self.shape(),
             self.data.len()
         );
-        self.shape = shape.to_vec();
+        self.shape = Shape::new(shape);
         self
     }
 
@@ -144,31 +175,38 @@ impl Tensor {
     pub fn resize_for(&mut self, shape: &[usize]) {
         let n = numel(shape);
         self.data.resize(n, 0.0);
-        if self.shape != shape {
-            self.shape.clear();
-            self.shape.extend_from_slice(shape);
-        }
+        self.shape = Shape::new(shape);
     }
 
     /// Copies `other`'s shape and elements into `self`, reusing `self`'s
     /// allocation.
     pub fn assign(&mut self, other: &Tensor) {
-        self.resize_for(&other.shape);
+        self.resize_for(other.shape());
         self.data.copy_from_slice(&other.data);
     }
 
     /// Row `i` of a 2-D tensor.
     pub fn row(&self, i: usize) -> &[f32] {
         let (r, c) = self.dims2("row");
-        assert!(i < r, "row: index {i} out of range for shape {:?}", self.shape);
+        assert!(i < r, "row: index {i} out of range for shape {:?}", self.shape());
         &self.data[i * c..(i + 1) * c]
+    }
+}
+
+/// An empty tensor of shape `[0]`: a placeholder that allocates nothing.
+impl Default for Tensor {
+    fn default() -> Tensor {
+        Tensor {
+            shape: Shape::new(&[0]),
+            data: Vec::new(),
+        }
     }
 }
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 8;
-        write!(f, "Tensor{:?} [", self.shape)?;
+        write!(f, "Tensor{:?} [", self.shape())?;
         for (i, x) in self.data.iter().take(SHOWN).enumerate() {
             if i > 0 {
                 write!(f, ", ")?;

@@ -1,0 +1,129 @@
+//! Pointwise activations `y = f(x)`.
+//!
+//! **Derivative.** `∂L/∂x = dY ⊙ f′(x)`, with f′ written in terms of x and y:
+//!
+//! | f | f(x) | f′ |
+//! |---|---|---|
+//! | ReLU | max(x, 0) | 1 if x > 0, else 0 |
+//! | leaky ReLU (slope a) | x if x > 0, else a·x | 1 if x > 0, else a |
+//! | tanh | tanh x | 1 − y² |
+//! | sigmoid | σ(x) = 1/(1 + e^(−x)) | y·(1 − y) |
+//! | GELU (tanh form) | ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³) | ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²) |
+//!
+//! An activation acts on each element alone, so it keeps examples apart.
+
+use crate::backward::{emit, Ctx};
+use crate::tape::{value, Graph, Node, Op, Var};
+
+/// A pointwise nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// max(x, 0).
+    Relu,
+    /// x for x > 0, else slope·x.
+    LeakyRelu(f32),
+    /// tanh x.
+    Tanh,
+    /// 1/(1 + e^(−x)).
+    Sigmoid,
+    /// GELU in its tanh form (PyTorch's `approximate="tanh"`).
+    Gelu,
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+impl Activation {
+    /// f(x).
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu(a) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    a * x
+                }
+            }
+            Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Gelu => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh()),
+        }
+    }
+
+    /// f′(x), given x and y = f(x).
+    #[inline]
+    pub fn derivative(self, x: f32, y: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu(a) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+            Activation::Tanh => 1.0 - y * y,
+            Activation::Sigmoid => y * (1.0 - y),
+            Activation::Gelu => {
+                let t = (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh();
+                0.5 * (1.0 + t)
+                    + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+            }
+        }
+    }
+}
+
+impl Graph<'_, '_> {
+    /// `f(x)` elementwise.
+    pub fn activation(&mut self, x: Var, f: Activation) -> Var {
+        let batched = self.node(x).batched;
+        self.push(Op::Activation { x, f }, batched, |n, before, store| {
+            n.value.assign(value(before, store, x));
+            n.value.map_inplace(|v| f.apply(v));
+        })
+    }
+
+    /// max(x, 0).
+    pub fn relu(&mut self, x: Var) -> Var {
+        self.activation(x, Activation::Relu)
+    }
+
+    /// x for x > 0, else slope·x.
+    pub fn leaky_relu(&mut self, x: Var, slope: f32) -> Var {
+        self.activation(x, Activation::LeakyRelu(slope))
+    }
+
+    /// tanh x.
+    pub fn tanh(&mut self, x: Var) -> Var {
+        self.activation(x, Activation::Tanh)
+    }
+
+    /// σ(x) = 1/(1 + e^(−x)).
+    pub fn sigmoid(&mut self, x: Var) -> Var {
+        self.activation(x, Activation::Sigmoid)
+    }
+
+    /// GELU, tanh form.
+    pub fn gelu(&mut self, x: Var) -> Var {
+        self.activation(x, Activation::Gelu)
+    }
+}
+
+pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
+    let Op::Activation { x, f } = node.op else {
+        unreachable!()
+    };
+    let (dy, y) = (node.grad.data(), node.value.data());
+    ctx.accumulate(x, |g, first, nodes, store| {
+        let xv = value(nodes, store, x).data();
+        emit(g.data_mut(), first, |i| dy[i] * f.derivative(xv[i], y[i]));
+    });
+}

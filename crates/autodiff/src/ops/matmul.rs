@@ -1,0 +1,121 @@
+//! Matrix product `Y = op(A)·op(B)`.
+//!
+//! **Derivative.** With `dY = ∂L/∂Y`:
+//! `∂L/∂op(A) = dY·op(B)ᵀ` and `∂L/∂op(B) = op(A)ᵀ·dY`. For a transposed
+//! operand the gradient is transposed back, which the tensor crate's
+//! transpose flags do without copying: for `Y = A·Bᵀ`, `dB = dYᵀ·A`.
+//!
+//! **Per example.** When A is a batch `x` (row b is example b) and B a weight
+//! `W`, `Y = x·W` gives `g_b(W) = x_bᵀ δ_b` with `δ_b = ∂ℓ_b/∂y_b`: an outer
+//! product per example. Their mean of squares needs no outer product at all:
+//! `Σ_b (x_b,i δ_b,j)² = Σ_b x²_b,i δ²_b,j = ((x²)ᵀ·(δ²))_ij`, one more
+//! matmul on squared operands.
+
+use gradlab_tensor::{Tensor, Transpose};
+
+use crate::backward::Ctx;
+use crate::tape::{value, Graph, Node, Op, Var};
+
+fn flip(t: Transpose) -> Transpose {
+    match t {
+        Transpose::No => Transpose::Yes,
+        Transpose::Yes => Transpose::No,
+    }
+}
+
+impl Graph<'_, '_> {
+    /// `a·b`.
+    pub fn matmul(&mut self, a: Var, b: Var) -> Var {
+        self.matmul_t(a, Transpose::No, b, Transpose::No)
+    }
+
+    /// `op(a)·op(b)` with transpose flags.
+    ///
+    /// The result is a batch when `a` is one and not transposed. A product
+    /// that sums over the examples (a transposed batch on the left, or a
+    /// batch on the right) mixes them.
+    pub fn matmul_t(&mut self, a: Var, ta: Transpose, b: Var, tb: Transpose) -> Var {
+        let (na, nb) = (self.node(a), self.node(b));
+        let batched = na.batched && ta == Transpose::No;
+        let mixes = (na.batched && ta == Transpose::Yes) || nb.batched;
+        self.push(Op::MatMul { a, ta, b, tb }, batched, |n, before, store| {
+            let (va, vb) = (value(before, store, a), value(before, store, b));
+            va.matmul_into(ta, vb, tb, 1.0, 0.0, &mut n.value);
+            n.mixed |= mixes;
+        })
+    }
+}
+
+pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
+    let Op::MatMul { a, ta, b, tb } = node.op else {
+        unreachable!()
+    };
+    let dy = &node.grad;
+    ctx.accumulate(a, |g, first, nodes, store| {
+        let vb = value(nodes, store, b);
+        let beta = if first { 0.0 } else { 1.0 };
+        match ta {
+            // dA = dY·op(B)ᵀ
+            Transpose::No => dy.matmul_into(Transpose::No, vb, flip(tb), 1.0, beta, g),
+            // A stored transposed: dA = (dY·op(B)ᵀ)ᵀ = op(B)·dYᵀ
+            Transpose::Yes => vb.matmul_into(tb, dy, Transpose::Yes, 1.0, beta, g),
+        }
+    });
+    ctx.accumulate(b, |g, first, nodes, store| {
+        let va = value(nodes, store, a);
+        let beta = if first { 0.0 } else { 1.0 };
+        match tb {
+            // dB = op(A)ᵀ·dY
+            Transpose::No => va.matmul_into(flip(ta), dy, Transpose::No, 1.0, beta, g),
+            // B stored transposed: dB = dYᵀ·op(A)
+            Transpose::Yes => dy.matmul_into(Transpose::Yes, va, ta, 1.0, beta, g),
+        }
+    });
+    let per_example_weight = ctx.nodes[a.0].batched && ta == Transpose::No;
+    if per_example_weight && ctx.wants_stats(b) {
+        let batch = ctx.batch as f32;
+        ctx.stats(b, |sq, per_example, nodes, _, scratch| {
+            let x = &nodes[a.0].value;
+            let [x2, dy2] = scratch;
+            x2.assign(x);
+            x2.map_inplace(|v| v * v);
+            dy2.assign(dy);
+            dy2.map_inplace(|v| v * v);
+            // Row b of dY is δ_b / B, so (1/B) Σ_b g_b² = B · (x²)ᵀ(dY²).
+            match tb {
+                Transpose::No => x2.matmul_into(Transpose::Yes, dy2, Transpose::No, batch, 0.0, sq),
+                Transpose::Yes => dy2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq),
+            }
+            if let Some(pe) = per_example {
+                outer_products(x, dy, tb, batch, pe);
+            }
+        });
+    }
+}
+
+/// `pe[b] = s · x_bᵀ dy_b` (or `s · dy_bᵀ x_b` for a transposed weight).
+fn outer_products(x: &Tensor, dy: &Tensor, tb: Transpose, s: f32, pe: &mut Tensor) {
+    let (bsz, k) = x.dims2("per-example matmul");
+    let (_, n) = dy.dims2("per-example matmul");
+    let (rows, cols) = match tb {
+        Transpose::No => (k, n),
+        Transpose::Yes => (n, k),
+    };
+    pe.resize_for(&[bsz, rows, cols]);
+    for ((g, xb), db) in pe
+        .data_mut()
+        .chunks_exact_mut(rows * cols)
+        .zip(x.data().chunks_exact(k))
+        .zip(dy.data().chunks_exact(n))
+    {
+        let (u, v) = match tb {
+            Transpose::No => (xb, db),
+            Transpose::Yes => (db, xb),
+        };
+        for (row, &ui) in g.chunks_exact_mut(cols).zip(u) {
+            for (o, &vj) in row.iter_mut().zip(v) {
+                *o = s * ui * vj;
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Finite-difference checks of every op's backward.
+//!
+//! For an op y = f(θ), the test builds the scalar L = Σ_i c_i y_i with fixed
+//! random c, so every element of ∂L/∂y differs and a transposed or mis-indexed
+//! gradient cannot pass. The analytic ∂L/∂θ from the tape is compared with the
+//! central difference (L(θ + h·e_j) − L(θ − h·e_j)) / 2h for every element j.
+//!
+//! Tolerance: the forward runs in f32, whose rounding of L (|L| ≲ 50, ε ≈ 6e-8)
+//! puts an error of about 6e-8·|L|/h on the difference, and the truncation
+//! error is O(h²·f‴). With h = 1e-2 (1e-3 for the sharply curved ops) both
+//! stay below 2e-3, so we require |analytic − numeric| ≤ 5e-3 + 5e-3·|numeric|
+//! for every element. A wrong derivative (a sign, a missing factor, a
+//! transposed index) is off by O(1) and fails.
+
+use gradlab_autodiff::{Activation, GradRequest, Graph, ParamId, ParamStore, Tape, Var};
+use gradlab_tensor::{rng, Tensor, Transpose};
+
+const TOL: f32 = 5e-3;
+
+/// Checks ∂L/∂θ for every parameter of `store`, where L = Σ c ⊙ build(θ).
+fn check(name: &str, store: &mut ParamStore, h: f32, build: &dyn Fn(&mut Graph, &[Var]) -> Var) {
+    let ids: Vec<ParamId> = store.ids().collect();
+    let out_shape = {
+        let mut tape = Tape::new();
+        let mut g = tape.record(store);
+        let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
+        let y = build(&mut g, &vars);
+        g.value(y).shape().to_vec()
+    };
+    let c = Tensor::uniform(&out_shape, -1.0, 1.0, &mut rng(99));
+    let loss = |store: &ParamStore, tape: &mut Tape, backward: bool| -> f32 {
+        let mut g = tape.record(store);
+        let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
+        let y = build(&mut g, &vars);
+        let cv = g.constant(&c);
+        let z = g.mul(y, cv);
+        let l = g.sum(z);
+        if backward {
+            g.backward(l, GradRequest::Mean).unwrap();
+        }
+        g.value(l).item()
+    };
+    let mut tape = Tape::new();
+    loss(store, &mut tape, true);
+    let analytic: Vec<Tensor> = ids
+        .iter()
+        .map(|&id| tape.grad(id).unwrap_or_else(|| panic!("{name}: no gradient")).clone())
+        .collect();
+    for (k, &id) in ids.iter().enumerate() {
+        for j in 0..store.get(id).len() {
+            let orig = store.get(id).data()[j];
+            store.get_mut(id).data_mut()[j] = orig + h;
+            let lp = loss(store, &mut tape, false);
+            store.get_mut(id).data_mut()[j] = orig - h;
+            let lm = loss(store, &mut tape, false);
+            store.get_mut(id).data_mut()[j] = orig;
+            let numeric = (lp - lm) / (2.0 * h);
+            let a = analytic[k].data()[j];
+            assert!(
+                (a - numeric).abs() <= TOL + TOL * numeric.abs(),
+                "{name}: ∂L/∂{}[{j}] analytic {a} vs numeric {numeric}",
+                store.name(id)
+            );
+        }
+    }
+}
+
+fn store(params: &[(&str, Tensor)]) -> ParamStore {
+    let mut s = ParamStore::new();
+    for (n, t) in params {
+        s.add(*n, t.clone());
+    }
+    s
+}
+
+fn rand(shape: &[usize], seed: u64) -> Tensor {
+    Tensor::uniform(shape, -1.0, 1.0, &mut rng(seed))
+}
+
+/// Values bounded away from zero, for ops with a kink or a pole at 0.
+fn away_from_zero(shape: &[usize], seed: u64) -> Tensor {
+    rand(shape, seed).map(|x| if x >= 0.0 { x + 0.1 } else { x - 0.1 })
+}
+
+const SHAPES: [(usize, usize, usize); 3] = [(1, 1, 1), (3, 4, 2), (5, 7, 6)];
+
+#[test]
+fn matmul_all_transposes() {
+    use Transpose::{No, Yes};
+    for (seed, &(m, k, n)) in SHAPES.iter().enumerate() {
+        for (ta, tb) in [(No, No), (Yes, No), (No, Yes), (Yes, Yes)] {
+            let sa = if ta == No { [m, k] } else { [k, m] };
+            let sb = if tb == No { [k, n] } else { [n, k] };
+            let mut s = store(&[("a", rand(&sa, seed as u64)), ("b", rand(&sb, 10 + seed as u64))]);
+            check(&format!("matmul {ta:?} {tb:?} {m}x{k}x{n}"), &mut s, 1e-2, &|g, v| {
+                g.matmul_t(v[0], ta, v[1], tb)
+            });
+        }
+    }
+}
+
+#[test]
+fn arithmetic_same_shape_and_row_broadcast() {
+    for (seed, &(r, c, _)) in SHAPES.iter().enumerate() {
+        let seed = seed as u64;
+        for (op, name) in [(0, "add"), (1, "sub"), (2, "mul"), (3, "div")] {
+            let f = move |g: &mut Graph, a: Var, b: Var| match op {
+                0 => g.add(a, b),
+                1 => g.sub(a, b),
+                2 => g.mul(a, b),
+                _ => g.div(a, b),
+            };
+            let mut s = store(&[("a", rand(&[r, c], seed)), ("b", away_from_zero(&[r, c], seed + 1))]);
+            check(&format!("{name} [{r},{c}]"), &mut s, 1e-3, &|g, v| f(g, v[0], v[1]));
+            let mut s = store(&[("a", rand(&[r, c], seed)), ("row", away_from_zero(&[c], seed + 2))]);
+            check(&format!("{name} [{r},{c}] by row"), &mut s, 1e-3, &|g, v| f(g, v[0], v[1]));
+        }
+        let mut s = store(&[("a", rand(&[r, c], seed))]);
+        check("scale", &mut s, 1e-2, &|g, v| g.scale(v[0], -2.5));
+    }
+}
+
+#[test]
+fn activations() {
+    let fs = [
+        Activation::Relu,
+        Activation::LeakyRelu(0.1),
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+    ];
+    for f in fs {
+        for (seed, &(r, c, _)) in SHAPES.iter().enumerate() {
+            // Scaled to [-3, 3] so tanh and sigmoid saturate somewhere too.
+            let x = away_from_zero(&[r, c], seed as u64).map(|x| 3.0 * x);
+            let mut s = store(&[("x", x)]);
+            check(&format!("{f:?} [{r},{c}]"), &mut s, 1e-2, &|g, v| g.activation(v[0], f));
+        }
+    }
+}
+
+#[test]
+fn dropout_uses_its_mask_in_both_passes() {
+    for &(r, c, _) in &SHAPES {
+        let mut s = store(&[("x", rand(&[r, c], 4))]);
+        check(&format!("dropout [{r},{c}]"), &mut s, 1e-2, &|g, v| g.dropout(v[0], 0.3, 7));
+    }
+}
+
+#[test]
+fn reductions() {
+    for (seed, &(r, c, _)) in SHAPES.iter().enumerate() {
+        let mut s = store(&[("x", rand(&[r, c], seed as u64))]);
+        check("sum", &mut s, 1e-2, &|g, v| g.sum(v[0]));
+        check("mean", &mut s, 1e-2, &|g, v| g.mean(v[0]));
+        for axis in 0..2 {
+            check("sum_axis", &mut s, 1e-2, &|g, v| g.sum_axis(v[0], axis));
+            check("mean_axis", &mut s, 1e-2, &|g, v| g.mean_axis(v[0], axis));
+        }
+    }
+}
+
+#[test]
+fn losses_and_softmax() {
+    for (seed, &(b, c, _)) in SHAPES.iter().enumerate() {
+        let seed = seed as u64;
+        let c = c.max(2);
+        let labels: Vec<usize> = (0..b).map(|i| (i * 3 + 1) % c).collect();
+        let logits = rand(&[b, c], seed).map(|x| 4.0 * x);
+        let mut s = store(&[("z", logits)]);
+        check("softmax_cross_entropy", &mut s, 1e-2, &|g, v| {
+            g.softmax_cross_entropy(v[0], &labels)
+        });
+        check("log_softmax", &mut s, 1e-2, &|g, v| g.log_softmax(v[0]));
+        check("softmax", &mut s, 1e-2, &|g, v| g.softmax(v[0]));
+        let target = rand(&[b, c], seed + 5);
+        check("mse", &mut s, 1e-2, &|g, v| g.mse(v[0], &target));
+    }
+}
+
+#[test]
+fn cross_entropy_is_stable_for_huge_logits() {
+    let s = store(&[("z", Tensor::from_vec(vec![1000.0, -1000.0, 0.0], &[1, 3]))]);
+    let mut tape = Tape::new();
+    let mut g = tape.record(&s);
+    let z = g.param(ParamId(0));
+    let l = g.softmax_cross_entropy(z, &[1]);
+    assert_eq!(g.value(l).data(), &[2000.0]);
+    g.backward(l, GradRequest::Mean).unwrap();
+    assert_eq!(tape.grad(ParamId(0)).unwrap().data(), &[1.0, -1.0, 0.0]);
+}
+
+#[test]
+fn three_layer_mlp_with_cross_entropy() {
+    let (b, sizes) = (5, [6, 8, 7, 4]);
+    let mut params = vec![];
+    for l in 0..3 {
+        params.push((format!("w{l}"), rand(&[sizes[l], sizes[l + 1]], l as u64)));
+        params.push((format!("b{l}"), rand(&[sizes[l + 1]], 10 + l as u64)));
+    }
+    let named: Vec<(&str, Tensor)> = params.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let mut s = store(&named);
+    let x = rand(&[b, sizes[0]], 77).map(|x| 2.0 * x);
+    let labels = [0, 3, 1, 2, 3];
+    check("mlp", &mut s, 1e-2, &|g, v| {
+        let mut h = g.input(&x);
+        for l in 0..3 {
+            h = g.matmul(h, v[2 * l]);
+            h = g.add(h, v[2 * l + 1]);
+            if l < 2 {
+                h = g.tanh(h);
+            }
+        }
+        g.softmax_cross_entropy(h, &labels)
+    });
+}

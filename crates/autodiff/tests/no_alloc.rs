@@ -1,0 +1,69 @@
+//! A training step's forward and backward allocate nothing once the tape has
+//! seen the graph: a counting global allocator proves it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gradlab_autodiff::{GradRequest, ParamStore, Tape};
+use gradlab_tensor::{rng, Tensor};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_step_allocates_nothing() {
+    // Large enough for the matmuls and elementwise ops to take their
+    // parallel paths.
+    let sizes = [784, 512, 512, 10];
+    let b = 128;
+    let mut store = ParamStore::new();
+    let mut r = rng(0);
+    let mut layers = vec![];
+    for l in 0..3 {
+        let w = store.add(format!("w{l}"), Tensor::uniform(&[sizes[l], sizes[l + 1]], -0.05, 0.05, &mut r));
+        let bias = store.add(format!("b{l}"), Tensor::zeros(&[sizes[l + 1]]));
+        layers.push((w, bias));
+    }
+    let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut r);
+    let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
+    let mut tape = Tape::new();
+    for request in [GradRequest::Mean, GradRequest::MeanAndSquares] {
+        let mut counts = vec![];
+        for _ in 0..4 {
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let mut g = tape.record(&store);
+            let mut h = g.input(&x);
+            for (l, &(w, bias)) in layers.iter().enumerate() {
+                let (wv, bv) = (g.param(w), g.param(bias));
+                h = g.matmul(h, wv);
+                h = g.add(h, bv);
+                if l < 2 {
+                    h = g.relu(h);
+                }
+            }
+            let loss = g.softmax_cross_entropy(h, &labels);
+            g.backward(loss, request).unwrap();
+            counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+        }
+        assert!(counts[0] > 0, "the first step must have allocated its buffers");
+        assert_eq!(&counts[2..], &[0, 0], "{request:?}: allocations per step {counts:?}");
+    }
+}
