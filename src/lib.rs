@@ -5,7 +5,9 @@
 //! crates under one name; each has its own documentation.
 //!
 //! * [`tensor`] — the `f32` tensor, elementwise ops, reductions, matmul.
+//! * [`autodiff`] — the tape, backward, per-example gradients.
 //! * [`data`] — IDX files, MNIST, seeded batches.
 
+pub use gradlab_autodiff as autodiff;
 pub use gradlab_data as data;
 pub use gradlab_tensor as tensor;

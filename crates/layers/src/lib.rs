@@ -1,0 +1,41 @@
+//! # gradlab-layers
+//!
+//! Building blocks for networks on the autodiff tape, and their weights on
+//! disk.
+//!
+//! A module records its forward pass onto a [`Graph`] and lists the
+//! parameters it owns. Modules hold [`ParamId`]s into a [`ParamStore`], never
+//! tensors, so an optimizer can update the store while the model is shared.
+//!
+//! ```
+//! use gradlab_autodiff::{Activation, Tape};
+//! use gradlab_layers::{Mlp, Mode, Module};
+//! use gradlab_tensor::Tensor;
+//!
+//! let mlp = Mlp::new(&[4, 8, 3], Activation::Relu, 0);
+//! let mut tape = Tape::new();
+//! let mut g = tape.record(&mlp.params);
+//! let x = g.input(&Tensor::ones(&[2, 4]));
+//! let logits = mlp.forward(&mut g, x, Mode::Eval);
+//! assert_eq!(g.value(logits).shape(), &[2, 3]);
+//! ```
+//!
+//! [`Graph`]: gradlab_autodiff::Graph
+//! [`ParamId`]: gradlab_autodiff::ParamId
+//! [`ParamStore`]: gradlab_autodiff::ParamStore
+
+mod activation;
+pub mod checkpoint;
+mod dropout;
+mod linear;
+mod mlp;
+mod module;
+mod sequential;
+
+pub use activation::Act;
+pub use checkpoint::{load_weights, save_weights, write_atomic, CheckpointError};
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use mlp::Mlp;
+pub use module::{Mode, Module};
+pub use sequential::Sequential;

@@ -1,0 +1,70 @@
+//! The fully connected layer.
+
+use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
+use gradlab_tensor::{Rng, Tensor, Transpose};
+
+use crate::{Mode, Module};
+
+/// `y = x·Wᵀ + b`, with `W` stored `[out, in]` — PyTorch's `nn.Linear`
+/// layout, so saved weights load into PyTorch unchanged. The transpose costs
+/// nothing: the matmul reads W with swapped strides.
+///
+/// Initialisation is PyTorch's default: W and b uniform in
+/// [−1/√in, 1/√in] (Kaiming-uniform with a = √5).
+#[derive(Clone, Debug)]
+pub struct Linear {
+    /// The `[out, in]` weight.
+    pub weight: ParamId,
+    /// The `[out]` bias, if any.
+    pub bias: Option<ParamId>,
+    /// Input features.
+    pub inputs: usize,
+    /// Output features.
+    pub outputs: usize,
+}
+
+impl Linear {
+    /// Adds the layer's parameters, named `{name}.weight` and `{name}.bias`,
+    /// to `store`.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        rng: &mut Rng,
+    ) -> Linear {
+        assert!(inputs > 0 && outputs > 0, "Linear: sizes must be positive, got {inputs} → {outputs}");
+        let bound = 1.0 / (inputs as f32).sqrt();
+        let w = Tensor::uniform(&[outputs, inputs], -bound, bound, rng);
+        let weight = store.add(format!("{name}.weight"), w);
+        let bias = bias.then(|| {
+            let b = Tensor::uniform(&[outputs], -bound, bound, rng);
+            store.add(format!("{name}.bias"), b)
+        });
+        Linear {
+            weight,
+            bias,
+            inputs,
+            outputs,
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, g: &mut Graph, x: Var, _mode: Mode) -> Var {
+        let w = g.param(self.weight);
+        let y = g.matmul_t(x, Transpose::No, w, Transpose::Yes);
+        match self.bias {
+            Some(b) => {
+                let b = g.param(b);
+                g.add(y, b)
+            }
+            None => y,
+        }
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        std::iter::once(self.weight).chain(self.bias).collect()
+    }
+}
