@@ -1,1 +1,79 @@
-pub fn placeholder() {}
+//! # gradlab-data
+//!
+//! Datasets for gradlab: a validating reader for IDX files, raw or gzip,
+//! loading of MNIST and anything laid out like it (Fashion-MNIST, KMNIST),
+//! and seeded, reproducible mini-batches.
+//!
+//! * [`idx`] — [`read_idx`]: one IDX file into dimensions and bytes.
+//! * [`mnist`] — [`load`]: a directory of the four standard files into a
+//!   training and a test [`Dataset`].
+//! * [`dataset`] — [`Dataset`]: images kept as `u8`, scaled to `f32` in
+//!   `[0, 1]` one batch at a time by [`Dataset::gather`] into a reused
+//!   [`Tensor`](gradlab_tensor::Tensor).
+//! * [`batches`] — [`Batches`]: a per-epoch shuffle that depends only on the
+//!   seed and the epoch number, or the sequential order for evaluation.
+//!
+//! ## The IDX format
+//!
+//! An IDX file is a header followed by the data:
+//!
+//! | bytes | contents |
+//! |---|---|
+//! | 0–1 | zero |
+//! | 2 | element type; `0x08` means unsigned byte, the only type read here |
+//! | 3 | `NN`, the number of dimensions |
+//! | 4 … 4 + 4·NN | `NN` big-endian `u32` dimension sizes, outermost first |
+//! | then | the elements, row-major, one byte each |
+//!
+//! So the magic number of MNIST's image files is `0x00000803`
+//! (`[n, rows, cols]`) and that of its label files `0x00000801` (`[n]`).
+//! Files ending in `.gz` are gzip-decompressed as they are read.
+//!
+//! ## Errors
+//!
+//! Files on disk are input, and bad input is reported, never a panic: every
+//! problem is a [`DataError`] variant whose message names the file and what
+//! is wrong with it — a missing directory or file (listing the names tried),
+//! I/O failure, corrupt gzip, a wrong magic number, element type or number
+//! of dimensions, a header that disagrees with the amount of data (too little
+//! or too much), labels outside 0–9, and image and label files of different
+//! lengths.
+//!
+//! A header is never trusted with memory. Its dimension sizes are multiplied
+//! with overflow checks; a raw file's claim is compared with the file's
+//! length before the data buffer is allocated, and a gzip stream is read only
+//! up to one byte past the claim into a buffer that grows with the bytes
+//! actually decompressed. A few corrupt header bytes claiming
+//! 4 000 000 000 × 4 000 000 000 images thus fail at once.
+//!
+//! Misuse by the calling code — a batch size of 0, an example index out of
+//! range — is a programmer error and panics with a message saying so, as in
+//! the rest of gradlab.
+//!
+//! ```no_run
+//! use gradlab_data::{load, Batches};
+//! use gradlab_tensor::Tensor;
+//!
+//! let mnist = load("datasets/mnist")?;
+//! let (mut x, mut y) = (Tensor::default(), Vec::new());
+//! for batch in &Batches::new(mnist.train.len(), 128, 42, 0, false) {
+//!     mnist.train.gather(batch, &mut x, &mut y);
+//!     // x: [batch.len(), 784] in [0, 1]; y: the digits.
+//! }
+//! # Ok::<(), gradlab_data::DataError>(())
+//! ```
+
+pub mod batches;
+pub mod dataset;
+mod error;
+pub mod idx;
+pub mod mnist;
+
+pub use batches::Batches;
+pub use dataset::Dataset;
+pub use error::DataError;
+pub use idx::{read_idx, read_idx_ndim, Idx};
+pub use mnist::{load, Mnist};
+
+/// The number of classes: labels are the digits 0–9.
+pub const NUM_CLASSES: usize = 10;

@@ -1,0 +1,193 @@
+//! [`DataError`]: everything that can be wrong with a dataset on disk.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Why a dataset could not be loaded.
+///
+/// Every variant names the file (or directory) at fault, so the message alone
+/// tells the user which file to fix or download again.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// The dataset directory does not exist or is not a directory.
+    #[error(
+        "{}: the dataset directory does not exist or is not a directory",
+        path.display()
+    )]
+    MissingDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// None of the accepted names for a file exists.
+    #[error("no {name} file in {}; tried {}", dir.display(), PathList(tried))]
+    MissingFile {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The file's base name, e.g. `train-images-idx3-ubyte`.
+        name: String,
+        /// Every path tried, in order.
+        tried: Vec<PathBuf>,
+    },
+    /// Reading the file failed at the operating-system level.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A `.gz` file is not a valid gzip stream (bad header, corrupt deflate
+    /// data, checksum mismatch or a stream cut short).
+    #[error("{}: corrupt gzip data: {source}", path.display())]
+    CorruptGzip {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: io::Error,
+    },
+    /// The first two bytes of the magic number are not zero.
+    #[error(
+        "{}: bad magic number {magic:#010x}; an IDX file starts with 0x000008NN \
+         (NN = number of dimensions)",
+        path.display()
+    )]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The magic number as read.
+        magic: u32,
+    },
+    /// The data type byte (third byte of the magic) is not `0x08`.
+    #[error(
+        "{}: IDX data type {code:#04x} is not supported; only 0x08 (unsigned byte) is",
+        path.display()
+    )]
+    UnsupportedType {
+        /// The file.
+        path: PathBuf,
+        /// The type byte.
+        code: u8,
+    },
+    /// The file has a different number of dimensions than its role needs.
+    #[error(
+        "{}: expected an IDX file with {expected} dimension(s), got {got}",
+        path.display()
+    )]
+    WrongDims {
+        /// The file.
+        path: PathBuf,
+        /// The number of dimensions required.
+        expected: usize,
+        /// The number in the header.
+        got: usize,
+    },
+    /// The product of the dimension sizes does not fit in `usize`.
+    #[error(
+        "{}: header dimensions {dims:?} describe more bytes than fit in memory",
+        path.display()
+    )]
+    Overflow {
+        /// The file.
+        path: PathBuf,
+        /// The dimension sizes in the header.
+        dims: Vec<u32>,
+    },
+    /// The file ends inside the header.
+    #[error(
+        "{}: truncated header: it needs {needed} bytes, only {got} are present",
+        path.display()
+    )]
+    TruncatedHeader {
+        /// The file.
+        path: PathBuf,
+        /// The header length implied by what was read so far.
+        needed: usize,
+        /// The bytes present.
+        got: usize,
+    },
+    /// The file holds fewer data bytes than its header declares.
+    #[error(
+        "{}: truncated data: the header {dims:?} declares {expected} bytes, only {got} are present",
+        path.display()
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The dimension sizes in the header.
+        dims: Vec<usize>,
+        /// Data bytes declared by the header.
+        expected: u64,
+        /// Data bytes present.
+        got: u64,
+    },
+    /// The file holds more data bytes than its header declares.
+    #[error(
+        "{}: trailing data: the header {dims:?} declares {expected} bytes, but more follow",
+        path.display()
+    )]
+    TrailingData {
+        /// The file.
+        path: PathBuf,
+        /// The dimension sizes in the header.
+        dims: Vec<usize>,
+        /// Data bytes declared by the header.
+        expected: u64,
+    },
+    /// A label is not a digit class.
+    #[error(
+        "{}: label {value} at index {index} is outside 0..={}",
+        path.display(),
+        crate::NUM_CLASSES - 1
+    )]
+    BadLabel {
+        /// The labels file.
+        path: PathBuf,
+        /// Index of the first bad label.
+        index: usize,
+        /// Its value.
+        value: u8,
+    },
+    /// The image and label files describe different numbers of examples.
+    #[error(
+        "{} has {images} images but {} has {labels} labels",
+        images_path.display(),
+        labels_path.display()
+    )]
+    CountMismatch {
+        /// The images file.
+        images_path: PathBuf,
+        /// Number of images.
+        images: usize,
+        /// The labels file.
+        labels_path: PathBuf,
+        /// Number of labels.
+        labels: usize,
+    },
+}
+
+impl DataError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> DataError {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Displays paths as `a, b, c`.
+struct PathList<'a>(&'a [PathBuf]);
+
+impl fmt::Display for PathList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", p.display())?;
+        }
+        Ok(())
+    }
+}
