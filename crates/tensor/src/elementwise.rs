@@ -212,10 +212,17 @@ mod tests {
         let n = 3 * parallel::PARALLEL_MIN + 7;
         let a = Tensor::from_vec((0..n).map(|i| i as f32).collect(), &[n]);
         let b = a.map(|x| 2.0 * x + 1.0);
-        assert!(b.data().iter().enumerate().all(|(i, &x)| x == 2.0 * i as f32 + 1.0));
+        assert!(b
+            .data()
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == 2.0 * i as f32 + 1.0));
         let rows = Tensor::ones(&[n / 7, 7]);
         let bias = t(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[7]);
         let s = rows.add(&bias);
-        assert!(s.data().chunks(7).all(|r| r == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
+        assert!(s
+            .data()
+            .chunks(7)
+            .all(|r| r == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]));
     }
 }

@@ -7,9 +7,11 @@
 //!   row-vector broadcasting `[B, n] op [n]` (how a bias is added).
 //! * [`reduce`] — sums and means over everything or over one axis of a 2-D
 //!   tensor, row-wise max and argmax.
-//! * [`matmul`] — `C = α·op(A)·op(B) + β·C` with transpose flags. A transpose
-//!   is a pair of strides handed to `matrixmultiply::sgemm`, never a copy, and
-//!   large products are split into fixed tiles run on rayon's threads.
+//! * [`matmul`] — `C = α·op(A)·op(B) + β·C` with transpose flags: gradlab's
+//!   own cache-blocked GEMM, with AVX-512 or AVX2/FMA micro-kernels chosen at
+//!   run time and a portable one elsewhere. A transpose is a pair of strides,
+//!   never a copy, and large products are split into fixed tiles run on
+//!   rayon's threads.
 //! * [`random`] — seeded uniform and normal initialisation.
 //!
 //! ## Determinism
@@ -34,12 +36,13 @@
 //! ```
 
 pub mod elementwise;
+mod gemm;
 pub mod matmul;
 mod parallel;
 pub mod random;
 pub mod reduce;
 mod tensor;
 
-pub use matmul::{gemm, Transpose};
+pub use matmul::{gemm, gemm_with, Kernel, Transpose};
 pub use random::{rng, Rng};
 pub use tensor::Tensor;

@@ -1,28 +1,42 @@
 //! Matrix multiplication: `C = α·op(A)·op(B) + β·C`, `op(X) ∈ {X, Xᵀ}`.
 //!
 //! A transposed operand is not copied: a row-major `[r, c]` matrix read with
-//! row stride 1 and column stride `c` *is* its transpose, and
-//! `matrixmultiply::sgemm` takes those strides directly. Its BLIS-style
-//! kernel packs panels of A and B into cache-sized blocks and runs SIMD
-//! micro-kernels selected at run time (AVX2/FMA where the CPU has them).
+//! row stride 1 and column stride `c` *is* its transpose, and gradlab's GEMM
+//! takes those strides directly. Its blocked, packed algorithm and SIMD
+//! micro-kernels are explained in the `gemm` module's source
+//! (`src/gemm/mod.rs`); this module cuts a product into tiles for threads.
 //!
 //! ## Parallel split
 //!
-//! Large products are cut into tiles of C that rayon runs on its threads. A
-//! tile of rows re-packs all of B, a tile of columns re-packs all of A, so we
-//! cut along the dimension whose *other* operand is cheaper to pack again:
-//! rows when `n < m` (B, `k×n`, is the smaller), columns otherwise. For the
-//! training shapes this matters: `δ·Wᵀ` (128×512 · 512×784) split over rows
-//! would pack the 400k-element weight twice; split over columns it packs only
-//! the 64k-element `δ` twice.
+//! Large products are cut into tiles of C that rayon runs on its threads,
+//! either bands of rows or bands of columns. A band of rows re-packs all of
+//! B, a band of columns all of A. Rows are the better cut unless B is much
+//! the larger operand: each thread then owns whole rows of C, whereas with
+//! columns both threads write into every row, a cache line's width apart,
+//! and slow each other down — measured on two cores, `x·W` (128×784 ·
+//! 784×512) runs at 256 GFLOP/s cut into rows but 223 cut into columns,
+//! although the column cut packs fewer elements. So we cut rows when
+//! `n ≤ 4·m` and columns otherwise: `δ·Wᵀ` (128×512 · 512×784) cut into
+//! rows would pack the 400k-element weight twice; cut into columns it packs
+//! only the 64k-element `δ` twice.
 //!
-//! Tile boundaries are multiples of 16 elements (a multiple of every
-//! micro-kernel's tile) and depend only on the shape, so each element of C is
-//! computed by exactly one micro-kernel call whose summation order over `k` is
-//! fixed: the result is bitwise identical for any number of threads.
+//! How many tiles is a trade: each extra tile packs the other operand once
+//! more, but too few leave cores idle. A tile carries about 64 MFLOP, there
+//! is at most one tile per 256 rows (or columns) but always at least two,
+//! and the count is even, so that two cores get equal shares: the products
+//! of a training step at batch 128 (67–103 MFLOP) are cut in two, 512³ in
+//! two, 1024³ in four. Measured on two cores, cutting the training products
+//! in four instead cost 10–17%.
+//!
+//! Tile boundaries are multiples of 16 elements (whole micro-kernel panels)
+//! and depend only on the shape. Within a tile, each element of C is computed
+//! in a fixed order over `k` that does not depend on where the tile starts,
+//! so the result is bitwise identical for any number of threads.
 
 use rayon::prelude::*;
 
+pub use crate::gemm::Kernel;
+use crate::gemm::{self, Product, Strided};
 use crate::Tensor;
 
 /// Whether an operand enters a product as stored or transposed.
@@ -37,35 +51,50 @@ pub enum Transpose {
 /// Products smaller than this many flops run on the calling thread.
 const PARALLEL_MIN_FLOPS: usize = 4_000_000;
 /// Roughly how much work one tile should carry.
-const TILE_FLOPS: usize = 32_000_000;
-/// The most tiles a product is cut into.
+const TILE_FLOPS: usize = 64_000_000;
+/// The most tiles a product is cut into (even).
 const MAX_TILES: usize = 16;
+/// Rows (or columns) of C per extra tile: wider products are not cut finer.
+const MIN_TILE: usize = 256;
 /// Tile edges are multiples of this (≥ every micro-kernel's MR and NR).
 const ALIGN: usize = 16;
 
-/// A raw pointer that may cross threads. Tiles write disjoint parts of C.
+/// Pointers into A, B and C that may cross threads.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
+struct Shared {
+    a: Strided,
+    b: Strided,
+    c: *mut f32,
+}
+// SAFETY: during one `gemm_with` call A and B are only read, and each tile
+// writes its own rows (or columns) of C, disjoint from every other tile's.
+unsafe impl Send for Shared {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Shared {}
 
-/// Row and column strides of `op(X)` for a row-major `X` of `cols` columns.
-fn strides(t: Transpose, cols: usize) -> (isize, isize) {
+/// `(row stride, column stride)` of `op(X)` for a row-major `X` of `cols`
+/// columns.
+fn strides(t: Transpose, cols: usize) -> (usize, usize) {
     match t {
-        Transpose::No => (cols as isize, 1),
-        Transpose::Yes => (1, cols as isize),
+        Transpose::No => (cols, 1),
+        Transpose::Yes => (1, cols),
     }
 }
 
 /// How the product `m × k × n` is cut: `(split_rows, tile_len, tiles)`.
 fn split(m: usize, k: usize, n: usize) -> (bool, usize, usize) {
     let flops = 2 * m * k * n;
-    let split_rows = n < m;
+    let split_rows = n <= 4 * m;
     let extent = if split_rows { m } else { n };
     if flops < PARALLEL_MIN_FLOPS || extent < 2 * ALIGN {
         return (split_rows, extent.max(1), 1);
     }
-    let wanted = flops.div_ceil(TILE_FLOPS).clamp(2, MAX_TILES);
+    let widest = (extent / MIN_TILE).min(MAX_TILES) / 2 * 2;
+    let wanted = flops
+        .div_ceil(TILE_FLOPS)
+        .next_multiple_of(2)
+        .min(widest)
+        .max(2);
     let tile_len = extent.div_ceil(wanted).next_multiple_of(ALIGN);
     (split_rows, tile_len, extent.div_ceil(tile_len))
 }
@@ -76,10 +105,39 @@ fn split(m: usize, k: usize, n: usize) -> (bool, usize, usize) {
 /// `op(B)` is `k × n` (B stored `[k, n]`, or `[n, k]`), and C is `[m, n]`.
 /// With `β = 0`, C's previous contents are ignored (NaNs included).
 ///
+/// Runs on [`Kernel::best`]; see [`gemm_with`] to choose.
+///
 /// # Panics
 /// If a slice length does not match its dimensions.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    beta: f32,
+    c: &mut [f32],
+) {
+    gemm_with(Kernel::best(), m, k, n, alpha, a, ta, b, tb, beta, c);
+}
+
+/// [`gemm`] on a chosen micro-kernel, e.g. to compare
+/// [`Kernel::Portable`] with the SIMD ones.
+///
+/// Kernels may differ in the last bits of a result (the portable one rounds
+/// each product before adding it, the SIMD ones fuse the two); each is
+/// deterministic on its own, whatever the number of threads.
+///
+/// # Panics
+/// If a slice length does not match its dimensions, or this CPU cannot run
+/// `kernel`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with(
+    kernel: Kernel,
     m: usize,
     k: usize,
     n: usize,
@@ -101,42 +159,76 @@ pub fn gemm(
         b.len(),
         c.len()
     );
+    assert!(
+        kernel.is_available(),
+        "gemm: this CPU cannot run the {kernel:?} kernel"
+    );
     if m == 0 || n == 0 {
         return;
     }
     let (rsa, csa) = strides(ta, if ta == Transpose::No { k } else { m });
     let (rsb, csb) = strides(tb, if tb == Transpose::No { n } else { k });
     let (split_rows, tile_len, tiles) = split(m, k, n);
-    let (a, b, c) = (a.as_ptr() as usize, b.as_ptr() as usize, SendPtr(c.as_mut_ptr()));
+    let shared = Shared {
+        a: Strided {
+            ptr: a.as_ptr(),
+            rs: rsa,
+            cs: csa,
+        },
+        b: Strided {
+            ptr: b.as_ptr(),
+            rs: rsb,
+            cs: csb,
+        },
+        c: c.as_mut_ptr(),
+    };
     let run = |t: usize| {
+        // Binding `shared` whole makes the closure capture the `Sync`
+        // wrapper rather than its raw-pointer fields.
+        let Shared { a, b, c } = { shared };
         let start = t * tile_len;
         let end = ((t + 1) * tile_len).min(if split_rows { m } else { n });
-        let (mt, nt) = if split_rows { (end - start, n) } else { (m, end - start) };
-        let (a_off, b_off, c_off) = if split_rows {
-            (start as isize * rsa, 0, start * n)
-        } else {
-            (0, start as isize * csb, start)
-        };
-        let c = c;
-        // SAFETY: the slices were checked against m, k, n above; tile `t`
-        // reads within A and B and writes only its own rows (or columns) of C,
-        // disjoint from every other tile's.
+        // SAFETY: the slices were checked against m, k, n above and the
+        // kernel against the CPU; tile `t` reads within A and B and writes
+        // only its own rows (or columns) of C, disjoint from every other
+        // tile's.
         unsafe {
-            matrixmultiply::sgemm(
-                mt,
-                k,
-                nt,
-                alpha,
-                (a as *const f32).offset(a_off),
-                rsa,
-                csa,
-                (b as *const f32).offset(b_off),
-                rsb,
-                csb,
-                beta,
-                c.0.add(c_off),
-                n as isize,
-                1,
+            let (mt, nt, a, b, c) = if split_rows {
+                (
+                    end - start,
+                    n,
+                    Strided {
+                        ptr: a.ptr.add(start * a.rs),
+                        ..a
+                    },
+                    b,
+                    c.add(start * n),
+                )
+            } else {
+                (
+                    m,
+                    end - start,
+                    a,
+                    Strided {
+                        ptr: b.ptr.add(start * b.cs),
+                        ..b
+                    },
+                    c.add(start),
+                )
+            };
+            gemm::run(
+                kernel,
+                &Product {
+                    m: mt,
+                    k,
+                    n: nt,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                    rsc: n,
+                },
             );
         }
     };
@@ -206,7 +298,18 @@ impl Tensor {
                 out.shape()
             );
         }
-        gemm(m, k, n, alpha, self.data(), ta, other.data(), tb, beta, out.data_mut());
+        gemm(
+            m,
+            k,
+            n,
+            alpha,
+            self.data(),
+            ta,
+            other.data(),
+            tb,
+            beta,
+            out.data_mut(),
+        );
     }
 }
 
@@ -216,7 +319,13 @@ mod tests {
 
     #[test]
     fn split_is_aligned_and_covers_the_extent() {
-        for &(m, k, n) in &[(128, 784, 512), (784, 128, 512), (128, 512, 784), (1024, 1024, 1024), (33, 513, 129)] {
+        for &(m, k, n) in &[
+            (128, 784, 512),
+            (784, 128, 512),
+            (128, 512, 784),
+            (1024, 1024, 1024),
+            (33, 513, 129),
+        ] {
             let (rows, len, tiles) = split(m, k, n);
             let extent = if rows { m } else { n };
             assert!(tiles == 1 || len % ALIGN == 0);
@@ -226,7 +335,26 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "matmul: cannot multiply [2, 3] by [2, 3] (inner dimensions 3 and 2 differ)")]
+    fn training_products_are_halved() {
+        // (m, k, n) → (split rows?, tiles)
+        for &((m, k, n), want) in &[
+            ((128, 784, 512), (true, 2)),
+            ((784, 128, 512), (true, 2)),
+            ((128, 512, 784), (false, 2)),
+            ((512, 128, 512), (true, 2)),
+            ((512, 512, 512), (true, 2)),
+            ((1024, 1024, 1024), (true, 4)),
+            ((128, 512, 10), (true, 1)),
+        ] {
+            let (rows, _, tiles) = split(m, k, n);
+            assert_eq!((rows, tiles), want, "{m}×{k}×{n}");
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "matmul: cannot multiply [2, 3] by [2, 3] (inner dimensions 3 and 2 differ)"
+    )]
     fn inner_dimension_mismatch_names_both_shapes() {
         Tensor::zeros(&[2, 3]).matmul(Transpose::No, &Tensor::zeros(&[2, 3]), Transpose::No);
     }

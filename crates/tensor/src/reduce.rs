@@ -67,7 +67,11 @@ impl Tensor {
     /// The `[r]` row-wise maxima `max_j x[i, j]` of a 2-D tensor.
     pub fn max_rows(&self) -> Tensor {
         let (r, c) = self.dims2("max_rows");
-        assert!(c > 0, "max_rows: rows of shape {:?} are empty", self.shape());
+        assert!(
+            c > 0,
+            "max_rows: rows of shape {:?} are empty",
+            self.shape()
+        );
         let maxima = self
             .data()
             .chunks_exact(c)
@@ -80,7 +84,11 @@ impl Tensor {
     /// never wins).
     pub fn argmax_rows(&self) -> Vec<usize> {
         let (_, c) = self.dims2("argmax_rows");
-        assert!(c > 0, "argmax_rows: rows of shape {:?} are empty", self.shape());
+        assert!(
+            c > 0,
+            "argmax_rows: rows of shape {:?} are empty",
+            self.shape()
+        );
         self.data().chunks_exact(c).map(argmax).collect()
     }
 }

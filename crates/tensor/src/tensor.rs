@@ -188,7 +188,11 @@ impl Tensor {
     /// Row `i` of a 2-D tensor.
     pub fn row(&self, i: usize) -> &[f32] {
         let (r, c) = self.dims2("row");
-        assert!(i < r, "row: index {i} out of range for shape {:?}", self.shape());
+        assert!(
+            i < r,
+            "row: index {i} out of range for shape {:?}",
+            self.shape()
+        );
         &self.data[i * c..(i + 1) * c]
     }
 }

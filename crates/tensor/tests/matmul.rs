@@ -1,0 +1,249 @@
+//! gemm against a naive f64 triple loop, on every kernel this CPU has, and
+//! its determinism across thread counts.
+
+use gradlab_tensor::{gemm, gemm_with, rng, Kernel, Tensor, Transpose};
+use rayon::ThreadPoolBuilder;
+
+use Transpose::{No, Yes};
+
+const TRANSPOSES: [(Transpose, Transpose); 4] = [(No, No), (Yes, No), (No, Yes), (Yes, Yes)];
+const KERNELS: [Kernel; 3] = [Kernel::Portable, Kernel::Avx2Fma, Kernel::Avx512];
+
+fn available_kernels() -> impl Iterator<Item = Kernel> {
+    KERNELS.into_iter().filter(|k| k.is_available())
+}
+
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    Tensor::uniform(&[len], -1.0, 1.0, &mut rng(seed)).into_vec()
+}
+
+/// `α·op(A)·op(B) + β·C` in f64, straight from the definition.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    beta: f32,
+    c: &[f32],
+) -> Vec<f64> {
+    let at = |i: usize, p: usize| if ta == No { a[i * k + p] } else { a[p * m + i] } as f64;
+    let bt = |p: usize, j: usize| if tb == No { b[p * n + j] } else { b[j * k + p] } as f64;
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+            let old = if beta == 0.0 {
+                0.0
+            } else {
+                beta as f64 * c[i * n + j] as f64
+            };
+            out[i * n + j] = alpha as f64 * dot + old;
+        }
+    }
+    out
+}
+
+/// `‖got − want‖ / ‖want‖` in the Frobenius norm (the absolute error when
+/// `want` is zero).
+fn relative_error(got: &[f32], want: &[f64]) -> f64 {
+    let diff: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).powi(2))
+        .sum();
+    let norm: f64 = want.iter().map(|w| w * w).sum();
+    if norm == 0.0 {
+        diff.sqrt()
+    } else {
+        (diff / norm).sqrt()
+    }
+}
+
+/// Every `(m, k, n)` with each dimension one of 1, 7, 33, 129 and 513:
+/// single rows and columns, sizes below, between and just above whole
+/// micro-kernel panels and cache blocks.
+fn shapes() -> Vec<(usize, usize, usize)> {
+    const SIZES: [usize; 5] = [1, 7, 33, 129, 513];
+    let mut out = Vec::new();
+    for m in SIZES {
+        for k in SIZES {
+            for n in SIZES {
+                out.push((m, k, n));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kernel_matches_the_f64_reference_for_all_transposes() {
+    for (m, k, n) in shapes() {
+        let (a, b) = (random(m * k, 1), random(k * n, 2));
+        for (ta, tb) in TRANSPOSES {
+            let want = reference(m, k, n, 1.0, &a, ta, &b, tb, 0.0, &[]);
+            for kernel in available_kernels() {
+                let mut c = vec![f32::NAN; m * n];
+                gemm_with(kernel, m, k, n, 1.0, &a, ta, &b, tb, 0.0, &mut c);
+                let err = relative_error(&c, &want);
+                assert!(
+                    err <= 1e-5,
+                    "{kernel:?} {m}×{k}×{n} {ta:?}/{tb:?}: relative error {err:e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn alpha_and_beta_scale_the_product_and_the_old_c() {
+    for (m, k, n) in [(33, 129, 7), (129, 33, 513), (7, 513, 33)] {
+        let (a, b, c0) = (random(m * k, 3), random(k * n, 4), random(m * n, 5));
+        for (alpha, beta) in [(0.5, -1.5), (1.0, 1.0), (-2.0, 0.25)] {
+            let want = reference(m, k, n, alpha, &a, No, &b, Yes, beta, &c0);
+            for kernel in available_kernels() {
+                let mut c = c0.clone();
+                gemm_with(kernel, m, k, n, alpha, &a, No, &b, Yes, beta, &mut c);
+                let err = relative_error(&c, &want);
+                assert!(
+                    err <= 1e-5,
+                    "{kernel:?} α={alpha} β={beta}: relative error {err:e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn beta_zero_ignores_nan_in_c() {
+    let (m, k, n) = (129, 33, 513);
+    let (a, b) = (random(m * k, 6), random(k * n, 7));
+    let want = reference(m, k, n, 2.0, &a, Yes, &b, No, 0.0, &[]);
+    for kernel in available_kernels() {
+        let mut c = vec![f32::NAN; m * n];
+        gemm_with(kernel, m, k, n, 2.0, &a, Yes, &b, No, 0.0, &mut c);
+        assert!(relative_error(&c, &want) <= 1e-5, "{kernel:?}");
+    }
+}
+
+#[test]
+fn an_empty_shared_dimension_scales_c_by_beta() {
+    let mut c = vec![f32::NAN, f32::INFINITY, 1.0];
+    gemm(3, 0, 1, 1.0, &[], No, &[], No, 0.0, &mut c);
+    assert_eq!(c, [0.0; 3]);
+    let mut c = vec![1.0, -2.0, 4.0];
+    gemm(1, 0, 3, 1.0, &[], No, &[], Yes, 0.5, &mut c);
+    assert_eq!(c, [0.5, -1.0, 2.0]);
+}
+
+#[test]
+fn the_portable_and_simd_kernels_agree() {
+    for (m, k, n) in [(128, 784, 512), (784, 128, 512), (61, 300, 97)] {
+        let (a, b) = (random(m * k, 8), random(k * n, 9));
+        for (ta, tb) in TRANSPOSES {
+            let mut portable = vec![0.0; m * n];
+            gemm_with(
+                Kernel::Portable,
+                m,
+                k,
+                n,
+                1.0,
+                &a,
+                ta,
+                &b,
+                tb,
+                0.0,
+                &mut portable,
+            );
+            let portable: Vec<f64> = portable.iter().map(|&x| x as f64).collect();
+            for kernel in available_kernels() {
+                let mut c = vec![0.0; m * n];
+                gemm_with(kernel, m, k, n, 1.0, &a, ta, &b, tb, 0.0, &mut c);
+                let err = relative_error(&c, &portable);
+                assert!(
+                    err <= 1e-5,
+                    "{kernel:?} vs portable, {m}×{k}×{n} {ta:?}/{tb:?}: {err:e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_element_does_not_depend_on_the_tiling() {
+    // The rows of a product are bitwise the rows of the same product of
+    // fewer rows of A: tile and thread boundaries do not change rounding.
+    let (m, k, n) = (300, 300, 300);
+    let (a, b) = (random(m * k, 10), random(k * n, 11));
+    for kernel in available_kernels() {
+        let mut whole = vec![0.0; m * n];
+        gemm_with(kernel, m, k, n, 1.0, &a, No, &b, No, 0.0, &mut whole);
+        for (start, rows) in [(0, 1), (5, 13), (131, 169)] {
+            let mut part = vec![0.0; rows * n];
+            gemm_with(
+                kernel,
+                rows,
+                k,
+                n,
+                1.0,
+                &a[start * k..(start + rows) * k],
+                No,
+                &b,
+                No,
+                0.0,
+                &mut part,
+            );
+            assert_eq!(
+                part,
+                whole[start * n..(start + rows) * n],
+                "{kernel:?} rows {start}.."
+            );
+        }
+    }
+}
+
+/// Everything the determinism test computes, for one thread count.
+fn workload() -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    for (m, k, n, ta, tb) in [
+        (128, 784, 512, No, No),
+        (784, 128, 512, Yes, No),
+        (128, 512, 784, No, Yes),
+        (300, 300, 300, No, No),
+    ] {
+        let (a, b) = (random(m * k, 12), random(k * n, 13));
+        let mut c = vec![0.0; m * n];
+        gemm(m, k, n, 1.0, &a, ta, &b, tb, 0.0, &mut c);
+        out.push(c);
+    }
+    let x = Tensor::uniform(&[300, 784], -1.0, 1.0, &mut rng(14));
+    let bias = Tensor::uniform(&[784], -1.0, 1.0, &mut rng(15));
+    let w = Tensor::uniform(&[512, 784], -1.0, 1.0, &mut rng(16));
+    let y = x.add(&bias).map(|v| v.tanh());
+    out.push(y.matmul(No, &w, Yes).into_vec());
+    out.push(vec![y.sum()]);
+    out.push(y.sum_axis(0).into_vec());
+    out.push(y.sum_axis(1).into_vec());
+    out.push(y.into_vec());
+    out
+}
+
+#[test]
+fn results_are_bitwise_identical_on_one_and_two_threads() {
+    let run = |threads| {
+        ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(workload)
+    };
+    let (one, two) = (run(1), run(2));
+    for (i, (x, y)) in one.iter().zip(&two).enumerate() {
+        let same = x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same, "result {i} differs between 1 and 2 threads");
+    }
+}
