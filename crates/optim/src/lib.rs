@@ -1,0 +1,119 @@
+//! # gradlab-optim
+//!
+//! The optimizers of the lecture "RMSProp and Adam" (TTIC 31230), each next
+//! to its formula, plus what users of PyTorch expect beside them. Notation is
+//! the lecture's: Φ the parameters, ĝ_t the batch-mean gradient at step t
+//! (t = 1, 2, …), η the learning rate, N the length of a running average
+//! (β = 1 − 1/N), B the batch size.
+//!
+//! ## The progression
+//!
+//! 1. **SGD** ([`Sgd`]): Φ ← Φ − η·ĝ. One η for every parameter.
+//! 2. **Momentum.** Classical momentum ([`SgdMomentum`], PyTorch's, with
+//!    Nesterov's variant) sums gradients, v ← μv + ĝ; the sum's weights add
+//!    up to 1/(1 − μ), so the effective step is η/(1 − μ) and μ cannot be
+//!    tuned without retuning η. An average of the gradients
+//!    ([`SgdEma`]) has weights adding up to 1: momentum decoupled from the
+//!    temperature.
+//! 3. **RMSProp** ([`RmsProp`]): divide each parameter's step by √s, with s a
+//!    running average of ĝ². Scaling every gradient by α scales √s by α too,
+//!    so the update does not change: η is dimensionless.
+//!    [`RmsPropMomentum`] is PyTorch's RMSprop with classical momentum.
+//! 4. **Adam** ([`Adam`], [`AdamW`]): RMSProp with an average of ĝ in the
+//!    numerator, as published and as in `torch.optim`.
+//! 5. **Bias correction** ([`RunningAverage`], [`Correction`]): an average
+//!    started at 0 is biased toward 0 while t < N. The cumulative mean (1/t)
+//!    has no bias but never forgets; the lecture's 1/min(N, t) is the exact
+//!    mean for t ≤ N and the EMA afterwards; Adam divides by 1 − βᵗ.
+//!    [`AdamLecture`] is Adam with the min(N, t) averages.
+//! 6. **η = ε·η₀** ([`AdamEta0`]): Φ ← Φ − η₀/(1 + √s/ε)·g̃. ε can then
+//!    grow without moving the step, and as ε → ∞ the rule becomes SGD on the
+//!    averaged gradient, [`SgdEma`] with step η₀.
+//! 7. **Batch-size rules** ([`BatchRule`]): s ≈ E ĝ² = μ² + σ²/B. When
+//!    μ² ≫ σ²/B use η = B·η₀, as for SGD; when σ²/B ≫ μ², η = √B·η₀.
+//! 8. **Per-example second moments** ([`AdamPerExample`]): average
+//!    (1/B) Σ_b g_b² instead of ĝ², so s estimates E g² = μ² + σ² for every
+//!    B; with η = B·η₀ the rule no longer depends on the batch size. It needs
+//!    the [`GradRequest::MeanAndSquares`] statistics from backward.
+//!
+//! Beyond the lecture: L2 weight decay for every rule, clipping by the
+//! global gradient norm, and learning-rate [`Schedule`]s (constant, step,
+//! cosine, linear warm-up).
+//!
+//! ## Using an optimizer
+//!
+//! Every optimizer is built from a spec string, so a command line, a
+//! benchmark sweep and a checkpoint name variants the same way:
+//!
+//! ```text
+//! sgd(lr=0.1)                          sgd_momentum(lr=0.01,momentum=0.9,nesterov=true)
+//! sgd_ema(lr=0.1,n_g=10)               rmsprop(lr=1e-3,n_s=100)
+//! rmsprop_momentum(lr=1e-3,momentum=0.9)
+//! adam(lr=1e-3,b1=0.9,b2=0.999,eps=1e-8)        adamw(lr=1e-3,weight_decay=0.01)
+//! adam_lecture(lr=1e-3,n_g=10,n_s=1000)         adam_eta0(eta0=0.1,eps=1e-3)
+//! adam_per_example(eta0=1e-5)                   adam(lr=1e-3,batch_rule=sqrt,clip_norm=1)
+//! ```
+//!
+//! Keys left out take the defaults documented on each rule (`adam` alone is
+//! PyTorch's Adam, a good optimizer for an MNIST MLP). The keys shared by all
+//! rules are listed in [`spec`]. A training step asks for the gradient
+//! statistics the optimizer needs, then hands over every parameter:
+//!
+//! ```
+//! use gradlab_optim::{GradRequest, Optimizer, Param};
+//! use gradlab_tensor::Tensor;
+//!
+//! let mut opt = Optimizer::from_spec("adam(lr=0.01)")?;
+//! assert_eq!(opt.grad_request(), GradRequest::Mean);
+//! let mut w = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+//! let mut b = Tensor::from_vec(vec![0.5], &[1]);
+//! let (gw, gb) = (Tensor::from_vec(vec![0.3, -0.2], &[2]), Tensor::from_vec(vec![0.1], &[1]));
+//! opt.step(&mut [Param::new(0, &mut w, &gw), Param::new(1, &mut b, &gb)], 64);
+//! // Adam's first step moves each parameter by about η against its gradient.
+//! assert!((w.data()[0] - 0.99).abs() < 1e-6 && (w.data()[1] - 2.01).abs() < 1e-6);
+//! assert_eq!(opt.steps(), 1);
+//! assert_eq!(opt.to_string(), "adam(lr=0.01,b1=0.9,b2=0.999,eps=1e-8)");
+//! # Ok::<(), gradlab_optim::SpecError>(())
+//! ```
+//!
+//! [`Optimizer::state`] and [`Optimizer::from_state`] save and restore
+//! everything (see [`state`] for the JSON and the tensor-file routes);
+//! resuming gives bitwise the same run as not stopping.
+//!
+//! ## Speed and determinism
+//!
+//! A step is memory-bound, so each parameter's update is a single fused pass
+//! over Φ, ĝ and the state, with everything that depends only on t (bias
+//! corrections, the schedule) computed once per step. Large parameters are
+//! split over rayon's threads in chunks of fixed size; the results are
+//! bitwise identical for any number of threads. State tensors are created
+//! the first time a parameter is seen; later steps do not allocate.
+
+pub mod adam;
+pub mod adam_lecture;
+mod algorithm;
+pub mod average;
+pub mod batch_rule;
+pub mod gradient;
+mod optimizer;
+mod parallel;
+pub mod param;
+pub mod rmsprop;
+pub mod schedule;
+pub mod sgd;
+pub mod spec;
+pub mod state;
+
+pub use adam::{Adam, AdamW};
+pub use adam_lecture::{AdamEta0, AdamLecture, AdamPerExample};
+pub use algorithm::Algorithm;
+pub use average::{Correction, RunningAverage, Weights};
+pub use batch_rule::BatchRule;
+pub use gradient::{clip_factor, global_norm};
+pub use optimizer::Optimizer;
+pub use param::{GradRequest, Param};
+pub use rmsprop::{RmsProp, RmsPropMomentum};
+pub use schedule::{Decay, Schedule};
+pub use sgd::{Sgd, SgdEma, SgdMomentum};
+pub use spec::SpecError;
+pub use state::{Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};

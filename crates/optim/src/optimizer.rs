@@ -1,0 +1,451 @@
+//! [`Optimizer`]: an update rule composed with clipping, weight decay, a
+//! learning-rate schedule and a batch-size rule, plus the per-parameter state.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use gradlab_tensor::Tensor;
+
+use crate::algorithm::{with_algorithm, Algorithm, Update};
+use crate::batch_rule::BatchRule;
+use crate::gradient::{clip_factor, global_norm, Gradient};
+use crate::parallel::{for_each_chunk, Lanes};
+use crate::param::{GradRequest, Param};
+use crate::schedule::{Decay, Schedule};
+use crate::spec::{self, KeyWriter, Range, SpecError};
+use crate::state::{Moment, OptimizerState, ParamState, StateError};
+
+/// An optimizer built from a spec string: at each step
+///
+/// 1. (optional) clip: c = min(1, max_norm/(‖ĝ‖ + 10⁻⁶)), ‖ĝ‖ over every
+///    parameter of the step (`clip_norm=`);
+/// 2. (optional) L2 decay: g = c·ĝ + λΦ (`weight_decay=`; for `adamw` the
+///    key is its decoupled decay instead);
+/// 3. the update rule ([`Algorithm`]) with learning rate
+///    η_t = η·decay(t)·warm-up(t)·rule(B) ([`Schedule`], [`BatchRule`]).
+///
+/// All three run inside the rule's single fused pass over each parameter;
+/// only the norm for clipping needs a pass of its own. The state (one or two
+/// tensors per parameter, and t) is created the first time a parameter id is
+/// seen and reused afterwards, so steps after the first do not allocate.
+///
+/// ```
+/// use gradlab_optim::{Optimizer, Param};
+/// use gradlab_tensor::Tensor;
+///
+/// let mut opt: Optimizer = "sgd_momentum(lr=0.1,momentum=0.5)".parse()?;
+/// let mut w = Tensor::from_vec(vec![1.0, -1.0], &[2]);
+/// let g = Tensor::from_vec(vec![0.5, 0.25], &[2]);
+/// opt.step(&mut [Param::new(0, &mut w, &g)], 32);
+/// assert_eq!(w.data(), &[0.95, -1.025]);
+/// assert_eq!(opt.to_string(), "sgd_momentum(lr=0.1,momentum=0.5,nesterov=false)");
+/// # Ok::<(), gradlab_optim::SpecError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Optimizer {
+    algorithm: Algorithm,
+    /// λ of the L2 decay (0 for AdamW, whose decay is its own).
+    l2: f64,
+    clip_norm: Option<f64>,
+    batch_rule: BatchRule,
+    schedule: Schedule,
+    /// Steps taken.
+    t: u64,
+    /// Per parameter id: its shape and the rule's state tensors.
+    slots: BTreeMap<usize, Slot>,
+}
+
+/// The state kept for one parameter.
+#[derive(Clone, Debug, PartialEq)]
+struct Slot {
+    shape: Vec<usize>,
+    /// One tensor per name of [`Algorithm::moment_names`], in that order.
+    moments: Vec<Tensor>,
+}
+
+impl Optimizer {
+    /// Builds an optimizer from a spec such as `adam(lr=1e-3)` or
+    /// `sgd_momentum(lr=0.01,momentum=0.9,nesterov=true,clip_norm=1)`; see
+    /// the [`spec`](crate::spec) module for the keys every rule accepts.
+    pub fn from_spec(spec: &str) -> Result<Optimizer, SpecError> {
+        let mut keys = spec::split(spec)?;
+        let algorithm = Algorithm::parse(&mut keys)?;
+        // For adamw the key was already taken as its decoupled decay, and
+        // this finds nothing.
+        let l2 = keys.float("weight_decay", 0.0, Range::NonNegative)?;
+        let clip_norm = keys.optional_float("clip_norm", Range::Positive)?;
+        let batch_rule = keys.choice(
+            "batch_rule",
+            &BatchRule::CHOICES,
+            algorithm.default_batch_rule(),
+        )?;
+        let schedule = Schedule::parse(&mut keys)?;
+        keys.finish()?;
+        Ok(Optimizer {
+            algorithm,
+            l2,
+            clip_norm,
+            batch_rule,
+            schedule,
+            t: 0,
+            slots: BTreeMap::new(),
+        })
+    }
+
+    /// Sets the run length T that `schedule=cosine` needs, for a training
+    /// loop that knows it only once the data and epochs are known. Other
+    /// schedules do not depend on the run length and are left unchanged.
+    ///
+    /// # Panics
+    /// If `total_steps` is 0.
+    pub fn with_total_steps(mut self, total_steps: u64) -> Optimizer {
+        assert!(
+            total_steps >= 1,
+            "with_total_steps: the run needs at least one step"
+        );
+        if let Decay::Cosine { total_steps: t } = &mut self.schedule.decay {
+            *t = Some(total_steps);
+        }
+        self
+    }
+
+    /// The update rule and its hyperparameters.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    /// The batch-size rule.
+    pub fn batch_rule(&self) -> BatchRule {
+        self.batch_rule
+    }
+
+    /// The learning-rate schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// λ of the L2 decay (AdamW's decoupled λ is in [`AdamW`](crate::AdamW)).
+    pub fn weight_decay(&self) -> f64 {
+        self.l2
+    }
+
+    /// The global-norm clipping threshold, if any.
+    pub fn clip_norm(&self) -> Option<f64> {
+        self.clip_norm
+    }
+
+    /// Which gradient statistics [`step`](Optimizer::step) needs.
+    pub fn grad_request(&self) -> GradRequest {
+        self.algorithm.grad_request()
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.t
+    }
+
+    /// The learning rate of the next step for batches of `batch_size`:
+    /// base rate × schedule × batch-size rule. The base rate is `lr`, or η₀
+    /// for `adam_eta0` (the step of its SGD limit; the lecture's η is ε·η₀)
+    /// and `adam_per_example`.
+    ///
+    /// # Panics
+    /// As [`Schedule::factor`]: for a cosine schedule whose length was never set.
+    pub fn learning_rate(&self, batch_size: usize) -> f32 {
+        self.rate_at(self.t + 1, batch_size) as f32
+    }
+
+    fn rate_at(&self, t: u64, batch_size: usize) -> f64 {
+        self.algorithm.base_lr() * self.schedule.factor(t) * self.batch_rule.factor(batch_size)
+    }
+
+    /// One step: t ← t + 1, then every parameter is updated in place from its
+    /// gradient statistics. `batch_size` is B, for the batch-size rule.
+    ///
+    /// Each parameter's update is one pass over Φ, ĝ (and the squares, when
+    /// requested) and the state, split over rayon's threads in fixed chunks
+    /// for large parameters: the result is bitwise the same for any number of
+    /// threads. After the first step nothing is allocated. (Called from
+    /// outside a rayon pool, each parallel loop hands rayon's global queue a
+    /// job, and that queue allocates a small block once per 63 jobs.)
+    ///
+    /// # Panics
+    /// If a gradient's shape differs from its parameter's, if an id appears
+    /// twice, if the rule needs the per-example squares and a parameter has
+    /// none, if a parameter's shape differs from the state kept for its id
+    /// (call [`validate`](Optimizer::validate) after loading a state to get
+    /// these as errors), if `batch_size` is 0, or as
+    /// [`learning_rate`](Optimizer::learning_rate).
+    pub fn step(&mut self, params: &mut [Param<'_>], batch_size: usize) {
+        assert!(
+            batch_size >= 1,
+            "Optimizer::step: batch_size must be at least 1"
+        );
+        for (i, p) in params.iter().enumerate() {
+            if let Err(e) = self.check_param(p) {
+                panic!("Optimizer::step: {e}");
+            }
+            if params[..i].iter().any(|q| q.id == p.id) {
+                panic!("Optimizer::step: {}", StateError::DuplicateId { id: p.id });
+            }
+        }
+        let t = self.t + 1;
+        let eta = self.rate_at(t, batch_size);
+        let scale = self
+            .clip_norm
+            .map_or(1.0, |max| clip_factor(global_norm(params), max));
+        let grad = Gradient {
+            scale: scale as f32,
+            l2: self.l2 as f32,
+        };
+        let Optimizer {
+            algorithm, slots, ..
+        } = self;
+        with_algorithm!(algorithm, a => update_all(a, slots, params, t, eta, grad));
+        self.t = t;
+    }
+
+    /// The checks [`step`](Optimizer::step) makes on one parameter.
+    fn check_param(&self, p: &Param<'_>) -> Result<(), StateError> {
+        let id = p.id;
+        let shape = p.value.shape();
+        if p.grad.shape() != shape {
+            return Err(StateError::GradShape {
+                id,
+                value: shape.to_vec(),
+                grad: p.grad.shape().to_vec(),
+            });
+        }
+        if self.grad_request() == GradRequest::MeanAndSquares {
+            match p.grad_sq {
+                None => {
+                    return Err(StateError::MissingGradSq {
+                        id,
+                        optimizer: self.algorithm.name(),
+                    })
+                }
+                Some(q) if q.shape() != shape => {
+                    return Err(StateError::GradSqShape {
+                        id,
+                        value: shape.to_vec(),
+                        grad_sq: q.shape().to_vec(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        match self.slots.get(&id) {
+            Some(slot) if slot.shape != shape => Err(StateError::ShapeMismatch {
+                id,
+                param: shape.to_vec(),
+                state: slot.shape.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that `params` fit this optimizer: gradients shaped as their
+    /// parameters, the per-example squares present if needed, distinct ids,
+    /// and, once steps have been taken (a loaded state), exactly the ids and
+    /// shapes the state holds. A training loop calls it after loading a
+    /// checkpoint, to get a mismatch as an error rather than a panic in
+    /// [`step`](Optimizer::step).
+    pub fn validate(&self, params: &[Param<'_>]) -> Result<(), StateError> {
+        for (i, p) in params.iter().enumerate() {
+            self.check_param(p)?;
+            if params[..i].iter().any(|q| q.id == p.id) {
+                return Err(StateError::DuplicateId { id: p.id });
+            }
+            if self.t > 0 && !self.slots.contains_key(&p.id) {
+                return Err(StateError::MissingParam {
+                    id: p.id,
+                    steps: self.t,
+                    known: self.slots.keys().copied().collect(),
+                });
+            }
+        }
+        if self.t > 0 {
+            if let Some((&id, slot)) = self
+                .slots
+                .iter()
+                .find(|(id, _)| !params.iter().any(|p| p.id == **id))
+            {
+                return Err(StateError::UnknownParam {
+                    id,
+                    shape: slot.shape.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The state tensor `name` (one of
+    /// [`Algorithm::moment_names`]) of parameter `id`, as stored: Adam's `m`
+    /// and `v` without the 1/(1 − βᵗ) correction.
+    pub fn moment(&self, id: usize, name: &str) -> Option<&Tensor> {
+        let i = self
+            .algorithm
+            .moment_names()
+            .iter()
+            .position(|&n| n == name)?;
+        self.slots.get(&id)?.moments.get(i)
+    }
+
+    /// A copy of the state, for a checkpoint.
+    pub fn state(&self) -> OptimizerState {
+        let names = self.algorithm.moment_names();
+        OptimizerState {
+            spec: self.to_string(),
+            steps: self.t,
+            params: self
+                .slots
+                .iter()
+                .map(|(&id, slot)| ParamState {
+                    id,
+                    shape: slot.shape.clone(),
+                    moments: names
+                        .iter()
+                        .zip(&slot.moments)
+                        .map(|(name, m)| Moment {
+                            name: name.to_string(),
+                            data: m.data().to_vec(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Rebuilds an optimizer from a saved state: its spec, t and every
+    /// parameter's state tensors, checked against one another.
+    pub fn from_state(state: OptimizerState) -> Result<Optimizer, StateError> {
+        let mut opt = Optimizer::from_spec(&state.spec)?;
+        let names = opt.algorithm.moment_names();
+        opt.t = state.steps;
+        for p in state.params {
+            let found: Vec<&str> = p.moments.iter().map(|m| m.name.as_str()).collect();
+            if found != names {
+                return Err(StateError::Moments {
+                    id: p.id,
+                    optimizer: opt.algorithm.name(),
+                    expected: names.join(", "),
+                    found: found.join(", "),
+                });
+            }
+            let n = numel(&p.shape);
+            let mut moments = Vec::with_capacity(names.len());
+            for m in p.moments {
+                if Some(m.data.len()) != n {
+                    return Err(StateError::Length {
+                        id: p.id,
+                        name: m.name,
+                        shape: p.shape,
+                        len: m.data.len(),
+                    });
+                }
+                moments.push(Tensor::from_vec(m.data, &p.shape));
+            }
+            let slot = Slot {
+                shape: p.shape,
+                moments,
+            };
+            if opt.slots.insert(p.id, slot).is_some() {
+                return Err(StateError::DuplicateId { id: p.id });
+            }
+        }
+        Ok(opt)
+    }
+
+    /// Replaces this optimizer's t and state with a saved state's, after
+    /// checking that the state was made by the same configuration (the same
+    /// canonical spec). A training loop builds its optimizer from its
+    /// command line, then loads the checkpoint into it.
+    pub fn load_state(&mut self, state: OptimizerState) -> Result<(), StateError> {
+        let loaded = Optimizer::from_state(state)?;
+        if !self.same_configuration(&loaded) {
+            return Err(StateError::SpecMismatch {
+                state: loaded.to_string(),
+                optimizer: self.to_string(),
+            });
+        }
+        self.t = loaded.t;
+        self.slots = loaded.slots;
+        Ok(())
+    }
+
+    /// Whether both optimizers apply the same update (state aside).
+    fn same_configuration(&self, other: &Optimizer) -> bool {
+        self.algorithm == other.algorithm
+            && self.l2 == other.l2
+            && self.clip_norm == other.clip_norm
+            && self.batch_rule == other.batch_rule
+            && self.schedule == other.schedule
+    }
+}
+
+/// The number of elements of `shape`, or `None` on overflow.
+fn numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// Updates every parameter with rule `a` at step `t`: the step's scalars are
+/// computed once, then each parameter gets one fused pass.
+fn update_all<A: Update>(
+    a: &A,
+    slots: &mut BTreeMap<usize, Slot>,
+    params: &mut [Param<'_>],
+    t: u64,
+    eta: f64,
+    grad: Gradient,
+) {
+    let coefs = a.coefs(t, eta);
+    for p in params.iter_mut() {
+        let slot = slots.entry(p.id).or_insert_with(|| Slot {
+            shape: p.value.shape().to_vec(),
+            moments: A::MOMENTS
+                .iter()
+                .map(|_| Tensor::zeros(p.value.shape()))
+                .collect(),
+        });
+        let mut moments = slot.moments.iter_mut().map(Tensor::data_mut);
+        let lanes = Lanes {
+            value: p.value.data_mut(),
+            grad: p.grad.data(),
+            grad_sq: p.grad_sq.map_or(&[][..], Tensor::data),
+            first: moments.next().unwrap_or_default(),
+            second: moments.next().unwrap_or_default(),
+        };
+        for_each_chunk(lanes, &|l| A::update(&coefs, grad, l));
+    }
+}
+
+impl FromStr for Optimizer {
+    type Err = SpecError;
+
+    fn from_str(spec: &str) -> Result<Optimizer, SpecError> {
+        Optimizer::from_spec(spec)
+    }
+}
+
+/// Writes the canonical spec: the rule's every hyperparameter, then the
+/// composition keys that differ from their defaults. Parsing it gives an
+/// equal (fresh) optimizer.
+impl fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.algorithm.name())?;
+        let mut w = KeyWriter::new(f);
+        self.algorithm.write(&mut w)?;
+        if self.l2 != 0.0 {
+            w.float("weight_decay", self.l2)?;
+        }
+        if let Some(max) = self.clip_norm {
+            w.float("clip_norm", max)?;
+        }
+        if self.batch_rule != self.algorithm.default_batch_rule() {
+            w.text("batch_rule", self.batch_rule.name())?;
+        }
+        self.schedule.write(&mut w)?;
+        f.write_str(")")
+    }
+}

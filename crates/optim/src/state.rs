@@ -1,0 +1,305 @@
+//! An optimizer's saved state, for checkpoints.
+//!
+//! [`OptimizerState`] holds the canonical spec, the step count t and, per
+//! parameter id, its shape and the rule's state tensors. It can be stored
+//! two ways:
+//!
+//! * whole, with serde (e.g. `serde_json`): tensors are written as a shape
+//!   and a list of `f32`, and every finite `f32` reads back bitwise equal;
+//! * split: the small [`StateHeader`] (spec, t, ids and shapes) with serde,
+//!   and the big tensors under the names of [`OptimizerState::tensors`]
+//!   (`"<id>.<moment>"`, e.g. `"3.m"`) in a tensor file such as safetensors;
+//!   [`OptimizerState::from_parts`] puts them back together.
+//!
+//! Loading checks everything it can: [`Optimizer::from_state`] that the spec
+//! parses and each parameter has the rule's moments with as many values as
+//! its shape, [`Optimizer::validate`] that the parameters given to the
+//! training loop have the ids and shapes the state was saved with.
+//!
+//! [`Optimizer::from_state`]: crate::Optimizer::from_state
+//! [`Optimizer::validate`]: crate::Optimizer::validate
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::optimizer::Optimizer;
+use crate::spec::SpecError;
+
+/// The whole state of an [`Optimizer`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    /// The canonical spec of the optimizer.
+    pub spec: String,
+    /// Steps taken, t.
+    pub steps: u64,
+    /// Every parameter seen, by increasing id.
+    pub params: Vec<ParamState>,
+}
+
+/// The state kept for one parameter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamState {
+    /// The parameter's id.
+    pub id: usize,
+    /// The parameter's shape, shared by its moments.
+    pub shape: Vec<usize>,
+    /// The rule's state tensors, in the order of its moment names (none for
+    /// plain SGD).
+    pub moments: Vec<Moment>,
+}
+
+/// One state tensor of one parameter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Moment {
+    /// The moment's name (`"m"`, `"v"`, `"s"`).
+    pub name: String,
+    /// Its elements, row-major, for the parameter's shape.
+    pub data: Vec<f32>,
+}
+
+/// The state without its tensors: small, for a JSON file next to a tensor
+/// file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateHeader {
+    /// The canonical spec of the optimizer.
+    pub spec: String,
+    /// Steps taken, t.
+    pub steps: u64,
+    /// Every parameter seen, by increasing id.
+    pub params: Vec<ParamShape>,
+}
+
+/// A parameter's id and shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamShape {
+    /// The parameter's id.
+    pub id: usize,
+    /// Its shape.
+    pub shape: Vec<usize>,
+}
+
+impl OptimizerState {
+    /// The name under which [`tensors`](OptimizerState::tensors) lists
+    /// moment `moment` of parameter `id`: `"<id>.<moment>"`.
+    pub fn tensor_name(id: usize, moment: &str) -> String {
+        format!("{id}.{moment}")
+    }
+
+    /// Everything but the tensors.
+    pub fn header(&self) -> StateHeader {
+        StateHeader {
+            spec: self.spec.clone(),
+            steps: self.steps,
+            params: self
+                .params
+                .iter()
+                .map(|p| ParamShape {
+                    id: p.id,
+                    shape: p.shape.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Every state tensor as `(name, shape, data)`, named by
+    /// [`tensor_name`](OptimizerState::tensor_name).
+    pub fn tensors(&self) -> impl Iterator<Item = (String, &[usize], &[f32])> + '_ {
+        self.params.iter().flat_map(|p| {
+            p.moments.iter().map(|m| {
+                (
+                    Self::tensor_name(p.id, &m.name),
+                    p.shape.as_slice(),
+                    m.data.as_slice(),
+                )
+            })
+        })
+    }
+
+    /// Puts a state back together from its header and its tensors, given as
+    /// `(name, shape, data)`. Every moment the header's spec needs for every
+    /// parameter must be there with the parameter's shape, and nothing else.
+    pub fn from_parts(
+        header: StateHeader,
+        tensors: impl IntoIterator<Item = (String, Vec<usize>, Vec<f32>)>,
+    ) -> Result<OptimizerState, StateError> {
+        let optimizer = Optimizer::from_spec(&header.spec)?;
+        let names = optimizer.algorithm().moment_names();
+        let mut by_name: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
+        for (name, shape, data) in tensors {
+            if by_name.contains_key(&name) {
+                return Err(StateError::DuplicateTensor { name });
+            }
+            by_name.insert(name, (shape, data));
+        }
+        let mut params = Vec::with_capacity(header.params.len());
+        for p in header.params {
+            let mut moments = Vec::with_capacity(names.len());
+            for &moment in names {
+                let name = Self::tensor_name(p.id, moment);
+                let Some((shape, data)) = by_name.remove(&name) else {
+                    return Err(StateError::MissingTensor { name });
+                };
+                if shape != p.shape {
+                    return Err(StateError::TensorShape {
+                        name,
+                        expected: p.shape,
+                        found: shape,
+                    });
+                }
+                moments.push(Moment {
+                    name: moment.to_string(),
+                    data,
+                });
+            }
+            params.push(ParamState {
+                id: p.id,
+                shape: p.shape,
+                moments,
+            });
+        }
+        if let Some(name) = by_name.into_keys().min() {
+            return Err(StateError::UnexpectedTensor { name });
+        }
+        Ok(OptimizerState {
+            spec: header.spec,
+            steps: header.steps,
+            params,
+        })
+    }
+}
+
+/// A saved state that does not fit, or parameters that do not fit an
+/// optimizer. Each message names the parameter id and the shapes involved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The state's spec does not parse.
+    #[error("optimizer state: {0}")]
+    Spec(#[from] SpecError),
+    /// The state was saved by a differently configured optimizer.
+    #[error("the optimizer state was saved by '{state}', but this optimizer is '{optimizer}'")]
+    SpecMismatch {
+        /// The state's canonical spec.
+        state: String,
+        /// This optimizer's canonical spec.
+        optimizer: String,
+    },
+    /// A parameter's moments are not the rule's.
+    #[error("optimizer state for parameter {id}: {optimizer} keeps moments [{expected}], the state has [{found}]")]
+    Moments {
+        /// The parameter id.
+        id: usize,
+        /// The rule's name.
+        optimizer: &'static str,
+        /// The rule's moment names.
+        expected: String,
+        /// The names in the state.
+        found: String,
+    },
+    /// A moment whose length does not fill its shape.
+    #[error("optimizer state for parameter {id}: moment '{name}' has {len} values, which do not fill shape {shape:?}")]
+    Length {
+        /// The parameter id.
+        id: usize,
+        /// The moment's name.
+        name: String,
+        /// The parameter's shape.
+        shape: Vec<usize>,
+        /// The number of values.
+        len: usize,
+    },
+    /// A tensor named twice.
+    #[error("optimizer state tensor '{name}' is given twice")]
+    DuplicateTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor the header needs that is not there.
+    #[error("optimizer state tensor '{name}' is missing")]
+    MissingTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor that belongs to no parameter or moment of the header.
+    #[error("optimizer state tensor '{name}' belongs to no parameter and moment of the state")]
+    UnexpectedTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor whose shape is not its parameter's.
+    #[error("optimizer state tensor '{name}' has shape {found:?}, its parameter has {expected:?}")]
+    TensorShape {
+        /// The tensor's name.
+        name: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The tensor's shape.
+        found: Vec<usize>,
+    },
+    /// A parameter id given twice (to a step, or in a state).
+    #[error("parameter id {id} appears twice")]
+    DuplicateId {
+        /// The id.
+        id: usize,
+    },
+    /// A parameter whose shape differs from the state kept for its id.
+    #[error(
+        "parameter {id} has shape {param:?}, but the optimizer state for it has shape {state:?}"
+    )]
+    ShapeMismatch {
+        /// The id.
+        id: usize,
+        /// The parameter's shape.
+        param: Vec<usize>,
+        /// The state's shape.
+        state: Vec<usize>,
+    },
+    /// A gradient shaped unlike its parameter.
+    #[error("parameter {id} has shape {value:?}, but its gradient has shape {grad:?}")]
+    GradShape {
+        /// The id.
+        id: usize,
+        /// The parameter's shape.
+        value: Vec<usize>,
+        /// The gradient's shape.
+        grad: Vec<usize>,
+    },
+    /// Per-example squares shaped unlike their parameter.
+    #[error(
+        "parameter {id} has shape {value:?}, but its per-example squares have shape {grad_sq:?}"
+    )]
+    GradSqShape {
+        /// The id.
+        id: usize,
+        /// The parameter's shape.
+        value: Vec<usize>,
+        /// The squares' shape.
+        grad_sq: Vec<usize>,
+    },
+    /// A rule that needs per-example squares was given a parameter without.
+    #[error("{optimizer} needs the per-example squares (1/B) Σ g_b² of parameter {id}: ask backward for GradRequest::MeanAndSquares")]
+    MissingGradSq {
+        /// The id.
+        id: usize,
+        /// The rule's name.
+        optimizer: &'static str,
+    },
+    /// A parameter with no state although steps were taken.
+    #[error("parameter {id} has no optimizer state, but the state is from step {steps} and holds ids {known:?}")]
+    MissingParam {
+        /// The id.
+        id: usize,
+        /// Steps taken.
+        steps: u64,
+        /// The ids the state holds.
+        known: Vec<usize>,
+    },
+    /// State for an id no parameter has.
+    #[error("the optimizer state holds parameter {id} (shape {shape:?}), which is not among the parameters given")]
+    UnknownParam {
+        /// The id.
+        id: usize,
+        /// Its shape in the state.
+        shape: Vec<usize>,
+    },
+}

@@ -1,0 +1,100 @@
+//! After the first step, a step allocates nothing: the state is created on
+//! first sight of each parameter and reused. This binary counts every
+//! allocation of the process, so it holds this one test only.
+//!
+//! The steps run inside a rayon pool. Called from outside one, each parallel
+//! loop hands rayon's global queue a job, and that queue allocates one block
+//! per 63 jobs: rayon's bookkeeping, not the optimizer's.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gradlab_optim::{Optimizer, Param};
+use gradlab_tensor::{rng, Tensor};
+use rayon::ThreadPoolBuilder;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steps_after_the_first_do_not_allocate() {
+    let mut r = rng(2);
+    // A parameter split over threads and a small one.
+    let shapes: [&[usize]; 2] = [&[200_000], &[10]];
+    let mut values: Vec<Tensor> = shapes
+        .iter()
+        .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
+        .collect();
+    let grads: Vec<Tensor> = shapes
+        .iter()
+        .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
+        .collect();
+    let squares: Vec<Tensor> = grads.iter().map(|g| g.map(|x| x * x)).collect();
+    let names = [
+        "sgd",
+        "sgd_momentum",
+        "sgd_ema",
+        "rmsprop",
+        "rmsprop_momentum",
+        "adam",
+        "adamw",
+        "adam_lecture",
+        "adam_eta0",
+        "adam_per_example",
+    ];
+    let pool = ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    // Workers start asynchronously, allocating as they do: wait until both run.
+    pool.broadcast(|_| ());
+    for name in names {
+        let mut opt = Optimizer::from_spec(&format!(
+            "{name}(clip_norm=1,schedule=cosine,total_steps=10)"
+        ))
+        .unwrap();
+        let (v0, v1) = values.split_at_mut(1);
+        let mut params = [
+            Param::new(0, &mut v0[0], &grads[0]).with_grad_sq(&squares[0]),
+            Param::new(1, &mut v1[0], &grads[1]).with_grad_sq(&squares[1]),
+        ];
+        // Allocations in five windows of 100 steps. The first step creates
+        // the state; rayon's workers set up their work-stealing bookkeeping
+        // the first time they steal, which may fall in the first windows on
+        // a busy machine. After that, nothing.
+        let windows: Vec<usize> = pool.install(|| {
+            (0..5)
+                .map(|_| {
+                    let before = ALLOCATIONS.load(Ordering::Relaxed);
+                    for _ in 0..100 {
+                        opt.step(&mut params, 8);
+                    }
+                    ALLOCATIONS.load(Ordering::Relaxed) - before
+                })
+                .collect()
+        });
+        assert!(windows[0] >= 2, "{name}: the first step creates the state");
+        assert_eq!(
+            windows[2..],
+            [0, 0, 0],
+            "{name}: allocations per window of 100 steps: {windows:?}"
+        );
+    }
+}

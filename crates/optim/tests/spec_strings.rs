@@ -1,0 +1,189 @@
+//! Spec strings: canonical forms, round trips and the errors of bad specs.
+
+mod common;
+
+use gradlab_optim::{Optimizer, SpecError};
+
+#[test]
+fn defaults_have_canonical_forms() {
+    let want = [
+        "sgd(lr=0.001)",
+        "sgd_momentum(lr=0.01,momentum=0.9,nesterov=false)",
+        "sgd_ema(lr=0.1,n_g=10)",
+        "rmsprop(lr=0.01,n_s=100,eps=1e-8)",
+        "rmsprop_momentum(lr=0.001,n_s=100,eps=1e-8,momentum=0.9)",
+        "adam(lr=0.001,b1=0.9,b2=0.999,eps=1e-8)",
+        "adamw(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,weight_decay=0.01)",
+        "adam_lecture(lr=0.001,n_g=10,n_s=1000,eps=1e-8)",
+        "adam_eta0(eta0=10,eps=0.0001,n_g=10,n_s=1000)",
+        "adam_per_example(eta0=0.0001,n_g=10,n_s=1000,eps=1e-8)",
+    ];
+    for (name, want) in common::ALL.iter().zip(want) {
+        assert_eq!(Optimizer::from_spec(name).unwrap().to_string(), want);
+    }
+}
+
+#[test]
+fn every_optimizer_round_trips_through_display() {
+    let specs = [
+        "sgd(lr=0.1)",
+        "sgd(lr=0.5,weight_decay=1e-4,clip_norm=5,batch_rule=linear,schedule=step,step_size=100,gamma=0.5,warmup=10)",
+        "sgd_momentum(lr=0.01,momentum=0.9,nesterov=true)",
+        "sgd_momentum(lr=3e-3,momentum=0.95,schedule=cosine,total_steps=5000)",
+        "sgd_ema(lr=0.1,n_g=10)",
+        "sgd_ema(lr=0.2,n_g=2.5,batch_rule=sqrt)",
+        "rmsprop(lr=1e-3,n_s=100)",
+        "rmsprop(n_s=1000,eps=0,clip_norm=0.25)",
+        "rmsprop_momentum(lr=1e-4,momentum=0.5)",
+        "adam(lr=1e-3,b1=0.9,b2=0.999,eps=1e-8)",
+        "adam(lr=0.003,weight_decay=5e-4,schedule=cosine,warmup=500)",
+        "adamw(lr=1e-3,weight_decay=0.05)",
+        "adam_lecture(lr=1e-3,n_g=10,n_s=1000)",
+        "adam_eta0(eta0=0.1,eps=1e-3)",
+        "adam_eta0(eta0=0.1,eps=inf)",
+        "adam_eta0(eta0=0.3,eps=1e6,batch_rule=sqrt)",
+        "adam_per_example(eta0=1e-5)",
+        "adam_per_example(eta0=1e-5,batch_rule=fixed)",
+    ];
+    for spec in specs {
+        let opt = Optimizer::from_spec(spec).unwrap();
+        let text = opt.to_string();
+        let back: Optimizer = text.parse().unwrap();
+        assert_eq!(back, opt, "{spec} → {text}");
+        assert_eq!(back.to_string(), text, "{spec}");
+    }
+    // Every name is covered above.
+    for name in common::ALL {
+        assert!(
+            specs.iter().any(|s| s.starts_with(&format!("{name}("))),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn composition_keys_are_read() {
+    let opt =
+        Optimizer::from_spec("adam(lr=0.01,weight_decay=0.1,clip_norm=2,batch_rule=sqrt)").unwrap();
+    assert_eq!(opt.weight_decay(), 0.1);
+    assert_eq!(opt.clip_norm(), Some(2.0));
+    assert_eq!(opt.batch_rule(), gradlab_optim::BatchRule::Sqrt);
+    // adamw's weight_decay is its own decoupled λ, not an L2 term.
+    let adamw = Optimizer::from_spec("adamw(weight_decay=0.1)").unwrap();
+    assert_eq!(adamw.weight_decay(), 0.0);
+    assert_eq!(
+        adamw.to_string(),
+        "adamw(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,weight_decay=0.1)"
+    );
+}
+
+fn error(spec: &str) -> String {
+    Optimizer::from_spec(spec).unwrap_err().to_string()
+}
+
+#[test]
+fn unknown_names_list_every_optimizer() {
+    let valid =
+        "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
+                 adam_eta0, adam_per_example";
+    assert_eq!(
+        error("adagrad(lr=0.1)"),
+        format!("unknown optimizer 'adagrad'; valid optimizers: {valid}")
+    );
+    assert_eq!(
+        error(""),
+        format!("empty optimizer spec; valid optimizers: {valid}")
+    );
+}
+
+#[test]
+fn unknown_keys_list_the_valid_keys() {
+    assert_eq!(
+        error("adam(lr=1e-3,beta1=0.9)"),
+        "unknown key 'beta1' for adam; valid keys: lr, b1, b2, eps, weight_decay, clip_norm, batch_rule, \
+         schedule, warmup, step_size (with schedule=step), gamma (with schedule=step), total_steps \
+         (with schedule=cosine)"
+    );
+    // Schedule keys without their schedule.
+    assert!(error("sgd(total_steps=100)")
+        .contains("unknown key 'total_steps' for sgd; valid keys: lr,"));
+    assert!(error("sgd(total_steps=100)").contains("total_steps (with schedule=cosine)"));
+    assert!(error("sgd(schedule=cosine,gamma=0.5)").contains("gamma (with schedule=step)"));
+    // The lecture's names for the lecture's rules.
+    assert!(error("adam_lecture(b1=0.9)").contains("valid keys: lr, n_g, n_s, eps,"));
+}
+
+#[test]
+fn bad_values_say_what_is_expected() {
+    let cases = [
+        (
+            "adam(lr=fast)",
+            "bad value 'fast' for lr of adam: expected a finite number > 0",
+        ),
+        (
+            "adam(lr=0)",
+            "bad value '0' for lr of adam: expected a finite number > 0",
+        ),
+        (
+            "adam(b1=1)",
+            "bad value '1' for b1 of adam: expected a number in [0, 1)",
+        ),
+        (
+            "adam(eps=-1)",
+            "bad value '-1' for eps of adam: expected a finite number ≥ 0",
+        ),
+        (
+            "adam(eps=nan)",
+            "bad value 'nan' for eps of adam: expected a finite number ≥ 0",
+        ),
+        (
+            "rmsprop(n_s=0.5)",
+            "bad value '0.5' for n_s of rmsprop: expected a finite number ≥ 1",
+        ),
+        (
+            "adam_eta0(eps=0)",
+            "bad value '0' for eps of adam_eta0: expected a number > 0 (inf allowed)",
+        ),
+        (
+            "sgd_momentum(nesterov=yes)",
+            "bad value 'yes' for nesterov of sgd_momentum: expected true or false",
+        ),
+        (
+            "sgd(batch_rule=cubic)",
+            "bad value 'cubic' for batch_rule of sgd: expected one of fixed, linear, sqrt",
+        ),
+        (
+            "sgd(schedule=exp)",
+            "bad value 'exp' for schedule of sgd: expected one of constant, step, cosine",
+        ),
+        (
+            "sgd(schedule=cosine,total_steps=0)",
+            "bad value '0' for total_steps of sgd: expected a whole number ≥ 1",
+        ),
+        (
+            "sgd(warmup=-3)",
+            "bad value '-3' for warmup of sgd: expected a whole number ≥ 0",
+        ),
+        (
+            "sgd(schedule=step)",
+            "sgd with schedule=step needs step_size=...",
+        ),
+    ];
+    for (spec, message) in cases {
+        assert_eq!(error(spec), message, "{spec}");
+    }
+}
+
+#[test]
+fn malformed_and_duplicate_keys() {
+    assert_eq!(
+        Optimizer::from_spec("adam(lr=1e-3,lr=1e-2)").unwrap_err(),
+        SpecError::DuplicateKey {
+            key: "lr".to_string(),
+            spec: "adam(lr=1e-3,lr=1e-2)".to_string()
+        }
+    );
+    assert!(error("adam(lr=1e-3")
+        .starts_with("malformed optimizer spec 'adam(lr=1e-3': expected ')' at the end"));
+    assert!(error("adam(lr)").contains("expected key=value, got 'lr'"));
+}
