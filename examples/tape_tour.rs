@@ -65,15 +65,24 @@ fn main() {
         let logits = forward(&mut g, xv, &p);
         let loss = g.softmax_cross_entropy(logits, &labels[b..b + 1]);
         g.backward(loss, GradRequest::Mean).unwrap();
-        by_loop.push(p.iter().map(|&id| single.grad(id).unwrap().clone()).collect());
+        by_loop.push(
+            p.iter()
+                .map(|&id| single.grad(id).unwrap().clone())
+                .collect(),
+        );
     }
 
-    println!("\nPer-example gradients g_b: from one PerExample backward, then from a loop of four:");
+    println!(
+        "\nPer-example gradients g_b: from one PerExample backward, then from a loop of four:"
+    );
     for (k, &id) in p.iter().enumerate() {
         let pe = tape.per_example(id).unwrap();
         let n = store.get(id).len();
         for (b, row) in by_loop.iter().enumerate() {
-            let tape_b = Tensor::from_vec(pe.data()[b * n..(b + 1) * n].to_vec(), store.get(id).shape());
+            let tape_b = Tensor::from_vec(
+                pe.data()[b * n..(b + 1) * n].to_vec(),
+                store.get(id).shape(),
+            );
             println!("  {}  example {b}", store.name(id));
             show("tape", &tape_b);
             show("loop", &row[k]);

@@ -6,8 +6,14 @@
 //!
 //! * [`tensor`] — the `f32` tensor, elementwise ops, reductions, matmul.
 //! * [`autodiff`] — the tape, backward, per-example gradients.
+//! * [`layers`] — Linear, activations, Mlp, parameter store, checkpoints.
+//! * [`optim`] — running averages and every optimizer of the lecture.
 //! * [`data`] — IDX files, MNIST, seeded batches.
+//! * [`train`] — the training loop, metrics, logs, resumable checkpoints.
 
 pub use gradlab_autodiff as autodiff;
 pub use gradlab_data as data;
+pub use gradlab_layers as layers;
+pub use gradlab_optim as optim;
 pub use gradlab_tensor as tensor;
+pub use gradlab_train as train;

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::ops;
 use crate::params::ParamStore;
-use crate::tape::{Graph, GradRequest, Node, Op, Var};
+use crate::tape::{GradRequest, Graph, Node, Op, Var};
 
 /// Why a backward pass cannot give the requested gradients.
 #[derive(Debug, Error, Clone, PartialEq)]

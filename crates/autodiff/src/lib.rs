@@ -79,4 +79,4 @@ pub use noise::NoiseScale;
 pub use ops::activation::Activation;
 pub use ops::arith::BinaryKind;
 pub use params::{ParamId, ParamStore};
-pub use tape::{Graph, GradRequest, Tape, Var};
+pub use tape::{GradRequest, Graph, Tape, Var};

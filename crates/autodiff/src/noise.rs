@@ -33,8 +33,15 @@ pub struct NoiseScale {
 impl NoiseScale {
     /// The estimates for one tensor from ĝ, S = (1/B) Σ_b g_b² and B ≥ 2.
     pub fn from_moments(mean: &[f32], mean_sq: &[f32], batch: usize) -> NoiseScale {
-        assert!(batch >= 2, "noise scale: B = {batch}, but a variance needs B ≥ 2");
-        assert_eq!(mean.len(), mean_sq.len(), "noise scale: ĝ and S differ in length");
+        assert!(
+            batch >= 2,
+            "noise scale: B = {batch}, but a variance needs B ≥ 2"
+        );
+        assert_eq!(
+            mean.len(),
+            mean_sq.len(),
+            "noise scale: ĝ and S differ in length"
+        );
         let b = batch as f64;
         let (mut var, mut norm) = (0.0f64, 0.0f64);
         for (&g, &s) in mean.iter().zip(mean_sq) {
@@ -93,7 +100,9 @@ impl Tape {
                 Some((id, NoiseScale::from_moments(g.data(), s.data(), batch)))
             })
             .collect();
-        let total = per_param.iter().fold(NoiseScale::default(), |acc, (_, n)| acc + *n);
+        let total = per_param
+            .iter()
+            .fold(NoiseScale::default(), |acc, (_, n)| acc + *n);
         Some((total, per_param))
     }
 }

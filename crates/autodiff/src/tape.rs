@@ -285,13 +285,12 @@ impl Tape {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let inputs: Vec<String> = n
-                    .op
-                    .inputs()
-                    .iter()
-                    .flatten()
-                    .map(|v| format!("%{}", v.0))
-                    .collect();
+                let inputs: Vec<String> =
+                    n.op.inputs()
+                        .iter()
+                        .flatten()
+                        .map(|v| format!("%{}", v.0))
+                        .collect();
                 let flags = match (n.batched, n.mixed) {
                     (_, true) => "  mixes examples",
                     (true, false) => "  per example",
@@ -338,7 +337,11 @@ impl<'t, 's> Graph<'t, 's> {
         let mut mixed = false;
         let mut needs_grad = matches!(op, Op::Param(_));
         for v in inputs.iter().flatten() {
-            assert!(v.0 < i, "a Var from another graph was used (index {} ≥ {i})", v.0);
+            assert!(
+                v.0 < i,
+                "a Var from another graph was used (index {} ≥ {i})",
+                v.0
+            );
             let input = &mut before[v.0];
             input.uses += 1;
             mixed |= input.mixed;

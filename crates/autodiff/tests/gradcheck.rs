@@ -44,7 +44,11 @@ fn check(name: &str, store: &mut ParamStore, h: f32, build: &dyn Fn(&mut Graph, 
     loss(store, &mut tape, true);
     let analytic: Vec<Tensor> = ids
         .iter()
-        .map(|&id| tape.grad(id).unwrap_or_else(|| panic!("{name}: no gradient")).clone())
+        .map(|&id| {
+            tape.grad(id)
+                .unwrap_or_else(|| panic!("{name}: no gradient"))
+                .clone()
+        })
         .collect();
     for (k, &id) in ids.iter().enumerate() {
         for j in 0..store.get(id).len() {
@@ -91,10 +95,16 @@ fn matmul_all_transposes() {
         for (ta, tb) in [(No, No), (Yes, No), (No, Yes), (Yes, Yes)] {
             let sa = if ta == No { [m, k] } else { [k, m] };
             let sb = if tb == No { [k, n] } else { [n, k] };
-            let mut s = store(&[("a", rand(&sa, seed as u64)), ("b", rand(&sb, 10 + seed as u64))]);
-            check(&format!("matmul {ta:?} {tb:?} {m}x{k}x{n}"), &mut s, 1e-2, &|g, v| {
-                g.matmul_t(v[0], ta, v[1], tb)
-            });
+            let mut s = store(&[
+                ("a", rand(&sa, seed as u64)),
+                ("b", rand(&sb, 10 + seed as u64)),
+            ]);
+            check(
+                &format!("matmul {ta:?} {tb:?} {m}x{k}x{n}"),
+                &mut s,
+                1e-2,
+                &|g, v| g.matmul_t(v[0], ta, v[1], tb),
+            );
         }
     }
 }
@@ -110,10 +120,23 @@ fn arithmetic_same_shape_and_row_broadcast() {
                 2 => g.mul(a, b),
                 _ => g.div(a, b),
             };
-            let mut s = store(&[("a", rand(&[r, c], seed)), ("b", away_from_zero(&[r, c], seed + 1))]);
-            check(&format!("{name} [{r},{c}]"), &mut s, 1e-3, &|g, v| f(g, v[0], v[1]));
-            let mut s = store(&[("a", rand(&[r, c], seed)), ("row", away_from_zero(&[c], seed + 2))]);
-            check(&format!("{name} [{r},{c}] by row"), &mut s, 1e-3, &|g, v| f(g, v[0], v[1]));
+            let mut s = store(&[
+                ("a", rand(&[r, c], seed)),
+                ("b", away_from_zero(&[r, c], seed + 1)),
+            ]);
+            check(&format!("{name} [{r},{c}]"), &mut s, 1e-3, &|g, v| {
+                f(g, v[0], v[1])
+            });
+            let mut s = store(&[
+                ("a", rand(&[r, c], seed)),
+                ("row", away_from_zero(&[c], seed + 2)),
+            ]);
+            check(
+                &format!("{name} [{r},{c}] by row"),
+                &mut s,
+                1e-3,
+                &|g, v| f(g, v[0], v[1]),
+            );
         }
         let mut s = store(&[("a", rand(&[r, c], seed))]);
         check("scale", &mut s, 1e-2, &|g, v| g.scale(v[0], -2.5));
@@ -134,7 +157,9 @@ fn activations() {
             // Scaled to [-3, 3] so tanh and sigmoid saturate somewhere too.
             let x = away_from_zero(&[r, c], seed as u64).map(|x| 3.0 * x);
             let mut s = store(&[("x", x)]);
-            check(&format!("{f:?} [{r},{c}]"), &mut s, 1e-2, &|g, v| g.activation(v[0], f));
+            check(&format!("{f:?} [{r},{c}]"), &mut s, 1e-2, &|g, v| {
+                g.activation(v[0], f)
+            });
         }
     }
 }
@@ -143,7 +168,9 @@ fn activations() {
 fn dropout_uses_its_mask_in_both_passes() {
     for &(r, c, _) in &SHAPES {
         let mut s = store(&[("x", rand(&[r, c], 4))]);
-        check(&format!("dropout [{r},{c}]"), &mut s, 1e-2, &|g, v| g.dropout(v[0], 0.3, 7));
+        check(&format!("dropout [{r},{c}]"), &mut s, 1e-2, &|g, v| {
+            g.dropout(v[0], 0.3, 7)
+        });
     }
 }
 
@@ -198,7 +225,10 @@ fn three_layer_mlp_with_cross_entropy() {
         params.push((format!("w{l}"), rand(&[sizes[l], sizes[l + 1]], l as u64)));
         params.push((format!("b{l}"), rand(&[sizes[l + 1]], 10 + l as u64)));
     }
-    let named: Vec<(&str, Tensor)> = params.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    let named: Vec<(&str, Tensor)> = params
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
     let mut s = store(&named);
     let x = rand(&[b, sizes[0]], 77).map(|x| 2.0 * x);
     let labels = [0, 3, 1, 2, 3];

@@ -38,7 +38,10 @@ fn steady_state_step_allocates_nothing() {
     let mut r = rng(0);
     let mut layers = vec![];
     for l in 0..3 {
-        let w = store.add(format!("w{l}"), Tensor::uniform(&[sizes[l], sizes[l + 1]], -0.05, 0.05, &mut r));
+        let w = store.add(
+            format!("w{l}"),
+            Tensor::uniform(&[sizes[l], sizes[l + 1]], -0.05, 0.05, &mut r),
+        );
         let bias = store.add(format!("b{l}"), Tensor::zeros(&[sizes[l + 1]]));
         layers.push((w, bias));
     }
@@ -63,7 +66,14 @@ fn steady_state_step_allocates_nothing() {
             g.backward(loss, request).unwrap();
             counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
         }
-        assert!(counts[0] > 0, "the first step must have allocated its buffers");
-        assert_eq!(&counts[2..], &[0, 0], "{request:?}: allocations per step {counts:?}");
+        assert!(
+            counts[0] > 0,
+            "the first step must have allocated its buffers"
+        );
+        assert_eq!(
+            &counts[2..],
+            &[0, 0],
+            "{request:?}: allocations per step {counts:?}"
+        );
     }
 }

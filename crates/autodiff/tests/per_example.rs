@@ -31,8 +31,13 @@ impl Mlp {
             let (i, o) = (SIZES[l], SIZES[l + 1]);
             let shape = if l == layers - 1 { [o, i] } else { [i, o] };
             let bound = (3.0 / i as f32).sqrt();
-            weights.push(store.add(format!("w{l}"), Tensor::uniform(&shape, -bound, bound, &mut r)));
-            biases.push(bias.then(|| store.add(format!("b{l}"), Tensor::uniform(&[o], -0.5, 0.5, &mut r))));
+            weights.push(store.add(
+                format!("w{l}"),
+                Tensor::uniform(&shape, -bound, bound, &mut r),
+            ));
+            biases.push(
+                bias.then(|| store.add(format!("b{l}"), Tensor::uniform(&[o], -0.5, 0.5, &mut r))),
+            );
         }
         Mlp { weights, biases }
     }
@@ -42,7 +47,11 @@ impl Mlp {
         let mut h = x;
         for l in 0..layers {
             let w = g.param(self.weights[l]);
-            let tb = if l == layers - 1 { Transpose::Yes } else { Transpose::No };
+            let tb = if l == layers - 1 {
+                Transpose::Yes
+            } else {
+                Transpose::No
+            };
             h = g.matmul_t(h, Transpose::No, w, tb);
             if let Some(b) = self.biases[l] {
                 let b = g.param(b);
@@ -65,7 +74,9 @@ fn rel_err(a: &[f32], b: &[f32]) -> f64 {
 
 fn batch(b: usize, seed: u64) -> (Tensor, Vec<usize>) {
     let x = Tensor::uniform(&[b, SIZES[0]], -2.0, 2.0, &mut rng(seed));
-    let labels = (0..b).map(|i| (i * 7 + seed as usize) % SIZES[SIZES.len() - 1]).collect();
+    let labels = (0..b)
+        .map(|i| (i * 7 + seed as usize) % SIZES[SIZES.len() - 1])
+        .collect();
     (x, labels)
 }
 
@@ -86,7 +97,12 @@ fn per_example_statistics_equal_a_loop_of_single_backwards() {
                 let logits = mlp.forward(&mut g, xv);
                 let loss = g.softmax_cross_entropy(logits, &labels[i..i + 1]);
                 g.backward(loss, GradRequest::Mean).unwrap();
-                singles.push(store.ids().map(|id| tape.grad(id).unwrap().clone()).collect());
+                singles.push(
+                    store
+                        .ids()
+                        .map(|id| tape.grad(id).unwrap().clone())
+                        .collect(),
+                );
             }
             for request in [GradRequest::PerExample, GradRequest::MeanAndSquares] {
                 let mut g = tape.record(&store);
@@ -139,7 +155,11 @@ fn a_batch_statistic_makes_per_example_requests_fail() {
     let x = Tensor::uniform(&[5, 3], -1.0, 1.0, &mut rng(3));
     let labels = [0, 1, 2, 3, 0];
     let mut tape = Tape::new();
-    for request in [GradRequest::Mean, GradRequest::MeanAndSquares, GradRequest::PerExample] {
+    for request in [
+        GradRequest::Mean,
+        GradRequest::MeanAndSquares,
+        GradRequest::PerExample,
+    ] {
         // Centering by the batch mean (as batch norm does) mixes examples.
         let mut g = tape.record(&s);
         let (xv, wv) = (g.input(&x), g.param(w));
@@ -154,7 +174,10 @@ fn a_batch_statistic_makes_per_example_requests_fail() {
         } else {
             let err = result.unwrap_err();
             assert!(matches!(err, BackwardError::NotPerExample { .. }), "{err}");
-            assert!(err.to_string().contains("statistic across examples"), "{err}");
+            assert!(
+                err.to_string().contains("statistic across examples"),
+                "{err}"
+            );
             assert!(tape.grad(w).is_none() && tape.grad_sq(w).is_none());
         }
     }
@@ -182,7 +205,10 @@ fn unsupported_parameter_uses_are_errors() {
     let h = g.mul(h, bv);
     let loss = g.softmax_cross_entropy(h, &labels);
     let err = g.backward(loss, GradRequest::MeanAndSquares).unwrap_err();
-    assert!(matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "b"), "{err}");
+    assert!(
+        matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "b"),
+        "{err}"
+    );
     assert!(err.to_string().contains("used by 2 ops"), "{err}");
     // A weight transformed before it meets the batch.
     let mut g = tape.record(&s);
@@ -191,7 +217,10 @@ fn unsupported_parameter_uses_are_errors() {
     let h = g.matmul(xv, w2);
     let loss = g.softmax_cross_entropy(h, &labels);
     let err = g.backward(loss, GradRequest::PerExample).unwrap_err();
-    assert!(matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "w"), "{err}");
+    assert!(
+        matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "w"),
+        "{err}"
+    );
     assert!(g.backward(loss, GradRequest::Mean).is_ok());
 }
 

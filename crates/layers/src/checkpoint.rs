@@ -123,7 +123,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -177,28 +180,40 @@ fn checksum<'a>(
     format!("{h:016x}")
 }
 
-fn to_bytes(t: &Tensor) -> Vec<u8> {
-    t.data().iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Writes named tensors and string metadata to a `.safetensors` file,
-/// atomically, with gradlab's format, version and checksum added.
-pub fn write_tensors(
+/// Writes named f32 tensors, given as `(name, shape, row-major data)`, and
+/// string metadata to a `.safetensors` file, atomically, with gradlab's
+/// format, version and checksum added.
+pub fn write_tensors<'a>(
     path: &Path,
-    tensors: &[(String, &Tensor)],
+    tensors: impl IntoIterator<Item = (String, &'a [usize], &'a [f32])>,
     metadata: &[(&str, String)],
 ) -> Result<(), CheckpointError> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(n, t)| (n.clone(), to_bytes(t), t.shape().to_vec()))
+        .into_iter()
+        .map(|(n, shape, data)| {
+            assert_eq!(
+                shape.iter().product::<usize>(),
+                data.len(),
+                "tensor {n}: shape and data differ"
+            );
+            (
+                n,
+                data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                shape.to_vec(),
+            )
+        })
         .collect();
-    let mut meta: HashMap<String, String> =
-        metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let mut meta: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     meta.insert("format".into(), "gradlab".into());
     meta.insert("version".into(), FORMAT_VERSION.into());
     let sum = checksum(
         &meta,
-        bytes.iter().map(|(n, b, s)| (n.as_str(), s.as_slice(), b.as_slice())),
+        bytes
+            .iter()
+            .map(|(n, b, s)| (n.as_str(), s.as_slice(), b.as_slice())),
     );
     meta.insert("checksum".into(), sum);
     let views = bytes.iter().map(|(n, b, s)| {
@@ -213,12 +228,13 @@ pub fn write_tensors(
     write_atomic(path, &file)
 }
 
+/// Named tensors and string metadata, as read from a file.
+pub type TensorFile = (Vec<(String, Tensor)>, HashMap<String, String>);
+
 /// Reads every tensor of a gradlab `.safetensors` file, validating format,
 /// version, checksum and dtypes. Returns the tensors in name order and the
 /// metadata.
-pub fn read_tensors(
-    path: &Path,
-) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>), CheckpointError> {
+pub fn read_tensors(path: &Path) -> Result<TensorFile, CheckpointError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     let corrupt = |e: safetensors::SafeTensorError| CheckpointError::Corrupt {
         path: path.to_path_buf(),
@@ -236,7 +252,10 @@ pub fn read_tensors(
     }
     let mut views = st.tensors();
     views.sort_by(|a, b| a.0.cmp(&b.0));
-    let sum = checksum(&meta, views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())));
+    let sum = checksum(
+        &meta,
+        views.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())),
+    );
     if sum != found("checksum") {
         return Err(CheckpointError::Checksum {
             path: path.to_path_buf(),
@@ -269,8 +288,10 @@ pub fn save_weights(
     store: &ParamStore,
     metadata: &[(&str, String)],
 ) -> Result<(), CheckpointError> {
-    let tensors: Vec<(String, &Tensor)> = store.iter().map(|(_, n, t)| (n.to_string(), t)).collect();
-    write_tensors(path, &tensors, metadata)
+    let tensors = store
+        .iter()
+        .map(|(_, n, t)| (n.to_string(), t.shape(), t.data()));
+    write_tensors(path, tensors, metadata)
 }
 
 /// Loads weights into `store`. The file must hold exactly the store's

@@ -33,7 +33,9 @@ mod module;
 mod sequential;
 
 pub use activation::Act;
-pub use checkpoint::{load_weights, save_weights, write_atomic, CheckpointError};
+pub use checkpoint::{
+    load_weights, read_tensors, save_weights, write_atomic, write_tensors, CheckpointError,
+};
 pub use dropout::Dropout;
 pub use linear::Linear;
 pub use mlp::Mlp;

@@ -34,7 +34,10 @@ impl Linear {
         bias: bool,
         rng: &mut Rng,
     ) -> Linear {
-        assert!(inputs > 0 && outputs > 0, "Linear: sizes must be positive, got {inputs} → {outputs}");
+        assert!(
+            inputs > 0 && outputs > 0,
+            "Linear: sizes must be positive, got {inputs} → {outputs}"
+        );
         let bound = 1.0 / (inputs as f32).sqrt();
         let w = Tensor::uniform(&[outputs, inputs], -bound, bound, rng);
         let weight = store.add(format!("{name}.weight"), w);

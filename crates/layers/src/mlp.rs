@@ -36,8 +36,14 @@ impl Mlp {
     /// Like [`Mlp::new`], with dropout of probability `p` after every hidden
     /// activation (no dropout module at all when `p` is 0).
     pub fn with_dropout(sizes: &[usize], activation: Activation, p: f32, seed: u64) -> Mlp {
-        assert!(sizes.len() >= 2, "Mlp: needs at least input and output sizes, got {sizes:?}");
-        assert!((0.0..1.0).contains(&p), "Mlp: dropout p = {p} is not in [0, 1)");
+        assert!(
+            sizes.len() >= 2,
+            "Mlp: needs at least input and output sizes, got {sizes:?}"
+        );
+        assert!(
+            (0.0..1.0).contains(&p),
+            "Mlp: dropout p = {p} is not in [0, 1)"
+        );
         let mut rng = gradlab_tensor::rng(seed);
         let mut params = ParamStore::new();
         let mut net = Sequential::new();

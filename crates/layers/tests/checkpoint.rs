@@ -2,7 +2,7 @@
 //! names the file and leaves the model unchanged.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gradlab_autodiff::Activation;
 use gradlab_layers::{load_weights, save_weights, CheckpointError, Mlp, Module};
@@ -32,24 +32,46 @@ fn assert_unchanged(mlp: &Mlp, fresh: &Mlp) {
 fn round_trip_is_bitwise() {
     let (path, mlp) = saved("roundtrip");
     let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
-    assert_ne!(other.params.get(mlp.net.params()[0]), mlp.params.get(mlp.net.params()[0]));
+    assert_ne!(
+        other.params.get(mlp.net.params()[0]),
+        mlp.params.get(mlp.net.params()[0])
+    );
     let meta = load_weights(&path, &mut other.params).unwrap();
     assert_eq!(meta["note"], "test");
     for ((_, na, a), (_, nb, b)) in mlp.params.iter().zip(other.params.iter()) {
         assert_eq!(na, nb);
         assert_eq!(a.shape(), b.shape());
-        assert!(a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(a
+            .data()
+            .iter()
+            .zip(b.data())
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
     }
     let names: Vec<&str> = mlp.params.iter().map(|(_, n, _)| n).collect();
-    assert_eq!(names, ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]);
-    assert_eq!(mlp.params.get(mlp.net.params()[0]).shape(), &[5, 6], "[out, in] like nn.Linear");
+    assert_eq!(
+        names,
+        [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.2.weight",
+            "layers.2.bias"
+        ]
+    );
+    assert_eq!(
+        mlp.params.get(mlp.net.params()[0]).shape(),
+        &[5, 6],
+        "[out, in] like nn.Linear"
+    );
 }
 
-fn load_err(path: &PathBuf) -> CheckpointError {
+fn load_err(path: &Path) -> CheckpointError {
     let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
     let fresh = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
     let err = load_weights(path, &mut mlp.params).unwrap_err();
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
     assert_unchanged(&mlp, &fresh);
     err
 }
@@ -61,7 +83,10 @@ fn truncated_file() {
     for keep in [4, 20, bytes.len() / 2, bytes.len() - 1] {
         fs::write(&path, &bytes[..keep]).unwrap();
         let err = load_err(&path);
-        assert!(matches!(err, CheckpointError::Corrupt { .. }), "{keep}: {err}");
+        assert!(
+            matches!(err, CheckpointError::Corrupt { .. }),
+            "{keep}: {err}"
+        );
     }
 }
 
@@ -77,7 +102,11 @@ fn flipped_bytes_in_header_and_data() {
         fs::write(&path, &b).unwrap();
         let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
         let err = load_weights(&path, &mut mlp.params);
-        assert!(err.is_err(), "flipping header byte {i} ({:?}) went unnoticed", bytes[i] as char);
+        assert!(
+            err.is_err(),
+            "flipping header byte {i} ({:?}) went unnoticed",
+            bytes[i] as char
+        );
     }
     let mut b = bytes.clone();
     b[8] ^= 0xff;
@@ -95,18 +124,35 @@ fn mismatched_model() {
     let (path, _) = saved("mismatch");
     let mut wider = Mlp::new(&[6, 7, 3], Activation::Tanh, 2);
     let err = load_weights(&path, &mut wider.params).unwrap_err();
-    assert!(matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.0.weight"), "{err}");
+    assert!(
+        matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.0.weight"),
+        "{err}"
+    );
     let mut deeper = Mlp::new(&[6, 5, 5, 3], Activation::Tanh, 2);
     let err = load_weights(&path, &mut deeper.params).unwrap_err();
-    assert!(matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.2.weight"), "{err}");
+    assert!(
+        matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.2.weight"),
+        "{err}"
+    );
     let mut other_names = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
     other_names.params = gradlab_autodiff::ParamStore::new();
-    other_names.params.add("encoder.weight", gradlab_tensor::Tensor::zeros(&[5, 6]));
+    other_names
+        .params
+        .add("encoder.weight", gradlab_tensor::Tensor::zeros(&[5, 6]));
     let err = load_weights(&path, &mut other_names.params).unwrap_err();
-    assert!(matches!(err, CheckpointError::Missing { ref name, .. } if name == "encoder.weight"), "{err}");
+    assert!(
+        matches!(err, CheckpointError::Missing { ref name, .. } if name == "encoder.weight"),
+        "{err}"
+    );
     let mut shallower = Mlp::new(&[6, 3], Activation::Tanh, 2);
     let err = load_weights(&path, &mut shallower.params).unwrap_err();
-    assert!(matches!(err, CheckpointError::Shape { .. } | CheckpointError::Unexpected { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CheckpointError::Shape { .. } | CheckpointError::Unexpected { .. }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,7 +163,8 @@ fn missing_file_and_foreign_file() {
     // A valid safetensors file that gradlab did not write.
     let path = dir.join("foreign.safetensors");
     let data = [0u8; 8];
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
     fs::write(&path, safetensors::serialize([("x", view)], None).unwrap()).unwrap();
     assert!(matches!(load_err(&path), CheckpointError::Version { .. }));
 }

@@ -81,12 +81,16 @@ impl Graph<'_, '_> {
         // A batch broadcast as a row would pair example j with column j.
         let mixes = row && nb.batched;
         let batched = na.batched || (!row && nb.batched);
-        self.push(Op::Binary { kind, a, b, row }, batched, |n, before, store| {
-            n.value.assign(value(before, store, a));
-            n.value
-                .zip_map_inplace(value(before, store, b), |x, y| kind.apply(x, y));
-            n.mixed |= mixes;
-        })
+        self.push(
+            Op::Binary { kind, a, b, row },
+            batched,
+            |n, before, store| {
+                n.value.assign(value(before, store, a));
+                n.value
+                    .zip_map_inplace(value(before, store, b), |x, y| kind.apply(x, y));
+                n.mixed |= mixes;
+            },
+        )
     }
 
     /// `a + b` (b: same shape, or a row vector broadcast over rows).
@@ -133,7 +137,9 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     ctx.accumulate(a, |g, first, nodes, store| {
         let (va, vb) = (value(nodes, store, a).data(), value(nodes, store, b).data());
         let j = |i: usize| if row { i % n } else { i };
-        emit(g.data_mut(), first, |i| dy[i] * kind.d_left(va[i], vb[j(i)]));
+        emit(g.data_mut(), first, |i| {
+            dy[i] * kind.d_left(va[i], vb[j(i)])
+        });
     });
     if !row {
         ctx.accumulate(b, |g, first, nodes, store| {
@@ -148,10 +154,15 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     // r_b: each row's contribution to the row vector's gradient.
     let mut r = std::mem::take(&mut ctx.scratch[0]);
     {
-        let (va, vb) = (value(ctx.nodes, ctx.store, a), value(ctx.nodes, ctx.store, b).data());
+        let (va, vb) = (
+            value(ctx.nodes, ctx.store, a),
+            value(ctx.nodes, ctx.store, b).data(),
+        );
         r.resize_for(va.shape());
         let va = va.data();
-        emit(r.data_mut(), true, |i| dy[i] * kind.d_right(va[i], vb[i % n]));
+        emit(r.data_mut(), true, |i| {
+            dy[i] * kind.d_right(va[i], vb[i % n])
+        });
     }
     let sums = |g: &mut Tensor, first: bool, acc: &mut Vec<f32>| {
         if first {
@@ -159,7 +170,10 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         } else {
             acc.resize(n, 0.0);
             column_sums(r.data(), n, acc);
-            g.data_mut().iter_mut().zip(acc.iter()).for_each(|(o, s)| *o += s);
+            g.data_mut()
+                .iter_mut()
+                .zip(acc.iter())
+                .for_each(|(o, s)| *o += s);
         }
     };
     let mut acc = std::mem::take(&mut ctx.scratch[1]).into_vec();

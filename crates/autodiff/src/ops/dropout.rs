@@ -40,5 +40,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         unreachable!()
     };
     let (dy, mask) = (node.grad.data(), node.aux.data());
-    ctx.accumulate(x, |g, first, _, _| emit(g.data_mut(), first, |i| dy[i] * mask[i]));
+    ctx.accumulate(x, |g, first, _, _| {
+        emit(g.data_mut(), first, |i| dy[i] * mask[i])
+    });
 }

@@ -35,23 +35,27 @@ impl Graph<'_, '_> {
             panic!("softmax_cross_entropy: label {y} of example {i} is not below {c} classes");
         }
         let batched = self.node(logits).batched;
-        self.push(Op::SoftmaxCrossEntropy { logits }, batched, |n, before, store| {
-            let z = value(before, store, logits);
-            n.labels.clear();
-            n.labels.extend_from_slice(labels);
-            n.aux.resize_for(&[b, c]);
-            n.value.resize_for(&[b]);
-            for ((p, zb), (loss, &y)) in n
-                .aux
-                .data_mut()
-                .chunks_exact_mut(c)
-                .zip(z.data().chunks_exact(c))
-                .zip(n.value.data_mut().iter_mut().zip(labels))
-            {
-                let log_sum_exp = softmax_row(zb, p);
-                *loss = log_sum_exp - zb[y];
-            }
-        })
+        self.push(
+            Op::SoftmaxCrossEntropy { logits },
+            batched,
+            |n, before, store| {
+                let z = value(before, store, logits);
+                n.labels.clear();
+                n.labels.extend_from_slice(labels);
+                n.aux.resize_for(&[b, c]);
+                n.value.resize_for(&[b]);
+                for ((p, zb), (loss, &y)) in n
+                    .aux
+                    .data_mut()
+                    .chunks_exact_mut(c)
+                    .zip(z.data().chunks_exact(c))
+                    .zip(n.value.data_mut().iter_mut().zip(labels))
+                {
+                    let log_sum_exp = softmax_row(zb, p);
+                    *loss = log_sum_exp - zb[y];
+                }
+            },
+        )
     }
 
     /// The per-example mean squared error `(1/n) Σ_j (p_bj − t_bj)²`: a `[B]`
@@ -78,7 +82,12 @@ impl Graph<'_, '_> {
                 .zip(p.data().chunks_exact(c))
                 .zip(target.data().chunks_exact(c))
             {
-                *loss = pb.iter().zip(tb).map(|(p, t)| (p - t) * (p - t)).sum::<f32>() / c as f32;
+                *loss = pb
+                    .iter()
+                    .zip(tb)
+                    .map(|(p, t)| (p - t) * (p - t))
+                    .sum::<f32>()
+                    / c as f32;
             }
         })
     }
@@ -117,7 +126,9 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             let c = node.aux.shape()[1];
             ctx.accumulate(pred, |g, first, nodes, store| {
                 let p = value(nodes, store, pred).data();
-                emit(g.data_mut(), first, |i| dy[i / c] * 2.0 / c as f32 * (p[i] - t[i]))
+                emit(g.data_mut(), first, |i| {
+                    dy[i / c] * 2.0 / c as f32 * (p[i] - t[i])
+                })
             });
         }
         _ => unreachable!(),

@@ -84,7 +84,9 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             // Row b of dY is δ_b / B, so (1/B) Σ_b g_b² = B · (x²)ᵀ(dY²).
             match tb {
                 Transpose::No => x2.matmul_into(Transpose::Yes, dy2, Transpose::No, batch, 0.0, sq),
-                Transpose::Yes => dy2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq),
+                Transpose::Yes => {
+                    dy2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq)
+                }
             }
             if let Some(pe) = per_example {
                 outer_products(x, dy, tb, batch, pe);

@@ -15,25 +15,29 @@ impl Graph<'_, '_> {
     fn reduce(&mut self, x: Var, axis: Option<usize>, mean: bool) -> Var {
         let batched = self.node(x).batched;
         let keeps_examples = batched && axis == Some(1);
-        self.push(Op::Sum { x, axis, mean }, keeps_examples, |n, before, store| {
-            let xv = value(before, store, x);
-            match axis {
-                None => {
-                    let s = if mean { xv.mean() } else { xv.sum() };
-                    n.value.resize_for(&[]);
-                    n.value.data_mut()[0] = s;
-                }
-                Some(axis) => {
-                    let (r, c) = xv.dims2("sum over an axis");
-                    xv.sum_axis_into(axis, &mut n.value);
-                    if mean {
-                        let count = if axis == 0 { r } else { c } as f32;
-                        n.value.map_inplace(|s| s / count);
+        self.push(
+            Op::Sum { x, axis, mean },
+            keeps_examples,
+            |n, before, store| {
+                let xv = value(before, store, x);
+                match axis {
+                    None => {
+                        let s = if mean { xv.mean() } else { xv.sum() };
+                        n.value.resize_for(&[]);
+                        n.value.data_mut()[0] = s;
+                    }
+                    Some(axis) => {
+                        let (r, c) = xv.dims2("sum over an axis");
+                        xv.sum_axis_into(axis, &mut n.value);
+                        if mean {
+                            let count = if axis == 0 { r } else { c } as f32;
+                            n.value.map_inplace(|s| s / count);
+                        }
                     }
                 }
-            }
-            n.mixed |= batched && !keeps_examples;
-        })
+                n.mixed |= batched && !keeps_examples;
+            },
+        )
     }
 
     /// Σ of every element (a scalar).

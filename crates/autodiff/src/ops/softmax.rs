@@ -19,7 +19,12 @@ impl Graph<'_, '_> {
         self.push(Op::LogSoftmax { x }, batched, |n, before, store| {
             let xv = value(before, store, x);
             n.value.resize_for(xv.shape());
-            for (y, xb) in n.value.data_mut().chunks_exact_mut(c).zip(xv.data().chunks_exact(c)) {
+            for (y, xb) in n
+                .value
+                .data_mut()
+                .chunks_exact_mut(c)
+                .zip(xv.data().chunks_exact(c))
+            {
                 let lse = softmax_row(xb, y);
                 y.iter_mut().zip(xb).for_each(|(yj, &xj)| *yj = xj - lse);
             }
@@ -33,7 +38,12 @@ impl Graph<'_, '_> {
         self.push(Op::Softmax { x }, batched, |n, before, store| {
             let xv = value(before, store, x);
             n.value.resize_for(xv.shape());
-            for (y, xb) in n.value.data_mut().chunks_exact_mut(c).zip(xv.data().chunks_exact(c)) {
+            for (y, xb) in n
+                .value
+                .data_mut()
+                .chunks_exact_mut(c)
+                .zip(xv.data().chunks_exact(c))
+            {
                 softmax_row(xb, y);
             }
         })

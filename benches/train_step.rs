@@ -1,0 +1,50 @@
+//! Forward + backward of MLP 784-512-512-10 with softmax cross-entropy, for
+//! each gradient request and batch size.
+//!
+//! The interesting ratio is `MeanAndSquares` / `Mean` at the same B: the
+//! per-example second moments cost one extra matmul per weight on squared
+//! operands, not B outer products (`PerExample` shows what those cost).
+//!
+//! ```text
+//! cargo bench --bench train_step
+//! ```
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use gradlab::autodiff::{Activation, GradRequest, Tape};
+use gradlab::layers::{Mlp, Mode, Module};
+use gradlab::tensor::{rng, Tensor};
+
+fn train_step(c: &mut Criterion) {
+    let mlp = Mlp::new(&[784, 512, 512, 10], Activation::Relu, 0);
+    let mut group = c.benchmark_group("train_step");
+    group.sample_size(20);
+    for b in [32, 128, 512] {
+        let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut rng(1));
+        let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
+        group.throughput(Throughput::Elements(b as u64));
+        for request in [
+            GradRequest::Mean,
+            GradRequest::MeanAndSquares,
+            GradRequest::PerExample,
+        ] {
+            let mut tape = Tape::new();
+            group.bench_with_input(
+                BenchmarkId::new(format!("{request:?}"), b),
+                &b,
+                |bench, _| {
+                    bench.iter(|| {
+                        let mut g = tape.record(&mlp.params);
+                        let xv = g.input(&x);
+                        let logits = mlp.forward(&mut g, xv, Mode::Eval);
+                        let loss = g.softmax_cross_entropy(logits, &labels);
+                        g.backward(loss, request).unwrap();
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train_step);
+criterion_main!(benches);

@@ -1,0 +1,250 @@
+//! End-to-end runs on the real MNIST files (small ones, so they are fast).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gradlab_data::{Dataset, Mnist};
+use gradlab_train::{checkpoint, Outputs, TrainConfig, TrainError, Trainer};
+
+fn mnist() -> &'static Mnist {
+    static DATA: OnceLock<Mnist> = OnceLock::new();
+    DATA.get_or_init(|| {
+        gradlab_data::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist")).unwrap()
+    })
+}
+
+fn data(test: usize) -> (Dataset, Dataset) {
+    let m = mnist();
+    (m.train.clone(), m.test.clone().limit(test))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gradlab-train-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn small(limit: usize, epochs: usize, optimizer: &str) -> TrainConfig {
+    TrainConfig {
+        hidden: vec![64],
+        optimizer: optimizer.into(),
+        batch_size: 64,
+        epochs,
+        seed: 3,
+        limit: Some(limit),
+        ..TrainConfig::default()
+    }
+}
+
+fn weights(t: &Trainer) -> Vec<u32> {
+    t.model
+        .params
+        .iter()
+        .flat_map(|(_, _, v)| v.data().iter().map(|x| x.to_bits()))
+        .collect()
+}
+
+/// `cargo run --example mnist -- --limit 5000 --epochs 1 --batch-size 32`.
+#[test]
+fn one_epoch_on_5000_examples_exceeds_90_percent() {
+    let (train, test) = data(10_000);
+    let config = TrainConfig {
+        epochs: 1,
+        limit: Some(5000),
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(config, train, test).unwrap();
+    let log = temp_dir("quick").with_extension("csv");
+    let outputs = Outputs {
+        save: None,
+        log: Some(log.clone()),
+    };
+    let history = t.fit(&outputs, &mut |_| {}).unwrap();
+    let acc = history[0].test_accuracy;
+    assert!(acc > 0.90, "test accuracy {acc}");
+    let log = std::fs::read_to_string(log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0], gradlab_train::COLUMNS);
+    assert_eq!(
+        lines.len(),
+        1 + 157 + 1,
+        "header, one row per step, one per epoch"
+    );
+    assert!(lines[1].starts_with("step,1,1,32,"));
+    assert!(lines[158].starts_with("epoch,1,157,"));
+    let columns = gradlab_train::COLUMNS.split(',').count();
+    assert!(lines.iter().all(|l| l.split(',').count() == columns));
+}
+
+#[test]
+fn resuming_equals_not_stopping() {
+    for (i, optimizer) in [
+        "adam(lr=1e-3,schedule=cosine)",
+        "adam_per_example(eta0=1e-5)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dir = temp_dir(&format!("resume{i}"));
+        let _ = std::fs::remove_file(dir.with_extension("csv"));
+        let (train, test) = data(500);
+        let mut straight =
+            Trainer::new(small(1000, 2, optimizer), train.clone(), test.clone()).unwrap();
+        straight.fit(&Outputs::default(), &mut |_| {}).unwrap();
+
+        // The same two-epoch run, stopped after its first epoch.
+        let mut first =
+            Trainer::new(small(1000, 2, optimizer), train.clone(), test.clone()).unwrap();
+        first.train_epoch(&mut |_| {}).unwrap();
+        checkpoint::save(&dir, &first).unwrap();
+        drop(first);
+        let mut resumed = checkpoint::resume(&dir, train, test, None).unwrap();
+        assert_eq!(resumed.epochs_done, 1);
+        let log = dir.with_extension("csv");
+        let outputs = Outputs {
+            save: Some(dir.clone()),
+            log: Some(log.clone()),
+        };
+        resumed.fit(&outputs, &mut |_| {}).unwrap();
+        assert_eq!(resumed.steps_done, straight.steps_done);
+        assert!(
+            weights(&resumed) == weights(&straight),
+            "{optimizer}: resumed run differs"
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(log.lines().filter(|l| l.starts_with("epoch,2,")).count(), 1);
+    }
+}
+
+#[test]
+fn same_seed_same_weights_for_one_and_two_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (train, test) = data(200);
+            let mut config = small(1500, 1, "adam(lr=1e-3)");
+            config.hidden = vec![300, 200];
+            config.batch_size = 256;
+            config.dropout = 0.1;
+            let mut t = Trainer::new(config, train, test).unwrap();
+            t.fit(&Outputs::default(), &mut |_| {}).unwrap();
+            weights(&t)
+        })
+    };
+    assert!(run(1) == run(2), "1 and 2 threads gave different weights");
+}
+
+#[test]
+fn divergence_stops_with_a_clear_error_and_keeps_the_checkpoint() {
+    let dir = temp_dir("diverge");
+    let (train, test) = data(100);
+    // One good epoch and a checkpoint, then a learning rate that explodes.
+    let mut t = Trainer::new(small(256, 1, "sgd(lr=0.01)"), train.clone(), test.clone()).unwrap();
+    let outputs = Outputs {
+        save: Some(dir.clone()),
+        log: None,
+    };
+    t.fit(&outputs, &mut |_| {}).unwrap();
+    let good = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let mut t = checkpoint::resume(&dir, train, test, Some(3)).unwrap();
+    t.optimizer = gradlab_optim::Optimizer::from_spec("sgd(lr=1e30)").unwrap();
+    let err = t.fit(&outputs, &mut |_| {}).unwrap_err();
+    let TrainError::Diverged { step, epoch, .. } = err else {
+        panic!("expected divergence, got {err}")
+    };
+    assert_eq!(epoch, 2);
+    assert!(step > 4);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("smaller learning rate") && msg.contains(&dir.display().to_string()),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), good);
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let dir = temp_dir("badckpt");
+    let (train, test) = data(100);
+    let mut t = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
+    t.fit(
+        &Outputs {
+            save: Some(dir.clone()),
+            log: None,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let resume = |d: &Path| {
+        checkpoint::resume(d, train.clone(), test.clone(), None)
+            .err()
+            .map(|e| e.to_string())
+    };
+
+    let missing = resume(&dir.join("nope")).unwrap();
+    assert!(
+        missing.contains("state.json") && missing.contains("cannot read"),
+        "{missing}"
+    );
+
+    // Files of two different saves do not mix.
+    let other = temp_dir("badckpt-other");
+    let mut t2 = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
+    t2.config.seed = 4;
+    t2.fit(
+        &Outputs {
+            save: Some(other.clone()),
+            log: None,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    std::fs::copy(
+        other.join("model.safetensors"),
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
+    let mixed = resume(&dir).unwrap();
+    assert!(mixed.contains("does not belong to this state"), "{mixed}");
+
+    // A truncated weights file.
+    let bytes = std::fs::read(other.join("model.safetensors")).unwrap();
+    std::fs::write(other.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = resume(&other).unwrap();
+    assert!(
+        truncated.contains("model.safetensors") && truncated.contains("corrupt"),
+        "{truncated}"
+    );
+
+    // A damaged state file.
+    std::fs::write(other.join("state.json"), "{\"format\": 1").unwrap();
+    let damaged = resume(&other).unwrap();
+    assert!(damaged.contains("not a run state"), "{damaged}");
+}
+
+#[test]
+fn bad_configs_are_errors() {
+    let (train, test) = data(100);
+    let mut c = small(256, 1, "adam");
+    c.activation = "swish".into();
+    let err = Trainer::new(c, train.clone(), test.clone())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("swish") && err.contains("relu"), "{err}");
+    let err = Trainer::new(small(256, 1, "adamm(lr=1)"), train.clone(), test.clone())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("adamm") && err.contains("adam"), "{err}");
+    let mut c = small(256, 1, "adam");
+    c.batch_size = 0;
+    assert!(matches!(
+        Trainer::new(c, train, test),
+        Err(TrainError::Config(_))
+    ));
+}
