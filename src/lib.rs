@@ -10,8 +10,11 @@
 //! * [`optim`] — running averages and every optimizer of the lecture.
 //! * [`data`] — IDX files, MNIST, seeded batches.
 //! * [`train`] — the training loop, metrics, logs, resumable checkpoints.
+//! * [`bench`] — the optimizer benchmark: sweeps, tables and plots of the
+//!   lecture's claims.
 
 pub use gradlab_autodiff as autodiff;
+pub use gradlab_bench as bench;
 pub use gradlab_data as data;
 pub use gradlab_layers as layers;
 pub use gradlab_optim as optim;

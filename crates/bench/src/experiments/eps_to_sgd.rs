@@ -1,0 +1,198 @@
+//! `eps-to-sgd`: the simplified Adam written with η = ε·η₀,
+//! Φ ← Φ − η₀/(1 + √s/ε)·g̃, for ε from 10⁻⁸ to 10⁴, against SGD on the
+//! averaged gradient (`sgd_ema`) with step η₀. As ε grows the factor tends
+//! to 1 and the curves should approach SGD's.
+
+use std::fmt::Write;
+
+use crate::experiments::{
+    canonical, cell, curve_gap, final_test_loss, group, line, mean_at, mean_curve, tuned,
+    with_seeds, Config, Experiment,
+};
+use crate::options::Settings;
+use crate::plot::{self, Panel, Scale};
+use crate::report::{loss, num, pct, power, Section, Table};
+use crate::run::{RunRecord, RunSpec};
+
+/// The values of ε.
+pub const EPSILONS: [f64; 6] = [1e-8, 1e-4, 1e-2, 1.0, 1e2, 1e4];
+
+/// The name of the SGD series.
+const SGD: &str = "sgd_ema";
+/// The name of the Adam series.
+const ADAM: &str = "adam_eta0";
+
+/// `adam_eta0` for every ε and `sgd_ema`, both with step η₀ = `sgd_ema`'s
+/// tuned rate and the same gradient average N_g.
+pub fn plan(settings: &Settings) -> Vec<RunSpec> {
+    let sgd = tuned(SGD);
+    let eta0 = sgd.rate;
+    let mut configs = Vec::new();
+    if settings.keeps(ADAM) {
+        for eps in EPSILONS {
+            configs.push(Config {
+                series: ADAM.into(),
+                param: Some(eps),
+                optimizer: canonical(&format!(
+                    "{ADAM}(eta0={eta0:e},eps={eps:e},n_g=10,n_s=1000)"
+                )),
+                batch_size: settings.batch_size,
+                loss_scale: 1.0,
+            });
+        }
+    }
+    if settings.keeps(SGD) {
+        configs.push(Config {
+            series: SGD.into(),
+            param: None,
+            optimizer: sgd.spec(),
+            batch_size: settings.batch_size,
+            loss_scale: 1.0,
+        });
+    }
+    with_seeds(Experiment::EpsToSgd, settings, configs)
+}
+
+/// One row of the table.
+struct Row {
+    eps: Option<f64>,
+    final_loss: Option<f64>,
+    gap: Option<f64>,
+}
+
+/// The table, the plot and the reading.
+pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
+    let mut s = Section::new(Experiment::EpsToSgd);
+    let eta0 = tuned(SGD).rate;
+    s.paragraph(&format!(
+        "`adam_eta0(eta0={eta0},eps=ε,n_g=10,n_s=1000)` and `{}`, batch size {}, {} examples \
+         seen. The lecture's η is ε·η₀: tiny for small ε, while for large ε the step is η₀·g̃ \
+         wherever √s ≪ ε.",
+        tuned(SGD).spec(),
+        settings.batch_size,
+        Experiment::EpsToSgd.budget(settings)
+    ));
+    let groups = group(records, |r| (r.series.clone(), r.param.map(f64::to_bits)));
+    let sgd_runs: Vec<&RunRecord> = records
+        .iter()
+        .copied()
+        .filter(|r| r.spec.series == SGD)
+        .collect();
+    let sgd_curve = (!sgd_runs.is_empty()).then(|| mean_curve(&sgd_runs));
+    let sgd_loss = final_test_loss(&sgd_runs);
+    let mut table = Table::new(&[
+        "optimizer",
+        "ε",
+        "η = ε·η₀",
+        "final test loss",
+        "final test accuracy",
+        "final test loss − SGD's",
+        "mean curve gap to SGD",
+    ]);
+    let mut series = Vec::new();
+    let mut rows = Vec::new();
+    for (i, ((name, _), runs)) in groups.iter().enumerate() {
+        let eps = runs[0].spec.param;
+        let final_loss = final_test_loss(runs);
+        let last = runs[0].checkpoints.len() - 1;
+        let acc = mean_at(runs, last, |m| m.test_accuracy);
+        let curve = mean_curve(runs);
+        let gap = match (&sgd_curve, eps, final_loss) {
+            (Some(sgd), Some(_), Some(_)) => Some(curve_gap(&curve, sgd)),
+            _ => None,
+        };
+        let diff = match (final_loss, sgd_loss, eps) {
+            (Some(a), Some(b), Some(_)) => num(a - b),
+            _ => "–".into(),
+        };
+        table.row(vec![
+            format!("`{name}`"),
+            eps.map_or("–".into(), power),
+            eps.map_or("–".into(), |e| num(e * eta0)),
+            cell(runs, final_loss, loss),
+            cell(runs, acc, pct),
+            diff,
+            gap.map_or("–".into(), |g| format!("{} %", num(100.0 * g))),
+        ]);
+        let label = match eps {
+            Some(e) => format!("ε = {}", power(e)),
+            None => format!("{SGD} (η₀)"),
+        };
+        series.push(line(label, curve, i));
+        rows.push(Row {
+            eps,
+            final_loss,
+            gap,
+        });
+    }
+    s.table(
+        "Final test metrics (mean over seeds) and the distance to SGD:",
+        &table,
+    );
+    let panel = Panel {
+        title: format!("η₀ = {}", num(eta0)),
+        x_label: "examples seen".into(),
+        y_label: "training loss".into(),
+        x_scale: Scale::Log,
+        y_scale: Scale::Log,
+        series,
+    };
+    s.plot(
+        "eps-to-sgd.svg",
+        "training loss against examples seen for each ε and for SGD",
+        plot::svg("Adam with η = ε·η₀ against SGD", &[panel], 1),
+    );
+    s.reading(&reading(&rows, sgd_loss));
+    s
+}
+
+fn reading(rows: &[Row], sgd_loss: Option<f64>) -> String {
+    let adam: Vec<&Row> = rows.iter().filter(|r| r.eps.is_some()).collect();
+    if adam.is_empty() {
+        return "No adam_eta0 runs: `--only` excluded them.".into();
+    }
+    let mut text = String::new();
+    let gaps: Vec<(f64, f64)> = adam.iter().filter_map(|r| Some((r.eps?, r.gap?))).collect();
+    if let (Some(first), Some(last)) = (gaps.first(), gaps.last()) {
+        let monotone = gaps.windows(2).all(|w| w[1].1 <= w[0].1);
+        let _ = write!(
+            text,
+            "As ε grows from {} to {}, the mean relative gap between the Adam and SGD curves goes \
+             from {} % to {} %{}. ",
+            power(first.0),
+            power(last.0),
+            num(100.0 * first.1),
+            num(100.0 * last.1),
+            if monotone {
+                ", shrinking at every step of the grid: the curves approach SGD's"
+            } else if last.1 < first.1 {
+                ": smaller at the end, though not at every step of the grid"
+            } else {
+                ": the curves do not approach SGD's here"
+            }
+        );
+    }
+    let best = adam
+        .iter()
+        .filter_map(|r| Some((r.eps?, r.final_loss?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((eps, l)) => {
+            let _ = write!(
+                text,
+                "The best ε is {} (final test loss {}{}).",
+                power(eps),
+                loss(l),
+                sgd_loss.map_or(String::new(), |s| format!(", SGD's {}", loss(s)))
+            );
+            if eps >= 1.0 {
+                text.push_str(
+                    " The optimum lies at a large ε, where the update is mostly SGD's: the \
+                     slide's remark that the optimal ε is sometimes large.",
+                );
+            }
+        }
+        None => text.push_str("Every adam_eta0 run diverged."),
+    }
+    text
+}

@@ -1,0 +1,413 @@
+//! Running a sweep in one process or as independent jobs, and merging the
+//! results.
+//!
+//! A sweep's output directory holds `sweep.json` (its options and data) and
+//! one file per run, `runs/00007.json`. Every way of running writes exactly
+//! these files — the in-process sweep one run after another, `--job K` one
+//! run, on any machine — and [`merge`] alone turns them into `runs.csv`,
+//! `curves.csv`, `report.md` and the plots. So a sweep dispatched with GNU
+//! parallel or a Slurm job array and then merged gives the same files as a
+//! sweep run in one process.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::csv;
+use crate::options::{Options, Settings};
+use crate::report;
+use crate::run::{self, Data, RunRecord, RunSpec};
+use crate::BenchError;
+
+/// The `format` field of the files this module writes.
+const FORMAT: &str = "gradlab-optim-bench";
+/// The version of those files.
+const VERSION: u32 = 1;
+/// The sweep's file in an output directory.
+pub const SWEEP_FILE: &str = "sweep.json";
+/// The directory of the per-run files.
+pub const RUNS_DIR: &str = "runs";
+
+/// The dataset a sweep trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// Where it was loaded from.
+    pub dir: PathBuf,
+    /// Training examples used.
+    pub train: usize,
+    /// Test examples used.
+    pub test: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SweepFile {
+    format: String,
+    version: u32,
+    options: Options,
+    data: Option<DataInfo>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RunFile {
+    format: String,
+    version: u32,
+    record: RunRecord,
+}
+
+/// What a sweep reports while it runs.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The sweep starts: this many runs, this many training examples in all.
+    Sweep {
+        /// Runs to do.
+        runs: usize,
+        /// Examples all of them will see.
+        examples: u64,
+    },
+    /// A run starts.
+    Run {
+        /// Its index in the job list.
+        job: usize,
+        /// What it is.
+        spec: &'a RunSpec,
+    },
+    /// A training step of this many examples finished.
+    Examples(u64),
+    /// A run finished (possibly diverged) and its file is written.
+    Done(&'a RunRecord),
+}
+
+/// What [`merge`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// Runs merged.
+    pub runs: usize,
+    /// Runs that diverged.
+    pub diverged: usize,
+    /// Seconds of training summed over the runs (evaluations excluded).
+    pub train_seconds: f64,
+    /// The files written, relative to `dir`.
+    pub files: Vec<String>,
+}
+
+/// Every run of the sweep, in job order: the experiments in report order,
+/// each experiment's runs in its own order.
+pub fn plan(settings: &Settings) -> Vec<RunSpec> {
+    settings
+        .experiments
+        .iter()
+        .flat_map(|e| e.plan(settings))
+        .collect()
+}
+
+/// The shell command that runs job `job` of the sweep `options` into `out`.
+pub fn command(options: &Options, job: usize, out: &Path, threads: Option<usize>) -> String {
+    let mut args = options.to_args();
+    args.extend([
+        "--job".into(),
+        job.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    if let Some(t) = threads {
+        args.extend(["--threads".into(), t.to_string()]);
+    }
+    let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
+    format!(
+        "cargo run --release --example optim_bench -- {}",
+        quoted.join(" ")
+    )
+}
+
+/// `arg` as one shell word.
+fn quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./,=:+@%".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// One command per run of the sweep `options`, each writing into `out`.
+pub fn commands(
+    options: &Options,
+    out: &Path,
+    threads: Option<usize>,
+) -> Result<Vec<String>, BenchError> {
+    let runs = plan(&options.resolve()?).len();
+    Ok((0..runs)
+        .map(|k| command(options, k, out, threads))
+        .collect())
+}
+
+/// Runs job `job` of the sweep `options` on `data` and writes its file (and
+/// the sweep's) into `out`.
+pub fn run_job(
+    options: &Options,
+    data: &Data,
+    job: usize,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<RunRecord, BenchError> {
+    let settings = options.resolve()?;
+    let plan = plan(&settings);
+    let Some(spec) = plan.get(job) else {
+        return Err(BenchError::Options(format!(
+            "--job {job}: the sweep has {} runs, numbered 0 to {}",
+            plan.len(),
+            plan.len().saturating_sub(1)
+        )));
+    };
+    write_sweep_file(out, options, Some(data))?;
+    progress(Progress::Sweep {
+        runs: 1,
+        examples: examples(spec),
+    });
+    one(job, spec, data, out, progress)
+}
+
+/// Runs every job of the sweep `options` in this process, then merges.
+pub fn sweep(
+    options: &Options,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Merged, BenchError> {
+    let settings = options.resolve()?;
+    let plan = plan(&settings);
+    let data = if plan.is_empty() {
+        None
+    } else {
+        Some(Data::load(&settings)?)
+    };
+    write_sweep_file(out, options, data.as_ref())?;
+    progress(Progress::Sweep {
+        runs: plan.len(),
+        examples: plan.iter().map(examples).sum(),
+    });
+    if let Some(data) = &data {
+        for (job, spec) in plan.iter().enumerate() {
+            one(job, spec, data, out, progress)?;
+        }
+    }
+    merge(out)
+}
+
+/// Examples a run sees by its end.
+fn examples(spec: &RunSpec) -> u64 {
+    spec.total_steps() * spec.batch_size as u64
+}
+
+fn one(
+    job: usize,
+    spec: &RunSpec,
+    data: &Data,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<RunRecord, BenchError> {
+    progress(Progress::Run { job, spec });
+    let record = run::execute(job, spec, data, &mut |n| progress(Progress::Examples(n)))?;
+    let file = RunFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        record,
+    };
+    let path = run_path(out, job);
+    write_atomic(&path, &to_json(&file))?;
+    progress(Progress::Done(&file.record));
+    Ok(file.record)
+}
+
+fn run_path(dir: &Path, job: usize) -> PathBuf {
+    dir.join(RUNS_DIR).join(format!("{job:05}.json"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("bench files serialize") + "\n"
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, so
+/// that jobs running at once never see one another's half-written files.
+fn write_atomic(path: &Path, contents: &str) -> Result<(), BenchError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    fs::write(&tmp, contents).map_err(|e| BenchError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| BenchError::io(path, e))
+}
+
+/// Writes `sweep.json`, refusing a directory that already holds a different
+/// sweep.
+fn write_sweep_file(out: &Path, options: &Options, data: Option<&Data>) -> Result<(), BenchError> {
+    let file = SweepFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        options: options.clone(),
+        data: data.map(|d| DataInfo {
+            dir: d.dir.clone(),
+            train: d.train.len(),
+            test: d.test.len(),
+        }),
+    };
+    let path = out.join(SWEEP_FILE);
+    if path.exists() {
+        let old = read_sweep_file(out)?;
+        // The data directory may be spelled differently on each machine of
+        // a distributed sweep; what must agree is the data's size.
+        let size = |d: &Option<DataInfo>| d.as_ref().map(|d| (d.train, d.test));
+        if old.options != file.options || size(&old.data) != size(&file.data) {
+            return Err(BenchError::Merge(format!(
+                "{} holds a different sweep; choose another --out",
+                out.display()
+            )));
+        }
+        return Ok(());
+    }
+    write_atomic(&path, &to_json(&file))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, BenchError> {
+    let text = fs::read_to_string(path).map_err(|e| BenchError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| BenchError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_sweep_file(dir: &Path) -> Result<SweepFile, BenchError> {
+    let path = dir.join(SWEEP_FILE);
+    let file: SweepFile = read_json(&path)?;
+    check_format(&path, &file.format, file.version)?;
+    Ok(file)
+}
+
+fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchError> {
+    if format != FORMAT || version != VERSION {
+        return Err(BenchError::Merge(format!(
+            "{}: a {format:?} file of version {version}, expected {FORMAT:?} version {VERSION}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Combines the per-run files in `dir` into `runs.csv`, `curves.csv`,
+/// `report.md` and the plots. Every run of the sweep must be there, made by
+/// the same sweep.
+pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
+    let sweep = read_sweep_file(dir)?;
+    let settings = sweep.options.resolve()?;
+    let plan = plan(&settings);
+    let mut records = Vec::with_capacity(plan.len());
+    let mut missing = Vec::new();
+    for (job, spec) in plan.iter().enumerate() {
+        let path = run_path(dir, job);
+        if !path.exists() {
+            missing.push(job);
+            continue;
+        }
+        let file: RunFile = read_json(&path)?;
+        check_format(&path, &file.format, file.version)?;
+        if file.record.job != job || file.record.spec != *spec {
+            return Err(BenchError::Merge(format!(
+                "{}: made by a different sweep (it ran {:?}, job {job} of this sweep is {:?})",
+                path.display(),
+                file.record.spec,
+                spec
+            )));
+        }
+        records.push(file.record);
+    }
+    if let Some(&first) = missing.first() {
+        let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
+        return Err(BenchError::Merge(format!(
+            "{} of {} runs have no file in {}: jobs {}{}; run each with --job K, e.g.\n  {}",
+            missing.len(),
+            plan.len(),
+            dir.join(RUNS_DIR).display(),
+            shown.join(", "),
+            if missing.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            },
+            command(&sweep.options, first, dir, None)
+        )));
+    }
+    let refs: Vec<&RunRecord> = records.iter().collect();
+    let mut outputs = vec![
+        ("runs.csv".to_string(), csv::runs(&refs)),
+        ("curves.csv".to_string(), csv::curves(&refs)),
+    ];
+    let sections: Vec<report::Section> = settings
+        .experiments
+        .iter()
+        .map(|&e| {
+            let mine: Vec<&RunRecord> = refs
+                .iter()
+                .copied()
+                .filter(|r| r.spec.experiment == e)
+                .collect();
+            e.section(&settings, &mine)
+        })
+        .collect();
+    let diverged = records.iter().filter(|r| r.diverged_at.is_some()).count();
+    let train_seconds: f64 = records
+        .iter()
+        .filter_map(|r| r.checkpoints.iter().rev().find_map(|c| c.metrics.as_ref()))
+        .map(|m| m.train_seconds)
+        .fold(0.0, |a, b| a + b);
+    let summary = summary(&sweep, &settings, records.len(), diverged, train_seconds);
+    outputs.push((
+        "report.md".into(),
+        report::document(&settings, &summary, &sections),
+    ));
+    for s in sections {
+        outputs.extend(s.files.into_iter().map(|f| (f.name, f.contents)));
+    }
+    for (name, contents) in &outputs {
+        let path = dir.join(name);
+        fs::write(&path, contents).map_err(|e| BenchError::io(&path, e))?;
+    }
+    Ok(Merged {
+        dir: dir.to_path_buf(),
+        runs: records.len(),
+        diverged,
+        train_seconds,
+        files: outputs.into_iter().map(|(name, _)| name).collect(),
+    })
+}
+
+fn summary(
+    sweep: &SweepFile,
+    settings: &Settings,
+    runs: usize,
+    diverged: usize,
+    train_seconds: f64,
+) -> String {
+    let args: Vec<String> = sweep.options.to_args().iter().map(|a| quote(a)).collect();
+    let data = match &sweep.data {
+        Some(d) => format!(
+            "{} training and {} test examples from `{}`",
+            d.train,
+            d.test,
+            d.dir.display()
+        ),
+        None => "no dataset (no training runs)".into(),
+    };
+    format!(
+        "`cargo run --release --example optim_bench -- {}`{}: {runs} runs ({diverged} \
+         diverged) on {data}; {} s of training in all (evaluations excluded, summed over runs).",
+        args.join(" "),
+        if settings.quick {
+            " (the quick subset)"
+        } else {
+            ""
+        },
+        report::num(train_seconds)
+    )
+}

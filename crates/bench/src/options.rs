@@ -1,0 +1,275 @@
+//! What a sweep is: the command-line options that define it, and the
+//! settings they resolve to.
+//!
+//! The options are stored in every output directory (`sweep.json`) and
+//! rendered back into flags for `--list-jobs`, so that a job started on
+//! another machine plans exactly the same sweep and picks its own run out of
+//! it.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use gradlab_optim::Optimizer;
+use serde::{Deserialize, Serialize};
+
+use crate::experiments::Experiment;
+use crate::BenchError;
+
+/// A name accepted by `--experiment`: one experiment, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Choice {
+    /// Every experiment.
+    All,
+    /// The four running averages on a synthetic signal.
+    BiasCorrection,
+    /// The loss multiplied by α for SGD, RMSProp and Adam.
+    ScaleInvariance,
+    /// `adam_eta0` with growing ε against `sgd_ema`.
+    EpsToSgd,
+    /// Batch sizes under the learning-rate rules.
+    BatchSize,
+    /// Every optimizer at its tuned rate.
+    Variants,
+    /// A learning-rate grid per optimizer.
+    LrSweep,
+}
+
+/// The options that define a sweep (everything but where it goes and how it
+/// is run). Values left out take the defaults of the full sweep, or of the
+/// quick one with `--quick`.
+#[derive(Args, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    /// Experiments to run, comma-separated: bias-correction,
+    /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep, or all.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    pub experiment: Vec<Choice>,
+    /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
+    /// fewer batch sizes and learning rates, smaller budgets.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory with the four IDX files of an MNIST-layout dataset
+    /// [default: datasets/mnist].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Hidden layer widths of the MLP, comma-separated [default: 256,256].
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Seeds per configuration (seeds 0, 1, …) [default: 3; quick: 2].
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Train on the first N training examples [default: all; quick: 10000].
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Evaluate on the first N test examples [default: all].
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Examples seen by every run, overriding each experiment's budget.
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Evaluations per run, evenly spaced over the budget, overriding each
+    /// experiment's number.
+    #[arg(long)]
+    pub checkpoints: Option<usize>,
+    /// Batch size of the experiments that hold it fixed [default: 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Batch sizes of the batch-size experiment, comma-separated
+    /// [default: 16,32,64,128,256,512,1024; quick: 16,64,256,1024].
+    #[arg(long, value_delimiter = ',')]
+    pub batch_sizes: Option<Vec<usize>>,
+    /// Keep only the runs of these optimizers (spec names such as adam,sgd).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Option<Vec<String>>,
+}
+
+impl Options {
+    /// The options as command-line flags, such that parsing them gives these
+    /// options back.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut push = |flag: &str, value: String| {
+            args.push(format!("--{flag}"));
+            args.push(value);
+        };
+        let names: Vec<String> = self.experiment.iter().map(choice_name).collect();
+        push("experiment", names.join(","));
+        if let Some(dir) = &self.data_dir {
+            push("data-dir", dir.display().to_string());
+        }
+        if let Some(h) = &self.hidden {
+            push("hidden", join(h));
+        }
+        let counts = [
+            ("seeds", self.seeds),
+            ("limit", self.limit),
+            ("test-limit", self.test_limit),
+            ("budget", self.budget),
+            ("checkpoints", self.checkpoints),
+            ("batch-size", self.batch_size),
+        ];
+        for (flag, value) in counts {
+            if let Some(n) = value {
+                push(flag, n.to_string());
+            }
+        }
+        if let Some(b) = &self.batch_sizes {
+            push("batch-sizes", join(b));
+        }
+        if let Some(only) = &self.only {
+            push("only", only.join(","));
+        }
+        if self.quick {
+            args.push("--quick".into());
+        }
+        args
+    }
+
+    /// Resolves the defaults and checks the values.
+    pub fn resolve(&self) -> Result<Settings, BenchError> {
+        let bad = |msg: String| Err(BenchError::Options(msg));
+        let mut experiments = Vec::new();
+        for choice in &self.experiment {
+            match experiment_of(*choice) {
+                None => experiments.extend(Experiment::ALL),
+                Some(e) => experiments.push(e),
+            }
+        }
+        experiments.sort();
+        experiments.dedup();
+        if experiments.is_empty() {
+            return bad("--experiment: name at least one experiment".into());
+        }
+        let quick = self.quick;
+        let hidden = self.hidden.clone().unwrap_or_else(|| vec![256, 256]);
+        if hidden.is_empty() || hidden.contains(&0) {
+            return bad(format!("--hidden: widths must be positive, got {hidden:?}"));
+        }
+        let seeds = self.seeds.unwrap_or(if quick { 2 } else { 3 });
+        if seeds == 0 {
+            return bad("--seeds must be at least 1".into());
+        }
+        let train_limit = self.limit.or(quick.then_some(10_000));
+        for (flag, value) in [
+            ("--limit", train_limit),
+            ("--test-limit", self.test_limit),
+            ("--budget", self.budget),
+            ("--checkpoints", self.checkpoints),
+            ("--batch-size", self.batch_size),
+        ] {
+            if value == Some(0) {
+                return bad(format!("{flag} must be at least 1"));
+            }
+        }
+        let batch_sizes = self.batch_sizes.clone().unwrap_or_else(|| {
+            if quick {
+                vec![16, 64, 256, 1024]
+            } else {
+                vec![16, 32, 64, 128, 256, 512, 1024]
+            }
+        });
+        if batch_sizes.is_empty() || batch_sizes.contains(&0) {
+            return bad(format!(
+                "--batch-sizes must be positive, got {batch_sizes:?}"
+            ));
+        }
+        if let Some(only) = &self.only {
+            for name in only {
+                if let Err(e) = Optimizer::from_spec(name) {
+                    return bad(format!("--only: {e}"));
+                }
+            }
+        }
+        Ok(Settings {
+            experiments,
+            quick,
+            data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+            hidden,
+            seeds: (0..seeds as u64).collect(),
+            train_limit,
+            test_limit: self.test_limit,
+            budget: self.budget,
+            checkpoints: self.checkpoints,
+            batch_size: self.batch_size.unwrap_or(128),
+            batch_sizes,
+            only: self.only.clone(),
+        })
+    }
+}
+
+/// A sweep's options with every default filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// The experiments, in the order of the report.
+    pub experiments: Vec<Experiment>,
+    /// Whether the quick subsets are used.
+    pub quick: bool,
+    /// Where the dataset is.
+    pub data_dir: PathBuf,
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// The seeds of every configuration.
+    pub seeds: Vec<u64>,
+    /// Training examples used (`None`: all).
+    pub train_limit: Option<usize>,
+    /// Test examples used (`None`: all).
+    pub test_limit: Option<usize>,
+    /// Examples seen per run, when it overrides the experiments' budgets.
+    pub budget: Option<usize>,
+    /// Evaluations per run, when it overrides the experiments' numbers.
+    pub checkpoints: Option<usize>,
+    /// The batch size of the experiments that hold it fixed.
+    pub batch_size: usize,
+    /// The batch sizes of the batch-size experiment.
+    pub batch_sizes: Vec<usize>,
+    /// The optimizer names kept (`None`: all).
+    pub only: Option<Vec<String>>,
+}
+
+impl Settings {
+    /// Whether runs of the optimizer named `name` (`adam`, `sgd`, …) are
+    /// part of the sweep.
+    pub fn keeps(&self, name: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(only) => only.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// `datasets/mnist` below the working directory, or else the copy in the
+/// gradlab repository this crate belongs to, so the benchmark runs from any
+/// directory.
+fn default_data_dir() -> PathBuf {
+    let local = PathBuf::from("datasets/mnist");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist")
+    }
+}
+
+fn experiment_of(choice: Choice) -> Option<Experiment> {
+    Some(match choice {
+        Choice::All => return None,
+        Choice::BiasCorrection => Experiment::BiasCorrection,
+        Choice::ScaleInvariance => Experiment::ScaleInvariance,
+        Choice::EpsToSgd => Experiment::EpsToSgd,
+        Choice::BatchSize => Experiment::BatchSize,
+        Choice::Variants => Experiment::Variants,
+        Choice::LrSweep => Experiment::LrSweep,
+    })
+}
+
+fn choice_name(choice: &Choice) -> String {
+    choice
+        .to_possible_value()
+        .expect("no choice is skipped")
+        .get_name()
+        .to_string()
+}
+
+fn join(values: &[usize]) -> String {
+    let parts: Vec<String> = values.iter().map(usize::to_string).collect();
+    parts.join(",")
+}

@@ -1,0 +1,323 @@
+//! One run: a model trained with one optimizer spec, batch size and seed
+//! until it has seen a fixed budget of examples, with its loss curve and its
+//! evaluations at checkpoints of the budget.
+//!
+//! Runs are compared by examples seen, not steps or epochs, so that batch
+//! sizes are compared fairly: a run of batch size B takes ⌈budget/B⌉ steps
+//! of exactly B examples (the last partial batch of every epoch is dropped,
+//! so a step never mixes batch sizes), looping over epochs 1, 2, … of the
+//! seeded shuffle as long as needed. Everything random derives from the seed,
+//! so a run's numbers are the same on every repetition and for any number of
+//! threads; only its timings vary.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use gradlab_data::{Batches, Dataset};
+use gradlab_train::{TrainConfig, TrainError, Trainer};
+use serde::{Deserialize, Serialize};
+
+use crate::experiments::Experiment;
+use crate::options::Settings;
+use crate::BenchError;
+
+/// Points of a run's loss curve: geometrically spaced in examples seen, so
+/// that a log axis shows the start and the end of training equally well.
+pub const CURVE_POINTS: u32 = 40;
+
+/// Everything that determines a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The experiment the run belongs to.
+    pub experiment: Experiment,
+    /// The name of the configuration in tables and plots (`adam`,
+    /// `sgd, η = B·η₀`, …); runs of one series differ only in batch size,
+    /// seed and the experiment's parameter.
+    pub series: String,
+    /// The value the experiment sweeps, if any: α for scale-invariance, ε
+    /// for eps-to-sgd, the base learning rate for lr-sweep.
+    pub param: Option<f64>,
+    /// The optimizer spec, in canonical form.
+    pub optimizer: String,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Seed of the weights and the shuffles.
+    pub seed: u64,
+    /// α multiplying the differentiated loss.
+    pub loss_scale: f32,
+    /// Examples seen by the end of the run.
+    pub budget: usize,
+    /// Number of evaluations, evenly spaced over the budget.
+    pub checkpoints: usize,
+    /// Hidden layer widths of the MLP.
+    pub hidden: Vec<usize>,
+}
+
+impl RunSpec {
+    /// Steps of the run: ⌈budget/B⌉.
+    pub fn total_steps(&self) -> u64 {
+        self.budget.div_ceil(self.batch_size) as u64
+    }
+
+    /// The step after which checkpoint k (1-based) is evaluated: the first
+    /// step by which k/n of the budget has been seen.
+    pub fn checkpoint_steps(&self) -> Vec<u64> {
+        let (total, n) = (self.total_steps(), self.checkpoints as u64);
+        let mut steps: Vec<u64> = (1..=n).map(|k| (k * total).div_ceil(n)).collect();
+        steps.dedup();
+        steps
+    }
+
+    /// The steps that end a point of the loss curve: the first steps by
+    /// which budget^(j/CURVE_POINTS) examples have been seen, j = 1, 2, ….
+    fn curve_steps(&self) -> Vec<u64> {
+        let b = self.batch_size as f64;
+        let mut steps: Vec<u64> = (1..=CURVE_POINTS)
+            .map(|j| {
+                let examples = (self.budget as f64).powf(f64::from(j) / f64::from(CURVE_POINTS));
+                ((examples / b).ceil() as u64).max(1)
+            })
+            .collect();
+        steps.push(self.total_steps());
+        steps.sort_unstable();
+        steps.dedup();
+        steps.retain(|&s| s <= self.total_steps());
+        steps
+    }
+}
+
+/// Sums of the gradient-noise estimates over a window of steps; their ratio
+/// is B_noise = tr(Σ)/|G|² (McCandlish et al. 2018). Summing before dividing
+/// keeps the noisy per-step |G|² estimates from making the ratio explode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// Σ over steps of the tr(Σ) estimates.
+    pub trace_sigma: f64,
+    /// Σ over steps of the |G|² estimates.
+    pub grad_norm_sq: f64,
+}
+
+impl Noise {
+    /// B_noise = tr(Σ)/|G|² (infinite or negative when the summed |G|²
+    /// estimate is not positive).
+    pub fn b_noise(&self) -> f64 {
+        self.trace_sigma / self.grad_norm_sq
+    }
+}
+
+/// What a run measured at one checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean of the batch losses since the previous checkpoint.
+    pub train_loss: f64,
+    /// Mean loss on the test set.
+    pub test_loss: f64,
+    /// Fraction of the test set classified correctly.
+    pub test_accuracy: f64,
+    /// The learning rate of the last step, batch-size rule and schedule
+    /// included (as the optimizer computes it, in `f32`).
+    pub lr: f32,
+    /// Gradient-noise sums since the previous checkpoint, when the optimizer
+    /// asked for per-example squares.
+    pub noise: Option<Noise>,
+    /// Seconds spent in training steps so far (evaluations excluded).
+    pub train_seconds: f64,
+}
+
+/// One evaluation point of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Examples seen so far.
+    pub examples: u64,
+    /// Steps taken so far.
+    pub steps: u64,
+    /// The measurements, or `None` when the run had diverged before.
+    pub metrics: Option<Metrics>,
+}
+
+/// One point of the loss curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Examples seen so far.
+    pub examples: u64,
+    /// Steps taken so far.
+    pub steps: u64,
+    /// Mean of the batch losses since the previous point.
+    pub loss: f64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's index in the sweep's job list.
+    pub job: usize,
+    /// What was run.
+    pub spec: RunSpec,
+    /// Evaluations at the checkpoints of the budget, all of them present
+    /// (without metrics after a divergence).
+    pub checkpoints: Vec<Checkpoint>,
+    /// The training loss by examples seen, up to a divergence.
+    pub curve: Vec<CurvePoint>,
+    /// The step whose loss was not finite, if the run diverged.
+    pub diverged_at: Option<u64>,
+}
+
+impl RunRecord {
+    /// The metrics of the last checkpoint, unless the run diverged.
+    pub fn last(&self) -> Option<&Metrics> {
+        self.checkpoints.last()?.metrics.as_ref()
+    }
+}
+
+/// The training and test sets of a sweep, loaded once.
+pub struct Data {
+    /// Where they were loaded from.
+    pub dir: PathBuf,
+    /// The training examples used.
+    pub train: Dataset,
+    /// The test examples used.
+    pub test: Dataset,
+}
+
+impl Data {
+    /// Loads the MNIST-layout dataset of `settings` and keeps the first
+    /// examples of each split that its limits allow.
+    pub fn load(settings: &Settings) -> Result<Data, BenchError> {
+        let mnist = gradlab_data::load(&settings.data_dir)?;
+        let limit = |d: Dataset, n: Option<usize>| match n {
+            Some(n) => d.limit(n),
+            None => d,
+        };
+        Ok(Data {
+            dir: settings.data_dir.clone(),
+            train: limit(mnist.train, settings.train_limit),
+            test: limit(mnist.test, settings.test_limit),
+        })
+    }
+}
+
+/// Trains run `job` of the sweep as `spec` says on `data`, calling
+/// `on_examples` with the number of examples of every step. A divergence
+/// ends the run early and is recorded, not returned as an error.
+pub fn execute(
+    job: usize,
+    spec: &RunSpec,
+    data: &Data,
+    on_examples: &mut dyn FnMut(u64),
+) -> Result<RunRecord, BenchError> {
+    let b = spec.batch_size;
+    let steps_per_epoch = (data.train.len() / b) as u64;
+    if steps_per_epoch == 0 {
+        return Err(BenchError::Options(format!(
+            "batch size {b} exceeds the {} training examples",
+            data.train.len()
+        )));
+    }
+    let total = spec.total_steps();
+    let config = TrainConfig {
+        hidden: spec.hidden.clone(),
+        activation: "relu".into(),
+        dropout: 0.0,
+        optimizer: spec.optimizer.clone(),
+        batch_size: b,
+        epochs: total.div_ceil(steps_per_epoch) as usize,
+        seed: spec.seed,
+        limit: None,
+        loss_scale: spec.loss_scale,
+    };
+    let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
+    // The trainer sizes a cosine schedule by whole epochs; the run stops at
+    // its budget instead, which may be mid-epoch.
+    trainer.optimizer = trainer.optimizer.clone().with_total_steps(total);
+
+    let marks = spec.checkpoint_steps();
+    let curve_marks = spec.curve_steps();
+    let mut checkpoints = Vec::with_capacity(marks.len());
+    let mut curve = Vec::with_capacity(curve_marks.len());
+    let (mut next_mark, mut next_point) = (0, 0);
+    let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
+    let (mut point_loss, mut point_steps) = (0.0f64, 0u64);
+    let mut noise: Option<Noise> = None;
+    let mut seconds = 0.0f64;
+    let mut diverged_at = None;
+    let mut step = 0u64;
+
+    'epochs: for epoch in 1.. {
+        let batches = Batches::new(data.train.len(), b, spec.seed, epoch, true);
+        for indices in batches.iter() {
+            let lr = trainer.optimizer.learning_rate(b);
+            let start = Instant::now();
+            let result = trainer.step(indices);
+            seconds += start.elapsed().as_secs_f64();
+            step += 1;
+            let loss = match result {
+                Ok(loss) => f64::from(loss),
+                Err(TrainError::Diverged { .. }) => {
+                    diverged_at = Some(step);
+                    break 'epochs;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            on_examples(b as u64);
+            if let Some(n) = trainer.last_noise_scale() {
+                let sum = noise.get_or_insert_with(Noise::default);
+                sum.trace_sigma += n.trace_sigma;
+                sum.grad_norm_sq += n.grad_norm_sq;
+            }
+            window_loss += loss;
+            window_steps += 1;
+            point_loss += loss;
+            point_steps += 1;
+            if curve_marks.get(next_point) == Some(&step) {
+                curve.push(CurvePoint {
+                    examples: step * b as u64,
+                    steps: step,
+                    loss: point_loss / point_steps as f64,
+                });
+                (point_loss, point_steps) = (0.0, 0);
+                next_point += 1;
+            }
+            if marks.get(next_mark) == Some(&step) {
+                let (test_loss, test_accuracy) = trainer.evaluate_test();
+                // Weights can grow without bound while every batch loss
+                // stays finite; a test loss that overflows is the same
+                // divergence seen one step later.
+                if !test_loss.is_finite() {
+                    diverged_at = Some(step);
+                    break 'epochs;
+                }
+                checkpoints.push(Checkpoint {
+                    examples: step * b as u64,
+                    steps: step,
+                    metrics: Some(Metrics {
+                        train_loss: window_loss / window_steps as f64,
+                        test_loss,
+                        test_accuracy,
+                        lr,
+                        noise: noise.take(),
+                        train_seconds: seconds,
+                    }),
+                });
+                (window_loss, window_steps) = (0.0, 0);
+                next_mark += 1;
+            }
+            if step == total {
+                break 'epochs;
+            }
+        }
+    }
+    for &s in &marks[checkpoints.len()..] {
+        checkpoints.push(Checkpoint {
+            examples: s * b as u64,
+            steps: s,
+            metrics: None,
+        });
+    }
+    Ok(RunRecord {
+        job,
+        spec: spec.clone(),
+        checkpoints,
+        curve,
+        diverged_at,
+    })
+}

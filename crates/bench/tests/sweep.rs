@@ -1,0 +1,295 @@
+//! Tiny sweeps on the real MNIST files: a few hundred examples, an MLP with
+//! one hidden layer of 32, two runs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use gradlab_bench::cli::{Cli, Outcome};
+use gradlab_bench::csv::{CURVE_COLUMNS, RUN_COLUMNS, TIMING_COLUMNS};
+use gradlab_bench::experiments::batch_size::RULES;
+use gradlab_bench::experiments::bias_correction::{mean_errors, CORRECTIONS, N};
+use gradlab_bench::experiments::{tuned, TUNED};
+use gradlab_bench::{jobs, BenchError, Experiment, Options};
+use gradlab_optim::{Correction, Optimizer};
+
+/// The flags of the tiny sweep: the variants experiment restricted to two
+/// optimizers and one seed, 300 training and 200 test examples.
+const TINY: [&str; 18] = [
+    "--experiment",
+    "variants",
+    "--only",
+    "sgd,adam",
+    "--seeds",
+    "1",
+    "--hidden",
+    "32",
+    "--limit",
+    "300",
+    "--test-limit",
+    "200",
+    "--batch-size",
+    "32",
+    "--budget",
+    "320",
+    "--checkpoints",
+    "2",
+];
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gradlab-bench-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn cli(extra: &[&str]) -> Cli {
+    let args = ["optim_bench"].iter().chain(&TINY).chain(extra);
+    Cli::try_parse_from(args).unwrap()
+}
+
+fn sweep_into(dir: &Path) -> jobs::Merged {
+    match cli(&["--out", dir.to_str().unwrap()])
+        .run(&mut |_| {})
+        .unwrap()
+    {
+        Outcome::Merged(m) => m,
+        other => panic!("expected a merged sweep, got {other:?}"),
+    }
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(name)).unwrap()
+}
+
+/// `runs.csv` without its timing columns. Specs are quoted and hold commas,
+/// so fields are split with the quotes in mind.
+fn without_timing(csv: &str) -> Vec<Vec<String>> {
+    let timing: Vec<usize> = TIMING_COLUMNS
+        .iter()
+        .map(|c| RUN_COLUMNS.iter().position(|r| r == c).unwrap())
+        .collect();
+    csv.lines()
+        .map(|line| {
+            let mut fields = Vec::new();
+            let (mut field, mut quoted) = (String::new(), false);
+            for ch in line.chars() {
+                match ch {
+                    '"' => quoted = !quoted,
+                    ',' if !quoted => fields.push(std::mem::take(&mut field)),
+                    _ => field.push(ch),
+                }
+            }
+            fields.push(field);
+            assert_eq!(fields.len(), RUN_COLUMNS.len(), "row {line}");
+            fields
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !timing.contains(i))
+                .map(|(_, f)| f)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_tiny_sweep_writes_every_file_with_its_columns() {
+    let dir = temp_dir("tiny");
+    let merged = sweep_into(&dir);
+    assert_eq!((merged.runs, merged.diverged), (2, 0));
+
+    let runs = read(&dir, "runs.csv");
+    let mut lines = runs.lines();
+    assert_eq!(lines.next().unwrap(), RUN_COLUMNS.join(","));
+    // Two runs × two checkpoints, at 160 and 320 examples seen.
+    let rows: Vec<Vec<String>> = without_timing(&runs).into_iter().skip(1).collect();
+    assert_eq!(rows.len(), 4);
+    let col = |name: &str| RUN_COLUMNS.iter().position(|c| *c == name).unwrap();
+    let examples: Vec<&str> = rows
+        .iter()
+        .map(|r| r[col("examples_seen")].as_str())
+        .collect();
+    assert_eq!(examples, ["160", "320", "160", "320"]);
+    assert!(rows.iter().all(|r| r[col("status")] == "ok"));
+    assert_eq!(rows[0][col("optimizer")], tuned("sgd").spec());
+    assert_eq!(rows[2][col("optimizer")], tuned("adam").spec());
+    for r in &rows {
+        let acc: f64 = r[col("test_accuracy")].parse().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(
+            r[col("b_noise")].is_empty(),
+            "neither optimizer measures B_noise"
+        );
+    }
+
+    let curves = read(&dir, "curves.csv");
+    assert_eq!(curves.lines().next().unwrap(), CURVE_COLUMNS.join(","));
+    // 10 steps of 32 per run; the geometric grid of 320^(j/40) examples
+    // ends a point at every step from the first.
+    assert_eq!(curves.lines().count(), 1 + 2 * 10);
+
+    let report = read(&dir, "report.md");
+    assert!(report.contains("## Every optimizer at its tuned rate"));
+    assert!(report.contains("![test accuracy against examples seen"));
+    assert!(read(&dir, "variants.svg").starts_with("<svg"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn listed_jobs_then_merge_equal_the_in_process_sweep() {
+    let (one, many) = (temp_dir("in-process"), temp_dir("jobs"));
+    sweep_into(&one);
+
+    let listed = cli(&["--list-jobs", "--out", many.to_str().unwrap()]);
+    let Outcome::Listed { commands, merge } = listed.run(&mut |_| {}).unwrap() else {
+        panic!("--list-jobs lists");
+    };
+    assert_eq!(commands.len(), 2);
+    assert!(merge.ends_with(&format!("merge {}", many.display())));
+    let run = |command: &str| {
+        let (prefix, args) = command.split_once(" -- ").unwrap();
+        assert_eq!(prefix, "cargo run --release --example optim_bench");
+        let words = ["optim_bench"].into_iter().chain(args.split_whitespace());
+        let job = Cli::try_parse_from(words).unwrap();
+        assert!(matches!(job.run(&mut |_| {}).unwrap(), Outcome::Job { .. }));
+    };
+    let merge_cli = Cli::try_parse_from(["optim_bench", "merge", many.to_str().unwrap()]).unwrap();
+
+    run(&commands[0]);
+    let err = merge_cli.run(&mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, BenchError::Merge(m) if m.contains("1 of 2 runs") && m.contains("jobs 1;")),
+        "{err}"
+    );
+    run(&commands[1]);
+    assert!(matches!(
+        merge_cli.run(&mut |_| {}).unwrap(),
+        Outcome::Merged(_)
+    ));
+
+    assert_eq!(
+        without_timing(&read(&one, "runs.csv")),
+        without_timing(&read(&many, "runs.csv"))
+    );
+    assert_eq!(read(&one, "curves.csv"), read(&many, "curves.csv"));
+    assert_eq!(read(&one, "variants.svg"), read(&many, "variants.svg"));
+    for d in [one, many] {
+        fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn the_same_seeds_give_the_same_runs_for_any_thread_count() {
+    let in_pool = |threads: usize, tag: &str| {
+        let dir = temp_dir(tag);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| sweep_into(&dir));
+        let runs = read(&dir, "runs.csv");
+        fs::remove_dir_all(&dir).unwrap();
+        runs
+    };
+    let (a, b) = (in_pool(1, "threads-1"), in_pool(3, "threads-3"));
+    assert_eq!(without_timing(&a), without_timing(&b));
+}
+
+#[test]
+fn a_job_out_of_range_and_a_foreign_directory_are_errors() {
+    let dir = temp_dir("errors");
+    let job = cli(&["--job", "2", "--out", dir.to_str().unwrap()]);
+    let err = job.run(&mut |_| {}).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the sweep has 2 runs, numbered 0 to 1"),
+        "{err}"
+    );
+    // A directory holds one sweep: once a job has written into it, another
+    // sweep may not.
+    let first = cli(&["--job", "0", "--out", dir.to_str().unwrap()]);
+    assert!(matches!(
+        first.run(&mut |_| {}).unwrap(),
+        Outcome::Job { .. }
+    ));
+    let other = Cli::try_parse_from([
+        "optim_bench",
+        "--experiment",
+        "bias-correction",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = other.run(&mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("holds a different sweep"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_quick_sweep_plans_every_experiment() {
+    let options = Options {
+        quick: true,
+        ..Cli::try_parse_from(["optim_bench"]).unwrap().options
+    };
+    let settings = options.resolve().unwrap();
+    let plan = jobs::plan(&settings);
+    let count = |e: Experiment| plan.iter().filter(|r| r.experiment == e).count();
+    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 10 optimizers; 10 × 5 rates; × 2 seeds.
+    assert_eq!(count(Experiment::ScaleInvariance), 18);
+    assert_eq!(count(Experiment::EpsToSgd), 14);
+    assert_eq!(count(Experiment::BatchSize), 40);
+    assert_eq!(count(Experiment::Variants), 20);
+    assert_eq!(count(Experiment::LrSweep), 100);
+    // Every batch size sees exactly the budget, and every checkpoint falls
+    // on the same number of examples whatever the batch size.
+    for r in &plan {
+        assert_eq!(r.budget % r.batch_size, 0, "{r:?}");
+        assert_eq!(r.budget % (r.checkpoints * r.batch_size), 0, "{r:?}");
+    }
+}
+
+#[test]
+fn batch_size_rules_agree_at_the_reference_batch_size() {
+    for t in TUNED {
+        assert_eq!(
+            Optimizer::from_spec(&t.spec()).unwrap().to_string(),
+            t.spec()
+        );
+    }
+    let at = |spec: &str, b: usize| Optimizer::from_spec(spec).unwrap().learning_rate(b);
+    let reference = at(&RULES[0].spec(128), 128);
+    for rule in &RULES[..3] {
+        let spec = rule.spec(128);
+        assert!((at(&spec, 128) - reference).abs() <= 1e-9, "{spec}");
+    }
+    // The sqrt rule at 4× the batch size doubles η; the linear one
+    // quadruples it.
+    assert!((at(&RULES[1].spec(128), 512) / reference - 2.0).abs() < 1e-5);
+    assert!((at(&RULES[2].spec(128), 512) / reference - 4.0).abs() < 1e-5);
+}
+
+#[test]
+fn bias_correction_numbers_show_the_slides_claims() {
+    let errs = mean_errors(&[0, 1, 2]);
+    let get = |c: Correction| errs[CORRECTIONS.iter().position(|(k, _)| *k == c).unwrap()];
+    let (none, cumulative, min_nt, published) = (
+        get(Correction::None),
+        get(Correction::Cumulative),
+        get(Correction::MinNT),
+        get(Correction::Published),
+    );
+    // None is biased toward 0 at the start; the others are not.
+    assert!(none.0 > 0.5, "{none:?}");
+    for other in [cumulative, min_nt, published] {
+        assert!(other.0 < none.0 / 3.0, "{other:?} against {none:?}");
+    }
+    // While t ≤ N, 1/min(N, t) is 1/t: MinNT is the cumulative mean.
+    assert_eq!(min_nt.0, cumulative.0);
+    // MinNT and Published track the change within a few N; the cumulative
+    // mean never gets there and ends midway between the two levels.
+    for tracking in [min_nt, published] {
+        assert!(tracking.1.is_some_and(|lag| lag < 3.0 * N), "{tracking:?}");
+        assert!(tracking.2 < 0.2, "{tracking:?}");
+    }
+    assert_eq!(cumulative.1, None);
+    assert!(cumulative.2 > 0.8, "{cumulative:?}");
+}

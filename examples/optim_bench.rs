@@ -1,0 +1,116 @@
+//! The optimizer benchmark: one experiment per claim of the RMSProp/Adam
+//! lecture, each a table, a plot and a reading in `report.md`.
+//!
+//! ```text
+//! cargo run --release --example optim_bench -- --experiment all --quick
+//! cargo run --release --example optim_bench -- --experiment batch-size --out results/optim_bench/bs
+//! cargo run --release --example optim_bench -- --experiment batch-size --list-jobs --threads 1 \
+//!     --out results/optim_bench/bs | parallel -j2
+//! cargo run --release --example optim_bench -- merge results/optim_bench/bs
+//! ```
+//!
+//! `--help` lists every flag; the library crate `gradlab-bench` holds the
+//! experiments.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use gradlab::bench::cli::{Cli, Outcome};
+use gradlab::bench::jobs::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+        if n == 0 || pool.is_err() {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::FAILURE;
+        }
+    }
+    let start = Instant::now();
+    let bar = ProgressBar::hidden();
+    let mut finished = 0u64;
+    let mut progress = |p: Progress<'_>| match p {
+        Progress::Sweep { runs, examples } => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(examples);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:32.cyan/blue}] {percent:>3}% · {msg} · {elapsed_precise}, ETA {eta_precise}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{runs} run{}", if runs == 1 { "" } else { "s" }));
+        }
+        Progress::Run { job, spec } => bar.set_message(format!(
+            "job {job}: {} · {} · B {} · seed {}",
+            spec.experiment.name(),
+            spec.series,
+            spec.batch_size,
+            spec.seed
+        )),
+        Progress::Examples(n) => bar.inc(n),
+        Progress::Done(record) => {
+            // A diverged run stops early: count its whole budget as done.
+            finished += record.spec.total_steps() * record.spec.batch_size as u64;
+            bar.set_position(finished);
+            if let Some(step) = record.diverged_at {
+                bar.println(format!(
+                    "job {}: {} (B {}, seed {}) diverged at step {step}",
+                    record.job, record.spec.optimizer, record.spec.batch_size, record.spec.seed
+                ));
+            }
+        }
+    };
+    let result = cli.run(&mut progress);
+    bar.finish_and_clear();
+    match result {
+        Ok(Outcome::Listed { commands, merge }) => {
+            for c in &commands {
+                println!("{c}");
+            }
+            eprintln!("{} jobs; when they are done: {merge}", commands.len());
+        }
+        Ok(Outcome::Job { record, out }) => {
+            let last = record.last();
+            println!(
+                "job {}: {} · B {} · seed {} · {} → {} ({:.1} s)",
+                record.job,
+                record.spec.optimizer,
+                record.spec.batch_size,
+                record.spec.seed,
+                match last {
+                    Some(m) => format!(
+                        "test loss {:.4}, accuracy {:.2}%",
+                        m.test_loss,
+                        100.0 * m.test_accuracy
+                    ),
+                    None => "diverged".into(),
+                },
+                out.display(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Ok(Outcome::Merged(m)) => {
+            println!(
+                "{} runs ({} diverged), {:.0} s of training, {:.0} s in all → {}",
+                m.runs,
+                m.diverged,
+                m.train_seconds,
+                start.elapsed().as_secs_f64(),
+                m.dir.display()
+            );
+            println!("wrote {}", m.files.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
