@@ -233,6 +233,7 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 16))
         .margin(8)
+        .margin_right(24)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(x, y)?;
@@ -286,7 +287,7 @@ where
 /// else three significant digits.
 fn tick(v: f64) -> String {
     let plain = v.to_string();
-    if plain.len() <= 7 {
+    if plain.len() <= 6 {
         plain
     } else {
         crate::report::num(v)
@@ -322,7 +323,8 @@ mod tests {
         assert_eq!(tick(1000.0), "1000");
         assert_eq!(tick(0.0625), "0.0625");
         assert_eq!(tick(1e-6), "1e-6");
-        assert_eq!(tick(1e6), "1000000");
+        assert_eq!(tick(1e6), "1e6");
+        assert_eq!(tick(100000.0), "100000");
         assert_eq!(tick(0.30000000000000004), "0.300");
     }
 }

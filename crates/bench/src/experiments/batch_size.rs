@@ -154,10 +154,28 @@ struct RuleSpread {
 /// Everything the reading is computed from.
 struct Findings {
     spreads: Vec<RuleSpread>,
+    /// Per rule, the batch sizes whose final loss is within
+    /// [`FLAT`] of the rule's best.
+    flat: Vec<(String, Vec<usize>)>,
     /// Median over B of B_noise at the first and last checkpoints.
     b_noise: Option<(f64, f64)>,
-    below: Vec<usize>,
-    above: Vec<usize>,
+    /// The batch sizes below and at or above B_noise at the first
+    /// checkpoint.
+    start: (Vec<usize>, Vec<usize>),
+    /// The same at the last checkpoint.
+    end: (Vec<usize>, Vec<usize>),
+}
+
+/// A final loss within this factor of a rule's best counts as unaffected by
+/// the batch size.
+const FLAT: f64 = 1.1;
+
+/// The batch sizes of `settings` below `b_noise`, and those at or above it.
+fn split_at(settings: &Settings, b_noise: f64) -> (Vec<usize>, Vec<usize>) {
+    settings
+        .batch_sizes
+        .iter()
+        .partition(|&&b| (b as f64) < b_noise)
 }
 
 /// The tables, the plots and the reading.
@@ -232,33 +250,35 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         (Some(a), Some(z)) if a.is_finite() && z.is_finite() => Some((*a, *z)),
         _ => None,
     };
-    let (below, above): (Vec<usize>, Vec<usize>) = match b_noise {
-        Some((_, end)) => settings
-            .batch_sizes
-            .iter()
-            .partition(|&&b| (b as f64) < end),
-        None => (Vec::new(), Vec::new()),
-    };
+    let start = b_noise.map_or_else(Default::default, |(b, _)| split_at(settings, b));
+    let (below, above) = b_noise.map_or_else(Default::default, |(_, b)| split_at(settings, b));
+    // Spreads within a regime need two batch sizes on each side.
+    let by_regime = below.len() >= 2 && above.len() >= 2;
 
     // Final losses per rule and B.
     let mut header = vec!["rule".to_string()];
     header.extend(settings.batch_sizes.iter().map(|b| format!("B = {b}")));
+    header.push(format!(
+        "B within {} % of the rule's best",
+        num(100.0 * (FLAT - 1.0))
+    ));
     let mut finals = Table::new(&header);
     let mut spread_header = vec!["rule".to_string()];
     spread_header.extend(
         ks.iter()
             .map(|&k| format!("std over B at {} examples", examples_at(k))),
     );
-    if b_noise.is_some() {
+    if by_regime {
         spread_header.push("std over B < B_noise (end)".into());
         spread_header.push("std over B ≥ B_noise (end)".into());
     }
     let mut spreads = Table::new(&spread_header);
     let mut findings = Findings {
         spreads: Vec::new(),
+        flat: Vec::new(),
         b_noise,
-        below: below.clone(),
-        above: above.clone(),
+        start,
+        end: (below.clone(), above.clone()),
     };
     let mut panels = Vec::new();
     let mut final_series = Vec::new();
@@ -277,7 +297,18 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
                 .collect();
             super::cell(&rs, *l, loss)
         }));
+        let best = last
+            .iter()
+            .filter_map(|(_, l)| *l)
+            .fold(f64::INFINITY, f64::min);
+        let flat: Vec<usize> = last
+            .iter()
+            .filter(|(_, l)| l.is_some_and(|l| l <= FLAT * best))
+            .map(|(b, _)| *b)
+            .collect();
+        row.push(join(&flat));
         finals.row(row);
+        findings.flat.push((label.clone(), flat));
         let mut row = vec![label.clone()];
         row.extend(
             ks.iter()
@@ -289,7 +320,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             below: spread(&last, |b| below.contains(&b)),
             above: spread(&last, |b| above.contains(&b)),
         };
-        if b_noise.is_some() {
+        if by_regime {
             row.push(spread_cell(&found.below));
             row.push(spread_cell(&found.above));
         }
@@ -324,9 +355,16 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         &finals,
     );
     s.table(
-        "Spread of the test loss over batch sizes (standard deviation over B of the \
-         seed-averaged test loss at a fixed number of examples seen; 0 would mean training \
-         does not depend on B). The last columns split B at the B_noise measured at the end:",
+        &format!(
+            "Spread of the test loss over batch sizes (standard deviation over B of the \
+             seed-averaged test loss at a fixed number of examples seen; 0 would mean training \
+             does not depend on B){}:",
+            if by_regime {
+                ". The last columns split B at the B_noise measured at the end"
+            } else {
+                ""
+            }
+        ),
         &spreads,
     );
     match noise_table {
@@ -403,6 +441,22 @@ fn reading(f: &Findings) -> String {
             let _ = write!(text, "\"{}\" diverged at B = {}. ", s.rule, join(bs));
         }
     }
+    let widest = f.flat.iter().map(|(_, bs)| bs.len()).max().unwrap_or(0);
+    let flattest: Vec<String> = f
+        .flat
+        .iter()
+        .filter(|(_, bs)| bs.len() == widest)
+        .map(|(rule, bs)| format!("\"{rule}\" (B ∈ {{{}}})", join(bs)))
+        .collect();
+    if !flattest.is_empty() {
+        let _ = write!(
+            text,
+            "The final loss stays within {} % of the rule's best over the most batch sizes \
+             under {}. ",
+            num(100.0 * (FLAT - 1.0)),
+            flattest.join(" and ")
+        );
+    }
     let Some((start, end)) = f.b_noise else {
         text.push_str("Without B_noise the regimes cannot be told apart.");
         return text;
@@ -421,22 +475,27 @@ fn reading(f: &Findings) -> String {
             ""
         }
     );
-    let describe = |bs: &[usize]| {
-        if bs.is_empty() {
-            "none".to_string()
-        } else {
-            join(bs)
-        }
-    };
+    // B < B_noise: σ²/B ≫ μ², where the lecture prescribes √B for Adam;
+    // B ≥ B_noise: μ² ≫ σ²/B, where it prescribes B.
+    let side =
+        |(below, above): &(Vec<usize>, Vec<usize>)| match (below.is_empty(), above.is_empty()) {
+            (false, true) => "every batch size lies below it (σ²/B > μ²)".to_string(),
+            (true, false) => "every batch size lies above it (μ² > σ²/B)".to_string(),
+            _ => format!(
+                "B ∈ {{{}}} lie below it (σ²/B > μ²) and B ∈ {{{}}} above it (μ² > σ²/B)",
+                join(below),
+                join(above)
+            ),
+        };
     let _ = write!(
         text,
-        "So by the end B ∈ {{{}}} train in the σ²/B ≫ μ² regime, where the lecture prescribes \
-         η = √B·η₀ for Adam, and B ∈ {{{}}} in the μ² ≫ σ²/B regime, where it prescribes \
-         η = B·η₀. ",
-        describe(&f.below),
-        describe(&f.above)
+        "At the start {}; by the end {}. The lecture prescribes η = √B·η₀ for Adam where \
+         σ²/B ≫ μ² and η = B·η₀ where μ² ≫ σ²/B; B_noise is where the two terms are equal. ",
+        side(&f.start),
+        side(&f.end)
     );
-    // Which of the three adam_lecture rules is flattest within each regime.
+    // Which of the three adam_lecture rules is flattest within each regime
+    // at the end (all batch sizes when they share one regime).
     let adam_best = |pick: fn(&RuleSpread) -> &Spread| {
         f.spreads
             .iter()
@@ -444,22 +503,41 @@ fn reading(f: &Findings) -> String {
             .filter_map(|s| Some((s.rule, finite(pick(s))?)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     };
-    let mut regime = |side: &str, prescribed: &str, best: Option<(&str, f64)>| {
+    let mut regime = |which: &str, prescribed: &str, best: Option<(&str, f64)>| {
         if let Some((rule, v)) = best {
             let verdict = if rule.ends_with(prescribed) {
-                ", the lecture's prescription".to_string()
+                "the lecture's prescription for this regime".to_string()
             } else {
-                format!(", not the lecture's {prescribed}")
+                format!("not the lecture's {prescribed}")
             };
             let _ = write!(
                 text,
-                "{side} B_noise the flattest adam_lecture rule is \"{rule}\" (std {}){verdict}. ",
+                "Over {which} the flattest adam_lecture rule is \"{rule}\" (std {}): {verdict}. ",
                 loss(v)
             );
         }
     };
-    regime("Below", "η = √B·η₀", adam_best(|s| &s.below));
-    regime("Above", "η = B·η₀", adam_best(|s| &s.above));
+    let (below, above) = &f.end;
+    if below.len() >= 2 {
+        let pick: fn(&RuleSpread) -> &Spread = if above.is_empty() {
+            |s| &s.all
+        } else {
+            |s| &s.below
+        };
+        regime(
+            "the batch sizes below B_noise",
+            "η = √B·η₀",
+            adam_best(pick),
+        );
+    }
+    if above.len() >= 2 {
+        let pick: fn(&RuleSpread) -> &Spread = if below.is_empty() {
+            |s| &s.all
+        } else {
+            |s| &s.above
+        };
+        regime("the batch sizes above B_noise", "η = B·η₀", adam_best(pick));
+    }
     let get = |label: &str| {
         f.spreads
             .iter()

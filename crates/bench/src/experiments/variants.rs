@@ -127,8 +127,8 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
                 diverged
             },
             match row.to_target {
-                Some(e) if row.reached == row.seeds => num(e),
-                Some(e) => format!("{} ({}/{} seeds)", num(e), row.reached, row.seeds),
+                Some(e) if row.reached == row.seeds => format!("{e:.0}"),
+                Some(e) => format!("{e:.0} ({}/{} seeds)", row.reached, row.seeds),
                 None => "not reached".into(),
             },
             num(mean(&secs)),
@@ -206,10 +206,9 @@ fn reading(rows: &[Row], target: f64) -> String {
         Some((r, e)) => {
             let _ = write!(
                 text,
-                "{} reaches {} first, after {} examples on average. ",
+                "{} reaches {} first, after {e:.0} examples on average. ",
                 r.name,
                 pct(target),
-                num(e)
             );
         }
         None => {
