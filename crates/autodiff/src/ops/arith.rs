@@ -18,7 +18,6 @@
 //! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see [`crate::backward`]).
 
 use gradlab_tensor::reduce::column_sums;
-use gradlab_tensor::Tensor;
 
 use crate::backward::{emit, Ctx};
 use crate::tape::{value, Graph, Node, Op, Var};
@@ -164,20 +163,16 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             dy[i] * kind.d_right(va[i], vb[i % n])
         });
     }
-    let sums = |g: &mut Tensor, first: bool, acc: &mut Vec<f32>| {
+    // The row vector's gradient is Σ_b r_b; a second use adds to it.
+    let mut sums = std::mem::take(&mut ctx.scratch[1]);
+    ctx.accumulate(b, |g, first, _, _| {
         if first {
             column_sums(r.data(), n, g.data_mut());
         } else {
-            acc.resize(n, 0.0);
-            column_sums(r.data(), n, acc);
-            g.data_mut()
-                .iter_mut()
-                .zip(acc.iter())
-                .for_each(|(o, s)| *o += s);
+            r.sum_axis_into(0, &mut sums);
+            g.add_assign(&sums);
         }
-    };
-    let mut acc = std::mem::take(&mut ctx.scratch[1]).into_vec();
-    ctx.accumulate(b, |g, first, _, _| sums(g, first, &mut acc));
+    });
     if ctx.nodes[a.0].batched && ctx.wants_stats(b) {
         let batch = ctx.batch as f32;
         ctx.stats(b, |sq, per_example, _, _, _| {
@@ -195,7 +190,6 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             }
         });
     }
-    let len = acc.len();
-    ctx.scratch[1] = Tensor::from_vec(acc, &[len]);
+    ctx.scratch[1] = sums;
     ctx.scratch[0] = r;
 }
