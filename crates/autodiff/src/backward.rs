@@ -68,7 +68,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) request: GradRequest,
     /// B: the number of examples.
     pub(crate) batch: usize,
-    pub(crate) scratch: &'a mut [Tensor; 2],
+    pub(crate) scratch: &'a mut [Tensor; 3],
 }
 
 impl Ctx<'_> {
@@ -107,7 +107,7 @@ impl Ctx<'_> {
     pub(crate) fn stats(
         &mut self,
         v: Var,
-        f: impl FnOnce(&mut Tensor, Option<&mut Tensor>, &[Node], &ParamStore, &mut [Tensor; 2]),
+        f: impl FnOnce(&mut Tensor, Option<&mut Tensor>, &[Node], &ParamStore, &mut [Tensor; 3]),
     ) {
         let mut sq = mem::take(&mut self.nodes[v.0].grad_sq);
         let mut pe = mem::take(&mut self.nodes[v.0].per_example);

@@ -56,6 +56,13 @@ pub(crate) enum Op {
         b: Var,
         tb: Transpose,
     },
+    /// `f(x·Wᵀ + b)`; `aux` holds `x·Wᵀ + b` when f′ needs it.
+    Linear {
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        f: Option<Activation>,
+    },
     Binary {
         kind: BinaryKind,
         a: Var,
@@ -98,10 +105,11 @@ pub(crate) enum Op {
 
 impl Op {
     /// The nodes this op reads.
-    pub(crate) fn inputs(&self) -> [Option<Var>; 2] {
+    pub(crate) fn inputs(&self) -> [Option<Var>; 3] {
         match *self {
-            Op::Input | Op::Constant | Op::Param(_) => [None, None],
-            Op::MatMul { a, b, .. } | Op::Binary { a, b, .. } => [Some(a), Some(b)],
+            Op::Input | Op::Constant | Op::Param(_) => [None, None, None],
+            Op::MatMul { a, b, .. } | Op::Binary { a, b, .. } => [Some(a), Some(b), None],
+            Op::Linear { x, w, b, .. } => [Some(x), Some(w), b],
             Op::Scale { x, .. }
             | Op::Activation { x, .. }
             | Op::Dropout { x }
@@ -109,7 +117,7 @@ impl Op {
             | Op::LogSoftmax { x }
             | Op::Softmax { x }
             | Op::SoftmaxCrossEntropy { logits: x }
-            | Op::Mse { pred: x } => [Some(x), None],
+            | Op::Mse { pred: x } => [Some(x), None, None],
         }
     }
 
@@ -123,6 +131,11 @@ impl Op {
                 "matmul{}{}",
                 if *ta == Transpose::Yes { " Aᵀ" } else { "" },
                 if *tb == Transpose::Yes { " Bᵀ" } else { "" }
+            ),
+            Op::Linear { b, f, .. } => format!(
+                "linear{}{}",
+                if b.is_some() { " + bias" } else { "" },
+                f.map_or(String::new(), |f| format!(" → {f:?}").to_lowercase())
             ),
             Op::Binary { kind, row, .. } => {
                 format!("{kind:?}{}", if *row { " (row broadcast)" } else { "" }).to_lowercase()
@@ -199,8 +212,9 @@ pub struct Tape {
     pub(crate) len: usize,
     /// The node of each parameter in the current graph, by `ParamId`.
     pub(crate) param_nodes: Vec<Option<Var>>,
-    /// Scratch buffers for the squared operands of `MeanAndSquares`.
-    pub(crate) scratch: [Tensor; 2],
+    /// Scratch buffers: the squared operands of `MeanAndSquares`, and a
+    /// linear layer's `dZ`.
+    pub(crate) scratch: [Tensor; 3],
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,
 }

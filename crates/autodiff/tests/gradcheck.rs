@@ -164,6 +164,70 @@ fn activations() {
     }
 }
 
+/// The fused layer f(x·Wᵀ + b) for every activation, with and without a
+/// bias, against finite differences in x, W and b, and against the same
+/// function built from matmul, add and activation nodes.
+#[test]
+fn linear_with_every_activation() {
+    let fs = [
+        None,
+        Some(Activation::Relu),
+        Some(Activation::LeakyRelu(0.1)),
+        Some(Activation::Tanh),
+        Some(Activation::Sigmoid),
+        Some(Activation::Gelu),
+    ];
+    for f in fs {
+        for bias in [true, false] {
+            for &(m, k, n) in &SHAPES {
+                // A step of h = 1e-2 in one input moves z = x·Wᵀ + b by at
+                // most 1e-2 (all entries are in [−1, 1]); seeds whose z comes
+                // closer than that to the kink of ReLU at 0 are skipped.
+                let (x, w, b) = (0..)
+                    .map(|seed| {
+                        (
+                            rand(&[m, k], seed),
+                            rand(&[n, k], 100 + seed),
+                            rand(&[n], 200 + seed),
+                        )
+                    })
+                    .find(|(x, w, b)| {
+                        let z = x.matmul(Transpose::No, w, Transpose::Yes);
+                        let z = if bias { z.add(b) } else { z };
+                        z.data().iter().all(|v| v.abs() > 0.05)
+                    })
+                    .unwrap();
+                let name = format!("linear {f:?} bias={bias} {m}x{k}x{n}");
+                let mut params = vec![("x", x), ("w", w)];
+                if bias {
+                    params.push(("b", b));
+                }
+                let mut s = store(&params);
+                check(&name, &mut s, 1e-2, &|g, v| {
+                    g.linear(v[0], v[1], v.get(2).copied(), f)
+                });
+                let mut tape = Tape::new();
+                let mut g = tape.record(&s);
+                let v: Vec<Var> = s.ids().map(|id| g.param(id)).collect();
+                let fused = g.linear(v[0], v[1], v.get(2).copied(), f);
+                let mut y = g.matmul_t(v[0], Transpose::No, v[1], Transpose::Yes);
+                if bias {
+                    y = g.add(y, v[2]);
+                }
+                if let Some(f) = f {
+                    y = g.activation(y, f);
+                }
+                for (a, b) in g.value(fused).data().iter().zip(g.value(y).data()) {
+                    assert!(
+                        (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                        "{name}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn dropout_uses_its_mask_in_both_passes() {
     for &(r, c, _) in &SHAPES {

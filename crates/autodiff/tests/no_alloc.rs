@@ -4,8 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gradlab_autodiff::{GradRequest, ParamStore, Tape};
-use gradlab_tensor::{rng, Tensor};
+use gradlab_autodiff::{Activation, GradRequest, ParamStore, Tape};
+use gradlab_tensor::{rng, Tensor, Transpose};
 
 struct Counting;
 
@@ -40,7 +40,7 @@ fn steady_state_step_allocates_nothing() {
     for l in 0..3 {
         let w = store.add(
             format!("w{l}"),
-            Tensor::uniform(&[sizes[l], sizes[l + 1]], -0.05, 0.05, &mut r),
+            Tensor::uniform(&[sizes[l + 1], sizes[l]], -0.05, 0.05, &mut r),
         );
         let bias = store.add(format!("b{l}"), Tensor::zeros(&[sizes[l + 1]]));
         layers.push((w, bias));
@@ -58,9 +58,14 @@ fn steady_state_step_allocates_nothing() {
         .num_threads(2)
         .build()
         .unwrap();
-    let mut tape = Tape::new();
     pool.install(|| {
-        for request in [GradRequest::Mean, GradRequest::MeanAndSquares] {
+        // Separate matmul, add and relu nodes, then the fused linear op
+        // (which reads the weight as [out, in]: the same buffers serve).
+        let cases = [GradRequest::Mean, GradRequest::MeanAndSquares]
+            .into_iter()
+            .flat_map(|r| [(r, false), (r, true)]);
+        for (request, fused) in cases {
+            let mut tape = Tape::new();
             let mut counts = vec![];
             for _ in 0..12 {
                 let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -68,7 +73,12 @@ fn steady_state_step_allocates_nothing() {
                 let mut h = g.input(&x);
                 for (l, &(w, bias)) in layers.iter().enumerate() {
                     let (wv, bv) = (g.param(w), g.param(bias));
-                    h = g.matmul(h, wv);
+                    if fused {
+                        let f = (l < 2).then_some(Activation::Relu);
+                        h = g.linear(h, wv, Some(bv), f);
+                        continue;
+                    }
+                    h = g.matmul_t(h, Transpose::No, wv, Transpose::Yes);
                     h = g.add(h, bv);
                     if l < 2 {
                         h = g.relu(h);
@@ -85,7 +95,7 @@ fn steady_state_step_allocates_nothing() {
             assert_eq!(
                 &counts[8..],
                 &[0, 0, 0, 0],
-                "{request:?}: allocations per step {counts:?}"
+                "{request:?}, fused {fused}: allocations per step {counts:?}"
             );
         }
     });

@@ -17,19 +17,26 @@ const SIZES: [usize; 7] = [6, 9, 8, 8, 7, 8, 4];
 
 /// An MLP whose hidden layers use every activation once; the last layer's
 /// weight is stored `[out, in]` (used as x·Wᵀ) to cover that path too.
+/// `fused`: every layer is one [`Graph::linear`] op instead (weights `[out,
+/// in]`).
 struct Mlp {
     weights: Vec<ParamId>,
     biases: Vec<Option<ParamId>>,
+    fused: bool,
 }
 
 impl Mlp {
-    fn new(store: &mut ParamStore, bias: bool) -> Mlp {
+    fn new(store: &mut ParamStore, bias: bool, fused: bool) -> Mlp {
         let mut r = rng(3);
         let layers = SIZES.len() - 1;
         let (mut weights, mut biases) = (vec![], vec![]);
         for l in 0..layers {
             let (i, o) = (SIZES[l], SIZES[l + 1]);
-            let shape = if l == layers - 1 { [o, i] } else { [i, o] };
+            let shape = if fused || l == layers - 1 {
+                [o, i]
+            } else {
+                [i, o]
+            };
             let bound = (3.0 / i as f32).sqrt();
             weights.push(store.add(
                 format!("w{l}"),
@@ -39,7 +46,11 @@ impl Mlp {
                 bias.then(|| store.add(format!("b{l}"), Tensor::uniform(&[o], -0.5, 0.5, &mut r))),
             );
         }
-        Mlp { weights, biases }
+        Mlp {
+            weights,
+            biases,
+            fused,
+        }
     }
 
     fn forward(&self, g: &mut Graph, x: Var) -> Var {
@@ -47,6 +58,12 @@ impl Mlp {
         let mut h = x;
         for l in 0..layers {
             let w = g.param(self.weights[l]);
+            if self.fused {
+                let b = self.biases[l].map(|b| g.param(b));
+                let f = (l < layers - 1).then(|| ACTIVATIONS[l % ACTIVATIONS.len()]);
+                h = g.linear(h, w, b, f);
+                continue;
+            }
             let tb = if l == layers - 1 {
                 Transpose::Yes
             } else {
@@ -82,9 +99,9 @@ fn batch(b: usize, seed: u64) -> (Tensor, Vec<usize>) {
 
 #[test]
 fn per_example_statistics_equal_a_loop_of_single_backwards() {
-    for bias in [true, false] {
+    for (bias, fused) in [(true, false), (false, false), (true, true), (false, true)] {
         let mut store = ParamStore::new();
-        let mlp = Mlp::new(&mut store, bias);
+        let mlp = Mlp::new(&mut store, bias, fused);
         for b in [1, 2, 7, 64] {
             let (x, labels) = batch(b, b as u64);
             // The reference: B backwards of one example each.
@@ -122,7 +139,10 @@ fn per_example_statistics_equal_a_loop_of_single_backwards() {
                         }
                         stacked.extend_from_slice(s[k].data());
                     }
-                    let what = format!("{request:?} {} B={b} bias={bias}", store.name(id));
+                    let what = format!(
+                        "{request:?} {} B={b} bias={bias} fused={fused}",
+                        store.name(id)
+                    );
                     let e = rel_err(tape.grad(id).unwrap().data(), &mean);
                     assert!(e <= 1e-5, "{what}: mean rel err {e:e}");
                     let e = rel_err(tape.grad_sq(id).unwrap().data(), &mean_sq);

@@ -2,15 +2,16 @@
 
 use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Var};
 
-use crate::{Act, Dropout, Linear, Mode, Module, Sequential};
+use crate::{Dropout, Linear, Mode, Module, Sequential};
 
 /// A multi-layer perceptron that owns its parameters:
 /// `Linear → act → [Dropout →] Linear → act → … → Linear`.
 ///
-/// Its modules are numbered as PyTorch numbers an `nn.Sequential` of the same
-/// layers, and its parameters are named `layers.{i}.weight` and
-/// `layers.{i}.bias` after them, so a checkpoint maps one-to-one onto
-/// `nn.Sequential(nn.Linear(784, 512), nn.ReLU(), …)`.
+/// Each hidden layer is a [`Linear`] carrying its activation (one fused op
+/// on the tape). Parameters are named `layers.{i}.weight` and
+/// `layers.{i}.bias`, `i` being the index PyTorch gives that `nn.Linear` in
+/// `nn.Sequential(nn.Linear(784, 512), nn.ReLU(), [nn.Dropout(p),] …)`, so a
+/// checkpoint maps one-to-one onto that PyTorch model.
 pub struct Mlp {
     /// The layers.
     pub net: Sequential,
@@ -48,14 +49,21 @@ impl Mlp {
         let mut params = ParamStore::new();
         let mut net = Sequential::new();
         let layers = sizes.len() - 1;
+        // PyTorch's index of the next module: Linear, activation, dropout.
+        let mut torch_index = 0;
         for (l, w) in sizes.windows(2).enumerate() {
-            let name = format!("layers.{}", net.len());
-            net.push(Linear::new(&mut params, &name, w[0], w[1], true, &mut rng));
-            if l + 1 < layers {
-                net.push(Act(activation));
-                if p > 0.0 {
-                    net.push(Dropout { p, salt: l as u64 });
-                }
+            let name = format!("layers.{torch_index}");
+            let linear = Linear::new(&mut params, &name, w[0], w[1], true, &mut rng);
+            torch_index += 1;
+            if l + 1 == layers {
+                net.push(linear);
+                continue;
+            }
+            net.push(linear.with_activation(activation));
+            torch_index += 1;
+            if p > 0.0 {
+                net.push(Dropout { p, salt: l as u64 });
+                torch_index += 1;
             }
         }
         Mlp {

@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::algorithm::Update;
 use crate::average::{Correction, RunningAverage, Weights};
+use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
 use crate::spec::{KeyWriter, Keys, Range, SpecError};
@@ -79,6 +80,8 @@ impl AdamCoefs {
 }
 
 /// The fused Adam loop: one pass over Φ, ĝ, m and s.
+// Inlined so that each caller's `vectorized` copy gets wide vectors.
+#[inline(always)]
 pub(crate) fn adam_update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
     let (km, tm, ks, ts) = (c.m.keep, c.m.take, c.s.keep, c.s.take);
     let (step, root, eps, shrink) = (c.step, c.root, c.eps, c.shrink);
@@ -90,8 +93,8 @@ pub(crate) fn adam_update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
         .zip(l.second.iter_mut());
     for (((p, &gh), m), s) in lanes {
         let g = grad.of(gh, *p);
-        *m = km * *m + tm * g;
-        *s = ks * *s + ts * g * g;
+        *m = flush(km * *m + tm * g);
+        *s = flush(ks * *s + ts * g * g);
         *p = shrink * *p - step * *m / (root * s.sqrt() + eps);
     }
 }
@@ -111,6 +114,7 @@ impl Update for Adam {
         AdamCoefs::new(m, v, t, eta, self.eps, 1.0)
     }
 
+    #[inline(always)]
     fn update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
         adam_update(c, grad, l);
     }
@@ -179,6 +183,7 @@ impl Update for AdamW {
         AdamCoefs::new(m, v, t, eta, self.eps, 1.0 - eta * self.weight_decay)
     }
 
+    #[inline(always)]
     fn update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
         adam_update(c, grad, l);
     }

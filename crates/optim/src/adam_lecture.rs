@@ -7,6 +7,7 @@ use crate::adam::{adam_update, AdamCoefs};
 use crate::algorithm::Update;
 use crate::average::{Correction, RunningAverage, Weights};
 use crate::batch_rule::BatchRule;
+use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
 use crate::param::GradRequest;
@@ -60,6 +61,7 @@ impl Update for AdamLecture {
         AdamCoefs::new(m, s, t, eta, self.eps, 1.0)
     }
 
+    #[inline(always)]
     fn update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
         adam_update(c, grad, l);
     }
@@ -141,6 +143,7 @@ impl Update for AdamEta0 {
         }
     }
 
+    #[inline(always)]
     fn update(c: &AdamEta0Coefs, grad: Gradient, l: Lanes<'_>) {
         let (km, tm, ks, ts, step, root) = (c.m.keep, c.m.take, c.s.keep, c.s.take, c.step, c.root);
         let lanes = l
@@ -151,8 +154,8 @@ impl Update for AdamEta0 {
             .zip(l.second.iter_mut());
         for (((p, &gh), m), s) in lanes {
             let g = grad.of(gh, *p);
-            *m = km * *m + tm * g;
-            *s = ks * *s + ts * g * g;
+            *m = flush(km * *m + tm * g);
+            *s = flush(ks * *s + ts * g * g);
             *p -= step * *m / (1.0 + root * s.sqrt());
         }
     }
@@ -222,6 +225,7 @@ impl Update for AdamPerExample {
         AdamCoefs::new(m, s, t, eta, self.eps, 1.0)
     }
 
+    #[inline(always)]
     fn update(c: &AdamCoefs, grad: Gradient, l: Lanes<'_>) {
         let (km, tm, ks, ts) = (c.m.keep, c.m.take, c.s.keep, c.s.take);
         let (step, root, eps) = (c.step, c.root, c.eps);
@@ -234,8 +238,8 @@ impl Update for AdamPerExample {
             .zip(l.second.iter_mut());
         for ((((p, &gh), &q), m), s) in lanes {
             let g = grad.of(gh, *p);
-            *m = km * *m + tm * g;
-            *s = ks * *s + ts * grad.square_of(q, gh, g, *p);
+            *m = flush(km * *m + tm * g);
+            *s = flush(ks * *s + ts * grad.square_of(q, gh, g, *p));
             *p -= step * *m / (root * s.sqrt() + eps);
         }
     }

@@ -32,7 +32,9 @@ pub(crate) trait Update: Sized {
     fn base_lr(&self) -> f64;
     /// The scalars of step `t` with learning rate `eta`.
     fn coefs(&self, t: u64, eta: f64) -> Self::Coefs;
-    /// The fused update of one chunk of one parameter.
+    /// The fused update of one chunk of one parameter. Implementations are
+    /// `#[inline(always)]`: the loop must be inlined into the AVX-512/AVX2
+    /// copies [`gradlab_tensor::simd::vectorized`] makes of its caller.
     fn update(c: &Self::Coefs, g: Gradient, lanes: Lanes<'_>);
     /// Reads the rule's hyperparameters from a spec.
     fn parse(keys: &mut Keys<'_>) -> Result<Self, SpecError>;

@@ -94,6 +94,7 @@ pub mod adam_lecture;
 mod algorithm;
 pub mod average;
 pub mod batch_rule;
+mod denormal;
 pub mod gradient;
 mod optimizer;
 mod parallel;

@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::algorithm::Update;
 use crate::average::{Correction, RunningAverage, Weights};
+use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
 use crate::spec::{KeyWriter, Keys, Range, SpecError};
@@ -66,11 +67,12 @@ impl Update for RmsProp {
         rmsprop_coefs(self.n_s, self.eps, 0.0, t, eta)
     }
 
+    #[inline(always)]
     fn update(c: &RmsPropCoefs, grad: Gradient, l: Lanes<'_>) {
         let (keep, take, eta, eps) = (c.s.keep, c.s.take, c.eta, c.eps);
         for ((p, &gh), s) in l.value.iter_mut().zip(l.grad).zip(l.first.iter_mut()) {
             let g = grad.of(gh, *p);
-            *s = keep * *s + take * g * g;
+            *s = flush(keep * *s + take * g * g);
             *p -= eta * g / (s.sqrt() + eps);
         }
     }
@@ -133,6 +135,7 @@ impl Update for RmsPropMomentum {
         rmsprop_coefs(self.n_s, self.eps, self.momentum, t, eta)
     }
 
+    #[inline(always)]
     fn update(c: &RmsPropCoefs, grad: Gradient, l: Lanes<'_>) {
         let (keep, take, eta, eps, mu) = (c.s.keep, c.s.take, c.eta, c.eps, c.mu);
         let lanes = l
@@ -143,8 +146,8 @@ impl Update for RmsPropMomentum {
             .zip(l.second.iter_mut());
         for (((p, &gh), s), v) in lanes {
             let g = grad.of(gh, *p);
-            *s = keep * *s + take * g * g;
-            *v = mu * *v + g / (s.sqrt() + eps);
+            *s = flush(keep * *s + take * g * g);
+            *v = flush(mu * *v + g / (s.sqrt() + eps));
             *p -= eta * *v;
         }
     }

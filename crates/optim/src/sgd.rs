@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::algorithm::Update;
 use crate::average::{Correction, RunningAverage, Weights};
+use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
 use crate::spec::{KeyWriter, Keys, Range, SpecError};
@@ -48,6 +49,7 @@ impl Update for Sgd {
         SgdCoefs { eta: eta as f32 }
     }
 
+    #[inline(always)]
     fn update(c: &SgdCoefs, grad: Gradient, l: Lanes<'_>) {
         for (p, &gh) in l.value.iter_mut().zip(l.grad) {
             let g = grad.of(gh, *p);
@@ -118,19 +120,20 @@ impl Update for SgdMomentum {
         }
     }
 
+    #[inline(always)]
     fn update(c: &SgdMomentumCoefs, grad: Gradient, l: Lanes<'_>) {
         let (eta, mu) = (c.eta, c.mu);
         // The choice is made once per chunk, so each loop stays branch-free.
         if c.nesterov {
             for ((p, &gh), v) in l.value.iter_mut().zip(l.grad).zip(l.first.iter_mut()) {
                 let g = grad.of(gh, *p);
-                *v = mu * *v + g;
+                *v = flush(mu * *v + g);
                 *p -= eta * (g + mu * *v);
             }
         } else {
             for ((p, &gh), v) in l.value.iter_mut().zip(l.grad).zip(l.first.iter_mut()) {
                 let g = grad.of(gh, *p);
-                *v = mu * *v + g;
+                *v = flush(mu * *v + g);
                 *p -= eta * *v;
             }
         }
@@ -195,11 +198,12 @@ impl Update for SgdEma {
         }
     }
 
+    #[inline(always)]
     fn update(c: &SgdEmaCoefs, grad: Gradient, l: Lanes<'_>) {
         let (keep, take, step) = (c.m.keep, c.m.take, c.step);
         for ((p, &gh), m) in l.value.iter_mut().zip(l.grad).zip(l.first.iter_mut()) {
             let g = grad.of(gh, *p);
-            *m = keep * *m + take * g;
+            *m = flush(keep * *m + take * g);
             *p -= step * *m;
         }
     }

@@ -13,6 +13,8 @@
 //!   never a copy, and large products are split into fixed tiles run on
 //!   rayon's threads.
 //! * [`random`] — seeded uniform and normal initialisation.
+//! * [`simd`] — runs plain loops compiled for AVX-512 or AVX2 when the CPU
+//!   has them.
 //!
 //! ## Determinism
 //!
@@ -41,6 +43,7 @@ pub mod matmul;
 mod parallel;
 pub mod random;
 pub mod reduce;
+pub mod simd;
 mod tensor;
 
 pub use matmul::{gemm, gemm_with, Kernel, Transpose};

@@ -7,22 +7,24 @@
 
 use rayon::prelude::*;
 
+use crate::simd::vectorized;
+
 /// Elements per chunk of a parallel elementwise loop or reduction.
 pub(crate) const CHUNK: usize = 1 << 14;
 
 /// Below this many elements a loop runs on the calling thread: spawning
 /// costs more than it saves.
-pub(crate) const PARALLEL_MIN: usize = 1 << 16;
+pub(crate) const PARALLEL_MIN: usize = 1 << 18;
 
 /// Calls `f(offset, chunk)` for consecutive chunks of `out`, in parallel when
 /// `out` is large. `offset` is the index of the chunk's first element.
 pub(crate) fn chunks_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     if out.len() < PARALLEL_MIN {
-        f(0, out);
+        vectorized(|| f(0, out));
     } else {
         out.par_chunks_mut(CHUNK)
             .enumerate()
-            .for_each(|(i, c)| f(i * CHUNK, c));
+            .for_each(|(i, c)| vectorized(|| f(i * CHUNK, c)));
     }
 }
 
@@ -34,12 +36,12 @@ pub(crate) fn rows_mut(
     f: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
     if out.len() < PARALLEL_MIN || row_len == 0 {
-        f(0, out);
+        vectorized(|| f(0, out));
     } else {
         let rows_per_chunk = (CHUNK / row_len).max(1);
         out.par_chunks_mut(rows_per_chunk * row_len)
             .enumerate()
-            .for_each(|(i, c)| f(i * rows_per_chunk, c));
+            .for_each(|(i, c)| vectorized(|| f(i * rows_per_chunk, c)));
     }
 }
 

@@ -104,6 +104,9 @@ pub struct Trainer {
     eval_tape: Tape,
     labels: Vec<usize>,
     request: GradRequest,
+    /// The allocation of the list of parameters handed to the optimizer,
+    /// kept empty between steps.
+    param_list: Vec<Param<'static>>,
 }
 
 impl Trainer {
@@ -141,7 +144,17 @@ impl Trainer {
             eval_tape: Tape::new(),
             labels: Vec::new(),
             request,
+            param_list: Vec::new(),
         })
+    }
+
+    /// Computes the per-example mean of squares (1/B) Σ_b g_b² at every
+    /// step even if the optimizer does not use it, so that every epoch
+    /// reports the gradient noise scale ([`EpochMetrics::b_noise`]). Costs
+    /// one extra matmul per weight on squared operands.
+    pub fn with_noise_scale(mut self) -> Trainer {
+        self.request = GradRequest::MeanAndSquares;
+        self
     }
 
     /// The training set (after `limit`).
@@ -158,12 +171,20 @@ impl Trainer {
     /// the statistics the optimizer asks for, update. Returns the batch's
     /// mean loss, or an error (and no update) if it is not finite.
     pub fn step(&mut self, indices: &[usize]) -> Result<f32, TrainError> {
+        // The step runs on one of rayon's threads: its parallel loops then
+        // start from inside the pool, and the calling thread is put to sleep
+        // and woken once per step rather than once per loop.
+        rayon::scope(|_| self.step_here(indices))
+    }
+
+    fn step_here(&mut self, indices: &[usize]) -> Result<f32, TrainError> {
         let Trainer {
             model,
             optimizer,
             train,
             tape,
             labels,
+            param_list,
             ..
         } = self;
         let seed = self.config.seed ^ (self.steps_done + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
@@ -186,19 +207,17 @@ impl Trainer {
             alpha => g.scale(losses, alpha),
         };
         g.backward(scaled, self.request)?;
-        let mut params: Vec<Param> = model
-            .params
-            .iter_mut()
-            .map(|(id, value)| {
-                let grad = tape.grad(id).expect("every parameter reaches the loss");
-                let p = Param::new(id.0, value, grad);
-                match tape.grad_sq(id) {
-                    Some(sq) => p.with_grad_sq(sq),
-                    None => p,
-                }
-            })
-            .collect();
+        let mut params = reuse(std::mem::take(param_list));
+        params.extend(model.params.iter_mut().map(|(id, value)| {
+            let grad = tape.grad(id).expect("every parameter reaches the loss");
+            let p = Param::new(id.0, value, grad);
+            match tape.grad_sq(id) {
+                Some(sq) => p.with_grad_sq(sq),
+                None => p,
+            }
+        }));
         optimizer.step(&mut params, indices.len());
+        *param_list = reuse(params);
         self.steps_done += 1;
         Ok(loss)
     }
@@ -337,6 +356,17 @@ impl Trainer {
         }
         Ok(all)
     }
+}
+
+/// An empty `Vec` with the allocation of `v`, for borrows of another
+/// lifetime. Collecting a vector's own `into_iter` reuses its buffer when the
+/// element layout is the same, so once the list has held every parameter,
+/// a step allocates nothing for it.
+fn reuse<'a, 'b>(mut v: Vec<Param<'a>>) -> Vec<Param<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// Mean loss and accuracy of `model` on `data`, in batches, dropout off.

@@ -12,6 +12,8 @@
 //!
 //! An activation acts on each element alone, so it keeps examples apart.
 
+use gradlab_tensor::simd::vectorized;
+
 use crate::backward::{emit, Ctx};
 use crate::tape::{value, Graph, Node, Op, Var};
 
@@ -83,13 +85,52 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// Runs `body` with `self` as a constant: each arm of the `match` gets
+    /// its own copy of `body`, in which a loop calling [`apply`] or
+    /// [`derivative`] has no branch on the kind per element and vectorizes.
+    ///
+    /// [`apply`]: Activation::apply
+    /// [`derivative`]: Activation::derivative
+    #[inline(always)]
+    fn specialized<R>(self, mut body: impl FnMut(Activation) -> R) -> R {
+        match self {
+            Activation::Relu => body(Activation::Relu),
+            Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
+            Activation::Tanh => body(Activation::Tanh),
+            Activation::Sigmoid => body(Activation::Sigmoid),
+            Activation::Gelu => body(Activation::Gelu),
+        }
+    }
+
+    /// `x ← f(x)` for every element.
+    pub fn apply_slice(self, xs: &mut [f32]) {
+        self.specialized(|f| {
+            vectorized(|| xs.iter_mut().for_each(|x| *x = f.apply(*x)));
+        });
+    }
+
+    /// `out = dy ⊙ f′(x)`, given x and y = f(x) (for ReLU, tanh and sigmoid,
+    /// y may stand in for x: f′ reads only y, or only the sign of x).
+    pub fn derivative_slice(self, dy: &[f32], x: &[f32], y: &[f32], out: &mut [f32]) {
+        assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
+        self.specialized(|f| {
+            vectorized(|| {
+                for (((o, &d), &x), &y) in out.iter_mut().zip(dy).zip(x).zip(y) {
+                    *o = d * f.derivative(x, y);
+                }
+            });
+        });
+    }
+}
+
 impl Graph<'_, '_> {
     /// `f(x)` elementwise.
     pub fn activation(&mut self, x: Var, f: Activation) -> Var {
         let batched = self.node(x).batched;
         self.push(Op::Activation { x, f }, batched, |n, before, store| {
             n.value.assign(value(before, store, x));
-            n.value.map_inplace(|v| f.apply(v));
+            f.apply_slice(n.value.data_mut());
         })
     }
 
@@ -126,6 +167,10 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     let (dy, y) = (node.grad.data(), node.value.data());
     ctx.accumulate(x, |g, first, nodes, store| {
         let xv = value(nodes, store, x).data();
-        emit(g.data_mut(), first, |i| dy[i] * f.derivative(xv[i], y[i]));
+        if first {
+            f.derivative_slice(dy, xv, y, g.data_mut());
+        } else {
+            emit(g.data_mut(), false, |i| dy[i] * f.derivative(xv[i], y[i]));
+        }
     });
 }

@@ -76,7 +76,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         let batch = ctx.batch as f32;
         ctx.stats(b, |sq, per_example, nodes, _, scratch| {
             let x = &nodes[a.0].value;
-            let [x2, dy2] = scratch;
+            let [x2, dy2, _] = scratch;
             x2.assign(x);
             x2.map_inplace(|v| v * v);
             dy2.assign(dy);
@@ -96,7 +96,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
 }
 
 /// `pe[b] = s · x_bᵀ dy_b` (or `s · dy_bᵀ x_b` for a transposed weight).
-fn outer_products(x: &Tensor, dy: &Tensor, tb: Transpose, s: f32, pe: &mut Tensor) {
+pub(crate) fn outer_products(x: &Tensor, dy: &Tensor, tb: Transpose, s: f32, pe: &mut Tensor) {
     let (bsz, k) = x.dims2("per-example matmul");
     let (_, n) = dy.dims2("per-example matmul");
     let (rows, cols) = match tb {

@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod arith;
 pub mod dropout;
+pub mod linear;
 pub mod loss;
 pub mod matmul;
 pub mod reduce;
@@ -17,6 +18,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     match node.op {
         Op::Input | Op::Constant | Op::Param(_) => {}
         Op::MatMul { .. } => matmul::backward(node, ctx),
+        Op::Linear { .. } => linear::backward(node, ctx),
         Op::Binary { .. } | Op::Scale { .. } => arith::backward(node, ctx),
         Op::Activation { .. } => activation::backward(node, ctx),
         Op::Dropout { .. } => dropout::backward(node, ctx),
