@@ -49,8 +49,9 @@
 //!   recent cores next to the A block.
 //!
 //! Each dimension is cut into equal blocks no longer than these, rounded up
-//! to whole panels: `k = 784` gives four slices of 196, not three of 256 and
-//! a wasteful one of 16.
+//! to whole panels (and `k` to multiples of 8, the transpose block of
+//! packing): `k = 784` gives slices of 200, 200, 200 and 184, not three of
+//! 256 and a wasteful one of 16.
 //!
 //! ## Memory
 //!
@@ -256,7 +257,9 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
         assert!(MC.is_multiple_of(K::MR) && NC.is_multiple_of(K::NR));
         assert!(K::MR * K::NR <= EDGE_TILE);
     }
-    let kb = Blocks::new(p.k, KC, 1);
+    // Slices of the shared dimension are whole multiples of 8 steps where
+    // possible, so packing a transposed operand is all 8 × 8 SIMD blocks.
+    let kb = Blocks::new(p.k, KC, 8);
     let mb = Blocks::new(p.m, MC, K::MR);
     let nb = Blocks::new(p.n, NC, K::NR);
     // The buffers are taken out of the thread-local for the duration (an

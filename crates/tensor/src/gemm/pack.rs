@@ -67,7 +67,17 @@ pub(crate) unsafe fn pack<K: MicroKernel>(
                 );
             }
         }
-        if full * width < len {
+        if full * width < len && across == 1 {
+            let q = full;
+            partial_rows(
+                dst.add(q * width * kc),
+                src.add(q * width),
+                width,
+                len - q * width,
+                kc,
+                along,
+            );
+        } else if full * width < len {
             let q = full;
             general(
                 dst.add(q * width * kc),
@@ -116,6 +126,32 @@ unsafe fn deal_rows(
                     )
                 };
             }
+        }
+    }
+}
+
+/// The last, narrower panel from a source whose step rows are contiguous:
+/// `live` floats copied per step, the rest of the row zeroed.
+///
+/// # Safety
+/// As [`pack`], for one panel of `live < width` lanes.
+#[inline(always)]
+unsafe fn partial_rows(
+    panel: *mut f32,
+    src: *const f32,
+    width: usize,
+    live: usize,
+    kc: usize,
+    along: usize,
+) {
+    for p in 0..kc {
+        // SAFETY: row `p` of the panel holds `width` floats, and `live`
+        // floats of step `p` are readable at the source.
+        unsafe {
+            let out = std::slice::from_raw_parts_mut(panel.add(p * width), width);
+            let row = std::slice::from_raw_parts(src.add(p * along), live);
+            out[..live].copy_from_slice(row);
+            out[live..].fill(0.0);
         }
     }
 }
