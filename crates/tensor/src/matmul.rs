@@ -28,8 +28,8 @@
 //! two, 1024³ in four. Measured on two cores, cutting the training products
 //! in four instead cost 10–17%.
 //!
-//! Tile boundaries are multiples of 16 elements (whole micro-kernel panels)
-//! and depend only on the shape. Within a tile, each element of C is computed
+//! Tile boundaries are multiples of 16 rows or 32 columns (whole micro-kernel
+//! panels) and depend only on the shape. Within a tile, each element of C is computed
 //! in a fixed order over `k` that does not depend on where the tile starts,
 //! so the result is bitwise identical for any number of threads.
 
@@ -56,8 +56,11 @@ const TILE_FLOPS: usize = 64_000_000;
 const MAX_TILES: usize = 16;
 /// Rows (or columns) of C per extra tile: wider products are not cut finer.
 const MIN_TILE: usize = 256;
-/// Tile edges are multiples of this (≥ every micro-kernel's MR and NR).
+/// Row tiles start at multiples of this (≥ every micro-kernel's MR).
 const ALIGN: usize = 16;
+/// Column tiles start at multiples of this, the widest micro-kernel's NR:
+/// a column tile of any other width ends in a partly filled kernel tile.
+const COL_ALIGN: usize = 32;
 
 /// Pointers into A, B and C that may cross threads.
 #[derive(Clone, Copy)]
@@ -95,7 +98,8 @@ fn split(m: usize, k: usize, n: usize) -> (bool, usize, usize) {
         .next_multiple_of(2)
         .min(widest)
         .max(2);
-    let tile_len = extent.div_ceil(wanted).next_multiple_of(ALIGN);
+    let align = if split_rows { ALIGN } else { COL_ALIGN };
+    let tile_len = extent.div_ceil(wanted).next_multiple_of(align);
     (split_rows, tile_len, extent.div_ceil(tile_len))
 }
 
@@ -328,7 +332,8 @@ mod tests {
         ] {
             let (rows, len, tiles) = split(m, k, n);
             let extent = if rows { m } else { n };
-            assert!(tiles == 1 || len % ALIGN == 0);
+            let align = if rows { ALIGN } else { COL_ALIGN };
+            assert!(tiles == 1 || len % align == 0);
             assert!(tiles * len >= extent && (tiles - 1) * len < extent);
         }
         assert_eq!(split(4, 4, 4).2, 1);

@@ -137,14 +137,14 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         let beta = if first { 0.0 } else { 1.0 };
         dz.matmul_into(Transpose::No, wv, Transpose::No, 1.0, beta, g);
     });
-    if ctx.nodes[x.0].batched {
+    if ctx.nodes[x.0].batched && (ctx.wants_stats(w) || b.is_some_and(|b| ctx.wants_stats(b))) {
         let batch = ctx.batch as f32;
+        square_into(dz, &mut ctx.scratch[1]);
         if ctx.wants_stats(w) {
             ctx.stats(w, |sq, per_example, nodes, _, scratch| {
                 let xv = &nodes[x.0].value;
                 let [x2, dz2, _] = scratch;
                 square_into(xv, x2);
-                square_into(dz, dz2);
                 // (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²)
                 dz2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq);
                 if let Some(pe) = per_example {
@@ -154,8 +154,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         }
         if let Some(b) = b.filter(|&b| ctx.wants_stats(b)) {
             ctx.stats(b, |sq, per_example, _, _, scratch| {
-                let dz2 = &mut scratch[1];
-                square_into(dz, dz2);
+                let dz2 = &scratch[1];
                 sq.resize_for(&[outputs]);
                 column_sums(dz2.data(), outputs, sq.data_mut());
                 sq.map_inplace(|s| batch * s);
