@@ -102,23 +102,17 @@ impl Ctx<'_> {
     }
 
     /// Fills the statistics of parameter node `v` with `f(grad_sq,
-    /// per_example, nodes, scratch)`; `per_example` is `None` unless
-    /// `PerExample` was requested.
+    /// per_example, nodes)`; `per_example` is `None` unless `PerExample` was
+    /// requested.
     pub(crate) fn stats(
         &mut self,
         v: Var,
-        f: impl FnOnce(&mut Tensor, Option<&mut Tensor>, &[Node], &ParamStore, &mut [Tensor; 3]),
+        f: impl FnOnce(&mut Tensor, Option<&mut Tensor>, &[Node]),
     ) {
         let mut sq = mem::take(&mut self.nodes[v.0].grad_sq);
         let mut pe = mem::take(&mut self.nodes[v.0].per_example);
         let want_pe = self.request == GradRequest::PerExample;
-        f(
-            &mut sq,
-            want_pe.then_some(&mut pe),
-            self.nodes,
-            self.store,
-            self.scratch,
-        );
+        f(&mut sq, want_pe.then_some(&mut pe), self.nodes);
         let node = &mut self.nodes[v.0];
         node.grad_sq = sq;
         node.per_example = pe;

@@ -212,8 +212,8 @@ pub struct Tape {
     pub(crate) len: usize,
     /// The node of each parameter in the current graph, by `ParamId`.
     pub(crate) param_nodes: Vec<Option<Var>>,
-    /// Scratch buffers: the squared operands of `MeanAndSquares`, and a
-    /// linear layer's `dZ`.
+    /// Scratch buffers: a row vector's per-row gradient contributions and
+    /// their sums, and a linear layer's `dZ`.
     pub(crate) scratch: [Tensor; 3],
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,

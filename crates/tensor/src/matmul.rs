@@ -129,6 +129,16 @@ pub fn gemm(
     gemm_with(Kernel::best(), m, k, n, alpha, a, ta, b, tb, beta, c);
 }
 
+/// The operands of a product, as the public entry points take them.
+struct Operands<'a> {
+    a: &'a [f32],
+    ta: Transpose,
+    b: &'a [f32],
+    tb: Transpose,
+    /// Multiply the elementwise squares of A and B instead.
+    square: bool,
+}
+
 /// [`gemm`] on a chosen micro-kernel, e.g. to compare
 /// [`Kernel::Portable`] with the SIMD ones.
 ///
@@ -153,6 +163,35 @@ pub fn gemm_with(
     beta: f32,
     c: &mut [f32],
 ) {
+    let operands = Operands {
+        a,
+        ta,
+        b,
+        tb,
+        square: false,
+    };
+    product(kernel, m, k, n, alpha, operands, beta, c);
+}
+
+/// `C = α·op(A)·op(B) + β·C`, or with the squares of A and B.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    kernel: Kernel,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    operands: Operands,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let Operands {
+        a,
+        ta,
+        b,
+        tb,
+        square,
+    } = operands;
     assert!(
         a.len() == m * k && b.len() == k * n && c.len() == m * n,
         "gemm: {m}×{k}·{k}×{n} needs A, B, C of {}, {}, {} elements; got {}, {}, {}",
@@ -232,6 +271,7 @@ pub fn gemm_with(
                     beta,
                     c,
                     rsc: n,
+                    square,
                 },
             );
         }
@@ -312,6 +352,51 @@ impl Tensor {
             other.data(),
             tb,
             beta,
+            out.data_mut(),
+        );
+    }
+
+    /// `out = α·op(self)²·op(other)²`, the product of the elementwise
+    /// squares, overwriting `out`. The squares are taken as the operands are
+    /// packed for the kernel, so no squared copy is made.
+    ///
+    /// This is the per-example second moment of a weight gradient:
+    /// `Σ_b (x_bᵀ δ_b)² = (x²)ᵀ·(δ²)` elementwise.
+    ///
+    /// # Panics
+    /// As [`matmul_into`](Tensor::matmul_into).
+    pub fn matmul_squares_into(
+        &self,
+        ta: Transpose,
+        other: &Tensor,
+        tb: Transpose,
+        alpha: f32,
+        out: &mut Tensor,
+    ) {
+        let (m, k) = op_dims(self, ta, "matmul_squares");
+        let (k2, n) = op_dims(other, tb, "matmul_squares");
+        assert!(
+            k == k2,
+            "matmul_squares: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
+            describe(self.shape(), ta),
+            describe(other.shape(), tb)
+        );
+        out.resize_for(&[m, n]);
+        let operands = Operands {
+            a: self.data(),
+            ta,
+            b: other.data(),
+            tb,
+            square: true,
+        };
+        product(
+            Kernel::best(),
+            m,
+            k,
+            n,
+            alpha,
+            operands,
+            0.0,
             out.data_mut(),
         );
     }

@@ -99,6 +99,34 @@ fn every_kernel_matches_the_f64_reference_for_all_transposes() {
     }
 }
 
+/// The product of squares squares each operand as it is packed; the result
+/// must be bitwise that of squaring first and multiplying after, for every
+/// transpose and for shapes with ragged panels, split across threads or not.
+#[test]
+fn matmul_squares_equals_squaring_first() {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (7, 33, 5),
+        (128, 784, 512),
+        (512, 128, 784),
+        (33, 129, 513),
+    ] {
+        for (ta, tb) in TRANSPOSES {
+            let sa = if ta == No { [m, k] } else { [k, m] };
+            let sb = if tb == No { [k, n] } else { [n, k] };
+            let a = Tensor::from_vec(random(m * k, 1), &sa);
+            let b = Tensor::from_vec(random(k * n, 2), &sb);
+            let mut fused = Tensor::default();
+            a.matmul_squares_into(ta, &b, tb, 3.0, &mut fused);
+            let (a2, b2) = (a.map(|x| x * x), b.map(|x| x * x));
+            let mut first = Tensor::default();
+            a2.matmul_into(ta, &b2, tb, 3.0, 0.0, &mut first);
+            let bits = |t: &Tensor| t.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fused), bits(&first), "{m}x{k}x{n} {ta:?} {tb:?}");
+        }
+    }
+}
+
 #[test]
 fn alpha_and_beta_scale_the_product_and_the_old_c() {
     for (m, k, n) in [(33, 129, 7), (129, 33, 513), (7, 513, 33)] {

@@ -175,7 +175,7 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     });
     if ctx.nodes[a.0].batched && ctx.wants_stats(b) {
         let batch = ctx.batch as f32;
-        ctx.stats(b, |sq, per_example, _, _, _| {
+        ctx.stats(b, |sq, per_example, _| {
             sq.resize_for(&[n]);
             sq.fill(0.0);
             for rb in r.data().chunks_exact(n) {

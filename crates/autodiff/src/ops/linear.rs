@@ -20,7 +20,7 @@
 
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::simd::vectorized;
-use gradlab_tensor::{Tensor, Transpose};
+use gradlab_tensor::Transpose;
 
 use crate::backward::Ctx;
 use crate::ops::activation::Activation;
@@ -137,27 +137,31 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         let beta = if first { 0.0 } else { 1.0 };
         dz.matmul_into(Transpose::No, wv, Transpose::No, 1.0, beta, g);
     });
-    if ctx.nodes[x.0].batched && (ctx.wants_stats(w) || b.is_some_and(|b| ctx.wants_stats(b))) {
+    if ctx.nodes[x.0].batched {
         let batch = ctx.batch as f32;
-        square_into(dz, &mut ctx.scratch[1]);
         if ctx.wants_stats(w) {
-            ctx.stats(w, |sq, per_example, nodes, _, scratch| {
+            ctx.stats(w, |sq, per_example, nodes| {
                 let xv = &nodes[x.0].value;
-                let [x2, dz2, _] = scratch;
-                square_into(xv, x2);
                 // (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²)
-                dz2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq);
+                dz.matmul_squares_into(Transpose::Yes, xv, Transpose::No, batch, sq);
                 if let Some(pe) = per_example {
                     super::matmul::outer_products(xv, dz, Transpose::Yes, batch, pe);
                 }
             });
         }
         if let Some(b) = b.filter(|&b| ctx.wants_stats(b)) {
-            ctx.stats(b, |sq, per_example, _, _, scratch| {
-                let dz2 = &scratch[1];
+            ctx.stats(b, |sq, per_example, _| {
+                // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
                 sq.resize_for(&[outputs]);
-                column_sums(dz2.data(), outputs, sq.data_mut());
-                sq.map_inplace(|s| batch * s);
+                sq.fill(0.0);
+                vectorized(|| {
+                    for row in dz.data().chunks_exact(outputs) {
+                        for (s, &d) in sq.data_mut().iter_mut().zip(row) {
+                            *s += d * d;
+                        }
+                    }
+                    sq.data_mut().iter_mut().for_each(|s| *s *= batch);
+                });
                 if let Some(pe) = per_example {
                     pe.assign(dz);
                     pe.map_inplace(|d| batch * d);
@@ -166,14 +170,4 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
         }
     }
     ctx.scratch[2] = dz_buf;
-}
-
-/// `out ← x ⊙ x`.
-fn square_into(x: &Tensor, out: &mut Tensor) {
-    out.resize_for(x.shape());
-    vectorized(|| {
-        for (o, &v) in out.data_mut().iter_mut().zip(x.data()) {
-            *o = v * v;
-        }
-    });
 }

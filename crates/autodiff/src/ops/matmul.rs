@@ -74,18 +74,15 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
     let per_example_weight = ctx.nodes[a.0].batched && ta == Transpose::No;
     if per_example_weight && ctx.wants_stats(b) {
         let batch = ctx.batch as f32;
-        ctx.stats(b, |sq, per_example, nodes, _, scratch| {
+        ctx.stats(b, |sq, per_example, nodes| {
             let x = &nodes[a.0].value;
-            let [x2, dy2, _] = scratch;
-            x2.assign(x);
-            x2.map_inplace(|v| v * v);
-            dy2.assign(dy);
-            dy2.map_inplace(|v| v * v);
             // Row b of dY is δ_b / B, so (1/B) Σ_b g_b² = B · (x²)ᵀ(dY²).
             match tb {
-                Transpose::No => x2.matmul_into(Transpose::Yes, dy2, Transpose::No, batch, 0.0, sq),
+                Transpose::No => {
+                    x.matmul_squares_into(Transpose::Yes, dy, Transpose::No, batch, sq)
+                }
                 Transpose::Yes => {
-                    dy2.matmul_into(Transpose::Yes, x2, Transpose::No, batch, 0.0, sq)
+                    dy.matmul_squares_into(Transpose::Yes, x, Transpose::No, batch, sq)
                 }
             }
             if let Some(pe) = per_example {

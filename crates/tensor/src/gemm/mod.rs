@@ -167,6 +167,9 @@ pub(crate) struct Product {
     pub(crate) beta: f32,
     pub(crate) c: *mut f32,
     pub(crate) rsc: usize,
+    /// Multiply the elementwise squares of A and B instead (each block is
+    /// squared once packed).
+    pub(crate) square: bool,
 }
 
 /// Computes `p` on the calling thread with `kernel`.
@@ -280,6 +283,9 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
             unsafe {
                 let b = p.b.at(p0, j0);
                 pack::pack::<K>(bpack, b.ptr, K::NR, nc, kc, b.cs, b.rs);
+                if p.square {
+                    square_in_place(bpack, nc.div_ceil(K::NR) * K::NR * kc);
+                }
             }
             for ic in 0..mb.count {
                 let (i0, mc) = mb.get(ic);
@@ -287,6 +293,9 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
                 unsafe {
                     let a = p.a.at(i0, p0);
                     pack::pack::<K>(apack, a.ptr, K::MR, mc, kc, a.rs, a.cs);
+                    if p.square {
+                        square_in_place(apack, mc.div_ceil(K::MR) * K::MR * kc);
+                    }
                     let c = p.c.add(i0 * p.rsc + j0);
                     macro_kernel::<K>(mc, nc, kc, p.alpha, apack, bpack, beta, c, p.rsc);
                 }
@@ -294,6 +303,17 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
         }
     }
     BUFFERS.set(buffers);
+}
+
+/// `x ← x²` for the `len` packed floats at `buf`, while they are in cache.
+///
+/// # Safety
+/// `buf` holds `len` writable floats.
+#[inline(always)]
+unsafe fn square_in_place(buf: *mut f32, len: usize) {
+    // SAFETY: as the caller promised.
+    let block = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+    block.iter_mut().for_each(|x| *x *= *x);
 }
 
 /// The two innermost loops: every `MR × NR` tile of an `mc × nc` block of C
