@@ -83,3 +83,72 @@ impl Module for Mlp {
         self.net.params()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gradlab_autodiff::{Activation, Tape};
+    use gradlab_tensor::{rng, Tensor};
+
+    use super::Mlp;
+    use crate::{Act, Dropout, Linear, Mode, Module, Sequential};
+
+    fn names(mlp: &Mlp) -> Vec<String> {
+        mlp.params
+            .ids()
+            .map(|id| mlp.params.name(id).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn parameters_are_named_by_pytorch_module_index() {
+        // nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)
+        let mlp = Mlp::new(&[4, 5, 6, 3], Activation::Relu, 0);
+        let want = [
+            "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+        ];
+        assert_eq!(names(&mlp), want.map(|n| format!("layers.{n}")));
+        // nn.Sequential(Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear)
+        let mlp = Mlp::with_dropout(&[4, 5, 6, 3], Activation::Relu, 0.5, 0);
+        let want = [
+            "0.weight", "0.bias", "3.weight", "3.bias", "6.weight", "6.bias",
+        ];
+        assert_eq!(names(&mlp), want.map(|n| format!("layers.{n}")));
+    }
+
+    #[test]
+    fn fused_layers_compute_what_separate_modules_do() {
+        let mlp = Mlp::with_dropout(&[6, 8, 5], Activation::Tanh, 0.25, 3);
+        // The same network from unfused modules over the same parameters.
+        let ids: Vec<_> = mlp.params.ids().collect();
+        let mut plain = Sequential::new();
+        plain.push(Linear {
+            weight: ids[0],
+            bias: Some(ids[1]),
+            inputs: 6,
+            outputs: 8,
+            activation: None,
+        });
+        plain.push(Act(Activation::Tanh));
+        plain.push(Dropout { p: 0.25, salt: 0 });
+        plain.push(Linear {
+            weight: ids[2],
+            bias: Some(ids[3]),
+            inputs: 8,
+            outputs: 5,
+            activation: None,
+        });
+        let x = Tensor::uniform(&[7, 6], -1.0, 1.0, &mut rng(1));
+        let mode = Mode::Train { seed: 9 };
+        let mut tape = Tape::new();
+        let run = |net: &dyn Module, tape: &mut Tape| {
+            let mut g = tape.record(&mlp.params);
+            let xv = g.input(&x);
+            let y = net.forward(&mut g, xv, mode);
+            g.value(y).clone()
+        };
+        let (fused, separate) = (run(&mlp, &mut tape), run(&plain, &mut tape));
+        for (a, b) in fused.data().iter().zip(separate.data()) {
+            assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+}
