@@ -10,7 +10,7 @@
 //! * [`optim`] — running averages and every optimizer of the lecture.
 //! * [`data`] — IDX files, MNIST, seeded batches.
 //! * [`train`] — the training loop, metrics, logs, resumable checkpoints.
-//! * [`bench`] — the optimizer benchmark: sweeps, tables and plots of the
+//! * [`bench`](mod@bench) — the optimizer benchmark: sweeps, tables and plots of the
 //!   lecture's claims.
 
 pub use gradlab_autodiff as autodiff;
