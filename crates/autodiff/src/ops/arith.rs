@@ -15,7 +15,7 @@
 //! a bias), its gradient sums the rows' contributions `r_b`:
 //! `∂L/∂b = Σ_b r_b`. Each `r_b` belongs to one example, so for a parameter
 //! row the per-example gradient is `g_b = B·r_b` and
-//! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see [`crate::backward`]).
+//! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see the `backward` module).
 
 use gradlab_tensor::reduce::column_sums;
 

@@ -1,5 +1,5 @@
 //! Dropout: `y = x ⊙ m`, where each `m_i` is 0 with probability p and
-//! 1/(1 − p) otherwise (inverted dropout: E[y] = x, so nothing changes at
+//! 1/(1 − p) otherwise (inverted dropout: E\[y\] = x, so nothing changes at
 //! evaluation time, when dropout is simply left out).
 //!
 //! **Derivative.** `∂L/∂x = dY ⊙ m`, with the same mask.

@@ -13,7 +13,7 @@
 //! dZ = dY ⊙ f′(z)      dW = dZᵀ·x      db = Σ_b dZ_b      dx = dZ·W
 //! ```
 //!
-//! **Per example.** Row b of `dZ` is `δ_b / B` (see [`crate::backward`]),
+//! **Per example.** Row b of `dZ` is `δ_b / B` (see the `backward` module),
 //! so `g_b(W) = B·δ_bᵀ x_b` and `g_b(b) = B·δ_b`; their means of squares
 //! are `B·(dZ²)ᵀ(x²)` and `B·Σ_b dZ_b²` — one more matmul on squared
 //! operands and one more column sum.
