@@ -95,6 +95,27 @@ impl Ctx<'_> {
         node.grad_ready = true;
     }
 
+    /// [`accumulate`](Ctx::accumulate) and [`stats`](Ctx::stats) in one
+    /// call, for an op that computes a parameter's gradient and its
+    /// statistics together: `f(grad, first, grad_sq, per_example, nodes,
+    /// store)`.
+    pub(crate) fn accumulate_with_stats(
+        &mut self,
+        v: Var,
+        f: impl FnOnce(&mut Tensor, bool, &mut Tensor, Option<&mut Tensor>, &[Node], &ParamStore),
+    ) {
+        let mut sq = mem::take(&mut self.nodes[v.0].grad_sq);
+        let mut pe = mem::take(&mut self.nodes[v.0].per_example);
+        let want_pe = self.request == GradRequest::PerExample;
+        self.accumulate(v, |g, first, nodes, store| {
+            f(g, first, &mut sq, want_pe.then_some(&mut pe), nodes, store)
+        });
+        let node = &mut self.nodes[v.0];
+        node.grad_sq = sq;
+        node.per_example = pe;
+        node.stats_ready = true;
+    }
+
     /// Whether per-example statistics are wanted for input `v` (a parameter
     /// whose other operand is a batch).
     pub(crate) fn wants_stats(&self, v: Var) -> bool {

@@ -36,7 +36,7 @@
 use rayon::prelude::*;
 
 pub use crate::gemm::Kernel;
-use crate::gemm::{self, Product, Strided};
+use crate::gemm::{self, Product, Squares, Strided};
 use crate::Tensor;
 
 /// Whether an operand enters a product as stored or transposed.
@@ -62,15 +62,16 @@ const ALIGN: usize = 16;
 /// a column tile of any other width ends in a partly filled kernel tile.
 const COL_ALIGN: usize = 32;
 
-/// Pointers into A, B and C that may cross threads.
+/// Pointers into A, B and C (and S) that may cross threads.
 #[derive(Clone, Copy)]
 struct Shared {
     a: Strided,
     b: Strided,
     c: *mut f32,
+    squares: Squares,
 }
-// SAFETY: during one `gemm_with` call A and B are only read, and each tile
-// writes its own rows (or columns) of C, disjoint from every other tile's.
+// SAFETY: during one product A and B are only read, and each tile writes
+// its own rows (or columns) of C (and S), disjoint from every other tile's.
 unsafe impl Send for Shared {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Shared {}
@@ -135,8 +136,8 @@ struct Operands<'a> {
     ta: Transpose,
     b: &'a [f32],
     tb: Transpose,
-    /// Multiply the elementwise squares of A and B instead.
-    square: bool,
+    /// Products of the elementwise squares of A and B wanted.
+    squares: Squares,
 }
 
 /// [`gemm`] on a chosen micro-kernel, e.g. to compare
@@ -168,7 +169,7 @@ pub fn gemm_with(
         ta,
         b,
         tb,
-        square: false,
+        squares: Squares::No,
     };
     product(kernel, m, k, n, alpha, operands, beta, c);
 }
@@ -190,7 +191,7 @@ fn product(
         ta,
         b,
         tb,
-        square,
+        squares,
     } = operands;
     assert!(
         a.len() == m * k && b.len() == k * n && c.len() == m * n,
@@ -224,11 +225,12 @@ fn product(
             cs: csb,
         },
         c: c.as_mut_ptr(),
+        squares,
     };
     let run = |t: usize| {
         // Binding `shared` whole makes the closure capture the `Sync`
         // wrapper rather than its raw-pointer fields.
-        let Shared { a, b, c } = { shared };
+        let Shared { a, b, c, squares } = { shared };
         let start = t * tile_len;
         let end = ((t + 1) * tile_len).min(if split_rows { m } else { n });
         // SAFETY: the slices were checked against m, k, n above and the
@@ -236,7 +238,7 @@ fn product(
         // only its own rows (or columns) of C, disjoint from every other
         // tile's.
         unsafe {
-            let (mt, nt, a, b, c) = if split_rows {
+            let (mt, nt, a, b, offset) = if split_rows {
                 (
                     end - start,
                     n,
@@ -245,7 +247,7 @@ fn product(
                         ..a
                     },
                     b,
-                    c.add(start * n),
+                    start * n,
                 )
             } else {
                 (
@@ -256,9 +258,17 @@ fn product(
                         ptr: b.ptr.add(start * b.cs),
                         ..b
                     },
-                    c.add(start),
+                    start,
                 )
             };
+            let squares = match squares {
+                Squares::Also { s, alpha } => Squares::Also {
+                    s: s.add(offset),
+                    alpha,
+                },
+                other => other,
+            };
+            let c = c.add(offset);
             gemm::run(
                 kernel,
                 &Product {
@@ -271,7 +281,7 @@ fn product(
                     beta,
                     c,
                     rsc: n,
-                    square,
+                    squares,
                 },
             );
         }
@@ -387,7 +397,7 @@ impl Tensor {
             ta,
             b: other.data(),
             tb,
-            square: true,
+            squares: Squares::Instead,
         };
         product(
             Kernel::best(),
@@ -399,6 +409,60 @@ impl Tensor {
             0.0,
             out.data_mut(),
         );
+    }
+
+    /// `out = op(self)·op(other) + β·out` (as [`matmul_into`] with α = 1)
+    /// and `out_sq = α_sq·op(self)²·op(other)²`, in one pass: each packed
+    /// block of the operands serves both products, squared in cache for the
+    /// second. A weight gradient and its per-example second moment come out
+    /// of one call.
+    ///
+    /// [`matmul_into`]: Tensor::matmul_into
+    ///
+    /// # Panics
+    /// As [`matmul_into`](Tensor::matmul_into).
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_with_squares_into(
+        &self,
+        ta: Transpose,
+        other: &Tensor,
+        tb: Transpose,
+        beta: f32,
+        out: &mut Tensor,
+        alpha_sq: f32,
+        out_sq: &mut Tensor,
+    ) {
+        let (m, k) = op_dims(self, ta, "matmul_with_squares");
+        let (k2, n) = op_dims(other, tb, "matmul_with_squares");
+        assert!(
+            k == k2,
+            "matmul_with_squares: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
+            describe(self.shape(), ta),
+            describe(other.shape(), tb)
+        );
+        if beta == 0.0 {
+            out.resize_for(&[m, n]);
+        } else {
+            assert!(
+                out.shape() == [m, n],
+                "matmul_with_squares: accumulating {} · {} into {:?}, expected [{m}, {n}]",
+                describe(self.shape(), ta),
+                describe(other.shape(), tb),
+                out.shape()
+            );
+        }
+        out_sq.resize_for(&[m, n]);
+        let operands = Operands {
+            a: self.data(),
+            ta,
+            b: other.data(),
+            tb,
+            squares: Squares::Also {
+                s: out_sq.data_mut().as_mut_ptr(),
+                alpha: alpha_sq,
+            },
+        };
+        product(Kernel::best(), m, k, n, 1.0, operands, beta, out.data_mut());
     }
 }
 

@@ -127,6 +127,33 @@ fn matmul_squares_equals_squaring_first() {
     }
 }
 
+/// A product and the product of squares from one packing equal the two
+/// computed apart, bitwise, with and without accumulation into C.
+#[test]
+fn matmul_with_squares_equals_both_products_apart() {
+    for &(m, k, n) in &[(1, 1, 1), (7, 33, 5), (512, 128, 784), (33, 300, 129)] {
+        for (ta, tb) in TRANSPOSES {
+            let sa = if ta == No { [m, k] } else { [k, m] };
+            let sb = if tb == No { [k, n] } else { [n, k] };
+            let a = Tensor::from_vec(random(m * k, 3), &sa);
+            let b = Tensor::from_vec(random(k * n, 4), &sb);
+            let c0 = Tensor::from_vec(random(m * n, 5), &[m, n]);
+            for beta in [0.0, 1.0] {
+                let (mut c, mut s) = (c0.clone(), Tensor::default());
+                a.matmul_with_squares_into(ta, &b, tb, beta, &mut c, 2.5, &mut s);
+                let mut want_c = c0.clone();
+                a.matmul_into(ta, &b, tb, 1.0, beta, &mut want_c);
+                let mut want_s = Tensor::default();
+                a.matmul_squares_into(ta, &b, tb, 2.5, &mut want_s);
+                let bits = |t: &Tensor| t.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let what = format!("{m}x{k}x{n} {ta:?} {tb:?} beta {beta}");
+                assert_eq!(bits(&c), bits(&want_c), "{what}: product");
+                assert_eq!(bits(&s), bits(&want_s), "{what}: squares");
+            }
+        }
+    }
+}
+
 #[test]
 fn alpha_and_beta_scale_the_product_and_the_old_c() {
     for (m, k, n) in [(33, 129, 7), (129, 33, 513), (7, 513, 33)] {

@@ -125,49 +125,51 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             }
         });
     }
-    // dW = dZᵀ·x
-    ctx.accumulate(w, |g, first, nodes, store| {
-        let xv = value(nodes, store, x);
-        let beta = if first { 0.0 } else { 1.0 };
-        dz.matmul_into(Transpose::Yes, xv, Transpose::No, 1.0, beta, g);
-    });
+    let batch = ctx.batch as f32;
+    let batched = ctx.nodes[x.0].batched;
+    if batched && ctx.wants_stats(w) {
+        ctx.accumulate_with_stats(w, |g, first, sq, pe, nodes, store| {
+            let xv = value(nodes, store, x);
+            let beta = if first { 0.0 } else { 1.0 };
+            // dW = dZᵀ·x, and (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²) from the same
+            // packed blocks.
+            dz.matmul_with_squares_into(Transpose::Yes, xv, Transpose::No, beta, g, batch, sq);
+            if let Some(pe) = pe {
+                super::matmul::outer_products(xv, dz, Transpose::Yes, batch, pe);
+            }
+        });
+    } else {
+        // dW = dZᵀ·x
+        ctx.accumulate(w, |g, first, nodes, store| {
+            let xv = value(nodes, store, x);
+            let beta = if first { 0.0 } else { 1.0 };
+            dz.matmul_into(Transpose::Yes, xv, Transpose::No, 1.0, beta, g);
+        });
+    }
     // dx = dZ·W
     ctx.accumulate(x, |g, first, nodes, store| {
         let wv = value(nodes, store, w);
         let beta = if first { 0.0 } else { 1.0 };
         dz.matmul_into(Transpose::No, wv, Transpose::No, 1.0, beta, g);
     });
-    if ctx.nodes[x.0].batched {
-        let batch = ctx.batch as f32;
-        if ctx.wants_stats(w) {
-            ctx.stats(w, |sq, per_example, nodes| {
-                let xv = &nodes[x.0].value;
-                // (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²)
-                dz.matmul_squares_into(Transpose::Yes, xv, Transpose::No, batch, sq);
-                if let Some(pe) = per_example {
-                    super::matmul::outer_products(xv, dz, Transpose::Yes, batch, pe);
-                }
-            });
-        }
-        if let Some(b) = b.filter(|&b| ctx.wants_stats(b)) {
-            ctx.stats(b, |sq, per_example, _| {
-                // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
-                sq.resize_for(&[outputs]);
-                sq.fill(0.0);
-                vectorized(|| {
-                    for row in dz.data().chunks_exact(outputs) {
-                        for (s, &d) in sq.data_mut().iter_mut().zip(row) {
-                            *s += d * d;
-                        }
+    if let Some(b) = b.filter(|&b| batched && ctx.wants_stats(b)) {
+        ctx.stats(b, |sq, per_example, _| {
+            // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
+            sq.resize_for(&[outputs]);
+            sq.fill(0.0);
+            vectorized(|| {
+                for row in dz.data().chunks_exact(outputs) {
+                    for (s, &d) in sq.data_mut().iter_mut().zip(row) {
+                        *s += d * d;
                     }
-                    sq.data_mut().iter_mut().for_each(|s| *s *= batch);
-                });
-                if let Some(pe) = per_example {
-                    pe.assign(dz);
-                    pe.map_inplace(|d| batch * d);
                 }
+                sq.data_mut().iter_mut().for_each(|s| *s *= batch);
             });
-        }
+            if let Some(pe) = per_example {
+                pe.assign(dz);
+                pe.map_inplace(|d| batch * d);
+            }
+        });
     }
     ctx.scratch[2] = dz_buf;
 }

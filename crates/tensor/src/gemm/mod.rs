@@ -167,9 +167,22 @@ pub(crate) struct Product {
     pub(crate) beta: f32,
     pub(crate) c: *mut f32,
     pub(crate) rsc: usize,
-    /// Multiply the elementwise squares of A and B instead (each block is
-    /// squared once packed).
-    pub(crate) square: bool,
+    /// Products of the elementwise squares of A and B, instead of A·B or
+    /// next to it.
+    pub(crate) squares: Squares,
+}
+
+/// The products of squares a [`Product`] computes; each packed block of A
+/// and B is squared in cache, so no squared copy of an operand is made.
+#[derive(Clone, Copy)]
+pub(crate) enum Squares {
+    /// Only `C = α·A·B + β·C`.
+    No,
+    /// `C = α·A²·B² + β·C` instead.
+    Instead,
+    /// Also `S = α_s·A²·B²`, with S laid out like C: both products share
+    /// one packing of A and B.
+    Also { s: *mut f32, alpha: f32 },
 }
 
 /// Computes `p` on the calling thread with `kernel`.
@@ -270,7 +283,12 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
     // passed to `LocalKey::with` would be compiled without this function's
     // target features.
     let mut buffers = BUFFERS.take();
-    let (apack, bpack) = buffers.reserve(mb.len * kb.len, kb.len * nb.len);
+    let b_squares = if matches!(p.squares, Squares::Also { .. }) {
+        kb.len * nb.len
+    } else {
+        0
+    };
+    let (apack, bpack, bsquares) = buffers.reserve(mb.len * kb.len, kb.len * nb.len, b_squares);
     for jc in 0..nb.count {
         let (j0, nc) = nb.get(jc);
         for pc in 0..kb.count {
@@ -278,26 +296,37 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
             // Every slice after the first adds to what the earlier ones
             // wrote.
             let beta = if pc == 0 { p.beta } else { 1.0 };
-            // SAFETY: the block lies within B; the buffer holds
-            // `kb.len · nb.len ≥ kc · ⌈nc / NR⌉·NR` floats.
+            let b_len = nc.div_ceil(K::NR) * K::NR * kc;
+            // SAFETY: the block lies within B; the buffers hold
+            // `kb.len · nb.len ≥ b_len` floats.
             unsafe {
                 let b = p.b.at(p0, j0);
                 pack::pack::<K>(bpack, b.ptr, K::NR, nc, kc, b.cs, b.rs);
-                if p.square {
-                    square_in_place(bpack, nc.div_ceil(K::NR) * K::NR * kc);
+                match p.squares {
+                    Squares::No => {}
+                    Squares::Instead => square_in_place(bpack, b_len),
+                    Squares::Also { .. } => squares_of(bpack, bsquares, b_len),
                 }
             }
             for ic in 0..mb.count {
                 let (i0, mc) = mb.get(ic);
-                // SAFETY: as for B; the C block lies within C.
+                let a_len = mc.div_ceil(K::MR) * K::MR * kc;
+                // SAFETY: as for B; the C (and S) block lies within C (S).
                 unsafe {
                     let a = p.a.at(i0, p0);
                     pack::pack::<K>(apack, a.ptr, K::MR, mc, kc, a.rs, a.cs);
-                    if p.square {
-                        square_in_place(apack, mc.div_ceil(K::MR) * K::MR * kc);
+                    if let Squares::Instead = p.squares {
+                        square_in_place(apack, a_len);
                     }
-                    let c = p.c.add(i0 * p.rsc + j0);
+                    let offset = i0 * p.rsc + j0;
+                    let c = p.c.add(offset);
                     macro_kernel::<K>(mc, nc, kc, p.alpha, apack, bpack, beta, c, p.rsc);
+                    if let Squares::Also { s, alpha } = p.squares {
+                        square_in_place(apack, a_len);
+                        let beta = if pc == 0 { 0.0 } else { 1.0 };
+                        let s = s.add(offset);
+                        macro_kernel::<K>(mc, nc, kc, alpha, apack, bsquares, beta, s, p.rsc);
+                    }
                 }
             }
         }
@@ -314,6 +343,22 @@ unsafe fn square_in_place(buf: *mut f32, len: usize) {
     // SAFETY: as the caller promised.
     let block = unsafe { std::slice::from_raw_parts_mut(buf, len) };
     block.iter_mut().for_each(|x| *x *= *x);
+}
+
+/// `out[i] = buf[i]²` for the `len` packed floats at `buf`.
+///
+/// # Safety
+/// `buf` holds `len` readable floats, `out` room for `len`, apart.
+#[inline(always)]
+unsafe fn squares_of(buf: *const f32, out: *mut f32, len: usize) {
+    // SAFETY: as the caller promised.
+    let (src, dst) = unsafe {
+        (
+            std::slice::from_raw_parts(buf, len),
+            std::slice::from_raw_parts_mut(out, len),
+        )
+    };
+    dst.iter_mut().zip(src).for_each(|(o, &x)| *o = x * x);
 }
 
 /// The two innermost loops: every `MR × NR` tile of an `mc × nc` block of C
@@ -411,17 +456,25 @@ unsafe fn scale(p: &Product) {
 struct Buffers {
     a: Vec<f32>,
     b: Vec<f32>,
+    /// The squares of the packed B, for [`Squares::Also`].
+    b_squares: Vec<f32>,
 }
 
 thread_local! {
-    static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers { a: Vec::new(), b: Vec::new() }) };
+    static BUFFERS: RefCell<Buffers> = const {
+        RefCell::new(Buffers { a: Vec::new(), b: Vec::new(), b_squares: Vec::new() })
+    };
 }
 
 impl Buffers {
     /// Cache-line-aligned room for `a` and `b` floats, growing the buffers
     /// if they are too small and reusing them otherwise.
-    fn reserve(&mut self, a: usize, b: usize) -> (*mut f32, *mut f32) {
-        (aligned(&mut self.a, a), aligned(&mut self.b, b))
+    fn reserve(&mut self, a: usize, b: usize, b_squares: usize) -> (*mut f32, *mut f32, *mut f32) {
+        (
+            aligned(&mut self.a, a),
+            aligned(&mut self.b, b),
+            aligned(&mut self.b_squares, b_squares),
+        )
     }
 }
 
