@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gradlab_tensor::Tensor;
+use gradlab_tensor::{parallel, Tensor};
 
 use crate::idx::read_idx_ndim;
 use crate::{DataError, NUM_CLASSES};
@@ -172,12 +172,14 @@ impl Dataset {
         if f == 0 {
             return;
         }
-        for (row, &i) in x.data_mut().chunks_exact_mut(f).zip(indices) {
-            let image = &self.images[i * f..(i + 1) * f];
-            for (out, &p) in row.iter_mut().zip(image) {
-                *out = f32::from(p) / 255.0;
+        parallel::rows_mut(x.data_mut(), f, |first, rows| {
+            for (row, &i) in rows.chunks_exact_mut(f).zip(&indices[first..]) {
+                let image = &self.images[i * f..(i + 1) * f];
+                for (out, &p) in row.iter_mut().zip(image) {
+                    *out = f32::from(p) / 255.0;
+                }
             }
-        }
+        });
     }
 
     fn check_index(&self, i: usize) {

@@ -15,6 +15,8 @@
 //! * [`random`] — seeded uniform and normal initialisation.
 //! * [`simd`] — runs plain loops compiled for AVX-512 or AVX2 when the CPU
 //!   has them.
+//! * [`parallel`] — elementwise loops cut into fixed chunks for rayon's
+//!   threads.
 //!
 //! ## Determinism
 //!
@@ -40,7 +42,7 @@
 pub mod elementwise;
 mod gemm;
 pub mod matmul;
-mod parallel;
+pub mod parallel;
 pub mod random;
 pub mod reduce;
 pub mod simd;

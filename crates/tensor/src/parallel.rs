@@ -14,11 +14,13 @@ pub(crate) const CHUNK: usize = 1 << 14;
 
 /// Below this many elements a loop runs on the calling thread: spawning
 /// costs more than it saves.
-pub(crate) const PARALLEL_MIN: usize = 1 << 18;
+pub(crate) const PARALLEL_MIN: usize = 1 << 16;
 
 /// Calls `f(offset, chunk)` for consecutive chunks of `out`, in parallel when
-/// `out` is large. `offset` is the index of the chunk's first element.
-pub(crate) fn chunks_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+/// `out` is large. `offset` is the index of the chunk's first element, so
+/// `f` can read other slices at the same positions. Each call runs with the
+/// widest vectors the CPU has ([`vectorized`]).
+pub fn chunks_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     if out.len() < PARALLEL_MIN {
         vectorized(|| f(0, out));
     } else {
@@ -29,12 +31,8 @@ pub(crate) fn chunks_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync +
 }
 
 /// Calls `f(first_row, rows)` over blocks of whole rows of a row-major buffer
-/// with `row_len` elements per row.
-pub(crate) fn rows_mut(
-    out: &mut [f32],
-    row_len: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
-) {
+/// with `row_len` elements per row, in parallel when the buffer is large.
+pub fn rows_mut(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     if out.len() < PARALLEL_MIN || row_len == 0 {
         vectorized(|| f(0, out));
     } else {

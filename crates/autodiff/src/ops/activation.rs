@@ -12,7 +12,7 @@
 //!
 //! An activation acts on each element alone, so it keeps examples apart.
 
-use gradlab_tensor::simd::vectorized;
+use gradlab_tensor::parallel;
 
 use crate::backward::{emit, Ctx};
 use crate::tape::{value, Graph, Node, Op, Var};
@@ -106,7 +106,7 @@ impl Activation {
     /// `x ← f(x)` for every element.
     pub fn apply_slice(self, xs: &mut [f32]) {
         self.specialized(|f| {
-            vectorized(|| xs.iter_mut().for_each(|x| *x = f.apply(*x)));
+            parallel::chunks_mut(xs, |_, c| c.iter_mut().for_each(|x| *x = f.apply(*x)));
         });
     }
 
@@ -115,8 +115,9 @@ impl Activation {
     pub fn derivative_slice(self, dy: &[f32], x: &[f32], y: &[f32], out: &mut [f32]) {
         assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
         self.specialized(|f| {
-            vectorized(|| {
-                for (((o, &d), &x), &y) in out.iter_mut().zip(dy).zip(x).zip(y) {
+            parallel::chunks_mut(out, |at, o| {
+                let inputs = dy[at..].iter().zip(&x[at..]).zip(&y[at..]);
+                for (o, ((&d, &x), &y)) in o.iter_mut().zip(inputs) {
                     *o = d * f.derivative(x, y);
                 }
             });

@@ -18,6 +18,7 @@
 //! are `B·(dZ²)ᵀ(x²)` and `B·Σ_b dZ_b²` — one more matmul on squared
 //! operands and one more column sum.
 
+use gradlab_tensor::parallel;
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::simd::vectorized;
 use gradlab_tensor::Transpose;
@@ -82,8 +83,8 @@ fn keeps_input(f: Activation) -> bool {
 
 /// Every row of `out` ← `row`.
 fn fill_rows(out: &mut [f32], row: &[f32]) {
-    vectorized(|| {
-        for o in out.chunks_exact_mut(row.len()) {
+    parallel::rows_mut(out, row.len(), |_, rows| {
+        for o in rows.chunks_exact_mut(row.len()) {
             o.copy_from_slice(row);
         }
     });
