@@ -4,6 +4,7 @@
 //! The interesting ratio is `MeanAndSquares` / `Mean` at the same B: the
 //! per-example second moments cost one extra matmul per weight on squared
 //! operands, not B outer products (`PerExample` shows what those cost).
+//! Each step runs inside rayon's pool, as `Trainer::step` does.
 //!
 //! ```text
 //! cargo bench --bench train_step
@@ -16,6 +17,9 @@ use gradlab::tensor::{rng, Tensor};
 
 fn train_step(c: &mut Criterion) {
     let mlp = Mlp::new(&[784, 512, 512, 10], Activation::Relu, 0);
+    // Inside the pool, as a training step runs: the parallel loops then
+    // start on a worker instead of waking the calling thread each time.
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
     let mut group = c.benchmark_group("train_step");
     group.sample_size(20);
     for b in [32, 128, 512] {
@@ -33,11 +37,13 @@ fn train_step(c: &mut Criterion) {
                 &b,
                 |bench, _| {
                     bench.iter(|| {
-                        let mut g = tape.record(&mlp.params);
-                        let xv = g.input(&x);
-                        let logits = mlp.forward(&mut g, xv, Mode::Eval);
-                        let loss = g.softmax_cross_entropy(logits, &labels);
-                        g.backward(loss, request).unwrap();
+                        pool.install(|| {
+                            let mut g = tape.record(&mlp.params);
+                            let xv = g.input(&x);
+                            let logits = mlp.forward(&mut g, xv, Mode::Eval);
+                            let loss = g.softmax_cross_entropy(logits, &labels);
+                            g.backward(loss, request).unwrap();
+                        })
                     })
                 },
             );
