@@ -248,3 +248,26 @@ fn bad_configs_are_errors() {
         Err(TrainError::Config(_))
     ));
 }
+
+/// `with_noise_scale` adds the gradient noise scale to every epoch's report
+/// and changes nothing else: Adam ignores the squares, so the weights are
+/// bitwise those of a run without them.
+#[test]
+fn noise_scale_is_reported_without_changing_training() {
+    let (train, test) = data(200);
+    let run = |noise: bool| {
+        let mut t =
+            Trainer::new(small(640, 1, "adam(lr=1e-3)"), train.clone(), test.clone()).unwrap();
+        if noise {
+            t = t.with_noise_scale();
+        }
+        let metrics = t.fit(&Outputs::default(), &mut |_| {}).unwrap();
+        (metrics[0].b_noise, weights(&t))
+    };
+    let (plain_noise, plain) = run(false);
+    let (noise, with) = run(true);
+    assert_eq!(plain_noise, None);
+    let b = noise.expect("the epoch reports B_noise");
+    assert!(b.is_finite() && b > 0.0, "B_noise = {b}");
+    assert!(plain == with, "asking for the squares changed the weights");
+}
