@@ -8,8 +8,6 @@
 
 use gradlab_tensor::simd::vectorized;
 
-use crate::denormal::flushing_denormals;
-
 /// Elements per chunk (128 KiB of each tensor the loop touches).
 pub(crate) const CHUNK: usize = 1 << 15;
 
@@ -72,7 +70,7 @@ impl<'a> Lanes<'a> {
 /// [`PARALLEL_MIN`] elements, else over [`CHUNK`]-sized pieces in parallel.
 pub(crate) fn for_each_chunk(lanes: Lanes<'_>, f: &(impl Fn(Lanes<'_>) + Sync)) {
     if lanes.value.len() < PARALLEL_MIN {
-        vectorized(|| flushing_denormals(|| f(lanes)));
+        vectorized(|| f(lanes));
     } else {
         split_into_chunks(lanes, f);
     }
@@ -81,7 +79,7 @@ pub(crate) fn for_each_chunk(lanes: Lanes<'_>, f: &(impl Fn(Lanes<'_>) + Sync)) 
 fn split_into_chunks(lanes: Lanes<'_>, f: &(impl Fn(Lanes<'_>) + Sync)) {
     let n = lanes.value.len();
     if n <= CHUNK {
-        vectorized(|| flushing_denormals(|| f(lanes)));
+        vectorized(|| f(lanes));
     } else {
         // Split at a chunk boundary near the middle; the recursion ends on
         // whole chunks (and one shorter tail), the same ones for any pool.

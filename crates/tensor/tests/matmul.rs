@@ -154,6 +154,19 @@ fn matmul_with_squares_equals_both_products_apart() {
     }
 }
 
+/// With an empty shared dimension the product of squares is an empty sum:
+/// whatever `out_sq` held, it comes back zero.
+#[test]
+fn matmul_with_squares_of_nothing_is_zero() {
+    let a = Tensor::from_vec(vec![], &[3, 0]);
+    let b = Tensor::from_vec(vec![], &[0, 4]);
+    let mut c = Tensor::full(&[3, 4], 2.0);
+    let mut s = Tensor::full(&[3, 4], 7.0);
+    a.matmul_with_squares_into(No, &b, No, 0.5, &mut c, 1.0, &mut s);
+    assert!(c.data().iter().all(|&x| x == 1.0), "C = β·C");
+    assert!(s.data().iter().all(|&x| x == 0.0), "S = 0");
+}
+
 #[test]
 fn alpha_and_beta_scale_the_product_and_the_old_c() {
     for (m, k, n) in [(33, 129, 7), (129, 33, 513), (7, 513, 33)] {

@@ -153,7 +153,7 @@ impl Trainer {
     /// Computes the per-example mean of squares (1/B) Σ_b g_b² at every
     /// step even if the optimizer does not use it, so that every epoch
     /// reports the gradient noise scale ([`EpochMetrics::b_noise`]). Costs
-    /// one extra matmul per weight on squared operands.
+    /// a second pass of the weight-gradient matmul on squared operands.
     pub fn with_noise_scale(mut self) -> Trainer {
         self.request = GradRequest::MeanAndSquares;
         self
@@ -386,8 +386,18 @@ fn with_helpers<R: Send>(helpers: usize, done: &AtomicBool, body: impl FnOnce() 
 
 /// Runs the pool's pending jobs, or spins, until `done`.
 fn help_until(done: &AtomicBool) {
+    let mut idle = 0u32;
     while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() != Some(Yield::Executed) {
+        if rayon::yield_now() == Some(Yield::Executed) {
+            idle = 0;
+            continue;
+        }
+        idle += 1;
+        // With more threads than free cores, a helper that only spins would
+        // take the core from the thread doing the step's serial work.
+        if idle.is_multiple_of(256) {
+            std::thread::yield_now();
+        } else {
             std::hint::spin_loop();
         }
     }

@@ -435,10 +435,11 @@ unsafe fn edge_tile<K: MicroKernel>(
     }
 }
 
-/// `C = β·C` (the product with `k = 0`); with `β = 0`, C is zeroed.
+/// `C = β·C` (the product with `k = 0`); with `β = 0`, C is zeroed. A
+/// product of squares asked for alongside is an empty sum: S is zeroed.
 ///
 /// # Safety
-/// C as in [`run`].
+/// C (and S) as in [`run`].
 unsafe fn scale(p: &Product) {
     for i in 0..p.m {
         // SAFETY: row `i < m` of C, `n` floats.
@@ -447,6 +448,10 @@ unsafe fn scale(p: &Product) {
             row.fill(0.0);
         } else {
             row.iter_mut().for_each(|x| *x *= p.beta);
+        }
+        if let Squares::Also { s, .. } = p.squares {
+            // SAFETY: row `i` of S, laid out like C.
+            unsafe { std::slice::from_raw_parts_mut(s.add(i * p.rsc), p.n) }.fill(0.0);
         }
     }
 }
@@ -467,8 +472,8 @@ thread_local! {
 }
 
 impl Buffers {
-    /// Cache-line-aligned room for `a` and `b` floats, growing the buffers
-    /// if they are too small and reusing them otherwise.
+    /// Cache-line-aligned room for `a`, `b` and `b_squares` floats, growing
+    /// the buffers if they are too small and reusing them otherwise.
     fn reserve(&mut self, a: usize, b: usize, b_squares: usize) -> (*mut f32, *mut f32, *mut f32) {
         (
             aligned(&mut self.a, a),

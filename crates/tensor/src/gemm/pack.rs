@@ -13,8 +13,9 @@
 //! swapped. The two layouts that occur get a loop of their own:
 //!
 //! * `across = 1` (B as stored, `Aᵀ`): each step's values are adjacent in
-//!   the source. One source row at a time is dealt out to all panels, so the
-//!   source is read front to back, which the hardware prefetcher follows.
+//!   the source. Eight source rows at a time are dealt out to all panels, so
+//!   the source is read front to back, which the hardware prefetcher
+//!   follows; a last, narrower panel gets row copies and zeros.
 //! * `along = 1` (A as stored, `Bᵀ`): each lane's steps are adjacent. This
 //!   is a transpose, done in 8 × 8 blocks by the kernel's SIMD shuffles.
 
