@@ -293,6 +293,34 @@ fn product(
     }
 }
 
+/// `(m, k, n)` of `op(a)·op(b)`, or a panic naming `name` and both operands
+/// if the inner dimensions differ.
+fn product_dims(a: &Tensor, ta: Transpose, b: &Tensor, tb: Transpose, name: &str) -> [usize; 3] {
+    let (m, k) = op_dims(a, ta, name);
+    let (k2, n) = op_dims(b, tb, name);
+    assert!(
+        k == k2,
+        "{name}: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
+        describe(a.shape(), ta),
+        describe(b.shape(), tb)
+    );
+    [m, k, n]
+}
+
+/// Readies `out` for an `m × n` result: resized when `β = 0` (its contents
+/// are ignored), else it must already be `m × n` (it is accumulated into).
+fn ready_output(out: &mut Tensor, m: usize, n: usize, beta: f32, name: &str) {
+    if beta == 0.0 {
+        out.resize_for(&[m, n]);
+    } else {
+        assert!(
+            out.shape() == [m, n],
+            "{name}: cannot accumulate a [{m}, {n}] product into {:?}",
+            out.shape()
+        );
+    }
+}
+
 fn op_dims(x: &Tensor, t: Transpose, name: &str) -> (usize, usize) {
     let (r, c) = x.dims2(name);
     match t {
@@ -333,25 +361,8 @@ impl Tensor {
         beta: f32,
         out: &mut Tensor,
     ) {
-        let (m, k) = op_dims(self, ta, "matmul");
-        let (k2, n) = op_dims(other, tb, "matmul");
-        assert!(
-            k == k2,
-            "matmul: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
-            describe(self.shape(), ta),
-            describe(other.shape(), tb)
-        );
-        if beta == 0.0 {
-            out.resize_for(&[m, n]);
-        } else {
-            assert!(
-                out.shape() == [m, n],
-                "matmul: accumulating {} · {} into {:?}, expected [{m}, {n}]",
-                describe(self.shape(), ta),
-                describe(other.shape(), tb),
-                out.shape()
-            );
-        }
+        let [m, k, n] = product_dims(self, ta, other, tb, "matmul");
+        ready_output(out, m, n, beta, "matmul");
         gemm(
             m,
             k,
@@ -383,15 +394,8 @@ impl Tensor {
         alpha: f32,
         out: &mut Tensor,
     ) {
-        let (m, k) = op_dims(self, ta, "matmul_squares");
-        let (k2, n) = op_dims(other, tb, "matmul_squares");
-        assert!(
-            k == k2,
-            "matmul_squares: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
-            describe(self.shape(), ta),
-            describe(other.shape(), tb)
-        );
-        out.resize_for(&[m, n]);
+        let [m, k, n] = product_dims(self, ta, other, tb, "matmul_squares");
+        ready_output(out, m, n, 0.0, "matmul_squares");
         let operands = Operands {
             a: self.data(),
             ta,
@@ -432,26 +436,9 @@ impl Tensor {
         alpha_sq: f32,
         out_sq: &mut Tensor,
     ) {
-        let (m, k) = op_dims(self, ta, "matmul_with_squares");
-        let (k2, n) = op_dims(other, tb, "matmul_with_squares");
-        assert!(
-            k == k2,
-            "matmul_with_squares: cannot multiply {} by {} (inner dimensions {k} and {k2} differ)",
-            describe(self.shape(), ta),
-            describe(other.shape(), tb)
-        );
-        if beta == 0.0 {
-            out.resize_for(&[m, n]);
-        } else {
-            assert!(
-                out.shape() == [m, n],
-                "matmul_with_squares: accumulating {} · {} into {:?}, expected [{m}, {n}]",
-                describe(self.shape(), ta),
-                describe(other.shape(), tb),
-                out.shape()
-            );
-        }
-        out_sq.resize_for(&[m, n]);
+        let [m, k, n] = product_dims(self, ta, other, tb, "matmul_with_squares");
+        ready_output(out, m, n, beta, "matmul_with_squares");
+        ready_output(out_sq, m, n, 0.0, "matmul_with_squares");
         let operands = Operands {
             a: self.data(),
             ta,
@@ -512,6 +499,14 @@ mod tests {
     )]
     fn inner_dimension_mismatch_names_both_shapes() {
         Tensor::zeros(&[2, 3]).matmul(Transpose::No, &Tensor::zeros(&[2, 3]), Transpose::No);
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: cannot accumulate a [2, 4] product into [4, 2]")]
+    fn accumulating_into_the_wrong_shape_names_both() {
+        let (a, b) = (Tensor::zeros(&[2, 3]), Tensor::zeros(&[3, 4]));
+        let mut c = Tensor::zeros(&[4, 2]);
+        a.matmul_into(Transpose::No, &b, Transpose::No, 1.0, 1.0, &mut c);
     }
 
     #[test]
