@@ -234,7 +234,15 @@ impl Tape {
 
     /// Starts recording a new graph whose parameters are read from `store`.
     /// The tape is reset first.
+    ///
+    /// The first graph recorded from a rayon pool's threads also allocates
+    /// the matmul's packing buffers on every thread of that pool
+    /// ([`reserve_workers`](gradlab_tensor::reserve_workers)): the graph
+    /// reuses the tape's buffers, and after this no thread of the pool
+    /// grows one, so a repeated step allocates nothing from its second
+    /// recording on.
     pub fn record<'t, 's>(&'t mut self, store: &'s ParamStore) -> Graph<'t, 's> {
+        gradlab_tensor::reserve_workers();
         self.reset();
         if self.param_nodes.len() < store.len() {
             self.param_nodes.resize(store.len(), None);

@@ -35,8 +35,8 @@
 
 use rayon::prelude::*;
 
-pub use crate::gemm::Kernel;
 use crate::gemm::{self, Product, Squares, Strided};
+pub use crate::gemm::{reserve_workers, Kernel};
 use crate::Tensor;
 
 /// Whether an operand enters a product as stored or transposed.

@@ -180,6 +180,13 @@ impl Trainer {
         // they appear: an idle rayon thread soon goes to sleep, and waking
         // it for each of a step's dozen parallel loops (a system call and a
         // context switch each) cost 15–20 % of a step at batch size 32.
+        //
+        // The first step allocates every worker's matmul buffers (a
+        // broadcast to the pool, which `Tape::record` would otherwise do)
+        // before the helpers start: a thread that waits for a broadcast runs
+        // queued jobs meanwhile, and if it picked up its own helper job, that
+        // helper would spin until the step it sits inside has finished.
+        gradlab_tensor::reserve_workers();
         let done = AtomicBool::new(false);
         rayon::scope(|_| {
             with_helpers(rayon::current_num_threads() - 1, &done, || {

@@ -55,9 +55,14 @@
 //!
 //! ## Memory
 //!
-//! Packing buffers live in thread-local `Vec`s, grown when a larger block is
-//! first met and then reused, so a training loop that repeats the same
-//! shapes allocates nothing after its first step.
+//! Packing buffers live in thread-local `Vec`s, allocated once per thread at
+//! the largest block any product can ask for (`MC × KC` for A, `KC × NC`
+//! for B and its squares: 1.2 MiB in all) and reused by every product after
+//! that. Sizing them for the block at hand instead would make them grow the
+//! first time a thread meets a larger block, and which thread gets which
+//! tile is up to work stealing: a worker could first meet its largest tile
+//! at any step. [`reserve_workers`] allocates them on every thread of a pool
+//! up front, so that after it no product allocates, whatever the scheduling.
 //!
 //! ## Determinism
 //!
@@ -71,7 +76,7 @@
 mod kernel;
 mod pack;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
 
 use kernel::MicroKernel;
@@ -283,12 +288,8 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
     // passed to `LocalKey::with` would be compiled without this function's
     // target features.
     let mut buffers = BUFFERS.take();
-    let b_squares = if matches!(p.squares, Squares::Also { .. }) {
-        kb.len * nb.len
-    } else {
-        0
-    };
-    let (apack, bpack, bsquares) = buffers.reserve(mb.len * kb.len, kb.len * nb.len, b_squares);
+    debug_assert!(mb.len <= MC && kb.len <= KC && nb.len <= NC);
+    let (apack, bpack, bsquares) = buffers.panels();
     for jc in 0..nb.count {
         let (j0, nc) = nb.get(jc);
         for pc in 0..kb.count {
@@ -298,7 +299,7 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
             let beta = if pc == 0 { p.beta } else { 1.0 };
             let b_len = nc.div_ceil(K::NR) * K::NR * kc;
             // SAFETY: the block lies within B; the buffers hold
-            // `kb.len · nb.len ≥ b_len` floats.
+            // `KC · NC ≥ b_len` floats.
             unsafe {
                 let b = p.b.at(p0, j0);
                 pack::pack::<K>(bpack, b.ptr, K::NR, nc, kc, b.cs, b.rs);
@@ -456,7 +457,8 @@ unsafe fn scale(p: &Product) {
     }
 }
 
-/// The packing buffers of one thread.
+/// The packing buffers of one thread, each empty or holding its largest
+/// block.
 #[derive(Default)]
 struct Buffers {
     a: Vec<f32>,
@@ -469,29 +471,60 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = const {
         RefCell::new(Buffers { a: Vec::new(), b: Vec::new(), b_squares: Vec::new() })
     };
+    /// Whether [`reserve_workers`] has run on this thread's pool.
+    static POOL_RESERVED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Floats of slack so that a buffer can start on an [`ALIGN_BYTES`]
+/// boundary.
+const SLACK: usize = ALIGN_BYTES / size_of::<f32>();
+
 impl Buffers {
-    /// Cache-line-aligned room for `a`, `b` and `b_squares` floats, growing
-    /// the buffers if they are too small and reusing them otherwise.
-    fn reserve(&mut self, a: usize, b: usize, b_squares: usize) -> (*mut f32, *mut f32, *mut f32) {
+    /// Allocates the buffers at their largest size, unless done already.
+    fn allocate(&mut self) {
+        if self.a.is_empty() {
+            self.a = vec![0.0; MC * KC + SLACK];
+            self.b = vec![0.0; KC * NC + SLACK];
+            self.b_squares = vec![0.0; KC * NC + SLACK];
+        }
+    }
+
+    /// Cache-line-aligned room for a packed `MC × KC` block of A and two
+    /// `KC × NC` blocks of B (allocated on the thread's first product).
+    fn panels(&mut self) -> (*mut f32, *mut f32, *mut f32) {
+        self.allocate();
         (
-            aligned(&mut self.a, a),
-            aligned(&mut self.b, b),
-            aligned(&mut self.b_squares, b_squares),
+            aligned(&mut self.a),
+            aligned(&mut self.b),
+            aligned(&mut self.b_squares),
         )
     }
 }
 
-/// A pointer to `len` floats of `buf` starting on an [`ALIGN_BYTES`]
-/// boundary.
-fn aligned(buf: &mut Vec<f32>, len: usize) -> *mut f32 {
-    const SLACK: usize = ALIGN_BYTES / size_of::<f32>();
-    if buf.len() < len + SLACK {
-        buf.resize(len + SLACK, 0.0);
-    }
+/// A pointer into `buf` at its first [`ALIGN_BYTES`] boundary; `buf.len()
+/// - SLACK` floats follow it.
+fn aligned(buf: &mut [f32]) -> *mut f32 {
     let addr = buf.as_mut_ptr() as usize;
     let skip = (addr.next_multiple_of(ALIGN_BYTES) - addr) / size_of::<f32>();
-    // SAFETY: `skip < SLACK`, so `skip + len` floats lie within `buf`.
+    debug_assert!(skip < SLACK && buf.len() > SLACK);
+    // SAFETY: `skip < SLACK < buf.len()`.
     unsafe { buf.as_mut_ptr().add(skip) }
+}
+
+/// Allocates the packing buffers of the calling thread and of every thread
+/// of its rayon pool (the global pool when called from outside one), so that
+/// no later product on those threads allocates. Only the first call from a
+/// pool's threads does any work; later calls cost a thread-local read.
+pub fn reserve_workers() {
+    if POOL_RESERVED.get() {
+        return;
+    }
+    let reserve = || {
+        BUFFERS.with_borrow_mut(Buffers::allocate);
+        POOL_RESERVED.set(true);
+    };
+    // `broadcast` runs the closure once on each thread of the pool, the
+    // calling one included when it belongs to the pool.
+    rayon::broadcast(|_| reserve());
+    reserve();
 }
