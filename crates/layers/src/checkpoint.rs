@@ -7,13 +7,16 @@
 //! Tensors are row-major little-endian f32 exactly as PyTorch expects; a
 //! [`Linear`](crate::Linear) weight is `[out, in]` like `nn.Linear.weight`.
 //!
+//! The same tensors and metadata always give the same bytes (the header's
+//! keys are sorted), so two identical runs can be compared with `sha256sum`.
+//!
 //! Writes are atomic: the bytes go to a temporary file in the same directory,
 //! which is flushed to disk and then renamed over the target, so a crash
 //! leaves either the old file or the new one, never half of one. Loading
 //! validates everything — format, version, checksum, names, dtypes, shapes —
 //! before it changes a single parameter.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 use gradlab_autodiff::ParamStore;
 use gradlab_tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The version written into, and required of, gradlab's files.
@@ -180,14 +184,13 @@ fn checksum<'a>(
     format!("{h:016x}")
 }
 
-/// Writes named f32 tensors, given as `(name, shape, row-major data)`, and
-/// string metadata to a `.safetensors` file, atomically, with gradlab's
-/// format, version and checksum added.
-pub fn write_tensors<'a>(
-    path: &Path,
+/// The bytes of a `.safetensors` file holding named f32 tensors, given as
+/// `(name, shape, row-major data)`, and string metadata, with gradlab's
+/// format, version and checksum added. Equal inputs give equal bytes.
+pub fn encode_tensors<'a>(
     tensors: impl IntoIterator<Item = (String, &'a [usize], &'a [f32])>,
     metadata: &[(&str, String)],
-) -> Result<(), CheckpointError> {
+) -> Vec<u8> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .into_iter()
         .map(|(n, shape, data)| {
@@ -221,11 +224,49 @@ pub fn write_tensors<'a>(
             .expect("a tensor's byte length matches its shape");
         (n.clone(), view)
     });
-    let file = safetensors::serialize(views, Some(meta)).map_err(|e| CheckpointError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(path, &file)
+    let file = safetensors::serialize(views, Some(meta))
+        .expect("f32 tensors whose lengths match their shapes serialize");
+    with_sorted_header(file)
+}
+
+/// A safetensors header, with every map in key order.
+#[derive(Serialize, Deserialize)]
+struct SortedHeader {
+    #[serde(rename = "__metadata__", default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(flatten)]
+    tensors: BTreeMap<String, serde_json::Value>,
+}
+
+/// The file with its JSON header rewritten in key order.
+///
+/// `safetensors::serialize` writes the metadata in the iteration order of a
+/// `HashMap`, which differs from process to process (safetensors issue
+/// #584), so the same tensors would give different bytes. The data offsets
+/// in the header count from the end of the header, so a header of another
+/// length leaves them valid.
+fn with_sorted_header(file: Vec<u8>) -> Vec<u8> {
+    let len = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
+    let header: SortedHeader = serde_json::from_slice(&file[8..8 + len])
+        .expect("safetensors writes a JSON header of string metadata and tensor entries");
+    let mut json = serde_json::to_vec(&header).expect("a header serializes");
+    // The data starts 8-byte aligned, as safetensors pads it.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + file.len() - 8 - len);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&file[8 + len..]);
+    out
+}
+
+/// Writes named f32 tensors and string metadata to a `.safetensors` file
+/// ([`encode_tensors`]), atomically.
+pub fn write_tensors<'a>(
+    path: &Path,
+    tensors: impl IntoIterator<Item = (String, &'a [usize], &'a [f32])>,
+    metadata: &[(&str, String)],
+) -> Result<(), CheckpointError> {
+    write_atomic(path, &encode_tensors(tensors, metadata))
 }
 
 /// Named tensors and string metadata, as read from a file.
@@ -282,16 +323,22 @@ pub fn read_tensors(path: &Path) -> Result<TensorFile, CheckpointError> {
     Ok((out, meta))
 }
 
-/// Saves every parameter of `store` under its name.
+/// The bytes of a weights file holding every parameter of `store` under its
+/// name ([`encode_tensors`]).
+pub fn encode_weights(store: &ParamStore, metadata: &[(&str, String)]) -> Vec<u8> {
+    let tensors = store
+        .iter()
+        .map(|(_, n, t)| (n.to_string(), t.shape(), t.data()));
+    encode_tensors(tensors, metadata)
+}
+
+/// Saves every parameter of `store` under its name, atomically.
 pub fn save_weights(
     path: &Path,
     store: &ParamStore,
     metadata: &[(&str, String)],
 ) -> Result<(), CheckpointError> {
-    let tensors = store
-        .iter()
-        .map(|(_, n, t)| (n.to_string(), t.shape(), t.data()));
-    write_tensors(path, tensors, metadata)
+    write_atomic(path, &encode_weights(store, metadata))
 }
 
 /// Loads weights into `store`. The file must hold exactly the store's

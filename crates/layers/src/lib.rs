@@ -34,7 +34,8 @@ mod sequential;
 
 pub use activation::Act;
 pub use checkpoint::{
-    load_weights, read_tensors, save_weights, write_atomic, write_tensors, CheckpointError,
+    encode_tensors, encode_weights, load_weights, read_tensors, save_weights, write_atomic,
+    write_tensors, CheckpointError,
 };
 pub use dropout::Dropout;
 pub use linear::Linear;

@@ -179,3 +179,38 @@ fn atomic_write_leaves_no_temporary_files() {
         .collect();
     assert_eq!(names, ["model.safetensors"]);
 }
+
+/// safetensors writes its metadata in `HashMap` order, which changes from
+/// one process (and one map) to the next; gradlab's files do not.
+#[test]
+fn the_same_weights_give_the_same_bytes() {
+    let mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 1);
+    let meta: Vec<(&str, String)> = ["config", "run", "note", "a", "z", "m"]
+        .iter()
+        .map(|k| (*k, format!("value of {k}")))
+        .collect();
+    let first = gradlab_layers::encode_weights(&mlp.params, &meta);
+    for _ in 0..20 {
+        assert!(gradlab_layers::encode_weights(&mlp.params, &meta) == first);
+    }
+    let dir = temp_dir("bytes");
+    let path = dir.join("model.safetensors");
+    save_weights(&path, &mlp.params, &meta).unwrap();
+    assert!(fs::read(&path).unwrap() == first);
+    // Still a valid file whose header lists the metadata in key order.
+    let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+    let read = load_weights(&path, &mut other.params).unwrap();
+    assert_eq!(read["z"], "value of z");
+    let header_len = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&first[8..8 + header_len]).unwrap();
+    let keys = [
+        "\"a\"",
+        "\"checksum\"",
+        "\"config\"",
+        "\"format\"",
+        "\"m\"",
+        "\"note\"",
+    ];
+    let at: Vec<usize> = keys.iter().map(|k| header.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{header}");
+}
