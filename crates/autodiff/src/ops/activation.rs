@@ -40,7 +40,17 @@ impl Activation {
     #[inline]
     pub fn apply(self, x: f32) -> f32 {
         match self {
-            Activation::Relu => x.max(0.0),
+            // Not `x.max(0.0)`, which turns NaN into 0: a NaN weight would
+            // then vanish from the forward pass instead of reaching the
+            // loss, where the training loop sees it (PyTorch's ReLU also
+            // keeps NaN).
+            Activation::Relu => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
             Activation::LeakyRelu(a) => {
                 if x > 0.0 {
                     x
@@ -174,4 +184,26 @@ pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
             emit(g.data_mut(), false, |i| dy[i] * f.derivative(xv[i], y[i]));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Activation;
+
+    /// A NaN input stays NaN through every activation, so a NaN weight
+    /// shows in the loss.
+    #[test]
+    fn nan_propagates() {
+        for f in [
+            Activation::Relu,
+            Activation::LeakyRelu(0.01),
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Gelu,
+        ] {
+            assert!(f.apply(f32::NAN).is_nan(), "{f:?}");
+        }
+        assert_eq!(Activation::Relu.apply(-2.0), 0.0);
+        assert_eq!(Activation::Relu.apply(3.0), 3.0);
+    }
 }
