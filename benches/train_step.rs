@@ -16,7 +16,7 @@ use gradlab::layers::{Mlp, Mode, Module};
 use gradlab::tensor::{rng, Tensor};
 
 fn train_step(c: &mut Criterion) {
-    let mlp = Mlp::new(&[784, 512, 512, 10], Activation::Relu, 0);
+    let mlp = Mlp::new(&[784, 512, 512, 10], Activation::Relu, 0).unwrap();
     // Inside the pool, as a training step runs: the parallel loops then
     // start on a worker instead of waking the calling thread each time.
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap();

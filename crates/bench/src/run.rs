@@ -228,7 +228,11 @@ pub fn execute(
     let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
     // The trainer sizes a cosine schedule by whole epochs; the run stops at
     // its budget instead, which may be mid-epoch.
-    trainer.optimizer = trainer.optimizer.clone().with_total_steps(total);
+    trainer.optimizer = trainer
+        .optimizer
+        .clone()
+        .with_total_steps(total)
+        .map_err(TrainError::from)?;
 
     let marks = spec.checkpoint_steps();
     let curve_marks = spec.curve_steps();
@@ -243,7 +247,7 @@ pub fn execute(
     let mut step = 0u64;
 
     'epochs: for epoch in 1.. {
-        let batches = Batches::new(data.train.len(), b, spec.seed, epoch, true);
+        let batches = Batches::new(data.train.len(), b, spec.seed, epoch, true)?;
         for indices in batches.iter() {
             let lr = trainer.optimizer.learning_rate(b);
             let start = Instant::now();

@@ -5,6 +5,8 @@ use std::slice::Chunks;
 
 use rand::seq::SliceRandom;
 
+use crate::DataError;
+
 /// Mixed into the seed so that shuffling draws from a different ChaCha key
 /// than other users of the same run seed (such as weight initialisation),
 /// whose draws would otherwise be the very same numbers.
@@ -22,10 +24,11 @@ const SHUFFLE_KEY: u64 = 0x5348_5546_464c_4531; // "SHUFFLE1"
 ///
 /// ```
 /// use gradlab_data::Batches;
-/// let batches = Batches::new(10, 4, 42, 0, false);
+/// let batches = Batches::new(10, 4, 42, 0, false)?;
 /// assert_eq!(batches.num_batches(), 3);
 /// let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
 /// assert_eq!(sizes, [4, 4, 2]);
+/// # Ok::<(), gradlab_data::DataError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batches {
@@ -40,12 +43,15 @@ impl Batches {
     /// The batches of epoch `epoch` over `len` examples in an order shuffled
     /// by `seed` and `epoch`. The last batch is shorter when `batch_size`
     /// does not divide `len`, unless `drop_last` is set, in which case it is
-    /// left out.
-    ///
-    /// # Panics
-    /// If `batch_size` is 0.
-    pub fn new(len: usize, batch_size: usize, seed: u64, epoch: usize, drop_last: bool) -> Batches {
-        assert_batch_size(batch_size);
+    /// left out. A `batch_size` of 0 is an error.
+    pub fn new(
+        len: usize,
+        batch_size: usize,
+        seed: u64,
+        epoch: usize,
+        drop_last: bool,
+    ) -> Result<Batches, DataError> {
+        check_batch_size(batch_size)?;
         let mut order: Vec<usize> = (0..len).collect();
         let mut rng = gradlab_tensor::rng(seed ^ SHUFFLE_KEY);
         rng.set_stream(epoch as u64);
@@ -55,25 +61,23 @@ impl Batches {
         } else {
             len
         };
-        Batches {
+        Ok(Batches {
             order,
             used,
             batch_size,
-        }
+        })
     }
 
     /// The examples `0..len` in order, in batches of `batch_size`, the last
-    /// one possibly shorter: the order for evaluation.
-    ///
-    /// # Panics
-    /// If `batch_size` is 0.
-    pub fn sequential(len: usize, batch_size: usize) -> Batches {
-        assert_batch_size(batch_size);
-        Batches {
+    /// one possibly shorter: the order for evaluation. A `batch_size` of 0
+    /// is an error.
+    pub fn sequential(len: usize, batch_size: usize) -> Result<Batches, DataError> {
+        check_batch_size(batch_size)?;
+        Ok(Batches {
             order: (0..len).collect(),
             used: len,
             batch_size,
-        }
+        })
     }
 
     /// The number of batches [`iter`](Batches::iter) yields.
@@ -97,11 +101,11 @@ impl<'a> IntoIterator for &'a Batches {
     }
 }
 
-fn assert_batch_size(batch_size: usize) {
-    assert!(
-        batch_size > 0,
-        "Batches: batch_size must be at least 1, got 0"
-    );
+fn check_batch_size(batch_size: usize) -> Result<(), DataError> {
+    if batch_size == 0 {
+        return Err(DataError::ZeroBatch);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -113,7 +117,7 @@ mod tests {
     /// cannot go unnoticed.
     #[test]
     fn order_is_pinned() {
-        let batches = Batches::new(10, 10, 42, 1, false);
+        let batches = Batches::new(10, 10, 42, 1, false).unwrap();
         assert_eq!(batches.order, [7, 5, 9, 6, 2, 4, 1, 0, 3, 8]);
     }
 
@@ -121,6 +125,6 @@ mod tests {
     fn shuffling_does_not_replay_the_run_seed_stream() {
         let mut plain: Vec<usize> = (0..50).collect();
         plain.shuffle(&mut gradlab_tensor::rng(42));
-        assert_ne!(Batches::new(50, 50, 42, 0, false).order, plain);
+        assert_ne!(Batches::new(50, 50, 42, 0, false).unwrap().order, plain);
     }
 }

@@ -23,31 +23,35 @@ pub struct Dataset {
 
 impl Dataset {
     /// A dataset of `labels.len()` images of `rows × cols` pixels, stored
-    /// row-major one after another in `images`.
-    ///
-    /// # Panics
-    /// If `images.len() != labels.len() * rows * cols` or a label is not
-    /// below [`NUM_CLASSES`]. Data read from files is checked by
-    /// [`Dataset::from_files`] instead, which returns an error.
-    pub fn new(images: Vec<u8>, labels: Vec<u8>, rows: usize, cols: usize) -> Dataset {
+    /// row-major one after another in `images`. It is an error if
+    /// `images.len() != labels.len() * rows * cols` or a label is not below
+    /// [`NUM_CLASSES`].
+    pub fn new(
+        images: Vec<u8>,
+        labels: Vec<u8>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Dataset, DataError> {
         let len = labels.len();
         let pixels = len.checked_mul(rows).and_then(|n| n.checked_mul(cols));
-        assert!(
-            pixels == Some(images.len()),
-            "Dataset::new: {len} labels of {rows}x{cols} images need {len}*{rows}*{cols} pixels, \
-             got {}",
-            images.len()
-        );
-        if let Some((i, &l)) = first_bad_label(&labels) {
-            panic!("Dataset::new: label {l} at index {i} is not below {NUM_CLASSES}");
+        if pixels != Some(images.len()) {
+            return Err(DataError::PixelCount {
+                labels: len,
+                rows,
+                cols,
+                pixels: images.len(),
+            });
         }
-        Dataset {
+        if let Some((index, &value)) = first_bad_label(&labels) {
+            return Err(DataError::LabelOutOfRange { index, value });
+        }
+        Ok(Dataset {
             images,
             labels,
             len,
             rows,
             cols,
-        }
+        })
     }
 
     /// Reads a 3-D IDX file of images `[n, rows, cols]` and a 1-D IDX file of
@@ -206,7 +210,7 @@ mod tests {
     /// Three 2×2 images.
     fn tiny() -> Dataset {
         let images = vec![0, 255, 51, 102, 1, 2, 3, 4, 255, 255, 0, 0];
-        Dataset::new(images, vec![3, 9, 0], 2, 2)
+        Dataset::new(images, vec![3, 9, 0], 2, 2).unwrap()
     }
 
     #[test]
@@ -259,9 +263,12 @@ mod tests {
 
     #[test]
     fn mean_pixel_is_on_a_unit_scale() {
-        let data = Dataset::new(vec![0, 255, 255, 0, 51, 51], vec![0, 1, 2], 1, 2);
+        let data = Dataset::new(vec![0, 255, 255, 0, 51, 51], vec![0, 1, 2], 1, 2).unwrap();
         assert!((data.mean_pixel() - 0.4).abs() < 1e-12);
-        assert!(Dataset::new(vec![], vec![], 28, 28).mean_pixel().is_nan());
+        assert!(Dataset::new(vec![], vec![], 28, 28)
+            .unwrap()
+            .mean_pixel()
+            .is_nan());
     }
 
     #[test]
@@ -276,14 +283,29 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "need 2*2*2 pixels, got 7")]
     fn new_checks_the_pixel_count() {
-        Dataset::new(vec![0; 7], vec![0, 1], 2, 2);
+        let err = Dataset::new(vec![0; 7], vec![0, 1], 2, 2).unwrap_err();
+        assert!(matches!(err, DataError::PixelCount { pixels: 7, .. }));
+        assert!(
+            err.to_string().contains("need 2*2*2 pixels, got 7"),
+            "{err}"
+        );
     }
 
     #[test]
-    #[should_panic(expected = "label 10 at index 1 is not below 10")]
     fn new_checks_the_labels() {
-        Dataset::new(vec![0; 8], vec![0, 10], 2, 2);
+        let err = Dataset::new(vec![0; 8], vec![0, 10], 2, 2).unwrap_err();
+        assert!(matches!(
+            err,
+            DataError::LabelOutOfRange {
+                index: 1,
+                value: 10
+            }
+        ));
+        assert!(
+            err.to_string()
+                .contains("label 10 at index 1 is not below 10"),
+            "{err}"
+        );
     }
 }

@@ -166,6 +166,50 @@ pub enum DataError {
         /// Number of labels.
         labels: usize,
     },
+    /// The training and test images of a dataset directory differ in size.
+    #[error(
+        "{} holds {}×{} images but {} holds {}×{}: both splits must have one image size",
+        train_path.display(), train.0, train.1, test_path.display(), test.0, test.1
+    )]
+    SizeMismatch {
+        /// The training images file.
+        train_path: PathBuf,
+        /// Its image rows and columns.
+        train: (usize, usize),
+        /// The test images file.
+        test_path: PathBuf,
+        /// Its image rows and columns.
+        test: (usize, usize),
+    },
+    /// In-memory images and labels that do not describe a dataset.
+    #[error(
+        "Dataset::new: {labels} labels of {rows}x{cols} images need {labels}*{rows}*{cols} \
+         pixels, got {pixels}"
+    )]
+    PixelCount {
+        /// Number of labels.
+        labels: usize,
+        /// Image rows.
+        rows: usize,
+        /// Image columns.
+        cols: usize,
+        /// Pixels given.
+        pixels: usize,
+    },
+    /// An in-memory label that is not a digit class.
+    #[error(
+        "Dataset::new: label {value} at index {index} is not below {}",
+        crate::NUM_CLASSES
+    )]
+    LabelOutOfRange {
+        /// Index of the first bad label.
+        index: usize,
+        /// Its value.
+        value: u8,
+    },
+    /// Batches of no examples.
+    #[error("Batches: batch_size must be at least 1, got 0")]
+    ZeroBatch,
 }
 
 impl DataError {

@@ -46,9 +46,10 @@
 //! actually decompressed. A few corrupt header bytes claiming
 //! 4 000 000 000 × 4 000 000 000 images thus fail at once.
 //!
-//! Misuse by the calling code — a batch size of 0, an example index out of
-//! range — is a programmer error and panics with a message saying so, as in
-//! the rest of gradlab.
+//! Values a caller can get wrong — in-memory images and labels that do not
+//! match, a batch size of 0 — are errors too. An example index out of range
+//! is a programmer error and panics with a message saying so, as an index
+//! into a slice does.
 //!
 //! ```no_run
 //! use gradlab_data::{load, Batches};
@@ -56,7 +57,7 @@
 //!
 //! let mnist = load("datasets/mnist")?;
 //! let (mut x, mut y) = (Tensor::default(), Vec::new());
-//! for batch in &Batches::new(mnist.train.len(), 128, 42, 0, false) {
+//! for batch in &Batches::new(mnist.train.len(), 128, 42, 0, false)? {
 //!     mnist.train.gather(batch, &mut x, &mut y);
 //!     // x: [batch.len(), 784] in [0, 1]; y: the digits.
 //! }

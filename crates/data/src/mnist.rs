@@ -22,7 +22,8 @@ pub struct Mnist {
 /// used, as it is faster to read.
 ///
 /// Nothing about MNIST's sizes is assumed: any image size and example count
-/// loads, provided the labels are digits 0–9.
+/// loads, provided the labels are digits 0–9 and both splits have the same
+/// image size.
 pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
     let dir = dir.as_ref();
     match dir.metadata() {
@@ -31,12 +32,22 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing_dir(dir)),
         Err(e) => return Err(DataError::io(dir, e)),
     }
-    let split =
-        |images: &str, labels: &str| Dataset::from_files(&find(dir, images)?, &find(dir, labels)?);
-    Ok(Mnist {
-        train: split("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
-        test: split("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
-    })
+    let (train_images, test_images) = (
+        find(dir, "train-images-idx3-ubyte")?,
+        find(dir, "t10k-images-idx3-ubyte")?,
+    );
+    let train = Dataset::from_files(&train_images, &find(dir, "train-labels-idx1-ubyte")?)?;
+    let test = Dataset::from_files(&test_images, &find(dir, "t10k-labels-idx1-ubyte")?)?;
+    let size = |d: &Dataset| (d.rows(), d.cols());
+    if size(&train) != size(&test) {
+        return Err(DataError::SizeMismatch {
+            train_path: train_images,
+            train: size(&train),
+            test_path: test_images,
+            test: size(&test),
+        });
+    }
+    Ok(Mnist { train, test })
 }
 
 fn missing_dir(dir: &Path) -> DataError {

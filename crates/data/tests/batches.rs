@@ -1,7 +1,7 @@
 //! The batch order: a seeded permutation per epoch, reproducible from the
 //! seed and epoch alone.
 
-use gradlab_data::Batches;
+use gradlab_data::{Batches, DataError};
 
 fn flatten(batches: &Batches) -> Vec<usize> {
     batches.iter().flatten().copied().collect()
@@ -10,7 +10,7 @@ fn flatten(batches: &Batches) -> Vec<usize> {
 #[test]
 fn each_epoch_is_a_permutation() {
     for epoch in 0..5 {
-        let mut seen = flatten(&Batches::new(1000, 64, 7, epoch, false));
+        let mut seen = flatten(&Batches::new(1000, 64, 7, epoch, false).unwrap());
         seen.sort_unstable();
         assert_eq!(seen, (0..1000).collect::<Vec<_>>(), "epoch {epoch}");
     }
@@ -18,14 +18,14 @@ fn each_epoch_is_a_permutation() {
 
 #[test]
 fn same_seed_and_epoch_give_the_same_order() {
-    let a = Batches::new(500, 32, 42, 3, false);
-    let b = Batches::new(500, 32, 42, 3, false);
+    let a = Batches::new(500, 32, 42, 3, false).unwrap();
+    let b = Batches::new(500, 32, 42, 3, false).unwrap();
     assert_eq!(flatten(&a), flatten(&b));
 }
 
 #[test]
 fn different_epochs_and_seeds_give_different_orders() {
-    let order = |seed, epoch| flatten(&Batches::new(500, 32, seed, epoch, false));
+    let order = |seed, epoch| flatten(&Batches::new(500, 32, seed, epoch, false).unwrap());
     let base = order(42, 3);
     assert_ne!(base, order(42, 4));
     assert_ne!(base, order(43, 3));
@@ -36,8 +36,8 @@ fn different_epochs_and_seeds_give_different_orders() {
 
 #[test]
 fn dropping_the_last_batch_keeps_the_same_order() {
-    let kept = Batches::new(10, 4, 1, 0, false);
-    let dropped = Batches::new(10, 4, 1, 0, true);
+    let kept = Batches::new(10, 4, 1, 0, false).unwrap();
+    let dropped = Batches::new(10, 4, 1, 0, true).unwrap();
     let sizes = |b: &Batches| b.iter().map(<[usize]>::len).collect::<Vec<_>>();
     assert_eq!(kept.num_batches(), 3);
     assert_eq!(sizes(&kept), [4, 4, 2]);
@@ -49,7 +49,7 @@ fn dropping_the_last_batch_keeps_the_same_order() {
 #[test]
 fn exact_division_has_no_partial_batch() {
     for drop_last in [false, true] {
-        let batches = Batches::new(12, 4, 0, 0, drop_last);
+        let batches = Batches::new(12, 4, 0, 0, drop_last).unwrap();
         assert_eq!(batches.num_batches(), 3);
         assert!(batches.iter().all(|b| b.len() == 4));
     }
@@ -57,16 +57,16 @@ fn exact_division_has_no_partial_batch() {
 
 #[test]
 fn fewer_examples_than_one_batch() {
-    assert_eq!(Batches::new(3, 8, 0, 0, false).num_batches(), 1);
-    let dropped = Batches::new(3, 8, 0, 0, true);
+    assert_eq!(Batches::new(3, 8, 0, 0, false).unwrap().num_batches(), 1);
+    let dropped = Batches::new(3, 8, 0, 0, true).unwrap();
     assert_eq!(dropped.num_batches(), 0);
     assert_eq!(dropped.iter().count(), 0);
-    assert_eq!(Batches::new(0, 8, 0, 0, false).iter().count(), 0);
+    assert_eq!(Batches::new(0, 8, 0, 0, false).unwrap().iter().count(), 0);
 }
 
 #[test]
 fn sequential_order_for_evaluation() {
-    let batches = Batches::sequential(7, 3);
+    let batches = Batches::sequential(7, 3).unwrap();
     assert_eq!(batches.num_batches(), 3);
     let all: Vec<&[usize]> = (&batches).into_iter().collect();
     assert_eq!(all, [&[0, 1, 2][..], &[3, 4, 5], &[6]]);
@@ -75,10 +75,12 @@ fn sequential_order_for_evaluation() {
 #[test]
 fn resuming_mid_epoch_skips_to_the_same_batches() {
     let full: Vec<Vec<usize>> = Batches::new(100, 16, 9, 2, false)
+        .unwrap()
         .iter()
         .map(<[usize]>::to_vec)
         .collect();
     let resumed: Vec<Vec<usize>> = Batches::new(100, 16, 9, 2, false)
+        .unwrap()
         .iter()
         .skip(4)
         .map(<[usize]>::to_vec)
@@ -87,13 +89,13 @@ fn resuming_mid_epoch_skips_to_the_same_batches() {
 }
 
 #[test]
-#[should_panic(expected = "batch_size must be at least 1")]
-fn zero_batch_size_panics() {
-    Batches::new(10, 0, 0, 0, false);
-}
-
-#[test]
-#[should_panic(expected = "batch_size must be at least 1")]
-fn zero_batch_size_panics_for_sequential() {
-    Batches::sequential(10, 0);
+fn zero_batch_size_is_an_error() {
+    for result in [Batches::new(10, 0, 0, 0, false), Batches::sequential(10, 0)] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, DataError::ZeroBatch));
+        assert!(
+            err.to_string().contains("batch_size must be at least 1"),
+            "{err}"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use common::{
-    gzip, header, idx, small_dataset, write, Split, TempDir, TEST_LABELS, TRAIN_IMAGES,
-    TRAIN_LABELS,
+    gzip, header, idx, small_dataset, write, write_dataset, Split, TempDir, TEST_IMAGES,
+    TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
 };
 use gradlab_data::{load, read_idx, read_idx_ndim, DataError};
 
@@ -320,6 +320,28 @@ fn image_and_label_counts_disagree() {
     );
     assert_names(&err, &labels);
     assert_names(&err, &dir.join(TRAIN_IMAGES));
+}
+
+#[test]
+fn splits_with_images_of_two_sizes_are_an_error() {
+    let dir = TempDir::new("sizes");
+    let (train, test) = (Split::new(7, 4, 3, 0), Split::new(3, 2, 2, 5));
+    write_dataset(dir.path(), &train, &test, "");
+    let err = load(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::SizeMismatch {
+                train: (4, 3),
+                test: (2, 2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &dir.join(TRAIN_IMAGES));
+    assert_names(&err, &dir.join(TEST_IMAGES));
+    assert!(err.to_string().contains("4×3"), "{err}");
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn an_epoch_of_batches_covers_the_training_set() {
     let (mut x, mut y) = (Tensor::default(), Vec::new());
     let mut pixel_sum = 0.0f64;
     let mut seen = 0;
-    for batch in &Batches::new(train.len(), 1024, 1, 0, false) {
+    for batch in &Batches::new(train.len(), 1024, 1, 0, false).unwrap() {
         train.gather(batch, &mut x, &mut y);
         pixel_sum += x.data().iter().map(|&p| f64::from(p)).sum::<f64>();
         seen += y.len();

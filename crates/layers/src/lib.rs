@@ -12,12 +12,13 @@
 //! use gradlab_layers::{Mlp, Mode, Module};
 //! use gradlab_tensor::Tensor;
 //!
-//! let mlp = Mlp::new(&[4, 8, 3], Activation::Relu, 0);
+//! let mlp = Mlp::new(&[4, 8, 3], Activation::Relu, 0)?;
 //! let mut tape = Tape::new();
 //! let mut g = tape.record(&mlp.params);
 //! let x = g.input(&Tensor::ones(&[2, 4]));
 //! let logits = mlp.forward(&mut g, x, Mode::Eval);
 //! assert_eq!(g.value(logits).shape(), &[2, 3]);
+//! # Ok::<(), gradlab_layers::LayerError>(())
 //! ```
 //!
 //! [`Graph`]: gradlab_autodiff::Graph
@@ -27,6 +28,7 @@
 mod activation;
 pub mod checkpoint;
 mod dropout;
+mod error;
 mod linear;
 mod mlp;
 mod module;
@@ -38,6 +40,7 @@ pub use checkpoint::{
     write_tensors, CheckpointError,
 };
 pub use dropout::Dropout;
+pub use error::LayerError;
 pub use linear::Linear;
 pub use mlp::Mlp;
 pub use module::{Mode, Module};

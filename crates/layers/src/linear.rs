@@ -3,7 +3,7 @@
 use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Var};
 use gradlab_tensor::{Rng, Tensor};
 
-use crate::{Mode, Module};
+use crate::{LayerError, Mode, Module};
 
 /// `y = x·Wᵀ + b`, with `W` stored `[out, in]` — PyTorch's `nn.Linear`
 /// layout, so saved weights load into PyTorch unchanged. The transpose costs
@@ -31,7 +31,8 @@ pub struct Linear {
 
 impl Linear {
     /// Adds the layer's parameters, named `{name}.weight` and `{name}.bias`,
-    /// to `store`.
+    /// to `store`. Sizes of 0 and names the store holds already are errors,
+    /// and leave the store unchanged.
     pub fn new(
         store: &mut ParamStore,
         name: &str,
@@ -39,25 +40,37 @@ impl Linear {
         outputs: usize,
         bias: bool,
         rng: &mut Rng,
-    ) -> Linear {
-        assert!(
-            inputs > 0 && outputs > 0,
-            "Linear: sizes must be positive, got {inputs} → {outputs}"
-        );
+    ) -> Result<Linear, LayerError> {
+        if inputs == 0 || outputs == 0 {
+            return Err(LayerError::Size {
+                name: name.to_string(),
+                inputs,
+                outputs,
+            });
+        }
+        let names = [format!("{name}.weight"), format!("{name}.bias")];
+        let wanted = if bias { &names[..] } else { &names[..1] };
+        if let Some(taken) = wanted.iter().find(|n| store.find(n).is_some()) {
+            return Err(LayerError::Name {
+                name: name.to_string(),
+                param: taken.clone(),
+            });
+        }
+        let [weight_name, bias_name] = names;
         let bound = 1.0 / (inputs as f32).sqrt();
         let w = Tensor::uniform(&[outputs, inputs], -bound, bound, rng);
-        let weight = store.add(format!("{name}.weight"), w);
+        let weight = store.add(weight_name, w);
         let bias = bias.then(|| {
             let b = Tensor::uniform(&[outputs], -bound, bound, rng);
-            store.add(format!("{name}.bias"), b)
+            store.add(bias_name, b)
         });
-        Linear {
+        Ok(Linear {
             weight,
             bias,
             inputs,
             outputs,
             activation: None,
-        }
+        })
     }
 
     /// The same layer followed by `f`: `y = f(x·Wᵀ + b)`.

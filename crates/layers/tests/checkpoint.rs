@@ -17,7 +17,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn saved(tag: &str) -> (PathBuf, Mlp) {
     let dir = temp_dir(tag);
     let path = dir.join("model.safetensors");
-    let mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 1);
+    let mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 1).unwrap();
     save_weights(&path, &mlp.params, &[("note", "test".into())]).unwrap();
     (path, mlp)
 }
@@ -31,7 +31,7 @@ fn assert_unchanged(mlp: &Mlp, fresh: &Mlp) {
 #[test]
 fn round_trip_is_bitwise() {
     let (path, mlp) = saved("roundtrip");
-    let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+    let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
     assert_ne!(
         other.params.get(mlp.net.params()[0]),
         mlp.params.get(mlp.net.params()[0])
@@ -65,8 +65,8 @@ fn round_trip_is_bitwise() {
 }
 
 fn load_err(path: &Path) -> CheckpointError {
-    let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
-    let fresh = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+    let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
+    let fresh = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
     let err = load_weights(path, &mut mlp.params).unwrap_err();
     assert!(
         err.to_string().contains(&path.display().to_string()),
@@ -100,7 +100,7 @@ fn flipped_bytes_in_header_and_data() {
         let mut b = bytes.clone();
         b[i] ^= 0x01;
         fs::write(&path, &b).unwrap();
-        let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+        let mut mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
         let err = load_weights(&path, &mut mlp.params);
         assert!(
             err.is_err(),
@@ -122,19 +122,19 @@ fn flipped_bytes_in_header_and_data() {
 #[test]
 fn mismatched_model() {
     let (path, _) = saved("mismatch");
-    let mut wider = Mlp::new(&[6, 7, 3], Activation::Tanh, 2);
+    let mut wider = Mlp::new(&[6, 7, 3], Activation::Tanh, 2).unwrap();
     let err = load_weights(&path, &mut wider.params).unwrap_err();
     assert!(
         matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.0.weight"),
         "{err}"
     );
-    let mut deeper = Mlp::new(&[6, 5, 5, 3], Activation::Tanh, 2);
+    let mut deeper = Mlp::new(&[6, 5, 5, 3], Activation::Tanh, 2).unwrap();
     let err = load_weights(&path, &mut deeper.params).unwrap_err();
     assert!(
         matches!(err, CheckpointError::Shape { ref name, .. } if name == "layers.2.weight"),
         "{err}"
     );
-    let mut other_names = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+    let mut other_names = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
     other_names.params = gradlab_autodiff::ParamStore::new();
     other_names
         .params
@@ -144,7 +144,7 @@ fn mismatched_model() {
         matches!(err, CheckpointError::Missing { ref name, .. } if name == "encoder.weight"),
         "{err}"
     );
-    let mut shallower = Mlp::new(&[6, 3], Activation::Tanh, 2);
+    let mut shallower = Mlp::new(&[6, 3], Activation::Tanh, 2).unwrap();
     let err = load_weights(&path, &mut shallower.params).unwrap_err();
     assert!(
         matches!(
@@ -184,7 +184,7 @@ fn atomic_write_leaves_no_temporary_files() {
 /// one process (and one map) to the next; gradlab's files do not.
 #[test]
 fn the_same_weights_give_the_same_bytes() {
-    let mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 1);
+    let mlp = Mlp::new(&[6, 5, 3], Activation::Tanh, 1).unwrap();
     let meta: Vec<(&str, String)> = ["config", "run", "note", "a", "z", "m"]
         .iter()
         .map(|k| (*k, format!("value of {k}")))
@@ -198,7 +198,7 @@ fn the_same_weights_give_the_same_bytes() {
     save_weights(&path, &mlp.params, &meta).unwrap();
     assert!(fs::read(&path).unwrap() == first);
     // Still a valid file whose header lists the metadata in key order.
-    let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2);
+    let mut other = Mlp::new(&[6, 5, 3], Activation::Tanh, 2).unwrap();
     let read = load_weights(&path, &mut other.params).unwrap();
     assert_eq!(read["z"], "value of z");
     let header_len = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::algorithm::Update;
-use crate::average::{Correction, RunningAverage, Weights};
+use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
@@ -109,8 +109,8 @@ impl Update for Adam {
     }
 
     fn coefs(&self, t: u64, eta: f64) -> AdamCoefs {
-        let m = RunningAverage::from_beta(self.b1, Correction::Published);
-        let v = RunningAverage::from_beta(self.b2, Correction::Published);
+        let m = RunningAverage::from_beta(self.b1, Correction::Published).expect(VALID);
+        let v = RunningAverage::from_beta(self.b2, Correction::Published).expect(VALID);
         AdamCoefs::new(m, v, t, eta, self.eps, 1.0)
     }
 
@@ -178,8 +178,8 @@ impl Update for AdamW {
     }
 
     fn coefs(&self, t: u64, eta: f64) -> AdamCoefs {
-        let m = RunningAverage::from_beta(self.b1, Correction::Published);
-        let v = RunningAverage::from_beta(self.b2, Correction::Published);
+        let m = RunningAverage::from_beta(self.b1, Correction::Published).expect(VALID);
+        let v = RunningAverage::from_beta(self.b2, Correction::Published).expect(VALID);
         AdamCoefs::new(m, v, t, eta, self.eps, 1.0 - eta * self.weight_decay)
     }
 

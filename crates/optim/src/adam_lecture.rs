@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::adam::{adam_update, AdamCoefs};
 use crate::algorithm::Update;
-use crate::average::{Correction, RunningAverage, Weights};
+use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::batch_rule::BatchRule;
 use crate::denormal::flush;
 use crate::gradient::Gradient;
@@ -16,8 +16,8 @@ use crate::spec::{KeyWriter, Keys, Range, SpecError};
 /// The two `min(N, t)` averages shared by the lecture's Adams.
 fn averages(n_g: f64, n_s: f64) -> (RunningAverage, RunningAverage) {
     (
-        RunningAverage::new(n_g, Correction::MinNT),
-        RunningAverage::new(n_s, Correction::MinNT),
+        RunningAverage::new(n_g, Correction::MinNT).expect(VALID),
+        RunningAverage::new(n_s, Correction::MinNT).expect(VALID),
     )
 }
 

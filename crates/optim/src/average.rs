@@ -52,6 +52,24 @@ pub struct Weights {
     pub debias: f32,
 }
 
+/// Why a rule's averages can be built unchecked: its spec parser admits only
+/// lengths ≥ 1 and decays in [0, 1).
+pub(crate) const VALID: &str = "a rule's lengths and decays are checked when its spec is parsed";
+
+/// A length or decay that makes no running average.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum AverageError {
+    /// N below 1 (or NaN).
+    #[error("RunningAverage: the length N must be ≥ 1, got {0}")]
+    Length(f64),
+    /// An infinite N for a correction that needs a finite one.
+    #[error("RunningAverage: a {0:?} average needs a finite length N")]
+    InfiniteLength(Correction),
+    /// β outside [0, 1).
+    #[error("RunningAverage: β must be in [0, 1), got {0}")]
+    Beta(f64),
+}
+
 /// A running average of length N with a [`Correction`] (slides "Bias
 /// Correction").
 ///
@@ -64,15 +82,16 @@ pub struct Weights {
 /// use gradlab_optim::{Correction, RunningAverage};
 ///
 /// // The lecture's min(N, t) average of a constant signal 3, N = 10.
-/// let avg = RunningAverage::new(10.0, Correction::MinNT);
+/// let avg = RunningAverage::new(10.0, Correction::MinNT)?;
 /// let mut stored = 0.0;
 /// for t in 1..=5 {
 ///     assert_eq!(avg.update(t, &mut stored, 3.0), 3.0);
 /// }
 /// // The uncorrected EMA starts at x₁/N.
-/// let ema = RunningAverage::new(10.0, Correction::None);
+/// let ema = RunningAverage::new(10.0, Correction::None)?;
 /// let mut stored = 0.0;
 /// assert!((ema.update(1, &mut stored, 3.0) - 0.3).abs() < 1e-7);
+/// # Ok::<(), gradlab_optim::average::AverageError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RunningAverage {
@@ -84,38 +103,32 @@ pub struct RunningAverage {
 impl RunningAverage {
     /// An average of length `n` (N ≥ 1; β = 1 − 1/N).
     ///
-    /// # Panics
-    /// If `n` is not a number ≥ 1, or is infinite for `None` or `Published`
-    /// (a `MinNT` average of infinite length is the cumulative mean; an
+    /// `n` must be a number ≥ 1, finite for `None` and `Published` (a
+    /// `MinNT` average of infinite length is the cumulative mean; an
     /// infinitely long EMA never takes anything in).
-    pub fn new(n: f64, correction: Correction) -> RunningAverage {
-        assert!(
-            n >= 1.0,
-            "RunningAverage: the length N must be ≥ 1, got {n}"
-        );
-        assert!(
-            n.is_finite() || matches!(correction, Correction::MinNT | Correction::Cumulative),
-            "RunningAverage: a {correction:?} average needs a finite length N"
-        );
-        RunningAverage {
+    pub fn new(n: f64, correction: Correction) -> Result<RunningAverage, AverageError> {
+        if n.is_nan() || n < 1.0 {
+            return Err(AverageError::Length(n));
+        }
+        if !n.is_finite() && !matches!(correction, Correction::MinNT | Correction::Cumulative) {
+            return Err(AverageError::InfiniteLength(correction));
+        }
+        Ok(RunningAverage {
             rate: 1.0 / n,
             correction,
-        }
+        })
     }
 
-    /// An average with decay β = 1 − 1/N, as Adam's β₁ and β₂ are given.
-    ///
-    /// # Panics
-    /// If β is not in [0, 1).
-    pub fn from_beta(beta: f64, correction: Correction) -> RunningAverage {
-        assert!(
-            (0.0..1.0).contains(&beta),
-            "RunningAverage: β must be in [0, 1), got {beta}"
-        );
-        RunningAverage {
+    /// An average with decay β = 1 − 1/N, as Adam's β₁ and β₂ are given; β
+    /// must be in [0, 1).
+    pub fn from_beta(beta: f64, correction: Correction) -> Result<RunningAverage, AverageError> {
+        if !(0.0..1.0).contains(&beta) {
+            return Err(AverageError::Beta(beta));
+        }
+        Ok(RunningAverage {
             rate: 1.0 - beta,
             correction,
-        }
+        })
     }
 
     /// The exact mean of everything seen so far.
@@ -197,8 +210,8 @@ mod tests {
 
     #[test]
     fn n_and_beta_are_two_names_for_one_length() {
-        let a = RunningAverage::new(10.0, Correction::None);
-        let b = RunningAverage::from_beta(0.9, Correction::None);
+        let a = RunningAverage::new(10.0, Correction::None).unwrap();
+        let b = RunningAverage::from_beta(0.9, Correction::None).unwrap();
         assert!((a.beta() - 0.9).abs() < 1e-15);
         assert!((b.n() - 10.0).abs() < 1e-12);
         assert_eq!(a.weights(3), b.weights(3));
@@ -210,7 +223,7 @@ mod tests {
         let n = 4.0;
         // t = 2: None takes 1/4; Cumulative 1/2; MinNT 1/min(4, 2) = 1/2;
         // Published takes 1/4 and divides by 1 − 0.75² = 0.4375.
-        let w = |c| RunningAverage::new(n, c).weights(2);
+        let w = |c| RunningAverage::new(n, c).unwrap().weights(2);
         assert_eq!(
             w(Correction::None),
             Weights {
@@ -240,7 +253,10 @@ mod tests {
         assert!((p.debias - 1.0 / 0.4375).abs() < 1e-6);
         // t = 9 > N: MinNT has become the EMA.
         assert_eq!(
-            RunningAverage::new(n, Correction::MinNT).weights(9).take,
+            RunningAverage::new(n, Correction::MinNT)
+                .unwrap()
+                .weights(9)
+                .take,
             0.25
         );
     }
@@ -248,12 +264,27 @@ mod tests {
     #[test]
     #[should_panic(expected = "steps count from t = 1")]
     fn step_zero_is_refused() {
-        RunningAverage::new(2.0, Correction::None).weights(0);
+        RunningAverage::new(2.0, Correction::None)
+            .unwrap()
+            .weights(0);
     }
 
     #[test]
-    #[should_panic(expected = "the length N must be ≥ 1, got 0.5")]
-    fn short_lengths_are_refused() {
-        RunningAverage::new(0.5, Correction::None);
+    fn bad_lengths_and_decays_are_errors() {
+        let err = RunningAverage::new(0.5, Correction::None).unwrap_err();
+        assert_eq!(err, AverageError::Length(0.5));
+        assert!(err
+            .to_string()
+            .contains("the length N must be ≥ 1, got 0.5"));
+        assert_eq!(
+            RunningAverage::new(f64::INFINITY, Correction::Published).unwrap_err(),
+            AverageError::InfiniteLength(Correction::Published)
+        );
+        assert!(RunningAverage::new(f64::INFINITY, Correction::MinNT).is_ok());
+        assert_eq!(
+            RunningAverage::from_beta(1.0, Correction::None).unwrap_err(),
+            AverageError::Beta(1.0)
+        );
+        assert!(RunningAverage::new(f64::NAN, Correction::None).is_err());
     }
 }

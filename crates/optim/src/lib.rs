@@ -108,7 +108,7 @@ pub mod state;
 pub use adam::{Adam, AdamW};
 pub use adam_lecture::{AdamEta0, AdamLecture, AdamPerExample};
 pub use algorithm::Algorithm;
-pub use average::{Correction, RunningAverage, Weights};
+pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use gradient::{clip_factor, global_norm};
 pub use optimizer::Optimizer;

@@ -95,19 +95,21 @@ impl Optimizer {
 
     /// Sets the run length T that `schedule=cosine` needs, for a training
     /// loop that knows it only once the data and epochs are known. Other
-    /// schedules do not depend on the run length and are left unchanged.
-    ///
-    /// # Panics
-    /// If `total_steps` is 0.
-    pub fn with_total_steps(mut self, total_steps: u64) -> Optimizer {
-        assert!(
-            total_steps >= 1,
-            "with_total_steps: the run needs at least one step"
-        );
+    /// schedules do not depend on the run length and are left unchanged. A
+    /// run of 0 steps is an error.
+    pub fn with_total_steps(mut self, total_steps: u64) -> Result<Optimizer, SpecError> {
+        if total_steps == 0 {
+            return Err(SpecError::BadValue {
+                optimizer: self.algorithm.name().to_string(),
+                key: "total_steps".into(),
+                value: "0".into(),
+                expected: "a run of at least one step".into(),
+            });
+        }
         if let Decay::Cosine { total_steps: t } = &mut self.schedule.decay {
             *t = Some(total_steps);
         }
-        self
+        Ok(self)
     }
 
     /// The update rule and its hyperparameters.

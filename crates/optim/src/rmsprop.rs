@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::algorithm::Update;
-use crate::average::{Correction, RunningAverage, Weights};
+use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
@@ -47,7 +47,9 @@ pub(crate) struct RmsPropCoefs {
 
 fn rmsprop_coefs(n_s: f64, eps: f64, mu: f64, t: u64, eta: f64) -> RmsPropCoefs {
     RmsPropCoefs {
-        s: RunningAverage::new(n_s, Correction::None).weights(t),
+        s: RunningAverage::new(n_s, Correction::None)
+            .expect(VALID)
+            .weights(t),
         eta: eta as f32,
         eps: eps as f32,
         mu: mu as f32,

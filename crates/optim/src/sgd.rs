@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::algorithm::Update;
-use crate::average::{Correction, RunningAverage, Weights};
+use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::denormal::flush;
 use crate::gradient::Gradient;
 use crate::parallel::Lanes;
@@ -191,7 +191,9 @@ impl Update for SgdEma {
     }
 
     fn coefs(&self, t: u64, eta: f64) -> SgdEmaCoefs {
-        let m = RunningAverage::new(self.n_g, Correction::MinNT).weights(t);
+        let m = RunningAverage::new(self.n_g, Correction::MinNT)
+            .expect(VALID)
+            .weights(t);
         SgdEmaCoefs {
             m,
             step: (eta * f64::from(m.debias)) as f32,

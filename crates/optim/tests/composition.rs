@@ -2,7 +2,7 @@
 
 mod common;
 
-use gradlab_optim::{global_norm, GradRequest, Optimizer, Param};
+use gradlab_optim::{global_norm, GradRequest, Optimizer, Param, SpecError};
 use gradlab_tensor::Tensor;
 
 fn t(v: &[f32]) -> Tensor {
@@ -83,7 +83,10 @@ fn schedules_scale_the_step() {
     // SGD with ĝ = 1 from Φ = 0 moves Φ to −η_t, the rate the optimizer
     // reports for that step.
     let steps = |spec: &str, n: usize| -> Vec<f32> {
-        let mut opt = Optimizer::from_spec(spec).unwrap().with_total_steps(4);
+        let mut opt = Optimizer::from_spec(spec)
+            .unwrap()
+            .with_total_steps(4)
+            .unwrap();
         let mut values = vec![t(&[0.0])];
         (0..n)
             .map(|_| {
@@ -115,13 +118,30 @@ fn schedules_scale_the_step() {
 fn with_total_steps_only_touches_cosine() {
     let opt = Optimizer::from_spec("sgd(schedule=cosine)")
         .unwrap()
-        .with_total_steps(1000);
+        .with_total_steps(1000)
+        .unwrap();
     assert_eq!(
         opt.to_string(),
         "sgd(lr=0.001,schedule=cosine,total_steps=1000)"
     );
-    let opt = Optimizer::from_spec("sgd").unwrap().with_total_steps(1000);
+    let opt = Optimizer::from_spec("sgd")
+        .unwrap()
+        .with_total_steps(1000)
+        .unwrap();
     assert_eq!(opt.to_string(), "sgd(lr=0.001)");
+}
+
+#[test]
+fn a_run_of_no_steps_is_an_error() {
+    let err = Optimizer::from_spec("adam(schedule=cosine)")
+        .unwrap()
+        .with_total_steps(0)
+        .unwrap_err();
+    assert!(
+        matches!(&err, SpecError::BadValue { key, .. } if key == "total_steps"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("at least one step"), "{err}");
 }
 
 #[test]

@@ -112,7 +112,10 @@ fn cumulative_is_the_exact_mean() {
 fn min_nt_is_the_exact_mean_then_forgets_like_the_ema() {
     let n = 50;
     let xs = samples(400);
-    let got = estimates(RunningAverage::new(n as f64, Correction::MinNT), &xs);
+    let got = estimates(
+        RunningAverage::new(n as f64, Correction::MinNT).unwrap(),
+        &xs,
+    );
     let means = exact_means(&xs);
     // t ≤ N: the mean of x_1..x_t.
     for t in 0..n {
@@ -132,7 +135,10 @@ fn min_nt_is_the_exact_mean_then_forgets_like_the_ema() {
     // A step from 1 to 0 after N samples decays as βᵏ, where the cumulative
     // mean decays as N/t.
     let step: Vec<f32> = (0..3 * n).map(|t| if t < n { 1.0 } else { 0.0 }).collect();
-    let min_nt = estimates(RunningAverage::new(n as f64, Correction::MinNT), &step);
+    let min_nt = estimates(
+        RunningAverage::new(n as f64, Correction::MinNT).unwrap(),
+        &step,
+    );
     let cumulative = estimates(RunningAverage::cumulative(), &step);
     for k in 1..2 * n {
         let t = n + k;
@@ -146,7 +152,7 @@ fn published_tracks_a_constant_from_the_first_step_and_none_does_not() {
     let c = 2.5;
     let xs = vec![c; 300];
     for n in [10.0, 1000.0] {
-        let published = estimates(RunningAverage::new(n, Correction::Published), &xs);
+        let published = estimates(RunningAverage::new(n, Correction::Published).unwrap(), &xs);
         // Exactly c in exact arithmetic; in f32 the recursion's rounding
         // errors add up over the steps.
         assert!(
@@ -158,7 +164,7 @@ fn published_tracks_a_constant_from_the_first_step_and_none_does_not() {
             assert!((x / c - 1.0).abs() <= 1e-5, "N = {n}, t = {}: {x}", t + 1);
         }
         // The plain EMA starts at x₁/N and is still biased toward 0 for t < N.
-        let none = estimates(RunningAverage::new(n, Correction::None), &xs);
+        let none = estimates(RunningAverage::new(n, Correction::None).unwrap(), &xs);
         assert!((none[0] - c / n as f32).abs() <= 1e-7);
         let t = 5;
         let want = c as f64 * (1.0 - (1.0 - 1.0 / n).powi(t));
@@ -169,7 +175,7 @@ fn published_tracks_a_constant_from_the_first_step_and_none_does_not() {
 #[test]
 fn slices_average_element_by_element() {
     let xs = samples(30);
-    let avg = RunningAverage::new(4.0, Correction::Published);
+    let avg = RunningAverage::new(4.0, Correction::Published).unwrap();
     let mut stored = [0.0f32; 3];
     let mut scalars = [0.0f32; 3];
     for (t, chunk) in xs.chunks(3).enumerate() {

@@ -143,7 +143,7 @@ pub fn resume(
         * trainer.config.epochs as u64;
     trainer.optimizer = Optimizer::from_state(state)
         .map_err(state_err)?
-        .with_total_steps(total);
+        .with_total_steps(total)?;
     trainer.epochs_done = run.epochs_done;
     trainer.steps_done = run.steps_done;
     Ok(trainer)

@@ -87,6 +87,9 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
         }
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1".into());
+        }
         if self.hidden.contains(&0) {
             return bad(format!(
                 "hidden layer widths must be positive, got {:?}",

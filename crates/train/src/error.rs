@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use gradlab_autodiff::BackwardError;
 use gradlab_data::DataError;
-use gradlab_layers::CheckpointError;
+use gradlab_layers::{CheckpointError, LayerError};
 use gradlab_optim::{SpecError, StateError};
 use thiserror::Error;
 
@@ -17,6 +17,9 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The model cannot be built.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
     /// The optimizer spec is invalid.
     #[error("--optimizer: {0}")]
     Spec(#[from] SpecError),

@@ -126,10 +126,10 @@ impl Trainer {
         sizes.extend(&config.hidden);
         sizes.push(CLASSES);
         let activation = parse_activation(&config.activation)?;
-        let model = Mlp::with_dropout(&sizes, activation, config.dropout, config.seed);
+        let model = Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?;
         let steps_per_epoch = train.len().div_ceil(config.batch_size) as u64;
         let optimizer = Optimizer::from_spec(&config.optimizer)?
-            .with_total_steps(steps_per_epoch * config.epochs as u64);
+            .with_total_steps(steps_per_epoch * config.epochs as u64)?;
         let request = match optimizer.grad_request() {
             optim::GradRequest::Mean => GradRequest::Mean,
             optim::GradRequest::MeanAndSquares => GradRequest::MeanAndSquares,
@@ -274,7 +274,7 @@ impl Trainer {
             self.config.seed,
             epoch,
             false,
-        );
+        )?;
         let batches = order.num_batches();
         on_event(Event::EpochStart { epoch, batches });
         let start = Instant::now();
@@ -432,7 +432,7 @@ fn reuse<'a, 'b>(mut v: Vec<Param<'a>>) -> Vec<Param<'b>> {
 
 /// Mean loss and accuracy of `model` on `data`, in batches, dropout off.
 fn evaluate(model: &Mlp, tape: &mut Tape, labels: &mut Vec<usize>, data: &Dataset) -> (f64, f64) {
-    let order = Batches::sequential(data.len(), EVAL_BATCH);
+    let order = Batches::sequential(data.len(), EVAL_BATCH).expect("EVAL_BATCH is not 0");
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     for indices in order.iter() {
         let mut g = tape.record(&model.params);

@@ -54,7 +54,7 @@ fn synthetic(n: usize) -> Dataset {
     };
     let images = (0..n * 784).map(|_| next() as u8).collect();
     let labels = (0..n).map(|_| (next() % 10) as u8).collect();
-    Dataset::new(images, labels, 28, 28)
+    Dataset::new(images, labels, 28, 28).unwrap()
 }
 
 #[test]

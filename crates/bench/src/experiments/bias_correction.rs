@@ -57,7 +57,7 @@ pub fn simulate(seed: u64) -> Trace {
         .collect();
     let signal: Vec<f32> = truth.iter().zip(noise.data()).map(|(l, e)| l + e).collect();
     let estimates = CORRECTIONS.map(|(correction, _)| {
-        let avg = RunningAverage::new(N, correction);
+        let avg = RunningAverage::new(N, correction).expect("N is a finite length ≥ 1");
         let mut stored = 0.0f32;
         signal
             .iter()
