@@ -6,59 +6,76 @@
 //! cargo run --example mnist -- --limit 5000 --epochs 1 --save runs/quick --log runs/quick.csv
 //! cargo run --example mnist -- --resume runs/quick --epochs 2
 //! ```
+//!
+//! Ctrl-C stops at the next step boundary, saves the run if `--save` (or
+//! `--resume`) names a directory, and exits with status 130; a second
+//! Ctrl-C exits at once (the checkpoint directory still holds its last
+//! complete checkpoint). Any other error is one line on stderr and status 1.
 
+use std::fmt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use gradlab::data;
-use gradlab::train::{self, Event, Outputs, TrainConfig, TrainError, Trainer};
+use gradlab::optim::Optimizer;
+use gradlab::train::{Checkpoint, Event, FitOptions, TrainConfig, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train a multi-layer perceptron on MNIST with gradlab.
+///
+/// When resuming, the saved run's settings apply: a flag that differs from
+/// them is an error, and `--epochs` only moves where the run stops.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_override_self = true)]
 struct Args {
     /// Optimizer spec, e.g. "adam(lr=1e-3)", "sgd(lr=0.1)",
-    /// "adam_per_example(eta0=1e-5)". Default: the tuned Adam recipe.
-    #[arg(long, default_value = train::DEFAULT_OPTIMIZER)]
-    optimizer: String,
-    /// Examples per step.
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    /// Passes over the training set (in total, when resuming).
+    /// "adam_per_example(eta0=1e-5)" [default: adam(lr=1e-3,schedule=cosine)].
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Examples per step [default: 128].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Passes over the training set [default: 8]. When resuming, the run
+    /// stops after this many epochs in all, on the saved schedule.
     #[arg(long)]
     epochs: Option<usize>,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, default_value = "512,512", value_delimiter = ',')]
-    hidden: Vec<usize>,
-    /// Activation: relu, leaky_relu, tanh, sigmoid or gelu.
-    #[arg(long, default_value = "relu")]
-    activation: String,
-    /// Dropout probability after each hidden activation.
-    #[arg(long, default_value_t = 0.0)]
-    dropout: f32,
-    /// Seed for the weights, the shuffles and dropout.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Worker threads (default: one per core). Results do not depend on it.
+    /// Hidden layer widths, comma-separated [default: 512,512].
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
+    hidden: Option<Vec<usize>>,
+    /// Activation: relu, leaky_relu, tanh, sigmoid or gelu [default: relu].
+    #[arg(long)]
+    activation: Option<String>,
+    /// Dropout probability after each hidden activation [default: 0].
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Seed for the weights, the shuffles and dropout [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads, at most one per core [default: one per core].
+    /// Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// Directory with the four IDX files (raw or .gz).
+    /// Directory with the four IDX files (raw or .gz) [default:
+    /// datasets/mnist, or the saved run's when resuming].
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Train on the first N training examples only.
     #[arg(long)]
     limit: Option<usize>,
-    /// Save a checkpoint here after every epoch.
+    /// Save a checkpoint here after every epoch and when stopped by Ctrl-C.
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Resume the run saved in this directory (its settings win over the flags,
-    /// except --epochs).
+    /// Resume the run saved in this directory (and keep saving there unless
+    /// --save says otherwise).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Write per-step and per-epoch metrics to this CSV file.
+    /// Write per-step and per-epoch metrics to this CSV file (a new file;
+    /// when resuming, the run's log, continued).
     #[arg(long)]
     log: Option<PathBuf>,
     /// Print only the final summary.
@@ -68,11 +85,64 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let console = Console {
+        broken: AtomicBool::new(false),
+        stop: stop.clone(),
+    };
+    let handler_stop = stop.clone();
+    let handler = ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::SeqCst) {
+            // The second Ctrl-C: the checkpoint directory holds its last
+            // complete checkpoint whatever a save was doing.
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C will not save the run: {e}");
+    }
+    match run(&args, &console, stop) {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read the output is gone (`| head`): end quietly.
+        Err(_) if console.broken.load(Ordering::SeqCst) => ExitCode::SUCCESS,
+        Err(e @ TrainError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            if let TrainError::Interrupted {
+                saved: Some(dir), ..
+            } = &e
+            {
+                eprintln!(
+                    "continue with: cargo run --example mnist -- --resume {}",
+                    dir.display()
+                );
+            }
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Standard output that tolerates a reader going away: after a broken pipe
+/// nothing more is printed and the run is asked to stop.
+struct Console {
+    broken: AtomicBool,
+    stop: Arc<AtomicBool>,
+}
+
+impl Console {
+    fn line(&self, text: fmt::Arguments) {
+        if self.broken.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = writeln!(io::stdout().lock(), "{text}") {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                self.broken.store(true, Ordering::SeqCst);
+                self.stop.store(true, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -88,42 +158,164 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn run(args: &Args) -> Result<(), TrainError> {
-    if let Some(n) = args.threads {
-        if n == 0 {
-            return Err(TrainError::Config("--threads must be at least 1".into()));
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .map_err(|e| TrainError::Config(format!("--threads: {e}")))?;
+/// Sizes the global thread pool: `threads` if given, capped at the number of
+/// cores (more threads than cores only take turns, and a few thousand of
+/// them bring the machine to a halt).
+fn set_threads(threads: Option<usize>) -> Result<(), TrainError> {
+    let Some(mut n) = threads else {
+        return Ok(());
+    };
+    if n == 0 {
+        return Err(TrainError::Config("--threads must be at least 1".into()));
     }
-    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if n > cores {
+        eprintln!("warning: --threads {n} is more than the {cores} cores here; using {cores}");
+        n = cores;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| TrainError::Config(format!("--threads: {e}")))
+}
+
+/// The flags given for a resumed run must agree with its saved settings.
+fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
+    let c = saved.config();
+    let conflict = |setting: &str, given: String, was: String| {
+        Err(TrainError::Conflict {
+            setting: setting.into(),
+            given,
+            saved: was,
+            checkpoint: saved.path().to_path_buf(),
+        })
+    };
+    if let Some(spec) = &args.optimizer {
+        // Compared in canonical form, so `lr=1e-3` and `lr=0.001` agree.
+        let canonical = |s: &str| -> Result<String, TrainError> {
+            let opt = Optimizer::from_spec(s)?.with_total_steps(saved.schedule_steps())?;
+            Ok(opt.to_string())
+        };
+        let (given, was) = (canonical(spec)?, canonical(&c.optimizer)?);
+        if given != was {
+            return conflict("--optimizer", given, was);
+        }
+    }
+    let list = |h: &[usize]| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let limit = |l: Option<usize>| l.map_or("none (every example)".into(), |n| n.to_string());
+    let checks: [(&str, Option<String>, String); 6] = [
+        (
+            "--batch-size",
+            args.batch_size.map(|b| b.to_string()),
+            c.batch_size.to_string(),
+        ),
+        (
+            "--hidden",
+            args.hidden.as_deref().map(list),
+            list(&c.hidden),
+        ),
+        (
+            "--activation",
+            args.activation.clone(),
+            c.activation.clone(),
+        ),
+        (
+            "--dropout",
+            args.dropout.map(|p| p.to_string()),
+            c.dropout.to_string(),
+        ),
+        (
+            "--seed",
+            args.seed.map(|s| s.to_string()),
+            c.seed.to_string(),
+        ),
+        (
+            "--limit",
+            args.limit.map(|n| limit(Some(n))),
+            limit(c.limit),
+        ),
+    ];
+    for (flag, given, was) in checks {
+        if let Some(given) = given.filter(|g| *g != was) {
+            return conflict(flag, given, was);
+        }
+    }
+    Ok(())
+}
+
+/// What `--epochs` does to a resumed run, in a sentence, if it changes
+/// anything.
+fn epochs_note(trainer: &Trainer, saved_epochs: usize) -> Option<String> {
+    let epochs = trainer.config.epochs;
+    if epochs == saved_epochs {
+        return None;
+    }
+    let t = trainer.schedule_steps();
+    let mut note = format!(
+        "note: the run stops after epoch {epochs} instead of {saved_epochs}, on its saved \
+         schedule of {t} steps"
+    );
+    if epochs > saved_epochs {
+        let factor = trainer.optimizer.schedule().factor(t + 1);
+        note.push_str(&format!(
+            "; beyond step {t} the schedule continues as defined (its rate factor at step {} is \
+             {factor})",
+            t + 1
+        ));
+        if factor == 0.0 {
+            note.push_str(
+                ", so the extra steps leave the weights as they are; for a longer \
+                           schedule start a new run",
+            );
+        }
+    }
+    Some(note)
+}
+
+fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), TrainError> {
+    set_threads(args.threads)?;
+    let saved = args.resume.as_deref().map(Checkpoint::latest).transpose()?;
+    if let Some(saved) = &saved {
+        check_flags(args, saved)?;
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| {
+            saved
+                .as_ref()
+                .and_then(|s| s.data_source().map(Path::to_path_buf))
+        })
+        .unwrap_or_else(default_data_dir);
     let start = Instant::now();
     let mnist = data::load(&data_dir)?;
     let load_seconds = start.elapsed().as_secs_f64();
+    let source = std::fs::canonicalize(&data_dir).unwrap_or_else(|_| data_dir.clone());
 
-    let mut trainer = match &args.resume {
-        Some(dir) => train::checkpoint::resume(dir, mnist.train, mnist.test, args.epochs)?,
+    let defaults = TrainConfig::default();
+    let mut trainer = match &saved {
+        Some(saved) => saved.resume(mnist.train, mnist.test, args.epochs)?,
         None => {
             let config = TrainConfig {
-                hidden: args.hidden.clone(),
-                activation: args.activation.clone(),
-                dropout: args.dropout,
-                optimizer: args.optimizer.clone(),
-                batch_size: args.batch_size,
-                epochs: args.epochs.unwrap_or(TrainConfig::default().epochs),
-                seed: args.seed,
+                hidden: args.hidden.clone().unwrap_or(defaults.hidden),
+                activation: args.activation.clone().unwrap_or(defaults.activation),
+                dropout: args.dropout.unwrap_or(defaults.dropout),
+                optimizer: args.optimizer.clone().unwrap_or(defaults.optimizer),
+                batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+                epochs: args.epochs.unwrap_or(defaults.epochs),
+                seed: args.seed.unwrap_or(defaults.seed),
                 limit: args.limit,
                 loss_scale: 1.0,
             };
             Trainer::new(config, mnist.train, mnist.test)?
         }
-    };
+    }
+    .with_data_source(source);
+    let quiet = args.quiet;
     let c = &trainer.config;
     let sizes: Vec<String> = trainer.model.sizes.iter().map(|s| s.to_string()).collect();
-    if !args.quiet {
-        println!(
+    if !quiet {
+        console.line(format_args!(
             "gradlab · MLP {} ({}{}) · {} params · {} · batch {} · {} epoch{} · {} threads",
             sizes.join("-"),
             c.activation,
@@ -138,26 +330,34 @@ fn run(args: &Args) -> Result<(), TrainError> {
             c.epochs,
             if c.epochs == 1 { "" } else { "s" },
             rayon::current_num_threads(),
-        );
-        println!(
+        ));
+        console.line(format_args!(
             "data: {} · {} train / {} test examples (loaded in {load_seconds:.1} s){}",
             data_dir.display(),
             trainer.train_set().len(),
             trainer.test_set().len(),
-            match &args.resume {
-                Some(d) => format!(
-                    " · resuming {} after epoch {}",
-                    d.display(),
-                    trainer.epochs_done
+            match &saved {
+                Some(s) => format!(
+                    " · resuming {} after step {} (epoch {})",
+                    s.path().display(),
+                    trainer.steps_done(),
+                    trainer.epochs_done()
                 ),
                 None => String::new(),
             }
-        );
+        ));
+    }
+    if let Some(note) = saved
+        .as_ref()
+        .and_then(|s| epochs_note(&trainer, s.config().epochs))
+    {
+        eprintln!("{note}");
     }
 
-    let outputs = Outputs {
+    let options = FitOptions {
         save: args.save.clone().or_else(|| args.resume.clone()),
         log: args.log.clone(),
+        stop: Some(stop),
     };
     let epochs = trainer.config.epochs;
     let bar_style = ProgressStyle::with_template(
@@ -167,8 +367,8 @@ fn run(args: &Args) -> Result<(), TrainError> {
     .progress_chars("=> ");
     let mut bar: Option<ProgressBar> = None;
     let train_start = Instant::now();
-    let history = trainer.fit(&outputs, &mut |event| {
-        if args.quiet {
+    let result = trainer.fit(&options, &mut |event| {
+        if quiet {
             return;
         }
         match event {
@@ -189,7 +389,7 @@ fn run(args: &Args) -> Result<(), TrainError> {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                println!(
+                console.line(format_args!(
                     "epoch {}/{epochs}  train loss {:.4}  test loss {:.4}  test acc {:.2}%  {:.0} ex/s  {:.1} s{}",
                     m.epoch,
                     m.train_loss,
@@ -198,10 +398,14 @@ fn run(args: &Args) -> Result<(), TrainError> {
                     m.examples_per_s,
                     m.train_seconds,
                     m.b_noise.map(|b| format!("  B_noise {b:.0}")).unwrap_or_default()
-                );
+                ));
             }
         }
-    })?;
+    });
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let history = result?;
     let wall = train_start.elapsed().as_secs_f64();
 
     let (test_loss, test_acc) = match history.last() {
@@ -213,18 +417,26 @@ fn run(args: &Args) -> Result<(), TrainError> {
         .iter()
         .map(|m| m.examples_per_s * m.train_seconds)
         .sum();
-    println!("──────────────────────────────────────────────");
-    println!("test accuracy   {:.2}%", 100.0 * test_acc);
-    println!("test loss       {test_loss:.4}");
-    println!("wall time       {wall:.1} s (training {train_seconds:.1} s, plus evaluation)");
+    console.line(format_args!(
+        "──────────────────────────────────────────────"
+    ));
+    console.line(format_args!("test accuracy   {:.2}%", 100.0 * test_acc));
+    console.line(format_args!("test loss       {test_loss:.4}"));
+    console.line(format_args!(
+        "wall time       {wall:.1} s (training {train_seconds:.1} s, plus evaluation)"
+    ));
     if train_seconds > 0.0 {
-        println!("throughput      {:.0} examples/s", examples / train_seconds);
+        console.line(format_args!(
+            "throughput      {:.0} examples/s",
+            examples / train_seconds
+        ));
     }
-    if let Some(dir) = &outputs.save {
-        println!("checkpoint      {}", dir.display());
+    if let Some(dir) = &options.save {
+        let latest = Checkpoint::latest(dir)?;
+        console.line(format_args!("checkpoint      {}", latest.path().display()));
     }
-    if let Some(log) = &outputs.log {
-        println!("log             {}", log.display());
+    if let Some(log) = &options.log {
+        console.line(format_args!("log             {}", log.display()));
     }
     Ok(())
 }

@@ -158,7 +158,8 @@ pub struct RunRecord {
     pub checkpoints: Vec<Checkpoint>,
     /// The training loss by examples seen, up to a divergence.
     pub curve: Vec<CurvePoint>,
-    /// The step whose loss was not finite, if the run diverged.
+    /// The step whose loss went past the trainer's limit
+    /// ([`Trainer::loss_limit`]), if the run diverged.
     pub diverged_at: Option<u64>,
 }
 
@@ -284,9 +285,9 @@ pub fn execute(
             if marks.get(next_mark) == Some(&step) {
                 let (test_loss, test_accuracy) = trainer.evaluate_test();
                 // Weights can grow without bound while every batch loss
-                // stays finite; a test loss that overflows is the same
-                // divergence seen one step later.
-                if !test_loss.is_finite() {
+                // stays below the trainer's limit; a test loss above it is
+                // the same divergence seen one step later.
+                if trainer.diverges(test_loss) {
                     diverged_at = Some(step);
                     break 'epochs;
                 }

@@ -144,6 +144,25 @@ impl Algorithm {
         with_algorithm!(self, a => a.base_lr())
     }
 
+    /// The ε added to √s in the denominator of the rules that divide by
+    /// √s + ε (RMSProp, Adam and the lecture's Adam): `eps=0` makes every
+    /// weight whose gradient has been 0 so far take the update 0/0 = NaN,
+    /// which a training loop can then explain.
+    pub fn denominator_eps(&self) -> Option<f64> {
+        match self {
+            Algorithm::RmsProp(a) => Some(a.eps),
+            Algorithm::RmsPropMomentum(a) => Some(a.eps),
+            Algorithm::Adam(a) => Some(a.eps),
+            Algorithm::AdamW(a) => Some(a.eps),
+            Algorithm::AdamLecture(a) => Some(a.eps),
+            Algorithm::AdamPerExample(a) => Some(a.eps),
+            Algorithm::Sgd(_)
+            | Algorithm::SgdMomentum(_)
+            | Algorithm::SgdEma(_)
+            | Algorithm::AdamEta0(_) => None,
+        }
+    }
+
     /// Reads the rule named in `keys` and its hyperparameters.
     pub(crate) fn parse(keys: &mut Keys<'_>) -> Result<Algorithm, SpecError> {
         Ok(match keys.name() {

@@ -1,150 +1,660 @@
-//! Saving a run and resuming it exactly.
+//! Crash-safe checkpoints of a run, and resuming it exactly.
 //!
-//! A checkpoint is a directory:
+//! ## On disk
 //!
-//! * `model.safetensors` — the weights, loadable by PyTorch (see
-//!   [`gradlab_layers::checkpoint`]);
-//! * `optimizer.safetensors` — the optimizer's moment tensors, named
-//!   `<param id>.<moment>`;
-//! * `state.json` — everything else: format version, the run's config,
-//!   epochs and steps done, the optimizer's spec and step count, and the
-//!   checksums of the two tensor files, so a directory whose files come from
-//!   different saves is refused.
+//! ```text
+//! runs/a/                      the checkpoint directory (`--save runs/a`)
+//!   step-000000469/            the checkpoint: the run after 469 steps
+//!     model.safetensors        the weights, loadable by PyTorch
+//!     optimizer.safetensors    the optimizer's state tensors, `<param id>.<name>`
+//!     state.json               everything else, under one checksum
+//! ```
+//!
+//! ## The guarantee
+//!
+//! The checkpoint directory always holds a complete, loadable checkpoint —
+//! the previous one or the new one — whatever happens during a save: the
+//! process killed (`kill -9`, Ctrl-C), the disk full, the power cut. A save
+//!
+//! 1. writes the three files into `.partial-step-000000938/` beside the
+//!    current checkpoint, syncs each to disk, then syncs that directory;
+//! 2. renames it to `step-000000938/`, which is the commit: a rename is
+//!    atomic, and a `step-*` name never exists before its files are
+//!    complete; then syncs the checkpoint directory, so that the rename
+//!    itself survives a power cut;
+//! 3. retires the older checkpoint: renames it to `.stale-step-000000469/`,
+//!    then deletes it.
+//!
+//! A crash during 1 leaves a partial directory, which loading ignores and
+//! the next [`Checkpoints::open`] deletes; a crash during 2 or 3 leaves two
+//! complete checkpoints, of which loading takes the newest. A failed write
+//! (a full disk) deletes its partial directory and returns the error, the
+//! previous checkpoint untouched. One run saves into a directory at a time.
+//!
+//! ## What a checkpoint records
+//!
+//! `state.json` holds everything that defines the run: its [`TrainConfig`],
+//! the length of its learning-rate schedule, the identity of its data (the
+//! number, size and SHA-256 of the examples trained and tested on, and the
+//! directory they were loaded from), its progress (steps done, and the
+//! current epoch's partial sums, so a run stopped mid-epoch reports the same
+//! epoch metrics), the optimizer's spec and step count, and the checksums of
+//! the two tensor files. A SHA-256 over all of it catches a hand edit.
 //!
 //! No random generator state needs saving: the shuffle of epoch e is drawn
 //! from (seed, e) and the dropout masks of step t from (seed, t), so a run
-//! resumed after epoch e continues exactly as if it had never stopped.
-//! `state.json` is written last; each file is replaced atomically.
+//! resumed after any step continues bit for bit as if it had never stopped.
+//!
+//! ## Resuming
+//!
+//! [`Checkpoint::latest`] reads the newest checkpoint of a directory and
+//! checks its state; [`Checkpoint::resume`] rebuilds the trainer on the
+//! data given, which must be the data the run was saved with. The schedule
+//! is the saved one: resuming with more epochs continues it to its saved
+//! end and then as it is defined beyond it (a cosine schedule stays at its
+//! final rate, 0), so the extra epochs of a cosine run do not move the
+//! weights; a longer schedule is a new run.
 
 use std::fs;
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
+use gradlab_autodiff::NoiseScale;
 use gradlab_data::Dataset;
-use gradlab_layers::{load_weights, read_tensors, save_weights, write_atomic, write_tensors};
+use gradlab_layers::{encode_tensors, encode_weights, load_weights, read_tensors};
 use gradlab_optim::{Optimizer, OptimizerState, StateHeader};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::{TrainConfig, TrainError, Trainer};
 
 /// The version of `state.json` this code writes and reads.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
-#[derive(Serialize, Deserialize)]
-struct RunState {
+/// The files of a checkpoint.
+const MODEL: &str = "model.safetensors";
+const OPTIMIZER: &str = "optimizer.safetensors";
+const STATE: &str = "state.json";
+
+/// Name prefixes of a complete checkpoint, one being written, and one being
+/// deleted.
+const COMPLETE: &str = "step-";
+const PARTIAL: &str = ".partial-";
+const STALE: &str = ".stale-";
+/// The file that shows the directory is writable, while it exists.
+const PROBE: &str = ".probe-";
+
+/// What a dataset is, for telling whether a resumed run got the same data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataIdentity {
+    /// Number of examples.
+    pub examples: usize,
+    /// Image rows.
+    pub rows: usize,
+    /// Image columns.
+    pub cols: usize,
+    /// SHA-256 of the size, the pixels and the labels, in hex.
+    pub sha256: String,
+}
+
+impl DataIdentity {
+    /// The identity of `data`.
+    pub fn of(data: &Dataset) -> DataIdentity {
+        let mut h = Sha256::new();
+        for n in [data.len(), data.rows(), data.cols()] {
+            h.update((n as u64).to_le_bytes());
+        }
+        h.update(data.images());
+        h.update(data.labels());
+        DataIdentity {
+            examples: data.len(),
+            rows: data.rows(),
+            cols: data.cols(),
+            sha256: hex(&h.finalize()),
+        }
+    }
+
+    fn describe(&self, source: Option<&str>) -> String {
+        format!(
+            "{} examples of {}×{}{} (sha256 {}…)",
+            self.examples,
+            self.rows,
+            self.cols,
+            source.map(|s| format!(" from {s}")).unwrap_or_default(),
+            &self.sha256[..12]
+        )
+    }
+}
+
+/// The contents of `state.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RunState {
     format: String,
     version: u32,
-    config: TrainConfig,
-    epochs_done: usize,
-    steps_done: u64,
+    /// The run's definition; `epochs` is where it stops, which a resume may
+    /// move.
+    pub(crate) config: TrainConfig,
+    /// T, the length of the learning-rate schedule, fixed when the run
+    /// started.
+    pub(crate) schedule_steps: u64,
+    /// Where the data was loaded from, if the caller said.
+    pub(crate) data_source: Option<String>,
+    pub(crate) train_data: DataIdentity,
+    pub(crate) test_data: DataIdentity,
+    pub(crate) steps_done: u64,
+    /// The current epoch's sum of batch losses so far.
+    pub(crate) epoch_loss_sum: f64,
+    /// The current epoch's gradient-noise sums (tr Σ, |G|²) so far, if the
+    /// run computes them.
+    pub(crate) epoch_noise: Option<(f64, f64)>,
     optimizer: StateHeader,
     model_checksum: String,
     optimizer_checksum: String,
+    /// SHA-256 of everything above, as compact JSON with this field empty.
+    checksum: String,
 }
 
-/// Saves `trainer` into `dir` (created if needed).
-pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), TrainError> {
-    fs::create_dir_all(dir).map_err(|source| TrainError::Io {
-        path: dir.to_path_buf(),
+impl RunState {
+    fn sealed(mut self) -> RunState {
+        self.checksum = self.digest();
+        self
+    }
+
+    fn digest(&self) -> String {
+        let body = RunState {
+            checksum: String::new(),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec(&body).expect("a run state serializes");
+        hex(&Sha256::digest(json))
+    }
+
+    /// Whether `other` is a state of the same run: the same settings (the
+    /// epochs to train aside), schedule and data.
+    fn same_run(&self, other: &RunState) -> bool {
+        let settings = |s: &RunState| TrainConfig {
+            epochs: 0,
+            ..s.config.clone()
+        };
+        settings(self) == settings(other)
+            && self.schedule_steps == other.schedule_steps
+            && self.train_data == other.train_data
+            && self.test_data == other.test_data
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes one file of a checkpoint. [`Disk`] is the real one; a test can
+/// pass a writer that fails part-way, as a full disk does.
+pub trait FileWriter {
+    /// Creates `path` holding `bytes`, durably: when this returns `Ok`, the
+    /// bytes are on the storage device.
+    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// Writes files to disk and syncs them.
+pub struct Disk;
+
+impl FileWriter for Disk {
+    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut f = fs::File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    }
+}
+
+/// Syncs a directory, so that the entries created or renamed in it survive
+/// a power cut. (Not every platform can open a directory for this; there
+/// the rename is still atomic.)
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
         source,
-    })?;
+    }
+}
+
+/// The steps of a checkpoint directory's entry name `step-N`.
+fn complete_steps(name: &str) -> Option<u64> {
+    name.strip_prefix(COMPLETE)?.parse().ok()
+}
+
+/// The complete checkpoints in `dir`, newest first.
+fn generations(dir: &Path) -> Result<Vec<(u64, PathBuf)>, TrainError> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        if let Some(steps) = name.to_str().and_then(complete_steps) {
+            found.push((steps, entry.path()));
+        }
+    }
+    found.sort_by_key(|&(steps, _)| std::cmp::Reverse(steps));
+    Ok(found)
+}
+
+/// A directory a run saves its checkpoints into.
+#[derive(Debug)]
+pub struct Checkpoints {
+    dir: PathBuf,
+}
+
+impl Checkpoints {
+    /// Opens `dir` for saving: creates it if needed, checks that files can
+    /// be written into it (so an unwritable directory is found before
+    /// training, not after the first epoch), and deletes what an
+    /// interrupted save left behind (a partial checkpoint, or an older one
+    /// that was being retired).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Checkpoints, TrainError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let path = entry.path();
+            if name.starts_with(PARTIAL) || name.starts_with(STALE) {
+                fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            } else if name.starts_with(PROBE) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+        let probe = dir.join(format!("{PROBE}{}", std::process::id()));
+        fs::write(&probe, b"").map_err(io_err(&dir))?;
+        fs::remove_file(&probe).map_err(io_err(&probe))?;
+        let checkpoints = Checkpoints { dir };
+        if let Some((_, newest)) = generations(&checkpoints.dir)?.first() {
+            checkpoints.retire_all_but(newest)?;
+        }
+        Ok(checkpoints)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The newest checkpoint in the directory, if there is one.
+    pub fn latest(&self) -> Result<Option<Checkpoint>, TrainError> {
+        match generations(&self.dir)?.into_iter().next() {
+            Some((_, path)) => Checkpoint::read(path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks that saving `trainer` here loses nothing: the directory holds
+    /// no checkpoint, or one of the same run at no later step.
+    pub fn check_continues(&self, trainer: &Trainer) -> Result<(), TrainError> {
+        let Some(existing) = self.latest()? else {
+            return Ok(());
+        };
+        let refuse = |reason: String| {
+            Err(TrainError::Resume {
+                path: existing.path.clone(),
+                reason,
+            })
+        };
+        if !existing.state.same_run(&trainer.run_state_body()) {
+            return refuse(
+                "this directory holds the checkpoint of another run (other settings or data); \
+                 resume that run, or save into another directory"
+                    .into(),
+            );
+        }
+        if existing.state.steps_done > trainer.steps_done() {
+            return refuse(format!(
+                "this directory holds a later checkpoint of the same run (after {} steps, this \
+                 run is at {}); resume from it, or save into another directory",
+                existing.state.steps_done,
+                trainer.steps_done()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Saves `trainer` as the directory's new checkpoint (see the module
+    /// docs for how) and returns its path. A directory holding another
+    /// run's checkpoint, or a later one of this run, is left alone with an
+    /// error ([`check_continues`](Checkpoints::check_continues)).
+    pub fn save(&self, trainer: &Trainer) -> Result<PathBuf, TrainError> {
+        self.save_with(trainer, &mut Disk)
+    }
+
+    /// [`save`](Checkpoints::save), writing each file with `files`.
+    pub fn save_with(
+        &self,
+        trainer: &Trainer,
+        files: &mut dyn FileWriter,
+    ) -> Result<PathBuf, TrainError> {
+        self.check_continues(trainer)?;
+        let name = format!("{COMPLETE}{:09}", trainer.steps_done());
+        let target = self.dir.join(&name);
+        if target.is_dir() {
+            // The same run at the same step (an interrupt right after an
+            // epoch's save): the checkpoint is there already, and a run is
+            // deterministic, so it holds these very bytes.
+            return Ok(target);
+        }
+        let partial = self.dir.join(format!("{PARTIAL}{name}"));
+        let written = write_generation(&partial, trainer, files).and_then(|()| {
+            fs::rename(&partial, &target).map_err(io_err(&target))?;
+            sync_dir(&self.dir);
+            Ok(())
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+        self.retire_all_but(&target)?;
+        Ok(target)
+    }
+
+    /// Deletes every complete checkpoint but `keep`: each is first renamed
+    /// out of the `step-*` names, so that no `step-*` directory is ever
+    /// incomplete.
+    fn retire_all_but(&self, keep: &Path) -> Result<(), TrainError> {
+        for (_, path) in generations(&self.dir)? {
+            if path == keep {
+                continue;
+            }
+            let name = path.file_name().expect("a checkpoint has a name");
+            let stale = self.dir.join(format!("{STALE}{}", name.to_string_lossy()));
+            fs::rename(&path, &stale).map_err(io_err(&path))?;
+            fs::remove_dir_all(&stale).map_err(io_err(&stale))?;
+        }
+        sync_dir(&self.dir);
+        Ok(())
+    }
+}
+
+/// Writes the three files of `trainer`'s checkpoint into a new directory
+/// `dir`, each synced, then syncs `dir`.
+fn write_generation(
+    dir: &Path,
+    trainer: &Trainer,
+    files: &mut dyn FileWriter,
+) -> Result<(), TrainError> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    }
+    fs::create_dir(dir).map_err(io_err(dir))?;
     let config = serde_json::to_string(&trainer.config).expect("a config serializes");
-    let model_path = dir.join("model.safetensors");
-    save_weights(&model_path, &trainer.model.params, &[("config", config)])?;
+    let model = encode_weights(&trainer.model.params, &[("config", config)]);
     let state = trainer.optimizer.state();
-    let opt_path = dir.join("optimizer.safetensors");
-    write_tensors(&opt_path, state.tensors(), &[("spec", state.spec.clone())])?;
+    let optimizer = encode_tensors(state.tensors(), &[("spec", state.spec.clone())]);
     let run = RunState {
-        format: "gradlab-run".into(),
-        version: STATE_VERSION,
-        config: trainer.config.clone(),
-        epochs_done: trainer.epochs_done,
-        steps_done: trainer.steps_done,
         optimizer: state.header(),
-        model_checksum: read_checksum(&model_path)?,
-        optimizer_checksum: read_checksum(&opt_path)?,
-    };
-    let json = serde_json::to_string_pretty(&run).expect("a run state serializes");
-    write_atomic(&dir.join("state.json"), json.as_bytes())?;
+        model_checksum: checksum_of(&model),
+        optimizer_checksum: checksum_of(&optimizer),
+        ..trainer.run_state_body()
+    }
+    .sealed();
+    let json = serde_json::to_string_pretty(&run).expect("a run state serializes") + "\n";
+    for (file, bytes) in [
+        (MODEL, model.as_slice()),
+        (OPTIMIZER, optimizer.as_slice()),
+        (STATE, json.as_bytes()),
+    ] {
+        let path = dir.join(file);
+        files.write_file(&path, bytes).map_err(io_err(&path))?;
+    }
+    sync_dir(dir);
     Ok(())
 }
 
-fn read_checksum(path: &Path) -> Result<String, TrainError> {
-    let (_, meta) = read_tensors(path)?;
-    Ok(meta.get("checksum").cloned().unwrap_or_default())
+/// The checksum a gradlab tensor file carries in its metadata: written by
+/// [`encode_tensors`], checked against the data when the file is read.
+fn checksum_of(file: &[u8]) -> String {
+    let (_, header) = safetensors::SafeTensors::read_metadata(file)
+        .expect("encode_tensors writes a valid safetensors file");
+    header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("checksum").cloned())
+        .expect("encode_tensors writes a checksum")
 }
 
-/// Resumes the run saved in `dir` on the same data. With `epochs`, the run
-/// is extended (or shortened) to that many epochs in total.
-pub fn resume(
-    dir: &Path,
-    train: Dataset,
-    test: Dataset,
-    epochs: Option<usize>,
-) -> Result<Trainer, TrainError> {
-    let state_path = dir.join("state.json");
-    let resume_err = |reason: String| TrainError::Resume {
-        path: state_path.clone(),
-        reason,
-    };
-    let text =
-        fs::read_to_string(&state_path).map_err(|e| resume_err(format!("cannot read ({e})")))?;
-    let run: RunState =
-        serde_json::from_str(&text).map_err(|e| resume_err(format!("not a run state ({e})")))?;
-    if run.format != "gradlab-run" || run.version != STATE_VERSION {
-        return Err(resume_err(format!(
-            "format {:?} version {}, expected \"gradlab-run\" version {STATE_VERSION}",
-            run.format, run.version
-        )));
-    }
-    let mut config = run.config;
-    if let Some(e) = epochs {
-        config.epochs = e;
-    }
-    let mut trainer = Trainer::new(config, train, test)?;
+/// A saved run: the newest complete checkpoint of a directory, its state
+/// read and checked.
+#[derive(Debug)]
+pub struct Checkpoint {
+    path: PathBuf,
+    pub(crate) state: RunState,
+}
 
-    let model_path = dir.join("model.safetensors");
-    let meta = load_weights(&model_path, &mut trainer.model.params)?;
-    let opt_path = dir.join("optimizer.safetensors");
-    let (tensors, opt_meta) = read_tensors(&opt_path)?;
-    for (file, expected, meta) in [
-        (&model_path, &run.model_checksum, &meta),
-        (&opt_path, &run.optimizer_checksum, &opt_meta),
-    ] {
-        if meta.get("checksum") != Some(expected) {
-            return Err(resume_err(format!(
-                "{} does not belong to this state (it comes from another save)",
-                file.display()
-            )));
+impl Checkpoint {
+    /// The newest checkpoint in the checkpoint directory `dir`.
+    pub fn latest(dir: impl AsRef<Path>) -> Result<Checkpoint, TrainError> {
+        let dir = dir.as_ref();
+        let missing = |reason: &str| TrainError::Resume {
+            path: dir.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        if !dir.is_dir() {
+            return Err(missing("no such checkpoint directory"));
+        }
+        match generations(dir)?.into_iter().next() {
+            Some((_, path)) => Checkpoint::read(path),
+            None if dir.join(STATE).is_file() => Err(missing(
+                "this checkpoint was written by an older gradlab (state.json at the top \
+                 level); it cannot be resumed, but its model.safetensors still loads",
+            )),
+            None => Err(missing("holds no checkpoint (no step-* directory)")),
         }
     }
-    let params = &trainer.model.params;
-    for p in &run.optimizer.params {
-        let fits =
-            p.id < params.len() && params.get(gradlab_autodiff::ParamId(p.id)).shape() == p.shape;
-        if !fits {
-            return Err(resume_err(format!(
-                "the optimizer state of parameter #{} (shape {:?}) fits no parameter of the model",
-                p.id, p.shape
+
+    /// Reads and checks the state of the checkpoint at `path`.
+    fn read(path: PathBuf) -> Result<Checkpoint, TrainError> {
+        let state_path = path.join(STATE);
+        let bad = |reason: String| TrainError::Resume {
+            path: state_path.clone(),
+            reason,
+        };
+        let text =
+            fs::read_to_string(&state_path).map_err(|e| bad(format!("cannot read ({e})")))?;
+        let state: RunState =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a run state ({e})")))?;
+        if state.format != "gradlab-run" || state.version != STATE_VERSION {
+            return Err(bad(format!(
+                "format {:?} version {}, expected \"gradlab-run\" version {STATE_VERSION}",
+                state.format, state.version
             )));
         }
+        if state.digest() != state.checksum {
+            return Err(bad(
+                "checksum mismatch: the file was edited or damaged (its checksum covers every \
+                 field; a run's state is not edited by hand)"
+                    .into(),
+            ));
+        }
+        Ok(Checkpoint { path, state })
     }
-    let parts = tensors
-        .into_iter()
-        .map(|(name, t)| (name, t.shape().to_vec(), t.into_vec()));
-    let state_err = |source| TrainError::State {
-        path: opt_path.clone(),
-        source,
-    };
-    let state = OptimizerState::from_parts(run.optimizer, parts).map_err(state_err)?;
-    let total = trainer
-        .train_set()
-        .len()
-        .div_ceil(trainer.config.batch_size) as u64
-        * trainer.config.epochs as u64;
-    trainer.optimizer = Optimizer::from_state(state)
-        .map_err(state_err)?
-        .with_total_steps(total)?;
-    trainer.epochs_done = run.epochs_done;
-    trainer.steps_done = run.steps_done;
-    Ok(trainer)
+
+    /// The checkpoint's directory (`…/step-000000469`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved run's settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.state.config
+    }
+
+    /// Steps the saved run has taken.
+    pub fn steps_done(&self) -> u64 {
+        self.state.steps_done
+    }
+
+    /// The length of the saved run's learning-rate schedule.
+    pub fn schedule_steps(&self) -> u64 {
+        self.state.schedule_steps
+    }
+
+    /// The directory the saved run's data was loaded from, if it was given
+    /// ([`Trainer::with_data_source`]).
+    pub fn data_source(&self) -> Option<&Path> {
+        self.state.data_source.as_deref().map(Path::new)
+    }
+
+    /// Rebuilds the saved run on `train` and `test`, which must be the data
+    /// it was saved with (an error says which differs). With `epochs`, the
+    /// run stops after that many epochs instead of the saved number, on the
+    /// saved schedule (see the module docs); fewer epochs than are done
+    /// already is an error.
+    pub fn resume(
+        &self,
+        train: Dataset,
+        test: Dataset,
+        epochs: Option<usize>,
+    ) -> Result<Trainer, TrainError> {
+        let s = &self.state;
+        let state_path = self.path.join(STATE);
+        let bad = |reason: String| TrainError::Resume {
+            path: state_path.clone(),
+            reason,
+        };
+        let mut config = s.config.clone();
+        if let Some(e) = epochs {
+            config.epochs = e;
+        }
+        let mut trainer = Trainer::build(config, train, test, Some(s.schedule_steps))?;
+        let source = s.data_source.as_deref();
+        for (split, saved, given) in [
+            ("training", &s.train_data, DataIdentity::of(&trainer.train)),
+            ("test", &s.test_data, DataIdentity::of(trainer.test_set())),
+        ] {
+            if *saved != given {
+                return Err(TrainError::Conflict {
+                    setting: format!("the {split} data"),
+                    given: given.describe(None),
+                    saved: saved.describe(source),
+                    checkpoint: self.path.clone(),
+                });
+            }
+        }
+        let done = s.steps_done / trainer.steps_per_epoch();
+        if trainer.config.epochs < done as usize {
+            return Err(bad(format!(
+                "the run has completed {done} epochs already; stopping after {} would undo them",
+                trainer.config.epochs
+            )));
+        }
+
+        let model_path = self.path.join(MODEL);
+        let meta = load_weights(&model_path, &mut trainer.model.params)?;
+        let opt_path = self.path.join(OPTIMIZER);
+        let (tensors, opt_meta) = read_tensors(&opt_path)?;
+        for (file, expected, meta) in [
+            (&model_path, &s.model_checksum, &meta),
+            (&opt_path, &s.optimizer_checksum, &opt_meta),
+        ] {
+            if meta.get("checksum") != Some(expected) {
+                return Err(bad(format!(
+                    "{} does not belong to this state (it comes from another save)",
+                    file.display()
+                )));
+            }
+        }
+        if s.optimizer.steps != s.steps_done {
+            return Err(bad(format!(
+                "the optimizer has taken {} steps, the run {}",
+                s.optimizer.steps, s.steps_done
+            )));
+        }
+        let params = &trainer.model.params;
+        for p in &s.optimizer.params {
+            let fits = p.id < params.len()
+                && params.get(gradlab_autodiff::ParamId(p.id)).shape() == p.shape;
+            if !fits {
+                return Err(bad(format!(
+                    "the optimizer state of parameter #{} (shape {:?}) fits no parameter of the \
+                     model",
+                    p.id, p.shape
+                )));
+            }
+        }
+        let parts = tensors
+            .into_iter()
+            .map(|(name, t)| (name, t.shape().to_vec(), t.into_vec()));
+        let state_err = |source| TrainError::State {
+            path: opt_path.clone(),
+            source,
+        };
+        let state = OptimizerState::from_parts(s.optimizer.clone(), parts).map_err(state_err)?;
+        trainer.optimizer = Optimizer::from_state(state)
+            .map_err(state_err)?
+            .with_total_steps(s.schedule_steps)?;
+        trainer.restore_progress(s);
+        Ok(trainer)
+    }
+}
+
+impl Trainer {
+    /// The run state of this trainer, without the optimizer's header and
+    /// the tensor files' checksums (filled in when saving).
+    pub(crate) fn run_state_body(&self) -> RunState {
+        let (train_data, test_data) = self.data_identities().clone();
+        RunState {
+            format: "gradlab-run".into(),
+            version: STATE_VERSION,
+            config: self.config.clone(),
+            schedule_steps: self.schedule_steps,
+            data_source: self
+                .data_source
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            train_data,
+            test_data,
+            steps_done: self.steps_done(),
+            epoch_loss_sum: self.epoch_loss_sum,
+            epoch_noise: self.epoch_noise.map(|n| (n.trace_sigma, n.grad_norm_sq)),
+            optimizer: StateHeader {
+                spec: String::new(),
+                steps: 0,
+                params: Vec::new(),
+            },
+            model_checksum: String::new(),
+            optimizer_checksum: String::new(),
+            checksum: String::new(),
+        }
+    }
+
+    /// The identities of the training and test data, computed once.
+    pub(crate) fn data_identities(&self) -> &(DataIdentity, DataIdentity) {
+        self.data_ids
+            .get_or_init(|| (DataIdentity::of(&self.train), DataIdentity::of(&self.test)))
+    }
+
+    /// Continues from a saved state's progress.
+    fn restore_progress(&mut self, s: &RunState) {
+        self.steps_done = s.steps_done;
+        self.data_source = s.data_source.as_deref().map(PathBuf::from);
+        self.epoch_loss_sum = s.epoch_loss_sum;
+        self.epoch_noise = s.epoch_noise.map(|(trace_sigma, grad_norm_sq)| NoiseScale {
+            trace_sigma,
+            grad_norm_sq,
+        });
+        let ids = (s.train_data.clone(), s.test_data.clone());
+        let _ = self.data_ids.set(ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_names_parse() {
+        assert_eq!(complete_steps("step-000000469"), Some(469));
+        assert_eq!(complete_steps(".partial-step-000000469"), None);
+        assert_eq!(complete_steps("step-x"), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! The run's CSV log: one row per step, one per epoch.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::{EpochMetrics, StepInfo, TrainError};
@@ -19,34 +19,78 @@ pub struct CsvLog {
 }
 
 impl CsvLog {
-    /// Creates `path` with a header, or appends to it when `resume`.
-    pub fn open(path: &Path, resume: bool) -> Result<CsvLog, TrainError> {
-        let io = |source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let existed = path.exists();
-        let file = if resume {
-            OpenOptions::new().create(true).append(true).open(path)
-        } else {
-            File::create(path)
-        }
-        .map_err(io)?;
-        let mut log = CsvLog {
-            path: path.to_path_buf(),
-            out: BufWriter::new(file),
-        };
-        if !(resume && existed) {
-            log.write(format_args!("{COLUMNS}\n"))?;
-        }
+    /// Creates the log of a new run at `path`, with a header. An existing
+    /// file is an error (it may be another run's log), and so is a folder
+    /// that does not exist.
+    pub fn create(path: &Path) -> Result<CsvLog, TrainError> {
+        check_folder(path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => io_error(
+                    path,
+                    io::ErrorKind::AlreadyExists,
+                    "the file exists, and a new run does not overwrite it; remove it or choose \
+                     another file",
+                ),
+                _ => io_err(path, e),
+            })?;
+        let mut log = CsvLog::new(path, file);
+        log.write(format_args!("{COLUMNS}\n"))?;
         Ok(log)
     }
 
+    /// Continues the log of a run resumed after `steps` steps. Rows of
+    /// later steps (written after the checkpoint and before the run was
+    /// killed) and a last line cut short are dropped, so the log reads as if
+    /// the run had never stopped. A missing file is created with a header; a
+    /// file that is not a gradlab log is an error.
+    pub fn resume(path: &Path, steps: u64) -> Result<CsvLog, TrainError> {
+        check_folder(path)?;
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return CsvLog::create(path),
+            Err(e) => return Err(io_err(path, e)),
+        };
+        let mut lines = text.split_inclusive('\n');
+        if lines.next().map(str::trim_end) != Some(COLUMNS) {
+            return Err(io_error(
+                path,
+                io::ErrorKind::InvalidData,
+                "not a gradlab training log (its first line is not the header); choose another \
+                 file",
+            ));
+        }
+        let mut kept = format!("{COLUMNS}\n");
+        for line in lines {
+            let step = line.split(',').nth(2).and_then(|s| s.parse::<u64>().ok());
+            if line.ends_with('\n') && step.is_some_and(|s| s <= steps) {
+                kept.push_str(line);
+            }
+        }
+        if kept.len() != text.len() {
+            gradlab_layers::write_atomic(path, kept.as_bytes())?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| io_err(path, e))?;
+        Ok(CsvLog::new(path, file))
+    }
+
+    fn new(path: &Path, file: File) -> CsvLog {
+        CsvLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        }
+    }
+
     fn write(&mut self, row: std::fmt::Arguments) -> Result<(), TrainError> {
-        self.out.write_fmt(row).map_err(|source| TrainError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.out
+            .write_fmt(row)
+            .map_err(|source| io_err(&self.path, source))
     }
 
     /// Appends a step row.
@@ -64,9 +108,37 @@ impl CsvLog {
             "epoch,{},{},,,{},{},{},{:.1},{}\n",
             m.epoch, m.steps, m.train_loss, m.test_loss, m.test_accuracy, m.examples_per_s, b_noise
         ))?;
-        self.out.flush().map_err(|source| TrainError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.flush()
+    }
+
+    /// Writes the buffered rows to the file.
+    pub fn flush(&mut self) -> Result<(), TrainError> {
+        self.out
+            .flush()
+            .map_err(|source| io_err(&self.path, source))
+    }
+}
+
+fn io_err(path: &Path, source: io::Error) -> TrainError {
+    TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn io_error(path: &Path, kind: io::ErrorKind, message: &str) -> TrainError {
+    io_err(path, io::Error::new(kind, message))
+}
+
+/// A log's folder must exist: otherwise the operating system's "No such file
+/// or directory" reads as if the log itself were missing.
+fn check_folder(path: &Path) -> Result<(), TrainError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(io_error(
+            path,
+            io::ErrorKind::NotFound,
+            &format!("the folder {} does not exist", dir.display()),
+        )),
+        _ => Ok(()),
     }
 }

@@ -14,7 +14,7 @@ pub enum TrainError {
     /// The data could not be loaded.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// A checkpoint could not be written or read.
+    /// A checkpoint file could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// The model cannot be built.
@@ -37,15 +37,47 @@ pub enum TrainError {
     /// A setting has no valid meaning.
     #[error("{0}")]
     Config(String),
-    /// A run's state file is missing, unreadable or inconsistent.
+    /// The model would not fit in memory; nothing was allocated.
+    #[error(
+        "the model needs about {} ({parameters} parameters: weights, gradients{}), more than \
+         the {} of memory available; use narrower or fewer --hidden layers",
+        bytes(*.needed), .extra, bytes(*.available)
+    )]
+    TooLarge {
+        /// Its parameter count (saturated at `u64::MAX`).
+        parameters: u64,
+        /// What the rest of the estimate holds (", adam's m and v", …).
+        extra: String,
+        /// The estimated bytes of a training step (saturated).
+        needed: u64,
+        /// The memory the system reports as available.
+        available: u64,
+    },
+    /// A run's checkpoint is missing, unreadable, edited or inconsistent.
     #[error("{path}: {reason}")]
     Resume {
-        /// The file.
+        /// The file or directory.
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
-    /// A log file could not be written.
+    /// A setting given for a resumed run differs from the saved run's.
+    #[error(
+        "{setting} {given} differs from the saved run's {saved} ({}); a resumed run keeps its \
+         settings: leave {setting} out, or start a new run in another directory",
+        .checkpoint.display()
+    )]
+    Conflict {
+        /// The setting, as the user names it (`--hidden`, `the training data`).
+        setting: String,
+        /// The value given now.
+        given: String,
+        /// The saved run's value.
+        saved: String,
+        /// The checkpoint.
+        checkpoint: PathBuf,
+    },
+    /// A file of the run (log, checkpoint directory) could not be written.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -53,22 +85,67 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The loss became NaN or infinite.
+    /// The loss became non-finite or far larger than a model that knows
+    /// nothing would have.
     #[error(
-        "training diverged at step {step} (epoch {epoch}): the loss is {loss}; try a smaller \
-         learning rate (the effective rate was {lr:e}){}",
-        .checkpoint.as_ref().map(|p| format!("; the last good checkpoint is in {}", p.display())).unwrap_or_default()
+        "training diverged at step {step} (epoch {epoch}): {what} is {loss:.4e}{}; {hint}{}",
+        if .loss.is_finite() { format!(", above the limit {limit:.4} (100 × the chance-level loss)") } else { String::new() },
+        checkpoint_note(.checkpoint)
     )]
     Diverged {
-        /// The step (1-based) whose loss was not finite.
+        /// The step (1-based) whose loss was out of bounds, or the last step
+        /// of the epoch whose test loss was.
         step: u64,
         /// The epoch (1-based) it was in.
         epoch: usize,
+        /// Which loss: "the batch's loss" or "the test loss".
+        what: &'static str,
         /// The loss.
-        loss: f32,
-        /// The learning rate in effect.
-        lr: f32,
-        /// Where the last good checkpoint is, if the run saves them.
+        loss: f64,
+        /// The largest loss the run accepts.
+        limit: f64,
+        /// What probably happened and what to change.
+        hint: String,
+        /// The last good checkpoint, if the run saves them.
         checkpoint: Option<PathBuf>,
     },
+    /// The run was asked to stop (Ctrl-C) and stopped at a step boundary.
+    #[error(
+        "interrupted after step {step} (epoch {epoch}){}",
+        match .saved {
+            Some(dir) => format!("; the run is saved in {}, ready to resume", dir.display()),
+            None => "; nothing was saved (no checkpoint directory)".to_string(),
+        }
+    )]
+    Interrupted {
+        /// Steps completed.
+        step: u64,
+        /// The epoch the run was in.
+        epoch: usize,
+        /// The checkpoint directory the run was saved in at the stop.
+        saved: Option<PathBuf>,
+    },
+}
+
+fn checkpoint_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(p) => format!("; the last good checkpoint is {}", p.display()),
+        None => String::new(),
+    }
+}
+
+/// A byte count in the largest unit that keeps it above 1 (1 GB = 10⁹ B).
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

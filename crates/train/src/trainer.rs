@@ -1,7 +1,9 @@
 //! The training loop.
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use gradlab_autodiff::{GradRequest, NoiseScale, Tape};
@@ -11,14 +13,22 @@ use gradlab_optim::{self as optim, Optimizer, Param};
 use gradlab_tensor::reduce::argmax;
 use rayon::Yield;
 
+use crate::checkpoint::{Checkpoints, DataIdentity};
 use crate::config::parse_activation;
-use crate::{CsvLog, TrainConfig, TrainError};
+use crate::{memory, CsvLog, TrainConfig, TrainError};
 
 /// Number of classes of an MNIST-layout dataset.
 pub const CLASSES: usize = 10;
 
 /// Examples per forward pass when evaluating.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
+
+/// A loss this many times the chance-level loss ln C (that of a model that
+/// gives every class the same probability) means the run has diverged: a
+/// network that knows nothing does 100× better. Weights can blow up while
+/// every loss stays finite (plain SGD at a rate far too large ends at a test
+/// loss of 10³⁴), so waiting for a NaN is not enough.
+pub const DIVERGENCE_FACTOR: f64 = 100.0;
 
 /// What happened in one training step.
 #[derive(Clone, Copy, Debug)]
@@ -79,13 +89,19 @@ pub enum Event<'a> {
     Epoch(&'a EpochMetrics),
 }
 
-/// Where a run writes what it produces.
+/// How [`Trainer::fit`] runs: where it writes, and when it stops early.
 #[derive(Clone, Debug, Default)]
-pub struct Outputs {
-    /// Save a checkpoint here after every epoch.
+pub struct FitOptions {
+    /// The checkpoint directory: a checkpoint after every epoch, and one at
+    /// an interrupt (see [`checkpoint`](crate::checkpoint)).
     pub save: Option<PathBuf>,
-    /// Append per-step and per-epoch rows to this CSV file.
+    /// Per-step and per-epoch rows go to this CSV file: a new file for a new
+    /// run, the continued log for a resumed one.
     pub log: Option<PathBuf>,
+    /// Set this flag (from a Ctrl-C handler, say) to stop at the next step
+    /// boundary: the run is saved if `save` is set, and `fit` returns
+    /// [`TrainError::Interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// A model, its optimizer and its data, and how far training has come.
@@ -96,12 +112,20 @@ pub struct Trainer {
     pub model: Mlp,
     /// The optimizer and its state.
     pub optimizer: Optimizer,
-    /// Epochs completed.
-    pub epochs_done: usize,
-    /// Steps completed.
-    pub steps_done: u64,
+    /// Steps completed; the epoch and the batch within it follow from it.
+    pub(crate) steps_done: u64,
+    /// T, the length of the learning-rate schedule.
+    pub(crate) schedule_steps: u64,
+    /// Where the data came from, recorded in checkpoints.
+    pub(crate) data_source: Option<PathBuf>,
+    /// The identities of the training and test data, once computed.
+    pub(crate) data_ids: OnceCell<(DataIdentity, DataIdentity)>,
+    /// The current epoch's sum of batch losses so far.
+    pub(crate) epoch_loss_sum: f64,
+    /// The current epoch's gradient-noise sums so far.
+    pub(crate) epoch_noise: Option<NoiseScale>,
     pub(crate) train: Dataset,
-    test: Dataset,
+    pub(crate) test: Dataset,
     tape: Tape,
     eval_tape: Tape,
     labels: Vec<usize>,
@@ -112,9 +136,25 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `train`, evaluated on `test`.
+    /// A fresh run of `config` on `train`, evaluated on `test`. Every value
+    /// that has no meaning — no epochs, a batch larger than the training
+    /// set, test images of another size than the training images, a model
+    /// larger than the memory available — is an error, before anything is
+    /// allocated.
     pub fn new(config: TrainConfig, train: Dataset, test: Dataset) -> Result<Trainer, TrainError> {
+        Trainer::build(config, train, test, None)
+    }
+
+    /// [`Trainer::new`] with a schedule of `schedule_steps` steps, if given
+    /// (a resumed run keeps its own), else of the run's length.
+    pub(crate) fn build(
+        config: TrainConfig,
+        train: Dataset,
+        test: Dataset,
+        schedule_steps: Option<u64>,
+    ) -> Result<Trainer, TrainError> {
         config.validate()?;
+        let limited = config.limit.is_some_and(|n| n < train.len());
         let train = match config.limit {
             Some(n) => train.limit(n),
             None => train,
@@ -122,14 +162,46 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::Config("the training set is empty".into()));
         }
+        if test.is_empty() {
+            return Err(TrainError::Config("the test set is empty".into()));
+        }
+        if train.num_features() != test.num_features() {
+            return Err(TrainError::Config(format!(
+                "the test images are {}×{} but the training images {}×{}: a model takes \
+                 inputs of one size",
+                test.rows(),
+                test.cols(),
+                train.rows(),
+                train.cols()
+            )));
+        }
+        if config.batch_size > train.len() {
+            return Err(TrainError::Config(format!(
+                "the batch size {} is larger than the {} training examples{}",
+                config.batch_size,
+                train.len(),
+                if limited { " (after --limit)" } else { "" }
+            )));
+        }
+        let steps_per_epoch = train.len().div_ceil(config.batch_size) as u64;
+        let schedule_steps =
+            schedule_steps.unwrap_or(steps_per_epoch.saturating_mul(config.epochs as u64));
         let mut sizes = vec![train.num_features()];
         sizes.extend(&config.hidden);
         sizes.push(CLASSES);
+        let optimizer =
+            Optimizer::from_spec(&config.optimizer)?.with_total_steps(schedule_steps)?;
+        let algorithm = optimizer.algorithm();
+        let moments = algorithm.moment_names();
+        memory::check(
+            &sizes,
+            config.batch_size,
+            moments.len(),
+            optimizer.grad_request() == optim::GradRequest::MeanAndSquares,
+            &format!("{}'s {}", algorithm.name(), moments.join(" and ")),
+        )?;
         let activation = parse_activation(&config.activation)?;
         let model = Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?;
-        let steps_per_epoch = train.len().div_ceil(config.batch_size) as u64;
-        let optimizer = Optimizer::from_spec(&config.optimizer)?
-            .with_total_steps(steps_per_epoch * config.epochs as u64)?;
         let request = match optimizer.grad_request() {
             optim::GradRequest::Mean => GradRequest::Mean,
             optim::GradRequest::MeanAndSquares => GradRequest::MeanAndSquares,
@@ -138,8 +210,12 @@ impl Trainer {
             config,
             model,
             optimizer,
-            epochs_done: 0,
             steps_done: 0,
+            schedule_steps,
+            data_source: None,
+            data_ids: OnceCell::new(),
+            epoch_loss_sum: 0.0,
+            epoch_noise: None,
             train,
             test,
             tape: Tape::new(),
@@ -148,6 +224,47 @@ impl Trainer {
             request,
             param_list: Vec::new(),
         })
+    }
+
+    /// Records that the data was loaded from `dir`, so that checkpoints
+    /// name it and a resume can load it again
+    /// ([`Checkpoint::data_source`](crate::checkpoint::Checkpoint::data_source)).
+    pub fn with_data_source(mut self, dir: impl Into<PathBuf>) -> Trainer {
+        self.data_source = Some(dir.into());
+        self
+    }
+
+    /// Steps completed.
+    pub fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+
+    /// Steps per epoch: ⌈training examples / batch size⌉.
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.train.len().div_ceil(self.config.batch_size) as u64
+    }
+
+    /// Epochs completed.
+    pub fn epochs_done(&self) -> usize {
+        (self.steps_done / self.steps_per_epoch()) as usize
+    }
+
+    /// T, the number of steps the learning-rate schedule spans: the run's
+    /// length when it started, kept by a resume.
+    pub fn schedule_steps(&self) -> u64 {
+        self.schedule_steps
+    }
+
+    /// The largest loss a step or an evaluation may have before the run
+    /// counts as diverged: [`DIVERGENCE_FACTOR`] × ln C.
+    pub fn loss_limit(&self) -> f64 {
+        DIVERGENCE_FACTOR * (CLASSES as f64).ln()
+    }
+
+    /// Whether `loss` means the run has diverged: NaN, or above
+    /// [`loss_limit`](Trainer::loss_limit).
+    pub fn diverges(&self, loss: f64) -> bool {
+        loss.is_nan() || loss > self.loss_limit()
     }
 
     /// Computes the per-example mean of squares (1/B) Σ_b g_b² at every
@@ -197,6 +314,7 @@ impl Trainer {
     }
 
     fn step_here(&mut self, indices: &[usize]) -> Result<f32, TrainError> {
+        let loss_limit = self.loss_limit();
         let Trainer {
             model,
             optimizer,
@@ -212,14 +330,10 @@ impl Trainer {
         let logits = model.forward(&mut g, x, Mode::Train { seed });
         let losses = g.softmax_cross_entropy(logits, labels);
         let loss = g.value(losses).mean();
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged {
-                step: self.steps_done + 1,
-                epoch: self.epochs_done + 1,
-                loss,
-                lr: optimizer.learning_rate(indices.len()),
-                checkpoint: None,
-            });
+        if loss.is_nan() || f64::from(loss) > loss_limit {
+            let lr = optimizer.learning_rate(indices.len());
+            let (step, epoch) = (self.steps_done + 1, self.epochs_done() + 1);
+            return Err(self.diverged(step, epoch, "the batch's loss", loss.into(), lr));
         }
         let scaled = match self.config.loss_scale {
             1.0 => losses,
@@ -262,12 +376,55 @@ impl Trainer {
         )
     }
 
-    /// Trains one epoch (the next one) and evaluates it.
+    /// The divergence error for `loss` (`what` says which) at `step` of
+    /// `epoch`, with a hint at the cause.
+    fn diverged(
+        &self,
+        step: u64,
+        epoch: usize,
+        what: &'static str,
+        loss: f64,
+        lr: f32,
+    ) -> TrainError {
+        let eps = self.optimizer.algorithm().denominator_eps();
+        let hint = if !loss.is_finite() && eps == Some(0.0) {
+            format!(
+                "{} divides by √s + ε with eps=0, and a weight whose gradient has been 0 so far \
+                 (such as one of a pixel that is 0 in every image) gets 0/0 = NaN; give eps > 0, \
+                 e.g. eps=1e-8",
+                self.optimizer.algorithm().name()
+            )
+        } else {
+            format!("try a smaller learning rate (the effective rate was {lr:e})")
+        };
+        TrainError::Diverged {
+            step,
+            epoch,
+            what,
+            loss,
+            limit: self.loss_limit(),
+            hint,
+            checkpoint: None,
+        }
+    }
+
+    /// Trains the rest of the current epoch (all of the next one, unless
+    /// the run stopped mid-epoch) and evaluates it.
     pub fn train_epoch(
         &mut self,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<EpochMetrics, TrainError> {
-        let epoch = self.epochs_done + 1;
+        self.run_epoch(None, on_event)
+    }
+
+    /// [`train_epoch`](Trainer::train_epoch), returning
+    /// [`TrainError::Interrupted`] before a step if `stop` is set.
+    fn run_epoch(
+        &mut self,
+        stop: Option<&AtomicBool>,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<EpochMetrics, TrainError> {
+        let epoch = self.epochs_done() + 1;
         let order = Batches::new(
             self.train.len(),
             self.config.batch_size,
@@ -276,25 +433,29 @@ impl Trainer {
             false,
         )?;
         let batches = order.num_batches();
+        let done = (self.steps_done % self.steps_per_epoch()) as usize;
         on_event(Event::EpochStart { epoch, batches });
         let start = Instant::now();
-        let (mut loss_sum, mut seen, mut batch) = (0.0f64, 0usize, 0usize);
-        let mut noise = NoiseScale::default();
-        let mut noisy = false;
-        for indices in order.iter() {
+        let mut seen = 0usize;
+        for (batch, indices) in order.iter().enumerate().skip(done) {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Err(TrainError::Interrupted {
+                    step: self.steps_done,
+                    epoch,
+                    saved: None,
+                });
+            }
             let lr = self.optimizer.learning_rate(indices.len());
             let loss = self.step(indices)?;
             if let Some(n) = self.last_noise_scale() {
-                noise += n;
-                noisy = true;
+                *self.epoch_noise.get_or_insert_with(NoiseScale::default) += n;
             }
-            batch += 1;
             seen += indices.len();
-            loss_sum += loss as f64;
+            self.epoch_loss_sum += loss as f64;
             let info = StepInfo {
                 epoch,
                 step: self.steps_done,
-                batch,
+                batch: batch + 1,
                 batches,
                 batch_size: indices.len(),
                 loss,
@@ -305,37 +466,57 @@ impl Trainer {
         }
         let train_seconds = start.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = self.evaluate_test();
-        self.epochs_done = epoch;
+        if self.diverges(test_loss) {
+            let lr = self.optimizer.learning_rate(self.config.batch_size);
+            return Err(self.diverged(self.steps_done, epoch, "the test loss", test_loss, lr));
+        }
         let metrics = EpochMetrics {
             epoch,
             steps: self.steps_done,
-            train_loss: loss_sum / batch.max(1) as f64,
+            train_loss: self.epoch_loss_sum / batches as f64,
             test_loss,
             test_accuracy,
             examples_per_s: seen as f64 / train_seconds,
             train_seconds,
-            b_noise: noisy.then(|| noise.b_noise()),
+            b_noise: self.epoch_noise.take().map(|n| n.b_noise()),
         };
+        self.epoch_loss_sum = 0.0;
         on_event(Event::Epoch(&metrics));
         Ok(metrics)
     }
 
-    /// Trains the remaining epochs, logging and checkpointing as `outputs`
-    /// says. On divergence the run stops with [`TrainError::Diverged`] and
-    /// the checkpoint of the last completed epoch stays in place.
+    /// Trains the remaining epochs, logging and checkpointing as `options`
+    /// says. A diverging run stops with [`TrainError::Diverged`], an
+    /// interrupted one with [`TrainError::Interrupted`] after saving; in
+    /// both cases the checkpoint directory holds the last good checkpoint.
     pub fn fit(
         &mut self,
-        outputs: &Outputs,
+        options: &FitOptions,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<Vec<EpochMetrics>, TrainError> {
-        let mut log = match &outputs.log {
-            Some(path) => Some(CsvLog::open(path, self.epochs_done > 0)?),
+        // Everything that could fail at the end of the first epoch is
+        // checked before it starts.
+        let checkpoints = match &options.save {
+            Some(dir) => {
+                let c = Checkpoints::open(dir)?;
+                c.check_continues(self)?;
+                Some(c)
+            }
+            None => None,
+        };
+        let mut last_saved = match &checkpoints {
+            Some(c) => c.latest()?.map(|c| c.path().to_path_buf()),
+            None => None,
+        };
+        let mut log = match &options.log {
+            Some(path) if self.steps_done > 0 => Some(CsvLog::resume(path, self.steps_done)?),
+            Some(path) => Some(CsvLog::create(path)?),
             None => None,
         };
         let mut all = Vec::new();
-        while self.epochs_done < self.config.epochs {
+        while self.epochs_done() < self.config.epochs {
             let mut log_err = None;
-            let result = self.train_epoch(&mut |e| {
+            let result = self.run_epoch(options.stop.as_deref(), &mut |e| {
                 if let (Some(log), Event::Step(s)) = (&mut log, &e) {
                     if let Err(err) = log.step(s) {
                         log_err.get_or_insert(err);
@@ -346,32 +527,50 @@ impl Trainer {
             if let Some(err) = log_err {
                 return Err(err);
             }
-            let metrics = match result {
-                Ok(m) => m,
+            if let Some(log) = &mut log {
+                log.flush()?;
+            }
+            match result {
+                Ok(metrics) => {
+                    if let Some(log) = &mut log {
+                        log.epoch(&metrics)?;
+                    }
+                    if let Some(c) = &checkpoints {
+                        last_saved = Some(c.save(self)?);
+                    }
+                    all.push(metrics);
+                }
+                Err(TrainError::Interrupted { step, epoch, .. }) => {
+                    let saved = match &checkpoints {
+                        Some(c) => {
+                            c.save(self)?;
+                            Some(c.dir().to_path_buf())
+                        }
+                        None => None,
+                    };
+                    return Err(TrainError::Interrupted { step, epoch, saved });
+                }
                 Err(TrainError::Diverged {
                     step,
                     epoch,
+                    what,
                     loss,
-                    lr,
+                    limit,
+                    hint,
                     ..
                 }) => {
                     return Err(TrainError::Diverged {
                         step,
                         epoch,
+                        what,
                         loss,
-                        lr,
-                        checkpoint: outputs.save.clone().filter(|_| self.epochs_done > 0),
+                        limit,
+                        hint,
+                        checkpoint: last_saved,
                     })
                 }
                 Err(e) => return Err(e),
-            };
-            if let Some(log) = &mut log {
-                log.epoch(&metrics)?;
             }
-            if let Some(dir) = &outputs.save {
-                crate::checkpoint::save(dir, self)?;
-            }
-            all.push(metrics);
         }
         Ok(all)
     }

@@ -1,48 +1,11 @@
 //! End-to-end runs on the real MNIST files (small ones, so they are fast).
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
 
-use gradlab_data::{Dataset, Mnist};
-use gradlab_train::{checkpoint, Outputs, TrainConfig, TrainError, Trainer};
+use std::path::Path;
 
-fn mnist() -> &'static Mnist {
-    static DATA: OnceLock<Mnist> = OnceLock::new();
-    DATA.get_or_init(|| {
-        gradlab_data::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist")).unwrap()
-    })
-}
-
-fn data(test: usize) -> (Dataset, Dataset) {
-    let m = mnist();
-    (m.train.clone(), m.test.clone().limit(test))
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gradlab-train-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn small(limit: usize, epochs: usize, optimizer: &str) -> TrainConfig {
-    TrainConfig {
-        hidden: vec![64],
-        optimizer: optimizer.into(),
-        batch_size: 64,
-        epochs,
-        seed: 3,
-        limit: Some(limit),
-        ..TrainConfig::default()
-    }
-}
-
-fn weights(t: &Trainer) -> Vec<u32> {
-    t.model
-        .params
-        .iter()
-        .flat_map(|(_, _, v)| v.data().iter().map(|x| x.to_bits()))
-        .collect()
-}
+use common::{data, small, temp_dir, weights};
+use gradlab_train::{Checkpoint, Checkpoints, FitOptions, TrainConfig, TrainError, Trainer};
 
 /// `cargo run --example mnist -- --limit 5000 --epochs 1 --batch-size 32`.
 #[test]
@@ -56,9 +19,9 @@ fn one_epoch_on_5000_examples_exceeds_90_percent() {
     };
     let mut t = Trainer::new(config, train, test).unwrap();
     let log = temp_dir("quick").with_extension("csv");
-    let outputs = Outputs {
-        save: None,
+    let outputs = FitOptions {
         log: Some(log.clone()),
+        ..FitOptions::default()
     };
     let history = t.fit(&outputs, &mut |_| {}).unwrap();
     let acc = history[0].test_accuracy;
@@ -91,23 +54,27 @@ fn resuming_equals_not_stopping() {
         let (train, test) = data(500);
         let mut straight =
             Trainer::new(small(1000, 2, optimizer), train.clone(), test.clone()).unwrap();
-        straight.fit(&Outputs::default(), &mut |_| {}).unwrap();
+        straight.fit(&FitOptions::default(), &mut |_| {}).unwrap();
 
         // The same two-epoch run, stopped after its first epoch.
         let mut first =
             Trainer::new(small(1000, 2, optimizer), train.clone(), test.clone()).unwrap();
         first.train_epoch(&mut |_| {}).unwrap();
-        checkpoint::save(&dir, &first).unwrap();
+        Checkpoints::open(&dir).unwrap().save(&first).unwrap();
         drop(first);
-        let mut resumed = checkpoint::resume(&dir, train, test, None).unwrap();
-        assert_eq!(resumed.epochs_done, 1);
+        let mut resumed = Checkpoint::latest(&dir)
+            .unwrap()
+            .resume(train, test, None)
+            .unwrap();
+        assert_eq!(resumed.epochs_done(), 1);
         let log = dir.with_extension("csv");
-        let outputs = Outputs {
+        let outputs = FitOptions {
             save: Some(dir.clone()),
             log: Some(log.clone()),
+            ..FitOptions::default()
         };
         resumed.fit(&outputs, &mut |_| {}).unwrap();
-        assert_eq!(resumed.steps_done, straight.steps_done);
+        assert_eq!(resumed.steps_done(), straight.steps_done());
         assert!(
             weights(&resumed) == weights(&straight),
             "{optimizer}: resumed run differs"
@@ -131,7 +98,7 @@ fn same_seed_same_weights_for_one_and_two_threads() {
             config.batch_size = 256;
             config.dropout = 0.1;
             let mut t = Trainer::new(config, train, test).unwrap();
-            t.fit(&Outputs::default(), &mut |_| {}).unwrap();
+            t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
             weights(&t)
         })
     };
@@ -144,13 +111,17 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_checkpoint() {
     let (train, test) = data(100);
     // One good epoch and a checkpoint, then a learning rate that explodes.
     let mut t = Trainer::new(small(256, 1, "sgd(lr=0.01)"), train.clone(), test.clone()).unwrap();
-    let outputs = Outputs {
+    let outputs = FitOptions {
         save: Some(dir.clone()),
-        log: None,
+        ..FitOptions::default()
     };
     t.fit(&outputs, &mut |_| {}).unwrap();
-    let good = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let mut t = checkpoint::resume(&dir, train, test, Some(3)).unwrap();
+    let good_dir = Checkpoint::latest(&dir).unwrap().path().to_path_buf();
+    let good = std::fs::read(good_dir.join("model.safetensors")).unwrap();
+    let mut t = Checkpoint::latest(&dir)
+        .unwrap()
+        .resume(train, test, Some(3))
+        .unwrap();
     t.optimizer = gradlab_optim::Optimizer::from_spec("sgd(lr=1e30)").unwrap();
     let err = t.fit(&outputs, &mut |_| {}).unwrap_err();
     let TrainError::Diverged { step, epoch, .. } = err else {
@@ -163,57 +134,59 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_checkpoint() {
         msg.contains("smaller learning rate") && msg.contains(&dir.display().to_string()),
         "{msg}"
     );
-    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), good);
+    assert_eq!(Checkpoint::latest(&dir).unwrap().path(), good_dir);
+    assert_eq!(
+        std::fs::read(good_dir.join("model.safetensors")).unwrap(),
+        good
+    );
 }
 
 #[test]
 fn bad_checkpoints_are_clear_errors() {
     let dir = temp_dir("badckpt");
     let (train, test) = data(100);
+    let save = |d: &Path| FitOptions {
+        save: Some(d.to_path_buf()),
+        ..FitOptions::default()
+    };
     let mut t = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(
-        &Outputs {
-            save: Some(dir.clone()),
-            log: None,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    t.fit(&save(&dir), &mut |_| {}).unwrap();
     let resume = |d: &Path| {
-        checkpoint::resume(d, train.clone(), test.clone(), None)
+        Checkpoint::latest(d)
+            .and_then(|c| c.resume(train.clone(), test.clone(), None))
             .err()
             .map(|e| e.to_string())
     };
 
-    let missing = resume(&dir.join("nope")).unwrap();
+    let nope = dir.join("nope");
+    let missing = resume(&nope).unwrap();
     assert!(
-        missing.contains("state.json") && missing.contains("cannot read"),
+        missing.contains(&nope.display().to_string())
+            && missing.contains("no such checkpoint directory"),
         "{missing}"
     );
 
     // Files of two different saves do not mix.
     let other = temp_dir("badckpt-other");
-    let mut t2 = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
-    t2.config.seed = 4;
-    t2.fit(
-        &Outputs {
-            save: Some(other.clone()),
-            log: None,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let mut c = small(256, 1, "adam");
+    c.seed = 4;
+    let mut t2 = Trainer::new(c, train.clone(), test.clone()).unwrap();
+    t2.fit(&save(&other), &mut |_| {}).unwrap();
+    let (ours, theirs) = (
+        Checkpoint::latest(&dir).unwrap().path().to_path_buf(),
+        Checkpoint::latest(&other).unwrap().path().to_path_buf(),
+    );
     std::fs::copy(
-        other.join("model.safetensors"),
-        dir.join("model.safetensors"),
+        theirs.join("model.safetensors"),
+        ours.join("model.safetensors"),
     )
     .unwrap();
     let mixed = resume(&dir).unwrap();
     assert!(mixed.contains("does not belong to this state"), "{mixed}");
 
     // A truncated weights file.
-    let bytes = std::fs::read(other.join("model.safetensors")).unwrap();
-    std::fs::write(other.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let bytes = std::fs::read(theirs.join("model.safetensors")).unwrap();
+    std::fs::write(theirs.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let truncated = resume(&other).unwrap();
     assert!(
         truncated.contains("model.safetensors") && truncated.contains("corrupt"),
@@ -221,7 +194,7 @@ fn bad_checkpoints_are_clear_errors() {
     );
 
     // A damaged state file.
-    std::fs::write(other.join("state.json"), "{\"format\": 1").unwrap();
+    std::fs::write(theirs.join("state.json"), "{\"format\": 1").unwrap();
     let damaged = resume(&other).unwrap();
     assert!(damaged.contains("not a run state"), "{damaged}");
 }
@@ -244,9 +217,49 @@ fn bad_configs_are_errors() {
     let mut c = small(256, 1, "adam");
     c.batch_size = 0;
     assert!(matches!(
-        Trainer::new(c, train, test),
+        Trainer::new(c, train.clone(), test.clone()),
         Err(TrainError::Config(_))
     ));
+
+    // No epochs, a batch larger than the data, test images of another size:
+    // typed errors, before anything is built.
+    let config_error =
+        |c: gradlab_train::TrainConfig, test: gradlab_data::Dataset| match Trainer::new(
+            c,
+            train.clone(),
+            test,
+        ) {
+            Err(TrainError::Config(msg)) => msg,
+            Err(e) => panic!("expected a config error, got {e}"),
+            Ok(_) => panic!("expected a config error"),
+        };
+    let msg = config_error(small(256, 0, "adam"), test.clone());
+    assert!(msg.contains("--epochs must be at least 1"), "{msg}");
+    let mut c = small(256, 1, "adam");
+    c.batch_size = 300;
+    let msg = config_error(c, test.clone());
+    assert!(
+        msg.contains("batch size 300") && msg.contains("256 training examples (after --limit)"),
+        "{msg}"
+    );
+    let small_images = gradlab_data::Dataset::new(vec![0; 2 * 196], vec![1, 2], 14, 14).unwrap();
+    let msg = config_error(small(256, 1, "adam"), small_images);
+    assert!(msg.contains("14×14") && msg.contains("28×28"), "{msg}");
+
+    // A model beyond the memory is refused, not aborted by the allocator.
+    let mut c = small(256, 1, "adam");
+    c.hidden = vec![100_000_000];
+    let err = Trainer::new(c, train, test).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            TrainError::TooLarge {
+                parameters: 79_500_000_010,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// `with_noise_scale` adds the gradient noise scale to every epoch's report
@@ -261,7 +274,7 @@ fn noise_scale_is_reported_without_changing_training() {
         if noise {
             t = t.with_noise_scale();
         }
-        let metrics = t.fit(&Outputs::default(), &mut |_| {}).unwrap();
+        let metrics = t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
         (metrics[0].b_noise, weights(&t))
     };
     let (plain_noise, plain) = run(false);

@@ -1,0 +1,416 @@
+//! `cargo run --example mnist` as a user meets it: every bad flag, file or
+//! situation ends in a one-line error and a non-zero status (never a panic
+//! or a hang), Ctrl-C saves and resumes exactly, and a resumed run keeps
+//! its settings.
+//!
+//! The tests run the example's binary, which `cargo test` builds next to
+//! them (`target/<profile>/examples/mnist`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+
+fn mnist_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("mnist{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test` builds it; alone, run `cargo build --example mnist`",
+        bin.display()
+    );
+    bin
+}
+
+/// A quick run: 512 examples, MLP 784-16-10, one epoch, one thread.
+const QUICK: [&str; 10] = [
+    "--limit",
+    "512",
+    "--hidden",
+    "16",
+    "--batch-size",
+    "64",
+    "--epochs",
+    "1",
+    "--threads",
+    "1",
+];
+
+fn mnist(args: &[&str]) -> Command {
+    let mut c = Command::new(mnist_binary());
+    c.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs the example with `args` after `QUICK` (later flags win).
+fn run(args: &[&str]) -> Output {
+    mnist(&[&QUICK[..], args].concat()).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts that `o` failed with status 1 and a one-line error containing
+/// every one of `parts`.
+fn assert_error(o: &Output, parts: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning")).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for p in parts {
+        assert!(err.contains(p), "{p:?} not in: {err}");
+    }
+}
+
+fn temp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gradlab-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_file(&d);
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Writes an IDX file of unsigned bytes.
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A dataset directory: `n` training and `n / 4` test images of `side`²
+/// pixels (the test images `test_side`²), pixels and labels from `seed`.
+fn idx_dataset(tag: &str, n: u32, side: u32, test_side: u32, seed: u8) -> PathBuf {
+    let dir = temp(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut x = u32::from(seed) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for (split, count, side) in [("train", n, side), ("t10k", n / 4, test_side)] {
+        let pixels: Vec<u8> = (0..count * side * side).map(|_| next() as u8).collect();
+        let labels: Vec<u8> = (0..count).map(|_| (next() % 10) as u8).collect();
+        write_idx(
+            &dir.join(format!("{split}-images-idx3-ubyte")),
+            &[count, side, side],
+            &pixels,
+        );
+        write_idx(
+            &dir.join(format!("{split}-labels-idx1-ubyte")),
+            &[count],
+            &labels,
+        );
+    }
+    dir
+}
+
+fn sha256_of_model(dir: &Path) -> String {
+    let step = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .max()
+        .unwrap();
+    let bytes = std::fs::read(step.join("model.safetensors")).unwrap();
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_quick_run_succeeds() {
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("test accuracy"), "{}", stdout(&o));
+}
+
+#[test]
+fn zero_epochs_is_an_error() {
+    assert_error(&run(&["--epochs", "0"]), &["--epochs must be at least 1"]);
+}
+
+#[test]
+fn test_images_of_another_size_are_an_error() {
+    let dir = idx_dataset("sizes", 64, 28, 14, 1);
+    assert_error(
+        &run(&["--data-dir", s(&dir)]),
+        &["28×28", "14×14", "one image size"],
+    );
+}
+
+#[test]
+fn a_model_too_large_for_memory_is_refused_before_allocating() {
+    assert_error(
+        &run(&["--hidden", "100000000"]),
+        &[
+            "the model needs about",
+            "79500000010 parameters",
+            "more than the",
+        ],
+    );
+}
+
+#[test]
+fn a_batch_larger_than_the_data_is_an_error() {
+    assert_error(
+        &run(&["--limit", "5000", "--batch-size", "10000"]),
+        &["batch size 10000", "5000 training examples (after --limit)"],
+    );
+}
+
+#[test]
+fn thread_counts_above_the_cores_are_capped() {
+    let o = run(&["--threads", "100000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: --threads 100000 is more than the"));
+    assert_error(&run(&["--threads", "0"]), &["--threads must be at least 1"]);
+}
+
+#[test]
+fn a_broken_stdout_pipe_ends_quietly() {
+    let mut child = mnist(&[&QUICK[..], &["--epochs", "3", "--limit", "2048"]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("gradlab"), "{first}");
+    drop(out); // `| head -1`
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+}
+
+#[test]
+fn an_unwritable_save_directory_fails_before_training() {
+    let file = temp("unwritable");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let target = file.join("run");
+    let o = run(&["--save", s(&target)]);
+    assert_error(&o, &[s(&target)]);
+    assert!(!stdout(&o).contains("epoch 1/"), "{}", stdout(&o));
+}
+
+#[test]
+fn bad_log_files_are_errors() {
+    let missing = temp("log-folder").join("log.csv");
+    assert_error(
+        &run(&["--log", s(&missing)]),
+        &["log.csv", "does not exist"],
+    );
+    let existing = temp("log-exists");
+    std::fs::write(&existing, "keep me\n").unwrap();
+    assert_error(&run(&["--log", s(&existing)]), &["the file exists"]);
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me\n");
+}
+
+#[test]
+fn resuming_with_other_settings_is_an_error() {
+    let dir = temp("conflicts");
+    let o = run(&["--save", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (flag, given, saved) in [
+        ("--hidden", "32", "16"),
+        ("--optimizer", "adam(lr=3e-3)", "adam(lr=0.001"),
+        ("--batch-size", "32", "64"),
+        ("--activation", "tanh", "relu"),
+        ("--dropout", "0.5", "0"),
+        ("--seed", "7", "0"),
+        ("--limit", "1000", "512"),
+    ] {
+        let o = mnist(&["--resume", s(&dir), flag, given]).output().unwrap();
+        let shown = if flag == "--optimizer" {
+            "adam(lr=0.003"
+        } else {
+            given
+        };
+        assert_error(&o, &[flag, shown, saved, "differs from the saved run"]);
+    }
+    // The same settings written otherwise are the same settings.
+    let o = mnist(&[
+        "--resume",
+        s(&dir),
+        "--optimizer",
+        "adam(lr=0.001,schedule=cosine)",
+        "--threads",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mnist(&["--resume", s(&dir), "--optimizer", "foo"])
+        .output()
+        .unwrap();
+    assert_error(&o, &["unknown optimizer 'foo'"]);
+}
+
+#[test]
+fn a_resume_reloads_the_saved_data_and_refuses_other_data() {
+    let data = idx_dataset("data", 512, 28, 28, 3);
+    let dir = temp("saved-data");
+    let o = run(&["--data-dir", s(&data), "--save", s(&dir), "--limit", "256"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mnist(&["--resume", s(&dir), "--epochs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(s(&data)), "{}", stdout(&o));
+    let other = idx_dataset("other-data", 512, 28, 28, 4);
+    let o = mnist(&["--resume", s(&dir), "--data-dir", s(&other)])
+        .output()
+        .unwrap();
+    assert_error(&o, &["the training data", "differs from the saved run"]);
+}
+
+#[test]
+fn an_edited_state_is_an_error() {
+    let dir = temp("edited");
+    assert!(run(&["--save", s(&dir)]).status.success());
+    let step = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let state = step.join("state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(
+        &state,
+        text.replace("\"steps_done\": 8", "\"steps_done\": 3"),
+    )
+    .unwrap();
+    let o = mnist(&["--resume", s(&dir)]).output().unwrap();
+    assert_error(&o, &["state.json", "edited or damaged"]);
+}
+
+#[test]
+fn diverging_runs_exit_with_the_reason() {
+    for (spec, hint) in [
+        ("sgd(lr=30)", "try a smaller learning rate"),
+        ("rmsprop(lr=10)", "try a smaller learning rate"),
+        ("adam(eps=0)", "eps=0"),
+    ] {
+        let dir = temp(&format!("diverge-{}", &spec[..3]));
+        let o = run(&[
+            "--optimizer",
+            spec,
+            "--hidden",
+            "512,512",
+            "--epochs",
+            "3",
+            "--save",
+            s(&dir),
+        ]);
+        assert_error(&o, &["training diverged at step", "(epoch ", hint]);
+    }
+}
+
+#[test]
+fn extending_a_resumed_run_says_what_the_schedule_does() {
+    let dir = temp("extend");
+    assert!(run(&["--save", s(&dir)]).status.success());
+    let o = mnist(&["--resume", s(&dir), "--epochs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("saved schedule of 8 steps") && err.contains("leave the weights as they are"),
+        "{err}"
+    );
+}
+
+/// Ctrl-C stops at a step boundary, saves, exits with 130 and says how to
+/// resume; the resumed run ends with the weights of an uninterrupted one,
+/// byte for byte.
+#[test]
+fn ctrl_c_saves_and_the_resumed_run_is_the_uninterrupted_one() {
+    let args = [
+        "--limit",
+        "4096",
+        "--hidden",
+        "32",
+        "--epochs",
+        "6",
+        "--threads",
+        "1",
+    ];
+    let straight = temp("ctrlc-straight");
+    let o = mnist(&[&args[..], &["--save", s(&straight), "--quiet"]].concat())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let dir = temp("ctrlc");
+    let mut child = mnist(&[&args[..], &["--save", s(&dir)]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("epoch 1/") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no epoch line");
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted after step") && err.contains(&format!("--resume {}", s(&dir))),
+        "{err}"
+    );
+    let o = mnist(&["--resume", s(&dir), "--threads", "1", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sha256_of_model(&dir), sha256_of_model(&straight));
+}
