@@ -7,6 +7,7 @@
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// Ten colours that stay apart from one another (the "tab10" palette).
@@ -23,8 +24,37 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Width and height of one panel, in pixels.
-const PANEL: (u32, u32) = (560, 400);
+/// Width and height of one panel's chart, in pixels.
+const PANEL: (u32, u32) = (720, 520);
+/// Width of the legend column to the right of each chart (legends never
+/// cover a curve): the sample, then about 8 px per character of the longest
+/// label.
+fn legend_width(panels: &[Panel]) -> u32 {
+    let chars = panels
+        .iter()
+        .flat_map(|p| &p.series)
+        .map(|s| s.label.chars().count() + if s.diverged() { 12 } else { 0 })
+        .max()
+        .unwrap_or(0);
+    (84 + 8 * chars as u32).clamp(160, 420)
+}
+/// Height of the figure's title band.
+const TITLE_HEIGHT: u32 = 56;
+
+/// Font sizes as plotters takes them; its SVG text comes out at about 0.8
+/// of these pixels, so the smallest, 16, is 13 px.
+const TITLE_FONT: u32 = 30;
+const CAPTION_FONT: u32 = 22;
+const AXIS_FONT: u32 = 18;
+const TEXT_FONT: u32 = 16;
+
+/// Stroke width of the lines, in pixels.
+const LINE_WIDTH: u32 = 3;
+
+/// How the line of the i-th series of a panel is drawn, cycling: solid, then
+/// dashes of decreasing length. Two series that coincide (the published and
+/// the min(N, t) averages, Adam at every loss scale) still show both colours.
+const DASHES: [Option<(u32, u32)>; 4] = [None, Some((14, 7)), Some((6, 6)), Some((2, 5))];
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +68,10 @@ pub enum Style {
 }
 
 /// A named series of (x, y) points.
+///
+/// A point with y = +∞ (−∞) marks a run that diverged at that x: it is drawn
+/// as a cross on the top (bottom) edge of the chart, is never joined to the
+/// line, and does not stretch the axis; the legend says "× diverged".
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// The legend entry.
@@ -48,6 +82,13 @@ pub struct Series {
     pub color: usize,
     /// How it is drawn.
     pub style: Style,
+}
+
+impl Series {
+    /// Whether a point marks a divergence.
+    fn diverged(&self) -> bool {
+        self.points.iter().any(|p| p.1.is_infinite())
+    }
 }
 
 /// How an axis maps values to positions.
@@ -65,15 +106,6 @@ pub enum Scale {
 impl Scale {
     fn is_log(self) -> bool {
         self == Scale::Log
-    }
-
-    /// Where `v` lies between `lo` and `hi` on this scale, from 0 to 1.
-    fn position(self, v: f64, (lo, hi): (f64, f64)) -> f64 {
-        if self.is_log() {
-            (v / lo).ln() / (hi / lo).ln()
-        } else {
-            (v - lo) / (hi - lo)
-        }
     }
 }
 
@@ -108,7 +140,10 @@ pub struct Panel {
 pub fn svg(title: &str, panels: &[Panel], columns: usize) -> String {
     let columns = columns.clamp(1, panels.len().max(1));
     let rows = panels.len().div_ceil(columns).max(1);
-    let size = (PANEL.0 * columns as u32, PANEL.1 * rows as u32 + 40);
+    let size = (
+        (PANEL.0 + legend_width(panels)) * columns as u32,
+        PANEL.1 * rows as u32 + TITLE_HEIGHT,
+    );
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
@@ -127,16 +162,18 @@ fn draw_all<DB: DrawingBackend>(
     columns: usize,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let body = root.titled(title, ("sans-serif", 22))?;
+    let body = root.titled(title, ("sans-serif", TITLE_FONT))?;
     for (area, panel) in body.split_evenly((rows, columns)).iter().zip(panels) {
-        draw_panel(area, panel)?;
+        let (chart, legend) = area.split_horizontally(PANEL.0);
+        draw_panel(&chart, panel)?;
+        draw_legend(&legend, panel)?;
     }
     root.present()
 }
 
 /// The range of the finite values of `values` that the axis can show (only
-/// positive ones on a log axis), widened a little so that no point sits on
-/// the frame.
+/// positive ones on a log axis), widened so that no point sits on the
+/// frame.
 fn bounds(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
     let log = scale.is_log();
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -153,13 +190,13 @@ fn bounds(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
         } else {
             (lo, hi)
         };
-        let pad = (hi / lo).powf(0.03);
+        let pad = (hi / lo).powf(0.06);
         (lo / pad, hi * pad)
     } else {
         let pad = if lo == hi {
             lo.abs().max(1.0) * 0.1
         } else {
-            (hi - lo) * 0.03
+            (hi - lo) * 0.06
         };
         (lo - pad, hi + pad)
     }
@@ -169,57 +206,31 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
     let points = || panel.series.iter().flat_map(|s| s.points.iter());
     let xb = bounds(points().map(|p| p.0), panel.x_scale);
     let yb = bounds(points().map(|p| p.1), panel.y_scale);
-    let legend = legend_corner(panel, xb, yb);
     let (x, y) = (xb.0..xb.1, yb.0..yb.1);
     let (xs, ys) = (panel.x_scale, panel.y_scale);
     match (xs.is_log(), ys.is_log()) {
-        (false, false) => draw_in(area, panel, legend, x, y),
-        (true, false) => draw_in(area, panel, legend, x.log_scale().base(log_base(xb)), y),
-        (false, true) => draw_in(area, panel, legend, x, y.log_scale().base(log_base(yb))),
+        (false, false) => draw_in(area, panel, yb, x, y),
+        (true, false) => draw_in(area, panel, yb, x.log_scale().base(log_base(xb)), y),
+        (false, true) => draw_in(area, panel, yb, x, y.log_scale().base(log_base(yb))),
         (true, true) => draw_in(
             area,
             panel,
-            legend,
+            yb,
             x.log_scale().base(log_base(xb)),
             y.log_scale().base(log_base(yb)),
         ),
     }
 }
 
-/// The corner of the chart that the fewest points fall into, for the
-/// legend.
-fn legend_corner(panel: &Panel, xb: (f64, f64), yb: (f64, f64)) -> SeriesLabelPosition {
-    let corners = [
-        (SeriesLabelPosition::UpperRight, true, true),
-        (SeriesLabelPosition::LowerLeft, false, false),
-        (SeriesLabelPosition::UpperLeft, false, true),
-        (SeriesLabelPosition::LowerRight, true, false),
-    ];
-    let in_corner = |right: bool, upper: bool, (x, y): (f64, f64)| {
-        let px = panel.x_scale.position(x, xb);
-        let py = panel.y_scale.position(y, yb);
-        let near_x = if right { px > 0.55 } else { px < 0.45 };
-        let near_y = if upper { py > 0.55 } else { py < 0.45 };
-        near_x && near_y
-    };
-    let count = |right: bool, upper: bool| {
-        panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|&&p| in_corner(right, upper, p))
-            .count()
-    };
-    corners
-        .into_iter()
-        .min_by_key(|&(_, right, upper)| count(right, upper))
-        .map_or(SeriesLabelPosition::UpperRight, |c| c.0)
+/// The stroke of a series' line.
+fn line_style(s: &Series) -> ShapeStyle {
+    PALETTE[s.color % PALETTE.len()].stroke_width(LINE_WIDTH)
 }
 
 fn draw_in<DB, X, Y>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
-    legend: SeriesLabelPosition,
+    yb: (f64, f64),
     x: X,
     y: Y,
 ) -> DrawResult<DB>
@@ -231,11 +242,11 @@ where
     Y::CoordDescType: ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 16))
-        .margin(8)
-        .margin_right(24)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
+        .caption(&panel.title, ("sans-serif", CAPTION_FONT))
+        .margin(12)
+        .margin_right(28)
+        .x_label_area_size(56)
+        .y_label_area_size(84)
         .build_cartesian_2d(x, y)?;
     chart
         .configure_mesh()
@@ -244,7 +255,8 @@ where
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", AXIS_FONT))
+        .label_style(("sans-serif", TEXT_FONT))
         .draw()?;
     let visible = |&(x, y): &(f64, f64)| {
         x.is_finite()
@@ -252,33 +264,83 @@ where
             && (!panel.x_scale.is_log() || x > 0.0)
             && (!panel.y_scale.is_log() || y > 0.0)
     };
-    for s in &panel.series {
+    // Solid lines first, then ever shorter dashes on top: where series
+    // coincide, each shows through the gaps of those drawn over it.
+    let mut order: Vec<usize> = (0..panel.series.len()).collect();
+    order.sort_by_key(|&i| i % DASHES.len());
+    for i in order {
+        let s = &panel.series[i];
         let color = PALETTE[s.color % PALETTE.len()];
-        let points: Vec<(f64, f64)> = s.points.iter().copied().filter(visible).collect();
-        let line = color.stroke_width(2);
-        if s.style == Style::LineMarkers {
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        // The line is broken where a divergence mark interrupts it.
+        let segments = s
+            .points
+            .split(|p| p.1.is_infinite())
+            .map(|seg| seg.iter().copied().filter(visible).collect::<Vec<_>>());
+        for seg in segments {
+            match s.style {
+                Style::Line | Style::LineMarkers => match DASHES[i % DASHES.len()] {
+                    None => chart.draw_series(LineSeries::new(seg.clone(), line_style(s)))?,
+                    Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(
+                        seg.clone(),
+                        dash,
+                        gap,
+                        line_style(s),
+                    ))?,
+                },
+                Style::Markers => chart.draw_series(
+                    seg.iter()
+                        .map(|&p| Circle::new(p, 3, color.mix(0.5).filled())),
+                )?,
+            };
+            if s.style == Style::LineMarkers {
+                chart.draw_series(seg.iter().map(|&p| Circle::new(p, 5, color.filled())))?;
+            }
         }
-        let anno = match s.style {
-            Style::Line | Style::LineMarkers => chart.draw_series(LineSeries::new(points, line))?,
-            Style::Markers => chart.draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
-            )?,
+        // Divergence marks just inside the top or bottom edge.
+        let inset = |edge: f64, towards: f64| match panel.y_scale {
+            Scale::Log => edge * (towards / edge).powf(0.03),
+            Scale::Linear => edge + (towards - edge) * 0.03,
         };
-        anno.label(s.label.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+        let marks = s.points.iter().filter(|p| p.1.is_infinite()).map(|p| {
+            let y = if p.1 > 0.0 {
+                inset(yb.1, yb.0)
+            } else {
+                inset(yb.0, yb.1)
+            };
+            Cross::new((p.0, y), 8, color.stroke_width(LINE_WIDTH))
         });
+        chart.draw_series(marks)?;
     }
-    if panel.series.iter().any(|s| !s.label.is_empty()) {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .position(legend)
-            .draw()?;
+    Ok(())
+}
+
+/// The legend of `panel`, one row per series: a sample of its line (dash,
+/// marker) and its label.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
+    let font = ("sans-serif", TEXT_FONT).into_font().color(&BLACK);
+    let top = 72;
+    let row = 30;
+    for (i, s) in panel.series.iter().enumerate() {
+        let color = PALETTE[s.color % PALETTE.len()];
+        let y = top + row * i as i32;
+        let sample = [(8, y), (52, y)];
+        match (s.style, DASHES[i % DASHES.len()]) {
+            (Style::Markers, _) => {
+                area.draw(&Circle::new((30, y), 4, color.mix(0.5).filled()))?;
+            }
+            (_, None) => area.draw(&PathElement::new(sample, line_style(s)))?,
+            (_, Some((dash, gap))) => {
+                area.draw(&DashedPathElement::new(sample, dash, gap, line_style(s)))?
+            }
+        }
+        if s.style == Style::LineMarkers {
+            area.draw(&Circle::new((30, y), 5, color.filled()))?;
+        }
+        let mut label = s.label.clone();
+        if s.diverged() {
+            label.push_str("  × diverged");
+        }
+        area.draw(&Text::new(label, (62, y - 9), font.clone()))?;
     }
     Ok(())
 }
@@ -316,6 +378,85 @@ mod tests {
         let svg = svg("title", &[panel.clone(), panel], 2);
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("title"));
+    }
+
+    fn font_sizes(svg: &str) -> Vec<f64> {
+        svg.split("font-size=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// The x positions of the text elements whose content is `label`.
+    fn text_x(svg: &str, label: &str) -> Vec<f64> {
+        svg.split("<text")
+            .filter(|t| t.contains(label))
+            .map(|t| {
+                let x = t.split("x=\"").nth(1).unwrap();
+                x.split('"').next().unwrap().parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn divergence_is_a_mark_that_does_not_stretch_the_axis() {
+        let series = |label: &str, points: Vec<(f64, f64)>, color| Series {
+            label: label.into(),
+            points,
+            color,
+            style: Style::Line,
+        };
+        let panel = Panel {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Log,
+            series: vec![
+                series("calm", vec![(10.0, 1.0), (20.0, 0.5), (30.0, 0.25)], 0),
+                series(
+                    "wild",
+                    vec![(10.0, 1.0), (20.0, 2.0), (25.0, f64::INFINITY)],
+                    1,
+                ),
+            ],
+        };
+        let svg = svg("title", &[panel], 1);
+        assert!(svg.contains("wild  × diverged") && !svg.contains("calm  ×"));
+        // The y axis covers 0.25–2 (ticks at powers of 2), not infinity.
+        for tick in ["0.25", "0.5", "1", "2"] {
+            assert_eq!(text_x(&svg, &format!(">\n{tick}\n<")).len(), 1, "{tick}");
+        }
+        assert!(!svg.contains(">\n4\n<") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn legends_sit_beside_the_chart_and_text_is_readable() {
+        let panel = Panel {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            series: (0..6)
+                .map(|i| Series {
+                    label: format!("series {i}"),
+                    points: vec![(0.0, i as f64), (1.0, 5.0 - i as f64)],
+                    color: i,
+                    style: Style::LineMarkers,
+                })
+                .collect(),
+        };
+        let svg = svg("title", &[panel.clone(), panel], 2);
+        let xs = text_x(&svg, "series 3");
+        assert_eq!(xs.len(), 2);
+        let width = PANEL.0 + legend_width(&[]);
+        assert!(
+            xs[0] > f64::from(PANEL.0) && xs[0] < f64::from(width),
+            "{xs:?}"
+        );
+        let sizes = font_sizes(&svg);
+        assert!(sizes.iter().all(|&s| s >= 12.0), "{sizes:?}");
     }
 
     #[test]

@@ -177,6 +177,9 @@ fn listed_jobs_then_merge_equal_the_in_process_sweep() {
     }
 }
 
+/// Two identical sweeps, and sweeps on 1 and 3 threads, write the same
+/// `runs.csv` apart from its timing columns and the same `curves.csv`, byte
+/// for byte.
 #[test]
 fn the_same_seeds_give_the_same_runs_for_any_thread_count() {
     let in_pool = |threads: usize, tag: &str| {
@@ -186,12 +189,19 @@ fn the_same_seeds_give_the_same_runs_for_any_thread_count() {
             .build()
             .unwrap();
         pool.install(|| sweep_into(&dir));
-        let runs = read(&dir, "runs.csv");
+        let files = (read(&dir, "runs.csv"), read(&dir, "curves.csv"));
         fs::remove_dir_all(&dir).unwrap();
-        runs
+        files
     };
-    let (a, b) = (in_pool(1, "threads-1"), in_pool(3, "threads-3"));
-    assert_eq!(without_timing(&a), without_timing(&b));
+    let (a, b, c) = (
+        in_pool(1, "threads-1"),
+        in_pool(3, "threads-3"),
+        in_pool(3, "threads-3-again"),
+    );
+    assert_eq!(without_timing(&a.0), without_timing(&b.0));
+    assert_eq!(without_timing(&b.0), without_timing(&c.0));
+    assert_eq!(a.1, b.1, "curves.csv on 1 and 3 threads");
+    assert_eq!(b.1, c.1, "curves.csv of two identical sweeps");
 }
 
 #[test]

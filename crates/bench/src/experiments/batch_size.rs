@@ -12,7 +12,9 @@ use std::fmt::Write;
 
 use gradlab_optim::{BatchRule, Optimizer};
 
-use crate::experiments::{group, line, mean_at, mean_curve, tuned, with_seeds, Config, Experiment};
+use crate::experiments::{
+    curve_series, group, line, mean_at, tuned, with_seeds, Config, Experiment,
+};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, Section, Table};
@@ -330,7 +332,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let curves = group(runs, |r| r.batch_size)
             .into_iter()
             .enumerate()
-            .map(|(j, (b, rs))| line(format!("B = {b}"), mean_curve(&rs), j))
+            .map(|(j, (b, rs))| curve_series(format!("B = {b}"), &rs, j))
             .collect();
         panels.push(Panel {
             title: label.clone(),
@@ -342,9 +344,10 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         });
         final_series.push(Series {
             label: label.clone(),
+            // A batch size at which a seed diverged is a divergence mark.
             points: last
                 .iter()
-                .filter_map(|(b, l)| Some((*b as f64, (*l)?)))
+                .map(|(b, l)| (*b as f64, l.unwrap_or(f64::INFINITY)))
                 .collect(),
             color: i,
             style: Style::LineMarkers,
@@ -391,6 +394,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let ys: Vec<f64> = final_series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
             .collect();
         let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    canonical, cell, curve_gap, final_test_loss, group, line, mean_at, mean_curve, tuned,
+    canonical, cell, curve_gap, curve_series, final_test_loss, group, mean_at, mean_curve, tuned,
     with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
@@ -118,7 +118,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             Some(e) => format!("ε = {}", power(e)),
             None => format!("{SGD} (η₀)"),
         };
-        series.push(line(label, curve, i));
+        series.push(curve_series(label, runs, i));
         rows.push(Row {
             eps,
             final_loss,

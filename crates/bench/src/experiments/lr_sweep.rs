@@ -152,10 +152,11 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         table.row(cells);
         series.push(Series {
             label: name,
+            // A rate at which a seed diverged is a divergence mark.
             points: row
                 .losses
                 .iter()
-                .filter_map(|(r, l)| Some((*r, (*l)?)))
+                .map(|(r, l)| (*r, l.unwrap_or(f64::INFINITY)))
                 .collect(),
             color: i,
             style: Style::LineMarkers,

@@ -360,6 +360,21 @@ pub(crate) fn mean_curve(runs: &[&RunRecord]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The mean loss curve of `runs` ([`mean_curve`]) as a plot series; if a
+/// run diverged, the curve ends in a divergence mark (y = +∞) at the examples
+/// seen when the first of them did.
+pub(crate) fn curve_series(label: impl Into<String>, runs: &[&RunRecord], color: usize) -> Series {
+    let mut points = mean_curve(runs);
+    let diverged = runs
+        .iter()
+        .filter_map(|r| Some(r.diverged_at? * r.spec.batch_size as u64))
+        .min();
+    if let Some(examples) = diverged {
+        points.push((examples as f64, f64::INFINITY));
+    }
+    line(label, points, color)
+}
+
 /// A curve as a plot series.
 pub(crate) fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: usize) -> Series {
     Series {

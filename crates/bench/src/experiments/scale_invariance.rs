@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    cell, curve_gap, final_test_loss, group, line, mean_curve, points, tuned, with_seeds, Config,
+    cell, curve_gap, curve_series, final_test_loss, group, points, tuned, with_seeds, Config,
     Experiment,
 };
 use crate::options::Settings;
@@ -90,7 +90,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         {
             row.push(cell(rs, final_test_loss(rs), loss));
             let alpha = rs[0].spec.param.unwrap_or(1.0);
-            series.push(line(format!("α = {}", power(alpha)), mean_curve(rs), i));
+            series.push(curve_series(format!("α = {}", power(alpha)), rs, i));
         }
         let at = |alpha: f64| -> Vec<&RunRecord> {
             runs.iter()

@@ -136,8 +136,14 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         ]);
         let mut by_examples = Vec::new();
         for k in 0..runs[0].checkpoints.len() {
-            if let Some(a) = super::mean_at(&runs, k, |m| m.test_accuracy) {
-                by_examples.push((runs[0].checkpoints[k].examples as f64, 100.0 * a));
+            let examples = runs[0].checkpoints[k].examples as f64;
+            match super::mean_at(&runs, k, |m| m.test_accuracy) {
+                Some(a) => by_examples.push((examples, 100.0 * a)),
+                None => {
+                    // A seed diverged: a mark on the bottom edge.
+                    by_examples.push((examples, f64::NEG_INFINITY));
+                    break;
+                }
             }
         }
         series.push(Series {
