@@ -431,8 +431,8 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
             examples / train_seconds
         ));
     }
-    if let Some(dir) = &options.save {
-        let latest = Checkpoint::latest(dir)?;
+    // (A resumed run that was complete already saves nothing new.)
+    if let Some(Ok(latest)) = options.save.as_deref().map(Checkpoint::latest) {
         console.line(format_args!("checkpoint      {}", latest.path().display()));
     }
     if let Some(log) = &options.log {

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -75,8 +75,9 @@ fn assert_error(o: &Output, parts: &[&str]) {
     }
 }
 
+/// A fresh path for the test `tag`, under Cargo's directory for test files.
 fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gradlab-cli-{tag}-{}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gradlab-cli-{tag}"));
     let _ = std::fs::remove_dir_all(&d);
     let _ = std::fs::remove_file(&d);
     d
@@ -123,6 +124,18 @@ fn idx_dataset(tag: &str, n: u32, side: u32, test_side: u32, seed: u8) -> PathBu
         );
     }
     dir
+}
+
+/// Waits for `child` and returns its status and what it wrote to stderr.
+fn finish(mut child: Child) -> (ExitStatus, String) {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (child.wait().unwrap(), err)
 }
 
 fn sha256_of_model(dir: &Path) -> String {
@@ -205,14 +218,7 @@ fn a_broken_stdout_pipe_ends_quietly() {
     out.read_line(&mut first).unwrap();
     assert!(first.starts_with("gradlab"), "{first}");
     drop(out); // `| head -1`
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let (status, err) = finish(child);
     assert!(status.success(), "{status}: {err}");
     assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
 }
@@ -395,14 +401,7 @@ fn ctrl_c_saves_and_the_resumed_run_is_the_uninterrupted_one() {
         .status()
         .unwrap()
         .success());
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let (status, err) = finish(child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted after step") && err.contains(&format!("--resume {}", s(&dir))),

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{checkpoint_hashes, data, save_in, small, temp_dir, weights};
+use common::{checkpoint_hashes, data, save_in, saved_run, small, temp_dir, weights};
 use gradlab_train::{Checkpoint, Checkpoints, Event, FitOptions, TrainError, Trainer};
 
 /// The learning rate of every step of `t`'s remaining run.
@@ -121,9 +121,7 @@ fn stopping_mid_epoch_and_resuming_equals_not_stopping() {
 #[test]
 fn stopping_before_what_is_done_is_an_error() {
     let (train, test) = data(100);
-    let dir = temp_dir("shorten");
-    let mut t = Trainer::new(small(256, 2, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    let dir = saved_run("shorten", 2);
     let err = Checkpoint::latest(&dir)
         .unwrap()
         .resume(train, test, Some(1))
@@ -136,9 +134,7 @@ fn stopping_before_what_is_done_is_an_error() {
 #[test]
 fn resuming_on_other_data_is_an_error() {
     let (train, test) = data(100);
-    let dir = temp_dir("otherdata");
-    let mut t = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    let dir = saved_run("otherdata", 1);
     let saved = Checkpoint::latest(&dir).unwrap();
     let other_test = common::mnist().test.clone().limit(101);
     let err = saved.resume(train.clone(), other_test, None).err().unwrap();
@@ -164,9 +160,7 @@ fn resuming_on_other_data_is_an_error() {
 #[test]
 fn an_edited_state_is_refused() {
     let (train, test) = data(100);
-    let dir = temp_dir("edited");
-    let mut t = Trainer::new(small(256, 2, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    let dir = saved_run("edited", 2);
     let state = Checkpoint::latest(&dir).unwrap().path().join("state.json");
     let original = std::fs::read_to_string(&state).unwrap();
     for (from, to) in [
@@ -194,9 +188,7 @@ fn an_edited_state_is_refused() {
 #[test]
 fn a_new_run_never_overwrites_a_checkpoint() {
     let (train, test) = data(100);
-    let dir = temp_dir("overwrite");
-    let mut t = Trainer::new(small(256, 1, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    let dir = saved_run("overwrite", 1);
     let before = checkpoint_hashes(&dir);
     // Another run, and the same run started over: both would replace it.
     for seed in [4, 3] {
@@ -387,10 +379,7 @@ fn identical_runs_write_identical_bytes_for_any_thread_count() {
 
 #[test]
 fn the_checkpoint_directory_is_cleaned_of_interrupted_saves() {
-    let (train, test) = data(100);
-    let dir = temp_dir("cleanup");
-    let mut t = Trainer::new(small(256, 2, "adam"), train.clone(), test.clone()).unwrap();
-    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    let dir = saved_run("cleanup", 2);
     // What a kill during a save leaves: a partial checkpoint, an older one
     // being retired, and both old and new complete.
     let latest = Checkpoint::latest(&dir).unwrap().path().to_path_buf();

@@ -24,9 +24,10 @@ pub fn data(test: usize) -> (Dataset, Dataset) {
     (m.train.clone(), m.test.clone().limit(test))
 }
 
-/// An empty directory of its own for the test `tag`.
+/// An empty directory of its own for the test `tag`, under Cargo's
+/// directory for test files (so runs do not pile up in the system's).
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gradlab-train-{tag}-{}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gradlab-train-{tag}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
@@ -59,6 +60,16 @@ pub fn save_in(dir: &Path) -> FitOptions {
         save: Some(dir.to_path_buf()),
         ..FitOptions::default()
     }
+}
+
+/// A run of `small(256, epochs, "adam")` on `data(100)`, saved in a
+/// directory of its own for the test `tag`.
+pub fn saved_run(tag: &str, epochs: usize) -> PathBuf {
+    let dir = temp_dir(tag);
+    let (train, test) = data(100);
+    let mut t = Trainer::new(small(256, epochs, "adam"), train, test).unwrap();
+    t.fit(&save_in(&dir), &mut |_| {}).unwrap();
+    dir
 }
 
 /// The SHA-256 of each file of the newest checkpoint in `dir`, by name.
