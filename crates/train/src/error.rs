@@ -63,8 +63,8 @@ pub enum TrainError {
     },
     /// A setting given for a resumed run differs from the saved run's.
     #[error(
-        "{setting} {given} differs from the saved run's {saved} ({}); a resumed run keeps its \
-         settings: leave {setting} out, or start a new run in another directory",
+        "{setting} {given} differs from the saved run's {saved} ({}); a resumed run keeps the \
+         settings and data it was saved with (a new run in another directory can change them)",
         .checkpoint.display()
     )]
     Conflict {

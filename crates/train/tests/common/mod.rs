@@ -24,11 +24,15 @@ pub fn data(test: usize) -> (Dataset, Dataset) {
     (m.train.clone(), m.test.clone().limit(test))
 }
 
-/// An empty directory of its own for the test `tag`, under Cargo's
-/// directory for test files (so runs do not pile up in the system's).
+/// A path of its own for the test `tag`, under Cargo's directory for test
+/// files (so runs do not pile up in the system's), with nothing left there
+/// by an earlier run: neither a directory or file of that name nor the log
+/// beside it (`tag.csv`).
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gradlab-train-{tag}"));
     let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_file(&d);
+    let _ = std::fs::remove_file(d.with_extension("csv"));
     d
 }
 
