@@ -57,7 +57,7 @@ fn optim_step(c: &mut Criterion) {
     for spec in OPTIMIZERS {
         let mut opt = Optimizer::from_spec(spec).unwrap();
         let squares_read = usize::from(opt.grad_request() == GradRequest::MeanAndSquares);
-        let state = opt.algorithm().moment_names().len();
+        let state = opt.state_names().len();
         // Φ read and written, ĝ read, each state tensor read and written.
         let bytes = n * 4 * (3 + squares_read + 2 * state);
 

@@ -40,6 +40,26 @@ pub enum Correction {
     Published,
 }
 
+impl Correction {
+    /// The spec names, as `correction=` takes them.
+    pub const CHOICES: [(&'static str, Correction); 4] = [
+        ("none", Correction::None),
+        ("cumulative", Correction::Cumulative),
+        ("min_nt", Correction::MinNT),
+        ("published", Correction::Published),
+    ];
+
+    /// The spec name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Correction::None => "none",
+            Correction::Cumulative => "cumulative",
+            Correction::MinNT => "min_nt",
+            Correction::Published => "published",
+        }
+    }
+}
+
 /// The multipliers of one step of a running average:
 /// `stored ← keep · stored + take · x`, and the estimate is `debias · stored`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -19,8 +19,9 @@
 //!    running average of ĝ². Scaling every gradient by α scales √s by α too,
 //!    so the update does not change: η is dimensionless.
 //!    [`RmsPropMomentum`] is PyTorch's RMSprop with classical momentum.
-//! 4. **Adam** ([`Adam`], [`AdamW`]): RMSProp with an average of ĝ in the
-//!    numerator, as published and as in `torch.optim`.
+//! 4. **Adam** ([`Adam`]; `adamw` is Adam with decoupled weight decay):
+//!    RMSProp with an average of ĝ in the numerator, as published and as in
+//!    `torch.optim`.
 //! 5. **Bias correction** ([`RunningAverage`], [`Correction`]): an average
 //!    started at 0 is biased toward 0 while t < N. The cumulative mean (1/t)
 //!    has no bias but never forgets; the lecture's 1/min(N, t) is the exact
@@ -36,9 +37,35 @@
 //!    B; with η = B·η₀ the rule no longer depends on the batch size. It needs
 //!    the [`GradRequest::MeanAndSquares`] statistics from backward.
 //!
-//! Beyond the lecture: L2 weight decay for every rule, clipping by the
-//! global gradient norm, and learning-rate [`Schedule`]s (constant, step,
-//! cosine, linear warm-up).
+//! Beyond the lecture: L2 and decoupled weight decay for every rule,
+//! clipping by the global gradient norm, and learning-rate [`Schedule`]s
+//! (constant, step, cosine, linear warm-up). Every rule that keeps a running
+//! average takes its bias correction as a key (`correction=none`,
+//! `cumulative`, `min_nt` or `published`): `adam(correction=min_nt)` is the
+//! lecture's simplified Adam.
+//!
+//! ## How a rule is written
+//!
+//! Each rule is one file of [`rules`]: the slide's formula in its doc, its
+//! hyperparameters declared once with [`hyperparameters!`] (the spec keys,
+//! their defaults, ranges and the docs table come from there), and a
+//! [`Rule`] whose element-wise kernel reads as the formula, line for line.
+//! Adam's:
+//!
+//! ```text
+//! fn update(c: &AdamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
+//!     *m = c.m.keep * *m + c.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+//!     *v = c.v.keep * *v + c.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+//!     *phi -= c.step * *m / (c.root * v.sqrt() + c.eps); // Φ ← Φ − η·m̂/(√v̂ + ε)
+//! }
+//! ```
+//!
+//! The [`Optimizer`] drives every rule the same way: it computes the step's
+//! scalars once, then runs the kernel inside one vectorized, deterministic
+//! parallel pass per parameter, with clipping, weight decay and denormal
+//! flushing around it. A rule written in another crate is the same three
+//! items and one call to [`register`]; see [`rule`] and
+//! `examples/custom_optimizer.rs` (Lion in about 40 lines).
 //!
 //! ## Using an optimizer
 //!
@@ -56,7 +83,7 @@
 //!
 //! Keys left out take the defaults documented on each rule (`adam` alone is
 //! PyTorch's Adam, a good optimizer for an MNIST MLP). The keys shared by all
-//! rules are listed in [`spec`]. A training step asks for the gradient
+//! rules are listed in [`spec`]; [`registry::names`] lists the rules. A training step asks for the gradient
 //! statistics the optimizer needs, then hands over every parameter:
 //!
 //! ```
@@ -89,32 +116,33 @@
 //! bitwise identical for any number of threads. State tensors are created
 //! the first time a parameter is seen; later steps do not allocate.
 
-pub mod adam;
-pub mod adam_lecture;
-mod algorithm;
 pub mod average;
 pub mod batch_rule;
 mod denormal;
+mod driver;
 pub mod gradient;
 mod optimizer;
 mod parallel;
 pub mod param;
-pub mod rmsprop;
+pub mod registry;
+pub mod rule;
+pub mod rules;
 pub mod schedule;
-pub mod sgd;
 pub mod spec;
 pub mod state;
 
-pub use adam::{Adam, AdamW};
-pub use adam_lecture::{AdamEta0, AdamLecture, AdamPerExample};
-pub use algorithm::Algorithm;
 pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use gradient::{clip_factor, global_norm};
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
-pub use rmsprop::{RmsProp, RmsPropMomentum};
+pub use registry::{register, register_decoupled, RegistryError};
+pub use rule::{
+    sign, Gradient, HyperValue, Hyperparameter, Hyperparameters, Rule, StateArray, WholeTensor,
+};
+pub use rules::{
+    Adam, AdamEta0, AdamLecture, AdamPerExample, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum,
+};
 pub use schedule::{Decay, Schedule};
-pub use sgd::{Sgd, SgdEma, SgdMomentum};
-pub use spec::SpecError;
+pub use spec::{Range, SpecError};
 pub use state::{Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};

@@ -1,5 +1,7 @@
 //! [`Optimizer`]: an update rule composed with clipping, weight decay, a
 //! learning-rate schedule and a batch-size rule, plus the per-parameter state.
+//! It is the rules' driver: the loop it runs around each rule's kernel is in
+//! `driver.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,11 +9,12 @@ use std::str::FromStr;
 
 use gradlab_tensor::Tensor;
 
-use crate::algorithm::{with_algorithm, Algorithm, Update};
 use crate::batch_rule::BatchRule;
-use crate::gradient::{clip_factor, global_norm, Gradient};
-use crate::parallel::{for_each_chunk, Lanes};
+use crate::driver::{Scratch, Slot, Transform};
+use crate::gradient::{clip_factor, global_norm};
 use crate::param::{GradRequest, Param};
+use crate::registry::{self, DynRule};
+use crate::rule::Rule;
 use crate::schedule::{Decay, Schedule};
 use crate::spec::{self, KeyWriter, Range, SpecError};
 use crate::state::{Moment, OptimizerState, ParamState, StateError};
@@ -22,11 +25,13 @@ use crate::state::{Moment, OptimizerState, ParamState, StateError};
 ///    parameter of the step (`clip_norm=`);
 /// 2. (optional) L2 decay: g = c·ĝ + λΦ (`weight_decay=`; for `adamw` the
 ///    key is its decoupled decay instead);
-/// 3. the update rule ([`Algorithm`]) with learning rate
+/// 3. (optional) decoupled decay: Φ ← (1 − η_t·λ_d)·Φ
+///    (`decoupled_weight_decay=`);
+/// 4. the update rule (a [`Rule`]) with learning rate
 ///    η_t = η·decay(t)·warm-up(t)·rule(B) ([`Schedule`], [`BatchRule`]).
 ///
-/// All three run inside the rule's single fused pass over each parameter;
-/// only the norm for clipping needs a pass of its own. The state (one or two
+/// All four run inside the rule's single fused pass over each parameter;
+/// only the norm for clipping needs a pass of its own. The state (the rule's
 /// tensors per parameter, and t) is created the first time a parameter id is
 /// seen and reused afterwards, so steps after the first do not allocate.
 ///
@@ -42,11 +47,17 @@ use crate::state::{Moment, OptimizerState, ParamState, StateError};
 /// assert_eq!(opt.to_string(), "sgd_momentum(lr=0.1,momentum=0.5,nesterov=false)");
 /// # Ok::<(), gradlab_optim::SpecError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Optimizer {
-    algorithm: Algorithm,
-    /// λ of the L2 decay (0 for AdamW, whose decay is its own).
+    /// The spec name it was built from (`adam` and `adamw` share a rule).
+    name: &'static str,
+    /// Whether the name's `weight_decay` is the decoupled decay (`adamw`).
+    decoupled_key: bool,
+    rule: Box<dyn DynRule>,
+    /// λ of the L2 decay.
     l2: f64,
+    /// λ_d of the decoupled decay.
+    decoupled: f64,
     clip_norm: Option<f64>,
     batch_rule: BatchRule,
     schedule: Schedule,
@@ -54,42 +65,60 @@ pub struct Optimizer {
     t: u64,
     /// Per parameter id: its shape and the rule's state tensors.
     slots: BTreeMap<usize, Slot>,
+    scratch: Scratch,
 }
 
-/// The state kept for one parameter.
-#[derive(Clone, Debug, PartialEq)]
-struct Slot {
-    shape: Vec<usize>,
-    /// One tensor per name of [`Algorithm::moment_names`], in that order.
-    moments: Vec<Tensor>,
+/// Two optimizers are equal when they apply the same update (whatever name
+/// they were built from: `adamw` is `adam(decoupled_weight_decay=0.01)`)
+/// from the same state.
+impl PartialEq for Optimizer {
+    fn eq(&self, other: &Optimizer) -> bool {
+        self.same_configuration(other) && self.t == other.t && self.slots == other.slots
+    }
 }
 
 impl Optimizer {
     /// Builds an optimizer from a spec such as `adam(lr=1e-3)` or
-    /// `sgd_momentum(lr=0.01,momentum=0.9,nesterov=true,clip_norm=1)`; see
-    /// the [`spec`](crate::spec) module for the keys every rule accepts.
+    /// `sgd_momentum(lr=0.01,momentum=0.9,nesterov=true,clip_norm=1)`, by
+    /// any name [`registered`](crate::registry); see the
+    /// [`spec`](crate::spec) module for the keys every rule accepts.
     pub fn from_spec(spec: &str) -> Result<Optimizer, SpecError> {
         let mut keys = spec::split(spec)?;
-        let algorithm = Algorithm::parse(&mut keys)?;
-        // For adamw the key was already taken as its decoupled decay, and
-        // this finds nothing.
-        let l2 = keys.float("weight_decay", 0.0, Range::NonNegative)?;
+        let Some(entry) = registry::lookup(keys.name()) else {
+            return Err(SpecError::UnknownOptimizer {
+                name: keys.name().to_string(),
+                valid: registry::names().join(", "),
+            });
+        };
+        let mut rule = (entry.make)();
+        rule.parse(&mut keys)?;
+        let (l2, decoupled) = match entry.decoupled {
+            Some(default) => (
+                0.0,
+                keys.float("weight_decay", default, Range::NonNegative)?,
+            ),
+            None => (
+                keys.float("weight_decay", 0.0, Range::NonNegative)?,
+                keys.float("decoupled_weight_decay", 0.0, Range::NonNegative)?,
+            ),
+        };
         let clip_norm = keys.optional_float("clip_norm", Range::Positive)?;
-        let batch_rule = keys.choice(
-            "batch_rule",
-            &BatchRule::CHOICES,
-            algorithm.default_batch_rule(),
-        )?;
+        let batch_rule =
+            keys.choice("batch_rule", &BatchRule::CHOICES, rule.default_batch_rule())?;
         let schedule = Schedule::parse(&mut keys)?;
         keys.finish()?;
         Ok(Optimizer {
-            algorithm,
+            name: entry.name,
+            decoupled_key: entry.decoupled.is_some(),
+            rule,
             l2,
+            decoupled,
             clip_norm,
             batch_rule,
             schedule,
             t: 0,
             slots: BTreeMap::new(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -100,7 +129,7 @@ impl Optimizer {
     pub fn with_total_steps(mut self, total_steps: u64) -> Result<Optimizer, SpecError> {
         if total_steps == 0 {
             return Err(SpecError::BadValue {
-                optimizer: self.algorithm.name().to_string(),
+                optimizer: self.name.to_string(),
                 key: "total_steps".into(),
                 value: "0".into(),
                 expected: "a run of at least one step".into(),
@@ -112,9 +141,26 @@ impl Optimizer {
         Ok(self)
     }
 
-    /// The update rule and its hyperparameters.
-    pub fn algorithm(&self) -> &Algorithm {
-        &self.algorithm
+    /// The spec name (`"adam"`, `"adamw"`, …).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The update rule, if it is an `R`: its hyperparameters as parsed.
+    pub fn rule<R: Rule>(&self) -> Option<&R> {
+        self.rule.as_any().downcast_ref()
+    }
+
+    /// The value of the rule's hyperparameter `key` as the spec writes it
+    /// (`"1e-8"`, `"true"`, `"published"`), if the rule has one.
+    pub fn hyperparameter(&self, key: &str) -> Option<String> {
+        self.rule.value(key)
+    }
+
+    /// The names of the state tensors kept per parameter, as
+    /// [`moment`](Optimizer::moment) takes them.
+    pub fn state_names(&self) -> &'static [&'static str] {
+        self.rule.state_names()
     }
 
     /// The batch-size rule.
@@ -127,9 +173,14 @@ impl Optimizer {
         &self.schedule
     }
 
-    /// λ of the L2 decay (AdamW's decoupled λ is in [`AdamW`](crate::AdamW)).
+    /// λ of the L2 decay.
     pub fn weight_decay(&self) -> f64 {
         self.l2
+    }
+
+    /// λ_d of the decoupled decay (`adamw`'s `weight_decay`).
+    pub fn decoupled_weight_decay(&self) -> f64 {
+        self.decoupled
     }
 
     /// The global-norm clipping threshold, if any.
@@ -139,7 +190,7 @@ impl Optimizer {
 
     /// Which gradient statistics [`step`](Optimizer::step) needs.
     pub fn grad_request(&self) -> GradRequest {
-        self.algorithm.grad_request()
+        self.rule.grad_request()
     }
 
     /// Steps taken so far.
@@ -159,7 +210,7 @@ impl Optimizer {
     }
 
     fn rate_at(&self, t: u64, batch_size: usize) -> f64 {
-        self.algorithm.base_lr() * self.schedule.factor(t) * self.batch_rule.factor(batch_size)
+        self.rule.learning_rate() * self.schedule.factor(t) * self.batch_rule.factor(batch_size)
     }
 
     /// One step: t ← t + 1, then every parameter is updated in place from its
@@ -197,14 +248,18 @@ impl Optimizer {
         let scale = self
             .clip_norm
             .map_or(1.0, |max| clip_factor(global_norm(params), max));
-        let grad = Gradient {
+        let x = Transform {
             scale: scale as f32,
             l2: self.l2 as f32,
+            shrink: (1.0 - eta * self.decoupled) as f32,
         };
         let Optimizer {
-            algorithm, slots, ..
+            rule,
+            slots,
+            scratch,
+            ..
         } = self;
-        with_algorithm!(algorithm, a => update_all(a, slots, params, t, eta, grad));
+        rule.step(slots, scratch, params, t, eta, x);
         self.t = t;
     }
 
@@ -224,7 +279,7 @@ impl Optimizer {
                 None => {
                     return Err(StateError::MissingGradSq {
                         id,
-                        optimizer: self.algorithm.name(),
+                        optimizer: self.name,
                     })
                 }
                 Some(q) if q.shape() != shape => {
@@ -283,20 +338,16 @@ impl Optimizer {
     }
 
     /// The state tensor `name` (one of
-    /// [`Algorithm::moment_names`]) of parameter `id`, as stored: Adam's `m`
-    /// and `v` without the 1/(1 − βᵗ) correction.
+    /// [`state_names`](Optimizer::state_names)) of parameter `id`, as
+    /// stored: Adam's `m` and `v` without the 1/(1 − βᵗ) correction.
     pub fn moment(&self, id: usize, name: &str) -> Option<&Tensor> {
-        let i = self
-            .algorithm
-            .moment_names()
-            .iter()
-            .position(|&n| n == name)?;
+        let i = self.state_names().iter().position(|&n| n == name)?;
         self.slots.get(&id)?.moments.get(i)
     }
 
     /// A copy of the state, for a checkpoint.
     pub fn state(&self) -> OptimizerState {
-        let names = self.algorithm.moment_names();
+        let names = self.state_names();
         OptimizerState {
             spec: self.to_string(),
             steps: self.t,
@@ -323,14 +374,14 @@ impl Optimizer {
     /// parameter's state tensors, checked against one another.
     pub fn from_state(state: OptimizerState) -> Result<Optimizer, StateError> {
         let mut opt = Optimizer::from_spec(&state.spec)?;
-        let names = opt.algorithm.moment_names();
+        let names = opt.state_names();
         opt.t = state.steps;
         for p in state.params {
             let found: Vec<&str> = p.moments.iter().map(|m| m.name.as_str()).collect();
             if found != names {
                 return Err(StateError::Moments {
                     id: p.id,
-                    optimizer: opt.algorithm.name(),
+                    optimizer: opt.name,
                     expected: names.join(", "),
                     found: found.join(", "),
                 });
@@ -378,8 +429,9 @@ impl Optimizer {
 
     /// Whether both optimizers apply the same update (state aside).
     fn same_configuration(&self, other: &Optimizer) -> bool {
-        self.algorithm == other.algorithm
+        self.rule.same(other.rule.as_ref())
             && self.l2 == other.l2
+            && self.decoupled == other.decoupled
             && self.clip_norm == other.clip_norm
             && self.batch_rule == other.batch_rule
             && self.schedule == other.schedule
@@ -389,37 +441,6 @@ impl Optimizer {
 /// The number of elements of `shape`, or `None` on overflow.
 fn numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
-}
-
-/// Updates every parameter with rule `a` at step `t`: the step's scalars are
-/// computed once, then each parameter gets one fused pass.
-fn update_all<A: Update>(
-    a: &A,
-    slots: &mut BTreeMap<usize, Slot>,
-    params: &mut [Param<'_>],
-    t: u64,
-    eta: f64,
-    grad: Gradient,
-) {
-    let coefs = a.coefs(t, eta);
-    for p in params.iter_mut() {
-        let slot = slots.entry(p.id).or_insert_with(|| Slot {
-            shape: p.value.shape().to_vec(),
-            moments: A::MOMENTS
-                .iter()
-                .map(|_| Tensor::zeros(p.value.shape()))
-                .collect(),
-        });
-        let mut moments = slot.moments.iter_mut().map(Tensor::data_mut);
-        let lanes = Lanes {
-            value: p.value.data_mut(),
-            grad: p.grad.data(),
-            grad_sq: p.grad_sq.map_or(&[][..], Tensor::data),
-            first: moments.next().unwrap_or_default(),
-            second: moments.next().unwrap_or_default(),
-        };
-        for_each_chunk(lanes, &|l| A::update(&coefs, grad, l));
-    }
 }
 
 impl FromStr for Optimizer {
@@ -435,16 +456,23 @@ impl FromStr for Optimizer {
 /// equal (fresh) optimizer.
 impl fmt::Display for Optimizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}(", self.algorithm.name())?;
+        write!(f, "{}(", self.name)?;
         let mut w = KeyWriter::new(f);
-        self.algorithm.write(&mut w)?;
-        if self.l2 != 0.0 {
-            w.float("weight_decay", self.l2)?;
+        self.rule.write(&mut w)?;
+        if self.decoupled_key {
+            w.float("weight_decay", self.decoupled)?;
+        } else {
+            if self.l2 != 0.0 {
+                w.float("weight_decay", self.l2)?;
+            }
+            if self.decoupled != 0.0 {
+                w.float("decoupled_weight_decay", self.decoupled)?;
+            }
         }
         if let Some(max) = self.clip_norm {
             w.float("clip_norm", max)?;
         }
-        if self.batch_rule != self.algorithm.default_batch_rule() {
+        if self.batch_rule != self.rule.default_batch_rule() {
             w.text("batch_rule", self.batch_rule.name())?;
         }
         self.schedule.write(&mut w)?;

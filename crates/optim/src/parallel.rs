@@ -1,4 +1,4 @@
-//! Fixed-size chunking of the fused update loops and of the gradient norm.
+//! Fixed-size chunking of the update loops and of the gradient norm.
 //!
 //! A large parameter is cut into chunks of [`CHUNK`] elements at offsets that
 //! depend only on its length, and rayon's threads take the chunks. The update
@@ -6,7 +6,7 @@
 //! shape is fixed by the length, so results are bitwise the same for 1 or N
 //! threads: threads decide who computes a chunk, never what it is.
 
-use gradlab_tensor::simd::vectorized;
+use gradlab_tensor::simd::{vectorized_loop, Loop};
 
 /// Elements per chunk (128 KiB of each tensor the loop touches).
 pub(crate) const CHUNK: usize = 1 << 15;
@@ -15,71 +15,83 @@ pub(crate) const CHUNK: usize = 1 << 15;
 /// costs more than it saves.
 pub(crate) const PARALLEL_MIN: usize = 1 << 16;
 
-/// The slices one fused update pass reads and writes, all of one length.
-/// A slice the algorithm does not use is empty.
-pub(crate) struct Lanes<'a> {
-    /// Φ.
+/// The slices one update pass reads and writes, all of one length: Φ, ĝ,
+/// the per-example squares (empty unless the rule reads them) and the
+/// rule's K state tensors.
+pub(crate) struct Lanes<'a, const K: usize> {
     pub value: &'a mut [f32],
-    /// ĝ.
     pub grad: &'a [f32],
-    /// (1/B) Σ_b g_b², or empty.
     pub grad_sq: &'a [f32],
-    /// The algorithm's first state tensor, or empty.
-    pub first: &'a mut [f32],
-    /// The algorithm's second state tensor, or empty.
-    pub second: &'a mut [f32],
+    pub state: [&'a mut [f32]; K],
 }
 
 /// Splits a slice at `mid`, leaving an empty slice as two empty halves.
-fn cut<T>(s: &[T], mid: usize) -> (&[T], &[T]) {
+fn cut(s: &[f32], mid: usize) -> (&[f32], &[f32]) {
     s.split_at(mid.min(s.len()))
 }
 
-fn cut_mut<T>(s: &mut [T], mid: usize) -> (&mut [T], &mut [T]) {
-    let mid = mid.min(s.len());
-    s.split_at_mut(mid)
-}
-
-impl<'a> Lanes<'a> {
-    fn split_at(self, mid: usize) -> (Lanes<'a>, Lanes<'a>) {
-        let (v0, v1) = cut_mut(self.value, mid);
+impl<'a, const K: usize> Lanes<'a, K> {
+    fn split_at(self, mid: usize) -> (Lanes<'a, K>, Lanes<'a, K>) {
+        let (v0, v1) = self.value.split_at_mut(mid);
         let (g0, g1) = cut(self.grad, mid);
         let (q0, q1) = cut(self.grad_sq, mid);
-        let (a0, a1) = cut_mut(self.first, mid);
-        let (b0, b1) = cut_mut(self.second, mid);
+        let mut left: [&mut [f32]; K] = std::array::from_fn(|_| Default::default());
+        let mut right: [&mut [f32]; K] = std::array::from_fn(|_| Default::default());
+        for ((s, l), r) in self.state.into_iter().zip(&mut left).zip(&mut right) {
+            (*l, *r) = s.split_at_mut(mid);
+        }
         (
             Lanes {
                 value: v0,
                 grad: g0,
                 grad_sq: q0,
-                first: a0,
-                second: b0,
+                state: left,
             },
             Lanes {
                 value: v1,
                 grad: g1,
                 grad_sq: q1,
-                first: a1,
-                second: b1,
+                state: right,
             },
         )
     }
 }
 
+/// A loop over one chunk. Implementations mark `run` `#[inline(always)]`:
+/// it must be inlined into the AVX-512/AVX2 copies [`vectorized_loop`]
+/// makes (a closure would be compiled on its own, without them).
+pub(crate) trait Chunk<const K: usize>: Sync {
+    fn run(&self, lanes: Lanes<'_, K>);
+}
+
+/// `f` over one chunk, as a [`Loop`].
+struct OneChunk<'f, 'a, F, const K: usize> {
+    f: &'f F,
+    lanes: Lanes<'a, K>,
+}
+
+impl<F: Chunk<K>, const K: usize> Loop for OneChunk<'_, '_, F, K> {
+    #[inline(always)]
+    fn run(self) {
+        self.f.run(self.lanes);
+    }
+}
+
 /// Runs `f` over `lanes`: in one call for a parameter of fewer than
 /// [`PARALLEL_MIN`] elements, else over [`CHUNK`]-sized pieces in parallel.
-pub(crate) fn for_each_chunk(lanes: Lanes<'_>, f: &(impl Fn(Lanes<'_>) + Sync)) {
+/// Each call runs in the widest vector instructions the CPU has.
+pub(crate) fn for_each_chunk<const K: usize>(lanes: Lanes<'_, K>, f: &impl Chunk<K>) {
     if lanes.value.len() < PARALLEL_MIN {
-        vectorized(|| f(lanes));
+        vectorized_loop(OneChunk { f, lanes });
     } else {
         split_into_chunks(lanes, f);
     }
 }
 
-fn split_into_chunks(lanes: Lanes<'_>, f: &(impl Fn(Lanes<'_>) + Sync)) {
+fn split_into_chunks<const K: usize>(lanes: Lanes<'_, K>, f: &impl Chunk<K>) {
     let n = lanes.value.len();
     if n <= CHUNK {
-        vectorized(|| f(lanes));
+        vectorized_loop(OneChunk { f, lanes });
     } else {
         // Split at a chunk boundary near the middle; the recursion ends on
         // whole chunks (and one shorter tail), the same ones for any pool.
@@ -134,23 +146,29 @@ mod tests {
         let mut value = vec![0.0f32; n];
         let grad: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let mut first = vec![1.0f32; n];
+        let mut second = vec![2.0f32; n];
         let lanes = Lanes {
             value: &mut value,
             grad: &grad,
             grad_sq: &[],
-            first: &mut first,
-            second: &mut [],
+            state: [&mut first, &mut second],
         };
-        for_each_chunk(lanes, &|l: Lanes<'_>| {
-            assert!(l.value.len() <= CHUNK);
-            assert!(l.grad_sq.is_empty() && l.second.is_empty());
-            for ((v, &g), a) in l.value.iter_mut().zip(l.grad).zip(l.first.iter_mut()) {
-                *v += g;
-                *a -= 1.0;
+        struct AddAndCount;
+        impl Chunk<2> for AddAndCount {
+            fn run(&self, l: Lanes<'_, 2>) {
+                assert!(l.value.len() <= CHUNK);
+                assert!(l.grad_sq.is_empty());
+                let [a, b] = l.state;
+                for (((v, &g), a), b) in l.value.iter_mut().zip(l.grad).zip(a).zip(b) {
+                    *v += g;
+                    *a -= 1.0;
+                    *b -= 2.0;
+                }
             }
-        });
+        }
+        for_each_chunk(lanes, &AddAndCount);
         assert!(value.iter().enumerate().all(|(i, &v)| v == i as f32));
-        assert!(first.iter().all(|&a| a == 0.0));
+        assert!(first.iter().chain(&second).all(|&a| a == 0.0));
     }
 
     #[test]

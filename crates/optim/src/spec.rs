@@ -1,12 +1,13 @@
 //! Spec strings: `name(key=value,...)`.
 //!
-//! A spec names an algorithm and any of its hyperparameters; keys left out
-//! take the algorithm's defaults. The same parentheses hold the keys every
-//! algorithm accepts:
+//! A spec names a rule and any of its hyperparameters; keys left out
+//! take the rule's defaults. The same parentheses hold the keys every
+//! rule accepts:
 //!
 //! | key            | value                         | meaning                                        |
 //! |----------------|-------------------------------|------------------------------------------------|
-//! | `weight_decay` | λ ≥ 0                          | L2 decay: the gradient becomes ĝ + λΦ (for `adamw`, its own decoupled decay instead) |
+//! | `weight_decay` | λ ≥ 0                          | L2 decay: the gradient becomes ĝ + λΦ (for `adamw`, its decoupled decay instead) |
+//! | `decoupled_weight_decay` | λ ≥ 0                | decoupled decay: Φ ← (1 − η_t·λ)·Φ before the rule's update |
 //! | `clip_norm`    | > 0                            | clip ĝ by its global norm over all parameters  |
 //! | `batch_rule`   | `fixed`, `linear`, `sqrt`      | η = η₀, B·η₀ or √B·η₀                           |
 //! | `schedule`     | `constant`, `step`, `cosine`   | decay of η over the run                         |
@@ -16,11 +17,14 @@
 //! | `warmup`       | whole number ≥ 0               | linear warm-up over that many steps             |
 //!
 //! Writing a spec back ([`Display`](std::fmt::Display)) gives the canonical
-//! form: every hyperparameter of the algorithm, then the other keys that
-//! differ from their defaults, numbers in their shortest exact form. Parsing
-//! the canonical form gives the same optimizer back.
+//! form: every hyperparameter of the rule (a correction only when it is not
+//! the rule's own), then the other keys that differ from their defaults,
+//! numbers in their shortest exact form. Parsing the canonical form gives
+//! the same optimizer back.
 
 use std::fmt;
+
+use crate::rule::HyperValue;
 
 /// A spec string that does not describe an optimizer. The message names the
 /// valid choices.
@@ -91,8 +95,10 @@ pub enum SpecError {
 }
 
 /// The values a numeric hyperparameter may take.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Range {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Range {
+    /// Any finite number.
+    Finite,
     /// A finite number > 0.
     Positive,
     /// A finite number ≥ 0.
@@ -106,8 +112,10 @@ pub(crate) enum Range {
 }
 
 impl Range {
-    fn contains(self, x: f64) -> bool {
+    /// Whether `x` is in the range.
+    pub fn contains(self, x: f64) -> bool {
         match self {
+            Range::Finite => x.is_finite(),
             Range::Positive => x.is_finite() && x > 0.0,
             Range::NonNegative => x.is_finite() && x >= 0.0,
             Range::Fraction => (0.0..1.0).contains(&x),
@@ -116,8 +124,10 @@ impl Range {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// The range in words, as error messages and the docs say it.
+    pub fn describe(self) -> &'static str {
         match self {
+            Range::Finite => "a finite number",
             Range::Positive => "a finite number > 0",
             Range::NonNegative => "a finite number ≥ 0",
             Range::Fraction => "a number in [0, 1)",
@@ -159,7 +169,7 @@ pub(crate) fn split(spec: &str) -> Result<Keys<'_>, SpecError> {
     };
     if name.is_empty() && args.trim().is_empty() {
         return Err(SpecError::Empty {
-            valid: crate::algorithm::NAMES.join(", "),
+            valid: crate::registry::names().join(", "),
         });
     }
     if name.is_empty() {
@@ -244,13 +254,18 @@ impl<'s> Keys<'s> {
         }
     }
 
-    /// `true` or `false`, or `default`.
-    pub fn flag(&mut self, key: &'static str, default: bool) -> Result<bool, SpecError> {
+    /// Sets `field` from `key` if it is given (a rule's hyperparameter).
+    pub fn value(
+        &mut self,
+        key: &'static str,
+        field: &mut dyn HyperValue,
+        range: Range,
+    ) -> Result<(), SpecError> {
         match self.take(key) {
-            None => Ok(default),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            Some(value) => Err(self.bad(key, value, "true or false")),
+            None => Ok(()),
+            Some(value) => field
+                .set(value, range)
+                .map_err(|expected| self.bad(key, value, &expected)),
         }
     }
 
@@ -323,6 +338,16 @@ impl<'s> Keys<'s> {
     }
 }
 
+/// A number in its shortest form that parses back to the same `f64`: plain
+/// between 10⁻⁴ and 10¹⁵, with an exponent outside (`1e-8`).
+pub(crate) fn format_float(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e15).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// Writes `key=value` pairs separated by commas.
 pub(crate) struct KeyWriter<'a, 'b> {
     f: &'a mut fmt::Formatter<'b>,
@@ -345,24 +370,13 @@ impl<'a, 'b> KeyWriter<'a, 'b> {
     /// A number in its shortest form that parses back to the same `f64`:
     /// plain between 10⁻⁴ and 10¹⁵, with an exponent outside (`1e-8`).
     pub fn float(&mut self, key: &str, x: f64) -> fmt::Result {
-        self.key(key)?;
-        if x == 0.0 || (1e-4..1e15).contains(&x.abs()) {
-            write!(self.f, "{x}")
-        } else {
-            write!(self.f, "{x:e}")
-        }
+        self.text(key, &format_float(x))
     }
 
     /// A whole number.
     pub fn whole(&mut self, key: &str, n: u64) -> fmt::Result {
         self.key(key)?;
         write!(self.f, "{n}")
-    }
-
-    /// `true` or `false`.
-    pub fn flag(&mut self, key: &str, b: bool) -> fmt::Result {
-        self.key(key)?;
-        write!(self.f, "{b}")
     }
 
     /// A name.

@@ -124,7 +124,7 @@ impl OptimizerState {
         tensors: impl IntoIterator<Item = (String, Vec<usize>, Vec<f32>)>,
     ) -> Result<OptimizerState, StateError> {
         let optimizer = Optimizer::from_spec(&header.spec)?;
-        let names = optimizer.algorithm().moment_names();
+        let names = optimizer.state_names();
         let mut by_name: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
         for (name, shape, data) in tensors {
             if by_name.contains_key(&name) {

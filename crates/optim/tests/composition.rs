@@ -198,7 +198,7 @@ fn moments_are_named_and_created_on_first_sight() {
     );
     assert!(opt.moment(0, "s").is_none());
     assert!(opt.moment(1, "m").is_none());
-    assert_eq!(opt.algorithm().moment_names(), ["m", "v"]);
+    assert_eq!(opt.state_names(), ["m", "v"]);
 }
 
 #[test]

@@ -100,8 +100,8 @@ fn unknown_names_list_every_optimizer() {
 fn unknown_keys_list_the_valid_keys() {
     assert_eq!(
         error("adam(lr=1e-3,beta1=0.9)"),
-        "unknown key 'beta1' for adam; valid keys: lr, b1, b2, eps, weight_decay, clip_norm, batch_rule, \
-         schedule, warmup, step_size (with schedule=step), gamma (with schedule=step), total_steps \
+        "unknown key 'beta1' for adam; valid keys: lr, b1, b2, eps, correction, weight_decay, \
+         decoupled_weight_decay, clip_norm, batch_rule, schedule, warmup, step_size (with schedule=step), gamma (with schedule=step), total_steps \
          (with schedule=cosine)"
     );
     // Schedule keys without their schedule.

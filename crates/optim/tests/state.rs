@@ -55,7 +55,7 @@ fn header_and_named_tensors_round_trip() {
             .tensors()
             .map(|(name, shape, data)| (name, shape.to_vec(), data.to_vec()))
             .collect();
-        let names = opt.algorithm().moment_names();
+        let names = opt.state_names();
         assert_eq!(tensors.len(), 2 * names.len(), "{spec}");
         if let Some(first) = names.first() {
             assert_eq!(tensors[0].0, format!("0.{first}"));

@@ -7,9 +7,7 @@
 
 mod common;
 
-use gradlab_optim::{
-    Adam, AdamW, Algorithm, Optimizer, RmsProp, RmsPropMomentum, Sgd, SgdMomentum,
-};
+use gradlab_optim::{Adam, Correction, Optimizer, RmsProp, RmsPropMomentum, Sgd, SgdMomentum};
 use gradlab_tensor::{rng, Tensor};
 
 const STEPS: usize = 50;
@@ -223,65 +221,64 @@ fn adamw_is_torch_adamw() {
 
 #[test]
 fn defaults_are_torch_defaults_where_torch_has_them() {
-    let algorithm = |spec: &str| *Optimizer::from_spec(spec).unwrap().algorithm();
+    fn rule<R: gradlab_optim::Rule + Copy>(spec: &str) -> R {
+        *Optimizer::from_spec(spec).unwrap().rule::<R>().unwrap()
+    }
     // torch.optim.SGD(lr=1e-3, momentum=0, dampening=0, nesterov=False).
-    assert_eq!(algorithm("sgd"), Algorithm::Sgd(Sgd { lr: 1e-3 }));
+    assert_eq!(rule::<Sgd>("sgd"), Sgd { lr: 1e-3 });
     // PyTorch's momentum 0 would be plain SGD: μ = 0.9 and η = 0.01 instead
     // (η/(1 − μ) = 0.1); no Nesterov, as PyTorch.
     assert_eq!(
-        algorithm("sgd_momentum"),
-        Algorithm::SgdMomentum(SgdMomentum {
+        rule::<SgdMomentum>("sgd_momentum"),
+        SgdMomentum {
             lr: 1e-2,
             momentum: 0.9,
             nesterov: false
-        })
+        }
     );
-    // torch.optim.RMSprop(lr=1e-2, alpha=0.99, eps=1e-8).
+    // torch.optim.RMSprop(lr=1e-2, alpha=0.99, eps=1e-8), s uncorrected.
     assert_eq!(
-        algorithm("rmsprop"),
-        Algorithm::RmsProp(RmsProp {
+        rule::<RmsProp>("rmsprop"),
+        RmsProp {
             lr: 1e-2,
             n_s: 100.0,
-            eps: 1e-8
-        })
+            eps: 1e-8,
+            correction: Correction::None,
+        }
     );
     // PyTorch's alpha and eps; μ = 0.9 (PyTorch's 0 is RMSprop) with
     // η = 10⁻³, so that η/(1 − μ) is RMSprop's 10⁻².
     assert_eq!(
-        algorithm("rmsprop_momentum"),
-        Algorithm::RmsPropMomentum(RmsPropMomentum {
+        rule::<RmsPropMomentum>("rmsprop_momentum"),
+        RmsPropMomentum {
             lr: 1e-3,
             n_s: 100.0,
             eps: 1e-8,
-            momentum: 0.9
-        })
+            momentum: 0.9,
+            correction: Correction::None,
+        }
     );
     // torch.optim.Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0).
+    let adam = Adam {
+        lr: 1e-3,
+        b1: 0.9,
+        b2: 0.999,
+        eps: 1e-8,
+        correction: Correction::Published,
+    };
+    assert_eq!(rule::<Adam>("adam"), adam);
+    // torch.optim.AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    // Adam with decoupled decay 10⁻².
+    assert_eq!(rule::<Adam>("adamw"), adam);
+    let adamw = Optimizer::from_spec("adamw").unwrap();
+    assert_eq!(adamw.decoupled_weight_decay(), 1e-2);
     assert_eq!(
-        algorithm("adam"),
-        Algorithm::Adam(Adam {
-            lr: 1e-3,
-            b1: 0.9,
-            b2: 0.999,
-            eps: 1e-8
-        })
-    );
-    // torch.optim.AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2).
-    assert_eq!(
-        algorithm("adamw"),
-        Algorithm::AdamW(AdamW {
-            lr: 1e-3,
-            b1: 0.9,
-            b2: 0.999,
-            eps: 1e-8,
-            weight_decay: 1e-2
-        })
+        adamw,
+        Optimizer::from_spec("adam(decoupled_weight_decay=0.01)").unwrap()
     );
     for spec in ["sgd", "sgd_momentum", "rmsprop", "adam"] {
-        assert_eq!(
-            Optimizer::from_spec(spec).unwrap().weight_decay(),
-            0.0,
-            "{spec}"
-        );
+        let opt = Optimizer::from_spec(spec).unwrap();
+        assert_eq!(opt.weight_decay(), 0.0, "{spec}");
+        assert_eq!(opt.decoupled_weight_decay(), 0.0, "{spec}");
     }
 }

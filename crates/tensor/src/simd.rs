@@ -50,6 +50,41 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// A loop for [`vectorized_loop`]. Implementations mark [`run`](Loop::run)
+/// `#[inline(always)]`, and so does everything it calls that holds the loop.
+pub trait Loop {
+    /// Runs the loop.
+    fn run(self);
+}
+
+/// Runs `l` compiled for the widest vectors this CPU has, like
+/// [`vectorized`], but certain to: a closure cannot be marked
+/// `#[inline(always)]`, and the compiler declines to inline a large one into
+/// the wide copies, where a `#[inline(always)]` [`Loop::run`] always is.
+#[inline(always)]
+pub fn vectorized_loop(l: impl Loop) {
+    match level() {
+        // SAFETY: `level` returned these only after detecting the feature.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { avx512_loop(l) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => unsafe { avx2_loop(l) },
+        _ => l.run(),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_loop(l: impl Loop) {
+    l.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_loop(l: impl Loop) {
+    l.run()
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {

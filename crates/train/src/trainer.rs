@@ -191,14 +191,13 @@ impl Trainer {
         sizes.push(CLASSES);
         let optimizer =
             Optimizer::from_spec(&config.optimizer)?.with_total_steps(schedule_steps)?;
-        let algorithm = optimizer.algorithm();
-        let moments = algorithm.moment_names();
+        let moments = optimizer.state_names();
         memory::check(
             &sizes,
             config.batch_size,
             moments.len(),
             optimizer.grad_request() == optim::GradRequest::MeanAndSquares,
-            &format!("{}'s {}", algorithm.name(), moments.join(" and ")),
+            &format!("{}'s {}", optimizer.name(), moments.join(" and ")),
         )?;
         let activation = parse_activation(&config.activation)?;
         let model = Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?;
@@ -386,13 +385,13 @@ impl Trainer {
         loss: f64,
         lr: f32,
     ) -> TrainError {
-        let eps = self.optimizer.algorithm().denominator_eps();
-        let hint = if !loss.is_finite() && eps == Some(0.0) {
+        let eps = self.optimizer.hyperparameter("eps");
+        let hint = if !loss.is_finite() && eps.as_deref() == Some("0") {
             format!(
                 "{} divides by √s + ε with eps=0, and a weight whose gradient has been 0 so far \
                  (such as one of a pixel that is 0 in every image) gets 0/0 = NaN; give eps > 0, \
                  e.g. eps=1e-8",
-                self.optimizer.algorithm().name()
+                self.optimizer.name()
             )
         } else {
             format!("try a smaller learning rate (the effective rate was {lr:e})")

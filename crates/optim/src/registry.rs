@@ -1,0 +1,329 @@
+//! The rules by spec name: the built-in ones, and the ones a user registers.
+//!
+//! [`Optimizer::from_spec`](crate::Optimizer::from_spec) looks the name of a
+//! spec up here. The built-in rules are listed once, in
+//! [`rules`](crate::rules); a rule of your own is added with [`register`]
+//! (see [`rule`](crate::rule) for an example) and from then on parses,
+//! prints, saves its state in checkpoints and trains like a built-in one.
+//! Registration is process-wide; a program that resumes a checkpoint made
+//! with its own rule registers the rule before loading it.
+
+use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
+use crate::batch_rule::BatchRule;
+use crate::driver::{step_all, Scratch, Slot, Transform};
+use crate::param::{GradRequest, Param};
+use crate::rule::{Rule, StateArray};
+use crate::spec::{KeyWriter, Keys, SpecError};
+
+/// The keys the optimizer reads around every rule; a rule's hyperparameter
+/// may not take one of these names.
+pub(crate) const DRIVER_KEYS: [&str; 9] = [
+    "weight_decay",
+    "decoupled_weight_decay",
+    "clip_norm",
+    "batch_rule",
+    "schedule",
+    "warmup",
+    "step_size",
+    "gamma",
+    "total_steps",
+];
+
+/// A rule that cannot be registered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The spec name is taken by another rule.
+    #[error("the optimizer name '{name}' is already registered for another rule")]
+    Taken {
+        /// The name.
+        name: String,
+    },
+    /// The spec name is not lower case letters, digits and `_`.
+    #[error("the optimizer name '{name}' must be lower case letters, digits and '_', starting with a letter")]
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// `STATE` and `State` disagree, or a state name repeats.
+    #[error("rule '{name}': {problem}")]
+    State {
+        /// The rule's name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A hyperparameter name repeats or is one of the optimizer's own keys.
+    #[error("rule '{name}': the hyperparameter '{key}' {problem}")]
+    Key {
+        /// The rule's name.
+        name: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A declared default outside its declared range.
+    #[error("rule '{name}': the default {key}={value} is not {expected}")]
+    Default {
+        /// The rule's name.
+        name: String,
+        /// The key.
+        key: String,
+        /// The default.
+        value: String,
+        /// What the key takes.
+        expected: String,
+    },
+}
+
+/// Registers rule `R` under its spec name [`Rule::NAME`]. Registering the
+/// same rule again does nothing; another rule under a taken name, a name
+/// that is not a spec name, a state or a hyperparameter table that does not
+/// add up are errors.
+pub fn register<R: Rule>() -> Result<(), RegistryError> {
+    write().add::<R>(R::NAME, None)
+}
+
+/// Registers rule `R` under `name` with decoupled weight decay of default
+/// `weight_decay`, the key `weight_decay` of that name being the decoupled λ
+/// (as `torch.optim.AdamW` names it; such a name takes no L2 decay).
+/// `adamw` is [`Adam`](crate::Adam) registered this way.
+pub fn register_decoupled<R: Rule>(
+    name: &'static str,
+    weight_decay: f64,
+) -> Result<(), RegistryError> {
+    write().add::<R>(name, Some(weight_decay))
+}
+
+/// Every registered spec name: the built-in ones in the lecture's order,
+/// then the ones registered since.
+pub fn names() -> Vec<&'static str> {
+    read().entries.iter().map(|e| e.name).collect()
+}
+
+/// The registered rules.
+pub(crate) struct Registry {
+    entries: Vec<Entry>,
+}
+
+/// One spec name and the rule it builds.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    pub name: &'static str,
+    rule: TypeId,
+    /// The rule with its declared defaults.
+    pub make: fn() -> Box<dyn DynRule>,
+    /// `Some(λ)` for a name whose `weight_decay` is the decoupled decay.
+    pub decoupled: Option<f64>,
+}
+
+static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
+    let mut registry = Registry {
+        entries: Vec::new(),
+    };
+    crate::rules::register_builtin(&mut registry);
+    RwLock::new(registry)
+});
+
+// A panic while the lock is held cannot leave the list half-written (a push
+// is the only write), so a poisoned lock is used as it is.
+fn read() -> std::sync::RwLockReadGuard<'static, Registry> {
+    REGISTRY.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
+    REGISTRY.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The entry registered as `name`.
+pub(crate) fn lookup(name: &str) -> Option<Entry> {
+    read().entries.iter().find(|e| e.name == name).copied()
+}
+
+impl Registry {
+    /// Adds `R` as `name` after checking its declarations.
+    pub(crate) fn add<R: Rule>(
+        &mut self,
+        name: &'static str,
+        decoupled: Option<f64>,
+    ) -> Result<(), RegistryError> {
+        if let Some(e) = self.entries.iter().find(|e| e.name == name) {
+            return if e.rule == TypeId::of::<R>() && e.decoupled == decoupled {
+                Ok(())
+            } else {
+                Err(RegistryError::Taken { name: name.into() })
+            };
+        }
+        check::<R>(name)?;
+        self.entries.push(Entry {
+            name,
+            rule: TypeId::of::<R>(),
+            make: || Box::new(R::default()),
+            decoupled,
+        });
+        Ok(())
+    }
+}
+
+/// The checks [`register`] makes on a rule's declarations.
+fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
+    let spec_name = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if !spec_name(name) {
+        return Err(RegistryError::BadName { name: name.into() });
+    }
+    let state = |problem: String| RegistryError::State {
+        name: name.into(),
+        problem,
+    };
+    if R::STATE.len() != R::State::LEN {
+        return Err(state(format!(
+            "STATE names {} tensors but State holds {}",
+            R::STATE.len(),
+            R::State::LEN
+        )));
+    }
+    for (i, s) in R::STATE.iter().enumerate() {
+        if R::STATE[..i].contains(s) || s.is_empty() || s.contains('.') {
+            return Err(state(format!(
+                "the state name '{s}' repeats, is empty or contains '.'"
+            )));
+        }
+    }
+    let key = |key: &str, problem| RegistryError::Key {
+        name: name.into(),
+        key: key.into(),
+        problem,
+    };
+    let defaults = R::default();
+    for (i, h) in R::TABLE.iter().enumerate() {
+        if R::TABLE[..i].iter().any(|o| o.name == h.name) {
+            return Err(key(h.name, "is declared twice"));
+        }
+        if DRIVER_KEYS.contains(&h.name) {
+            return Err(key(h.name, "is one of the optimizer's own keys"));
+        }
+        // A default must be a value the spec would accept.
+        let mut copy = defaults.clone();
+        let text = (h.field)(&mut copy).text();
+        if let Err(expected) = (h.field)(&mut copy).set(&text, h.range) {
+            return Err(RegistryError::Default {
+                name: name.into(),
+                key: h.name.into(),
+                value: text,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A rule behind a pointer: what the [`Optimizer`](crate::Optimizer) needs
+/// from any [`Rule`], implemented for all of them.
+pub(crate) trait DynRule: Send + Sync + fmt::Debug {
+    fn as_any(&self) -> &dyn Any;
+    fn clone_box(&self) -> Box<dyn DynRule>;
+    fn same(&self, other: &dyn DynRule) -> bool;
+    /// Reads every hyperparameter from `keys` (defaults stay where a key is
+    /// not given).
+    fn parse(&mut self, keys: &mut Keys<'_>) -> Result<(), SpecError>;
+    /// Writes every hyperparameter (a correction only when it is not the
+    /// rule's default).
+    fn write(&self, w: &mut KeyWriter<'_, '_>) -> fmt::Result;
+    fn value(&self, key: &str) -> Option<String>;
+    fn state_names(&self) -> &'static [&'static str];
+    fn grad_request(&self) -> GradRequest;
+    fn default_batch_rule(&self) -> BatchRule;
+    fn learning_rate(&self) -> f64;
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        slots: &mut BTreeMap<usize, Slot>,
+        scratch: &mut Scratch,
+        params: &mut [Param<'_>],
+        t: u64,
+        eta: f64,
+        x: Transform,
+    );
+}
+
+impl<R: Rule> DynRule for R {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn DynRule> {
+        Box::new(self.clone())
+    }
+
+    fn same(&self, other: &dyn DynRule) -> bool {
+        other.as_any().downcast_ref::<R>() == Some(self)
+    }
+
+    fn parse(&mut self, keys: &mut Keys<'_>) -> Result<(), SpecError> {
+        for h in R::TABLE {
+            keys.value(h.name, (h.field)(self), h.range)?;
+        }
+        Ok(())
+    }
+
+    fn write(&self, w: &mut KeyWriter<'_, '_>) -> fmt::Result {
+        let defaults = R::default();
+        for h in R::TABLE {
+            let mut copy = self.clone();
+            let value = (h.field)(&mut copy);
+            let text = value.text();
+            let mut default = defaults.clone();
+            if value.shown_at_default() || text != (h.field)(&mut default).text() {
+                w.text(h.name, &text)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        let h = R::TABLE.iter().find(|h| h.name == key)?;
+        Some((h.field)(&mut self.clone()).text())
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        R::STATE
+    }
+
+    fn grad_request(&self) -> GradRequest {
+        R::REQUEST
+    }
+
+    fn default_batch_rule(&self) -> BatchRule {
+        R::BATCH_RULE
+    }
+
+    fn learning_rate(&self) -> f64 {
+        Rule::learning_rate(self)
+    }
+
+    fn step(
+        &self,
+        slots: &mut BTreeMap<usize, Slot>,
+        scratch: &mut Scratch,
+        params: &mut [Param<'_>],
+        t: u64,
+        eta: f64,
+        x: Transform,
+    ) {
+        step_all(self, slots, scratch, params, t, eta, x);
+    }
+}
+
+impl Clone for Box<dyn DynRule> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}

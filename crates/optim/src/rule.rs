@@ -1,0 +1,463 @@
+//! The rule API: what an update rule declares, and nothing else.
+//!
+//! A rule ([`Rule`]) is its hyperparameters (declared once with
+//! [`hyperparameters!`](crate::hyperparameters)), its named state tensors,
+//! the scalars of one step, and an element-wise kernel that reads as its
+//! formula. Everything else — chunking over threads, wide-vector copies,
+//! denormal flushing, clipping, L2 and decoupled weight decay, schedules,
+//! warm-up, batch-size rules, creating and saving state — is the
+//! [`Optimizer`](crate::Optimizer)'s, once for every rule.
+//!
+//! A rule written outside this crate is registered with
+//! [`register`](crate::register) and is then named by spec strings, saved in
+//! checkpoints and run by the trainer exactly like a built-in one:
+//!
+//! ```
+//! use gradlab_optim::{hyperparameters, register, Gradient, Optimizer, Param, Rule};
+//! use gradlab_tensor::Tensor;
+//!
+//! hyperparameters! {
+//!     /// SGD whose step is the sign of the gradient.
+//!     pub struct SignSgd {
+//!         /// η, the step size.
+//!         lr: f64 = 0.01, Positive;
+//!     }
+//! }
+//!
+//! impl Rule for SignSgd {
+//!     const NAME: &'static str = "my_sign_sgd";
+//!     const STATE: &'static [&'static str] = &[];
+//!     type State = [f32; 0];
+//!     type Scalars = f32;
+//!
+//!     fn learning_rate(&self) -> f64 {
+//!         self.lr
+//!     }
+//!     fn scalars(&self, _t: u64, eta: f64) -> f32 {
+//!         eta as f32
+//!     }
+//!     // Φ ← Φ − η·sign(ĝ)
+//!     fn update(&eta: &f32, phi: &mut f32, g: Gradient, _: &mut [f32; 0]) {
+//!         *phi -= eta * gradlab_optim::sign(g.mean);
+//!     }
+//! }
+//!
+//! register::<SignSgd>()?;
+//! let mut opt = Optimizer::from_spec("my_sign_sgd(lr=0.5)")?;
+//! let mut w = Tensor::from_vec(vec![1.0, 1.0], &[2]);
+//! let g = Tensor::from_vec(vec![3.0, -0.1], &[2]);
+//! opt.step(&mut [Param::new(0, &mut w, &g)], 8);
+//! assert_eq!(w.data(), &[0.5, 1.5]);
+//! assert_eq!(opt.to_string(), "my_sign_sgd(lr=0.5)");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt::Debug;
+
+use gradlab_tensor::Tensor;
+
+use crate::average::Correction;
+use crate::batch_rule::BatchRule;
+use crate::param::GradRequest;
+use crate::spec::{format_float, Range};
+
+/// An update rule: its spec name, its state, the scalars of a step and the
+/// element-wise kernel.
+///
+/// The driver calls, at step t with learning rate η_t (the rule's
+/// [`learning_rate`](Rule::learning_rate) × schedule × batch-size rule),
+/// [`scalars`](Rule::scalars) once, then [`update`](Rule::update) once per
+/// element of every parameter: Φ, its gradient g (after clipping and L2
+/// decay) and the rule's state elements, which it stores back flushed out of
+/// the denormal range. With decoupled weight decay λ, Φ has been multiplied
+/// by 1 − η_t·λ just before.
+pub trait Rule: Hyperparameters + Send + Sync + 'static {
+    /// The spec name, e.g. `"adam"`: lower case, digits and `_`.
+    const NAME: &'static str;
+    /// The names of the state tensors kept per parameter, in the order of
+    /// [`State`](Rule::State), as checkpoints and
+    /// [`Optimizer::moment`](crate::Optimizer::moment) name them.
+    const STATE: &'static [&'static str];
+    /// The gradient statistics the rule reads.
+    const REQUEST: GradRequest = GradRequest::Mean;
+    /// The batch-size rule used unless the spec names one.
+    const BATCH_RULE: BatchRule = BatchRule::Fixed;
+    /// One element of each state tensor: `[f32; K]` for K = `STATE.len()`.
+    type State: StateArray;
+    /// The scalars of one step, computed once and read by every element.
+    type Scalars: Sync;
+
+    /// The base learning rate (η, or η₀ where the rule is written with it),
+    /// before the schedule and the batch-size rule.
+    fn learning_rate(&self) -> f64;
+
+    /// The scalars of step `t` (from 1) with learning rate `eta`.
+    fn scalars(&self, t: u64, eta: f64) -> Self::Scalars;
+
+    /// The rule for one element: update Φ and the state from g.
+    ///
+    /// Write it as the formula; the driver inlines it into loops it
+    /// vectorizes, so keep it branch-free where the formula is.
+    fn update(c: &Self::Scalars, phi: &mut f32, g: Gradient, state: &mut Self::State);
+
+    /// The state elements of a parameter before its first step (default 0).
+    fn initial_state(&self) -> Self::State {
+        Self::State::ZERO
+    }
+
+    /// Whether [`update_tensor`](Rule::update_tensor) takes the parameter of
+    /// this shape as a whole, for rules that need the shape (a factored
+    /// second moment, a matrix function of the momentum, a per-tensor trust
+    /// ratio). Default: no parameter, every element goes through
+    /// [`update`](Rule::update).
+    fn whole_tensor(&self, shape: &[usize]) -> bool {
+        let _ = shape;
+        false
+    }
+
+    /// The update of one whole parameter, for the shapes
+    /// [`whole_tensor`](Rule::whole_tensor) accepts. It receives the
+    /// transformed gradient like the kernel; the driver applies decoupled
+    /// decay before and flushes the state after. The default applies
+    /// [`update`](Rule::update) to each element in turn.
+    fn update_tensor(c: &Self::Scalars, p: WholeTensor<'_>) {
+        let WholeTensor {
+            value,
+            grad,
+            grad_sq,
+            state,
+            ..
+        } = p;
+        for i in 0..value.len() {
+            let mut s = Self::State::load(state, i);
+            let g = Gradient {
+                mean: grad[i],
+                squares: grad_sq.get(i).copied().unwrap_or(0.0),
+            };
+            Self::update(c, &mut value[i], g, &mut s);
+            s.store(state, i);
+        }
+    }
+}
+
+/// The gradient of one element as the kernel sees it: after clipping by the
+/// global norm (factor c) and L2 decay (λ).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gradient {
+    /// g = c·ĝ + λΦ.
+    pub mean: f32,
+    /// (1/B) Σ_b (c·g_b + λΦ)², the per-example mean of squares of the same
+    /// transformed gradient, for rules whose [`Rule::REQUEST`] is
+    /// [`GradRequest::MeanAndSquares`]; 0 otherwise.
+    pub squares: f32,
+}
+
+/// One parameter as a whole, for [`Rule::update_tensor`].
+pub struct WholeTensor<'a> {
+    /// Its shape.
+    pub shape: &'a [usize],
+    /// Φ, row-major.
+    pub value: &'a mut [f32],
+    /// g = c·ĝ + λΦ, element by element.
+    pub grad: &'a [f32],
+    /// The transformed per-example squares, or empty.
+    pub grad_sq: &'a [f32],
+    /// The rule's state tensors, in the order of [`Rule::STATE`].
+    pub state: &'a mut [Tensor],
+}
+
+/// The sign of x: −1, 0 or 1 (0 for ±0, NaN for NaN), as `jnp.sign` and
+/// `torch.sign`. (`f32::signum` gives 1 for +0.)
+#[inline(always)]
+pub fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x
+    }
+}
+
+/// One element of each of a rule's K state tensors: `[f32; K]`.
+pub trait StateArray: crate::driver::Drive + Copy + PartialEq + Send + Sync + 'static {
+    /// K.
+    const LEN: usize;
+    /// Every element 0.
+    const ZERO: Self;
+    /// Element `i` of each tensor.
+    fn load(tensors: &[Tensor], i: usize) -> Self;
+    /// Stores the elements at `i`, each flushed to 0 below 2⁻¹²⁶.
+    fn store(self, tensors: &mut [Tensor], i: usize);
+    /// Sets every element of each tensor to its value here.
+    fn fill(self, tensors: &mut [Tensor]);
+}
+
+impl<const K: usize> StateArray for [f32; K] {
+    const LEN: usize = K;
+    const ZERO: Self = [0.0; K];
+
+    fn load(tensors: &[Tensor], i: usize) -> Self {
+        std::array::from_fn(|k| tensors[k].data()[i])
+    }
+
+    fn store(self, tensors: &mut [Tensor], i: usize) {
+        for (t, x) in tensors.iter_mut().zip(self) {
+            t.data_mut()[i] = crate::denormal::flush(x);
+        }
+    }
+
+    fn fill(self, tensors: &mut [Tensor]) {
+        for (t, x) in tensors.iter_mut().zip(self) {
+            t.data_mut().fill(x);
+        }
+    }
+}
+
+/// A rule's hyperparameters: their declaration and their defaults.
+/// Implemented by [`hyperparameters!`](crate::hyperparameters), which also
+/// writes the struct, its `Default` and its docs table.
+pub trait Hyperparameters: Default + Clone + PartialEq + Debug + 'static {
+    /// One entry per hyperparameter, in the order the spec prints them.
+    const TABLE: &'static [Hyperparameter<Self>];
+}
+
+/// One hyperparameter of rule `R`: what parsing, printing, validation and
+/// the docs need.
+pub struct Hyperparameter<R> {
+    /// The spec key.
+    pub name: &'static str,
+    /// The default, as written in the declaration.
+    pub default: &'static str,
+    /// The values a number may take (ignored for flags and corrections).
+    pub range: Range,
+    /// What it means.
+    pub doc: &'static str,
+    /// The field holding it.
+    pub field: fn(&mut R) -> &mut dyn HyperValue,
+}
+
+/// A type a hyperparameter can have: `f64`, `bool` or [`Correction`].
+pub trait HyperValue: 'static {
+    /// Sets the value from spec text, or says what the key takes.
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String>;
+    /// The value as the canonical spec writes it.
+    fn text(&self) -> String;
+    /// Whether the canonical spec writes the value when it is the default.
+    /// A correction is written only when it is not the rule's own, so that
+    /// a rule's canonical spec names what makes it differ.
+    fn shown_at_default(&self) -> bool {
+        true
+    }
+}
+
+impl HyperValue for f64 {
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
+        match text.parse::<f64>() {
+            Ok(x) if range.contains(x) => {
+                *self = x;
+                Ok(())
+            }
+            _ => Err(range.describe().to_string()),
+        }
+    }
+
+    fn text(&self) -> String {
+        format_float(*self)
+    }
+}
+
+impl HyperValue for bool {
+    fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
+        *self = match text {
+            "true" => true,
+            "false" => false,
+            _ => return Err("true or false".to_string()),
+        };
+        Ok(())
+    }
+
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl HyperValue for Correction {
+    fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
+        match Correction::CHOICES.iter().find(|&&(name, _)| name == text) {
+            Some(&(_, c)) => {
+                *self = c;
+                Ok(())
+            }
+            None => {
+                let names: Vec<&str> = Correction::CHOICES.iter().map(|&(n, _)| n).collect();
+                Err(format!("one of {}", names.join(", ")))
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        self.name().to_string()
+    }
+
+    fn shown_at_default(&self) -> bool {
+        false
+    }
+}
+
+/// Declares a rule's hyperparameters once: the struct with one public field
+/// per hyperparameter, its `Default` (the declared defaults), its
+/// [`Hyperparameters`] table (from which spec parsing, printing and
+/// validation come) and a table of them at the end of the struct's docs.
+///
+/// Each field is `doc comment, name: type = default, range;` with type
+/// `f64`, `bool` or `Correction`; the range (a [`Range`] variant) is for
+/// numbers and may be left out for any finite number.
+///
+/// ```
+/// gradlab_optim::hyperparameters! {
+///     /// Heavy-ball SGD.
+///     pub struct HeavyBall {
+///         /// η, the step size.
+///         lr: f64 = 0.01, Positive;
+///         /// μ, the momentum.
+///         momentum: f64 = 0.9, Fraction;
+///         /// Step along ĝ + μv.
+///         nesterov: bool = false;
+///     }
+/// }
+/// let h = HeavyBall::default();
+/// assert_eq!((h.lr, h.momentum, h.nesterov), (0.01, 0.9, false));
+/// ```
+#[macro_export]
+macro_rules! hyperparameters {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ident = $default:expr $(, $range:ident)?
+            );* $(;)?
+        }
+    ) => {
+        $(#[$attr])*
+        ///
+        /// | key | default | takes | meaning |
+        /// |-----|---------|-------|---------|
+        $(
+            #[doc = concat!(
+                "| `", stringify!($field), "` | `", stringify!($default), "` | ",
+                $crate::__takes!($ty $(, $range)?), " |", $($doc, " ",)* "|"
+            )]
+        )*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        $vis struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl ::core::default::Default for $name {
+            fn default() -> Self {
+                $name { $( $field: $default, )* }
+            }
+        }
+
+        impl $crate::Hyperparameters for $name {
+            const TABLE: &'static [$crate::Hyperparameter<Self>] = &[
+                $(
+                    $crate::Hyperparameter {
+                        name: stringify!($field),
+                        default: stringify!($default),
+                        range: $crate::__range!($($range)?),
+                        doc: concat!($($doc),*),
+                        field: {
+                            fn field(r: &mut $name) -> &mut dyn $crate::HyperValue {
+                                &mut r.$field
+                            }
+                            field
+                        },
+                    },
+                )*
+            ];
+        }
+    };
+}
+
+/// The [`Range`] of a declared hyperparameter (for [`hyperparameters!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __range {
+    () => {
+        $crate::Range::Finite
+    };
+    ($range:ident) => {
+        $crate::Range::$range
+    };
+}
+
+/// The "takes" column of a rule's docs table (for [`hyperparameters!`]);
+/// the range texts are [`Range::describe`]'s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __takes {
+    (bool) => {
+        "`true`, `false`"
+    };
+    (Correction) => {
+        "`none`, `cumulative`, `min_nt`, `published`"
+    };
+    (f64) => {
+        "a finite number"
+    };
+    (f64, Finite) => {
+        "a finite number"
+    };
+    (f64, Positive) => {
+        "a finite number > 0"
+    };
+    (f64, NonNegative) => {
+        "a finite number ≥ 0"
+    };
+    (f64, Fraction) => {
+        "a number in [0, 1)"
+    };
+    (f64, Length) => {
+        "a finite number ≥ 1"
+    };
+    (f64, PositiveOrInfinite) => {
+        "a number > 0 (inf allowed)"
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_is_zero_at_zero() {
+        assert_eq!(sign(2.5), 1.0);
+        assert_eq!(sign(-1e-30), -1.0);
+        assert_eq!(sign(0.0), 0.0);
+        assert_eq!(sign(-0.0), 0.0);
+        assert!(sign(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn the_docs_column_says_what_each_range_takes() {
+        let pairs = [
+            (Range::Finite, __takes!(f64, Finite)),
+            (Range::Positive, __takes!(f64, Positive)),
+            (Range::NonNegative, __takes!(f64, NonNegative)),
+            (Range::Fraction, __takes!(f64, Fraction)),
+            (Range::Length, __takes!(f64, Length)),
+            (Range::PositiveOrInfinite, __takes!(f64, PositiveOrInfinite)),
+        ];
+        for (range, text) in pairs {
+            assert_eq!(range.describe(), text);
+        }
+        let names: Vec<String> = Correction::CHOICES
+            .iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect();
+        assert_eq!(names.join(", "), __takes!(Correction));
+    }
+}

@@ -1,0 +1,36 @@
+//! The built-in rules, one file each, and the list that registers them.
+//!
+//! Adding a rule to the built-in set is one file here and one line in the
+//! list below; the line names the file and the rule, and optionally a spec
+//! name under which the rule runs with decoupled weight decay by default
+//! (`adamw`).
+
+use crate::registry::Registry;
+
+/// Declares each rule's module, re-exports the rule and registers it, in
+/// the order of the list (the order spec errors name them in).
+macro_rules! builtin_rules {
+    ($( $module:ident :: $rule:ident $(, $decoupled:literal = $lambda:expr)? ; )*) => {
+        $( mod $module; pub use $module::$rule; )*
+
+        /// Registers every built-in rule.
+        pub(crate) fn register_builtin(registry: &mut Registry) {
+            $(
+                registry.add::<$rule>(<$rule as crate::Rule>::NAME, None).expect("a built-in rule is valid");
+                $( registry.add::<$rule>($decoupled, Some($lambda)).expect("a built-in rule is valid"); )?
+            )*
+        }
+    };
+}
+
+builtin_rules! {
+    sgd::Sgd;
+    sgd_momentum::SgdMomentum;
+    sgd_ema::SgdEma;
+    rmsprop::RmsProp;
+    rmsprop_momentum::RmsPropMomentum;
+    adam::Adam, "adamw" = 0.01;
+    adam_lecture::AdamLecture;
+    adam_eta0::AdamEta0;
+    adam_per_example::AdamPerExample;
+}

@@ -1,0 +1,67 @@
+//! SGD with classical momentum.
+
+use crate::hyperparameters;
+use crate::rule::{Gradient, Rule};
+
+hyperparameters! {
+    /// SGD with classical momentum, exactly `torch.optim.SGD` with
+    /// `momentum=μ`, `dampening=0`:
+    ///
+    /// ```text
+    /// v ← μ·v + ĝ                     (v₀ = 0, so v₁ = ĝ₁)
+    /// d = ĝ + μ·v   (Nesterov)   or   d = v
+    /// Φ ← Φ − η·d
+    /// ```
+    ///
+    /// The lecture's point about momentum (slide "Adam — Adaptive
+    /// Momentum"): v ← μv + ĝ sums the gradients with weights that add up to
+    /// 1/(1 − μ), so for a steady gradient v tends to ĝ/(1 − μ) and the
+    /// distance a step travels, the temperature of the search, is
+    /// η/(1 − μ): change μ and you have changed the learning rate.
+    /// [`SgdEma`](crate::SgdEma) averages instead. v is a sum, not an
+    /// average, so there is no bias correction to choose.
+    ///
+    /// PyTorch's default μ is 0, which is plain SGD, so this rule has
+    /// defaults of its own: μ = 0.9 and η = 0.01, an effective step
+    /// η/(1 − μ) = 0.1 like `SgdEma`'s. State: `v`.
+    pub struct SgdMomentum {
+        /// η, the step size.
+        lr: f64 = 1e-2, Positive;
+        /// μ, the momentum.
+        momentum: f64 = 0.9, Fraction;
+        /// Step along the look-ahead gradient ĝ + μv.
+        nesterov: bool = false;
+    }
+}
+
+/// The scalars of a step of [`SgdMomentum`].
+pub struct SgdMomentumScalars {
+    eta: f32,
+    mu: f32,
+    nesterov: bool,
+}
+
+impl Rule for SgdMomentum {
+    const NAME: &'static str = "sgd_momentum";
+    const STATE: &'static [&'static str] = &["v"];
+    type State = [f32; 1];
+    type Scalars = SgdMomentumScalars;
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, _t: u64, eta: f64) -> SgdMomentumScalars {
+        SgdMomentumScalars {
+            eta: eta as f32,
+            mu: self.momentum as f32,
+            nesterov: self.nesterov,
+        }
+    }
+
+    fn update(c: &SgdMomentumScalars, phi: &mut f32, g: Gradient, [v]: &mut [f32; 1]) {
+        *v = c.mu * *v + g.mean; // v ← μ·v + ĝ
+        let d = if c.nesterov { g.mean + c.mu * *v } else { *v }; // d = ĝ + μ·v or v
+        *phi -= c.eta * d; // Φ ← Φ − η·d
+    }
+}
