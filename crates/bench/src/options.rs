@@ -78,7 +78,9 @@ pub struct Options {
     /// [default: 16,32,64,128,256,512,1024; quick: 16,64,256,1024].
     #[arg(long, value_delimiter = ',')]
     pub batch_sizes: Option<Vec<usize>>,
-    /// Keep only the runs of these optimizers (spec names such as adam,sgd).
+    /// Keep only the runs of these optimizers (spec names such as adam,sgd;
+    /// `variants` runs a named rule without a tuned rate, such as one the
+    /// program registered, at its defaults).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
 }

@@ -303,3 +303,64 @@ fn bias_correction_numbers_show_the_slides_claims() {
     assert_eq!(cumulative.1, None);
     assert!(cumulative.2 > 0.8, "{cumulative:?}");
 }
+
+gradlab_optim::hyperparameters! {
+    /// Signum: SGD along the sign of a momentum, m ← βm + (1 − β)ĝ,
+    /// Φ ← Φ − η·sign(m).
+    struct Signum {
+        /// η.
+        lr: f64 = 1e-3, Positive;
+        /// β.
+        momentum: f64 = 0.9, Fraction;
+    }
+}
+
+impl gradlab_optim::Rule for Signum {
+    const NAME: &'static str = "test_signum";
+    const STATE: &'static [&'static str] = &["m"];
+    type State = [f32; 1];
+    type Scalars = [f32; 2];
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, _t: u64, eta: f64) -> [f32; 2] {
+        [eta as f32, self.momentum as f32]
+    }
+
+    fn update(&[eta, b]: &[f32; 2], phi: &mut f32, g: gradlab_optim::Gradient, [m]: &mut [f32; 1]) {
+        *m = b * *m + (1.0 - b) * g.mean;
+        *phi -= eta * gradlab_optim::sign(*m);
+    }
+}
+
+#[test]
+fn a_registered_rule_runs_in_the_benchmark() {
+    gradlab_optim::register::<Signum>().unwrap();
+    let dir = temp_dir("registered");
+    let mut args = vec!["optim_bench"];
+    args.extend(TINY.map(|a| {
+        if a == "sgd,adam" {
+            "sgd,test_signum"
+        } else {
+            a
+        }
+    }));
+    args.extend(["--out", dir.to_str().unwrap()]);
+    let outcome = Cli::try_parse_from(args).unwrap().run(&mut |_| {}).unwrap();
+    assert!(matches!(outcome, Outcome::Merged(_)), "{outcome:?}");
+    let runs = without_timing(&read(&dir, "runs.csv"));
+    let spec = RUN_COLUMNS.iter().position(|&c| c == "optimizer").unwrap();
+    let mut specs: Vec<&str> = runs[1..].iter().map(|r| r[spec].as_str()).collect();
+    specs.dedup();
+    assert_eq!(
+        specs,
+        [
+            tuned("sgd").spec(),
+            "test_signum(lr=0.001,momentum=0.9)".to_string()
+        ]
+    );
+    assert!(read(&dir, "report.md").contains("test_signum"));
+    let _ = fs::remove_dir_all(&dir);
+}

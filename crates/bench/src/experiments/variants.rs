@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::experiments::{group, with_seeds, Config, Experiment, TUNED};
+use crate::experiments::{canonical, group, with_seeds, Config, Experiment, TUNED};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, pct, Section, Table};
@@ -22,15 +22,26 @@ pub fn target(settings: &Settings) -> f64 {
     }
 }
 
-/// Every tuned optimizer × seed at the fixed batch size.
+/// Every tuned optimizer × seed at the fixed batch size, then every other
+/// rule `--only` names (one of the optim crate's without a tuned rate, or
+/// one the program registered) at its declared defaults.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let configs = TUNED
+    let tuned = TUNED
         .iter()
         .filter(|t| settings.keeps(t.name))
-        .map(|t| Config {
-            series: t.name.into(),
+        .map(|t| (t.name.to_string(), t.spec()));
+    let others = settings
+        .only
+        .iter()
+        .flatten()
+        .filter(|name| !TUNED.iter().any(|t| t.name == name.as_str()))
+        .map(|name| (name.clone(), canonical(name)));
+    let configs = tuned
+        .chain(others)
+        .map(|(series, optimizer)| Config {
+            series,
             param: None,
-            optimizer: t.spec(),
+            optimizer,
             batch_size: settings.batch_size,
             loss_scale: 1.0,
         })
