@@ -195,36 +195,55 @@ struct Pass<'c, R: Rule> {
 }
 
 impl<R: Rule<State = [f32; K]>, const K: usize> Chunk<K> for Pass<'_, R> {
-    /// Per element: the transform, the decoupled decay, the kernel, the
-    /// state stored back flushed. The slices are cut to one length first,
-    /// so the compiler drops the bounds checks and vectorizes the loop.
     // Inlined so that each `vectorized_loop` copy gets wide vectors.
     #[inline(always)]
     fn run(&self, l: Lanes<'_, K>) {
-        let (c, x) = (self.c, self.x);
-        let n = l.value.len();
-        let value = &mut l.value[..n];
-        let grad = &l.grad[..n];
-        let mut state: [&mut [f32]; K] = l.state.map(|s| &mut s[..n]);
-        let squares = matches!(R::REQUEST, GradRequest::MeanAndSquares);
-        let grad_sq = if squares { &l.grad_sq[..n] } else { &[][..] };
-        for i in 0..n {
-            let phi = &mut value[i];
-            let mean = x.of(grad[i], *phi);
-            let g = Gradient {
-                mean,
-                squares: if squares {
-                    x.square_of(grad_sq[i], grad[i], mean, *phi)
-                } else {
-                    0.0
-                },
-            };
+        // Without decoupled decay the loop skips its multiply by 1.
+        if self.x.shrink == 1.0 {
+            pass::<R, K, false>(self.c, self.x, l);
+        } else {
+            pass::<R, K, true>(self.c, self.x, l);
+        }
+    }
+}
+
+/// Per element: the transform, the decoupled decay (if `DECAY`), the
+/// kernel, the state stored back flushed. The slices are cut to one length
+/// first, so the compiler drops the bounds checks and vectorizes the loop.
+#[inline(always)]
+fn pass<R: Rule<State = [f32; K]>, const K: usize, const DECAY: bool>(
+    c: &R::Scalars,
+    x: Transform,
+    l: Lanes<'_, K>,
+) {
+    // A copy the loop's stores cannot touch, so the scalars stay in
+    // registers and a branch on one of them is taken once, not per element.
+    let c = *c;
+    let c = &c;
+    let n = l.value.len();
+    let value = &mut l.value[..n];
+    let grad = &l.grad[..n];
+    let mut state: [&mut [f32]; K] = l.state.map(|s| &mut s[..n]);
+    let squares = matches!(R::REQUEST, GradRequest::MeanAndSquares);
+    let grad_sq = if squares { &l.grad_sq[..n] } else { &[][..] };
+    for i in 0..n {
+        let phi = &mut value[i];
+        let mean = x.of(grad[i], *phi);
+        let g = Gradient {
+            mean,
+            squares: if squares {
+                x.square_of(grad_sq[i], grad[i], mean, *phi)
+            } else {
+                0.0
+            },
+        };
+        if DECAY {
             *phi *= x.shrink;
-            let mut s: [f32; K] = std::array::from_fn(|k| state[k][i]);
-            R::update(c, phi, g, &mut s);
-            for (tensor, v) in state.iter_mut().zip(s) {
-                tensor[i] = flush(v);
-            }
+        }
+        let mut s: [f32; K] = std::array::from_fn(|k| state[k][i]);
+        R::update(c, phi, g, &mut s);
+        for (tensor, v) in state.iter_mut().zip(s) {
+            tensor[i] = flush(v);
         }
     }
 }

@@ -84,8 +84,10 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     const BATCH_RULE: BatchRule = BatchRule::Fixed;
     /// One element of each state tensor: `[f32; K]` for K = `STATE.len()`.
     type State: StateArray;
-    /// The scalars of one step, computed once and read by every element.
-    type Scalars: Sync;
+    /// The scalars of one step, computed once and read by every element (a
+    /// few numbers: the driver copies them next to its loop, where the
+    /// compiler keeps them in registers).
+    type Scalars: Copy + Sync;
 
     /// The base learning rate (η, or η₀ where the rule is written with it),
     /// before the schedule and the batch-size rule.

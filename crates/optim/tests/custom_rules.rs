@@ -26,6 +26,7 @@ hyperparameters! {
 }
 
 /// β₁, β₂, η/(1 − β₁ᵗ), 1/√(1 − β₂ᵗ), ε.
+#[derive(Clone, Copy)]
 struct AmsgradScalars {
     b1: f32,
     b2: f32,

@@ -42,6 +42,7 @@ hyperparameters! {
 
 /// The scalars of a step of the Adams: the averages' weights, η·debias_m
 /// and √debias_s, so that step·m = η·m̂ and root·√v = √v̂.
+#[derive(Clone, Copy, Debug)]
 pub struct AdamScalars {
     pub(crate) m: Weights,
     pub(crate) v: Weights,

@@ -39,6 +39,7 @@ hyperparameters! {
 
 /// The scalars of a step of [`AdamEta0`]: `Φ ← Φ − step·m/(1 + root·√s)`
 /// with `step = η₀·debias_m` and `root = √debias_s/ε`.
+#[derive(Clone, Copy, Debug)]
 pub struct AdamEta0Scalars {
     m: Weights,
     s: Weights,

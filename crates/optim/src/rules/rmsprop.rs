@@ -33,12 +33,13 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`RmsProp`]: the average's weights, η, and
-/// √debias, so that root·√s = √(corrected s).
+/// The scalars of a step of [`RmsProp`]: the average's weights, and η and
+/// ε divided by √debias, since η/(√(debias·s) + ε) = (η/√debias)/(√s +
+/// ε/√debias): the corrected s costs nothing per element.
+#[derive(Clone, Copy, Debug)]
 pub struct RmsPropScalars {
     s: Weights,
     eta: f32,
-    root: f32,
     eps: f32,
 }
 
@@ -56,16 +57,16 @@ impl Rule for RmsProp {
         let s = RunningAverage::new(self.n_s, self.correction)
             .expect(VALID)
             .weights(t);
+        let root = f64::from(s.debias).sqrt();
         RmsPropScalars {
             s,
-            eta: eta as f32,
-            root: f64::from(s.debias).sqrt() as f32,
-            eps: self.eps as f32,
+            eta: (eta / root) as f32,
+            eps: (self.eps / root) as f32,
         }
     }
 
     fn update(c: &RmsPropScalars, phi: &mut f32, g: Gradient, [s]: &mut [f32; 1]) {
         *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
-        *phi -= c.eta * g.mean / (c.root * s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·ĝ
+        *phi -= c.eta * g.mean / (s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·ĝ
     }
 }

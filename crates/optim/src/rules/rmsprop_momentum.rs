@@ -37,6 +37,7 @@ hyperparameters! {
 }
 
 /// The scalars of a step of [`RmsPropMomentum`].
+#[derive(Clone, Copy, Debug)]
 pub struct RmsPropMomentumScalars {
     s: Weights,
     eta: f32,

@@ -31,6 +31,7 @@ hyperparameters! {
 
 /// The scalars of a step of [`SgdEma`]: the average's weights and
 /// η·debias, so that step·g̃ = η·(the corrected average).
+#[derive(Clone, Copy, Debug)]
 pub struct SgdEmaScalars {
     m: Weights,
     step: f32,

@@ -35,6 +35,7 @@ hyperparameters! {
 }
 
 /// The scalars of a step of [`SgdMomentum`].
+#[derive(Clone, Copy, Debug)]
 pub struct SgdMomentumScalars {
     eta: f32,
     mu: f32,
