@@ -85,10 +85,10 @@ fn error(spec: &str) -> String {
 fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
-                 adam_eta0, adam_per_example";
+                 adam_eta0, adam_per_example, adagrad";
     assert_eq!(
-        error("adagrad(lr=0.1)"),
-        format!("unknown optimizer 'adagrad'; valid optimizers: {valid}")
+        error("adadelta(lr=0.1)"),
+        format!("unknown optimizer 'adadelta'; valid optimizers: {valid}")
     );
     assert_eq!(
         error(""),

@@ -1,6 +1,6 @@
 //! The rules PyTorch also has follow `torch.optim`'s documented algorithms:
 //! each reference below transcribes the pseudo-code of the PyTorch
-//! documentation (SGD, RMSprop, Adam, AdamW) in `f64`, line by line, and the
+//! documentation (SGD, RMSprop, Adam, AdamW, Adagrad) in `f64`, line by line, and the
 //! optimizer's `f32` trajectory must match it over 50 steps. The defaults
 //! are PyTorch's, except where PyTorch's default momentum 0 would turn the
 //! momentum variants into the plain rules.
@@ -219,6 +219,32 @@ fn adamw_is_torch_adamw() {
     );
 }
 
+/// torch.optim.Adagrad: γ̃ ← γ/(1 + (t − 1)η); g ← g + λθ;
+/// state_sum ← state_sum + g² (state_sum₀ = τ); θ ← θ − γ̃·g/(√state_sum + ε).
+fn torch_adagrad(lr: f64, lr_decay: f64, weight_decay: f64, tau: f64, eps: f64) -> Vec<Vec<f64>> {
+    let mut sum = [tau; DIM];
+    reference(move |t, theta, grad| {
+        let clr = lr / (1.0 + (t - 1) as f64 * lr_decay);
+        for i in 0..DIM {
+            let mut g = grad[i];
+            if weight_decay != 0.0 {
+                g += weight_decay * theta[i];
+            }
+            sum[i] += g * g;
+            theta[i] -= clr * g / (sum[i].sqrt() + eps);
+        }
+    })
+}
+
+#[test]
+fn adagrad_is_torch_adagrad() {
+    assert_same("adagrad", torch_adagrad(1e-2, 0.0, 0.0, 0.0, 1e-10));
+    assert_same(
+        "adagrad(lr=0.1,lr_decay=0.05,initial_accumulator_value=0.5,eps=1e-3,weight_decay=0.1)",
+        torch_adagrad(0.1, 0.05, 0.1, 0.5, 1e-3),
+    );
+}
+
 #[test]
 fn defaults_are_torch_defaults_where_torch_has_them() {
     fn rule<R: gradlab_optim::Rule + Copy>(spec: &str) -> R {
@@ -276,7 +302,13 @@ fn defaults_are_torch_defaults_where_torch_has_them() {
         adamw,
         Optimizer::from_spec("adam(decoupled_weight_decay=0.01)").unwrap()
     );
-    for spec in ["sgd", "sgd_momentum", "rmsprop", "adam"] {
+    // torch.optim.Adagrad(lr=1e-2, lr_decay=0, weight_decay=0,
+    // initial_accumulator_value=0, eps=1e-10).
+    assert_eq!(
+        Optimizer::from_spec("adagrad").unwrap().to_string(),
+        "adagrad(lr=0.01,lr_decay=0,initial_accumulator_value=0,eps=1e-10)"
+    );
+    for spec in ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad"] {
         let opt = Optimizer::from_spec(spec).unwrap();
         assert_eq!(opt.weight_decay(), 0.0, "{spec}");
         assert_eq!(opt.decoupled_weight_decay(), 0.0, "{spec}");

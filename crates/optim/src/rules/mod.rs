@@ -33,4 +33,5 @@ builtin_rules! {
     adam_lecture::AdamLecture;
     adam_eta0::AdamEta0;
     adam_per_example::AdamPerExample;
+    adagrad::Adagrad;
 }
