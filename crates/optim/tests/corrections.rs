@@ -126,3 +126,21 @@ fn decoupled_decay_works_for_every_rule() {
         "{err}"
     );
 }
+
+#[test]
+fn rmsprop_with_the_published_correction_starts_with_full_steps() {
+    // t = 1: s = ĝ²/N, debiased ŝ = ĝ², so the step is η·ĝ/(|ĝ| + ε).
+    for spec in [
+        "rmsprop(lr=0.1,eps=0.5,correction=published)",
+        "rmsprop_momentum(lr=0.1,eps=0.5,correction=published)",
+    ] {
+        let mut opt = Optimizer::from_spec(spec).unwrap();
+        let mut phi = Tensor::from_vec(vec![1.0, 1.0], &[2]);
+        let g = Tensor::from_vec(vec![2.0, -0.5], &[2]);
+        opt.step(&mut [Param::new(0, &mut phi, &g)], 1);
+        let want = [1.0 - 0.1 * 2.0 / 2.5, 1.0 + 0.1 * 0.5 / 1.0];
+        for (p, w) in phi.data().iter().zip(want) {
+            assert!((p - w).abs() < 1e-6, "{spec}: {:?} vs {want:?}", phi.data());
+        }
+    }
+}

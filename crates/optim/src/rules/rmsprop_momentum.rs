@@ -36,12 +36,15 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`RmsPropMomentum`].
+/// The scalars of a step of [`RmsPropMomentum`]: the average's weights, η,
+/// μ, and 1/√debias and ε/√debias, since ĝ/(√(debias·s) + ε) =
+/// (ĝ/√debias)/(√s + ε/√debias); the scaling of ĝ runs beside the square
+/// root rather than after it.
 #[derive(Clone, Copy, Debug)]
 pub struct RmsPropMomentumScalars {
     s: Weights,
     eta: f32,
-    root: f32,
+    unroot: f32,
     eps: f32,
     mu: f32,
 }
@@ -60,18 +63,19 @@ impl Rule for RmsPropMomentum {
         let s = RunningAverage::new(self.n_s, self.correction)
             .expect(VALID)
             .weights(t);
+        let root = f64::from(s.debias).sqrt();
         RmsPropMomentumScalars {
             s,
             eta: eta as f32,
-            root: f64::from(s.debias).sqrt() as f32,
-            eps: self.eps as f32,
+            unroot: (1.0 / root) as f32,
+            eps: (self.eps / root) as f32,
             mu: self.momentum as f32,
         }
     }
 
     fn update(c: &RmsPropMomentumScalars, phi: &mut f32, g: Gradient, [s, v]: &mut [f32; 2]) {
         *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
-        *v = c.mu * *v + g.mean / (c.root * s.sqrt() + c.eps); // v ← μ·v + ĝ/(√s + ε)
+        *v = c.mu * *v + c.unroot * g.mean / (s.sqrt() + c.eps); // v ← μ·v + ĝ/(√s + ε)
         *phi -= c.eta * *v; // Φ ← Φ − η·v
     }
 }
