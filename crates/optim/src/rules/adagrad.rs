@@ -28,18 +28,16 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`Adagrad`]: η/(1 + (t − 1)δ) and ε.
-#[derive(Clone, Copy, Debug)]
-pub struct AdagradScalars {
-    eta: f32,
-    eps: f32,
-}
-
 impl Rule for Adagrad {
     const NAME: &'static str = "adagrad";
     const STATE: &'static [&'static str] = &["sum"];
     type State = [f32; 1];
     type Scalars = AdagradScalars;
+
+    fn update(c: &AdagradScalars, phi: &mut f32, g: Gradient, [s]: &mut [f32; 1]) {
+        *s += g.mean * g.mean; // s ← s + ĝ²
+        *phi -= c.eta * g.mean / (s.sqrt() + c.eps); // Φ ← Φ − η_t·ĝ/(√s + ε)
+    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
@@ -55,9 +53,11 @@ impl Rule for Adagrad {
     fn initial_state(&self) -> [f32; 1] {
         [self.initial_accumulator_value as f32]
     }
+}
 
-    fn update(c: &AdagradScalars, phi: &mut f32, g: Gradient, [s]: &mut [f32; 1]) {
-        *s += g.mean * g.mean; // s ← s + ĝ²
-        *phi -= c.eta * g.mean / (s.sqrt() + c.eps); // Φ ← Φ − η_t·ĝ/(√s + ε)
-    }
+/// The scalars of a step of [`Adagrad`]: η/(1 + (t − 1)δ) and ε.
+#[derive(Clone, Copy, Debug)]
+pub struct AdagradScalars {
+    eta: f32,
+    eps: f32,
 }

@@ -40,6 +40,29 @@ hyperparameters! {
     }
 }
 
+impl Rule for Adam {
+    const NAME: &'static str = "adam";
+    const STATE: &'static [&'static str] = &["m", "v"];
+    type State = [f32; 2];
+    type Scalars = AdamScalars;
+
+    fn update(c: &AdamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
+        *m = c.m.keep * *m + c.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+        *v = c.v.keep * *v + c.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+        *phi -= c.step * *m / (c.root * v.sqrt() + c.eps); // Φ ← Φ − η·m̂/(√v̂ + ε)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, t: u64, eta: f64) -> AdamScalars {
+        let m = RunningAverage::from_beta(self.b1, self.correction).expect(VALID);
+        let v = RunningAverage::from_beta(self.b2, self.correction).expect(VALID);
+        AdamScalars::new(m, v, t, eta, self.eps)
+    }
+}
+
 /// The scalars of a step of the Adams: the averages' weights, η·debias_m
 /// and √debias_s, so that step·m = η·m̂ and root·√v = √v̂.
 #[derive(Clone, Copy, Debug)]
@@ -62,28 +85,5 @@ impl AdamScalars {
             root: f64::from(v.debias).sqrt() as f32,
             eps: eps as f32,
         }
-    }
-}
-
-impl Rule for Adam {
-    const NAME: &'static str = "adam";
-    const STATE: &'static [&'static str] = &["m", "v"];
-    type State = [f32; 2];
-    type Scalars = AdamScalars;
-
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn scalars(&self, t: u64, eta: f64) -> AdamScalars {
-        let m = RunningAverage::from_beta(self.b1, self.correction).expect(VALID);
-        let v = RunningAverage::from_beta(self.b2, self.correction).expect(VALID);
-        AdamScalars::new(m, v, t, eta, self.eps)
-    }
-
-    fn update(c: &AdamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
-        *m = c.m.keep * *m + c.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
-        *v = c.v.keep * *v + c.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
-        *phi -= c.step * *m / (c.root * v.sqrt() + c.eps); // Φ ← Φ − η·m̂/(√v̂ + ε)
     }
 }

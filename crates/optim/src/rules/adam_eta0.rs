@@ -37,21 +37,17 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`AdamEta0`]: `Φ ← Φ − step·m/(1 + root·√s)`
-/// with `step = η₀·debias_m` and `root = √debias_s/ε`.
-#[derive(Clone, Copy, Debug)]
-pub struct AdamEta0Scalars {
-    m: Weights,
-    s: Weights,
-    step: f32,
-    root: f32,
-}
-
 impl Rule for AdamEta0 {
     const NAME: &'static str = "adam_eta0";
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdamEta0Scalars;
+
+    fn update(c: &AdamEta0Scalars, phi: &mut f32, g: Gradient, [m, s]: &mut [f32; 2]) {
+        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N_g))·g̃ + (1/min(t,N_g))·ĝ
+        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/min(t,N_s))·s + (1/min(t,N_s))·ĝ²
+        *phi -= c.step * *m / (1.0 + c.root * s.sqrt()); // Φ ← Φ − η₀/(1 + √s/ε)·g̃
+    }
 
     fn learning_rate(&self) -> f64 {
         self.eta0
@@ -70,10 +66,14 @@ impl Rule for AdamEta0 {
             root: (f64::from(s.debias).sqrt() / self.eps) as f32,
         }
     }
+}
 
-    fn update(c: &AdamEta0Scalars, phi: &mut f32, g: Gradient, [m, s]: &mut [f32; 2]) {
-        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N_g))·g̃ + (1/min(t,N_g))·ĝ
-        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/min(t,N_s))·s + (1/min(t,N_s))·ĝ²
-        *phi -= c.step * *m / (1.0 + c.root * s.sqrt()); // Φ ← Φ − η₀/(1 + √s/ε)·g̃
-    }
+/// The scalars of a step of [`AdamEta0`]: `Φ ← Φ − step·m/(1 + root·√s)`
+/// with `step = η₀·debias_m` and `root = √debias_s/ε`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamEta0Scalars {
+    m: Weights,
+    s: Weights,
+    step: f32,
+    root: f32,
 }

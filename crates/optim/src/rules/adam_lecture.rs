@@ -40,6 +40,12 @@ impl Rule for AdamLecture {
     type State = [f32; 2];
     type Scalars = AdamScalars;
 
+    fn update(c: &AdamScalars, phi: &mut f32, g: Gradient, [m, s]: &mut [f32; 2]) {
+        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N_g))·g̃ + (1/min(t,N_g))·ĝ
+        *s = c.v.keep * *s + c.v.take * g.mean * g.mean; // s ← (1 − 1/min(t,N_s))·s + (1/min(t,N_s))·ĝ²
+        *phi -= c.step * *m / (c.root * s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·g̃
+    }
+
     fn learning_rate(&self) -> f64 {
         self.lr
     }
@@ -48,11 +54,5 @@ impl Rule for AdamLecture {
         let m = RunningAverage::new(self.n_g, self.correction).expect(VALID);
         let s = RunningAverage::new(self.n_s, self.correction).expect(VALID);
         AdamScalars::new(m, s, t, eta, self.eps)
-    }
-
-    fn update(c: &AdamScalars, phi: &mut f32, g: Gradient, [m, s]: &mut [f32; 2]) {
-        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N_g))·g̃ + (1/min(t,N_g))·ĝ
-        *s = c.v.keep * *s + c.v.take * g.mean * g.mean; // s ← (1 − 1/min(t,N_s))·s + (1/min(t,N_s))·ĝ²
-        *phi -= c.step * *m / (c.root * s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·g̃
     }
 }

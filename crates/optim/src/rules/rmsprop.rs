@@ -33,21 +33,16 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`RmsProp`]: the average's weights, and η and
-/// ε divided by √debias, since η/(√(debias·s) + ε) = (η/√debias)/(√s +
-/// ε/√debias): the corrected s costs nothing per element.
-#[derive(Clone, Copy, Debug)]
-pub struct RmsPropScalars {
-    s: Weights,
-    eta: f32,
-    eps: f32,
-}
-
 impl Rule for RmsProp {
     const NAME: &'static str = "rmsprop";
     const STATE: &'static [&'static str] = &["s"];
     type State = [f32; 1];
     type Scalars = RmsPropScalars;
+
+    fn update(c: &RmsPropScalars, phi: &mut f32, g: Gradient, [s]: &mut [f32; 1]) {
+        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
+        *phi -= c.eta * g.mean / (s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·ĝ
+    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
@@ -64,9 +59,14 @@ impl Rule for RmsProp {
             eps: (self.eps / root) as f32,
         }
     }
+}
 
-    fn update(c: &RmsPropScalars, phi: &mut f32, g: Gradient, [s]: &mut [f32; 1]) {
-        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
-        *phi -= c.eta * g.mean / (s.sqrt() + c.eps); // Φ ← Φ − η/(√s + ε)·ĝ
-    }
+/// The scalars of a step of [`RmsProp`]: the average's weights, and η and
+/// ε divided by √debias, since η/(√(debias·s) + ε) = (η/√debias)/(√s +
+/// ε/√debias): the corrected s costs nothing per element.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsPropScalars {
+    s: Weights,
+    eta: f32,
+    eps: f32,
 }

@@ -36,24 +36,17 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`RmsPropMomentum`]: the average's weights, η,
-/// μ, and 1/√debias and ε/√debias, since ĝ/(√(debias·s) + ε) =
-/// (ĝ/√debias)/(√s + ε/√debias); the scaling of ĝ runs beside the square
-/// root rather than after it.
-#[derive(Clone, Copy, Debug)]
-pub struct RmsPropMomentumScalars {
-    s: Weights,
-    eta: f32,
-    unroot: f32,
-    eps: f32,
-    mu: f32,
-}
-
 impl Rule for RmsPropMomentum {
     const NAME: &'static str = "rmsprop_momentum";
     const STATE: &'static [&'static str] = &["s", "v"];
     type State = [f32; 2];
     type Scalars = RmsPropMomentumScalars;
+
+    fn update(c: &RmsPropMomentumScalars, phi: &mut f32, g: Gradient, [s, v]: &mut [f32; 2]) {
+        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
+        *v = c.mu * *v + c.unroot * g.mean / (s.sqrt() + c.eps); // v ← μ·v + ĝ/(√s + ε)
+        *phi -= c.eta * *v; // Φ ← Φ − η·v
+    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
@@ -72,10 +65,17 @@ impl Rule for RmsPropMomentum {
             mu: self.momentum as f32,
         }
     }
+}
 
-    fn update(c: &RmsPropMomentumScalars, phi: &mut f32, g: Gradient, [s, v]: &mut [f32; 2]) {
-        *s = c.s.keep * *s + c.s.take * g.mean * g.mean; // s ← (1 − 1/N)·s + (1/N)·ĝ²
-        *v = c.mu * *v + c.unroot * g.mean / (s.sqrt() + c.eps); // v ← μ·v + ĝ/(√s + ε)
-        *phi -= c.eta * *v; // Φ ← Φ − η·v
-    }
+/// The scalars of a step of [`RmsPropMomentum`]: the average's weights, η,
+/// μ, and 1/√debias and ε/√debias, since ĝ/(√(debias·s) + ε) =
+/// (ĝ/√debias)/(√s + ε/√debias); the scaling of ĝ runs beside the square
+/// root rather than after it.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsPropMomentumScalars {
+    s: Weights,
+    eta: f32,
+    unroot: f32,
+    eps: f32,
+    mu: f32,
 }

@@ -27,15 +27,15 @@ impl Rule for Sgd {
     /// η_t.
     type Scalars = f32;
 
+    fn update(&eta: &f32, phi: &mut f32, g: Gradient, _: &mut [f32; 0]) {
+        *phi -= eta * g.mean; // Φ ← Φ − η·ĝ
+    }
+
     fn learning_rate(&self) -> f64 {
         self.lr
     }
 
     fn scalars(&self, _t: u64, eta: f64) -> f32 {
         eta as f32
-    }
-
-    fn update(&eta: &f32, phi: &mut f32, g: Gradient, _: &mut [f32; 0]) {
-        *phi -= eta * g.mean; // Φ ← Φ − η·ĝ
     }
 }

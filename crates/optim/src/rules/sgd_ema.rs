@@ -29,19 +29,16 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`SgdEma`]: the average's weights and
-/// η·debias, so that step·g̃ = η·(the corrected average).
-#[derive(Clone, Copy, Debug)]
-pub struct SgdEmaScalars {
-    m: Weights,
-    step: f32,
-}
-
 impl Rule for SgdEma {
     const NAME: &'static str = "sgd_ema";
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = SgdEmaScalars;
+
+    fn update(c: &SgdEmaScalars, phi: &mut f32, g: Gradient, [m]: &mut [f32; 1]) {
+        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N))·g̃ + (1/min(t,N))·ĝ
+        *phi -= c.step * *m; // Φ ← Φ − η·g̃
+    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
@@ -56,9 +53,12 @@ impl Rule for SgdEma {
             step: (eta * f64::from(m.debias)) as f32,
         }
     }
+}
 
-    fn update(c: &SgdEmaScalars, phi: &mut f32, g: Gradient, [m]: &mut [f32; 1]) {
-        *m = c.m.keep * *m + c.m.take * g.mean; // g̃ ← (1 − 1/min(t,N))·g̃ + (1/min(t,N))·ĝ
-        *phi -= c.step * *m; // Φ ← Φ − η·g̃
-    }
+/// The scalars of a step of [`SgdEma`]: the average's weights and
+/// η·debias, so that step·g̃ = η·(the corrected average).
+#[derive(Clone, Copy, Debug)]
+pub struct SgdEmaScalars {
+    m: Weights,
+    step: f32,
 }

@@ -34,19 +34,17 @@ hyperparameters! {
     }
 }
 
-/// The scalars of a step of [`SgdMomentum`].
-#[derive(Clone, Copy, Debug)]
-pub struct SgdMomentumScalars {
-    eta: f32,
-    mu: f32,
-    nesterov: bool,
-}
-
 impl Rule for SgdMomentum {
     const NAME: &'static str = "sgd_momentum";
     const STATE: &'static [&'static str] = &["v"];
     type State = [f32; 1];
     type Scalars = SgdMomentumScalars;
+
+    fn update(c: &SgdMomentumScalars, phi: &mut f32, g: Gradient, [v]: &mut [f32; 1]) {
+        *v = c.mu * *v + g.mean; // v ← μ·v + ĝ
+        let d = if c.nesterov { g.mean + c.mu * *v } else { *v }; // d = ĝ + μ·v or v
+        *phi -= c.eta * d; // Φ ← Φ − η·d
+    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
@@ -59,10 +57,12 @@ impl Rule for SgdMomentum {
             nesterov: self.nesterov,
         }
     }
+}
 
-    fn update(c: &SgdMomentumScalars, phi: &mut f32, g: Gradient, [v]: &mut [f32; 1]) {
-        *v = c.mu * *v + g.mean; // v ← μ·v + ĝ
-        let d = if c.nesterov { g.mean + c.mu * *v } else { *v }; // d = ĝ + μ·v or v
-        *phi -= c.eta * d; // Φ ← Φ − η·d
-    }
+/// The scalars of a step of [`SgdMomentum`].
+#[derive(Clone, Copy, Debug)]
+pub struct SgdMomentumScalars {
+    eta: f32,
+    mu: f32,
+    nesterov: bool,
 }

@@ -86,6 +86,14 @@ impl Noisy {
         (grads, squares)
     }
 
+    /// Every weight's bits, parameter after parameter.
+    pub fn bits(&self) -> Vec<u32> {
+        self.values
+            .iter()
+            .flat_map(|v| v.data().iter().map(|x| x.to_bits()))
+            .collect()
+    }
+
     /// `n` steps of `opt`.
     pub fn run(&mut self, opt: &mut Optimizer, n: usize) {
         for _ in 0..n {
