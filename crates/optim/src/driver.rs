@@ -23,9 +23,8 @@ use crate::rule::{Gradient, Rule, StateArray, WholeTensor};
 /// run as passes of its own: the kernel reads g = c·ĝ + λ·Φ, where c is the
 /// clipping factor of this step (1 without clipping) and λ the L2
 /// coefficient (0 without decay), and Φ has been multiplied by 1 − η_t·λ_d
-/// (1 without decoupled decay). Three extra flops per element cost nothing
-/// in a loop that waits on memory, and having no branch keeps the loop
-/// vectorized.
+/// (1 without decoupled decay, whose multiply the loop then skips). The
+/// extra flops per element cost nothing in a loop that waits on memory.
 #[derive(Clone, Copy, Debug)]
 pub struct Transform {
     /// c, the clipping factor.
@@ -87,8 +86,9 @@ pub(crate) fn step_all<R: Rule>(
                 .iter()
                 .map(|_| Tensor::zeros(p.value.shape()))
                 .collect();
-            if rule.initial_state() != R::State::ZERO {
-                rule.initial_state().fill(&mut moments);
+            let initial = rule.initial_state();
+            if initial != R::State::ZERO {
+                initial.fill(&mut moments);
             }
             Slot {
                 shape: p.value.shape().to_vec(),

@@ -229,8 +229,6 @@ pub trait Hyperparameters: Default + Clone + PartialEq + Debug + 'static {
 pub struct Hyperparameter<R> {
     /// The spec key.
     pub name: &'static str,
-    /// The default, as written in the declaration.
-    pub default: &'static str,
     /// The values a number may take (ignored for flags and corrections).
     pub range: Range,
     /// What it means.
@@ -368,7 +366,6 @@ macro_rules! hyperparameters {
                 $(
                     $crate::Hyperparameter {
                         name: stringify!($field),
-                        default: stringify!($default),
                         range: $crate::__range!($($range)?),
                         doc: concat!($($doc),*),
                         field: {

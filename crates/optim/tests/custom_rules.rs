@@ -381,7 +381,6 @@ fn lr_field<R: HasLr>(r: &mut R) -> &mut dyn gradlab_optim::HyperValue {
 const fn key<R: HasLr>(name: &'static str, range: Range) -> Hyperparameter<R> {
     Hyperparameter {
         name,
-        default: "0",
         range,
         doc: "",
         field: lr_field::<R>,
