@@ -10,15 +10,21 @@
 //! example b to the parameter's gradient is therefore c_b = g_b / B, which
 //! gives the per-example statistics: g_b = B·c_b and
 //! (1/B) Σ_b g_b² = B·Σ_b c_b².
+//!
+//! Each node visited hands its gradient to its op's
+//! [`backward`](crate::Op::backward) through a [`Backward`]: the input
+//! values, the output and its gradient, and one gradient buffer per input,
+//! which the op overwrites if it is the first to write it and adds to
+//! otherwise (a value read by two ops receives the sum of both).
 
 use std::mem;
 
 use gradlab_tensor::Tensor;
 use thiserror::Error;
 
-use crate::ops;
+use crate::op::MAX_INPUTS;
 use crate::params::ParamStore;
-use crate::tape::{GradRequest, Graph, Node, Op, Var};
+use crate::tape::{values, GradRequest, Graph, Kind, Node, Var};
 
 /// Why a backward pass cannot give the requested gradients.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -60,94 +66,197 @@ pub enum BackwardError {
     },
 }
 
-/// Everything an op's backward needs besides its own node.
-pub(crate) struct Ctx<'a> {
-    /// The nodes before the one being differentiated (its inputs among them).
-    pub(crate) nodes: &'a mut [Node],
-    pub(crate) store: &'a ParamStore,
-    pub(crate) request: GradRequest,
-    /// B: the number of examples.
-    pub(crate) batch: usize,
-    pub(crate) scratch: &'a mut [Tensor; 3],
+/// The gradient buffers of one input of the node being differentiated,
+/// taken out of the input's node for the op's backward and put back after.
+#[derive(Default)]
+struct Sink {
+    node: usize,
+    grad: Tensor,
+    grad_sq: Tensor,
+    per_example: Tensor,
+    /// Some parameter is upstream of the input.
+    needed: bool,
+    /// The input is a parameter.
+    param: bool,
+    /// The input is a batch.
+    batched: bool,
+    /// `grad` holds a contribution (from this op or an earlier one).
+    ready: bool,
+    /// The op filled the statistics.
+    stats: bool,
 }
 
-impl Ctx<'_> {
-    /// Adds a contribution to the gradient of input `v`, if it needs one.
-    /// `f(grad, first, nodes, store)` must overwrite `grad` when `first` (it
-    /// has been sized to `v`'s shape) and add to it otherwise.
-    pub(crate) fn accumulate(
-        &mut self,
-        v: Var,
-        f: impl FnOnce(&mut Tensor, bool, &[Node], &ParamStore),
-    ) {
-        if !self.nodes[v.0].needs_grad {
+/// What an op's [`backward`](crate::Op::backward) is given: its inputs'
+/// values `x`, its output `y` and the output's gradient `dy` = ∂L/∂y, and
+/// one gradient to write per input.
+///
+/// The fields are plain references: copy them out before a call that
+/// borrows `self` mutably (`let (x, dy) = (cx.x, cx.dy);`).
+pub struct Backward<'a> {
+    /// The input values, in the order given to
+    /// [`Graph::apply`](crate::Graph::apply).
+    pub x: &'a [&'a Tensor],
+    /// The op's output.
+    pub y: &'a Tensor,
+    /// ∂L/∂y, of `y`'s shape.
+    pub dy: &'a Tensor,
+    sinks: &'a mut [Sink],
+    /// The sink of each input: two inputs that are one value share one.
+    slot: [usize; MAX_INPUTS],
+    request: GradRequest,
+    batch: usize,
+}
+
+impl Backward<'_> {
+    /// Whether input `i` needs a gradient (some parameter is upstream of
+    /// it); [`add`](Backward::add) and [`accumulate`](Backward::accumulate)
+    /// do nothing for one that does not.
+    pub fn needs_grad(&self, i: usize) -> bool {
+        self.sinks[self.slot[i]].needed
+    }
+
+    /// Whether axis 0 of input `i` indexes the examples of the batch.
+    pub fn is_batch(&self, i: usize) -> bool {
+        self.sinks[self.slot[i]].batched
+    }
+
+    /// B, the number of examples of the loss.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Adds a contribution to ∂L/∂x_i: `f(grad, first)` must overwrite
+    /// `grad` (already sized to x_i's shape) when `first`, and add to it
+    /// otherwise.
+    pub fn accumulate(&mut self, i: usize, f: impl FnOnce(&mut Tensor, bool)) {
+        let sink = &mut self.sinks[self.slot[i]];
+        if !sink.needed {
             return;
         }
-        let mut g = mem::take(&mut self.nodes[v.0].grad);
-        let first = !self.nodes[v.0].grad_ready;
+        let first = !sink.ready;
         if first {
-            let shape = crate::tape::value(self.nodes, self.store, v).shape();
-            g.resize_for(shape);
+            sink.grad.resize_for(self.x[i].shape());
         }
-        f(&mut g, first, self.nodes, self.store);
-        let node = &mut self.nodes[v.0];
-        node.grad = g;
-        node.grad_ready = true;
+        f(&mut sink.grad, first);
+        sink.ready = true;
     }
 
-    /// [`accumulate`](Ctx::accumulate) and [`stats`](Ctx::stats) in one
-    /// call, for an op that computes a parameter's gradient and its
-    /// statistics together: `f(grad, first, grad_sq, per_example, nodes,
-    /// store)`.
-    pub(crate) fn accumulate_with_stats(
-        &mut self,
-        v: Var,
-        f: impl FnOnce(&mut Tensor, bool, &mut Tensor, Option<&mut Tensor>, &[Node], &ParamStore),
-    ) {
-        let mut sq = mem::take(&mut self.nodes[v.0].grad_sq);
-        let mut pe = mem::take(&mut self.nodes[v.0].per_example);
+    /// ∂L/∂x_i, element k, (+)= `f(k)`: the contribution of an elementwise
+    /// op.
+    pub fn add(&mut self, i: usize, f: impl Fn(usize) -> f32) {
+        self.accumulate(i, |g, first| emit(g.data_mut(), first, f));
+    }
+
+    /// Whether the per-example statistics of input `i` are wanted: it is a
+    /// parameter and a per-example request is being computed.
+    pub fn per_example(&self, i: usize) -> bool {
+        let sink = &self.sinks[self.slot[i]];
+        self.request != GradRequest::Mean && sink.param
+    }
+
+    /// Fills the statistics of parameter input `i`: `f(grad_sq,
+    /// per_example)` writes (1/B) Σ_b g_b² and, when the request is
+    /// [`GradRequest::PerExample`], the `[B, …]` tensor of the g_b.
+    pub fn stats(&mut self, i: usize, f: impl FnOnce(&mut Tensor, Option<&mut Tensor>)) {
         let want_pe = self.request == GradRequest::PerExample;
-        self.accumulate(v, |g, first, nodes, store| {
-            f(g, first, &mut sq, want_pe.then_some(&mut pe), nodes, store)
-        });
-        let node = &mut self.nodes[v.0];
-        node.grad_sq = sq;
-        node.per_example = pe;
-        node.stats_ready = true;
+        let sink = &mut self.sinks[self.slot[i]];
+        f(&mut sink.grad_sq, want_pe.then_some(&mut sink.per_example));
+        sink.stats = true;
     }
 
-    /// Whether per-example statistics are wanted for input `v` (a parameter
-    /// whose other operand is a batch).
-    pub(crate) fn wants_stats(&self, v: Var) -> bool {
-        self.request != GradRequest::Mean && matches!(self.nodes[v.0].op, Op::Param(_))
-    }
-
-    /// Fills the statistics of parameter node `v` with `f(grad_sq,
-    /// per_example, nodes)`; `per_example` is `None` unless `PerExample` was
-    /// requested.
-    pub(crate) fn stats(
+    /// [`accumulate`](Backward::accumulate) and [`stats`](Backward::stats)
+    /// in one call, for an op that computes a parameter's gradient and its
+    /// statistics together: `f(grad, first, grad_sq, per_example)`.
+    pub fn accumulate_with_stats(
         &mut self,
-        v: Var,
-        f: impl FnOnce(&mut Tensor, Option<&mut Tensor>, &[Node]),
+        i: usize,
+        f: impl FnOnce(&mut Tensor, bool, &mut Tensor, Option<&mut Tensor>),
     ) {
-        let mut sq = mem::take(&mut self.nodes[v.0].grad_sq);
-        let mut pe = mem::take(&mut self.nodes[v.0].per_example);
         let want_pe = self.request == GradRequest::PerExample;
-        f(&mut sq, want_pe.then_some(&mut pe), self.nodes);
-        let node = &mut self.nodes[v.0];
-        node.grad_sq = sq;
-        node.per_example = pe;
-        node.stats_ready = true;
+        let shape = self.x[i].shape();
+        let sink = &mut self.sinks[self.slot[i]];
+        let first = !sink.ready;
+        if first {
+            sink.grad.resize_for(shape);
+        }
+        f(
+            &mut sink.grad,
+            first,
+            &mut sink.grad_sq,
+            want_pe.then_some(&mut sink.per_example),
+        );
+        sink.ready = true;
+        sink.stats = true;
     }
 }
 
 /// Writes `f(i)` into `out[i]` when `first`, adds it otherwise.
 #[inline]
-pub(crate) fn emit(out: &mut [f32], first: bool, f: impl Fn(usize) -> f32) {
+fn emit(out: &mut [f32], first: bool, f: impl Fn(usize) -> f32) {
     if first {
         out.iter_mut().enumerate().for_each(|(i, o)| *o = f(i));
     } else {
         out.iter_mut().enumerate().for_each(|(i, o)| *o += f(i));
+    }
+}
+
+/// Runs the backward of op node `node`, whose inputs are among `before`.
+fn differentiate(
+    node: &mut Node,
+    before: &mut [Node],
+    store: &ParamStore,
+    request: GradRequest,
+    batch: usize,
+) {
+    let Node {
+        op,
+        inputs,
+        value,
+        grad,
+        ..
+    } = node;
+    let op = op.as_mut().expect("an op node holds its op");
+    let mut sinks: [Sink; MAX_INPUTS] = Default::default();
+    let mut slot = [0; MAX_INPUTS];
+    let mut used = 0;
+    for (k, v) in inputs.iter().enumerate() {
+        if let Some(j) = sinks[..used].iter().position(|s| s.node == v.0) {
+            slot[k] = j;
+            continue;
+        }
+        let input = &mut before[v.0];
+        sinks[used] = Sink {
+            node: v.0,
+            grad: mem::take(&mut input.grad),
+            grad_sq: mem::take(&mut input.grad_sq),
+            per_example: mem::take(&mut input.per_example),
+            needed: input.needs_grad,
+            param: matches!(input.kind, Kind::Param(_)),
+            batched: input.batched,
+            ready: input.grad_ready,
+            stats: input.stats_ready,
+        };
+        slot[k] = used;
+        used += 1;
+    }
+    let x = values(before, store, inputs);
+    let mut cx = Backward {
+        x: &x[..inputs.len()],
+        y: value,
+        dy: grad,
+        sinks: &mut sinks[..used],
+        slot,
+        request,
+        batch,
+    };
+    op.backward(&mut cx);
+    for sink in &mut sinks[..used] {
+        let input = &mut before[sink.node];
+        input.grad = mem::take(&mut sink.grad);
+        input.grad_sq = mem::take(&mut sink.grad_sq);
+        input.per_example = mem::take(&mut sink.per_example);
+        input.grad_ready = sink.ready;
+        input.stats_ready = sink.stats;
     }
 }
 
@@ -188,7 +297,7 @@ impl Graph<'_, '_> {
                 return Err(BackwardError::NotPerExample {
                     request,
                     node: loss.0,
-                    op: l.op.name(),
+                    op: l.name(),
                     why,
                 });
             }
@@ -206,24 +315,16 @@ impl Graph<'_, '_> {
 
         for i in (0..=loss.0).rev() {
             let (before, rest) = nodes.split_at_mut(i);
-            let node = &rest[0];
-            if !node.grad_ready || !node.needs_grad {
-                continue;
+            let node = &mut rest[0];
+            if node.kind == Kind::Op && node.grad_ready && node.needs_grad {
+                differentiate(node, before, self.store, request, batch);
             }
-            let mut ctx = Ctx {
-                nodes: before,
-                store: self.store,
-                request,
-                batch,
-                scratch: &mut tape.scratch,
-            };
-            ops::backward(node, &mut ctx);
         }
 
         if request != GradRequest::Mean {
             for v in tape.param_nodes.iter().flatten() {
                 let node = &nodes[v.0];
-                let Op::Param(id) = node.op else { continue };
+                let Kind::Param(id) = node.kind else { continue };
                 let why = if !node.grad_ready {
                     continue;
                 } else if node.uses > 1 {
@@ -233,10 +334,15 @@ impl Graph<'_, '_> {
                         node.uses
                     )
                 } else if !node.stats_ready {
-                    "it reaches the loss through an op that does not keep examples apart (it \
-                     must be the weight of a matmul with a batch, or a row vector combined with \
-                     a batch)"
-                        .to_string()
+                    let user = nodes[..=loss.0]
+                        .iter()
+                        .find(|n| n.inputs.contains(v))
+                        .map_or_else(String::new, Node::name);
+                    format!(
+                        "it reaches the loss through {user}, which does not give a parameter \
+                         per-example statistics (the built-in ops that do: a matmul or linear \
+                         layer with a batch, a row vector combined with a batch)"
+                    )
                 } else {
                     continue;
                 };

@@ -70,12 +70,14 @@
 
 mod backward;
 mod noise;
+pub mod op;
 pub mod ops;
 mod params;
 mod tape;
 
 pub use backward::BackwardError;
 pub use noise::NoiseScale;
+pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;
 pub use ops::arith::BinaryKind;
 pub use params::{ParamId, ParamStore};

@@ -1,20 +1,23 @@
 //! The tape (a Wengert list) and the [`Graph`] that records onto it.
 //!
-//! A forward pass appends one [`Node`] per operation: its inputs (as [`Var`]
-//! indices of earlier nodes), its value, and whatever the backward pass will
-//! need (a softmax, a dropout mask). Because every node only points to earlier
+//! A forward pass appends one [`Node`] per operation: the [`Op`], its inputs
+//! (as [`Var`] indices of earlier nodes), its value, and whatever the op
+//! saved for the backward pass. Because every node only points to earlier
 //! nodes, walking the list backwards visits each node after everything that
 //! consumed it — reverse-mode differentiation is that walk.
 //!
 //! The [`Tape`] outlives a step and owns every buffer; [`Tape::record`] starts
 //! a new graph on it. Node `i` of a new graph reuses the buffers node `i` had
-//! in the previous one, so once a training step has run, the next identical
-//! step allocates nothing.
+//! in the previous one (its value, its gradient, the op's saved data), so
+//! once a training step has run, the next identical step allocates nothing.
 
-use gradlab_tensor::{Tensor, Transpose};
+use std::any::Any;
+use std::fmt;
 
-use crate::ops::activation::Activation;
-use crate::ops::arith::BinaryKind;
+use gradlab_tensor::Tensor;
+
+use crate::backward::Backward;
+use crate::op::{Examples, Op, MAX_INPUTS};
 use crate::params::{ParamId, ParamStore};
 
 /// A handle to a node of the current graph: a plain index, `Copy`.
@@ -29,7 +32,8 @@ impl Var {
 }
 
 /// What the backward pass computes for every parameter (see the crate docs
-/// for the convention g_b = ∇ℓ_b).
+/// for the convention g_b = ∇ℓ_b). Optimizers say which one they need with
+/// the same type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GradRequest {
     /// The batch gradient ĝ = (1/B) Σ_b g_b.
@@ -41,136 +45,63 @@ pub enum GradRequest {
     PerExample,
 }
 
-/// The operation that produced a node, with its inputs.
-#[derive(Clone, Debug)]
-pub(crate) enum Op {
+/// Where a node's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
     /// A batch of examples: axis 0 indexes them.
     Input,
     /// A value that is not differentiated and belongs to no example.
     Constant,
     /// A parameter, read from the store.
     Param(ParamId),
-    MatMul {
-        a: Var,
-        ta: Transpose,
-        b: Var,
-        tb: Transpose,
-    },
-    /// `f(x·Wᵀ + b)`; `aux` holds `x·Wᵀ + b` when f′ needs it.
-    Linear {
-        x: Var,
-        w: Var,
-        b: Option<Var>,
-        f: Option<Activation>,
-    },
-    Binary {
-        kind: BinaryKind,
-        a: Var,
-        b: Var,
-        /// `b` is a row vector broadcast over the rows of `a`.
-        row: bool,
-    },
-    Scale {
-        x: Var,
-        s: f32,
-    },
-    Activation {
-        x: Var,
-        f: Activation,
-    },
-    /// `aux` holds the mask, already scaled by 1/(1 − p).
-    Dropout {
-        x: Var,
-    },
-    Sum {
-        x: Var,
-        axis: Option<usize>,
-        mean: bool,
-    },
-    /// `aux` holds the softmax, `labels` the classes.
-    SoftmaxCrossEntropy {
-        logits: Var,
-    },
-    /// `aux` holds the target.
-    Mse {
-        pred: Var,
-    },
-    LogSoftmax {
-        x: Var,
-    },
-    Softmax {
-        x: Var,
-    },
+    /// The output of the node's op.
+    Op,
 }
 
-impl Op {
-    /// The nodes this op reads.
-    pub(crate) fn inputs(&self) -> [Option<Var>; 3] {
-        match *self {
-            Op::Input | Op::Constant | Op::Param(_) => [None, None, None],
-            Op::MatMul { a, b, .. } | Op::Binary { a, b, .. } => [Some(a), Some(b), None],
-            Op::Linear { x, w, b, .. } => [Some(x), Some(w), b],
-            Op::Scale { x, .. }
-            | Op::Activation { x, .. }
-            | Op::Dropout { x }
-            | Op::Sum { x, .. }
-            | Op::LogSoftmax { x }
-            | Op::Softmax { x }
-            | Op::SoftmaxCrossEntropy { logits: x }
-            | Op::Mse { pred: x } => [Some(x), None, None],
-        }
+/// An op and what its forward saved, with the op's type erased so that one
+/// tape holds any op. A node keeps its entry when the tape is reset: the
+/// next graph recording an op of the same type there reuses it.
+struct Entry<O: Op> {
+    op: O,
+    saved: O::Saved,
+}
+
+/// The object-safe face of an [`Entry`].
+pub(crate) trait Recorded: Send + Sync {
+    fn name(&self) -> String;
+    fn backward(&mut self, cx: &mut Backward);
+    fn as_any(&mut self) -> &mut dyn Any;
+}
+
+impl<O: Op> Recorded for Entry<O> {
+    fn name(&self) -> String {
+        self.op.name()
     }
 
-    /// A short name for printing the tape.
-    pub(crate) fn name(&self) -> String {
-        match self {
-            Op::Input => "input".into(),
-            Op::Constant => "constant".into(),
-            Op::Param(id) => format!("param #{}", id.0),
-            Op::MatMul { ta, tb, .. } => format!(
-                "matmul{}{}",
-                if *ta == Transpose::Yes { " Aᵀ" } else { "" },
-                if *tb == Transpose::Yes { " Bᵀ" } else { "" }
-            ),
-            Op::Linear { b, f, .. } => format!(
-                "linear{}{}",
-                if b.is_some() { " + bias" } else { "" },
-                f.map_or(String::new(), |f| format!(" → {f:?}").to_lowercase())
-            ),
-            Op::Binary { kind, row, .. } => {
-                format!("{kind:?}{}", if *row { " (row broadcast)" } else { "" }).to_lowercase()
-            }
-            Op::Scale { s, .. } => format!("scale ×{s}"),
-            Op::Activation { f, .. } => format!("{f:?}").to_lowercase(),
-            Op::Dropout { .. } => "dropout".into(),
-            Op::Sum { axis, mean, .. } => format!(
-                "{}{}",
-                if *mean { "mean" } else { "sum" },
-                axis.map_or(String::new(), |a| format!(" over axis {a}"))
-            ),
-            Op::SoftmaxCrossEntropy { .. } => "softmax_cross_entropy".into(),
-            Op::Mse { .. } => "mse".into(),
-            Op::LogSoftmax { .. } => "log_softmax".into(),
-            Op::Softmax { .. } => "softmax".into(),
-        }
+    fn backward(&mut self, cx: &mut Backward) {
+        self.op.backward(cx, &mut self.saved);
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
     }
 }
 
 /// One entry of the tape. Buffers are kept when the tape is reset.
-#[derive(Clone, Debug)]
 pub(crate) struct Node {
-    pub(crate) op: Op,
+    pub(crate) kind: Kind,
+    /// The op of the last graph that recorded one here (current when `kind`
+    /// is `Op`).
+    pub(crate) op: Option<Box<dyn Recorded>>,
+    pub(crate) inputs: Vec<Var>,
     /// The forward value (empty for parameters: they live in the store).
     pub(crate) value: Tensor,
     /// ∂L/∂value, valid when `grad_ready`.
     pub(crate) grad: Tensor,
     pub(crate) grad_ready: bool,
-    /// Op-specific saved data (softmax, mask, target).
-    pub(crate) aux: Tensor,
-    pub(crate) labels: Vec<usize>,
     /// Axis 0 of the value indexes the examples of the batch.
     pub(crate) batched: bool,
-    /// The value depends on a statistic across examples.
+    /// The value depends on more than one example.
     pub(crate) mixed: bool,
     /// Some parameter is upstream: the backward pass must visit this node.
     pub(crate) needs_grad: bool,
@@ -187,12 +118,12 @@ pub(crate) struct Node {
 impl Node {
     fn empty() -> Node {
         Node {
-            op: Op::Constant,
+            kind: Kind::Constant,
+            op: None,
+            inputs: Vec::new(),
             value: Tensor::default(),
             grad: Tensor::default(),
             grad_ready: false,
-            aux: Tensor::default(),
-            labels: Vec::new(),
             batched: false,
             mixed: false,
             needs_grad: false,
@@ -202,21 +133,37 @@ impl Node {
             stats_ready: false,
         }
     }
+
+    /// A short name for printing the tape.
+    pub(crate) fn name(&self) -> String {
+        match self.kind {
+            Kind::Input => "input".into(),
+            Kind::Constant => "constant".into(),
+            Kind::Param(id) => format!("param #{}", id.0),
+            Kind::Op => self.op.as_ref().map_or_else(String::new, |op| op.name()),
+        }
+    }
 }
 
 /// The tape: every node of the current graph, and buffers kept for the next.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct Tape {
     pub(crate) nodes: Vec<Node>,
     /// Nodes of the current graph: `nodes[..len]`.
     pub(crate) len: usize,
     /// The node of each parameter in the current graph, by `ParamId`.
     pub(crate) param_nodes: Vec<Option<Var>>,
-    /// Scratch buffers: a row vector's per-row gradient contributions and
-    /// their sums, and a linear layer's `dZ`.
-    pub(crate) scratch: [Tensor; 3],
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape")
+            .field("nodes", &self.describe())
+            .field("last", &self.last)
+            .finish()
+    }
 }
 
 impl Tape {
@@ -307,12 +254,7 @@ impl Tape {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let inputs: Vec<String> =
-                    n.op.inputs()
-                        .iter()
-                        .flatten()
-                        .map(|v| format!("%{}", v.0))
-                        .collect();
+                let inputs: Vec<String> = n.inputs.iter().map(|v| format!("%{}", v.0)).collect();
                 let flags = match (n.batched, n.mixed) {
                     (_, true) => "  mixes examples",
                     (true, false) => "  per example",
@@ -320,9 +262,9 @@ impl Tape {
                 };
                 format!(
                     "%{i:<3} = {:<24} {:<10} {}{flags}",
-                    n.op.name(),
+                    n.name(),
                     inputs.join(", "),
-                    if matches!(n.op, Op::Param(_)) {
+                    if matches!(n.kind, Kind::Param(_)) {
                         String::new()
                     } else {
                         format!("{:?}", n.value.shape())
@@ -334,7 +276,8 @@ impl Tape {
 }
 
 /// A graph being recorded on a [`Tape`], reading parameters from a
-/// [`ParamStore`]. Ops are methods; each returns the [`Var`] of its result.
+/// [`ParamStore`]. Each op has a method (`g.matmul(a, b)`, `g.tanh(x)`, in
+/// the op's file) that checks its arguments and calls [`Graph::apply`].
 pub struct Graph<'t, 's> {
     pub(crate) tape: &'t mut Tape,
     pub(crate) store: &'s ParamStore,
@@ -342,23 +285,20 @@ pub struct Graph<'t, 's> {
 
 impl<'t, 's> Graph<'t, 's> {
     /// Appends a node, reusing the buffers of the node that had this position
-    /// in the previous graph. `fill` computes the value (and saved data).
-    pub(crate) fn push(
-        &mut self,
-        op: Op,
-        batched: bool,
-        fill: impl FnOnce(&mut Node, &[Node], &ParamStore),
-    ) -> Var {
+    /// in the previous graph, and returns it with the nodes before it.
+    fn next_node(&mut self, kind: Kind, inputs: &[Var]) -> (&mut Node, &mut [Node]) {
         let i = self.tape.len;
         if i == self.tape.nodes.len() {
             self.tape.nodes.push(Node::empty());
         }
         let (before, rest) = self.tape.nodes.split_at_mut(i);
         let node = &mut rest[0];
-        let inputs = op.inputs();
-        let mut mixed = false;
-        let mut needs_grad = matches!(op, Op::Param(_));
-        for v in inputs.iter().flatten() {
+        node.kind = kind;
+        node.inputs.clear();
+        node.inputs.extend_from_slice(inputs);
+        node.mixed = false;
+        node.needs_grad = matches!(kind, Kind::Param(_));
+        for v in inputs {
             assert!(
                 v.0 < i,
                 "a Var from another graph was used (index {} ≥ {i})",
@@ -366,19 +306,83 @@ impl<'t, 's> Graph<'t, 's> {
             );
             let input = &mut before[v.0];
             input.uses += 1;
-            mixed |= input.mixed;
-            needs_grad |= input.needs_grad;
+            node.mixed |= input.mixed;
+            node.needs_grad |= input.needs_grad;
         }
-        node.op = op;
-        node.batched = batched;
-        node.mixed = mixed;
-        node.needs_grad = needs_grad;
+        node.batched = kind == Kind::Input;
         node.uses = 0;
         node.grad_ready = false;
         node.stats_ready = false;
-        fill(node, before, self.store);
         self.tape.len += 1;
-        Var(i)
+        (node, before)
+    }
+
+    /// Records `op` applied to `inputs` and returns its output.
+    ///
+    /// The op's forward runs now; what it declares about the examples of a
+    /// batch ([`Op::examples`]) sets whether the output is a batch and
+    /// whether it mixes examples.
+    ///
+    /// # Panics
+    /// If `op` has more than [`MAX_INPUTS`] inputs, or an input belongs to
+    /// another graph.
+    pub fn apply<O: Op>(&mut self, op: O, inputs: &[Var]) -> Var {
+        self.apply_with(op, inputs, |_| {})
+    }
+
+    /// [`apply`](Graph::apply), with `prepare` first given the op's saved
+    /// data: for values of this call only (a batch's labels, a target) that
+    /// the op keeps in its reused buffers rather than in a new allocation.
+    pub fn apply_with<O: Op>(
+        &mut self,
+        op: O,
+        inputs: &[Var],
+        prepare: impl FnOnce(&mut O::Saved),
+    ) -> Var {
+        assert!(
+            inputs.len() <= MAX_INPUTS,
+            "{}: {} inputs, but an op takes at most {MAX_INPUTS}",
+            op.name(),
+            inputs.len()
+        );
+        let store = self.store;
+        let (node, before) = self.next_node(Kind::Op, inputs);
+        let mut batched = [false; MAX_INPUTS];
+        for (b, v) in batched.iter_mut().zip(inputs) {
+            *b = before[v.0].batched;
+        }
+        let examples: Examples = op.examples(&batched[..inputs.len()]);
+        node.batched = examples.batched;
+        node.mixed |= examples.mixes;
+        if !node
+            .op
+            .as_mut()
+            .is_some_and(|e| e.as_any().is::<Entry<O>>())
+        {
+            node.op = Some(Box::new(Entry {
+                op,
+                saved: O::Saved::default(),
+            }));
+        } else if let Some(e) = node
+            .op
+            .as_mut()
+            .unwrap()
+            .as_any()
+            .downcast_mut::<Entry<O>>()
+        {
+            e.op = op;
+        }
+        let entry = node
+            .op
+            .as_mut()
+            .and_then(|e| e.as_any().downcast_mut::<Entry<O>>())
+            .expect("the node holds an entry of this op");
+        prepare(&mut entry.saved);
+        let x = values(before, store, inputs);
+        entry
+            .op
+            .forward(&x[..inputs.len()], &mut node.value, &mut entry.saved);
+        Var(self.tape.len - 1)
     }
 
     /// The value of any node of this graph (parameters included).
@@ -386,24 +390,29 @@ impl<'t, 's> Graph<'t, 's> {
         value(&self.tape.nodes[..self.tape.len], self.store, v)
     }
 
-    pub(crate) fn node(&self, v: Var) -> &Node {
-        &self.tape.nodes[..self.tape.len][v.0]
+    /// Whether axis 0 of `v`'s value indexes the examples of the batch.
+    pub fn is_batch(&self, v: Var) -> bool {
+        self.tape.nodes[..self.tape.len][v.0].batched
     }
 
     /// A batch of examples (axis 0 indexes them), copied into the tape.
     pub fn input(&mut self, x: &Tensor) -> Var {
-        self.push(Op::Input, true, |n, _, _| n.value.assign(x))
+        self.input_with(|buf| buf.assign(x))
     }
 
     /// A batch of examples written directly into the tape's buffer by `fill`
     /// (which must size it), saving a copy.
     pub fn input_with(&mut self, fill: impl FnOnce(&mut Tensor)) -> Var {
-        self.push(Op::Input, true, |n, _, _| fill(&mut n.value))
+        let (node, _) = self.next_node(Kind::Input, &[]);
+        fill(&mut node.value);
+        Var(self.tape.len - 1)
     }
 
     /// A value that is not differentiated and belongs to no example.
     pub fn constant(&mut self, x: &Tensor) -> Var {
-        self.push(Op::Constant, false, |n, _, _| n.value.assign(x))
+        let (node, _) = self.next_node(Kind::Constant, &[]);
+        node.value.assign(x);
+        Var(self.tape.len - 1)
     }
 
     /// A parameter of the store. Asking twice for the same id gives the same
@@ -418,7 +427,8 @@ impl<'t, 's> Graph<'t, 's> {
         if let Some(v) = self.tape.param_nodes[id.0] {
             return v;
         }
-        let v = self.push(Op::Param(id), false, |_, _, _| {});
+        self.next_node(Kind::Param(id), &[]);
+        let v = Var(self.tape.len - 1);
         self.tape.param_nodes[id.0] = Some(v);
         v
     }
@@ -437,8 +447,23 @@ impl<'t, 's> Graph<'t, 's> {
 /// The value of node `v`: its own buffer, or the store's tensor for a
 /// parameter.
 pub(crate) fn value<'a>(nodes: &'a [Node], store: &'a ParamStore, v: Var) -> &'a Tensor {
-    match nodes[v.0].op {
-        Op::Param(id) => store.get(id),
+    match nodes[v.0].kind {
+        Kind::Param(id) => store.get(id),
         _ => &nodes[v.0].value,
     }
+}
+
+/// The values of `inputs`, in a fixed-size array (the first `inputs.len()`
+/// entries; the rest repeat the first and are not read).
+pub(crate) fn values<'a>(
+    nodes: &'a [Node],
+    store: &'a ParamStore,
+    inputs: &[Var],
+) -> [&'a Tensor; MAX_INPUTS] {
+    static NONE: Tensor = Tensor::EMPTY;
+    let mut x = [&NONE; MAX_INPUTS];
+    for (x, &v) in x.iter_mut().zip(inputs) {
+        *x = value(nodes, store, v);
+    }
+    x
 }

@@ -197,13 +197,21 @@ impl Tensor {
     }
 }
 
-/// An empty tensor of shape `[0]`: a placeholder that allocates nothing.
+impl Tensor {
+    /// An empty tensor of shape `[0]`: a placeholder that allocates nothing.
+    pub const EMPTY: Tensor = Tensor {
+        shape: Shape {
+            dims: [0; MAX_DIMS],
+            len: 1,
+        },
+        data: Vec::new(),
+    };
+}
+
+/// [`Tensor::EMPTY`].
 impl Default for Tensor {
     fn default() -> Tensor {
-        Tensor {
-            shape: Shape::new(&[0]),
-            data: Vec::new(),
-        }
+        Tensor::EMPTY
     }
 }
 

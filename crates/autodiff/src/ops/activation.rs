@@ -12,10 +12,10 @@
 //!
 //! An activation acts on each element alone, so it keeps examples apart.
 
-use gradlab_tensor::parallel;
+use gradlab_tensor::{parallel, Tensor};
 
-use crate::backward::{emit, Ctx};
-use crate::tape::{value, Graph, Node, Op, Var};
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
 
 /// A pointwise nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,14 +135,44 @@ impl Activation {
     }
 }
 
+/// An activation is an op of its own: `y = f(x)`.
+impl Op for Activation {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        y.assign(x[0]);
+        self.apply_slice(y.data_mut());
+    }
+
+    /// `∂L/∂x = dY ⊙ f′(x)`.
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let (x, y, dy) = (cx.x[0].data(), cx.y.data(), cx.dy.data());
+        let f = *self;
+        cx.accumulate(0, |g, first| {
+            if first {
+                f.derivative_slice(dy, x, y, g.data_mut());
+            } else {
+                g.data_mut()
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, g)| *g += dy[i] * f.derivative(x[i], y[i]));
+            }
+        });
+    }
+}
+
 impl Graph<'_, '_> {
     /// `f(x)` elementwise.
     pub fn activation(&mut self, x: Var, f: Activation) -> Var {
-        let batched = self.node(x).batched;
-        self.push(Op::Activation { x, f }, batched, |n, before, store| {
-            n.value.assign(value(before, store, x));
-            f.apply_slice(n.value.data_mut());
-        })
+        self.apply(f, &[x])
     }
 
     /// max(x, 0).
@@ -169,21 +199,6 @@ impl Graph<'_, '_> {
     pub fn gelu(&mut self, x: Var) -> Var {
         self.activation(x, Activation::Gelu)
     }
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let Op::Activation { x, f } = node.op else {
-        unreachable!()
-    };
-    let (dy, y) = (node.grad.data(), node.value.data());
-    ctx.accumulate(x, |g, first, nodes, store| {
-        let xv = value(nodes, store, x).data();
-        if first {
-            f.derivative_slice(dy, xv, y, g.data_mut());
-        } else {
-            emit(g.data_mut(), false, |i| dy[i] * f.derivative(xv[i], y[i]));
-        }
-    });
 }
 
 #[cfg(test)]

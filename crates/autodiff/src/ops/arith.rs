@@ -18,9 +18,10 @@
 //! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see the `backward` module).
 
 use gradlab_tensor::reduce::column_sums;
+use gradlab_tensor::Tensor;
 
-use crate::backward::{emit, Ctx};
-use crate::tape::{value, Graph, Node, Op, Var};
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
 
 /// Which elementwise binary op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +66,128 @@ impl BinaryKind {
     }
 }
 
+/// `a ∘ b`; with `row`, `b` is a row vector broadcast over the rows of `a`.
+pub struct Binary {
+    /// Which op.
+    pub kind: BinaryKind,
+    /// `b` is a row vector broadcast over the rows of `a`.
+    pub row: bool,
+}
+
+/// The row-broadcast backward's buffers, reused by every step.
+#[derive(Default)]
+pub struct RowSums {
+    /// r_b: each row's contribution to the row vector's gradient.
+    r: Tensor,
+    /// Σ_b r_b, when it is added to an earlier contribution.
+    sums: Tensor,
+}
+
+impl Op for Binary {
+    type Saved = RowSums;
+
+    fn name(&self) -> String {
+        format!(
+            "{:?}{}",
+            self.kind,
+            if self.row { " (row broadcast)" } else { "" }
+        )
+        .to_lowercase()
+    }
+
+    /// Same shapes: elementwise. A batch broadcast as a row would pair
+    /// example j with column j: it mixes examples.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        if self.row {
+            Examples {
+                batched: batched[0],
+                mixes: batched[1],
+            }
+        } else {
+            Examples::rowwise(batched)
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut RowSums) {
+        let kind = self.kind;
+        y.assign(x[0]);
+        y.zip_map_inplace(x[1], |a, b| kind.apply(a, b));
+    }
+
+    fn backward(&self, cx: &mut Backward, saved: &mut RowSums) {
+        let (x, dy) = (cx.x, cx.dy.data());
+        let (va, vb) = (x[0].data(), x[1].data());
+        let (kind, row, n) = (self.kind, self.row, vb.len());
+        let j = |i: usize| if row { i % n } else { i };
+        cx.add(0, |i| dy[i] * kind.d_left(va[i], vb[j(i)]));
+        if !row {
+            cx.add(1, |i| dy[i] * kind.d_right(va[i], vb[i]));
+            return;
+        }
+        if !cx.needs_grad(1) {
+            return;
+        }
+        let RowSums { r, sums } = saved;
+        r.resize_for(x[0].shape());
+        r.data_mut()
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, r)| *r = dy[i] * kind.d_right(va[i], vb[i % n]));
+        // The row vector's gradient is Σ_b r_b; a second use adds to it.
+        cx.accumulate(1, |g, first| {
+            if first {
+                column_sums(r.data(), n, g.data_mut());
+            } else {
+                r.sum_axis_into(0, sums);
+                g.add_assign(sums);
+            }
+        });
+        if cx.is_batch(0) && cx.per_example(1) {
+            let batch = cx.batch() as f32;
+            cx.stats(1, |sq, per_example| {
+                sq.resize_for(&[n]);
+                sq.fill(0.0);
+                for rb in r.data().chunks_exact(n) {
+                    for (s, &x) in sq.data_mut().iter_mut().zip(rb) {
+                        *s += x * x;
+                    }
+                }
+                sq.map_inplace(|s| batch * s);
+                if let Some(pe) = per_example {
+                    pe.assign(r);
+                    pe.map_inplace(|x| batch * x);
+                }
+            });
+        }
+    }
+}
+
+/// `s·x` for a constant `s`.
+pub struct Scale(pub f32);
+
+impl Op for Scale {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!("scale ×{}", self.0)
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        let s = self.0;
+        y.assign(x[0]);
+        y.map_inplace(|v| s * v);
+    }
+
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let (s, dy) = (self.0, cx.dy.data());
+        cx.add(0, |i| s * dy[i]);
+    }
+}
+
 impl Graph<'_, '_> {
     fn binary(&mut self, kind: BinaryKind, a: Var, b: Var) -> Var {
         let (sa, sb) = (self.value(a).shape(), self.value(b).shape());
@@ -76,20 +199,7 @@ impl Graph<'_, '_> {
                  same shape or be a row vector as long as the last dimension)"
             );
         }
-        let (na, nb) = (self.node(a), self.node(b));
-        // A batch broadcast as a row would pair example j with column j.
-        let mixes = row && nb.batched;
-        let batched = na.batched || (!row && nb.batched);
-        self.push(
-            Op::Binary { kind, a, b, row },
-            batched,
-            |n, before, store| {
-                n.value.assign(value(before, store, a));
-                n.value
-                    .zip_map_inplace(value(before, store, b), |x, y| kind.apply(x, y));
-                n.mixed |= mixes;
-            },
-        )
+        self.apply(Binary { kind, row }, &[a, b])
     }
 
     /// `a + b` (b: same shape, or a row vector broadcast over rows).
@@ -114,82 +224,6 @@ impl Graph<'_, '_> {
 
     /// `s·x` for a constant `s`.
     pub fn scale(&mut self, x: Var, s: f32) -> Var {
-        let batched = self.node(x).batched;
-        self.push(Op::Scale { x, s }, batched, |n, before, store| {
-            n.value.assign(value(before, store, x));
-            n.value.map_inplace(|v| s * v);
-        })
+        self.apply(Scale(s), &[x])
     }
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let dy = node.grad.data();
-    let (kind, a, b, row) = match node.op {
-        Op::Scale { x, s } => {
-            ctx.accumulate(x, |g, first, _, _| emit(g.data_mut(), first, |i| s * dy[i]));
-            return;
-        }
-        Op::Binary { kind, a, b, row } => (kind, a, b, row),
-        _ => unreachable!(),
-    };
-    let n = value(ctx.nodes, ctx.store, b).len();
-    ctx.accumulate(a, |g, first, nodes, store| {
-        let (va, vb) = (value(nodes, store, a).data(), value(nodes, store, b).data());
-        let j = |i: usize| if row { i % n } else { i };
-        emit(g.data_mut(), first, |i| {
-            dy[i] * kind.d_left(va[i], vb[j(i)])
-        });
-    });
-    if !row {
-        ctx.accumulate(b, |g, first, nodes, store| {
-            let (va, vb) = (value(nodes, store, a).data(), value(nodes, store, b).data());
-            emit(g.data_mut(), first, |i| dy[i] * kind.d_right(va[i], vb[i]));
-        });
-        return;
-    }
-    if !ctx.nodes[b.0].needs_grad {
-        return;
-    }
-    // r_b: each row's contribution to the row vector's gradient.
-    let mut r = std::mem::take(&mut ctx.scratch[0]);
-    {
-        let (va, vb) = (
-            value(ctx.nodes, ctx.store, a),
-            value(ctx.nodes, ctx.store, b).data(),
-        );
-        r.resize_for(va.shape());
-        let va = va.data();
-        emit(r.data_mut(), true, |i| {
-            dy[i] * kind.d_right(va[i], vb[i % n])
-        });
-    }
-    // The row vector's gradient is Σ_b r_b; a second use adds to it.
-    let mut sums = std::mem::take(&mut ctx.scratch[1]);
-    ctx.accumulate(b, |g, first, _, _| {
-        if first {
-            column_sums(r.data(), n, g.data_mut());
-        } else {
-            r.sum_axis_into(0, &mut sums);
-            g.add_assign(&sums);
-        }
-    });
-    if ctx.nodes[a.0].batched && ctx.wants_stats(b) {
-        let batch = ctx.batch as f32;
-        ctx.stats(b, |sq, per_example, _| {
-            sq.resize_for(&[n]);
-            sq.fill(0.0);
-            for rb in r.data().chunks_exact(n) {
-                for (s, &x) in sq.data_mut().iter_mut().zip(rb) {
-                    *s += x * x;
-                }
-            }
-            sq.map_inplace(|s| batch * s);
-            if let Some(pe) = per_example {
-                pe.assign(&r);
-                pe.map_inplace(|x| batch * x);
-            }
-        });
-    }
-    ctx.scratch[1] = sums;
-    ctx.scratch[0] = r;
 }

@@ -21,11 +21,140 @@
 use gradlab_tensor::parallel;
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::simd::vectorized;
-use gradlab_tensor::Transpose;
+use gradlab_tensor::{Tensor, Transpose};
 
-use crate::backward::Ctx;
+use crate::op::{Backward, Examples, Op};
 use crate::ops::activation::Activation;
-use crate::tape::{value, Graph, Node, Op, Var};
+use crate::tape::{Graph, Var};
+
+/// `f(x·Wᵀ + b)`: inputs `x`, `w` and, when `bias`, `b`.
+pub struct Linear {
+    /// Whether the third input is a bias.
+    pub bias: bool,
+    /// The activation, if any.
+    pub f: Option<Activation>,
+}
+
+/// What the linear op keeps between its passes.
+#[derive(Default)]
+pub struct LinearSaved {
+    /// `z = x·Wᵀ + b`, when f′ needs it.
+    z: Tensor,
+    /// `dZ`, reused by every backward.
+    dz: Tensor,
+}
+
+impl Op for Linear {
+    type Saved = LinearSaved;
+
+    fn name(&self) -> String {
+        format!(
+            "linear{}{}",
+            if self.bias { " + bias" } else { "" },
+            self.f
+                .map_or(String::new(), |f| format!(" → {f:?}").to_lowercase())
+        )
+    }
+
+    /// Row b of the output is example b's; a weight or bias that is itself
+    /// a batch would sum over examples.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples {
+            batched: batched[0],
+            mixes: batched[1..].iter().any(|&b| b),
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut LinearSaved) {
+        let (rows, outputs) = (x[0].shape()[0], x[1].shape()[0]);
+        y.resize_for(&[rows, outputs]);
+        // The bias is written first and the matmul adds to it (β = 1).
+        let beta = if self.bias {
+            fill_rows(y.data_mut(), x[2].data());
+            1.0
+        } else {
+            0.0
+        };
+        x[0].matmul_into(Transpose::No, x[1], Transpose::Yes, 1.0, beta, y);
+        if let Some(f) = self.f {
+            if keeps_input(f) {
+                saved.z.assign(y);
+            }
+            f.apply_slice(y.data_mut());
+        }
+    }
+
+    fn backward(&self, cx: &mut Backward, saved: &mut LinearSaved) {
+        let (x, y, dy) = (cx.x, cx.y, cx.dy);
+        let (xv, wv) = (x[0], x[1]);
+        // dZ = dY ⊙ f′(z); without an activation dZ = dY.
+        let dz = match self.f {
+            Some(f) => {
+                let z = if keeps_input(f) { &saved.z } else { y };
+                saved.dz.resize_for(dy.shape());
+                f.derivative_slice(dy.data(), z.data(), y.data(), saved.dz.data_mut());
+                &saved.dz
+            }
+            None => dy,
+        };
+        let outputs = dz.shape()[1];
+        if self.bias {
+            // db = Σ_b dZ_b
+            cx.accumulate(2, |g, first| {
+                if first {
+                    column_sums(dz.data(), outputs, g.data_mut());
+                } else {
+                    for row in dz.data().chunks_exact(outputs) {
+                        g.data_mut().iter_mut().zip(row).for_each(|(g, r)| *g += r);
+                    }
+                }
+            });
+        }
+        let batch = cx.batch() as f32;
+        let batched = cx.is_batch(0);
+        if batched && cx.per_example(1) {
+            cx.accumulate_with_stats(1, |g, first, sq, pe| {
+                let beta = if first { 0.0 } else { 1.0 };
+                // dW = dZᵀ·x, and (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²) from the same
+                // packed blocks.
+                dz.matmul_with_squares_into(Transpose::Yes, xv, Transpose::No, beta, g, batch, sq);
+                if let Some(pe) = pe {
+                    super::matmul::outer_products(xv, dz, Transpose::Yes, batch, pe);
+                }
+            });
+        } else {
+            // dW = dZᵀ·x
+            cx.accumulate(1, |g, first| {
+                let beta = if first { 0.0 } else { 1.0 };
+                dz.matmul_into(Transpose::Yes, xv, Transpose::No, 1.0, beta, g);
+            });
+        }
+        // dx = dZ·W
+        cx.accumulate(0, |g, first| {
+            let beta = if first { 0.0 } else { 1.0 };
+            dz.matmul_into(Transpose::No, wv, Transpose::No, 1.0, beta, g);
+        });
+        if self.bias && batched && cx.per_example(2) {
+            cx.stats(2, |sq, per_example| {
+                // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
+                sq.resize_for(&[outputs]);
+                sq.fill(0.0);
+                vectorized(|| {
+                    for row in dz.data().chunks_exact(outputs) {
+                        for (s, &d) in sq.data_mut().iter_mut().zip(row) {
+                            *s += d * d;
+                        }
+                    }
+                    sq.data_mut().iter_mut().for_each(|s| *s *= batch);
+                });
+                if let Some(pe) = per_example {
+                    pe.assign(dz);
+                    pe.map_inplace(|d| batch * d);
+                }
+            });
+        }
+    }
+}
 
 impl Graph<'_, '_> {
     /// `f(x·Wᵀ + b)` for a batch `x` of shape `[B, in]`, a weight `w` of
@@ -42,36 +171,21 @@ impl Graph<'_, '_> {
             "linear: input [{rows}, {inputs}] and weight [{outputs}, {w_in}] differ in the \
              number of inputs"
         );
-        if let Some(b) = b {
-            let shape = self.value(b).shape();
-            assert!(
-                shape == [outputs],
-                "linear: bias of shape {shape:?} for {outputs} outputs"
-            );
-        }
-        let batched = self.node(x).batched;
-        // A weight or bias that is itself a batch would sum over examples.
-        let mixes = self.node(w).batched || b.is_some_and(|b| self.node(b).batched);
-        self.push(Op::Linear { x, w, b, f }, batched, |n, before, store| {
-            let (xv, wv) = (value(before, store, x), value(before, store, w));
-            n.value.resize_for(&[rows, outputs]);
-            let beta = match b {
-                Some(b) => {
-                    let bias = value(before, store, b).data();
-                    fill_rows(n.value.data_mut(), bias);
-                    1.0
-                }
-                None => 0.0,
-            };
-            xv.matmul_into(Transpose::No, wv, Transpose::Yes, 1.0, beta, &mut n.value);
-            if let Some(f) = f {
-                if keeps_input(f) {
-                    n.aux.assign(&n.value);
-                }
-                f.apply_slice(n.value.data_mut());
+        let op = Linear {
+            bias: b.is_some(),
+            f,
+        };
+        match b {
+            Some(b) => {
+                let shape = self.value(b).shape();
+                assert!(
+                    shape == [outputs],
+                    "linear: bias of shape {shape:?} for {outputs} outputs"
+                );
+                self.apply(op, &[x, w, b])
             }
-            n.mixed |= mixes;
-        })
+            None => self.apply(op, &[x, w]),
+        }
     }
 }
 
@@ -88,89 +202,4 @@ fn fill_rows(out: &mut [f32], row: &[f32]) {
             o.copy_from_slice(row);
         }
     });
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let Op::Linear { x, w, b, f } = node.op else {
-        unreachable!()
-    };
-    // dZ = dY ⊙ f′(z), in a scratch buffer; without an activation dZ = dY.
-    let mut dz_buf = std::mem::take(&mut ctx.scratch[2]);
-    let dz = match f {
-        Some(f) => {
-            let z = if keeps_input(f) {
-                &node.aux
-            } else {
-                &node.value
-            };
-            dz_buf.resize_for(node.grad.shape());
-            f.derivative_slice(
-                node.grad.data(),
-                z.data(),
-                node.value.data(),
-                dz_buf.data_mut(),
-            );
-            &dz_buf
-        }
-        None => &node.grad,
-    };
-    let outputs = dz.shape()[1];
-    if let Some(b) = b {
-        ctx.accumulate(b, |g, first, _, _| {
-            if first {
-                column_sums(dz.data(), outputs, g.data_mut());
-            } else {
-                for row in dz.data().chunks_exact(outputs) {
-                    g.data_mut().iter_mut().zip(row).for_each(|(g, r)| *g += r);
-                }
-            }
-        });
-    }
-    let batch = ctx.batch as f32;
-    let batched = ctx.nodes[x.0].batched;
-    if batched && ctx.wants_stats(w) {
-        ctx.accumulate_with_stats(w, |g, first, sq, pe, nodes, store| {
-            let xv = value(nodes, store, x);
-            let beta = if first { 0.0 } else { 1.0 };
-            // dW = dZᵀ·x, and (1/B) Σ_b g_b² = B·(dZ²)ᵀ(x²) from the same
-            // packed blocks.
-            dz.matmul_with_squares_into(Transpose::Yes, xv, Transpose::No, beta, g, batch, sq);
-            if let Some(pe) = pe {
-                super::matmul::outer_products(xv, dz, Transpose::Yes, batch, pe);
-            }
-        });
-    } else {
-        // dW = dZᵀ·x
-        ctx.accumulate(w, |g, first, nodes, store| {
-            let xv = value(nodes, store, x);
-            let beta = if first { 0.0 } else { 1.0 };
-            dz.matmul_into(Transpose::Yes, xv, Transpose::No, 1.0, beta, g);
-        });
-    }
-    // dx = dZ·W
-    ctx.accumulate(x, |g, first, nodes, store| {
-        let wv = value(nodes, store, w);
-        let beta = if first { 0.0 } else { 1.0 };
-        dz.matmul_into(Transpose::No, wv, Transpose::No, 1.0, beta, g);
-    });
-    if let Some(b) = b.filter(|&b| batched && ctx.wants_stats(b)) {
-        ctx.stats(b, |sq, per_example, _| {
-            // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
-            sq.resize_for(&[outputs]);
-            sq.fill(0.0);
-            vectorized(|| {
-                for row in dz.data().chunks_exact(outputs) {
-                    for (s, &d) in sq.data_mut().iter_mut().zip(row) {
-                        *s += d * d;
-                    }
-                }
-                sq.data_mut().iter_mut().for_each(|s| *s *= batch);
-            });
-            if let Some(pe) = per_example {
-                pe.assign(dz);
-                pe.map_inplace(|d| batch * d);
-            }
-        });
-    }
-    ctx.scratch[2] = dz_buf;
 }

@@ -14,8 +14,99 @@
 
 use gradlab_tensor::Tensor;
 
-use crate::backward::{emit, Ctx};
-use crate::tape::{value, Graph, Node, Op, Var};
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// Softmax cross-entropy of logits `[B, C]` against class indices.
+pub struct SoftmaxCrossEntropy;
+
+/// The labels of the batch and the softmax of its logits.
+#[derive(Default)]
+pub struct Classes {
+    labels: Vec<usize>,
+    softmax: Tensor,
+}
+
+impl Op for SoftmaxCrossEntropy {
+    type Saved = Classes;
+
+    fn name(&self) -> String {
+        "softmax_cross_entropy".into()
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut Classes) {
+        let (b, c) = x[0].dims2("softmax_cross_entropy");
+        saved.softmax.resize_for(&[b, c]);
+        y.resize_for(&[b]);
+        for ((p, zb), (loss, &label)) in saved
+            .softmax
+            .data_mut()
+            .chunks_exact_mut(c)
+            .zip(x[0].data().chunks_exact(c))
+            .zip(y.data_mut().iter_mut().zip(&saved.labels))
+        {
+            let log_sum_exp = softmax_row(zb, p);
+            *loss = log_sum_exp - zb[label];
+        }
+    }
+
+    /// `∂ℓ_b/∂z_bj = p_bj − [j = y_b]`.
+    fn backward(&self, cx: &mut Backward, saved: &mut Classes) {
+        let dy = cx.dy.data();
+        let (p, labels) = (saved.softmax.data(), &saved.labels);
+        let c = saved.softmax.shape()[1];
+        cx.add(0, |i| {
+            let (b, j) = (i / c, i % c);
+            let onehot = if labels[b] == j { 1.0 } else { 0.0 };
+            dy[b] * (p[i] - onehot)
+        });
+    }
+}
+
+/// Mean squared error of a prediction `[B, n]` against a target.
+pub struct Mse;
+
+impl Op for Mse {
+    /// The target.
+    type Saved = Tensor;
+
+    fn name(&self) -> String {
+        "mse".into()
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, target: &mut Tensor) {
+        let (b, c) = x[0].dims2("mse");
+        y.resize_for(&[b]);
+        for ((loss, pb), tb) in y
+            .data_mut()
+            .iter_mut()
+            .zip(x[0].data().chunks_exact(c))
+            .zip(target.data().chunks_exact(c))
+        {
+            *loss = pb
+                .iter()
+                .zip(tb)
+                .map(|(p, t)| (p - t) * (p - t))
+                .sum::<f32>()
+                / c as f32;
+        }
+    }
+
+    /// `∂ℓ_b/∂p_bj = (2/n)(p_bj − t_bj)`.
+    fn backward(&self, cx: &mut Backward, target: &mut Tensor) {
+        let (p, dy, t) = (cx.x[0].data(), cx.dy.data(), target.data());
+        let c = target.shape()[1];
+        cx.add(0, |i| dy[i / c] * 2.0 / c as f32 * (p[i] - t[i]));
+    }
+}
 
 impl Graph<'_, '_> {
     /// The per-example cross-entropy of `softmax(logits)` against class
@@ -34,28 +125,10 @@ impl Graph<'_, '_> {
         if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y >= c) {
             panic!("softmax_cross_entropy: label {y} of example {i} is not below {c} classes");
         }
-        let batched = self.node(logits).batched;
-        self.push(
-            Op::SoftmaxCrossEntropy { logits },
-            batched,
-            |n, before, store| {
-                let z = value(before, store, logits);
-                n.labels.clear();
-                n.labels.extend_from_slice(labels);
-                n.aux.resize_for(&[b, c]);
-                n.value.resize_for(&[b]);
-                for ((p, zb), (loss, &y)) in n
-                    .aux
-                    .data_mut()
-                    .chunks_exact_mut(c)
-                    .zip(z.data().chunks_exact(c))
-                    .zip(n.value.data_mut().iter_mut().zip(labels))
-                {
-                    let log_sum_exp = softmax_row(zb, p);
-                    *loss = log_sum_exp - zb[y];
-                }
-            },
-        )
+        self.apply_with(SoftmaxCrossEntropy, &[logits], |saved| {
+            saved.labels.clear();
+            saved.labels.extend_from_slice(labels);
+        })
     }
 
     /// The per-example mean squared error `(1/n) Σ_j (p_bj − t_bj)²`: a `[B]`
@@ -70,26 +143,7 @@ impl Graph<'_, '_> {
             "mse: prediction of shape [{b}, {c}] and target of shape {:?} differ",
             target.shape()
         );
-        let batched = self.node(pred).batched;
-        self.push(Op::Mse { pred }, batched, |n, before, store| {
-            let p = value(before, store, pred);
-            n.aux.assign(target);
-            n.value.resize_for(&[b]);
-            for ((loss, pb), tb) in n
-                .value
-                .data_mut()
-                .iter_mut()
-                .zip(p.data().chunks_exact(c))
-                .zip(target.data().chunks_exact(c))
-            {
-                *loss = pb
-                    .iter()
-                    .zip(tb)
-                    .map(|(p, t)| (p - t) * (p - t))
-                    .sum::<f32>()
-                    / c as f32;
-            }
-        })
+        self.apply_with(Mse, &[pred], |saved| saved.assign(target))
     }
 }
 
@@ -105,32 +159,4 @@ pub(crate) fn softmax_row(z: &[f32], p: &mut [f32]) -> f32 {
     let inv = 1.0 / s;
     p.iter_mut().for_each(|pj| *pj *= inv);
     m + s.ln()
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let dy = node.grad.data();
-    match node.op {
-        Op::SoftmaxCrossEntropy { logits } => {
-            let (p, labels) = (node.aux.data(), &node.labels);
-            let c = node.aux.shape()[1];
-            ctx.accumulate(logits, |g, first, _, _| {
-                emit(g.data_mut(), first, |i| {
-                    let (b, j) = (i / c, i % c);
-                    let onehot = if labels[b] == j { 1.0 } else { 0.0 };
-                    dy[b] * (p[i] - onehot)
-                })
-            });
-        }
-        Op::Mse { pred } => {
-            let t = node.aux.data();
-            let c = node.aux.shape()[1];
-            ctx.accumulate(pred, |g, first, nodes, store| {
-                let p = value(nodes, store, pred).data();
-                emit(g.data_mut(), first, |i| {
-                    dy[i / c] * 2.0 / c as f32 * (p[i] - t[i])
-                })
-            });
-        }
-        _ => unreachable!(),
-    }
 }

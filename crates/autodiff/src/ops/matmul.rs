@@ -13,13 +13,98 @@
 
 use gradlab_tensor::{Tensor, Transpose};
 
-use crate::backward::Ctx;
-use crate::tape::{value, Graph, Node, Op, Var};
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// `op(a)·op(b)`, with a transpose flag per operand.
+pub struct MatMul {
+    /// Whether `a` is transposed.
+    pub ta: Transpose,
+    /// Whether `b` is transposed.
+    pub tb: Transpose,
+}
 
 fn flip(t: Transpose) -> Transpose {
     match t {
         Transpose::No => Transpose::Yes,
         Transpose::Yes => Transpose::No,
+    }
+}
+
+impl Op for MatMul {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!(
+            "matmul{}{}",
+            if self.ta == Transpose::Yes {
+                " Aᵀ"
+            } else {
+                ""
+            },
+            if self.tb == Transpose::Yes {
+                " Bᵀ"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The result is a batch when `a` is one and not transposed. A product
+    /// that sums over the examples (a transposed batch on the left, or a
+    /// batch on the right) mixes them.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        let a_rows = self.ta == Transpose::No;
+        Examples {
+            batched: batched[0] && a_rows,
+            mixes: (batched[0] && !a_rows) || batched[1],
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        x[0].matmul_into(self.ta, x[1], self.tb, 1.0, 0.0, y);
+    }
+
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let (x, dy) = (cx.x, cx.dy);
+        let (a, b) = (x[0], x[1]);
+        let (ta, tb) = (self.ta, self.tb);
+        cx.accumulate(0, |g, first| {
+            let beta = if first { 0.0 } else { 1.0 };
+            match ta {
+                // dA = dY·op(B)ᵀ
+                Transpose::No => dy.matmul_into(Transpose::No, b, flip(tb), 1.0, beta, g),
+                // A stored transposed: dA = (dY·op(B)ᵀ)ᵀ = op(B)·dYᵀ
+                Transpose::Yes => b.matmul_into(tb, dy, Transpose::Yes, 1.0, beta, g),
+            }
+        });
+        cx.accumulate(1, |g, first| {
+            let beta = if first { 0.0 } else { 1.0 };
+            match tb {
+                // dB = op(A)ᵀ·dY
+                Transpose::No => a.matmul_into(flip(ta), dy, Transpose::No, 1.0, beta, g),
+                // B stored transposed: dB = dYᵀ·op(A)
+                Transpose::Yes => dy.matmul_into(Transpose::Yes, a, ta, 1.0, beta, g),
+            }
+        });
+        let per_example_weight = cx.is_batch(0) && ta == Transpose::No;
+        if per_example_weight && cx.per_example(1) {
+            let batch = cx.batch() as f32;
+            cx.stats(1, |sq, per_example| {
+                // Row b of dY is δ_b / B, so (1/B) Σ_b g_b² = B · (x²)ᵀ(dY²).
+                match tb {
+                    Transpose::No => {
+                        a.matmul_squares_into(Transpose::Yes, dy, Transpose::No, batch, sq)
+                    }
+                    Transpose::Yes => {
+                        dy.matmul_squares_into(Transpose::Yes, a, Transpose::No, batch, sq)
+                    }
+                }
+                if let Some(pe) = per_example {
+                    outer_products(a, dy, tb, batch, pe);
+                }
+            });
+        }
     }
 }
 
@@ -30,65 +115,8 @@ impl Graph<'_, '_> {
     }
 
     /// `op(a)·op(b)` with transpose flags.
-    ///
-    /// The result is a batch when `a` is one and not transposed. A product
-    /// that sums over the examples (a transposed batch on the left, or a
-    /// batch on the right) mixes them.
     pub fn matmul_t(&mut self, a: Var, ta: Transpose, b: Var, tb: Transpose) -> Var {
-        let (na, nb) = (self.node(a), self.node(b));
-        let batched = na.batched && ta == Transpose::No;
-        let mixes = (na.batched && ta == Transpose::Yes) || nb.batched;
-        self.push(Op::MatMul { a, ta, b, tb }, batched, |n, before, store| {
-            let (va, vb) = (value(before, store, a), value(before, store, b));
-            va.matmul_into(ta, vb, tb, 1.0, 0.0, &mut n.value);
-            n.mixed |= mixes;
-        })
-    }
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let Op::MatMul { a, ta, b, tb } = node.op else {
-        unreachable!()
-    };
-    let dy = &node.grad;
-    ctx.accumulate(a, |g, first, nodes, store| {
-        let vb = value(nodes, store, b);
-        let beta = if first { 0.0 } else { 1.0 };
-        match ta {
-            // dA = dY·op(B)ᵀ
-            Transpose::No => dy.matmul_into(Transpose::No, vb, flip(tb), 1.0, beta, g),
-            // A stored transposed: dA = (dY·op(B)ᵀ)ᵀ = op(B)·dYᵀ
-            Transpose::Yes => vb.matmul_into(tb, dy, Transpose::Yes, 1.0, beta, g),
-        }
-    });
-    ctx.accumulate(b, |g, first, nodes, store| {
-        let va = value(nodes, store, a);
-        let beta = if first { 0.0 } else { 1.0 };
-        match tb {
-            // dB = op(A)ᵀ·dY
-            Transpose::No => va.matmul_into(flip(ta), dy, Transpose::No, 1.0, beta, g),
-            // B stored transposed: dB = dYᵀ·op(A)
-            Transpose::Yes => dy.matmul_into(Transpose::Yes, va, ta, 1.0, beta, g),
-        }
-    });
-    let per_example_weight = ctx.nodes[a.0].batched && ta == Transpose::No;
-    if per_example_weight && ctx.wants_stats(b) {
-        let batch = ctx.batch as f32;
-        ctx.stats(b, |sq, per_example, nodes| {
-            let x = &nodes[a.0].value;
-            // Row b of dY is δ_b / B, so (1/B) Σ_b g_b² = B · (x²)ᵀ(dY²).
-            match tb {
-                Transpose::No => {
-                    x.matmul_squares_into(Transpose::Yes, dy, Transpose::No, batch, sq)
-                }
-                Transpose::Yes => {
-                    dy.matmul_squares_into(Transpose::Yes, x, Transpose::No, batch, sq)
-                }
-            }
-            if let Some(pe) = per_example {
-                outer_products(x, dy, tb, batch, pe);
-            }
-        });
+        self.apply(MatMul { ta, tb }, &[a, b])
     }
 }
 

@@ -8,79 +8,124 @@
 //! A sum over the examples of a batch (everything, or axis 0) mixes them;
 //! a sum over axis 1 stays per example.
 
-use crate::backward::{emit, Ctx};
-use crate::tape::{value, Graph, Node, Op, Var};
+use gradlab_tensor::Tensor;
 
-impl Graph<'_, '_> {
-    fn reduce(&mut self, x: Var, axis: Option<usize>, mean: bool) -> Var {
-        let batched = self.node(x).batched;
-        let keeps_examples = batched && axis == Some(1);
-        self.push(
-            Op::Sum { x, axis, mean },
-            keeps_examples,
-            |n, before, store| {
-                let xv = value(before, store, x);
-                match axis {
-                    None => {
-                        let s = if mean { xv.mean() } else { xv.sum() };
-                        n.value.resize_for(&[]);
-                        n.value.data_mut()[0] = s;
-                    }
-                    Some(axis) => {
-                        let (r, c) = xv.dims2("sum over an axis");
-                        xv.sum_axis_into(axis, &mut n.value);
-                        if mean {
-                            let count = if axis == 0 { r } else { c } as f32;
-                            n.value.map_inplace(|s| s / count);
-                        }
-                    }
-                }
-                n.mixed |= batched && !keeps_examples;
-            },
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// A sum, or a mean, over every element (`axis: None`) or over one axis of
+/// a 2-D tensor.
+pub struct Sum {
+    /// The axis summed over, or `None` for every element.
+    pub axis: Option<usize>,
+    /// Divide by the number of elements summed.
+    pub mean: bool,
+}
+
+impl Op for Sum {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!(
+            "{}{}",
+            if self.mean { "mean" } else { "sum" },
+            self.axis
+                .map_or(String::new(), |a| format!(" over axis {a}"))
         )
     }
 
-    /// Σ of every element (a scalar).
-    pub fn sum(&mut self, x: Var) -> Var {
-        self.reduce(x, None, false)
+    /// A sum over axis 1 keeps one value per example; any other sum of a
+    /// batch adds examples together.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        if self.axis == Some(1) {
+            Examples::rowwise(batched)
+        } else {
+            Examples::reduces(batched)
+        }
     }
 
-    /// Mean of every element (a scalar).
-    pub fn mean(&mut self, x: Var) -> Var {
-        self.reduce(x, None, true)
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        let x = x[0];
+        match self.axis {
+            None => {
+                let s = if self.mean { x.mean() } else { x.sum() };
+                y.resize_for(&[]);
+                y.data_mut()[0] = s;
+            }
+            Some(axis) => {
+                let (r, c) = x.dims2("sum over an axis");
+                x.sum_axis_into(axis, y);
+                if self.mean {
+                    let count = if axis == 0 { r } else { c } as f32;
+                    y.map_inplace(|s| s / count);
+                }
+            }
+        }
     }
 
-    /// Sum over `axis` of a 2-D tensor (axis 1: one sum per example).
-    pub fn sum_axis(&mut self, x: Var, axis: usize) -> Var {
-        self.reduce(x, Some(axis), false)
-    }
-
-    /// Mean over `axis` of a 2-D tensor (axis 1: one mean per example).
-    pub fn mean_axis(&mut self, x: Var, axis: usize) -> Var {
-        self.reduce(x, Some(axis), true)
-    }
-}
-
-pub(crate) fn backward(node: &Node, ctx: &mut Ctx) {
-    let Op::Sum { x, axis, mean } = node.op else {
-        unreachable!()
-    };
-    let dy = node.grad.data();
-    let shape = value(ctx.nodes, ctx.store, x).shape();
-    let count = match axis {
-        None => shape.iter().product::<usize>(),
-        Some(a) => shape[a],
-    };
-    let scale = if mean { 1.0 / count as f32 } else { 1.0 };
-    let cols = shape.get(1).copied().unwrap_or(1);
-    ctx.accumulate(x, |g, first, _, _| {
-        emit(g.data_mut(), first, |i| {
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let dy = cx.dy.data();
+        let shape = cx.x[0].shape();
+        let count = match self.axis {
+            None => shape.iter().product::<usize>(),
+            Some(a) => shape[a],
+        };
+        let scale = if self.mean { 1.0 / count as f32 } else { 1.0 };
+        let cols = shape.get(1).copied().unwrap_or(1);
+        let axis = self.axis;
+        cx.add(0, |i| {
             scale
                 * match axis {
                     None => dy[0],
                     Some(0) => dy[i % cols],
                     Some(_) => dy[i / cols],
                 }
-        })
-    });
+        });
+    }
+}
+
+impl Graph<'_, '_> {
+    /// Σ of every element (a scalar).
+    pub fn sum(&mut self, x: Var) -> Var {
+        self.apply(
+            Sum {
+                axis: None,
+                mean: false,
+            },
+            &[x],
+        )
+    }
+
+    /// Mean of every element (a scalar).
+    pub fn mean(&mut self, x: Var) -> Var {
+        self.apply(
+            Sum {
+                axis: None,
+                mean: true,
+            },
+            &[x],
+        )
+    }
+
+    /// Sum over `axis` of a 2-D tensor (axis 1: one sum per example).
+    pub fn sum_axis(&mut self, x: Var, axis: usize) -> Var {
+        self.apply(
+            Sum {
+                axis: Some(axis),
+                mean: false,
+            },
+            &[x],
+        )
+    }
+
+    /// Mean over `axis` of a 2-D tensor (axis 1: one mean per example).
+    pub fn mean_axis(&mut self, x: Var, axis: usize) -> Var {
+        self.apply(
+            Sum {
+                axis: Some(axis),
+                mean: true,
+            },
+            &[x],
+        )
+    }
 }
