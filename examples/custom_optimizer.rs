@@ -88,11 +88,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 m.epoch,
                 m.train_loss,
                 m.test_loss,
-                100.0 * m.test_accuracy
+                100.0 * m.test_accuracy.expect("MNIST has classes")
             );
         }
     })?;
     let last = epochs.last().expect("at least one epoch");
-    println!("test accuracy {:.2} %", 100.0 * last.test_accuracy);
+    println!("test accuracy {:.2} %", 100.0 * last.test_accuracy.expect("MNIST has classes"));
     Ok(())
 }

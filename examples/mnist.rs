@@ -193,7 +193,7 @@ fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
     if let Some(spec) = &args.optimizer {
         // Compared in canonical form, so `lr=1e-3` and `lr=0.001` agree.
         let canonical = |s: &str| -> Result<String, TrainError> {
-            let opt = Optimizer::from_spec(s)?.with_total_steps(saved.schedule_steps())?;
+            let opt = Optimizer::for_run(s, saved.schedule_steps())?;
             Ok(opt.to_string())
         };
         let (given, was) = (canonical(spec)?, canonical(&c.optimizer)?);
@@ -306,6 +306,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 seed: args.seed.unwrap_or(defaults.seed),
                 limit: args.limit,
                 loss_scale: 1.0,
+                standardize: false,
             };
             Trainer::new(config, mnist.train, mnist.test)?
         }
@@ -313,7 +314,10 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     .with_data_source(source);
     let quiet = args.quiet;
     let c = &trainer.config;
-    let sizes: Vec<String> = trainer.model.sizes.iter().map(|s| s.to_string()).collect();
+    let widths = std::iter::once(trainer.train_set().num_features())
+        .chain(c.hidden.iter().copied())
+        .chain([trainer.task().outputs()]);
+    let sizes: Vec<String> = widths.map(|s| s.to_string()).collect();
     if !quiet {
         console.line(format_args!(
             "gradlab · MLP {} ({}{}) · {} params · {} · batch {} · {} epoch{} · {} threads",
@@ -394,7 +398,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                     m.epoch,
                     m.train_loss,
                     m.test_loss,
-                    100.0 * m.test_accuracy,
+                    100.0 * m.test_accuracy.expect("MNIST has classes"),
                     m.examples_per_s,
                     m.train_seconds,
                     m.b_noise.map(|b| format!("  B_noise {b:.0}")).unwrap_or_default()
@@ -410,8 +414,12 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
 
     let (test_loss, test_acc) = match history.last() {
         Some(m) => (m.test_loss, m.test_accuracy),
-        None => trainer.evaluate_test(),
+        None => {
+            let e = trainer.evaluate_test();
+            (e.loss, e.accuracy)
+        }
     };
+    let test_acc = test_acc.expect("MNIST has classes");
     let train_seconds: f64 = history.iter().map(|m| m.train_seconds).sum();
     let examples: f64 = history
         .iter()

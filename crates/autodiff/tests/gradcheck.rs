@@ -308,3 +308,96 @@ fn three_layer_mlp_with_cross_entropy() {
         g.softmax_cross_entropy(h, &labels)
     });
 }
+
+/// A value read by two ops (or twice by one) receives the sum of both
+/// contributions: the second op to reach it adds to the gradient the first
+/// wrote. These graphs exercise that branch of every op kind that can be
+/// the second: elementwise (`x ⊙ x`, a residual `h + tanh(h)`), a row
+/// vector broadcast twice (a shared bias), a matmul and a fused linear
+/// layer whose weight is used twice (β = 1 in the weight-gradient matmul).
+#[test]
+fn fan_out_accumulates_every_contribution() {
+    let (b, n) = (4, 5);
+    let x = rand(&[b, n], 31);
+
+    // x ⊙ x: one op reads the same parameter twice.
+    let mut s = store(&[("x", rand(&[b, n], 1))]);
+    check("x·x", &mut s, 1e-2, &|g, v| g.mul(v[0], v[0]));
+
+    // A residual block h + tanh(h·W): h feeds the matmul and the add.
+    let mut s = store(&[("w", rand(&[n, n], 2)), ("h", rand(&[b, n], 3))]);
+    check("residual", &mut s, 1e-2, &|g, v| {
+        let z = g.matmul(v[1], v[0]);
+        let f = g.tanh(z);
+        g.add(v[1], f)
+    });
+
+    // One bias added to two layers' outputs (row broadcast, twice).
+    let mut s = store(&[
+        ("w1", rand(&[n, n], 4)),
+        ("w2", rand(&[n, n], 5)),
+        ("b", rand(&[n], 6)),
+    ]);
+    check("shared bias", &mut s, 1e-2, &|g, v| {
+        let xv = g.input(&x);
+        let h = g.matmul(xv, v[0]);
+        let h = g.add(h, v[2]);
+        let h = g.tanh(h);
+        let y = g.matmul(h, v[1]);
+        g.add(y, v[2])
+    });
+
+    // A weight used by two matmuls, then by two fused linear layers (with
+    // one bias shared by both), under the cross-entropy of a [B] loss.
+    let labels = [0, 4, 2, 1];
+    let mut s = store(&[("w", rand(&[n, n], 7))]);
+    check("weight used twice (matmul)", &mut s, 1e-2, &|g, v| {
+        let xv = g.input(&x);
+        let h = g.matmul(xv, v[0]);
+        let h = g.tanh(h);
+        let y = g.matmul(h, v[0]);
+        g.softmax_cross_entropy(y, &labels)
+    });
+    let mut s = store(&[("w", rand(&[n, n], 7)), ("b", rand(&[n], 8))]);
+    for f in [None, Some(Activation::Tanh), Some(Activation::Gelu)] {
+        check(&format!("weight used twice (linear, {f:?})"), &mut s, 1e-2, &|g, v| {
+            let xv = g.input(&x);
+            let h = g.linear(xv, v[0], Some(v[1]), Some(Activation::Sigmoid));
+            let y = g.linear(h, v[0], Some(v[1]), f);
+            g.softmax_cross_entropy(y, &labels)
+        });
+    }
+}
+
+/// Under `Mean`, a parameter used twice has the gradient of the sum of its
+/// uses: the same as two separate parameters holding equal values, summed.
+#[test]
+fn a_parameter_used_twice_gets_the_sum_of_both_gradients() {
+    let (b, n) = (3, 4);
+    let x = rand(&[b, n], 41);
+    let labels = [1, 0, 3];
+    let w = rand(&[n, n], 42);
+    let grads = |shared: bool| -> Vec<Tensor> {
+        let mut s = ParamStore::new();
+        let w1 = s.add("w1", w.clone());
+        let w2 = if shared { w1 } else { s.add("w2", w.clone()) };
+        let mut tape = Tape::new();
+        let mut g = tape.record(&s);
+        let xv = g.input(&x);
+        let (v1, v2) = (g.param(w1), g.param(w2));
+        let h = g.linear(xv, v1, None, Some(Activation::Tanh));
+        let y = g.linear(h, v2, None, None);
+        let loss = g.softmax_cross_entropy(y, &labels);
+        g.backward(loss, GradRequest::Mean).unwrap();
+        let mut out = vec![tape.grad(w1).unwrap().clone()];
+        if !shared {
+            out.push(tape.grad(w2).unwrap().clone());
+        }
+        out
+    };
+    let (shared, apart) = (grads(true), grads(false));
+    let sum = apart[0].add(&apart[1]);
+    for (a, b) in shared[0].data().iter().zip(sum.data()) {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

@@ -210,6 +210,113 @@ pub enum DataError {
     /// Batches of no examples.
     #[error("Batches: batch_size must be at least 1, got 0")]
     ZeroBatch,
+    /// An in-memory tensor of the wrong rank.
+    #[error("Dataset::from_tensors: {what} have shape {shape:?}; expected {expected}")]
+    Shape {
+        /// Which tensor.
+        what: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The shape wanted.
+        expected: String,
+    },
+    /// In-memory features and targets for different numbers of examples.
+    #[error("Dataset::from_tensors: {examples} feature rows but {targets} targets")]
+    TargetCount {
+        /// Rows of features.
+        examples: usize,
+        /// Targets given.
+        targets: usize,
+    },
+    /// An in-memory feature or target that is NaN or infinite.
+    #[error("Dataset::from_tensors: {what} {index} of example {example} is not finite")]
+    NotFinite {
+        /// `"feature"` or `"target"`.
+        what: &'static str,
+        /// The example.
+        example: usize,
+        /// The feature or target within it.
+        index: usize,
+    },
+    /// A split that leaves the training or the test set empty.
+    #[error(
+        "Dataset::split: a test fraction of {fraction} of {examples} examples leaves a set \
+         empty; give a fraction in (0, 1) that keeps at least one example on each side"
+    )]
+    Split {
+        /// The fraction given.
+        fraction: f64,
+        /// Examples in the dataset.
+        examples: usize,
+    },
+    /// A standardization that does not fit the dataset.
+    #[error("Dataset::standardize: the standardization does not fit: {reason}")]
+    Standardization {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A CSV file that cannot be read as a table (an I/O or quoting error).
+    #[error("{}: {reason}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What the CSV reader reported.
+        reason: String,
+    },
+    /// A CSV file without the named target column.
+    #[error(
+        "{}: line 1 (the header) has no column {column:?}; its columns are {}",
+        path.display(),
+        header.join(", ")
+    )]
+    CsvColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for.
+        column: String,
+        /// The header's column names.
+        header: Vec<String>,
+    },
+    /// A CSV row with another number of fields than the header.
+    #[error(
+        "{}: line {line} has {fields} fields, but the header has {expected}",
+        path.display()
+    )]
+    CsvRagged {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1 (the header).
+        line: u64,
+        /// Fields on that line.
+        fields: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A CSV cell that is not a value of its column.
+    #[error(
+        "{}: line {line}, column {column} ({name:?}): {value:?} is not {expected}",
+        path.display()
+    )]
+    CsvValue {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1 (the header).
+        line: u64,
+        /// The column, from 1.
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// The cell as written.
+        value: String,
+        /// What the column holds.
+        expected: &'static str,
+    },
+    /// A CSV file with a header and no rows.
+    #[error("{}: no rows after the header", path.display())]
+    CsvEmpty {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl DataError {

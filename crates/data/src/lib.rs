@@ -1,15 +1,21 @@
 //! # gradlab-data
 //!
-//! Datasets for gradlab: a validating reader for IDX files, raw or gzip,
-//! loading of MNIST and anything laid out like it (Fashion-MNIST, KMNIST),
+//! Datasets for gradlab: examples as rows of `f32` features with class
+//! labels or real-valued targets, from memory, from IDX files (MNIST and
+//! anything laid out like it: Fashion-MNIST, KMNIST) or from a CSV file,
 //! and seeded, reproducible mini-batches.
 //!
+//! * [`dataset`] — [`Dataset`]: features kept as they came (`u8` pixels,
+//!   scaled to `[0, 1]` one batch at a time; `f32` for everything else),
+//!   [`Targets`] (classes or values), an optional per-feature
+//!   [`Standardization`], and [`Dataset::gather`] of a batch into reused
+//!   buffers. [`Dataset::from_tensors`] builds one from memory,
+//!   [`Dataset::split`] divides one into training and test sets.
+//! * [`csv`] — [`Dataset::from_csv`]: a header row, a named target column,
+//!   numeric features.
 //! * [`idx`] — [`read_idx`]: one IDX file into dimensions and bytes.
 //! * [`mnist`] — [`load`]: a directory of the four standard files into a
 //!   training and a test [`Dataset`].
-//! * [`dataset`] — [`Dataset`]: images kept as `u8`, scaled to `f32` in
-//!   `[0, 1]` one batch at a time by [`Dataset::gather`] into a reused
-//!   [`Tensor`](gradlab_tensor::Tensor).
 //! * [`batches`] — [`Batches`]: a per-epoch shuffle that depends only on the
 //!   seed and the epoch number, or the sequential order for evaluation.
 //!
@@ -37,7 +43,8 @@
 //! I/O failure, corrupt gzip, a wrong magic number, element type or number
 //! of dimensions, a header that disagrees with the amount of data (too little
 //! or too much), labels outside 0–9, and image and label files of different
-//! lengths.
+//! lengths; for a CSV file, a missing target column, a ragged row, or a cell
+//! that is not a number of its column (naming its line and column).
 //!
 //! A header is never trusted with memory. Its dimension sizes are multiplied
 //! with overflow checks; a raw file's claim is compared with the file's
@@ -47,16 +54,17 @@
 //! 4 000 000 000 × 4 000 000 000 images thus fail at once.
 //!
 //! Values a caller can get wrong — in-memory images and labels that do not
-//! match, a batch size of 0 — are errors too. An example index out of range
+//! match, features and targets of different lengths, a split that leaves a
+//! set empty, a batch size of 0 — are errors too. An example index out of range
 //! is a programmer error and panics with a message saying so, as an index
 //! into a slice does.
 //!
 //! ```no_run
-//! use gradlab_data::{load, Batches};
+//! use gradlab_data::{load, Batches, Targets};
 //! use gradlab_tensor::Tensor;
 //!
 //! let mnist = load("datasets/mnist")?;
-//! let (mut x, mut y) = (Tensor::default(), Vec::new());
+//! let (mut x, mut y) = (Tensor::default(), Targets::default());
 //! for batch in &Batches::new(mnist.train.len(), 128, 42, 0, false)? {
 //!     mnist.train.gather(batch, &mut x, &mut y);
 //!     // x: [batch.len(), 784] in [0, 1]; y: the digits.
@@ -65,16 +73,18 @@
 //! ```
 
 pub mod batches;
+pub mod csv;
 pub mod dataset;
 mod error;
 pub mod idx;
 pub mod mnist;
 
 pub use batches::Batches;
-pub use dataset::Dataset;
+pub use csv::TargetKind;
+pub use dataset::{Dataset, Standardization, Targets};
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_ndim, Idx};
 pub use mnist::{load, Mnist};
 
-/// The number of classes: labels are the digits 0–9.
+/// The number of classes of MNIST-layout data: labels are the digits 0–9.
 pub const NUM_CLASSES: usize = 10;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::{DataError, Dataset};
 
 /// The training and test splits of an MNIST-layout dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mnist {
     /// The training split (60 000 examples for MNIST).
     pub train: Dataset,

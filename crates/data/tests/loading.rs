@@ -8,7 +8,7 @@ use std::io::Write;
 use common::{
     gzip, idx, small_dataset, write, write_dataset, Split, TempDir, TEST_IMAGES, TRAIN_IMAGES,
 };
-use gradlab_data::{load, read_idx, Dataset, Idx};
+use gradlab_data::{load, read_idx, Dataset, Idx, Targets};
 use gradlab_tensor::Tensor;
 
 fn assert_matches(dataset: &Dataset, split: &Split) {
@@ -16,8 +16,8 @@ fn assert_matches(dataset: &Dataset, split: &Split) {
     assert_eq!(dataset.rows(), split.rows as usize);
     assert_eq!(dataset.cols(), split.cols as usize);
     assert_eq!(dataset.num_features(), (split.rows * split.cols) as usize);
-    assert_eq!(dataset.images(), &split.images[..]);
-    assert_eq!(dataset.labels(), &split.labels[..]);
+    assert_eq!(dataset.images(), Some(&split.images[..]));
+    assert_eq!(dataset.labels().unwrap(), as_classes(&split.labels));
 }
 
 #[test]
@@ -110,10 +110,10 @@ fn loaded_data_gathers_and_limits() {
     let dir = TempDir::new("gather");
     let (train, _) = small_dataset(dir.path(), ".gz");
     let train_set = load(dir.path()).unwrap().train;
-    let (mut x, mut y) = (Tensor::default(), Vec::new());
+    let (mut x, mut y) = (Tensor::default(), Targets::default());
     train_set.gather(&[6, 0, 6], &mut x, &mut y);
     assert_eq!(x.shape(), [3, 12]);
-    assert_eq!(y, [6, 0, 6]);
+    assert_eq!(y.classes().unwrap(), [6, 0, 6]);
     for (row, &i) in x.data().chunks(12).zip(&[6usize, 0, 6]) {
         let expected: Vec<f32> = train.images[i * 12..(i + 1) * 12]
             .iter()
@@ -124,7 +124,12 @@ fn loaded_data_gathers_and_limits() {
 
     let first = train_set.clone().limit(2);
     assert_eq!(first.len(), 2);
-    assert_eq!(first.images(), &train.images[..24]);
-    assert_eq!(first.labels(), &train.labels[..2]);
+    assert_eq!(first.images(), Some(&train.images[..24]));
+    assert_eq!(first.labels().unwrap(), as_classes(&train.labels[..2]));
     assert_eq!(train_set.clone().limit(100), train_set);
+}
+
+/// Labels as bytes on disk, as the class indices a dataset holds.
+fn as_classes(labels: &[u8]) -> Vec<usize> {
+    labels.iter().map(|&l| usize::from(l)).collect()
 }

@@ -31,6 +31,7 @@ mod dropout;
 mod error;
 mod linear;
 mod mlp;
+mod model;
 mod module;
 mod sequential;
 
@@ -43,5 +44,6 @@ pub use dropout::Dropout;
 pub use error::LayerError;
 pub use linear::Linear;
 pub use mlp::Mlp;
+pub use model::Model;
 pub use module::{Mode, Module};
 pub use sequential::Sequential;

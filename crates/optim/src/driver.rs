@@ -96,8 +96,10 @@ pub(crate) fn step_all<R: Rule>(
             }
         });
         let grad_sq = match R::REQUEST {
-            GradRequest::MeanAndSquares => p.grad_sq.map_or(&[][..], Tensor::data),
             GradRequest::Mean => &[],
+            GradRequest::MeanAndSquares | GradRequest::PerExample => {
+                p.grad_sq.map_or(&[][..], Tensor::data)
+            }
         };
         if rule.whole_tensor(&slot.shape) {
             whole_tensor::<R>(&c, slot, scratch, p, grad_sq, x);
@@ -224,7 +226,7 @@ fn pass<R: Rule<State = [f32; K]>, const K: usize, const DECAY: bool>(
     let value = &mut l.value[..n];
     let grad = &l.grad[..n];
     let mut state: [&mut [f32]; K] = l.state.map(|s| &mut s[..n]);
-    let squares = matches!(R::REQUEST, GradRequest::MeanAndSquares);
+    let squares = R::REQUEST != GradRequest::Mean;
     let grad_sq = if squares { &l.grad_sq[..n] } else { &[][..] };
     for i in 0..n {
         let phi = &mut value[i];

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use gradlab_autodiff::{ParamStore, Tape};
 use gradlab_tensor::Tensor;
 
 use crate::batch_rule::BatchRule;
@@ -66,6 +67,20 @@ pub struct Optimizer {
     /// Per parameter id: its shape and the rule's state tensors.
     slots: BTreeMap<usize, Slot>,
     scratch: Scratch,
+    /// The allocation of the parameter list [`update`](Optimizer::update)
+    /// builds, kept empty between steps.
+    param_list: ParamList,
+}
+
+/// An empty list whose allocation [`Optimizer::update`] reuses; a clone
+/// starts without one.
+#[derive(Debug, Default)]
+struct ParamList(Vec<Param<'static>>);
+
+impl Clone for ParamList {
+    fn clone(&self) -> ParamList {
+        ParamList::default()
+    }
 }
 
 /// Two optimizers are equal when they apply the same update (whatever name
@@ -82,7 +97,34 @@ impl Optimizer {
     /// `sgd_momentum(lr=0.01,momentum=0.9,nesterov=true,clip_norm=1)`, by
     /// any name [`registered`](crate::registry); see the
     /// [`spec`](crate::spec) module for the keys every rule accepts.
+    ///
+    /// A schedule that needs the run's length (`schedule=cosine`) must have
+    /// it in the spec (`total_steps=N`); a training loop that knows the
+    /// length builds its optimizer with [`for_run`](Optimizer::for_run).
     pub fn from_spec(spec: &str) -> Result<Optimizer, SpecError> {
+        let opt = Optimizer::parse(spec)?;
+        if let Decay::Cosine { total_steps: None } = opt.schedule.decay {
+            return Err(SpecError::BadValue {
+                optimizer: opt.name.to_string(),
+                key: "schedule".into(),
+                value: "cosine".into(),
+                expected: "the run's length with it: add total_steps=N to the spec, or build \
+                           the optimizer with Optimizer::for_run(spec, N) (the Trainer does)"
+                    .into(),
+            });
+        }
+        Ok(opt)
+    }
+
+    /// [`from_spec`](Optimizer::from_spec) for a run of `total_steps` steps:
+    /// a schedule that needs the run's length (`schedule=cosine`) gets this
+    /// one, replacing any `total_steps` of the spec. A run of 0 steps is an
+    /// error.
+    pub fn for_run(spec: &str, total_steps: u64) -> Result<Optimizer, SpecError> {
+        Optimizer::parse(spec)?.with_total_steps(total_steps)
+    }
+
+    fn parse(spec: &str) -> Result<Optimizer, SpecError> {
         let mut keys = spec::split(spec)?;
         let Some(entry) = registry::lookup(keys.name()) else {
             return Err(SpecError::UnknownOptimizer {
@@ -119,11 +161,12 @@ impl Optimizer {
             t: 0,
             slots: BTreeMap::new(),
             scratch: Scratch::default(),
+            param_list: ParamList::default(),
         })
     }
 
-    /// Sets the run length T that `schedule=cosine` needs, for a training
-    /// loop that knows it only once the data and epochs are known. Other
+    /// Sets the run length T that `schedule=cosine` needs (an optimizer
+    /// restored from a checkpoint, a run that stops at a budget). Other
     /// schedules do not depend on the run length and are left unchanged. A
     /// run of 0 steps is an error.
     pub fn with_total_steps(mut self, total_steps: u64) -> Result<Optimizer, SpecError> {
@@ -263,6 +306,33 @@ impl Optimizer {
         self.t = t;
     }
 
+    /// One step on every parameter of `params` that received a gradient in
+    /// the last backward recorded on `tape` (with its per-example squares,
+    /// when the backward computed them), for that backward's batch size:
+    /// [`step`](Optimizer::step) without building the list of [`Param`]s by
+    /// hand. A parameter that did not reach the loss is left as it is, as
+    /// `torch.optim` leaves a parameter whose gradient is `None`.
+    ///
+    /// # Panics
+    /// If no backward has run on `tape` since it last recorded, or as
+    /// [`step`](Optimizer::step) (a rule that needs the squares after a
+    /// `Mean` backward, say).
+    pub fn update(&mut self, params: &mut ParamStore, tape: &Tape) {
+        let batch_size = tape
+            .batch_size()
+            .expect("Optimizer::update: run backward on the tape before updating");
+        let mut list = reuse(std::mem::take(&mut self.param_list.0));
+        list.extend(params.iter_mut().filter_map(|(id, value)| {
+            let p = Param::new(id.0, value, tape.grad(id)?);
+            Some(match tape.grad_sq(id) {
+                Some(sq) => p.with_grad_sq(sq),
+                None => p,
+            })
+        }));
+        self.step(&mut list, batch_size);
+        self.param_list.0 = reuse(list);
+    }
+
     /// The checks [`step`](Optimizer::step) makes on one parameter.
     fn check_param(&self, p: &Param<'_>) -> Result<(), StateError> {
         let id = p.id;
@@ -274,7 +344,7 @@ impl Optimizer {
                 grad: p.grad.shape().to_vec(),
             });
         }
-        if self.grad_request() == GradRequest::MeanAndSquares {
+        if self.grad_request() != GradRequest::Mean {
             match p.grad_sq {
                 None => {
                     return Err(StateError::MissingGradSq {
@@ -478,4 +548,15 @@ impl fmt::Display for Optimizer {
         self.schedule.write(&mut w)?;
         f.write_str(")")
     }
+}
+
+/// An empty `Vec` with the allocation of `v`, for borrows of another
+/// lifetime. Collecting a vector's own `into_iter` reuses its buffer when the
+/// element layout is the same, so once the list has held every parameter,
+/// [`Optimizer::update`] allocates nothing for it.
+fn reuse<'a, 'b>(mut v: Vec<Param<'a>>) -> Vec<Param<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }

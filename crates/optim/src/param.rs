@@ -1,21 +1,7 @@
 //! What a step is given: parameters with their gradient statistics.
 
+pub use gradlab_autodiff::GradRequest;
 use gradlab_tensor::Tensor;
-
-/// Which gradient statistics an optimizer needs from backward.
-///
-/// With per-example losses ℓ_b and g_b = ∇ℓ_b (the gradient of the
-/// per-example loss, not of ℓ_b/B), backward can give
-/// * `Mean`: ĝ = (1/B) Σ_b g_b, the usual batch gradient;
-/// * `MeanAndSquares`: ĝ and (1/B) Σ_b g_b², the per-example mean of squares
-///   that [`AdamPerExample`](crate::AdamPerExample) averages into s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GradRequest {
-    /// ĝ only.
-    Mean,
-    /// ĝ and (1/B) Σ_b g_b².
-    MeanAndSquares,
-}
 
 /// One parameter tensor and its gradient statistics for a step.
 #[derive(Debug)]

@@ -78,7 +78,9 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// [`State`](Rule::State), as checkpoints and
     /// [`Optimizer::moment`](crate::Optimizer::moment) name them.
     const STATE: &'static [&'static str];
-    /// The gradient statistics the rule reads.
+    /// The gradient statistics the rule reads: `Mean` (ĝ) or
+    /// `MeanAndSquares` (ĝ and (1/B) Σ_b g_b²). A `PerExample` backward
+    /// computes the squares too, and a rule asking for it reads the same.
     const REQUEST: GradRequest = GradRequest::Mean;
     /// The batch-size rule used unless the spec names one.
     const BATCH_RULE: BatchRule = BatchRule::Fixed;

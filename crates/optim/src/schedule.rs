@@ -24,7 +24,7 @@ pub enum Decay {
     /// `CosineAnnealingLR` with η_min = 0).
     ///
     /// T is the run length: give it in the spec (`total_steps=T`) or set it
-    /// with [`Optimizer::with_total_steps`](crate::Optimizer::with_total_steps)
+    /// with [`Optimizer::for_run`](crate::Optimizer::for_run)
     /// once the training loop knows it.
     Cosine {
         /// T, or `None` until it is set.
@@ -57,7 +57,7 @@ impl Schedule {
                 let total = total_steps.unwrap_or_else(|| {
                     panic!(
                         "schedule=cosine needs the run length: put total_steps=N in the optimizer \
-                         spec or call Optimizer::with_total_steps(N)"
+                         spec or build the optimizer with Optimizer::for_run(spec, N)"
                     )
                 }) as f64;
                 0.5 * (1.0 + (std::f64::consts::PI * done.min(total) / total).cos())

@@ -83,9 +83,7 @@ fn schedules_scale_the_step() {
     // SGD with ĝ = 1 from Φ = 0 moves Φ to −η_t, the rate the optimizer
     // reports for that step.
     let steps = |spec: &str, n: usize| -> Vec<f32> {
-        let mut opt = Optimizer::from_spec(spec)
-            .unwrap()
-            .with_total_steps(4)
+        let mut opt = Optimizer::for_run(spec, 4)
             .unwrap();
         let mut values = vec![t(&[0.0])];
         (0..n)
@@ -115,27 +113,21 @@ fn schedules_scale_the_step() {
 }
 
 #[test]
-fn with_total_steps_only_touches_cosine() {
-    let opt = Optimizer::from_spec("sgd(schedule=cosine)")
-        .unwrap()
-        .with_total_steps(1000)
+fn the_run_length_only_touches_cosine() {
+    let opt = Optimizer::for_run("sgd(schedule=cosine)", 1000)
         .unwrap();
     assert_eq!(
         opt.to_string(),
         "sgd(lr=0.001,schedule=cosine,total_steps=1000)"
     );
-    let opt = Optimizer::from_spec("sgd")
-        .unwrap()
-        .with_total_steps(1000)
+    let opt = Optimizer::for_run("sgd", 1000)
         .unwrap();
     assert_eq!(opt.to_string(), "sgd(lr=0.001)");
 }
 
 #[test]
 fn a_run_of_no_steps_is_an_error() {
-    let err = Optimizer::from_spec("adam(schedule=cosine)")
-        .unwrap()
-        .with_total_steps(0)
+    let err = Optimizer::for_run("adam(schedule=cosine)", 0)
         .unwrap_err();
     assert!(
         matches!(&err, SpecError::BadValue { key, .. } if key == "total_steps"),
@@ -145,9 +137,18 @@ fn a_run_of_no_steps_is_an_error() {
 }
 
 #[test]
-#[should_panic(expected = "schedule=cosine needs the run length")]
-fn cosine_without_a_length_panics_at_the_first_step() {
-    let mut opt = Optimizer::from_spec("sgd(schedule=cosine)").unwrap();
+fn cosine_without_a_length_is_an_error_at_construction() {
+    let err = Optimizer::from_spec("sgd(schedule=cosine)").unwrap_err();
+    assert!(
+        matches!(&err, SpecError::BadValue { key, .. } if key == "schedule"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("total_steps=N"), "{err}");
+    assert!(err.to_string().contains("Optimizer::for_run"), "{err}");
+    // With the length in the spec, or from the training loop, it runs.
+    let mut opt = Optimizer::from_spec("sgd(schedule=cosine,total_steps=2)").unwrap();
+    common::step(&mut opt, &mut [t(&[0.0])], &[t(&[1.0])], None, 1);
+    let mut opt = Optimizer::for_run("sgd(schedule=cosine)", 2).unwrap();
     common::step(&mut opt, &mut [t(&[0.0])], &[t(&[1.0])], None, 1);
 }
 

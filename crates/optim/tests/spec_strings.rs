@@ -36,7 +36,7 @@ fn every_optimizer_round_trips_through_display() {
         "rmsprop(n_s=1000,eps=0,clip_norm=0.25)",
         "rmsprop_momentum(lr=1e-4,momentum=0.5)",
         "adam(lr=1e-3,b1=0.9,b2=0.999,eps=1e-8)",
-        "adam(lr=0.003,weight_decay=5e-4,schedule=cosine,warmup=500)",
+        "adam(lr=0.003,weight_decay=5e-4,schedule=cosine,total_steps=20000,warmup=500)",
         "adamw(lr=1e-3,weight_decay=0.05)",
         "adam_lecture(lr=1e-3,n_g=10,n_s=1000)",
         "adam_eta0(eta0=0.1,eps=1e-3)",

@@ -167,14 +167,10 @@ fn load_state_refuses_another_configuration() {
     );
 
     // The run length set by the training loop is part of the configuration.
-    let mut cosine = Optimizer::from_spec("sgd(schedule=cosine)")
-        .unwrap()
-        .with_total_steps(100)
+    let mut cosine = Optimizer::for_run("sgd(schedule=cosine)", 100)
         .unwrap();
     Noisy::new().run(&mut cosine, 1);
-    let mut again = Optimizer::from_spec("sgd(schedule=cosine)")
-        .unwrap()
-        .with_total_steps(100)
+    let mut again = Optimizer::for_run("sgd(schedule=cosine)", 100)
         .unwrap();
     again.load_state(cosine.state()).unwrap();
     assert_eq!(again.steps(), 1);

@@ -34,7 +34,7 @@
 //! ## What a checkpoint records
 //!
 //! `state.json` holds everything that defines the run: its [`TrainConfig`],
-//! the length of its learning-rate schedule, the identity of its data (the
+//! its model's name, the standardization of its data (if any), the length of its learning-rate schedule, the identity of its data (the
 //! number, size and SHA-256 of the examples trained and tested on, and the
 //! directory they were loaded from), its progress (steps done, and the
 //! current epoch's partial sums, so a run stopped mid-epoch reports the same
@@ -69,7 +69,7 @@ use sha2::{Digest, Sha256};
 use crate::{TrainConfig, TrainError, Trainer};
 
 /// The version of `state.json` this code writes and reads.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 
 /// The files of a checkpoint.
 const MODEL: &str = "model.safetensors";
@@ -89,11 +89,12 @@ const PROBE: &str = ".probe-";
 pub struct DataIdentity {
     /// Number of examples.
     pub examples: usize,
-    /// Image rows.
+    /// Feature rows per example (image rows; 1 for tabular data).
     pub rows: usize,
-    /// Image columns.
+    /// Feature columns per example.
     pub cols: usize,
-    /// SHA-256 of the size, the pixels and the labels, in hex.
+    /// SHA-256 of the sizes, the features and the targets, in hex
+    /// ([`Dataset::hash_into`]).
     pub sha256: String,
 }
 
@@ -101,11 +102,7 @@ impl DataIdentity {
     /// The identity of `data`.
     pub fn of(data: &Dataset) -> DataIdentity {
         let mut h = Sha256::new();
-        for n in [data.len(), data.rows(), data.cols()] {
-            h.update((n as u64).to_le_bytes());
-        }
-        h.update(data.images());
-        h.update(data.labels());
+        data.hash_into(&mut |bytes| h.update(bytes));
         DataIdentity {
             examples: data.len(),
             rows: data.rows(),
@@ -134,6 +131,12 @@ pub(crate) struct RunState {
     /// The run's definition; `epochs` is where it stops, which a resume may
     /// move.
     pub(crate) config: TrainConfig,
+    /// The model's name ([`Model::name`](gradlab_layers::Model::name)).
+    pub(crate) model: String,
+    /// The per-feature mean and standard deviation the data is standardized
+    /// by, when the config asks for it: what a user of the saved model must
+    /// apply to its inputs.
+    pub(crate) standardization: Option<(Vec<f32>, Vec<f32>)>,
     /// T, the length of the learning-rate schedule, fixed when the run
     /// started.
     pub(crate) schedule_steps: u64,
@@ -177,6 +180,8 @@ impl RunState {
             ..s.config.clone()
         };
         settings(self) == settings(other)
+            && self.model == other.model
+            && self.standardization == other.standardization
             && self.schedule_steps == other.schedule_steps
             && self.train_data == other.train_data
             && self.test_data == other.test_data
@@ -410,6 +415,12 @@ fn write_generation(
     Ok(())
 }
 
+/// The standardization of `trainer`'s data, as a run state records it.
+fn standardization(trainer: &Trainer) -> Option<(Vec<f32>, Vec<f32>)> {
+    let s = trainer.train_set().standardized()?;
+    Some((s.mean.clone(), s.std.clone()))
+}
+
 /// The checksum a gradlab tensor file carries in its metadata: written by
 /// [`encode_tensors`], checked against the data when the file is read.
 fn checksum_of(file: &[u8]) -> String {
@@ -504,13 +515,43 @@ impl Checkpoint {
         self.state.data_source.as_deref().map(Path::new)
     }
 
-    /// Rebuilds the saved run on `train` and `test`, which must be the data
-    /// it was saved with (an error says which differs). With `epochs`, the
-    /// run stops after that many epochs instead of the saved number, on the
-    /// saved schedule (see the module docs); fewer epochs than are done
-    /// already is an error.
+    /// The saved run's model name.
+    pub fn model_name(&self) -> &str {
+        &self.state.model
+    }
+
+    /// Rebuilds the saved run of the config's MLP on `train` and `test`,
+    /// which must be the data it was saved with (an error says which
+    /// differs). With `epochs`, the run stops after that many epochs
+    /// instead of the saved number, on the saved schedule (see the module
+    /// docs); fewer epochs than are done already is an error. A run of
+    /// another model is resumed with [`resume_with`](Checkpoint::resume_with).
     pub fn resume(
         &self,
+        train: Dataset,
+        test: Dataset,
+        epochs: Option<usize>,
+    ) -> Result<Trainer, TrainError> {
+        self.rebuild(None, train, test, epochs)
+    }
+
+    /// [`resume`](Checkpoint::resume) for a run of `model` (as given to
+    /// [`Trainer::with_model`]): a model of the saved name, whose parameters
+    /// have the saved names and shapes, into which the saved weights are
+    /// loaded.
+    pub fn resume_with(
+        &self,
+        model: gradlab_layers::Model,
+        train: Dataset,
+        test: Dataset,
+        epochs: Option<usize>,
+    ) -> Result<Trainer, TrainError> {
+        self.rebuild(Some(model), train, test, epochs)
+    }
+
+    fn rebuild(
+        &self,
+        model: Option<gradlab_layers::Model>,
         train: Dataset,
         test: Dataset,
         epochs: Option<usize>,
@@ -525,7 +566,15 @@ impl Checkpoint {
         if let Some(e) = epochs {
             config.epochs = e;
         }
-        let mut trainer = Trainer::build(config, train, test, Some(s.schedule_steps))?;
+        let mut trainer = Trainer::build(config, model, train, test, Some(s.schedule_steps))?;
+        if trainer.model.name != s.model {
+            return Err(TrainError::Conflict {
+                setting: "the model".into(),
+                given: trainer.model.name.clone(),
+                saved: s.model.clone(),
+                checkpoint: self.path.clone(),
+            });
+        }
         let source = s.data_source.as_deref();
         for (split, saved, given) in [
             ("training", &s.train_data, DataIdentity::of(&trainer.train)),
@@ -539,6 +588,11 @@ impl Checkpoint {
                     checkpoint: self.path.clone(),
                 });
             }
+        }
+        if standardization(&trainer) != s.standardization {
+            return Err(bad(
+                "the saved standardization differs from the one of the training data".into(),
+            ));
         }
         let done = s.steps_done / trainer.steps_per_epoch();
         if trainer.config.epochs < done as usize {
@@ -606,6 +660,8 @@ impl Trainer {
             format: "gradlab-run".into(),
             version: STATE_VERSION,
             config: self.config.clone(),
+            model: self.model.name.clone(),
+            standardization: standardization(self),
             schedule_steps: self.schedule_steps,
             data_source: self
                 .data_source

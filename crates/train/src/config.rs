@@ -5,11 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// Everything that determines a training run. Two runs with equal configs
-/// produce bitwise equal weights, whatever the number of threads.
+/// Everything that determines a training run, besides its model and data.
+/// Two runs with equal configs, models and data produce bitwise equal
+/// weights, whatever the number of threads. `hidden`, `activation` and
+/// `dropout` describe the MLP [`Trainer::new`](crate::Trainer::new) builds;
+/// a run of another model ([`Trainer::with_model`](crate::Trainer::with_model))
+/// does not read them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Hidden layer widths (the input and output widths come from the data).
+    /// Hidden layer widths of the MLP [`Trainer::new`](crate::Trainer::new)
+    /// builds (the input and output widths come from the data).
     pub hidden: Vec<usize>,
     /// Activation after every hidden layer: `relu`, `leaky_relu`, `tanh`,
     /// `sigmoid` or `gelu`.
@@ -31,6 +36,11 @@ pub struct TrainConfig {
     /// optimizers are invariant to it (the lecture's "RMSProp Analysis").
     #[serde(default = "one")]
     pub loss_scale: f32,
+    /// Standardize every feature by the training set's mean and standard
+    /// deviation (recorded in checkpoints), for data whose features have
+    /// unlike scales.
+    #[serde(default)]
+    pub standardize: bool,
 }
 
 fn one() -> f32 {
@@ -51,6 +61,7 @@ impl Default for TrainConfig {
             seed: 0,
             limit: None,
             loss_scale: 1.0,
+            standardize: false,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{EpochMetrics, StepInfo, TrainError};
 /// and leave the evaluation columns empty; epoch rows give the epoch's mean
 /// training loss and the test metrics.
 pub const COLUMNS: &str =
-    "kind,epoch,step,batch_size,lr,train_loss,test_loss,test_accuracy,examples_per_s,b_noise";
+    "kind,epoch,step,batch_size,lr,train_loss,test_loss,test_accuracy,examples_per_s,b_noise,test_rmse";
 
 /// A CSV file receiving a run's rows.
 pub struct CsvLog {
@@ -96,17 +96,24 @@ impl CsvLog {
     /// Appends a step row.
     pub fn step(&mut self, s: &StepInfo) -> Result<(), TrainError> {
         self.write(format_args!(
-            "step,{},{},{},{:e},{},,,,\n",
+            "step,{},{},{},{:e},{},,,,,\n",
             s.epoch, s.step, s.batch_size, s.lr, s.loss
         ))
     }
 
     /// Appends an epoch row and flushes the file.
     pub fn epoch(&mut self, m: &EpochMetrics) -> Result<(), TrainError> {
-        let b_noise = m.b_noise.map(|b| b.to_string()).unwrap_or_default();
+        let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         self.write(format_args!(
-            "epoch,{},{},,,{},{},{},{:.1},{}\n",
-            m.epoch, m.steps, m.train_loss, m.test_loss, m.test_accuracy, m.examples_per_s, b_noise
+            "epoch,{},{},,,{},{},{},{:.1},{},{}\n",
+            m.epoch,
+            m.steps,
+            m.train_loss,
+            m.test_loss,
+            cell(m.test_accuracy),
+            m.examples_per_s,
+            cell(m.b_noise),
+            cell(m.test_rmse)
         ))?;
         self.flush()
     }

@@ -36,7 +36,7 @@
 //!     Err(_) => Trainer::new(TrainConfig::default(), mnist.train, mnist.test)?,
 //! };
 //! for epoch in trainer.fit(&options, &mut |_| {})? {
-//!     println!("epoch {}: {:.2} %", epoch.epoch, 100.0 * epoch.test_accuracy);
+//!     println!("epoch {}: {:.2} %", epoch.epoch, 100.0 * epoch.test_accuracy.unwrap());
 //! }
 //! # Ok::<(), gradlab_train::TrainError>(())
 //! ```
@@ -49,6 +49,7 @@ pub mod checkpoint;
 mod config;
 mod csv_log;
 mod error;
+mod helpers;
 mod memory;
 mod trainer;
 
@@ -56,4 +57,6 @@ pub use checkpoint::{Checkpoint, Checkpoints};
 pub use config::{parse_activation, TrainConfig, ACTIVATIONS, DEFAULT_OPTIMIZER};
 pub use csv_log::{CsvLog, COLUMNS};
 pub use error::TrainError;
-pub use trainer::{EpochMetrics, Event, FitOptions, StepInfo, Trainer, CLASSES, DIVERGENCE_FACTOR};
+pub use trainer::{
+    EpochMetrics, Evaluation, Event, FitOptions, StepInfo, Task, Trainer, DIVERGENCE_FACTOR,
+};

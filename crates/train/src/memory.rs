@@ -21,11 +21,9 @@ pub(crate) fn parameters(sizes: &[usize]) -> Option<u64> {
     })
 }
 
-/// Refuses a run whose model, gradients, optimizer state (`moments` tensors
-/// per parameter, named in `moment_note`), optional gradient squares and
-/// activations at `batch` examples need more memory than the system has
-/// available.
-pub(crate) fn check(
+/// [`check`] for an MLP with layer widths `sizes` (input first), before it
+/// is built.
+pub(crate) fn check_mlp(
     sizes: &[usize],
     batch: usize,
     moments: usize,
@@ -33,11 +31,25 @@ pub(crate) fn check(
     moment_note: &str,
 ) -> Result<(), TrainError> {
     let parameters = parameters(sizes).unwrap_or(u64::MAX);
-    let copies = 2 + moments as u64 + u64::from(squares);
     let widths = sizes.iter().fold(0u64, |n, &w| n.saturating_add(w as u64));
     let activations = (batch.max(crate::trainer::EVAL_BATCH) as u64)
         .saturating_mul(widths)
         .saturating_mul(ACTIVATION_COPIES);
+    check(parameters, activations, moments, squares, moment_note)
+}
+
+/// Refuses a run whose `parameters`, their gradients, the optimizer state
+/// (`moments` tensors per parameter, named in `moment_note`), optional
+/// gradient squares and `activations` (floats) need more memory than the
+/// system has available.
+pub(crate) fn check(
+    parameters: u64,
+    activations: u64,
+    moments: usize,
+    squares: bool,
+    moment_note: &str,
+) -> Result<(), TrainError> {
+    let copies = 2 + moments as u64 + u64::from(squares);
     let needed = parameters
         .saturating_mul(copies)
         .saturating_add(activations)
@@ -93,12 +105,13 @@ mod tests {
 
     #[test]
     fn a_model_beyond_any_memory_is_refused() {
-        let err = check(&[784, 100_000_000_000, 10], 128, 2, false, "adam's m and v").unwrap_err();
+        let err =
+            check_mlp(&[784, 100_000_000_000, 10], 128, 2, false, "adam's m and v").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("parameters") && msg.contains("more than the"),
             "{msg}"
         );
-        assert!(check(&[784, 64, 10], 128, 2, false, "adam's m and v").is_ok());
+        assert!(check_mlp(&[784, 64, 10], 128, 2, false, "adam's m and v").is_ok());
     }
 }

@@ -1,4 +1,11 @@
-//! The training loop.
+//! The training loop: forward, backward, step — for any model and any
+//! supervised data.
+//!
+//! A step ([`Trainer::step`]) gathers a batch into the tape's input buffer,
+//! records the model's forward pass and the per-example losses, asks
+//! backward for the statistics the optimizer needs, and updates the
+//! parameters. Everything else here is bookkeeping: epochs, evaluation,
+//! divergence, logs and checkpoints.
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -6,29 +13,83 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use gradlab_autodiff::{GradRequest, NoiseScale, Tape};
-use gradlab_data::{Batches, Dataset};
-use gradlab_layers::{Mlp, Mode, Module};
-use gradlab_optim::{self as optim, Optimizer, Param};
+use gradlab_autodiff::{GradRequest, Graph, NoiseScale, Tape, Var};
+use gradlab_data::{Batches, Dataset, Targets};
+use gradlab_layers::{Mlp, Mode, Model};
+use gradlab_optim::Optimizer;
 use gradlab_tensor::reduce::argmax;
-use rayon::Yield;
 
 use crate::checkpoint::{Checkpoints, DataIdentity};
 use crate::config::parse_activation;
+use crate::helpers::with_pool_awake;
 use crate::{memory, CsvLog, TrainConfig, TrainError};
-
-/// Number of classes of an MNIST-layout dataset.
-pub const CLASSES: usize = 10;
 
 /// Examples per forward pass when evaluating.
 pub(crate) const EVAL_BATCH: usize = 1000;
 
-/// A loss this many times the chance-level loss ln C (that of a model that
-/// gives every class the same probability) means the run has diverged: a
-/// network that knows nothing does 100× better. Weights can blow up while
-/// every loss stays finite (plain SGD at a rate far too large ends at a test
-/// loss of 10³⁴), so waiting for a NaN is not enough.
+/// A loss this many times the chance-level loss means the run has
+/// diverged: a model that knows nothing does 100× better. The chance level
+/// is ln C for C classes (every class equally likely) and E[t²] for a
+/// regression (predicting 0). Weights can blow up while every loss stays
+/// finite (plain SGD at a rate far too large ends at a test loss of 10³⁴),
+/// so waiting for a NaN is not enough.
 pub const DIVERGENCE_FACTOR: f64 = 100.0;
+
+/// What the model learns, read from the data's targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Classify into this many classes: softmax cross-entropy, accuracy.
+    Classes(usize),
+    /// Predict this many real values per example: mean squared error, RMSE.
+    Values(usize),
+}
+
+impl Task {
+    /// The task of a training and a test set: classes (as many as either
+    /// set has), or values of one width. Sets of two kinds, or values of
+    /// two widths, are an error.
+    pub fn of(train: &Dataset, test: &Dataset) -> Result<Task, TrainError> {
+        match (train.classes(), test.classes()) {
+            (Some(a), Some(b)) => return Ok(Task::Classes(a.max(b))),
+            (None, None) => {}
+            _ => {
+                return Err(TrainError::Config(
+                    "the training and the test set have targets of two kinds (class labels and \
+                     values)"
+                        .into(),
+                ))
+            }
+        }
+        let (a, b) = (train.target_width(), test.target_width());
+        if a != b {
+            return Err(TrainError::Config(format!(
+                "the training targets have {} values each but the test targets {}",
+                a.unwrap_or(0),
+                b.unwrap_or(0)
+            )));
+        }
+        Ok(Task::Values(a.unwrap_or(0)))
+    }
+
+    /// The width of the model's output: C logits, or the k values.
+    pub fn outputs(self) -> usize {
+        match self {
+            Task::Classes(c) | Task::Values(c) => c,
+        }
+    }
+}
+
+/// A model's loss and metric on a dataset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The mean per-example loss.
+    pub loss: f64,
+    /// The fraction classified correctly, for classes.
+    pub accuracy: Option<f64>,
+    /// The root mean squared error over every target value, for a
+    /// regression.
+    pub rmse: Option<f64>,
+}
 
 /// What happened in one training step.
 #[derive(Clone, Copy, Debug)]
@@ -62,8 +123,10 @@ pub struct EpochMetrics {
     pub train_loss: f64,
     /// Mean loss on the test set after the epoch.
     pub test_loss: f64,
-    /// Fraction of the test set classified correctly.
-    pub test_accuracy: f64,
+    /// Fraction of the test set classified correctly, for classes.
+    pub test_accuracy: Option<f64>,
+    /// The root mean squared error on the test set, for a regression.
+    pub test_rmse: Option<f64>,
     /// Training examples per second (evaluation excluded).
     pub examples_per_s: f64,
     /// Seconds spent training in this epoch.
@@ -108,8 +171,8 @@ pub struct FitOptions {
 pub struct Trainer {
     /// The run's definition.
     pub config: TrainConfig,
-    /// The network.
-    pub model: Mlp,
+    /// The network and its weights.
+    pub model: Model,
     /// The optimizer and its state.
     pub optimizer: Optimizer,
     /// Steps completed; the epoch and the batch within it follow from it.
@@ -126,39 +189,55 @@ pub struct Trainer {
     pub(crate) epoch_noise: Option<NoiseScale>,
     pub(crate) train: Dataset,
     pub(crate) test: Dataset,
+    task: Task,
+    loss_limit: f64,
     tape: Tape,
     eval_tape: Tape,
-    labels: Vec<usize>,
+    targets: Targets,
     request: GradRequest,
-    /// The allocation of the list of parameters handed to the optimizer,
-    /// kept empty between steps.
-    param_list: Vec<Param<'static>>,
 }
 
 impl Trainer {
-    /// A fresh run of `config` on `train`, evaluated on `test`. Every value
-    /// that has no meaning — no epochs, a batch larger than the training
-    /// set, test images of another size than the training images, a model
-    /// larger than the memory available — is an error, before anything is
-    /// allocated.
+    /// A fresh run of `config` on `train`, evaluated on `test`, training
+    /// the config's MLP (its output width read from the data: one logit per
+    /// class, or one output per target value). Every value that has no
+    /// meaning — no epochs, a batch larger than the training set, test
+    /// examples of another size than the training ones, a model larger than
+    /// the memory available — is an error, before anything is allocated.
     pub fn new(config: TrainConfig, train: Dataset, test: Dataset) -> Result<Trainer, TrainError> {
-        Trainer::build(config, train, test, None)
+        Trainer::build(config, None, train, test, None)
     }
 
-    /// [`Trainer::new`] with a schedule of `schedule_steps` steps, if given
-    /// (a resumed run keeps its own), else of the run's length.
+    /// A fresh run of `config` training `model` (any network; the config's
+    /// MLP settings are not used). The model's output for a batch must be
+    /// `[B, outputs]`, `outputs` being the number of classes or target
+    /// values; anything else is an error.
+    pub fn with_model(
+        config: TrainConfig,
+        model: Model,
+        train: Dataset,
+        test: Dataset,
+    ) -> Result<Trainer, TrainError> {
+        Trainer::build(config, Some(model), train, test, None)
+    }
+
+    /// [`Trainer::new`] or [`Trainer::with_model`], with a schedule of
+    /// `schedule_steps` steps, if given (a resumed run keeps its own), else
+    /// of the run's length.
     pub(crate) fn build(
         config: TrainConfig,
+        model: Option<Model>,
         train: Dataset,
         test: Dataset,
         schedule_steps: Option<u64>,
     ) -> Result<Trainer, TrainError> {
         config.validate()?;
         let limited = config.limit.is_some_and(|n| n < train.len());
-        let train = match config.limit {
+        let mut train = match config.limit {
             Some(n) => train.limit(n),
             None => train,
         };
+        let mut test = test;
         if train.is_empty() {
             return Err(TrainError::Config("the training set is empty".into()));
         }
@@ -166,13 +245,15 @@ impl Trainer {
             return Err(TrainError::Config("the test set is empty".into()));
         }
         if train.num_features() != test.num_features() {
+            let size = |d: &Dataset| match d.rows() {
+                1 => format!("have {} features", d.cols()),
+                _ => format!("are {}×{}", d.rows(), d.cols()),
+            };
+            let what = if train.rows() > 1 { "images" } else { "examples" };
             return Err(TrainError::Config(format!(
-                "the test images are {}×{} but the training images {}×{}: a model takes \
-                 inputs of one size",
-                test.rows(),
-                test.cols(),
-                train.rows(),
-                train.cols()
+                "the test {what} {} but the training {what} {}: a model takes inputs of one size",
+                size(&test),
+                size(&train),
             )));
         }
         if config.batch_size > train.len() {
@@ -183,31 +264,40 @@ impl Trainer {
                 if limited { " (after --limit)" } else { "" }
             )));
         }
+        let task = Task::of(&train, &test)?;
+        if config.standardize {
+            let s = train.standardization();
+            train = train.standardize(s.clone())?;
+            test = test.standardize(s)?;
+        }
         let steps_per_epoch = train.len().div_ceil(config.batch_size) as u64;
         let schedule_steps =
             schedule_steps.unwrap_or(steps_per_epoch.saturating_mul(config.epochs as u64));
-        let mut sizes = vec![train.num_features()];
-        sizes.extend(&config.hidden);
-        sizes.push(CLASSES);
-        let optimizer =
-            Optimizer::from_spec(&config.optimizer)?.with_total_steps(schedule_steps)?;
-        let moments = optimizer.state_names();
-        memory::check(
-            &sizes,
-            config.batch_size,
-            moments.len(),
-            optimizer.grad_request() == optim::GradRequest::MeanAndSquares,
-            &format!("{}'s {}", optimizer.name(), moments.join(" and ")),
-        )?;
-        let activation = parse_activation(&config.activation)?;
-        let model = Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?;
-        let request = match optimizer.grad_request() {
-            optim::GradRequest::Mean => GradRequest::Mean,
-            optim::GradRequest::MeanAndSquares => GradRequest::MeanAndSquares,
+        let optimizer = Optimizer::for_run(&config.optimizer, schedule_steps)?;
+        let state = format!("{}'s {}", optimizer.name(), optimizer.state_names().join(" and "));
+        let squares = optimizer.grad_request() != GradRequest::Mean;
+        let moments = optimizer.state_names().len();
+        let model = match model {
+            None => {
+                let mut sizes = vec![train.num_features()];
+                sizes.extend(&config.hidden);
+                sizes.push(task.outputs());
+                memory::check_mlp(&sizes, config.batch_size, moments, squares, &state)?;
+                let activation = parse_activation(&config.activation)?;
+                Model::from(Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?)
+            }
+            Some(model) => {
+                let scalars = model.params.num_scalars() as u64;
+                memory::check(scalars, 0, moments, squares, &state)?;
+                check_output(&model, &train, task)?;
+                model
+            }
         };
+        let loss_limit = DIVERGENCE_FACTOR * chance_loss(task, &train);
         Ok(Trainer {
             config,
             model,
+            request: optimizer.grad_request(),
             optimizer,
             steps_done: 0,
             schedule_steps,
@@ -217,11 +307,11 @@ impl Trainer {
             epoch_noise: None,
             train,
             test,
+            task,
+            loss_limit,
             tape: Tape::new(),
             eval_tape: Tape::new(),
-            labels: Vec::new(),
-            request,
-            param_list: Vec::new(),
+            targets: Targets::default(),
         })
     }
 
@@ -231,6 +321,11 @@ impl Trainer {
     pub fn with_data_source(mut self, dir: impl Into<PathBuf>) -> Trainer {
         self.data_source = Some(dir.into());
         self
+    }
+
+    /// What the model learns.
+    pub fn task(&self) -> Task {
+        self.task
     }
 
     /// Steps completed.
@@ -255,9 +350,9 @@ impl Trainer {
     }
 
     /// The largest loss a step or an evaluation may have before the run
-    /// counts as diverged: [`DIVERGENCE_FACTOR`] × ln C.
+    /// counts as diverged: [`DIVERGENCE_FACTOR`] × the chance-level loss.
     pub fn loss_limit(&self) -> f64 {
-        DIVERGENCE_FACTOR * (CLASSES as f64).ln()
+        self.loss_limit
     }
 
     /// Whether `loss` means the run has diverged: NaN, or above
@@ -289,45 +384,25 @@ impl Trainer {
     /// the statistics the optimizer asks for, update. Returns the batch's
     /// mean loss, or an error (and no update) if it is not finite.
     pub fn step(&mut self, indices: &[usize]) -> Result<f32, TrainError> {
-        // The step runs on one of rayon's threads, so its parallel loops
-        // start from inside the pool and the calling thread sleeps once per
-        // step rather than once per loop. The pool's other threads stay
-        // awake for the step's duration, running its parallel pieces as
-        // they appear: an idle rayon thread soon goes to sleep, and waking
-        // it for each of a step's dozen parallel loops (a system call and a
-        // context switch each) cost 15–20 % of a step at batch size 32.
-        //
-        // The first step allocates every worker's matmul buffers (a
-        // broadcast to the pool, which `Tape::record` would otherwise do)
-        // before the helpers start: a thread that waits for a broadcast runs
-        // queued jobs meanwhile, and if it picked up its own helper job, that
-        // helper would spin until the step it sits inside has finished.
-        gradlab_tensor::reserve_workers();
-        let done = AtomicBool::new(false);
-        rayon::scope(|_| {
-            with_helpers(rayon::current_num_threads() - 1, &done, || {
-                let _stop_helpers = SetOnDrop(&done);
-                self.step_here(indices)
-            })
-        })
+        with_pool_awake(|| self.step_here(indices))
     }
 
     fn step_here(&mut self, indices: &[usize]) -> Result<f32, TrainError> {
-        let loss_limit = self.loss_limit();
+        let seed = self.config.seed ^ (self.steps_done + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let loss_limit = self.loss_limit;
         let Trainer {
             model,
             optimizer,
             train,
             tape,
-            labels,
-            param_list,
+            targets,
             ..
         } = self;
-        let seed = self.config.seed ^ (self.steps_done + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        // Forward: the batch's per-example losses ℓ_b.
         let mut g = tape.record(&model.params);
-        let x = g.input_with(|buf| train.gather(indices, buf, labels));
-        let logits = model.forward(&mut g, x, Mode::Train { seed });
-        let losses = g.softmax_cross_entropy(logits, labels);
+        let x = g.input_with(|batch| train.gather(indices, batch, targets));
+        let y = model.net.forward(&mut g, x, Mode::Train { seed });
+        let losses = loss(&mut g, y, targets);
         let loss = g.value(losses).mean();
         if loss.is_nan() || f64::from(loss) > loss_limit {
             let lr = optimizer.learning_rate(indices.len());
@@ -338,18 +413,10 @@ impl Trainer {
             1.0 => losses,
             alpha => g.scale(losses, alpha),
         };
+        // Backward: ĝ, and (1/B) Σ_b g_b² when the optimizer reads it.
         g.backward(scaled, self.request)?;
-        let mut params = reuse(std::mem::take(param_list));
-        params.extend(model.params.iter_mut().map(|(id, value)| {
-            let grad = tape.grad(id).expect("every parameter reaches the loss");
-            let p = Param::new(id.0, value, grad);
-            match tape.grad_sq(id) {
-                Some(sq) => p.with_grad_sq(sq),
-                None => p,
-            }
-        }));
-        optimizer.step(&mut params, indices.len());
-        *param_list = reuse(params);
+        // Step: every parameter updated from its gradient statistics.
+        optimizer.update(&mut model.params, tape);
         self.steps_done += 1;
         Ok(loss)
     }
@@ -360,19 +427,14 @@ impl Trainer {
         self.tape.noise_scale().map(|(total, _)| total)
     }
 
-    /// Mean loss and accuracy of the model on `data` (dropout off).
-    pub fn evaluate(&mut self, data: &Dataset) -> (f64, f64) {
-        evaluate(&self.model, &mut self.eval_tape, &mut self.labels, data)
+    /// The model's mean loss and metric on `data` (dropout off).
+    pub fn evaluate(&mut self, data: &Dataset) -> Evaluation {
+        evaluate(&self.model, &mut self.eval_tape, &mut self.targets, data)
     }
 
-    /// Mean loss and accuracy on the test set.
-    pub fn evaluate_test(&mut self) -> (f64, f64) {
-        evaluate(
-            &self.model,
-            &mut self.eval_tape,
-            &mut self.labels,
-            &self.test,
-        )
+    /// The model's mean loss and metric on the test set.
+    pub fn evaluate_test(&mut self) -> Evaluation {
+        evaluate(&self.model, &mut self.eval_tape, &mut self.targets, &self.test)
     }
 
     /// The divergence error for `loss` (`what` says which) at `step` of
@@ -464,17 +526,18 @@ impl Trainer {
             on_event(Event::Step(&info));
         }
         let train_seconds = start.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = self.evaluate_test();
-        if self.diverges(test_loss) {
+        let test = self.evaluate_test();
+        if self.diverges(test.loss) {
             let lr = self.optimizer.learning_rate(self.config.batch_size);
-            return Err(self.diverged(self.steps_done, epoch, "the test loss", test_loss, lr));
+            return Err(self.diverged(self.steps_done, epoch, "the test loss", test.loss, lr));
         }
         let metrics = EpochMetrics {
             epoch,
             steps: self.steps_done,
             train_loss: self.epoch_loss_sum / batches as f64,
-            test_loss,
-            test_accuracy,
+            test_loss: test.loss,
+            test_accuracy: test.accuracy,
+            test_rmse: test.rmse,
             examples_per_s: seen as f64 / train_seconds,
             train_seconds,
             b_noise: self.epoch_noise.take().map(|n| n.b_noise()),
@@ -574,79 +637,90 @@ impl Trainer {
         Ok(all)
     }
 }
-
-/// Runs `body` while `helpers` other threads of the pool run its parallel
-/// pieces or spin, until `done`. (`rayon::join` keeps its jobs on the
-/// stack, so this allocates nothing.)
-fn with_helpers<R: Send>(helpers: usize, done: &AtomicBool, body: impl FnOnce() -> R + Send) -> R {
-    if helpers == 0 {
-        return body();
+/// The per-example losses of outputs `y` against `targets`: softmax
+/// cross-entropy for classes, mean squared error for values.
+fn loss(g: &mut Graph, y: Var, targets: &Targets) -> Var {
+    match targets {
+        Targets::Classes(labels) => g.softmax_cross_entropy(y, labels),
+        Targets::Values(t) => g.mse(y, t),
     }
-    rayon::join(
-        || with_helpers(helpers - 1, done, body),
-        || help_until(done),
-    )
-    .0
 }
 
-/// Runs the pool's pending jobs, or spins, until `done`.
-fn help_until(done: &AtomicBool) {
-    let mut idle = 0u32;
-    while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() == Some(Yield::Executed) {
-            idle = 0;
-            continue;
+/// The loss of a model that knows nothing: ln C for C classes, E[t²] (the
+/// loss of predicting 0) for values — or 1 if the targets are all 0.
+fn chance_loss(task: Task, train: &Dataset) -> f64 {
+    match (task, train.targets()) {
+        (Task::Classes(c), _) => (c.max(2) as f64).ln(),
+        (Task::Values(_), Targets::Values(t)) => {
+            let sq = t.data().iter().map(|&v| f64::from(v) * f64::from(v));
+            let mean_sq = sq.sum::<f64>() / t.len().max(1) as f64;
+            if mean_sq > 0.0 {
+                mean_sq
+            } else {
+                1.0
+            }
         }
-        idle += 1;
-        // With more threads than free cores, a helper that only spins would
-        // take the core from the thread doing the step's serial work.
-        if idle.is_multiple_of(256) {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
+        (Task::Values(_), Targets::Classes(_)) => unreachable!("the task is read from the targets"),
     }
 }
 
-/// Sets the flag when dropped, so that helpers stop even if the step panics.
-struct SetOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for SetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+/// Checks that `model` maps a batch of `train` to `[B, outputs]`.
+fn check_output(model: &Model, train: &Dataset, task: Task) -> Result<(), TrainError> {
+    let mut tape = Tape::new();
+    let mut g = tape.record(&model.params);
+    let x = g.input_with(|batch| train.gather(&[0], batch, &mut Targets::default()));
+    let y = model.net.forward(&mut g, x, Mode::Eval);
+    let shape = g.value(y).shape();
+    if shape != [1, task.outputs()] {
+        let wanted = match task {
+            Task::Classes(c) => format!("one logit per class: the data has {c} classes"),
+            Task::Values(k) => format!("one output per target value: the data has {k}"),
+        };
+        return Err(TrainError::Config(format!(
+            "the model {:?} maps a batch of 1 example to shape {shape:?}, but a trainer needs \
+             [1, {}] ({wanted})",
+            model.name,
+            task.outputs()
+        )));
     }
+    Ok(())
 }
 
-/// An empty `Vec` with the allocation of `v`, for borrows of another
-/// lifetime. Collecting a vector's own `into_iter` reuses its buffer when the
-/// element layout is the same, so once the list has held every parameter,
-/// a step allocates nothing for it.
-fn reuse<'a, 'b>(mut v: Vec<Param<'a>>) -> Vec<Param<'b>> {
-    v.clear();
-    v.into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
-}
-
-/// Mean loss and accuracy of `model` on `data`, in batches, dropout off.
-fn evaluate(model: &Mlp, tape: &mut Tape, labels: &mut Vec<usize>, data: &Dataset) -> (f64, f64) {
+/// `model`'s mean loss and metric on `data`, in batches, dropout off.
+fn evaluate(model: &Model, tape: &mut Tape, targets: &mut Targets, data: &Dataset) -> Evaluation {
     let order = Batches::sequential(data.len(), EVAL_BATCH).expect("EVAL_BATCH is not 0");
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     for indices in order.iter() {
         let mut g = tape.record(&model.params);
-        let x = g.input_with(|buf| data.gather(indices, buf, labels));
-        let logits = model.forward(&mut g, x, Mode::Eval);
-        let losses = g.softmax_cross_entropy(logits, labels);
+        let x = g.input_with(|batch| data.gather(indices, batch, targets));
+        let y = model.net.forward(&mut g, x, Mode::Eval);
+        let losses = loss(&mut g, y, targets);
         loss_sum += g.value(losses).sum() as f64;
-        let z = g.value(logits);
-        let classes = z.shape()[1];
-        correct += z
-            .data()
-            .chunks_exact(classes)
-            .zip(labels.iter())
-            .filter(|(row, &y)| argmax(row) == y)
-            .count();
+        if let Targets::Classes(labels) = &*targets {
+            let z = g.value(y);
+            let classes = z.shape()[1];
+            correct += z
+                .data()
+                .chunks_exact(classes)
+                .zip(labels.iter())
+                .filter(|(row, &y)| argmax(row) == y)
+                .count();
+        }
     }
     let n = data.len().max(1) as f64;
-    (loss_sum / n, correct as f64 / n)
+    let loss = loss_sum / n;
+    match data.classes() {
+        Some(_) => Evaluation {
+            loss,
+            accuracy: Some(correct as f64 / n),
+            rmse: None,
+        },
+        // Each example's loss is the mean of its k squared errors, so their
+        // mean is the mean over every value.
+        None => Evaluation {
+            loss,
+            accuracy: None,
+            rmse: Some(loss.sqrt()),
+        },
+    }
 }

@@ -148,9 +148,9 @@ fn resuming_on_other_data_is_an_error() {
         "{msg}"
     );
     // The same first examples in another order are other data too.
-    let mut pixels = train.images().to_vec();
+    let mut pixels = train.images().unwrap().to_vec();
     pixels.swap(0, 784);
-    let mut labels = train.labels().to_vec();
+    let mut labels: Vec<u8> = train.labels().unwrap().iter().map(|&l| l as u8).collect();
     labels.swap(0, 1);
     let swapped = gradlab_data::Dataset::new(pixels, labels, 28, 28).unwrap();
     let err = saved.resume(swapped, test, None).err().unwrap().to_string();

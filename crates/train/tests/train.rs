@@ -24,7 +24,7 @@ fn one_epoch_on_5000_examples_exceeds_90_percent() {
         ..FitOptions::default()
     };
     let history = t.fit(&outputs, &mut |_| {}).unwrap();
-    let acc = history[0].test_accuracy;
+    let acc = history[0].test_accuracy.unwrap();
     assert!(acc > 0.90, "test accuracy {acc}");
     let log = std::fs::read_to_string(log).unwrap();
     let lines: Vec<&str> = log.lines().collect();

@@ -1,0 +1,59 @@
+//! [`Model`]: a network together with the parameters it reads.
+
+use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
+
+use crate::{Mlp, Mode, Module};
+
+/// A network and its parameter store: what a trainer trains and a
+/// checkpoint saves. Any [`Module`] can be one — a [`Sequential`] of your
+/// own layers, two heads, a residual block — given the store its
+/// [`ParamId`]s point into.
+///
+/// [`Sequential`]: crate::Sequential
+pub struct Model {
+    /// What the network is, as checkpoints record it: a run is resumed only
+    /// with a model of the same name (and the same parameter names and
+    /// shapes).
+    pub name: String,
+    /// The forward pass.
+    pub net: Box<dyn Module + Send + Sync>,
+    /// The weights the network reads.
+    pub params: ParamStore,
+}
+
+impl Model {
+    /// `net`, reading its weights from `params`, called `name`.
+    pub fn new(
+        name: impl Into<String>,
+        net: impl Module + Send + Sync + 'static,
+        params: ParamStore,
+    ) -> Model {
+        Model {
+            name: name.into(),
+            net: Box::new(net),
+            params,
+        }
+    }
+}
+
+/// An MLP is named for its widths: `mlp 784-512-512-10`.
+impl From<Mlp> for Model {
+    fn from(mlp: Mlp) -> Model {
+        let widths: Vec<String> = mlp.sizes.iter().map(usize::to_string).collect();
+        Model {
+            name: format!("mlp {}", widths.join("-")),
+            net: Box::new(mlp.net),
+            params: mlp.params,
+        }
+    }
+}
+
+impl Module for Model {
+    fn forward(&self, g: &mut Graph, x: Var, mode: Mode) -> Var {
+        self.net.forward(g, x, mode)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        self.net.params()
+    }
+}
