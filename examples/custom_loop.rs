@@ -17,10 +17,14 @@ pub fn two_moons(n: usize, seed: u64) -> (Tensor, Vec<usize>) {
     let t = Tensor::uniform(&[n], 0.0, std::f32::consts::PI, &mut r);
     let noise = Tensor::normal(&[n, 2], 0.0, 0.1, &mut r);
     let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
-    let points = t.data().iter().zip(&labels).flat_map(|(&t, &moon)| match moon {
-        0 => [t.cos(), t.sin()],
-        _ => [1.0 - t.cos(), 0.5 - t.sin()],
-    });
+    let points = t
+        .data()
+        .iter()
+        .zip(&labels)
+        .flat_map(|(&t, &moon)| match moon {
+            0 => [t.cos(), t.sin()],
+            _ => [1.0 - t.cos(), 0.5 - t.sin()],
+        });
     let x = Tensor::from_vec(points.collect(), &[n, 2]).add(&noise);
     (x, labels)
 }
@@ -47,7 +51,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let xv = g.input(&x_test);
     let logits = mlp.forward(&mut g, xv, Mode::Eval);
     let predicted = g.value(logits).argmax_rows();
-    let correct = predicted.iter().zip(&y_test).filter(|(p, y)| p == y).count();
-    println!("test accuracy {:.1} %", 100.0 * correct as f64 / y_test.len() as f64);
+    let correct = predicted
+        .iter()
+        .zip(&y_test)
+        .filter(|(p, y)| p == y)
+        .count();
+    println!(
+        "test accuracy {:.1} %",
+        100.0 * correct as f64 / y_test.len() as f64
+    );
     Ok(())
 }

@@ -120,13 +120,19 @@ pub fn model(seed: u64) -> Result<Model, LayerError> {
 /// 1.2 about the origin, else 0.
 pub fn circle(n: usize, seed: u64) -> Dataset {
     let x = Tensor::uniform(&[n, 2], -2.0, 2.0, &mut rng(seed));
-    let inside = x.data().chunks_exact(2).map(|p| usize::from(p[0] * p[0] + p[1] * p[1] < 1.44));
+    let inside = x
+        .data()
+        .chunks_exact(2)
+        .map(|p| usize::from(p[0] * p[0] + p[1] * p[1] < 1.44));
     let labels = inside.collect();
     Dataset::from_tensors(x, Targets::Classes(labels)).expect("finite points, one label each")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("softplus backward against finite differences: max error {:.1e}", gradient_check());
+    println!(
+        "softplus backward against finite differences: max error {:.1e}",
+        gradient_check()
+    );
     let config = TrainConfig {
         optimizer: "adam(lr=3e-3)".into(),
         batch_size: 32,
@@ -137,6 +143,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let history = trainer.fit(&FitOptions::default(), &mut |_| {})?;
     let last = history.last().expect("at least one epoch");
     let accuracy = last.test_accuracy.expect("a classification");
-    println!("{}: test accuracy {:.1} % after {} epochs", trainer.model.name, 100.0 * accuracy, last.epoch);
+    println!(
+        "{}: test accuracy {:.1} % after {} epochs",
+        trainer.model.name,
+        100.0 * accuracy,
+        last.epoch
+    );
     Ok(())
 }

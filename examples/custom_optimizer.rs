@@ -93,6 +93,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     })?;
     let last = epochs.last().expect("at least one epoch");
-    println!("test accuracy {:.2} %", 100.0 * last.test_accuracy.expect("MNIST has classes"));
+    println!(
+        "test accuracy {:.2} %",
+        100.0 * last.test_accuracy.expect("MNIST has classes")
+    );
     Ok(())
 }

@@ -33,7 +33,10 @@ fn softplus_values_are_stable() {
     assert!(v[0] >= 0.0 && v[0] < 1e-40, "{}", v[0]);
     assert!((v[1] - std::f32::consts::LN_2).abs() < 1e-7, "{}", v[1]);
     assert_eq!(v[2], 100.0);
-    assert_eq!(tape.describe()[1].split_whitespace().nth(2), Some("softplus"));
+    assert_eq!(
+        tape.describe()[1].split_whitespace().nth(2),
+        Some("softplus")
+    );
 }
 
 /// ∂L/∂θ of L = Σ c ⊙ net(x) for every weight of the example's MLP, by
@@ -59,7 +62,10 @@ fn an_mlp_with_softplus_matches_finite_differences() {
     };
     let mut tape = Tape::new();
     loss(&m, &mut tape, true);
-    let analytic: Vec<Tensor> = ids.iter().map(|&id| tape.grad(id).unwrap().clone()).collect();
+    let analytic: Vec<Tensor> = ids
+        .iter()
+        .map(|&id| tape.grad(id).unwrap().clone())
+        .collect();
     let h = 1e-2;
     for (k, &id) in ids.iter().enumerate() {
         for j in 0..m.params.get(id).len() {
@@ -108,7 +114,10 @@ fn per_example_gradients_pass_through_softplus() {
             let pe = tape.per_example(id).unwrap();
             let got = &pe.data()[i * want.len()..(i + 1) * want.len()];
             for (a, w) in got.iter().zip(want.data()) {
-                assert!((a - w).abs() <= 1e-5 * (1.0 + w.abs()), "example {i}: {a} vs {w}");
+                assert!(
+                    (a - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                    "example {i}: {a} vs {w}"
+                );
             }
         }
     }

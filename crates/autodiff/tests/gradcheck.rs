@@ -360,12 +360,17 @@ fn fan_out_accumulates_every_contribution() {
     });
     let mut s = store(&[("w", rand(&[n, n], 7)), ("b", rand(&[n], 8))]);
     for f in [None, Some(Activation::Tanh), Some(Activation::Gelu)] {
-        check(&format!("weight used twice (linear, {f:?})"), &mut s, 1e-2, &|g, v| {
-            let xv = g.input(&x);
-            let h = g.linear(xv, v[0], Some(v[1]), Some(Activation::Sigmoid));
-            let y = g.linear(h, v[0], Some(v[1]), f);
-            g.softmax_cross_entropy(y, &labels)
-        });
+        check(
+            &format!("weight used twice (linear, {f:?})"),
+            &mut s,
+            1e-2,
+            &|g, v| {
+                let xv = g.input(&x);
+                let h = g.linear(xv, v[0], Some(v[1]), Some(Activation::Sigmoid));
+                let y = g.linear(h, v[0], Some(v[1]), f);
+                g.softmax_cross_entropy(y, &labels)
+            },
+        );
     }
 }
 

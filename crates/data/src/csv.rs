@@ -89,7 +89,10 @@ impl Dataset {
                     expected,
                 };
                 if j == t && kind == TargetKind::Classes {
-                    labels.push(cell.parse::<usize>().map_err(|_| bad("a class index (a whole number ≥ 0)"))?);
+                    labels.push(
+                        cell.parse::<usize>()
+                            .map_err(|_| bad("a class index (a whole number ≥ 0)"))?,
+                    );
                     continue;
                 }
                 let v = cell

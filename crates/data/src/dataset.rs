@@ -298,7 +298,9 @@ impl Dataset {
     pub fn image(&self, i: usize) -> &[u8] {
         self.check_index(i);
         let f = self.num_features();
-        let images = self.images().expect("Dataset::image: the features are not u8 pixels");
+        let images = self
+            .images()
+            .expect("Dataset::image: the features are not u8 pixels");
         &images[i * f..(i + 1) * f]
     }
 
@@ -328,12 +330,20 @@ impl Dataset {
         let f = self.num_features();
         indices.iter().for_each(|&i| self.check_index(i));
         let features = match &self.features {
-            Features::Bytes(b) => {
-                Features::Bytes(indices.iter().flat_map(|&i| &b[i * f..(i + 1) * f]).copied().collect())
-            }
-            Features::Floats(x) => {
-                Features::Floats(indices.iter().flat_map(|&i| &x[i * f..(i + 1) * f]).copied().collect())
-            }
+            Features::Bytes(b) => Features::Bytes(
+                indices
+                    .iter()
+                    .flat_map(|&i| &b[i * f..(i + 1) * f])
+                    .copied()
+                    .collect(),
+            ),
+            Features::Floats(x) => Features::Floats(
+                indices
+                    .iter()
+                    .flat_map(|&i| &x[i * f..(i + 1) * f])
+                    .copied()
+                    .collect(),
+            ),
         };
         let targets = match &self.targets {
             Targets::Classes(c) => Targets::Classes(indices.iter().map(|&i| c[i]).collect()),
@@ -542,7 +552,9 @@ impl Dataset {
                 if !matches!(y, Targets::Classes(_)) {
                     *y = Targets::default();
                 }
-                let Targets::Classes(out) = y else { unreachable!() };
+                let Targets::Classes(out) = y else {
+                    unreachable!()
+                };
                 out.clear();
                 out.extend(indices.iter().map(|&i| labels[i]));
             }
@@ -551,7 +563,9 @@ impl Dataset {
                 if !matches!(y, Targets::Values(_)) {
                     *y = Targets::Values(Tensor::default());
                 }
-                let Targets::Values(out) = y else { unreachable!() };
+                let Targets::Values(out) = y else {
+                    unreachable!()
+                };
                 out.resize_for(&[indices.len(), k]);
                 for (o, &i) in out.data_mut().chunks_exact_mut(k).zip(indices) {
                     o.copy_from_slice(v.row(i));
@@ -603,10 +617,16 @@ mod tests {
         data.gather(&[0, 1], &mut x, &mut y);
         let (x_ptr, y_ptr) = (x.data().as_ptr(), y.classes().unwrap().as_ptr());
         data.gather(&[2, 0], &mut x, &mut y);
-        assert_eq!((x.data().as_ptr(), y.classes().unwrap().as_ptr()), (x_ptr, y_ptr));
+        assert_eq!(
+            (x.data().as_ptr(), y.classes().unwrap().as_ptr()),
+            (x_ptr, y_ptr)
+        );
         // A smaller batch fits in the same buffers too.
         data.gather(&[1], &mut x, &mut y);
-        assert_eq!((x.data().as_ptr(), y.classes().unwrap().as_ptr()), (x_ptr, y_ptr));
+        assert_eq!(
+            (x.data().as_ptr(), y.classes().unwrap().as_ptr()),
+            (x_ptr, y_ptr)
+        );
         assert_eq!(x.shape(), [1, 4]);
         assert_eq!(y.classes().unwrap(), [9]);
     }

@@ -29,8 +29,14 @@ fn sizes() {
 #[test]
 fn first_labels() {
     let m = mnist();
-    assert_eq!(m.train.labels().unwrap()[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
-    assert_eq!(m.test.labels().unwrap()[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    assert_eq!(
+        m.train.labels().unwrap()[..10],
+        [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    );
+    assert_eq!(
+        m.test.labels().unwrap()[..10],
+        [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    );
 }
 
 #[test]

@@ -74,11 +74,17 @@ fn a_non_numeric_cell_names_its_line_and_column() {
         matches!(&err, DataError::CsvValue { line: 3, column: 2, name, value, .. } if name == "b" && value == "x7"),
         "{err:?}"
     );
-    assert!(msg.contains("line 3, column 2 (\"b\"): \"x7\" is not a finite number"), "{msg}");
+    assert!(
+        msg.contains("line 3, column 2 (\"b\"): \"x7\" is not a finite number"),
+        "{msg}"
+    );
     // A value that parses but is not finite is refused too: it would
     // silently poison training.
     let (_, msg) = csv_error("a,y\nnan,0\n", TargetKind::Classes);
-    assert!(msg.contains("line 2, column 1 (\"a\"): \"nan\" is not a finite number"), "{msg}");
+    assert!(
+        msg.contains("line 2, column 1 (\"a\"): \"nan\" is not a finite number"),
+        "{msg}"
+    );
     // An empty cell.
     let (_, msg) = csv_error("a,y\n1,0\n,1\n", TargetKind::Classes);
     assert!(msg.contains("line 3, column 1"), "{msg}");
@@ -87,8 +93,21 @@ fn a_non_numeric_cell_names_its_line_and_column() {
 #[test]
 fn a_class_label_must_be_a_whole_number() {
     let (err, msg) = csv_error("a,y\n1,0\n2,1.5\n", TargetKind::Classes);
-    assert!(matches!(err, DataError::CsvValue { line: 3, column: 2, .. }), "{err:?}");
-    assert!(msg.contains("is not a class index (a whole number ≥ 0)"), "{msg}");
+    assert!(
+        matches!(
+            err,
+            DataError::CsvValue {
+                line: 3,
+                column: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("is not a class index (a whole number ≥ 0)"),
+        "{msg}"
+    );
     let (_, msg) = csv_error("a,y\n1,-1\n", TargetKind::Classes);
     assert!(msg.contains("line 2, column 2"), "{msg}");
     // As a value, 1.5 is fine; a word is not.
@@ -110,10 +129,21 @@ fn a_missing_target_column_lists_the_header() {
 fn a_ragged_row_names_its_line() {
     let (err, msg) = csv_error("a,b,y\n1,2,0\n3,4,1\n5,1\n", TargetKind::Classes);
     assert!(
-        matches!(err, DataError::CsvRagged { line: 4, fields: 2, expected: 3, .. }),
+        matches!(
+            err,
+            DataError::CsvRagged {
+                line: 4,
+                fields: 2,
+                expected: 3,
+                ..
+            }
+        ),
         "{err:?}"
     );
-    assert!(msg.contains("line 4 has 2 fields, but the header has 3"), "{msg}");
+    assert!(
+        msg.contains("line 4 has 2 fields, but the header has 3"),
+        "{msg}"
+    );
     let (_, msg) = csv_error("a,y\n1,0,9\n", TargetKind::Classes);
     assert!(msg.contains("line 2 has 3 fields"), "{msg}");
 }
@@ -126,28 +156,58 @@ fn a_file_without_rows_or_at_all_is_an_error() {
     let missing = Path::new("/nonexistent/gradlab/data.csv");
     let err = Dataset::from_csv(missing, "y", TargetKind::Classes).unwrap_err();
     assert!(matches!(err, DataError::Io { .. }), "{err:?}");
-    assert!(err.to_string().contains("/nonexistent/gradlab/data.csv"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/gradlab/data.csv"),
+        "{err}"
+    );
 }
 
 #[test]
 fn datasets_from_tensors_check_their_shapes() {
     let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]);
     let err = Dataset::from_tensors(x.clone(), Targets::Classes(vec![0, 1])).unwrap_err();
-    assert!(matches!(err, DataError::TargetCount { examples: 3, targets: 2 }), "{err:?}");
-    assert!(err.to_string().contains("3 feature rows but 2 targets"), "{err}");
+    assert!(
+        matches!(
+            err,
+            DataError::TargetCount {
+                examples: 3,
+                targets: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("3 feature rows but 2 targets"),
+        "{err}"
+    );
     let flat = Tensor::from_vec(vec![1.0, 2.0], &[2]);
     let err = Dataset::from_tensors(flat, Targets::Classes(vec![0, 1])).unwrap_err();
-    assert!(err.to_string().contains("the features have shape [2]; expected [examples, features]"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the features have shape [2]; expected [examples, features]"),
+        "{err}"
+    );
     let y = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]);
     let err = Dataset::from_tensors(x.clone(), Targets::Values(y)).unwrap_err();
-    assert!(err.to_string().contains("the target values have shape [3]"), "{err}");
+    assert!(
+        err.to_string().contains("the target values have shape [3]"),
+        "{err}"
+    );
     let mut bad = x.clone();
     bad.data_mut()[3] = f32::INFINITY;
     let err = Dataset::from_tensors(bad, Targets::Classes(vec![0, 1, 2])).unwrap_err();
-    assert!(err.to_string().contains("feature 1 of example 1 is not finite"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("feature 1 of example 1 is not finite"),
+        "{err}"
+    );
     let y = Tensor::from_vec(vec![1.0, f32::NAN, 3.0], &[3, 1]);
     let err = Dataset::from_tensors(x.clone(), Targets::Values(y)).unwrap_err();
-    assert!(err.to_string().contains("target 0 of example 1 is not finite"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("target 0 of example 1 is not finite"),
+        "{err}"
+    );
     let ok = Dataset::from_tensors(x, Targets::Values(Tensor::zeros(&[3, 2]))).unwrap();
     assert_eq!((ok.classes(), ok.target_width()), (None, Some(2)));
 }
@@ -194,7 +254,11 @@ fn standardization_centers_and_scales_every_feature() {
         let (sum, sq) = col.fold((0.0, 0.0), |(a, b), v| (a + v, b + v * v));
         let (mean, var) = (sum / n, sq / n - (sum / n).powi(2));
         assert!(mean.abs() < 1e-5, "feature {j}: mean {mean}");
-        let want = if s.std[j] == 1.0 && s.mean[j] == 0.0 { 0.0 } else { 1.0 };
+        let want = if s.std[j] == 1.0 && s.mean[j] == 0.0 {
+            0.0
+        } else {
+            1.0
+        };
         assert!((var - want).abs() < 1e-4, "feature {j}: variance {var}");
     }
     // The test set takes the training set's statistics.
@@ -205,9 +269,16 @@ fn standardization_centers_and_scales_every_feature() {
     let mut short = s.clone();
     short.mean.pop();
     let err = test.clone().standardize(short).unwrap_err();
-    assert!(err.to_string().contains("63 means and 64 deviations for 64 features"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("63 means and 64 deviations for 64 features"),
+        "{err}"
+    );
     let mut zero = s;
     zero.std[5] = 0.0;
     let err = test.standardize(zero).unwrap_err();
-    assert!(err.to_string().contains("the deviation of feature 5 is 0"), "{err}");
+    assert!(
+        err.to_string().contains("the deviation of feature 5 is 0"),
+        "{err}"
+    );
 }

@@ -83,8 +83,7 @@ fn schedules_scale_the_step() {
     // SGD with ĝ = 1 from Φ = 0 moves Φ to −η_t, the rate the optimizer
     // reports for that step.
     let steps = |spec: &str, n: usize| -> Vec<f32> {
-        let mut opt = Optimizer::for_run(spec, 4)
-            .unwrap();
+        let mut opt = Optimizer::for_run(spec, 4).unwrap();
         let mut values = vec![t(&[0.0])];
         (0..n)
             .map(|_| {
@@ -114,21 +113,18 @@ fn schedules_scale_the_step() {
 
 #[test]
 fn the_run_length_only_touches_cosine() {
-    let opt = Optimizer::for_run("sgd(schedule=cosine)", 1000)
-        .unwrap();
+    let opt = Optimizer::for_run("sgd(schedule=cosine)", 1000).unwrap();
     assert_eq!(
         opt.to_string(),
         "sgd(lr=0.001,schedule=cosine,total_steps=1000)"
     );
-    let opt = Optimizer::for_run("sgd", 1000)
-        .unwrap();
+    let opt = Optimizer::for_run("sgd", 1000).unwrap();
     assert_eq!(opt.to_string(), "sgd(lr=0.001)");
 }
 
 #[test]
 fn a_run_of_no_steps_is_an_error() {
-    let err = Optimizer::for_run("adam(schedule=cosine)", 0)
-        .unwrap_err();
+    let err = Optimizer::for_run("adam(schedule=cosine)", 0).unwrap_err();
     assert!(
         matches!(&err, SpecError::BadValue { key, .. } if key == "total_steps"),
         "{err:?}"

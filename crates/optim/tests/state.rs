@@ -167,11 +167,9 @@ fn load_state_refuses_another_configuration() {
     );
 
     // The run length set by the training loop is part of the configuration.
-    let mut cosine = Optimizer::for_run("sgd(schedule=cosine)", 100)
-        .unwrap();
+    let mut cosine = Optimizer::for_run("sgd(schedule=cosine)", 100).unwrap();
     Noisy::new().run(&mut cosine, 1);
-    let mut again = Optimizer::for_run("sgd(schedule=cosine)", 100)
-        .unwrap();
+    let mut again = Optimizer::for_run("sgd(schedule=cosine)", 100).unwrap();
     again.load_state(cosine.state()).unwrap();
     assert_eq!(again.steps(), 1);
 }

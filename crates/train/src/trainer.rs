@@ -249,7 +249,11 @@ impl Trainer {
                 1 => format!("have {} features", d.cols()),
                 _ => format!("are {}×{}", d.rows(), d.cols()),
             };
-            let what = if train.rows() > 1 { "images" } else { "examples" };
+            let what = if train.rows() > 1 {
+                "images"
+            } else {
+                "examples"
+            };
             return Err(TrainError::Config(format!(
                 "the test {what} {} but the training {what} {}: a model takes inputs of one size",
                 size(&test),
@@ -274,7 +278,11 @@ impl Trainer {
         let schedule_steps =
             schedule_steps.unwrap_or(steps_per_epoch.saturating_mul(config.epochs as u64));
         let optimizer = Optimizer::for_run(&config.optimizer, schedule_steps)?;
-        let state = format!("{}'s {}", optimizer.name(), optimizer.state_names().join(" and "));
+        let state = format!(
+            "{}'s {}",
+            optimizer.name(),
+            optimizer.state_names().join(" and ")
+        );
         let squares = optimizer.grad_request() != GradRequest::Mean;
         let moments = optimizer.state_names().len();
         let model = match model {
@@ -284,7 +292,12 @@ impl Trainer {
                 sizes.push(task.outputs());
                 memory::check_mlp(&sizes, config.batch_size, moments, squares, &state)?;
                 let activation = parse_activation(&config.activation)?;
-                Model::from(Mlp::with_dropout(&sizes, activation, config.dropout, config.seed)?)
+                Model::from(Mlp::with_dropout(
+                    &sizes,
+                    activation,
+                    config.dropout,
+                    config.seed,
+                )?)
             }
             Some(model) => {
                 let scalars = model.params.num_scalars() as u64;
@@ -434,7 +447,12 @@ impl Trainer {
 
     /// The model's mean loss and metric on the test set.
     pub fn evaluate_test(&mut self) -> Evaluation {
-        evaluate(&self.model, &mut self.eval_tape, &mut self.targets, &self.test)
+        evaluate(
+            &self.model,
+            &mut self.eval_tape,
+            &mut self.targets,
+            &self.test,
+        )
     }
 
     /// The divergence error for `loss` (`what` says which) at `step` of

@@ -1,0 +1,289 @@
+//! Any model, any supervised data: a regression to a noise floor, classes
+//! counted from the data, a model of one's own (checkpointed and resumed
+//! bitwise), standardization recorded with the run, and the errors of a
+//! model or data that do not fit.
+
+mod common;
+
+use common::temp_dir;
+use gradlab_autodiff::{Activation, ParamStore};
+use gradlab_data::{Dataset, Targets};
+use gradlab_layers::{Linear, Model, Sequential};
+use gradlab_tensor::{rng, Tensor};
+use gradlab_train::{Checkpoint, FitOptions, Task, TrainConfig, TrainError, Trainer};
+
+/// The noise of the synthetic regression's targets.
+const NOISE: f32 = 0.1;
+
+/// `n` examples of y = sin(2x₀) + x₁²/2 + N(0, NOISE²), x uniform in
+/// [−1.5, 1.5]², with a third feature the target does not depend on.
+fn regression(n: usize, seed: u64) -> Dataset {
+    let mut r = rng(seed);
+    let x = Tensor::uniform(&[n, 3], -1.5, 1.5, &mut r);
+    let noise = Tensor::normal(&[n, 1], 0.0, NOISE, &mut r);
+    let y = x
+        .data()
+        .chunks_exact(3)
+        .zip(noise.data())
+        .map(|(x, e)| (2.0 * x[0]).sin() + 0.5 * x[1] * x[1] + e)
+        .collect();
+    Dataset::from_tensors(x, Targets::Values(Tensor::from_vec(y, &[n, 1]))).unwrap()
+}
+
+/// `n` points around three centres, labelled by centre.
+fn blobs(n: usize, seed: u64) -> Dataset {
+    let mut r = rng(seed);
+    let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+    let centres = [[0.0, 2.0], [-2.0, -1.0], [2.0, -1.0]];
+    let noise = Tensor::normal(&[n, 2], 0.0, 0.7, &mut r);
+    let x = labels
+        .iter()
+        .zip(noise.data().chunks_exact(2))
+        .flat_map(|(&l, e)| [centres[l][0] + e[0], centres[l][1] + e[1]])
+        .collect();
+    Dataset::from_tensors(Tensor::from_vec(x, &[n, 2]), Targets::Classes(labels)).unwrap()
+}
+
+fn config(hidden: &[usize], epochs: usize, optimizer: &str) -> TrainConfig {
+    TrainConfig {
+        hidden: hidden.to_vec(),
+        activation: "tanh".into(),
+        optimizer: optimizer.into(),
+        batch_size: 32,
+        epochs,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn a_regression_reaches_the_noise_floor() {
+    let c = config(&[64, 64], 40, "adam(lr=3e-3,schedule=cosine)");
+    let mut t = Trainer::new(c, regression(2000, 1), regression(1000, 2)).unwrap();
+    assert_eq!(t.task(), Task::Values(1));
+    assert_eq!(t.model.name, "mlp 3-64-64-1");
+    // The chance level of a regression is the loss of predicting 0, E[t²].
+    let mean_sq = match t.train_set().targets() {
+        Targets::Values(v) => v.data().iter().map(|&y| f64::from(y * y)).sum::<f64>() / 2000.0,
+        Targets::Classes(_) => unreachable!(),
+    };
+    assert!((t.loss_limit() - 100.0 * mean_sq).abs() < 1e-9 * t.loss_limit());
+    let history = t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.test_accuracy, None);
+    let rmse = last.test_rmse.unwrap();
+    assert!(
+        (rmse * rmse - last.test_loss).abs() < 1e-12,
+        "RMSE² is the mean squared error"
+    );
+    // The targets' own noise is 0.1: no model does much better on unseen
+    // data, and a model that has learned the function comes close to it.
+    assert!(
+        rmse > 0.09 && rmse < 0.13,
+        "test RMSE {rmse} against noise {NOISE}"
+    );
+    // A model that predicts the mean does far worse.
+    assert!(history[0].test_rmse.unwrap() > rmse);
+}
+
+#[test]
+fn the_number_of_classes_comes_from_the_data() {
+    let mut t = Trainer::new(
+        config(&[16], 5, "adam(lr=1e-2)"),
+        blobs(600, 3),
+        blobs(300, 4),
+    )
+    .unwrap();
+    assert_eq!(t.task(), Task::Classes(3));
+    assert_eq!(t.model.name, "mlp 2-16-3");
+    assert!((t.loss_limit() - 100.0 * 3f64.ln()).abs() < 1e-12);
+    let history = t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    let acc = history.last().unwrap().test_accuracy.unwrap();
+    assert!(acc > 0.9, "test accuracy {acc}");
+    assert_eq!(history.last().unwrap().test_rmse, None);
+}
+
+/// A residual model of one's own: x → h = tanh(x·W₀ᵀ + b₀) → h + tanh(h·W₁ᵀ
+/// + b₁) → logits.
+struct Residual {
+    first: Linear,
+    inner: Linear,
+    head: Linear,
+}
+
+impl gradlab_layers::Module for Residual {
+    fn forward(
+        &self,
+        g: &mut gradlab_autodiff::Graph,
+        x: gradlab_autodiff::Var,
+        mode: gradlab_layers::Mode,
+    ) -> gradlab_autodiff::Var {
+        let h = self.first.forward(g, x, mode);
+        let f = self.inner.forward(g, h, mode);
+        let h = g.add(h, f);
+        self.head.forward(g, h, mode)
+    }
+
+    fn params(&self) -> Vec<gradlab_autodiff::ParamId> {
+        [&self.first, &self.inner, &self.head]
+            .iter()
+            .flat_map(|l| l.params())
+            .collect()
+    }
+}
+
+fn residual(seed: u64, inputs: usize, outputs: usize) -> Model {
+    let (mut params, mut r) = (ParamStore::new(), rng(seed));
+    let mut layer = |name: &str, i: usize, o: usize, f: Option<Activation>| {
+        let l = Linear::new(&mut params, name, i, o, true, &mut r).unwrap();
+        match f {
+            Some(f) => l.with_activation(f),
+            None => l,
+        }
+    };
+    let net = Residual {
+        first: layer("first", inputs, 16, Some(Activation::Tanh)),
+        inner: layer("inner", 16, 16, Some(Activation::Tanh)),
+        head: layer("head", 16, outputs, None),
+    };
+    Model::new("residual 2-16-16-3", net, params)
+}
+
+#[test]
+fn a_model_of_ones_own_trains_saves_and_resumes_bitwise() {
+    // A constant rate: a run stopped after 2 epochs and resumed for 2 more
+    // is the 4-epoch run (a cosine schedule would keep the 2-epoch length).
+    let c = config(&[], 4, "adam(lr=1e-2)");
+    let (train, test) = (blobs(320, 5), blobs(100, 6));
+    let mut whole =
+        Trainer::with_model(c.clone(), residual(7, 2, 3), train.clone(), test.clone()).unwrap();
+    let history = whole.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    assert!(history.last().unwrap().test_accuracy.unwrap() > 0.9);
+
+    let dir = temp_dir("own-model");
+    let two = TrainConfig { epochs: 2, ..c };
+    let mut first =
+        Trainer::with_model(two, residual(7, 2, 3), train.clone(), test.clone()).unwrap();
+    let save = FitOptions {
+        save: Some(dir.clone()),
+        ..FitOptions::default()
+    };
+    first.fit(&save, &mut |_| {}).unwrap();
+    let saved = Checkpoint::latest(&dir).unwrap();
+    assert_eq!(saved.model_name(), "residual 2-16-16-3");
+    let mut resumed = saved
+        .resume_with(residual(99, 2, 3), train.clone(), test.clone(), Some(4))
+        .unwrap();
+    resumed.fit(&save, &mut |_| {}).unwrap();
+    assert_eq!(common::weights(&resumed), common::weights(&whole));
+
+    // The config's MLP is not the saved model: resume says so.
+    let err = saved
+        .resume(train.clone(), test.clone(), None)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, TrainError::Conflict { setting, .. } if setting == "the model"),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("residual 2-16-16-3") && msg.contains("mlp 2-3"),
+        "{msg}"
+    );
+    // Nor is a model of another name.
+    let mut other = residual(7, 2, 3);
+    other.name = "residual, wider".into();
+    let err = saved.resume_with(other, train, test, None).err().unwrap();
+    assert!(err.to_string().contains("residual, wider"), "{err}");
+}
+
+#[test]
+fn a_model_whose_output_does_not_fit_the_data_is_refused() {
+    let c = config(&[], 1, "sgd");
+    let err = Trainer::with_model(c.clone(), residual(1, 2, 4), blobs(64, 1), blobs(32, 2))
+        .err()
+        .unwrap();
+    assert!(matches!(err, TrainError::Config(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("maps a batch of 1 example to shape [1, 4], but a trainer needs [1, 3]")
+            && msg.contains("the data has 3 classes"),
+        "{msg}"
+    );
+    let err = Trainer::with_model(c, residual(1, 3, 3), regression(64, 1), regression(32, 2))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("[1, 3], but a trainer needs [1, 1]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn data_of_two_kinds_or_sizes_is_refused() {
+    let c = config(&[8], 1, "sgd");
+    let err = Trainer::new(c.clone(), blobs(64, 1), regression(32, 2))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains(
+            "the test examples have 3 features but the training examples have 2 features"
+        ),
+        "{err}"
+    );
+    let two = |n, seed| {
+        let d = regression(n, seed);
+        let x = Tensor::uniform(&[n, 3], 0.0, 1.0, &mut rng(seed));
+        Dataset::from_tensors(x, Targets::Values(Tensor::zeros(&[n, 2]))).map(|w| (d, w))
+    };
+    let (one_value, two_values) = two(32, 3).unwrap();
+    let err = Trainer::new(c.clone(), one_value.clone(), two_values)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("the training targets have 1 values each but the test targets 2"),
+        "{err}"
+    );
+    let classes =
+        Dataset::from_tensors(Tensor::zeros(&[32, 3]), Targets::Classes(vec![0; 32])).unwrap();
+    let err = Trainer::new(c, one_value, classes).err().unwrap();
+    assert!(err.to_string().contains("targets of two kinds"), "{err}");
+}
+
+#[test]
+fn standardization_is_computed_on_the_training_set_and_saved() {
+    let mut c = config(&[8], 2, "adam");
+    c.standardize = true;
+    let (train, test) = (regression(256, 8), regression(64, 9));
+    let s = train.standardization();
+    let dir = temp_dir("standardized");
+    let mut t = Trainer::new(c.clone(), train.clone(), test.clone()).unwrap();
+    assert_eq!(t.train_set().standardized(), Some(&s));
+    assert_eq!(
+        t.test_set().standardized(),
+        Some(&s),
+        "the test set takes the training set's"
+    );
+    let one = TrainConfig {
+        epochs: 1,
+        ..c.clone()
+    };
+    let mut first = Trainer::new(one, train.clone(), test.clone()).unwrap();
+    let save = FitOptions {
+        save: Some(dir.clone()),
+        ..FitOptions::default()
+    };
+    first.fit(&save, &mut |_| {}).unwrap();
+    let saved = Checkpoint::latest(&dir).unwrap();
+    let json = std::fs::read_to_string(saved.path().join("state.json")).unwrap();
+    assert!(json.contains("\"standardization\""), "{json}");
+    let state: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mean: Vec<f32> = serde_json::from_value(state["standardization"][0].clone()).unwrap();
+    assert_eq!(mean, s.mean);
+    let mut resumed = saved.resume(train, test, Some(2)).unwrap();
+    resumed.fit(&save, &mut |_| {}).unwrap();
+    t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(common::weights(&resumed), common::weights(&t));
+}
