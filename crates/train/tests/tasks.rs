@@ -8,7 +8,7 @@ mod common;
 use common::temp_dir;
 use gradlab_autodiff::{Activation, ParamStore};
 use gradlab_data::{Dataset, Targets};
-use gradlab_layers::{Linear, Model, Sequential};
+use gradlab_layers::{Linear, Model};
 use gradlab_tensor::{rng, Tensor};
 use gradlab_train::{Checkpoint, FitOptions, Task, TrainConfig, TrainError, Trainer};
 
