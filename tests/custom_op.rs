@@ -9,7 +9,7 @@ mod example;
 
 use example::{circle, gradient_check, model, Softplus, SoftplusExt};
 use gradlab::autodiff::{GradRequest, Tape};
-use gradlab::layers::{Mode, Module};
+use gradlab::layers::Mode;
 use gradlab::tensor::{rng, Tensor};
 use gradlab::train::{FitOptions, TrainConfig, Trainer};
 
