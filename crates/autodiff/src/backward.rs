@@ -20,51 +20,11 @@
 use std::mem;
 
 use gradlab_tensor::Tensor;
-use thiserror::Error;
 
+use crate::error::BackwardError;
 use crate::op::MAX_INPUTS;
 use crate::params::ParamStore;
 use crate::tape::{values, GradRequest, Graph, Kind, Node, Var};
-
-/// Why a backward pass cannot give the requested gradients.
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum BackwardError {
-    /// The loss is neither a `[B]` vector nor a scalar.
-    #[error("backward: the loss has shape {shape:?}; expected a [B] vector of per-example losses or a scalar")]
-    LossShape {
-        /// The loss's shape.
-        shape: Vec<usize>,
-    },
-    /// Per-example statistics need a `[B]` loss whose entries each depend on
-    /// one example.
-    #[error(
-        "backward: {request:?} needs per-example losses, but the loss (node %{node}, {op}) {why}; \
-         use GradRequest::Mean for this graph"
-    )]
-    NotPerExample {
-        /// What was asked for.
-        request: GradRequest,
-        /// The loss node.
-        node: usize,
-        /// The op that produced it.
-        op: String,
-        /// What is wrong.
-        why: &'static str,
-    },
-    /// A parameter is used in a way the per-example statistics do not cover.
-    #[error(
-        "backward: {request:?} cannot give per-example gradients of parameter {name:?}: {why}; \
-         use GradRequest::Mean for this graph"
-    )]
-    UnsupportedParam {
-        /// What was asked for.
-        request: GradRequest,
-        /// The parameter's name in the store.
-        name: String,
-        /// What is wrong.
-        why: String,
-    },
-}
 
 /// The gradient buffers of one input of the node being differentiated,
 /// taken out of the input's node for the op's backward and put back after.

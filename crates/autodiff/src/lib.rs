@@ -69,13 +69,17 @@
 //! gradient noise scale B_noise = tr(Σ)/|G|² (McCandlish et al. 2018).
 
 mod backward;
+mod describe;
+mod error;
+mod kernels;
 mod noise;
 pub mod op;
 pub mod ops;
 mod params;
+mod recorded;
 mod tape;
 
-pub use backward::BackwardError;
+pub use error::BackwardError;
 pub use noise::NoiseScale;
 pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;

@@ -11,14 +11,11 @@
 //! in the previous one (its value, its gradient, the op's saved data), so
 //! once a training step has run, the next identical step allocates nothing.
 
-use std::any::Any;
-use std::fmt;
-
 use gradlab_tensor::Tensor;
 
-use crate::backward::Backward;
 use crate::op::{Examples, Op, MAX_INPUTS};
 use crate::params::{ParamId, ParamStore};
+use crate::recorded::{self, Recorded};
 
 /// A handle to a node of the current graph: a plain index, `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,35 +53,6 @@ pub(crate) enum Kind {
     Param(ParamId),
     /// The output of the node's op.
     Op,
-}
-
-/// An op and what its forward saved, with the op's type erased so that one
-/// tape holds any op. A node keeps its entry when the tape is reset: the
-/// next graph recording an op of the same type there reuses it.
-struct Entry<O: Op> {
-    op: O,
-    saved: O::Saved,
-}
-
-/// The object-safe face of an [`Entry`].
-pub(crate) trait Recorded: Send + Sync {
-    fn name(&self) -> String;
-    fn backward(&mut self, cx: &mut Backward);
-    fn as_any(&mut self) -> &mut dyn Any;
-}
-
-impl<O: Op> Recorded for Entry<O> {
-    fn name(&self) -> String {
-        self.op.name()
-    }
-
-    fn backward(&mut self, cx: &mut Backward) {
-        self.op.backward(cx, &mut self.saved);
-    }
-
-    fn as_any(&mut self) -> &mut dyn Any {
-        self
-    }
 }
 
 /// One entry of the tape. Buffers are kept when the tape is reset.
@@ -155,15 +123,6 @@ pub struct Tape {
     pub(crate) param_nodes: Vec<Option<Var>>,
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,
-}
-
-impl fmt::Debug for Tape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tape")
-            .field("nodes", &self.describe())
-            .field("last", &self.last)
-            .finish()
-    }
 }
 
 impl Tape {
@@ -247,32 +206,6 @@ impl Tape {
     pub fn batch_size(&self) -> Option<usize> {
         self.last.map(|(_, b)| b)
     }
-
-    /// One line per node of the current graph: index, op, inputs, shape.
-    pub fn describe(&self) -> Vec<String> {
-        self.nodes[..self.len]
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let inputs: Vec<String> = n.inputs.iter().map(|v| format!("%{}", v.0)).collect();
-                let flags = match (n.batched, n.mixed) {
-                    (_, true) => "  mixes examples",
-                    (true, false) => "  per example",
-                    (false, false) => "",
-                };
-                format!(
-                    "%{i:<3} = {:<24} {:<10} {}{flags}",
-                    n.name(),
-                    inputs.join(", "),
-                    if matches!(n.kind, Kind::Param(_)) {
-                        String::new()
-                    } else {
-                        format!("{:?}", n.value.shape())
-                    }
-                )
-            })
-            .collect()
-    }
 }
 
 /// A graph being recorded on a [`Tape`], reading parameters from a
@@ -354,29 +287,7 @@ impl<'t, 's> Graph<'t, 's> {
         let examples: Examples = op.examples(&batched[..inputs.len()]);
         node.batched = examples.batched;
         node.mixed |= examples.mixes;
-        if !node
-            .op
-            .as_mut()
-            .is_some_and(|e| e.as_any().is::<Entry<O>>())
-        {
-            node.op = Some(Box::new(Entry {
-                op,
-                saved: O::Saved::default(),
-            }));
-        } else if let Some(e) = node
-            .op
-            .as_mut()
-            .unwrap()
-            .as_any()
-            .downcast_mut::<Entry<O>>()
-        {
-            e.op = op;
-        }
-        let entry = node
-            .op
-            .as_mut()
-            .and_then(|e| e.as_any().downcast_mut::<Entry<O>>())
-            .expect("the node holds an entry of this op");
+        let entry = recorded::entry(&mut node.op, op);
         prepare(&mut entry.saved);
         let x = values(before, store, inputs);
         entry

@@ -17,7 +17,7 @@ use gradlab_tensor::Tensor;
 use crate::denormal::flush;
 use crate::parallel::{for_each_chunk, Chunk, Lanes};
 use crate::param::{GradRequest, Param};
-use crate::rule::{Gradient, Rule, StateArray, WholeTensor};
+use crate::rule::{Gradient, Rule, WholeTensor};
 
 /// The step's transform, folded into the rule's single pass rather than
 /// run as passes of its own: the kernel reads g = c·ĝ + λ·Φ, where c is the
@@ -246,6 +246,41 @@ fn pass<R: Rule<State = [f32; K]>, const K: usize, const DECAY: bool>(
         R::update(c, phi, g, &mut s);
         for (tensor, v) in state.iter_mut().zip(s) {
             tensor[i] = flush(v);
+        }
+    }
+}
+
+/// One element of each of a rule's K state tensors: `[f32; K]`.
+pub trait StateArray: Drive + Copy + PartialEq + Send + Sync + 'static {
+    /// K.
+    const LEN: usize;
+    /// Every element 0.
+    const ZERO: Self;
+    /// Element `i` of each tensor.
+    fn load(tensors: &[Tensor], i: usize) -> Self;
+    /// Stores the elements at `i`, each flushed to 0 below 2⁻¹²⁶.
+    fn store(self, tensors: &mut [Tensor], i: usize);
+    /// Sets every element of each tensor to its value here.
+    fn fill(self, tensors: &mut [Tensor]);
+}
+
+impl<const K: usize> StateArray for [f32; K] {
+    const LEN: usize = K;
+    const ZERO: Self = [0.0; K];
+
+    fn load(tensors: &[Tensor], i: usize) -> Self {
+        std::array::from_fn(|k| tensors[k].data()[i])
+    }
+
+    fn store(self, tensors: &mut [Tensor], i: usize) {
+        for (t, x) in tensors.iter_mut().zip(self) {
+            t.data_mut()[i] = crate::denormal::flush(x);
+        }
+    }
+
+    fn fill(self, tensors: &mut [Tensor]) {
+        for (t, x) in tensors.iter_mut().zip(self) {
+            t.data_mut().fill(x);
         }
     }
 }

@@ -121,6 +121,7 @@ pub mod batch_rule;
 mod denormal;
 mod driver;
 pub mod gradient;
+pub mod hyperparameters;
 mod optimizer;
 mod parallel;
 pub mod param;
@@ -133,13 +134,13 @@ pub mod state;
 
 pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
+pub use driver::StateArray;
 pub use gradient::{clip_factor, global_norm};
+pub use hyperparameters::{HyperValue, Hyperparameter, Hyperparameters};
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};
-pub use rule::{
-    sign, Gradient, HyperValue, Hyperparameter, Hyperparameters, Rule, StateArray, WholeTensor,
-};
+pub use rule::{sign, Gradient, Rule, WholeTensor};
 pub use rules::{
     Adam, AdamEta0, AdamLecture, AdamPerExample, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum,
 };

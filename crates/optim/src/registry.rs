@@ -14,9 +14,10 @@ use std::fmt;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::batch_rule::BatchRule;
+use crate::driver::StateArray;
 use crate::driver::{step_all, Scratch, Slot, Transform};
 use crate::param::{GradRequest, Param};
-use crate::rule::{Rule, StateArray};
+use crate::rule::Rule;
 use crate::spec::{KeyWriter, Keys, SpecError};
 
 /// The keys the optimizer reads around every rule; a rule's hyperparameter

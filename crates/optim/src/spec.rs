@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::rule::HyperValue;
+use crate::hyperparameters::HyperValue;
 
 /// A spec string that does not describe an optimizer. The message names the
 /// valid choices.

@@ -12,8 +12,9 @@
 //!
 //! An activation acts on each element alone, so it keeps examples apart.
 
-use gradlab_tensor::{parallel, Tensor};
+use gradlab_tensor::Tensor;
 
+use crate::kernels;
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
@@ -95,46 +96,6 @@ impl Activation {
     }
 }
 
-impl Activation {
-    /// Runs `body` with `self` as a constant: each arm of the `match` gets
-    /// its own copy of `body`, in which a loop calling [`apply`] or
-    /// [`derivative`] has no branch on the kind per element and vectorizes.
-    ///
-    /// [`apply`]: Activation::apply
-    /// [`derivative`]: Activation::derivative
-    #[inline(always)]
-    fn specialized<R>(self, mut body: impl FnMut(Activation) -> R) -> R {
-        match self {
-            Activation::Relu => body(Activation::Relu),
-            Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
-            Activation::Tanh => body(Activation::Tanh),
-            Activation::Sigmoid => body(Activation::Sigmoid),
-            Activation::Gelu => body(Activation::Gelu),
-        }
-    }
-
-    /// `x ← f(x)` for every element.
-    pub fn apply_slice(self, xs: &mut [f32]) {
-        self.specialized(|f| {
-            parallel::chunks_mut(xs, |_, c| c.iter_mut().for_each(|x| *x = f.apply(*x)));
-        });
-    }
-
-    /// `out = dy ⊙ f′(x)`, given x and y = f(x) (for ReLU, tanh and sigmoid,
-    /// y may stand in for x: f′ reads only y, or only the sign of x).
-    pub fn derivative_slice(self, dy: &[f32], x: &[f32], y: &[f32], out: &mut [f32]) {
-        assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
-        self.specialized(|f| {
-            parallel::chunks_mut(out, |at, o| {
-                let inputs = dy[at..].iter().zip(&x[at..]).zip(&y[at..]);
-                for (o, ((&d, &x), &y)) in o.iter_mut().zip(inputs) {
-                    *o = d * f.derivative(x, y);
-                }
-            });
-        });
-    }
-}
-
 /// An activation is an op of its own: `y = f(x)`.
 impl Op for Activation {
     type Saved = ();
@@ -149,7 +110,7 @@ impl Op for Activation {
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
         y.assign(x[0]);
-        self.apply_slice(y.data_mut());
+        kernels::activate(*self, y.data_mut());
     }
 
     /// `∂L/∂x = dY ⊙ f′(x)`.
@@ -158,7 +119,7 @@ impl Op for Activation {
         let f = *self;
         cx.accumulate(0, |g, first| {
             if first {
-                f.derivative_slice(dy, x, y, g.data_mut());
+                kernels::activation_derivative(f, dy, x, y, g.data_mut());
             } else {
                 g.data_mut()
                     .iter_mut()

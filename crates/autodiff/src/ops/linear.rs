@@ -18,11 +18,10 @@
 //! are `B·(dZ²)ᵀ(x²)` and `B·Σ_b dZ_b²` — one more matmul on squared
 //! operands and one more column sum.
 
-use gradlab_tensor::parallel;
 use gradlab_tensor::reduce::column_sums;
-use gradlab_tensor::simd::vectorized;
 use gradlab_tensor::{Tensor, Transpose};
 
+use crate::kernels;
 use crate::op::{Backward, Examples, Op};
 use crate::ops::activation::Activation;
 use crate::tape::{Graph, Var};
@@ -70,7 +69,7 @@ impl Op for Linear {
         y.resize_for(&[rows, outputs]);
         // The bias is written first and the matmul adds to it (β = 1).
         let beta = if self.bias {
-            fill_rows(y.data_mut(), x[2].data());
+            kernels::fill_rows(y.data_mut(), x[2].data());
             1.0
         } else {
             0.0
@@ -80,7 +79,7 @@ impl Op for Linear {
             if keeps_input(f) {
                 saved.z.assign(y);
             }
-            f.apply_slice(y.data_mut());
+            kernels::activate(f, y.data_mut());
         }
     }
 
@@ -92,7 +91,8 @@ impl Op for Linear {
             Some(f) => {
                 let z = if keeps_input(f) { &saved.z } else { y };
                 saved.dz.resize_for(dy.shape());
-                f.derivative_slice(dy.data(), z.data(), y.data(), saved.dz.data_mut());
+                let dz = saved.dz.data_mut();
+                kernels::activation_derivative(f, dy.data(), z.data(), y.data(), dz);
                 &saved.dz
             }
             None => dy,
@@ -138,15 +138,7 @@ impl Op for Linear {
             cx.stats(2, |sq, per_example| {
                 // (1/B) Σ_b g_b² = B·Σ_b dZ_b²
                 sq.resize_for(&[outputs]);
-                sq.fill(0.0);
-                vectorized(|| {
-                    for row in dz.data().chunks_exact(outputs) {
-                        for (s, &d) in sq.data_mut().iter_mut().zip(row) {
-                            *s += d * d;
-                        }
-                    }
-                    sq.data_mut().iter_mut().for_each(|s| *s *= batch);
-                });
+                kernels::scaled_column_sums_of_squares(dz.data(), batch, sq.data_mut());
                 if let Some(pe) = per_example {
                     pe.assign(dz);
                     pe.map_inplace(|d| batch * d);
@@ -193,13 +185,4 @@ impl Graph<'_, '_> {
 /// (for ReLU, z > 0 exactly when y > 0).
 fn keeps_input(f: Activation) -> bool {
     matches!(f, Activation::LeakyRelu(_) | Activation::Gelu)
-}
-
-/// Every row of `out` ← `row`.
-fn fill_rows(out: &mut [f32], row: &[f32]) {
-    parallel::rows_mut(out, row.len(), |_, rows| {
-        for o in rows.chunks_exact_mut(row.len()) {
-            o.copy_from_slice(row);
-        }
-    });
 }

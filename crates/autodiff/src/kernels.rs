@@ -1,0 +1,74 @@
+//! The ops' loops over whole tensors, made fast: split over the threads in
+//! fixed chunks (so results do not depend on the thread count), compiled
+//! once per activation kind so that no element branches on it, and run in
+//! the widest instruction set the CPU has. The ops call these; what each
+//! computes is written beside it in plain terms.
+
+use gradlab_tensor::parallel;
+use gradlab_tensor::simd::vectorized;
+
+use crate::ops::activation::Activation;
+
+/// Runs `body` with `f` as a constant: each arm of the `match` gets its own
+/// copy of `body`, in which a loop calling [`Activation::apply`] or
+/// [`Activation::derivative`] has no branch on the kind per element and
+/// vectorizes.
+#[inline(always)]
+fn specialized<R>(f: Activation, mut body: impl FnMut(Activation) -> R) -> R {
+    match f {
+        Activation::Relu => body(Activation::Relu),
+        Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
+        Activation::Tanh => body(Activation::Tanh),
+        Activation::Sigmoid => body(Activation::Sigmoid),
+        Activation::Gelu => body(Activation::Gelu),
+    }
+}
+
+/// `x ← f(x)` for every element.
+pub(crate) fn activate(f: Activation, xs: &mut [f32]) {
+    specialized(f, |f| {
+        parallel::chunks_mut(xs, |_, c| c.iter_mut().for_each(|x| *x = f.apply(*x)));
+    });
+}
+
+/// `out = dy ⊙ f′(x)`, given x and y = f(x) (for ReLU, tanh and sigmoid, y
+/// may stand in for x: f′ reads only y, or only the sign of x).
+pub(crate) fn activation_derivative(
+    f: Activation,
+    dy: &[f32],
+    x: &[f32],
+    y: &[f32],
+    out: &mut [f32],
+) {
+    assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
+    specialized(f, |f| {
+        parallel::chunks_mut(out, |at, o| {
+            let inputs = dy[at..].iter().zip(&x[at..]).zip(&y[at..]);
+            for (o, ((&d, &x), &y)) in o.iter_mut().zip(inputs) {
+                *o = d * f.derivative(x, y);
+            }
+        });
+    });
+}
+
+/// Every row of `out` ← `row`.
+pub(crate) fn fill_rows(out: &mut [f32], row: &[f32]) {
+    parallel::rows_mut(out, row.len(), |_, rows| {
+        for o in rows.chunks_exact_mut(row.len()) {
+            o.copy_from_slice(row);
+        }
+    });
+}
+
+/// `out[j] = s · Σ_b m[b, j]²` for the rows of `m`, each `out.len()` wide.
+pub(crate) fn scaled_column_sums_of_squares(m: &[f32], s: f32, out: &mut [f32]) {
+    out.fill(0.0);
+    vectorized(|| {
+        for row in m.chunks_exact(out.len()) {
+            for (o, &d) in out.iter_mut().zip(row) {
+                *o += d * d;
+            }
+        }
+        out.iter_mut().for_each(|o| *o *= s);
+    });
+}

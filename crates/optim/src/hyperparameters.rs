@@ -1,0 +1,244 @@
+//! A rule's hyperparameters, declared once with [`hyperparameters!`]: the
+//! struct, its defaults, and the table from which spec parsing, printing,
+//! validation and the docs come.
+
+use std::fmt::Debug;
+
+use crate::average::Correction;
+use crate::spec::{format_float, Range};
+
+/// A rule's hyperparameters: their declaration and their defaults.
+/// Implemented by [`hyperparameters!`](crate::hyperparameters), which also
+/// writes the struct, its `Default` and its docs table.
+pub trait Hyperparameters: Default + Clone + PartialEq + Debug + 'static {
+    /// One entry per hyperparameter, in the order the spec prints them.
+    const TABLE: &'static [Hyperparameter<Self>];
+}
+
+/// One hyperparameter of rule `R`: what parsing, printing, validation and
+/// the docs need.
+pub struct Hyperparameter<R> {
+    /// The spec key.
+    pub name: &'static str,
+    /// The values a number may take (ignored for flags and corrections).
+    pub range: Range,
+    /// What it means.
+    pub doc: &'static str,
+    /// The field holding it.
+    pub field: fn(&mut R) -> &mut dyn HyperValue,
+}
+
+/// A type a hyperparameter can have: `f64`, `bool` or [`Correction`].
+pub trait HyperValue: 'static {
+    /// Sets the value from spec text, or says what the key takes.
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String>;
+    /// The value as the canonical spec writes it.
+    fn text(&self) -> String;
+    /// Whether the canonical spec writes the value when it is the default.
+    /// A correction is written only when it is not the rule's own, so that
+    /// a rule's canonical spec names what makes it differ.
+    fn shown_at_default(&self) -> bool {
+        true
+    }
+}
+
+impl HyperValue for f64 {
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
+        match text.parse::<f64>() {
+            Ok(x) if range.contains(x) => {
+                *self = x;
+                Ok(())
+            }
+            _ => Err(range.describe().to_string()),
+        }
+    }
+
+    fn text(&self) -> String {
+        format_float(*self)
+    }
+}
+
+impl HyperValue for bool {
+    fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
+        *self = match text {
+            "true" => true,
+            "false" => false,
+            _ => return Err("true or false".to_string()),
+        };
+        Ok(())
+    }
+
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl HyperValue for Correction {
+    fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
+        match Correction::CHOICES.iter().find(|&&(name, _)| name == text) {
+            Some(&(_, c)) => {
+                *self = c;
+                Ok(())
+            }
+            None => {
+                let names: Vec<&str> = Correction::CHOICES.iter().map(|&(n, _)| n).collect();
+                Err(format!("one of {}", names.join(", ")))
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        self.name().to_string()
+    }
+
+    fn shown_at_default(&self) -> bool {
+        false
+    }
+}
+
+/// Declares a rule's hyperparameters once: the struct with one public field
+/// per hyperparameter, its `Default` (the declared defaults), its
+/// [`Hyperparameters`] table (from which spec parsing, printing and
+/// validation come) and a table of them at the end of the struct's docs.
+///
+/// Each field is `doc comment, name: type = default, range;` with type
+/// `f64`, `bool` or `Correction`; the range (a [`Range`] variant) is for
+/// numbers and may be left out for any finite number.
+///
+/// ```
+/// gradlab_optim::hyperparameters! {
+///     /// Heavy-ball SGD.
+///     pub struct HeavyBall {
+///         /// η, the step size.
+///         lr: f64 = 0.01, Positive;
+///         /// μ, the momentum.
+///         momentum: f64 = 0.9, Fraction;
+///         /// Step along ĝ + μv.
+///         nesterov: bool = false;
+///     }
+/// }
+/// let h = HeavyBall::default();
+/// assert_eq!((h.lr, h.momentum, h.nesterov), (0.01, 0.9, false));
+/// ```
+#[macro_export]
+macro_rules! hyperparameters {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ident = $default:expr $(, $range:ident)?
+            );* $(;)?
+        }
+    ) => {
+        $(#[$attr])*
+        ///
+        /// | key | default | takes | meaning |
+        /// |-----|---------|-------|---------|
+        $(
+            #[doc = concat!(
+                "| `", stringify!($field), "` | `", stringify!($default), "` | ",
+                $crate::__takes!($ty $(, $range)?), " |", $($doc, " ",)* "|"
+            )]
+        )*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        $vis struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl ::core::default::Default for $name {
+            fn default() -> Self {
+                $name { $( $field: $default, )* }
+            }
+        }
+
+        impl $crate::Hyperparameters for $name {
+            const TABLE: &'static [$crate::Hyperparameter<Self>] = &[
+                $(
+                    $crate::Hyperparameter {
+                        name: stringify!($field),
+                        range: $crate::__range!($($range)?),
+                        doc: concat!($($doc),*),
+                        field: {
+                            fn field(r: &mut $name) -> &mut dyn $crate::HyperValue {
+                                &mut r.$field
+                            }
+                            field
+                        },
+                    },
+                )*
+            ];
+        }
+    };
+}
+
+/// The [`Range`] of a declared hyperparameter (for [`hyperparameters!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __range {
+    () => {
+        $crate::Range::Finite
+    };
+    ($range:ident) => {
+        $crate::Range::$range
+    };
+}
+
+/// The "takes" column of a rule's docs table (for [`hyperparameters!`]);
+/// the range texts are [`Range::describe`]'s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __takes {
+    (bool) => {
+        "`true`, `false`"
+    };
+    (Correction) => {
+        "`none`, `cumulative`, `min_nt`, `published`"
+    };
+    (f64) => {
+        "a finite number"
+    };
+    (f64, Finite) => {
+        "a finite number"
+    };
+    (f64, Positive) => {
+        "a finite number > 0"
+    };
+    (f64, NonNegative) => {
+        "a finite number ≥ 0"
+    };
+    (f64, Fraction) => {
+        "a number in [0, 1)"
+    };
+    (f64, Length) => {
+        "a finite number ≥ 1"
+    };
+    (f64, PositiveOrInfinite) => {
+        "a number > 0 (inf allowed)"
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docs_column_says_what_each_range_takes() {
+        let pairs = [
+            (Range::Finite, __takes!(f64, Finite)),
+            (Range::Positive, __takes!(f64, Positive)),
+            (Range::NonNegative, __takes!(f64, NonNegative)),
+            (Range::Fraction, __takes!(f64, Fraction)),
+            (Range::Length, __takes!(f64, Length)),
+            (Range::PositiveOrInfinite, __takes!(f64, PositiveOrInfinite)),
+        ];
+        for (range, text) in pairs {
+            assert_eq!(range.describe(), text);
+        }
+        let names: Vec<String> = Correction::CHOICES
+            .iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect();
+        assert_eq!(names.join(", "), __takes!(Correction));
+    }
+}
