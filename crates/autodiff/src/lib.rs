@@ -32,8 +32,12 @@
 //! nodes only point backwards, [`Graph::backward`] visits the list from the
 //! loss to the start, and each node, when visited, has received the gradient
 //! of everything that consumed it; it then passes `∂L/∂input` to its inputs
-//! by the chain rule. Each op family lives in its own file under [`ops`],
-//! its forward and backward side by side.
+//! by the chain rule.
+//!
+//! An op is a struct implementing [`Op`]: its name, what it does to the
+//! examples of a batch, its forward and its backward, side by side in one
+//! file under [`ops`]. [`Graph::apply`] records any op, one defined outside
+//! this crate as well as a built-in one (see the [`op`] module).
 //!
 //! Parameters live in a [`ParamStore`], and models hold their [`ParamId`]s.
 //! [`Tape::record`] borrows the store for one graph; once the graph is

@@ -1,4 +1,4 @@
-//! A rule's hyperparameters, declared once with [`hyperparameters!`]: the
+//! A rule's hyperparameters, declared once with [`hyperparameters!`](macro@crate::hyperparameters): the
 //! struct, its defaults, and the table from which spec parsing, printing,
 //! validation and the docs come.
 
@@ -8,7 +8,7 @@ use crate::average::Correction;
 use crate::spec::{format_float, Range};
 
 /// A rule's hyperparameters: their declaration and their defaults.
-/// Implemented by [`hyperparameters!`](crate::hyperparameters), which also
+/// Implemented by [`hyperparameters!`](macro@crate::hyperparameters), which also
 /// writes the struct, its `Default` and its docs table.
 pub trait Hyperparameters: Default + Clone + PartialEq + Debug + 'static {
     /// One entry per hyperparameter, in the order the spec prints them.
@@ -172,7 +172,7 @@ macro_rules! hyperparameters {
     };
 }
 
-/// The [`Range`] of a declared hyperparameter (for [`hyperparameters!`]).
+/// The [`Range`] of a declared hyperparameter (for [`hyperparameters!`](macro@crate::hyperparameters)).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __range {
@@ -184,7 +184,7 @@ macro_rules! __range {
     };
 }
 
-/// The "takes" column of a rule's docs table (for [`hyperparameters!`]);
+/// The "takes" column of a rule's docs table (for [`hyperparameters!`](macro@crate::hyperparameters));
 /// the range texts are [`Range::describe`]'s.
 #[doc(hidden)]
 #[macro_export]

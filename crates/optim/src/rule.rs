@@ -1,7 +1,7 @@
 //! The rule API: what an update rule declares, and nothing else.
 //!
 //! A rule ([`Rule`]) is its hyperparameters (declared once with
-//! [`hyperparameters!`](crate::hyperparameters)), its named state tensors,
+//! [`hyperparameters!`](macro@crate::hyperparameters)), its named state tensors,
 //! the scalars of one step, and an element-wise kernel that reads as its
 //! formula. Everything else — chunking over threads, wide-vector copies,
 //! denormal flushing, clipping, L2 and decoupled weight decay, schedules,

@@ -1,8 +1,10 @@
 //! # gradlab-train
 //!
-//! The training loop that ties gradlab together: an [`Mlp`] from the layers
-//! crate, an [`Optimizer`] from a spec string, MNIST-layout data, and the
-//! tape in between.
+//! The training loop that ties gradlab together: a [`Model`] (the config's
+//! [`Mlp`], or any network of your own), an [`Optimizer`] from a spec
+//! string, a [`Dataset`] with class labels or real-valued targets, and the
+//! tape in between. Classes train with softmax cross-entropy and report
+//! accuracy; values train with mean squared error and report RMSE.
 //!
 //! Each step gathers a batch into the tape's input buffer, records the
 //! forward pass, asks `backward` for exactly the statistics the optimizer
@@ -42,6 +44,8 @@
 //! ```
 //!
 //! [`Mlp`]: gradlab_layers::Mlp
+//! [`Model`]: gradlab_layers::Model
+//! [`Dataset`]: gradlab_data::Dataset
 //! [`Optimizer`]: gradlab_optim::Optimizer
 //! [`Optimizer::grad_request`]: gradlab_optim::Optimizer::grad_request
 

@@ -29,7 +29,7 @@ pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// A loss this many times the chance-level loss means the run has
 /// diverged: a model that knows nothing does 100× better. The chance level
-/// is ln C for C classes (every class equally likely) and E[t²] for a
+/// is ln C for C classes (every class equally likely) and E\[t²\] for a
 /// regression (predicting 0). Weights can blow up while every loss stays
 /// finite (plain SGD at a rate far too large ends at a test loss of 10³⁴),
 /// so waiting for a NaN is not enough.

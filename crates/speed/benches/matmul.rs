@@ -4,7 +4,7 @@
 //! on the calling thread).
 //!
 //! ```text
-//! cargo bench --bench matmul -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p gradlab-speed --bench matmul -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Criterion's "thrpt" is in elements/s where one element is one flop

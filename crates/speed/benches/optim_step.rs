@@ -11,7 +11,7 @@
 //! global pool, `step_1_thread` in a pool of one thread, like the copy.
 //!
 //! ```text
-//! cargo bench --bench optim_step -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p gradlab-speed --bench optim_step -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::hint::black_box;

@@ -18,8 +18,8 @@
 //! way. Run it next to the peers and compare ratios:
 //!
 //! ```text
-//! cargo bench --bench train_throughput
-//! cargo bench --bench train_throughput -- --bs 128 --opts adam --reps 5
+//! cargo bench -p gradlab-speed --bench train_throughput
+//! cargo bench -p gradlab-speed --bench train_throughput -- --bs 128 --opts adam --reps 5
 //! ```
 
 use std::path::Path;
@@ -73,7 +73,7 @@ fn main() {
         .num_threads(args.threads)
         .build_global()
         .expect("the global thread pool is built once");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
     let mnist = data::load(&dir).expect("MNIST ships in datasets/mnist");
     let n = mnist.train.len();
     println!("gradlab, {} threads, {n} examples", args.threads);

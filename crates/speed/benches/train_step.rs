@@ -7,7 +7,7 @@
 //! Each step runs inside rayon's pool, as `Trainer::step` does.
 //!
 //! ```text
-//! cargo bench --bench train_step
+//! cargo bench -p gradlab-speed --bench train_step
 //! ```
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
