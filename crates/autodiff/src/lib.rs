@@ -75,6 +75,7 @@
 mod backward;
 mod describe;
 mod error;
+pub mod gradcheck;
 mod kernels;
 mod noise;
 pub mod op;
@@ -84,6 +85,7 @@ mod recorded;
 mod tape;
 
 pub use error::BackwardError;
+pub use gradcheck::{gradient_check, GradientCheck};
 pub use noise::NoiseScale;
 pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;

@@ -1,72 +1,30 @@
-//! Finite-difference checks of every op's backward.
+//! Finite-difference checks of every op's backward, with
+//! [`gradient_check`] (see its module for the method and the error bound).
 //!
-//! For an op y = f(θ), the test builds the scalar L = Σ_i c_i y_i with fixed
-//! random c, so every element of ∂L/∂y differs and a transposed or mis-indexed
-//! gradient cannot pass. The analytic ∂L/∂θ from the tape is compared with the
-//! central difference (L(θ + h·e_j) − L(θ − h·e_j)) / 2h for every element j.
-//!
-//! Tolerance: the forward runs in f32, whose rounding of L (|L| ≲ 50, ε ≈ 6e-8)
-//! puts an error of about 6e-8·|L|/h on the difference, and the truncation
-//! error is O(h²·f‴). With h = 1e-2 (1e-3 for the sharply curved ops) both
-//! stay below 2e-3, so we require |analytic − numeric| ≤ 5e-3 + 5e-3·|numeric|
-//! for every element. A wrong derivative (a sign, a missing factor, a
-//! transposed index) is off by O(1) and fails.
+//! Tolerance: with h = 1e-2 (1e-3 for the sharply curved ops) a correct
+//! backward stays below 2e-3, so we require |analytic − numeric| ≤ 5e-3 +
+//! 5e-3·|numeric| for every element. A wrong derivative (a sign, a missing
+//! factor, a transposed index) is off by O(1) and fails.
 
-use gradlab_autodiff::{Activation, GradRequest, Graph, ParamId, ParamStore, Tape, Var};
+use gradlab_autodiff::{
+    gradient_check, Activation, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
+};
 use gradlab_tensor::{rng, Tensor, Transpose};
 
 const TOL: f32 = 5e-3;
 
-/// Checks ∂L/∂θ for every parameter of `store`, where L = Σ c ⊙ build(θ).
+/// Checks ∂L/∂θ for every parameter of `store`, where L = Σ c ⊙ build(θ):
+/// |analytic − numeric| ≤ TOL·(1 + |numeric|) for the worst element.
 fn check(name: &str, store: &mut ParamStore, h: f32, build: &dyn Fn(&mut Graph, &[Var]) -> Var) {
-    let ids: Vec<ParamId> = store.ids().collect();
-    let out_shape = {
-        let mut tape = Tape::new();
-        let mut g = tape.record(store);
-        let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
-        let y = build(&mut g, &vars);
-        g.value(y).shape().to_vec()
-    };
-    let c = Tensor::uniform(&out_shape, -1.0, 1.0, &mut rng(99));
-    let loss = |store: &ParamStore, tape: &mut Tape, backward: bool| -> f32 {
-        let mut g = tape.record(store);
-        let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
-        let y = build(&mut g, &vars);
-        let cv = g.constant(&c);
-        let z = g.mul(y, cv);
-        let l = g.sum(z);
-        if backward {
-            g.backward(l, GradRequest::Mean).unwrap();
-        }
-        g.value(l).item()
-    };
-    let mut tape = Tape::new();
-    loss(store, &mut tape, true);
-    let analytic: Vec<Tensor> = ids
-        .iter()
-        .map(|&id| {
-            tape.grad(id)
-                .unwrap_or_else(|| panic!("{name}: no gradient"))
-                .clone()
-        })
-        .collect();
-    for (k, &id) in ids.iter().enumerate() {
-        for j in 0..store.get(id).len() {
-            let orig = store.get(id).data()[j];
-            store.get_mut(id).data_mut()[j] = orig + h;
-            let lp = loss(store, &mut tape, false);
-            store.get_mut(id).data_mut()[j] = orig - h;
-            let lm = loss(store, &mut tape, false);
-            store.get_mut(id).data_mut()[j] = orig;
-            let numeric = (lp - lm) / (2.0 * h);
-            let a = analytic[k].data()[j];
-            assert!(
-                (a - numeric).abs() <= TOL + TOL * numeric.abs(),
-                "{name}: ∂L/∂{}[{j}] analytic {a} vs numeric {numeric}",
-                store.name(id)
-            );
-        }
-    }
+    let worst = gradient_check(store, h, build);
+    assert!(
+        worst.error() <= TOL,
+        "{name}: ∂L/∂{}[{}] analytic {} vs numeric {}",
+        worst.param,
+        worst.index,
+        worst.analytic,
+        worst.numeric
+    );
 }
 
 fn store(params: &[(&str, Tensor)]) -> ParamStore {
@@ -405,4 +363,61 @@ fn a_parameter_used_twice_gets_the_sum_of_both_gradients() {
     for (a, b) in shared[0].data().iter().zip(sum.data()) {
         assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
     }
+}
+
+/// The checker itself: an op whose backward forgets the factor 2 of x² is
+/// found, at the element and with the numbers, and a NaN gradient is the
+/// worst of all.
+#[test]
+fn the_checker_finds_a_wrong_backward() {
+    use gradlab_autodiff::{Backward, Examples, Op};
+
+    /// y = x², with a backward of x·dY (or NaN) instead of 2x·dY.
+    struct BadSquare {
+        nan: bool,
+    }
+    impl Op for BadSquare {
+        type Saved = ();
+        fn name(&self) -> String {
+            "bad square".into()
+        }
+        fn examples(&self, batched: &[bool]) -> Examples {
+            Examples::rowwise(batched)
+        }
+        fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+            y.assign(x[0]);
+            y.map_inplace(|v| v * v);
+        }
+        fn backward(&self, cx: &mut Backward, _: &mut ()) {
+            let (x, dy, nan) = (cx.x[0].data(), cx.dy.data(), self.nan);
+            cx.add(0, |i| {
+                if nan && i == 2 {
+                    f32::NAN
+                } else {
+                    x[i] * dy[i]
+                }
+            });
+        }
+    }
+    let mut s = store(&[("x", Tensor::from_vec(vec![1.0, -2.0, 3.0, 0.5], &[4]))]);
+    let worst = gradient_check(&mut s, 1e-2, |g, v| {
+        g.apply(BadSquare { nan: false }, &[v[0]])
+    });
+    assert_eq!((worst.param.as_str(), worst.index), ("x", 2));
+    // numeric = 2·3·c₂, analytic = 3·c₂: off by half the derivative.
+    assert!(
+        (worst.numeric - 2.0 * worst.analytic).abs() < 1e-2,
+        "{worst:?}"
+    );
+    assert!(worst.error() > 0.1, "{worst:?}");
+    let worst = gradient_check(&mut s, 1e-2, |g, v| {
+        g.apply(BadSquare { nan: true }, &[v[0]])
+    });
+    assert_eq!(worst.index, 2);
+    assert!(worst.error().is_nan(), "{worst:?}");
+    assert_eq!(
+        s.get(ParamId(0)).data(),
+        [1.0, -2.0, 3.0, 0.5],
+        "the store is left as it was"
+    );
 }
