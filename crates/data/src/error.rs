@@ -267,7 +267,7 @@ pub enum DataError {
     #[error(
         "{}: line 1 (the header) has no column {column:?}; its columns are {}",
         path.display(),
-        header.join(", ")
+        Columns(header)
     )]
     CsvColumn {
         /// The file.
@@ -324,6 +324,30 @@ impl DataError {
         DataError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+/// Displays column names as `a, b, c`, the first ten of a longer header
+/// followed by how many more there are.
+struct Columns<'a>(&'a [String]);
+
+impl fmt::Display for Columns<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 10;
+        let shown = if self.0.len() > SHOWN + 2 {
+            SHOWN
+        } else {
+            self.0.len()
+        };
+        f.write_str(&self.0[..shown].join(", "))?;
+        match self.0.len() - shown {
+            0 => Ok(()),
+            more => write!(
+                f,
+                ", … and {more} more (the last: {})",
+                self.0[self.0.len() - 1]
+            ),
         }
     }
 }

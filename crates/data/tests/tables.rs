@@ -123,6 +123,15 @@ fn a_missing_target_column_lists_the_header() {
         msg.contains("line 1 (the header) has no column \"y\"; its columns are a, b, label"),
         "{msg}"
     );
+    // A wide header is cut after ten names.
+    let err = Dataset::from_csv(digits("train"), "label", TargetKind::Classes).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "its columns are pixel_0_0, pixel_0_1, pixel_0_2, pixel_0_3, pixel_0_4, pixel_0_5, \
+             pixel_0_6, pixel_0_7, pixel_1_0, pixel_1_1, … and 55 more (the last: digit)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
