@@ -365,7 +365,7 @@ pub(crate) fn value<'a>(nodes: &'a [Node], store: &'a ParamStore, v: Var) -> &'a
 }
 
 /// The values of `inputs`, in a fixed-size array (the first `inputs.len()`
-/// entries; the rest repeat the first and are not read).
+/// entries; the rest are an empty tensor and are not read).
 pub(crate) fn values<'a>(
     nodes: &'a [Node],
     store: &'a ParamStore,

@@ -21,7 +21,9 @@ impl Dataset {
     /// called `target` holds each row's class index or value (as `kind`
     /// says), every other column is a feature. Cells may be padded with
     /// spaces; features and values are finite numbers, class indices whole
-    /// numbers ≥ 0.
+    /// numbers ≥ 0. The features keep their names
+    /// ([`Dataset::feature_names`]), so that a trainer can tell a test file
+    /// whose columns come in another order.
     ///
     /// A missing file, a missing target column, a row with another number of
     /// fields than the header, a cell that is not a number of its column,
@@ -118,6 +120,12 @@ impl Dataset {
             TargetKind::Classes => Targets::Classes(labels),
             TargetKind::Values => Targets::Values(Tensor::from_vec(values, &[n, 1])),
         };
-        Dataset::from_tensors(x, y)
+        let names = header
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != t)
+            .map(|(_, name)| name.clone())
+            .collect();
+        Dataset::from_tensors(x, y)?.with_feature_names(names)
     }
 }

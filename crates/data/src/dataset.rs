@@ -9,6 +9,11 @@ use rand::seq::SliceRandom;
 use crate::idx::read_idx_ndim;
 use crate::{DataError, NUM_CLASSES};
 
+/// The most classes a dataset may have: a larger label is almost surely not
+/// a class index (an id, a price), and would give the model that many
+/// outputs.
+pub const MAX_CLASSES: usize = 1 << 20;
+
 /// Labelled examples, each a `rows × cols` grid of features (an image) or,
 /// for tabular data, one row of features (`rows = 1`).
 ///
@@ -29,6 +34,8 @@ pub struct Dataset {
     len: usize,
     rows: usize,
     cols: usize,
+    /// The features' names, for data read from a file with a header.
+    names: Option<Vec<String>>,
     standardization: Option<Standardization>,
 }
 
@@ -136,6 +143,7 @@ impl Dataset {
             len: labels.len(),
             rows,
             cols,
+            names: None,
             standardization: None,
         }
     }
@@ -170,8 +178,8 @@ impl Dataset {
     /// A dataset of the rows of `x` (`[n, features]`) and their targets `y`:
     /// `n` class indices (the number of classes is one more than the
     /// largest), or a `[n, k]` tensor of values. Another shape of `x`, a
-    /// number of targets other than `n`, or a feature or target that is not
-    /// finite is an error.
+    /// number of targets other than `n`, a class index of [`MAX_CLASSES`] or
+    /// more, or a feature or target that is not finite is an error.
     ///
     /// ```
     /// use gradlab_data::{Dataset, Targets};
@@ -198,7 +206,16 @@ impl Dataset {
             });
         }
         let classes = match &y {
-            Targets::Classes(labels) => labels.iter().max().map_or(0, |&m| m + 1),
+            Targets::Classes(labels) => {
+                if let Some(example) = labels.iter().position(|&l| l >= MAX_CLASSES) {
+                    return Err(DataError::ClassTooLarge {
+                        example,
+                        value: labels[example],
+                        limit: MAX_CLASSES,
+                    });
+                }
+                labels.iter().max().map_or(0, |&m| m + 1)
+            }
             Targets::Values(v) => {
                 if !matches!(v.shape(), &[_, k] if k > 0) {
                     return Err(DataError::Shape {
@@ -231,6 +248,7 @@ impl Dataset {
             len: n,
             rows: 1,
             cols: f,
+            names: None,
             standardization: None,
         })
     }
@@ -259,6 +277,25 @@ impl Dataset {
     /// Features per example, `rows × cols`: the width of a gathered batch.
     pub fn num_features(&self) -> usize {
         self.rows * self.cols
+    }
+
+    /// The features' names, for data read from a CSV file (its header
+    /// without the target column).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.names.as_deref()
+    }
+
+    /// This dataset with its features named `names`, one per feature, as a
+    /// CSV header names them. Another number of names is an error.
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Dataset, DataError> {
+        if names.len() != self.num_features() {
+            return Err(DataError::NameCount {
+                names: names.len(),
+                features: self.num_features(),
+            });
+        }
+        self.names = Some(names);
+        Ok(self)
     }
 
     /// The number of classes, for class labels: the layout's (10 for MNIST
@@ -317,7 +354,9 @@ impl Dataset {
     /// The first `n` examples (all of them if there are fewer), for quick
     /// runs on a subset.
     pub fn limit(self, n: usize) -> Dataset {
-        let n = n.min(self.len);
+        if n >= self.len {
+            return self;
+        }
         self.subset(&(0..n).collect::<Vec<_>>())
     }
 
@@ -370,6 +409,7 @@ impl Dataset {
             len: 0,
             rows: self.rows,
             cols: self.cols,
+            names: self.names.clone(),
             standardization: self.standardization.clone(),
         }
     }
@@ -492,17 +532,17 @@ impl Dataset {
             }
             Features::Floats(x) => {
                 update(b"f32");
-                x.iter().for_each(|v| update(&v.to_le_bytes()));
+                in_blocks(x.iter().map(|v| v.to_le_bytes()), update);
             }
         }
         match &self.targets {
             Targets::Classes(c) => {
                 update(b"classes");
-                c.iter().for_each(|&l| update(&(l as u64).to_le_bytes()));
+                in_blocks(c.iter().map(|&l| (l as u64).to_le_bytes()), update);
             }
             Targets::Values(v) => {
                 update(b"values");
-                v.data().iter().for_each(|x| update(&x.to_le_bytes()));
+                in_blocks(v.data().iter().map(|x| x.to_le_bytes()), update);
             }
         }
     }
@@ -581,6 +621,20 @@ impl Dataset {
             self.len
         );
     }
+}
+
+/// Feeds the bytes of `items` to `update` a few thousand at a time (one
+/// call per value would make hashing a large dataset slow).
+fn in_blocks<const N: usize>(items: impl Iterator<Item = [u8; N]>, update: &mut dyn FnMut(&[u8])) {
+    let mut block = Vec::with_capacity(1 << 14);
+    for bytes in items {
+        block.extend_from_slice(&bytes);
+        if block.len() >= 1 << 14 {
+            update(&block);
+            block.clear();
+        }
+    }
+    update(&block);
 }
 
 /// The first label that is not a digit.

@@ -238,6 +238,27 @@ pub enum DataError {
         /// The feature or target within it.
         index: usize,
     },
+    /// Feature names that are not one per feature.
+    #[error("Dataset::with_feature_names: {names} names for {features} features")]
+    NameCount {
+        /// Names given.
+        names: usize,
+        /// Features per example.
+        features: usize,
+    },
+    /// A class index too large to be one.
+    #[error(
+        "Dataset::from_tensors: the class of example {example} is {value}, but class indices \
+         stop below {limit}"
+    )]
+    ClassTooLarge {
+        /// The example.
+        example: usize,
+        /// Its label.
+        value: usize,
+        /// [`MAX_CLASSES`](crate::dataset::MAX_CLASSES).
+        limit: usize,
+    },
     /// A split that leaves the training or the test set empty.
     #[error(
         "Dataset::split: a test fraction of {fraction} of {examples} examples leaves a set \

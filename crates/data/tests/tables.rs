@@ -217,6 +217,24 @@ fn datasets_from_tensors_check_their_shapes() {
             .contains("target 0 of example 1 is not finite"),
         "{err}"
     );
+    let err =
+        Dataset::from_tensors(x.clone(), Targets::Classes(vec![0, usize::MAX, 1])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::ClassTooLarge {
+                example: 1,
+                value: usize::MAX,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("the class of example 1 is 18446744073709551615"),
+        "{err}"
+    );
     let ok = Dataset::from_tensors(x, Targets::Values(Tensor::zeros(&[3, 2]))).unwrap();
     assert_eq!((ok.classes(), ok.target_width()), (None, Some(2)));
 }

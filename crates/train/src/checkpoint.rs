@@ -34,7 +34,8 @@
 //! ## What a checkpoint records
 //!
 //! `state.json` holds everything that defines the run: its [`TrainConfig`],
-//! its model's name, the standardization of its data (if any), the length of its learning-rate schedule, the identity of its data (the
+//! its model's name, the standardization of its features (if any), the
+//! length of its learning-rate schedule, the identity of its data (the
 //! number, size and SHA-256 of the examples trained and tested on, and the
 //! directory they were loaded from), its progress (steps done, and the
 //! current epoch's partial sums, so a run stopped mid-epoch reports the same
@@ -60,7 +61,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use gradlab_autodiff::NoiseScale;
-use gradlab_data::Dataset;
+use gradlab_data::{Dataset, Standardization};
 use gradlab_layers::{encode_tensors, encode_weights, load_weights, read_tensors};
 use gradlab_optim::{Optimizer, OptimizerState, StateHeader};
 use serde::{Deserialize, Serialize};
@@ -520,6 +521,14 @@ impl Checkpoint {
         &self.state.model
     }
 
+    /// The standardization the saved run applies to every input, if its
+    /// config asked for one: what a user of the saved model applies to new
+    /// data.
+    pub fn standardization(&self) -> Option<Standardization> {
+        let (mean, std) = self.state.standardization.clone()?;
+        Some(Standardization { mean, std })
+    }
+
     /// Rebuilds the saved run of the config's MLP on `train` and `test`,
     /// which must be the data it was saved with (an error says which
     /// differs). With `epochs`, the run stops after that many epochs
@@ -566,7 +575,15 @@ impl Checkpoint {
         if let Some(e) = epochs {
             config.epochs = e;
         }
+        let given_model = model.is_some();
         let mut trainer = Trainer::build(config, model, train, test, Some(s.schedule_steps))?;
+        if trainer.model.name != s.model && !given_model {
+            return Err(bad(format!(
+                "this is a run of the model {:?}, not of the config's MLP ({:?}): resume it with \
+                 Checkpoint::resume_with and that model",
+                s.model, trainer.model.name
+            )));
+        }
         if trainer.model.name != s.model {
             return Err(TrainError::Conflict {
                 setting: "the model".into(),

@@ -1,4 +1,5 @@
-//! Keeping the pool's threads awake for the length of a training step.
+//! Keeping the pool's threads awake for the length of a training step, and
+//! catching a model's shape panic quietly.
 //!
 //! A step runs a dozen short parallel loops (the matmuls, the optimizer's
 //! pass). An idle rayon thread soon goes to sleep, and waking it for each
@@ -7,7 +8,9 @@
 //! pool's other threads stay awake beside it, running its parallel pieces
 //! as they appear, until it ends. Nothing here changes what is computed.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use rayon::Yield;
 
@@ -69,4 +72,28 @@ impl Drop for SetOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
     }
+}
+
+/// Runs `f`, turning a panic into `Err` with its message, without the panic
+/// hook printing it. (With `panic = "abort"` a panic cannot be caught, and
+/// `f` panics as usual.)
+pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    if !cfg!(panic = "unwind") {
+        return Ok(f());
+    }
+    // The hook is global: one swap at a time, so that each restores the
+    // hook it found.
+    static HOOK: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "it panicked".into())
+    })
 }

@@ -21,7 +21,7 @@ use gradlab_tensor::reduce::argmax;
 
 use crate::checkpoint::{Checkpoints, DataIdentity};
 use crate::config::parse_activation;
-use crate::helpers::with_pool_awake;
+use crate::helpers::{catch_quietly, with_pool_awake};
 use crate::{memory, CsvLog, TrainConfig, TrainError};
 
 /// Examples per forward pass when evaluating.
@@ -260,6 +260,17 @@ impl Trainer {
                 size(&train),
             )));
         }
+        if let (Some(a), Some(b)) = (train.feature_names(), test.feature_names()) {
+            if let Some(j) = (0..a.len()).find(|&j| a[j] != b[j]) {
+                return Err(TrainError::Config(format!(
+                    "feature {} is {:?} in the training data but {:?} in the test data: the \
+                     columns must come in the same order",
+                    j + 1,
+                    a[j],
+                    b[j]
+                )));
+            }
+        }
         if config.batch_size > train.len() {
             return Err(TrainError::Config(format!(
                 "the batch size {} is larger than the {} training examples{}",
@@ -440,9 +451,40 @@ impl Trainer {
         self.tape.noise_scale().map(|(total, _)| total)
     }
 
-    /// The model's mean loss and metric on `data` (dropout off).
-    pub fn evaluate(&mut self, data: &Dataset) -> Evaluation {
-        evaluate(&self.model, &mut self.eval_tape, &mut self.targets, data)
+    /// The model's mean loss and metric on `data` (dropout off), its
+    /// features standardized as the training set's are if `data` carries no
+    /// standardization of its own. Data of another width or task (values
+    /// for a classifier, a class the model has no output for) is an error.
+    pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation, TrainError> {
+        let fits = match self.task {
+            Task::Classes(c) => data.classes().is_some_and(|d| d <= c),
+            Task::Values(k) => data.target_width() == Some(k),
+        };
+        if data.num_features() != self.train.num_features() || !fits {
+            let kind = |d: &Dataset| match (d.classes(), d.target_width()) {
+                (Some(c), _) => format!("{} features, {c} classes", d.num_features()),
+                (_, w) => format!("{} features, {} values", d.num_features(), w.unwrap_or(0)),
+            };
+            return Err(TrainError::Config(format!(
+                "cannot evaluate on data of {} with a model trained on data of {}",
+                kind(data),
+                kind(&self.train)
+            )));
+        }
+        let standardized;
+        let data = match (self.train.standardized(), data.standardized()) {
+            (Some(s), None) => {
+                standardized = data.clone().standardize(s.clone())?;
+                &standardized
+            }
+            _ => data,
+        };
+        Ok(evaluate(
+            &self.model,
+            &mut self.eval_tape,
+            &mut self.targets,
+            data,
+        ))
     }
 
     /// The model's mean loss and metric on the test set.
@@ -682,13 +724,26 @@ fn chance_loss(task: Task, train: &Dataset) -> f64 {
     }
 }
 
-/// Checks that `model` maps a batch of `train` to `[B, outputs]`.
+/// Checks that `model` takes a batch of `train` and maps it to
+/// `[B, outputs]`.
 fn check_output(model: &Model, train: &Dataset, task: Task) -> Result<(), TrainError> {
-    let mut tape = Tape::new();
-    let mut g = tape.record(&model.params);
-    let x = g.input_with(|batch| train.gather(&[0], batch, &mut Targets::default()));
-    let y = model.net.forward(&mut g, x, Mode::Eval);
-    let shape = g.value(y).shape();
+    let probe = || {
+        let mut tape = Tape::new();
+        let mut g = tape.record(&model.params);
+        let x = g.input_with(|batch| train.gather(&[0], batch, &mut Targets::default()));
+        let y = model.net.forward(&mut g, x, Mode::Eval);
+        g.value(y).shape().to_vec()
+    };
+    // A model built for inputs of another width fails a shape check in its
+    // first op: that is the user's data meeting the user's model, an error
+    // to report, not a bug to panic on.
+    let shape = catch_quietly(probe).map_err(|reason| {
+        TrainError::Config(format!(
+            "the model {:?} cannot take the data's examples of {} features: {reason}",
+            model.name,
+            train.num_features()
+        ))
+    })?;
     if shape != [1, task.outputs()] {
         let wanted = match task {
             Task::Classes(c) => format!("one logit per class: the data has {c} classes"),

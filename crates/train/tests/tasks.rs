@@ -176,24 +176,28 @@ fn a_model_of_ones_own_trains_saves_and_resumes_bitwise() {
     resumed.fit(&save, &mut |_| {}).unwrap();
     assert_eq!(common::weights(&resumed), common::weights(&whole));
 
-    // The config's MLP is not the saved model: resume says so.
+    // The config's MLP is not the saved model: resume says so, and how.
     let err = saved
         .resume(train.clone(), test.clone(), None)
         .err()
         .unwrap();
-    assert!(
-        matches!(&err, TrainError::Conflict { setting, .. } if setting == "the model"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, TrainError::Resume { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("residual 2-16-16-3") && msg.contains("mlp 2-3"),
+        msg.contains(
+            "this is a run of the model \"residual 2-16-16-3\", not of the config's MLP \
+             (\"mlp 2-3\"): resume it with Checkpoint::resume_with"
+        ),
         "{msg}"
     );
     // Nor is a model of another name.
     let mut other = residual(7, 2, 3);
     other.name = "residual, wider".into();
     let err = saved.resume_with(other, train, test, None).err().unwrap();
+    assert!(
+        matches!(&err, TrainError::Conflict { setting, .. } if setting == "the model"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("residual, wider"), "{err}");
 }
 
@@ -210,12 +214,30 @@ fn a_model_whose_output_does_not_fit_the_data_is_refused() {
             && msg.contains("the data has 3 classes"),
         "{msg}"
     );
-    let err = Trainer::with_model(c, residual(1, 3, 3), regression(64, 1), regression(32, 2))
-        .err()
-        .unwrap();
+    let err = Trainer::with_model(
+        c.clone(),
+        residual(1, 3, 3),
+        regression(64, 1),
+        regression(32, 2),
+    )
+    .err()
+    .unwrap();
     assert!(
         err.to_string()
             .contains("[1, 3], but a trainer needs [1, 1]"),
+        "{err}"
+    );
+    // A model for inputs of another width: the first layer's shape check,
+    // as an error.
+    let err = Trainer::with_model(c, residual(1, 2, 1), regression(64, 1), regression(32, 2))
+        .err()
+        .unwrap();
+    assert!(matches!(err, TrainError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains(
+            "the model \"residual 2-16-16-3\" cannot take the data's examples of 3 features: \
+             linear: input [1, 3] and weight [16, 2] differ in the number of inputs"
+        ),
         "{err}"
     );
 }
@@ -282,8 +304,46 @@ fn standardization_is_computed_on_the_training_set_and_saved() {
     let state: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mean: Vec<f32> = serde_json::from_value(state["standardization"][0].clone()).unwrap();
     assert_eq!(mean, s.mean);
-    let mut resumed = saved.resume(train, test, Some(2)).unwrap();
+    assert_eq!(saved.standardization(), Some(s.clone()));
+    let mut resumed = saved.resume(train, test.clone(), Some(2)).unwrap();
     resumed.fit(&save, &mut |_| {}).unwrap();
     t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
     assert_eq!(common::weights(&resumed), common::weights(&t));
+
+    // Raw data evaluated by the trainer is standardized as its training
+    // data is: the same figures as its own (standardized) test set.
+    let own = t.evaluate_test();
+    assert_eq!(t.evaluate(&test).unwrap(), own);
+    let already = test.clone().standardize(s).unwrap();
+    assert_eq!(t.evaluate(&already).unwrap(), own);
+    // Data of another kind or width is refused.
+    let err = t.evaluate(&blobs(10, 1)).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "cannot evaluate on data of 2 features, 3 classes with a model trained on data of 3 \
+             features, 1 values"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_columns_in_another_order_are_refused() {
+    let dir = temp_dir("csv-order");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("train.csv"), dir.join("test.csv"));
+    std::fs::write(&a, "x,z,label\n1,2,0\n3,4,1\n5,6,0\n").unwrap();
+    std::fs::write(&b, "z,x,label\n2,1,0\n4,3,1\n").unwrap();
+    let read = |p| Dataset::from_csv(p, "label", gradlab_data::TargetKind::Classes).unwrap();
+    let c = TrainConfig {
+        batch_size: 2,
+        ..config(&[4], 1, "sgd")
+    };
+    let err = Trainer::new(c.clone(), read(&a), read(&b)).err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("feature 1 is \"x\" in the training data but \"z\" in the test data"),
+        "{err}"
+    );
+    assert!(Trainer::new(c, read(&a), read(&a)).is_ok());
 }

@@ -142,7 +142,10 @@ impl Op for Binary {
                 g.add_assign(sums);
             }
         });
-        if cx.is_batch(0) && cx.per_example(1) {
+        // Row b of a 2-D batch is example b; for more dimensions a row is
+        // only part of one, and the statistics are left unfilled (an error
+        // of the per-example requests, not wrong numbers).
+        if cx.is_batch(0) && x[0].ndim() == 2 && cx.per_example(1) {
             let batch = cx.batch() as f32;
             cx.stats(1, |sq, per_example| {
                 sq.resize_for(&[n]);

@@ -31,7 +31,7 @@ impl Op for Softmax {
     }
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
-        let (_, c) = x[0].dims2(&self.name());
+        let (_, c) = x[0].dims2(if self.log { "log_softmax" } else { "softmax" });
         y.resize_for(x[0].shape());
         for (yb, xb) in y
             .data_mut()
