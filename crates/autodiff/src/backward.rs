@@ -199,6 +199,12 @@ fn differentiate(
         slot[k] = used;
         used += 1;
     }
+    // Each input of an op that reaches the loss is a use (`x ⊙ x` uses x
+    // twice): a parameter used more than once has per-example gradients
+    // that are sums of several ops' contributions.
+    for v in inputs.iter() {
+        before[v.0].uses += 1;
+    }
     let x = values(before, store, inputs);
     let mut cx = Backward {
         x: &x[..inputs.len()],
@@ -265,6 +271,7 @@ impl Graph<'_, '_> {
         for n in nodes.iter_mut() {
             n.grad_ready = false;
             n.stats_ready = false;
+            n.uses = 0;
         }
         let seed = &mut nodes[loss.0];
         let n = seed.value.len();

@@ -73,7 +73,8 @@ pub(crate) struct Node {
     pub(crate) mixed: bool,
     /// Some parameter is upstream: the backward pass must visit this node.
     pub(crate) needs_grad: bool,
-    /// How many ops read this node.
+    /// How many inputs of ops that reach the loss this node is, counted by
+    /// the last backward.
     pub(crate) uses: u32,
     /// For parameters: (1/B) Σ_b g_b².
     pub(crate) grad_sq: Tensor,
@@ -237,13 +238,11 @@ impl<'t, 's> Graph<'t, 's> {
                 "a Var from another graph was used (index {} ≥ {i})",
                 v.0
             );
-            let input = &mut before[v.0];
-            input.uses += 1;
+            let input = &before[v.0];
             node.mixed |= input.mixed;
             node.needs_grad |= input.needs_grad;
         }
         node.batched = kind == Kind::Input;
-        node.uses = 0;
         node.grad_ready = false;
         node.stats_ready = false;
         self.tape.len += 1;

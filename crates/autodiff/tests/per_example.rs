@@ -244,6 +244,34 @@ fn unsupported_parameter_uses_are_errors() {
     assert!(g.backward(loss, GradRequest::Mean).is_ok());
 }
 
+/// A use of a parameter that does not reach the loss (a norm computed for
+/// a log, say) is not a use of its gradient: the per-example request gives
+/// what it gives without it.
+#[test]
+fn a_use_that_does_not_reach_the_loss_does_not_count() {
+    let (s, w, b) = linear_store();
+    let x = Tensor::uniform(&[5, 3], -1.0, 1.0, &mut rng(3));
+    let labels = [0, 1, 2, 3, 0];
+    let per_example = |extra_use: bool| {
+        let mut tape = Tape::new();
+        let mut g = tape.record(&s);
+        let (xv, wv, bv) = (g.input(&x), g.param(w), g.param(b));
+        if extra_use {
+            let w2 = g.mul(wv, wv);
+            g.sum(w2);
+        }
+        let h = g.matmul(xv, wv);
+        let h = g.add(h, bv);
+        let loss = g.softmax_cross_entropy(h, &labels);
+        g.backward(loss, GradRequest::PerExample).unwrap();
+        (
+            tape.per_example(w).unwrap().clone(),
+            tape.grad_sq(b).unwrap().clone(),
+        )
+    };
+    assert_eq!(per_example(true), per_example(false));
+}
+
 /// Linear regression y = x·w* + ε with x ~ 𝒩(0, I_d), ε ~ 𝒩(0, s²), loss
 /// ℓ = (x·w − y)², evaluated at a fixed w with Δ = w − w*. Then
 /// g = 2x(xᵀΔ − ε), G = E g = 2Δ, and by Isserlis' theorem
