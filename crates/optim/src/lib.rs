@@ -142,7 +142,8 @@ pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};
 pub use rule::{sign, Gradient, Rule, WholeTensor};
 pub use rules::{
-    Adam, AdamEta0, AdamLecture, AdamPerExample, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum,
+    Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, Nadam, Radam, RmsProp,
+    RmsPropMomentum, Sgd, SgdEma, SgdMomentum,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};

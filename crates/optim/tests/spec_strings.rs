@@ -17,7 +17,14 @@ fn defaults_have_canonical_forms() {
         "adam_lecture(lr=0.001,n_g=10,n_s=1000,eps=1e-8)",
         "adam_eta0(eta0=10,eps=0.0001,n_g=10,n_s=1000)",
         "adam_per_example(eta0=0.0001,n_g=10,n_s=1000,eps=1e-8)",
+        "adagrad(lr=0.01,lr_decay=0,initial_accumulator_value=0,eps=1e-10)",
+        "adamax(lr=0.002,b1=0.9,b2=0.999,eps=1e-8)",
+        "nadam(lr=0.002,b1=0.9,b2=0.999,eps=1e-8,momentum_decay=0.004)",
+        "nadamw(lr=0.002,b1=0.9,b2=0.999,eps=1e-8,momentum_decay=0.004,weight_decay=0.01)",
+        "radam(lr=0.001,b1=0.9,b2=0.999,eps=1e-8)",
+        "adadelta(lr=1,rho=0.9,eps=1e-6)",
     ];
+    assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
         assert_eq!(Optimizer::from_spec(name).unwrap().to_string(), want);
     }
@@ -44,6 +51,12 @@ fn every_optimizer_round_trips_through_display() {
         "adam_eta0(eta0=0.3,eps=1e6,batch_rule=sqrt)",
         "adam_per_example(eta0=1e-5)",
         "adam_per_example(eta0=1e-5,batch_rule=fixed)",
+        "adagrad(lr=0.05,lr_decay=0.01,initial_accumulator_value=0.1)",
+        "adamax(lr=3e-3,b2=0.99,eps=1e-7,weight_decay=1e-4)",
+        "nadam(lr=1e-3,momentum_decay=0.01,clip_norm=1)",
+        "nadamw(lr=1e-3,weight_decay=0.05,schedule=cosine,total_steps=100)",
+        "radam(lr=3e-4,b1=0.95,decoupled_weight_decay=0.01)",
+        "adadelta(lr=0.5,rho=0.95,eps=1e-5)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -85,10 +98,10 @@ fn error(spec: &str) -> String {
 fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
-                 adam_eta0, adam_per_example, adagrad";
+                 adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta";
     assert_eq!(
-        error("adadelta(lr=0.1)"),
-        format!("unknown optimizer 'adadelta'; valid optimizers: {valid}")
+        error("rprop(lr=0.1)"),
+        format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
     );
     assert_eq!(
         error(""),
@@ -186,4 +199,33 @@ fn malformed_and_duplicate_keys() {
     assert!(error("adam(lr=1e-3")
         .starts_with("malformed optimizer spec 'adam(lr=1e-3': expected ')' at the end"));
     assert!(error("adam(lr)").contains("expected key=value, got 'lr'"));
+}
+
+#[test]
+fn bad_hyperparameters_of_the_added_rules_name_their_key() {
+    let cases = [
+        ("adamax(b1=1)", "b1", "adamax"),
+        ("adamax(b2=1.5)", "b2", "adamax"),
+        ("adamax(eps=-1)", "eps", "adamax"),
+        ("nadam(momentum_decay=-0.1)", "momentum_decay", "nadam"),
+        ("nadam(lr=nan)", "lr", "nadam"),
+        ("nadamw(weight_decay=-1)", "weight_decay", "nadamw"),
+        ("nadamw(b1=inf)", "b1", "nadamw"),
+        ("radam(b2=1)", "b2", "radam"),
+        ("radam(eps=nan)", "eps", "radam"),
+        ("adadelta(rho=1)", "rho", "adadelta"),
+        ("adadelta(eps=-1e-6)", "eps", "adadelta"),
+        ("adadelta(lr=0)", "lr", "adadelta"),
+    ];
+    for (spec, key, name) in cases {
+        let err = Optimizer::from_spec(spec).unwrap_err();
+        assert!(
+            matches!(&err, SpecError::BadValue { key: k, .. } if k == key),
+            "{spec}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&format!("for {key} of {name}")),
+            "{spec}: {err}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 11] = [
+const SPECS: [&str; 16] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -20,6 +20,11 @@ const SPECS: [&str; 11] = [
     "adam_eta0",
     "adam_per_example(eta0=0.001)",
     "adagrad(lr=0.05,initial_accumulator_value=0.1,lr_decay=0.01)",
+    "adamax(lr=0.01,clip_norm=0.5)",
+    "nadam(lr=0.01,warmup=4)",
+    "nadamw(lr=0.01,weight_decay=0.1)",
+    "radam(lr=0.01,weight_decay=0.01)",
+    "adadelta(rho=0.8)",
 ];
 
 #[test]

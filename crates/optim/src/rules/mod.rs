@@ -34,4 +34,8 @@ builtin_rules! {
     adam_eta0::AdamEta0;
     adam_per_example::AdamPerExample;
     adagrad::Adagrad;
+    adamax::Adamax;
+    nadam::Nadam, "nadamw" = 0.01;
+    radam::Radam;
+    adadelta::Adadelta;
 }

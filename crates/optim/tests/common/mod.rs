@@ -6,7 +6,7 @@ use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 16] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -17,6 +17,12 @@ pub const ALL: [&str; 10] = [
     "adam_lecture",
     "adam_eta0",
     "adam_per_example",
+    "adagrad",
+    "adamax",
+    "nadam",
+    "nadamw",
+    "radam",
+    "adadelta",
 ];
 
 /// One step of `opt` on parameters with ids 0, 1, …, with per-example

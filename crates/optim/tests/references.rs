@@ -1,0 +1,216 @@
+//! The rules added beside the lecture's, against transcriptions of their
+//! reference implementations' documented updates, in `f64`, line by line:
+//! 50 steps of a matrix-shaped `[3, 4]` and a vector-shaped `[5]` parameter
+//! on a gradient stream whose elements span five orders of magnitude
+//! (scales 10⁻³ … 10², cycled over the elements), so that both the tiny and
+//! the large gradients of a real network are exercised. Every θ must stay
+//! within a relative error of 10⁻⁵ of the reference's, relative to
+//! max(|θ|, 0.1) (the f32 rounding of 50 steps is a few 10⁻⁷).
+
+mod common;
+
+use gradlab_optim::Optimizer;
+use gradlab_tensor::{rng, Tensor};
+
+const STEPS: usize = 50;
+const SHAPES: [&[usize]; 2] = [&[3, 4], &[5]];
+const SCALES: [f64; 6] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0];
+
+/// θ₀ of each parameter and the gradient stream g_1..g_50 (independent of
+/// θ, so both implementations see the same numbers): element i of a
+/// parameter has scale `SCALES[i % 6]`.
+fn problem() -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
+    let mut r = rng(21);
+    let theta = SHAPES
+        .iter()
+        .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r).into_vec())
+        .collect();
+    let grads = (0..STEPS)
+        .map(|_| {
+            SHAPES
+                .iter()
+                .map(|s| {
+                    let z = Tensor::normal(s, 0.3, 1.0, &mut r).into_vec();
+                    z.iter()
+                        .enumerate()
+                        .map(|(i, &z)| (f64::from(z) * SCALES[i % SCALES.len()]) as f32)
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    (theta, grads)
+}
+
+/// θ of both parameters after each step of the optimizer built from `spec`.
+fn ours(spec: &str) -> Vec<Vec<Vec<f64>>> {
+    let (theta, grads) = problem();
+    let mut opt = Optimizer::from_spec(spec).unwrap();
+    let mut values: Vec<Tensor> = theta
+        .into_iter()
+        .zip(SHAPES)
+        .map(|(t, s)| Tensor::from_vec(t, s))
+        .collect();
+    grads
+        .iter()
+        .map(|g| {
+            let g: Vec<Tensor> = g
+                .iter()
+                .zip(SHAPES)
+                .map(|(g, s)| Tensor::from_vec(g.clone(), s))
+                .collect();
+            common::step(&mut opt, &mut values, &g, None, 32);
+            values
+                .iter()
+                .map(|v| v.data().iter().map(|&x| f64::from(x)).collect())
+                .collect()
+        })
+        .collect()
+}
+
+/// An elementwise reference: `update(t, θ_i, g_i, state_i)` for one
+/// element, its state `K` numbers starting at `init`.
+fn reference<const K: usize>(
+    init: [f64; K],
+    update: impl Fn(usize, &mut f64, f64, &mut [f64; K]),
+) -> Vec<Vec<Vec<f64>>> {
+    let (theta, grads) = problem();
+    let mut theta: Vec<Vec<f64>> = theta
+        .iter()
+        .map(|t| t.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let mut state: Vec<Vec<[f64; K]>> = theta.iter().map(|t| vec![init; t.len()]).collect();
+    grads
+        .iter()
+        .enumerate()
+        .map(|(step, g)| {
+            for ((theta, state), g) in theta.iter_mut().zip(&mut state).zip(g) {
+                for ((x, s), &g) in theta.iter_mut().zip(state.iter_mut()).zip(g) {
+                    update(step + 1, x, f64::from(g), s);
+                }
+            }
+            theta.clone()
+        })
+        .collect()
+}
+
+fn assert_same(spec: &str, reference: Vec<Vec<Vec<f64>>>) {
+    for (t, (a, b)) in ours(spec).iter().zip(&reference).enumerate() {
+        for (p, (a, b)) in a.iter().zip(b).enumerate() {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                let err = (x - y).abs() / y.abs().max(0.1);
+                assert!(
+                    err <= 1e-5,
+                    "{spec}: step {}, parameter {p} {:?}, θ[{i}] = {x}, the reference gives {y} \
+                     (relative error {err:e})",
+                    t + 1,
+                    SHAPES[p]
+                );
+            }
+        }
+    }
+}
+
+/// torch.optim.Adamax (PyTorch 2.x documentation): g ← g + λθ;
+/// m ← β₁m + (1 − β₁)g; u ← max(β₂u, |g| + ε); θ ← θ − γ·m/((1 − β₁ᵗ)u).
+#[test]
+fn adamax_follows_torch() {
+    let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.05);
+    let want = reference([0.0; 2], |t, theta, g, [m, u]| {
+        let g = g + wd * *theta;
+        *m = b1 * *m + (1.0 - b1) * g;
+        *u = (b2 * *u).max(g.abs() + eps);
+        *theta -= lr * *m / ((1.0 - b1.powi(t as i32)) * *u);
+    });
+    assert_same("adamax(lr=0.01,weight_decay=0.05)", want);
+}
+
+/// μ_t and Π_t of torch.optim.NAdam.
+fn nadam_mu(b1: f64, psi: f64, t: usize) -> f64 {
+    b1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * psi))
+}
+
+/// torch.optim.NAdam (PyTorch 2.x documentation), with decoupled decay
+/// θ ← θ(1 − γλ) first when `decoupled`, else g ← g + λθ:
+/// μ_t = β₁(1 − ½·0.96^(tψ)); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
+/// m̂ = μ_{t+1}m/(1 − Π_{i≤t+1}μ_i) + (1 − μ_t)g/(1 − Π_{i≤t}μ_i);
+/// v̂ = v/(1 − β₂ᵗ); θ ← θ − γ·m̂/(√v̂ + ε).
+fn torch_nadam(lr: f64, wd: f64, decoupled: bool) -> Vec<Vec<Vec<f64>>> {
+    let (b1, b2, eps, psi) = (0.9, 0.999, 1e-8, 4e-3);
+    reference([0.0; 2], move |t, theta, g, [m, v]| {
+        let g = if decoupled {
+            *theta *= 1.0 - lr * wd;
+            g
+        } else {
+            g + wd * *theta
+        };
+        let product = |n: usize| (1..=n).map(|i| nadam_mu(b1, psi, i)).product::<f64>();
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        let m_hat = nadam_mu(b1, psi, t + 1) * *m / (1.0 - product(t + 1))
+            + (1.0 - nadam_mu(b1, psi, t)) * g / (1.0 - product(t));
+        let v_hat = *v / (1.0 - b2.powi(t as i32));
+        *theta -= lr * m_hat / (v_hat.sqrt() + eps);
+    })
+}
+
+#[test]
+fn nadam_follows_torch() {
+    assert_same(
+        "nadam(lr=0.01,weight_decay=0.05)",
+        torch_nadam(0.01, 0.05, false),
+    );
+}
+
+#[test]
+fn nadamw_follows_torch_with_decoupled_weight_decay() {
+    assert_same(
+        "nadamw(lr=0.01,weight_decay=0.1)",
+        torch_nadam(0.01, 0.1, true),
+    );
+}
+
+/// torch.optim.RAdam (PyTorch 2.x documentation): g ← g + λθ;
+/// m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; m̂ = m/(1 − β₁ᵗ);
+/// ρ_t = ρ_∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); if ρ_t > 5: l = √(1 − β₂ᵗ)/(√v + ε),
+/// r = √((ρ_t − 4)(ρ_t − 2)ρ_∞/((ρ_∞ − 4)(ρ_∞ − 2)ρ_t)), θ ← θ − γm̂rl;
+/// else θ ← θ − γm̂. The 50 steps cover both branches (ρ_t > 5 from t = 6).
+#[test]
+fn radam_follows_torch() {
+    let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.05);
+    let want = reference([0.0; 2], |t, theta, g, [m, v]| {
+        let g = g + wd * *theta;
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        let (bias1, bias2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+        let m_hat = *m / bias1;
+        let rho_inf = 2.0 / (1.0 - b2) - 1.0;
+        let rho = rho_inf - 2.0 * t as f64 * b2.powi(t as i32) / bias2;
+        if rho > 5.0 {
+            let l = bias2.sqrt() / (v.sqrt() + eps);
+            let r = ((rho - 4.0) * (rho - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
+                .sqrt();
+            *theta -= lr * m_hat * r * l;
+        } else {
+            *theta -= lr * m_hat;
+        }
+    });
+    assert_same("radam(lr=0.01,weight_decay=0.05)", want);
+}
+
+/// torch.optim.Adadelta (PyTorch 2.x documentation): g ← g + λθ;
+/// v ← ρv + (1 − ρ)g²; Δ = √(u + ε)/√(v + ε)·g; u ← ρu + (1 − ρ)Δ²;
+/// θ ← θ − γΔ.
+#[test]
+fn adadelta_follows_torch() {
+    let (lr, rho, eps, wd) = (1.0, 0.9, 1e-6, 0.05);
+    let want = reference([0.0; 2], |_, theta, g, [v, u]| {
+        let g = g + wd * *theta;
+        *v = rho * *v + (1.0 - rho) * g * g;
+        let delta = (*u + eps).sqrt() / (*v + eps).sqrt() * g;
+        *u = rho * *u + (1.0 - rho) * delta * delta;
+        *theta -= lr * delta;
+    });
+    assert_same("adadelta(weight_decay=0.05)", want);
+}
