@@ -23,6 +23,10 @@ fn defaults_have_canonical_forms() {
         "nadamw(lr=0.002,b1=0.9,b2=0.999,eps=1e-8,momentum_decay=0.004,weight_decay=0.01)",
         "radam(lr=0.001,b1=0.9,b2=0.999,eps=1e-8)",
         "adadelta(lr=1,rho=0.9,eps=1e-6)",
+        "adabelief(lr=0.001,b1=0.9,b2=0.999,eps=1e-16,eps_root=1e-16)",
+        "yogi(lr=0.01,b1=0.9,b2=0.999,eps=0.001,initial_accumulator_value=1e-6)",
+        "sign_sgd(lr=0.0001)",
+        "signum(lr=0.0001,beta=0.9)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -57,6 +61,10 @@ fn every_optimizer_round_trips_through_display() {
         "nadamw(lr=1e-3,weight_decay=0.05,schedule=cosine,total_steps=100)",
         "radam(lr=3e-4,b1=0.95,decoupled_weight_decay=0.01)",
         "adadelta(lr=0.5,rho=0.95,eps=1e-5)",
+        "adabelief(lr=3e-4,eps=1e-12,decoupled_weight_decay=0.01)",
+        "yogi(lr=0.003,eps=1e-4,initial_accumulator_value=0.01)",
+        "sign_sgd(lr=1e-3,schedule=step,step_size=10,gamma=0.5)",
+        "signum(lr=3e-4,beta=0.95,clip_norm=2)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -98,7 +106,8 @@ fn error(spec: &str) -> String {
 fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
-                 adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta";
+                 adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
+                 adabelief, yogi, sign_sgd, signum";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -216,6 +225,16 @@ fn bad_hyperparameters_of_the_added_rules_name_their_key() {
         ("adadelta(rho=1)", "rho", "adadelta"),
         ("adadelta(eps=-1e-6)", "eps", "adadelta"),
         ("adadelta(lr=0)", "lr", "adadelta"),
+        ("adabelief(b2=1)", "b2", "adabelief"),
+        ("adabelief(eps_root=-1e-16)", "eps_root", "adabelief"),
+        ("yogi(b1=-0.1)", "b1", "yogi"),
+        (
+            "yogi(initial_accumulator_value=nan)",
+            "initial_accumulator_value",
+            "yogi",
+        ),
+        ("sign_sgd(lr=-1)", "lr", "sign_sgd"),
+        ("signum(beta=1)", "beta", "signum"),
     ];
     for (spec, key, name) in cases {
         let err = Optimizer::from_spec(spec).unwrap_err();

@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 16] = [
+const SPECS: [&str; 20] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -25,6 +25,10 @@ const SPECS: [&str; 16] = [
     "nadamw(lr=0.01,weight_decay=0.1)",
     "radam(lr=0.01,weight_decay=0.01)",
     "adadelta(rho=0.8)",
+    "adabelief(lr=0.01,decoupled_weight_decay=0.01)",
+    "yogi(lr=0.01,warmup=3)",
+    "sign_sgd(lr=0.001,weight_decay=0.01)",
+    "signum(lr=0.001,schedule=cosine,total_steps=20)",
 ];
 
 #[test]

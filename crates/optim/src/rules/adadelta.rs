@@ -36,9 +36,9 @@ impl Rule for Adadelta {
     type Scalars = AdadeltaScalars;
 
     fn update(c: &AdadeltaScalars, phi: &mut f32, g: Gradient, [v, u]: &mut [f32; 2]) {
-        *v = c.rho * *v + (1.0 - c.rho) * g.mean * g.mean; // v ← ρ·v + (1 − ρ)·ĝ²
+        *v = c.rho * *v + c.take * g.mean * g.mean; // v ← ρ·v + (1 − ρ)·ĝ²
         let delta = (*u + c.eps).sqrt() / (*v + c.eps).sqrt() * g.mean; // Δ = √(u + ε)/√(v + ε)·ĝ
-        *u = c.rho * *u + (1.0 - c.rho) * delta * delta; // u ← ρ·u + (1 − ρ)·Δ²
+        *u = c.rho * *u + c.take * delta * delta; // u ← ρ·u + (1 − ρ)·Δ²
         *phi -= c.eta * delta; // Φ ← Φ − η·Δ
     }
 
@@ -50,15 +50,18 @@ impl Rule for Adadelta {
         AdadeltaScalars {
             eta: eta as f32,
             rho: self.rho as f32,
+            take: (1.0 - self.rho) as f32,
             eps: self.eps as f32,
         }
     }
 }
 
-/// The scalars of a step of [`Adadelta`]: η, ρ and ε.
+/// The scalars of a step of [`Adadelta`]: η, ρ, 1 − ρ (computed before
+/// rounding) and ε.
 #[derive(Clone, Copy, Debug)]
 pub struct AdadeltaScalars {
     eta: f32,
     rho: f32,
+    take: f32,
     eps: f32,
 }

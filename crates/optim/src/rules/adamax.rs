@@ -37,7 +37,7 @@ impl Rule for Adamax {
     type Scalars = AdamaxScalars;
 
     fn update(c: &AdamaxScalars, phi: &mut f32, g: Gradient, [m, u]: &mut [f32; 2]) {
-        *m = c.b1 * *m + (1.0 - c.b1) * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+        *m = c.b1 * *m + c.take1 * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
         *u = (c.b2 * *u).max(g.mean.abs() + c.eps); // u ← max(β₂·u, |ĝ| + ε)
         *phi -= c.step * *m / *u; // Φ ← Φ − η/(1 − β₁ᵗ)·m/u
     }
@@ -49,6 +49,7 @@ impl Rule for Adamax {
     fn scalars(&self, t: u64, eta: f64) -> AdamaxScalars {
         AdamaxScalars {
             b1: self.b1 as f32,
+            take1: (1.0 - self.b1) as f32,
             b2: self.b2 as f32,
             eps: self.eps as f32,
             step: (eta / (1.0 - self.b1.powf(t as f64))) as f32,
@@ -56,10 +57,12 @@ impl Rule for Adamax {
     }
 }
 
-/// The scalars of a step of [`Adamax`]: β₁, β₂, ε and η/(1 − β₁ᵗ).
+/// The scalars of a step of [`Adamax`]: β₁ and 1 − β₁ (computed before
+/// rounding to f32: 1 − f32(β) would lose digits), β₂, ε and η/(1 − β₁ᵗ).
 #[derive(Clone, Copy, Debug)]
 pub struct AdamaxScalars {
     b1: f32,
+    take1: f32,
     b2: f32,
     eps: f32,
     step: f32,

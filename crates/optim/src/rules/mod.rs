@@ -38,4 +38,8 @@ builtin_rules! {
     nadam::Nadam, "nadamw" = 0.01;
     radam::Radam;
     adadelta::Adadelta;
+    adabelief::AdaBelief;
+    yogi::Yogi;
+    sign_sgd::SignSgd;
+    signum::Signum;
 }

@@ -45,8 +45,8 @@ impl Rule for Nadam {
     type Scalars = NadamScalars;
 
     fn update(c: &NadamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
-        *m = c.b1 * *m + (1.0 - c.b1) * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
-        *v = c.b2 * *v + (1.0 - c.b2) * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+        *m = c.b1 * *m + c.take1 * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+        *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
         let denom = c.root * v.sqrt() + c.eps; // √v̂ + ε
         *phi -= (c.grad_step * g.mean + c.m_step * *m) / denom; // Φ ← Φ − η·[…]/(√v̂ + ε)
     }
@@ -62,7 +62,9 @@ impl Rule for Nadam {
         let next = product * mu(t + 1);
         NadamScalars {
             b1: self.b1 as f32,
+            take1: (1.0 - self.b1) as f32,
             b2: self.b2 as f32,
+            take2: (1.0 - self.b2) as f32,
             eps: self.eps as f32,
             root: (1.0 / (1.0 - self.b2.powf(t as f64))).sqrt() as f32,
             grad_step: (eta * (1.0 - mu(t)) / (1.0 - product)) as f32,
@@ -71,12 +73,15 @@ impl Rule for Nadam {
     }
 }
 
-/// The scalars of a step of [`Nadam`]: the decays, ε, 1/√(1 − β₂ᵗ) and the
+/// The scalars of a step of [`Nadam`]: the decays β and 1 − β (computed
+/// before rounding: 1 − f32(0.999) is off by 10⁻⁵), ε, 1/√(1 − β₂ᵗ) and the
 /// two step sizes η(1 − μ_t)/(1 − Π_t) and η·μ_{t+1}/(1 − Π_{t+1}).
 #[derive(Clone, Copy, Debug)]
 pub struct NadamScalars {
     b1: f32,
+    take1: f32,
     b2: f32,
+    take2: f32,
     eps: f32,
     root: f32,
     grad_step: f32,

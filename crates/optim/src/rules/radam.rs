@@ -44,8 +44,8 @@ impl Rule for Radam {
     type Scalars = RadamScalars;
 
     fn update(c: &RadamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
-        *m = c.b1 * *m + (1.0 - c.b1) * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
-        *v = c.b2 * *v + (1.0 - c.b2) * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+        *m = c.b1 * *m + c.take1 * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+        *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
         *phi -= c.step * *m / (c.root * v.sqrt() + c.eps); // Φ ← Φ − η·m̂·r·l, or η·m̂
     }
 
@@ -68,7 +68,9 @@ impl Rule for Radam {
         };
         RadamScalars {
             b1: self.b1 as f32,
+            take1: (1.0 - self.b1) as f32,
             b2: self.b2 as f32,
+            take2: (1.0 - self.b2) as f32,
             step: step as f32,
             root: root as f32,
             eps: eps as f32,
@@ -76,12 +78,14 @@ impl Rule for Radam {
     }
 }
 
-/// The scalars of a step of [`Radam`]: the decays, the step size and the
-/// denominator's (k, e).
+/// The scalars of a step of [`Radam`]: the decays β and 1 − β (computed
+/// before rounding), the step size and the denominator's (k, e).
 #[derive(Clone, Copy, Debug)]
 pub struct RadamScalars {
     b1: f32,
+    take1: f32,
     b2: f32,
+    take2: f32,
     step: f32,
     root: f32,
     eps: f32,

@@ -6,7 +6,7 @@ use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 20] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -23,6 +23,10 @@ pub const ALL: [&str; 16] = [
     "nadamw",
     "radam",
     "adadelta",
+    "adabelief",
+    "yogi",
+    "sign_sgd",
+    "signum",
 ];
 
 /// One step of `opt` on parameters with ids 0, 1, …, with per-example
