@@ -429,3 +429,18 @@ fn signum() {
         [[0.4, 1.4], [-0.2, 0.8], [-0.8, 0.2]],
     );
 }
+
+#[test]
+fn lamb() {
+    // u = m̂/(√v̂ + ε) + λΦ with Adam's m̂, v̂; Φ ← Φ − η·(‖Φ‖/‖u‖)·u per tensor; η = 0.1.
+    // Each parameter here is a tensor of one element, so ‖Φ‖/‖u‖·u = |Φ|·sign(u): the
+    // step is η|Φ| whatever ĝ's size (u > 0 throughout), and Φ shrinks by 0.9 a step.
+    // t=1: u = (1/(1 + 10⁻⁶), 4/(4 + 10⁻⁶)) > 0 → Φ = (0.9, 1.8)
+    // t=2: m̂ = (0.9473684, 3.789474) > 0 → Φ = (0.81, 1.62)
+    // t=3: → Φ = (0.729, 1.458)
+    check(
+        "lamb(lr=0.1,trust_weight_decay=0.5)",
+        false,
+        [[0.9, 1.8], [0.81, 1.62], [0.729, 1.458]],
+    );
+}

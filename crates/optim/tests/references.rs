@@ -96,6 +96,33 @@ fn reference<const K: usize>(
         .collect()
 }
 
+/// A per-tensor reference: `update(t, θ, g, state)` for a whole
+/// parameter, its state `K` tensors of zeros.
+fn reference_tensor<const K: usize>(
+    update: impl Fn(usize, &mut [f64], &[f64], &mut [Vec<f64>; K]),
+) -> Vec<Vec<Vec<f64>>> {
+    let (theta, grads) = problem();
+    let mut theta: Vec<Vec<f64>> = theta
+        .iter()
+        .map(|t| t.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let mut state: Vec<[Vec<f64>; K]> = theta
+        .iter()
+        .map(|t| std::array::from_fn(|_| vec![0.0; t.len()]))
+        .collect();
+    grads
+        .iter()
+        .enumerate()
+        .map(|(step, g)| {
+            for ((theta, state), g) in theta.iter_mut().zip(&mut state).zip(g) {
+                let g: Vec<f64> = g.iter().map(|&x| f64::from(x)).collect();
+                update(step + 1, theta, &g, state);
+            }
+            theta.clone()
+        })
+        .collect()
+}
+
 fn assert_same(spec: &str, reference: Vec<Vec<Vec<f64>>>) {
     assert_within(spec, reference, 1e-5);
 }
@@ -284,4 +311,30 @@ fn signum_follows_optax() {
         *theta -= lr * m.signum() * f64::from(*m != 0.0);
     });
     assert_same("signum(lr=0.01)", want);
+}
+
+/// optax.lamb (optax 0.2.x: `scale_by_adam` with eps_root = 0,
+/// `add_decayed_weights(λ)`, `scale_by_trust_ratio`, the learning rate):
+/// u = m̂/(√v̂ + ε) + λθ; r = ‖θ‖/‖u‖ (1 if either is 0); θ ← θ − α·r·u,
+/// the norms over the whole tensor.
+#[test]
+fn lamb_follows_optax() {
+    let (lr, b1, b2, eps, wd): (f64, f64, f64, f64, f64) = (0.01, 0.9, 0.999, 1e-6, 0.01);
+    let want = reference_tensor(|t, theta, g, [m, v]| {
+        let (bias1, bias2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+        let u: Vec<f64> = (0..theta.len())
+            .map(|i| {
+                m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                (m[i] / bias1) / ((v[i] / bias2).sqrt() + eps) + wd * theta[i]
+            })
+            .collect();
+        let norm = |x: &[f64]| x.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let (p, q) = (norm(theta), norm(&u));
+        let ratio = if p == 0.0 || q == 0.0 { 1.0 } else { p / q };
+        for (x, u) in theta.iter_mut().zip(&u) {
+            *x -= lr * ratio * u;
+        }
+    });
+    assert_same("lamb(lr=0.01,trust_weight_decay=0.01)", want);
 }

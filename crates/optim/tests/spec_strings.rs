@@ -27,6 +27,7 @@ fn defaults_have_canonical_forms() {
         "yogi(lr=0.01,b1=0.9,b2=0.999,eps=0.001,initial_accumulator_value=1e-6)",
         "sign_sgd(lr=0.0001)",
         "signum(lr=0.0001,beta=0.9)",
+        "lamb(lr=0.001,b1=0.9,b2=0.999,eps=1e-6,trust_weight_decay=0)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -65,6 +66,7 @@ fn every_optimizer_round_trips_through_display() {
         "yogi(lr=0.003,eps=1e-4,initial_accumulator_value=0.01)",
         "sign_sgd(lr=1e-3,schedule=step,step_size=10,gamma=0.5)",
         "signum(lr=3e-4,beta=0.95,clip_norm=2)",
+        "lamb(lr=2e-3,trust_weight_decay=0.01,warmup=10)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -107,7 +109,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum";
+                 adabelief, yogi, sign_sgd, signum, lamb";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -235,6 +237,12 @@ fn bad_hyperparameters_of_the_added_rules_name_their_key() {
         ),
         ("sign_sgd(lr=-1)", "lr", "sign_sgd"),
         ("signum(beta=1)", "beta", "signum"),
+        (
+            "lamb(trust_weight_decay=-0.1)",
+            "trust_weight_decay",
+            "lamb",
+        ),
+        ("lamb(eps=nan)", "eps", "lamb"),
     ];
     for (spec, key, name) in cases {
         let err = Optimizer::from_spec(spec).unwrap_err();

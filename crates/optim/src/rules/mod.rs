@@ -42,4 +42,5 @@ builtin_rules! {
     yogi::Yogi;
     sign_sgd::SignSgd;
     signum::Signum;
+    lamb::Lamb;
 }

@@ -6,7 +6,7 @@ use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 21] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -27,6 +27,7 @@ pub const ALL: [&str; 20] = [
     "yogi",
     "sign_sgd",
     "signum",
+    "lamb",
 ];
 
 /// One step of `opt` on parameters with ids 0, 1, …, with per-example

@@ -1,0 +1,128 @@
+//! LAMB: Adam's direction, scaled per tensor by the trust ratio ‖Φ‖/‖u‖.
+
+use crate::hyperparameters;
+use crate::rule::{Gradient, Rule, WholeTensor};
+
+hyperparameters! {
+    /// LAMB (You et al. 2020, "Large Batch Optimization for Deep Learning:
+    /// Training BERT in 76 minutes"), exactly `optax.lamb` (optax 0.2.x:
+    /// `scale_by_adam`, `add_decayed_weights`, `scale_by_trust_ratio`, the
+    /// learning rate):
+    ///
+    /// ```text
+    /// m ← β₁·m + (1 − β₁)·ĝ            m̂ = m/(1 − β₁ᵗ)
+    /// v ← β₂·v + (1 − β₂)·ĝ²           v̂ = v/(1 − β₂ᵗ)
+    /// u = m̂/(√v̂ + ε) + λ·Φ
+    /// Φ ← Φ − η·(‖Φ‖/‖u‖)·u           (ratio 1 if ‖Φ‖ or ‖u‖ is 0)
+    /// ```
+    ///
+    /// The norms are of the whole tensor, so each layer's step has the size
+    /// η·‖Φ‖ whatever the scale of its gradients: the rule runs through the
+    /// whole-tensor hook, a pass for the moments and the norms (summed in
+    /// f64) and a pass for the step. λ is optax's `weight_decay`, spelled
+    /// `trust_weight_decay` here because it sits inside the trust ratio,
+    /// unlike this crate's `weight_decay` (L2, on ĝ) and
+    /// `decoupled_weight_decay` (before the step, outside the ratio). optax
+    /// takes no default rate; η = 10⁻³ is Adam's. State: `m`, `v`.
+    pub struct Lamb {
+        /// η, the step size relative to ‖Φ‖.
+        lr: f64 = 1e-3, Positive;
+        /// β₁, the decay of m.
+        b1: f64 = 0.9, Fraction;
+        /// β₂, the decay of v.
+        b2: f64 = 0.999, Fraction;
+        /// ε, added to √v̂.
+        eps: f64 = 1e-6, NonNegative;
+        /// λ, the weight decay added to the direction before the trust ratio.
+        trust_weight_decay: f64 = 0.0, NonNegative;
+    }
+}
+
+impl Rule for Lamb {
+    const NAME: &'static str = "lamb";
+    const STATE: &'static [&'static str] = &["m", "v"];
+    type State = [f32; 2];
+    type Scalars = LambScalars;
+
+    /// One element of u, as if its tensor's trust ratio were 1: the driver
+    /// sends every tensor through [`update_tensor`](Rule::update_tensor)
+    /// instead.
+    fn update(c: &LambScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
+        *phi -= c.eta * direction(c, *phi, g.mean, m, v);
+    }
+
+    fn update_tensor(c: &LambScalars, p: WholeTensor<'_>) {
+        let WholeTensor {
+            value, grad, state, ..
+        } = p;
+        let [m, v] = state else {
+            unreachable!("LAMB keeps two state tensors")
+        };
+        let (m, v) = (m.data_mut(), v.data_mut());
+        // ‖Φ‖² and ‖u‖², with the moments updated on the way.
+        let (mut phi_sq, mut u_sq) = (0.0f64, 0.0f64);
+        for (i, (&phi, &g)) in value.iter().zip(grad).enumerate() {
+            let u = direction(c, phi, g, &mut m[i], &mut v[i]);
+            phi_sq += f64::from(phi) * f64::from(phi);
+            u_sq += f64::from(u) * f64::from(u);
+        }
+        // ratio = ‖Φ‖/‖u‖, or 1 when either norm is 0.
+        let ratio = if phi_sq == 0.0 || u_sq == 0.0 {
+            1.0
+        } else {
+            (phi_sq.sqrt() / u_sq.sqrt()) as f32
+        };
+        let step = c.eta * ratio;
+        for (i, phi) in value.iter_mut().enumerate() {
+            // u again from the stored moments: the same numbers as above.
+            let u = c.step * m[i] / (c.root * v[i].sqrt() + c.eps) + c.decay * *phi;
+            *phi -= step * u; // Φ ← Φ − η·ratio·u
+        }
+    }
+
+    fn whole_tensor(&self, _shape: &[usize]) -> bool {
+        true
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, t: u64, eta: f64) -> LambScalars {
+        let t = t as f64;
+        LambScalars {
+            eta: eta as f32,
+            b1: self.b1 as f32,
+            take1: (1.0 - self.b1) as f32,
+            b2: self.b2 as f32,
+            take2: (1.0 - self.b2) as f32,
+            eps: self.eps as f32,
+            step: (1.0 / (1.0 - self.b1.powf(t))) as f32,
+            root: (1.0 / (1.0 - self.b2.powf(t))).sqrt() as f32,
+            decay: self.trust_weight_decay as f32,
+        }
+    }
+}
+
+/// Updates m and v from ĝ and returns u = m̂/(√v̂ + ε) + λΦ.
+#[inline(always)]
+fn direction(c: &LambScalars, phi: f32, g: f32, m: &mut f32, v: &mut f32) -> f32 {
+    *m = c.b1 * *m + c.take1 * g; // m ← β₁·m + (1 − β₁)·ĝ
+    *v = c.b2 * *v + c.take2 * g * g; // v ← β₂·v + (1 − β₂)·ĝ²
+    c.step * *m / (c.root * v.sqrt() + c.eps) + c.decay * phi // u = m̂/(√v̂ + ε) + λΦ
+}
+
+/// The scalars of a step of [`Lamb`]: η, the decays β and 1 − β (computed
+/// before rounding), ε, 1/(1 − β₁ᵗ), 1/√(1 − β₂ᵗ) and λ.
+#[derive(Clone, Copy, Debug)]
+pub struct LambScalars {
+    eta: f32,
+    b1: f32,
+    take1: f32,
+    b2: f32,
+    take2: f32,
+    eps: f32,
+    step: f32,
+    root: f32,
+    decay: f32,
+}
