@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use gradlab_tensor::simd::{vectorized_loop, Loop};
 use gradlab_tensor::Tensor;
 
 use crate::denormal::flush;
@@ -117,7 +118,8 @@ pub(crate) fn step_all<R: Rule>(
 }
 
 /// The hook's path: the transformed gradient into the scratch buffers, the
-/// decoupled decay, the rule's whole-tensor update, the state flushed.
+/// decoupled decay, the rule's whole-tensor update (compiled for the widest
+/// vectors the CPU has, where the rule inlines it), the state flushed.
 fn whole_tensor<R: Rule>(
     c: &R::Scalars,
     slot: &mut Slot,
@@ -128,29 +130,48 @@ fn whole_tensor<R: Rule>(
 ) {
     let value = p.value.data_mut();
     scratch.grad.clear();
+    scratch.grad.resize(value.len(), 0.0);
     scratch.grad_sq.clear();
-    for (i, (phi, &gh)) in value.iter_mut().zip(p.grad.data()).enumerate() {
-        let g = x.of(gh, *phi);
-        scratch.grad.push(g);
-        if let Some(&q) = grad_sq.get(i) {
-            scratch.grad_sq.push(x.square_of(q, gh, g, *phi));
-        }
+    scratch.grad_sq.resize(grad_sq.len(), 0.0);
+    let pairs = value.iter().zip(p.grad.data()).zip(&mut scratch.grad);
+    for ((phi, &gh), g) in pairs {
+        *g = x.of(gh, *phi);
+    }
+    let pairs = value.iter().zip(p.grad.data()).zip(&scratch.grad);
+    for (((phi, &gh), &g), (sq, &q)) in pairs.zip(scratch.grad_sq.iter_mut().zip(grad_sq)) {
+        *sq = x.square_of(q, gh, g, *phi);
+    }
+    for phi in value.iter_mut() {
         *phi *= x.shrink;
     }
-    R::update_tensor(
+    vectorized_loop(TensorPass::<R> {
         c,
-        WholeTensor {
+        tensor: WholeTensor {
             shape: &slot.shape,
             value,
             grad: &scratch.grad,
             grad_sq: &scratch.grad_sq,
             state: &mut slot.moments,
         },
-    );
+    });
     for m in &mut slot.moments {
         for s in m.data_mut() {
             *s = flush(*s);
         }
+    }
+}
+
+/// One call of a rule's whole-tensor update, as a [`Loop`] so that the
+/// wide copies of [`vectorized_loop`] inline it.
+struct TensorPass<'a, R: Rule> {
+    c: &'a R::Scalars,
+    tensor: WholeTensor<'a>,
+}
+
+impl<R: Rule> Loop for TensorPass<'_, R> {
+    #[inline(always)]
+    fn run(self) {
+        R::update_tensor(self.c, self.tensor);
     }
 }
 

@@ -338,3 +338,35 @@ fn lamb_follows_optax() {
     });
     assert_same("lamb(lr=0.01,trust_weight_decay=0.01)", want);
 }
+
+/// NAdam's Π_t stops being multiplied once it is too small to change
+/// 1 − Π_t in f64 (after about 60 steps): 400 steps still follow the
+/// transcription that multiplies every μ_i.
+#[test]
+fn nadam_follows_torch_over_many_steps() {
+    let (lr, b1, b2, eps, psi) = (0.01, 0.9, 0.999, 1e-8, 4e-3);
+    let mut opt = Optimizer::from_spec("nadam(lr=0.01)").unwrap();
+    let mut r = rng(8);
+    let mut values = vec![Tensor::normal(&[4], 0.0, 1.0, &mut r)];
+    let mut theta: Vec<f64> = values[0].data().iter().map(|&x| f64::from(x)).collect();
+    let (mut m, mut v, mut product) = ([0.0f64; 4], [0.0f64; 4], 1.0f64);
+    for t in 1..=400 {
+        let g = Tensor::normal(&[4], 0.3, 1.0, &mut r);
+        common::step(&mut opt, &mut values, std::slice::from_ref(&g), None, 32);
+        product *= nadam_mu(b1, psi, t);
+        let next = product * nadam_mu(b1, psi, t + 1);
+        for i in 0..4 {
+            let g = f64::from(g.data()[i]);
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let m_hat = nadam_mu(b1, psi, t + 1) * m[i] / (1.0 - next)
+                + (1.0 - nadam_mu(b1, psi, t)) * g / (1.0 - product);
+            let v_hat = v[i] / (1.0 - b2.powi(t as i32));
+            theta[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        for (x, y) in values[0].data().iter().zip(&theta) {
+            let err = (f64::from(*x) - y).abs() / y.abs().max(0.1);
+            assert!(err <= 1e-5, "step {t}: {x} vs {y}");
+        }
+    }
+}

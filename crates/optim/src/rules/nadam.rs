@@ -57,8 +57,17 @@ impl Rule for Nadam {
 
     fn scalars(&self, t: u64, eta: f64) -> NadamScalars {
         let mu = |i: u64| self.b1 * (1.0 - 0.5 * 0.96f64.powf(i as f64 * self.momentum_decay));
-        // Π_t, in the order PyTorch multiplies its running product.
-        let product = (1..=t).fold(1.0, |p, i| p * mu(i));
+        // Π_t, in the order PyTorch multiplies its running product. Each μ_i
+        // is below β₁ < 1 (and about β₁/2 for the first thousands of steps),
+        // so Π_t soon falls below 2⁻⁷⁰, where 1 − Π is exactly 1 in f64: the
+        // product stops there, the same numbers in O(1) instead of O(t).
+        let mut product = 1.0;
+        for i in 1..=t {
+            product *= mu(i);
+            if product < TINY {
+                break;
+            }
+        }
         let next = product * mu(t + 1);
         NadamScalars {
             b1: self.b1 as f32,
@@ -72,6 +81,9 @@ impl Rule for Nadam {
         }
     }
 }
+
+/// A product below which 1 − product is 1 in f64 (2⁻⁷⁰).
+const TINY: f64 = 1.0 / (1u128 << 70) as f64;
 
 /// The scalars of a step of [`Nadam`]: the decays β and 1 − β (computed
 /// before rounding: 1 − f32(0.999) is off by 10⁻⁵), ε, 1/√(1 − β₂ᵗ) and the
