@@ -370,3 +370,60 @@ fn nadam_follows_torch_over_many_steps() {
         }
     }
 }
+
+/// LAMB's norms over a tensor of more than one block of partial sums
+/// (1 200 elements), and a tensor of zeros, whose trust ratio is 1: optax's
+/// rule, step by step.
+#[test]
+fn lamb_follows_optax_on_a_large_and_a_zero_tensor() {
+    let (lr, b1, b2, eps): (f64, f64, f64, f64) = (0.01, 0.9, 0.999, 1e-6);
+    let mut opt = Optimizer::from_spec("lamb(lr=0.01)").unwrap();
+    let mut r = rng(9);
+    let mut values = vec![
+        Tensor::normal(&[40, 30], 0.0, 1.0, &mut r),
+        Tensor::zeros(&[7]),
+    ];
+    let mut theta: Vec<Vec<f64>> = values
+        .iter()
+        .map(|v| v.data().iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let mut moments: Vec<(Vec<f64>, Vec<f64>)> = theta
+        .iter()
+        .map(|t| (vec![0.0; t.len()], vec![0.0; t.len()]))
+        .collect();
+    for t in 1..=20 {
+        let grads = vec![
+            Tensor::normal(&[40, 30], 0.3, 1.0, &mut r),
+            Tensor::normal(&[7], 0.3, 1.0, &mut r),
+        ];
+        common::step(&mut opt, &mut values, &grads, None, 32);
+        let (bias1, bias2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        for ((theta, (m, v)), g) in theta.iter_mut().zip(&mut moments).zip(&grads) {
+            let u: Vec<f64> = g
+                .data()
+                .iter()
+                .enumerate()
+                .map(|(i, &g)| {
+                    let g = f64::from(g);
+                    m[i] = b1 * m[i] + (1.0 - b1) * g;
+                    v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                    (m[i] / bias1) / ((v[i] / bias2).sqrt() + eps)
+                })
+                .collect();
+            let norm = |x: &[f64]| x.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let (p, q) = (norm(theta), norm(&u));
+            let ratio = if p == 0.0 || q == 0.0 { 1.0 } else { p / q };
+            for (x, u) in theta.iter_mut().zip(&u) {
+                *x -= lr * ratio * u;
+            }
+        }
+        for (v, want) in values.iter().zip(&theta) {
+            for (x, y) in v.data().iter().zip(want) {
+                let err = (f64::from(*x) - y).abs() / y.abs().max(0.1);
+                assert!(err <= 1e-5, "step {t}: {x} vs {y}");
+            }
+        }
+    }
+    // The zero tensor moved at the first step (ratio 1), by η·u.
+    assert!(values[1].data().iter().all(|&x| x != 0.0));
+}

@@ -62,8 +62,8 @@ impl Rule for Lamb {
         };
         let (m, v) = (m.data_mut(), v.data_mut());
         // ‖Φ‖² and ‖u‖², with the moments updated on the way: LANES
-        // independent f32 partial sums (so the loop vectorizes), folded into
-        // f64 every BLOCK elements, in a fixed order.
+        // independent f64 partial sums (so the loop vectorizes) per BLOCK
+        // elements, added up in a fixed order.
         let (mut phi_sq, mut u_sq) = (0.0f64, 0.0f64);
         for (((phi, g), m), v) in value
             .chunks(BLOCK)
@@ -71,24 +71,24 @@ impl Rule for Lamb {
             .zip(m.chunks_mut(BLOCK))
             .zip(v.chunks_mut(BLOCK))
         {
-            let (mut p2, mut u2) = ([0.0f32; LANES], [0.0f32; LANES]);
+            let (mut p2, mut u2) = ([0.0f64; LANES], [0.0f64; LANES]);
             let (mut pc, mut gc) = (phi.chunks_exact(LANES), g.chunks_exact(LANES));
             let (mut mc, mut vc) = (m.chunks_exact_mut(LANES), v.chunks_exact_mut(LANES));
             for (((p, g), m), v) in pc.by_ref().zip(gc.by_ref()).zip(mc.by_ref()).zip(vc.by_ref()) {
                 for k in 0..LANES {
-                    let u = direction(c, p[k], g[k], &mut m[k], &mut v[k]);
-                    p2[k] += p[k] * p[k];
+                    let u = f64::from(direction(c, p[k], g[k], &mut m[k], &mut v[k]));
+                    p2[k] += f64::from(p[k]) * f64::from(p[k]);
                     u2[k] += u * u;
                 }
             }
             let rest = pc.remainder().iter().zip(gc.remainder());
             for ((&p, &g), (m, v)) in rest.zip(mc.into_remainder().iter_mut().zip(vc.into_remainder())) {
-                let u = direction(c, p, g, m, v);
-                p2[0] += p * p;
+                let u = f64::from(direction(c, p, g, m, v));
+                p2[0] += f64::from(p) * f64::from(p);
                 u2[0] += u * u;
             }
-            phi_sq += p2.iter().map(|&x| f64::from(x)).sum::<f64>();
-            u_sq += u2.iter().map(|&x| f64::from(x)).sum::<f64>();
+            phi_sq += p2.iter().sum::<f64>();
+            u_sq += u2.iter().sum::<f64>();
         }
         // ratio = ‖Φ‖/‖u‖, or 1 when either norm is 0.
         let ratio = if phi_sq == 0.0 || u_sq == 0.0 {

@@ -20,11 +20,11 @@ hyperparameters! {
     ///
     /// In its first steps v averages too few squares for 1/√v̂ to be a
     /// stable scale, so RAdam takes momentum steps until ρ_t, the length of
-    /// the simple moving average v approximates, passes 5 (step 5 with the
-    /// default β₂), then Adam's step shrunk by r_t < 1, which tends to 1.
-    /// The branch depends on t alone: it is taken in the step's scalars, and
-    /// the kernel divides by √v·k + e with (k, e) = (1, ε) or (0, 1). The
-    /// defaults are PyTorch's. State: `m`, `v`.
+    /// the simple moving average v approximates, passes 5 (from step 6 with
+    /// the default β₂), then Adam's step shrunk by r_t < 1, which tends to 1.
+    /// The branch depends on t alone: it is chosen with the step's scalars,
+    /// the same for every element. The defaults are PyTorch's. State: `m`,
+    /// `v`.
     pub struct Radam {
         /// η, the step size.
         lr: f64 = 1e-3, Positive;
@@ -46,7 +46,11 @@ impl Rule for Radam {
     fn update(c: &RadamScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
         *m = c.b1 * *m + c.take1 * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
         *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
-        *phi -= c.step * *m / (c.root * v.sqrt() + c.eps); // Φ ← Φ − η·m̂·r·l, or η·m̂
+        if c.rectified {
+            *phi -= c.step * *m / (v.sqrt() + c.eps); // Φ ← Φ − η·m̂·r·√(1 − β₂ᵗ)/(√v + ε)
+        } else {
+            *phi -= c.step * *m; // Φ ← Φ − η·m̂
+        }
     }
 
     fn learning_rate(&self) -> f64 {
@@ -58,13 +62,14 @@ impl Rule for Radam {
         let (bias1, bias2) = (1.0 - self.b1.powf(t_f), 1.0 - self.b2.powf(t_f));
         let rho_inf = 2.0 / (1.0 - self.b2) - 1.0;
         let rho = rho_inf - 2.0 * t_f * self.b2.powf(t_f) / bias2;
-        let (step, root, eps) = if rho > 5.0 {
+        let rectified = rho > 5.0;
+        let step = if rectified {
             let r = ((rho - 4.0) * (rho - 2.0) * rho_inf
                 / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
                 .sqrt();
-            (eta * r * bias2.sqrt() / bias1, 1.0, self.eps)
+            eta * r * bias2.sqrt() / bias1
         } else {
-            (eta / bias1, 0.0, 1.0)
+            eta / bias1
         };
         RadamScalars {
             b1: self.b1 as f32,
@@ -72,14 +77,14 @@ impl Rule for Radam {
             b2: self.b2 as f32,
             take2: (1.0 - self.b2) as f32,
             step: step as f32,
-            root: root as f32,
-            eps: eps as f32,
+            eps: self.eps as f32,
+            rectified,
         }
     }
 }
 
 /// The scalars of a step of [`Radam`]: the decays β and 1 − β (computed
-/// before rounding), the step size and the denominator's (k, e).
+/// before rounding), the step size, ε and the branch.
 #[derive(Clone, Copy, Debug)]
 pub struct RadamScalars {
     b1: f32,
@@ -87,6 +92,6 @@ pub struct RadamScalars {
     b2: f32,
     take2: f32,
     step: f32,
-    root: f32,
     eps: f32,
+    rectified: bool,
 }
