@@ -28,7 +28,8 @@ pub struct Hyperparameter<R> {
     pub field: fn(&mut R) -> &mut dyn HyperValue,
 }
 
-/// A type a hyperparameter can have: `f64`, `bool` or [`Correction`].
+/// A type a hyperparameter can have: `f64`, [`Quiet`], `bool` or
+/// [`Correction`].
 pub trait HyperValue: 'static {
     /// Sets the value from spec text, or says what the key takes.
     fn set(&mut self, text: &str, range: Range) -> Result<(), String>;
@@ -55,6 +56,33 @@ impl HyperValue for f64 {
 
     fn text(&self) -> String {
         format_float(*self)
+    }
+}
+
+/// A number that the canonical spec writes only when it differs from its
+/// default: for a key added to a rule after specs of it were written down,
+/// so that those specs (and the checkpoints that record them) read as they
+/// did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quiet(pub f64);
+
+impl From<f64> for Quiet {
+    fn from(x: f64) -> Quiet {
+        Quiet(x)
+    }
+}
+
+impl HyperValue for Quiet {
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
+        self.0.set(text, range)
+    }
+
+    fn text(&self) -> String {
+        self.0.text()
+    }
+
+    fn shown_at_default(&self) -> bool {
+        false
     }
 }
 
@@ -102,8 +130,9 @@ impl HyperValue for Correction {
 /// validation come) and a table of them at the end of the struct's docs.
 ///
 /// Each field is `doc comment, name: type = default, range;` with type
-/// `f64`, `bool` or `Correction`; the range (a [`Range`] variant) is for
-/// numbers and may be left out for any finite number.
+/// `f64`, `Quiet` (a number written only when it is not the default),
+/// `bool` or `Correction`; the range (a [`Range`] variant) is for numbers
+/// and may be left out for any finite number.
 ///
 /// ```
 /// gradlab_optim::hyperparameters! {
@@ -148,7 +177,7 @@ macro_rules! hyperparameters {
 
         impl ::core::default::Default for $name {
             fn default() -> Self {
-                $name { $( $field: $default, )* }
+                $name { $( $field: ::core::convert::Into::into($default), )* }
             }
         }
 
@@ -215,6 +244,9 @@ macro_rules! __takes {
     };
     (f64, PositiveOrInfinite) => {
         "a number > 0 (inf allowed)"
+    };
+    (Quiet $(, $range:ident)?) => {
+        $crate::__takes!(f64 $(, $range)?)
     };
 }
 

@@ -136,7 +136,7 @@ pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use driver::StateArray;
 pub use gradient::{clip_factor, global_norm};
-pub use hyperparameters::{HyperValue, Hyperparameter, Hyperparameters};
+pub use hyperparameters::{HyperValue, Hyperparameter, Hyperparameters, Quiet};
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};

@@ -272,7 +272,10 @@ impl<R: Rule> DynRule for R {
         for h in R::TABLE {
             keys.value(h.name, (h.field)(self), h.range)?;
         }
-        Ok(())
+        self.check().map_err(|(key, expected)| {
+            let value = self.value(key).unwrap_or_default();
+            keys.bad(key, &value, &expected)
+        })
     }
 
     fn write(&self, w: &mut KeyWriter<'_, '_>) -> fmt::Result {

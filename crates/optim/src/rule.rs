@@ -102,6 +102,13 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// vectorizes, so keep it branch-free where the formula is.
     fn update(c: &Self::Scalars, phi: &mut f32, g: Gradient, state: &mut Self::State);
 
+    /// Checks values that are each in range but do not go together, after
+    /// the spec is parsed: `Err((key, what it takes))` makes the spec an
+    /// error naming that key. Default: every combination is valid.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+
     /// The state elements of a parameter before its first step (default 0).
     fn initial_state(&self) -> Self::State {
         Self::State::ZERO

@@ -220,7 +220,7 @@ impl<'s> Keys<'s> {
         Some(self.given.remove(i).1)
     }
 
-    fn bad(&self, key: &str, value: &str, expected: &str) -> SpecError {
+    pub(crate) fn bad(&self, key: &str, value: &str, expected: &str) -> SpecError {
         SpecError::BadValue {
             optimizer: self.optimizer.to_string(),
             key: key.to_string(),

@@ -427,3 +427,19 @@ fn lamb_follows_optax_on_a_large_and_a_zero_tensor() {
     // The zero tensor moved at the first step (ratio 1), by η·u.
     assert!(values[1].data().iter().all(|&x| x != 0.0));
 }
+
+/// torch.optim.SGD with dampening (PyTorch 2.x documentation): g ← g + λθ;
+/// b ← g at t = 1, else b ← μb + (1 − τ)g; θ ← θ − γb.
+#[test]
+fn sgd_momentum_with_dampening_follows_torch() {
+    let (lr, mu, tau, wd) = (0.01, 0.9, 0.5, 0.01);
+    let want = reference([0.0; 1], |t, theta, g, [b]| {
+        let g = g + wd * *theta;
+        *b = if t > 1 { mu * *b + (1.0 - tau) * g } else { g };
+        *theta -= lr * *b;
+    });
+    assert_same(
+        "sgd_momentum(lr=0.01,momentum=0.9,dampening=0.5,weight_decay=0.01)",
+        want,
+    );
+}

@@ -256,3 +256,42 @@ fn bad_hyperparameters_of_the_added_rules_name_their_key() {
         );
     }
 }
+
+/// `dampening` is written only when it is set: every spec and checkpoint
+/// of `sgd_momentum` from before the key reads as it did. Nesterov with
+/// dampening is refused, as torch.optim.SGD refuses it.
+#[test]
+fn dampening_is_quiet_at_its_default_and_refused_with_nesterov() {
+    let plain = Optimizer::from_spec("sgd_momentum(dampening=0)").unwrap();
+    assert_eq!(
+        plain.to_string(),
+        "sgd_momentum(lr=0.01,momentum=0.9,nesterov=false)"
+    );
+    assert_eq!(plain, Optimizer::from_spec("sgd_momentum").unwrap());
+    let damped = Optimizer::from_spec("sgd_momentum(dampening=0.25)").unwrap();
+    assert_eq!(
+        damped.to_string(),
+        "sgd_momentum(lr=0.01,momentum=0.9,nesterov=false,dampening=0.25)"
+    );
+    assert_eq!(damped.to_string().parse::<Optimizer>().unwrap(), damped);
+    assert_eq!(damped.hyperparameter("dampening").as_deref(), Some("0.25"));
+    let err = Optimizer::from_spec("sgd_momentum(nesterov=true,dampening=0.1)").unwrap_err();
+    assert!(
+        matches!(&err, SpecError::BadValue { key, .. } if key == "dampening"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("bad value '0.1' for dampening of sgd_momentum")
+            && err
+                .to_string()
+                .contains("Nesterov momentum needs undamped momentum"),
+        "{err}"
+    );
+    assert!(Optimizer::from_spec("sgd_momentum(nesterov=true,dampening=0)").is_ok());
+    let err = Optimizer::from_spec("sgd_momentum(dampening=1)").unwrap_err();
+    assert!(
+        err.to_string().contains("for dampening of sgd_momentum"),
+        "{err}"
+    );
+}

@@ -253,13 +253,14 @@ fn defaults_are_torch_defaults_where_torch_has_them() {
     // torch.optim.SGD(lr=1e-3, momentum=0, dampening=0, nesterov=False).
     assert_eq!(rule::<Sgd>("sgd"), Sgd { lr: 1e-3 });
     // PyTorch's momentum 0 would be plain SGD: μ = 0.9 and η = 0.01 instead
-    // (η/(1 − μ) = 0.1); no Nesterov, as PyTorch.
+    // (η/(1 − μ) = 0.1); no Nesterov and no dampening, as PyTorch.
     assert_eq!(
         rule::<SgdMomentum>("sgd_momentum"),
         SgdMomentum {
             lr: 1e-2,
             momentum: 0.9,
-            nesterov: false
+            nesterov: false,
+            dampening: gradlab_optim::Quiet(0.0),
         }
     );
     // torch.optim.RMSprop(lr=1e-2, alpha=0.99, eps=1e-8), s uncorrected.

@@ -1,14 +1,15 @@
 //! SGD with classical momentum.
 
 use crate::hyperparameters;
+use crate::hyperparameters::Quiet;
 use crate::rule::{Gradient, Rule};
 
 hyperparameters! {
     /// SGD with classical momentum, exactly `torch.optim.SGD` with
-    /// `momentum=μ`, `dampening=0`:
+    /// `momentum=μ`, `dampening=τ` (PyTorch 2.x):
     ///
     /// ```text
-    /// v ← μ·v + ĝ                     (v₀ = 0, so v₁ = ĝ₁)
+    /// v ← μ·v + (1 − τ)·ĝ             (v₁ = ĝ₁: no dampening at the first step)
     /// d = ĝ + μ·v   (Nesterov)   or   d = v
     /// Φ ← Φ − η·d
     /// ```
@@ -21,9 +22,12 @@ hyperparameters! {
     /// [`SgdEma`](crate::SgdEma) averages instead. v is a sum, not an
     /// average, so there is no bias correction to choose.
     ///
-    /// PyTorch's default μ is 0, which is plain SGD, so this rule has
-    /// defaults of its own: μ = 0.9 and η = 0.01, an effective step
-    /// η/(1 − μ) = 0.1 like `SgdEma`'s. State: `v`.
+    /// With τ = 1 − μ the sum becomes an average, v ← μv + (1 − μ)ĝ, but
+    /// started at ĝ₁ rather than bias-corrected. Nesterov's step needs
+    /// τ = 0 (as in PyTorch, which refuses the combination). PyTorch's
+    /// default μ is 0, which is plain SGD, so this rule has defaults of its
+    /// own: μ = 0.9 and η = 0.01, an effective step η/(1 − μ) = 0.1 like
+    /// `SgdEma`'s. State: `v`.
     pub struct SgdMomentum {
         /// η, the step size.
         lr: f64 = 1e-2, Positive;
@@ -31,6 +35,8 @@ hyperparameters! {
         momentum: f64 = 0.9, Fraction;
         /// Step along the look-ahead gradient ĝ + μv.
         nesterov: bool = false;
+        /// τ, the share of each ĝ left out of v after the first step.
+        dampening: Quiet = 0.0, Fraction;
     }
 }
 
@@ -41,7 +47,7 @@ impl Rule for SgdMomentum {
     type Scalars = SgdMomentumScalars;
 
     fn update(c: &SgdMomentumScalars, phi: &mut f32, g: Gradient, [v]: &mut [f32; 1]) {
-        *v = c.mu * *v + g.mean; // v ← μ·v + ĝ
+        *v = c.mu * *v + c.take * g.mean; // v ← μ·v + (1 − τ)·ĝ
         let d = if c.nesterov { g.mean + c.mu * *v } else { *v }; // d = ĝ + μ·v or v
         *phi -= c.eta * d; // Φ ← Φ − η·d
     }
@@ -50,12 +56,26 @@ impl Rule for SgdMomentum {
         self.lr
     }
 
-    fn scalars(&self, _t: u64, eta: f64) -> SgdMomentumScalars {
+    fn scalars(&self, t: u64, eta: f64) -> SgdMomentumScalars {
         SgdMomentumScalars {
             eta: eta as f32,
             mu: self.momentum as f32,
+            // v₁ = ĝ₁ exactly: PyTorch starts the buffer at the gradient.
+            take: if t == 1 { 1.0 } else { (1.0 - self.dampening.0) as f32 },
             nesterov: self.nesterov,
         }
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.nesterov && self.dampening.0 != 0.0 {
+            return Err((
+                "dampening",
+                "0 with nesterov=true (Nesterov momentum needs undamped momentum, as \
+                 torch.optim.SGD says)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -64,5 +84,6 @@ impl Rule for SgdMomentum {
 pub struct SgdMomentumScalars {
     eta: f32,
     mu: f32,
+    take: f32,
     nesterov: bool,
 }
