@@ -1,14 +1,16 @@
 //! An optimizer of your own: Lion, written outside gradlab's optim crate
-//! with its public rule API, registered, and trained on MNIST by the same
-//! `Trainer` as the built-in rules.
+//! with its public rule API, registered as `my_lion`, and trained on MNIST
+//! by the same `Trainer` as the built-in rules. (gradlab has a `lion` of
+//! its own, following optax; this is the same rule from the paper, written
+//! as you would write yours.)
 //!
 //! ```text
 //! cargo run --release --example custom_optimizer
-//! cargo run --release --example custom_optimizer -- 'lion(lr=1e-4,decoupled_weight_decay=1)'
+//! cargo run --release --example custom_optimizer -- 'my_lion(lr=1e-4,decoupled_weight_decay=1)'
 //! ```
 //!
 //! The rule is the three items below (about 40 lines); once registered,
-//! `lion(...)` parses, prints, saves its state in checkpoints and runs in
+//! `my_lion(...)` parses, prints, saves its state in checkpoints and runs in
 //! the trainer and the optimizer benchmark like `adam(...)`.
 
 use std::path::Path;
@@ -38,7 +40,7 @@ hyperparameters! {
 }
 
 impl Rule for Lion {
-    const NAME: &'static str = "lion";
+    const NAME: &'static str = "my_lion";
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     /// η_t, β₁, β₂.
@@ -73,7 +75,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     register::<Lion>()?;
     let optimizer = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "lion(lr=3e-4,schedule=cosine)".to_string());
+        .unwrap_or_else(|| "my_lion(lr=3e-4,schedule=cosine)".to_string());
     let mnist = gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist"))?;
     let config = TrainConfig {
         optimizer,

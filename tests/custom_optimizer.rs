@@ -55,10 +55,10 @@ fn lion_follows_the_papers_algorithm_2_over_50_steps() {
         .collect();
     let to64 = |t: &Tensor| t.data().iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     for (spec, (eta, b1, b2, lambda)) in [
-        ("lion", (1e-4, 0.9, 0.99, 0.0)),
-        ("lion(lr=0.01,b1=0.8,b2=0.95)", (0.01, 0.8, 0.95, 0.0)),
+        ("my_lion", (1e-4, 0.9, 0.99, 0.0)),
+        ("my_lion(lr=0.01,b1=0.8,b2=0.95)", (0.01, 0.8, 0.95, 0.0)),
         (
-            "lion(lr=0.01,decoupled_weight_decay=0.5)",
+            "my_lion(lr=0.01,decoupled_weight_decay=0.5)",
             (0.01, 0.9, 0.99, 0.5),
         ),
     ] {
@@ -83,14 +83,14 @@ fn lion_follows_the_papers_algorithm_2_over_50_steps() {
 #[test]
 fn lion_prints_and_parses_like_a_built_in_rule() {
     register::<Lion>().unwrap();
-    let opt = Optimizer::from_spec("lion").unwrap();
-    assert_eq!(opt.to_string(), "lion(lr=0.0001,b1=0.9,b2=0.99)");
+    let opt = Optimizer::from_spec("my_lion").unwrap();
+    assert_eq!(opt.to_string(), "my_lion(lr=0.0001,b1=0.9,b2=0.99)");
     assert_eq!(opt.state_names(), ["m"]);
     assert_eq!(
-        Optimizer::from_spec("lion(b2=1.5)")
+        Optimizer::from_spec("my_lion(b2=1.5)")
             .unwrap_err()
             .to_string(),
-        "bad value '1.5' for b2 of lion: expected a number in [0, 1)"
+        "bad value '1.5' for b2 of my_lion: expected a number in [0, 1)"
     );
 }
 
@@ -119,7 +119,7 @@ fn a_checkpoint_made_with_a_registered_rule_resumes_exactly() {
     register::<Lion>().unwrap();
     let config = |epochs| TrainConfig {
         hidden: vec![32],
-        optimizer: "lion(lr=1e-3,decoupled_weight_decay=0.1)".into(),
+        optimizer: "my_lion(lr=1e-3,decoupled_weight_decay=0.1)".into(),
         batch_size: 64,
         epochs,
         seed: 4,

@@ -142,8 +142,8 @@ pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};
 pub use rule::{sign, Gradient, Rule, WholeTensor};
 pub use rules::{
-    AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, Lamb, Nadam,
-    Radam, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
+    AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, Lamb, Lion,
+    Nadam, Radam, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};

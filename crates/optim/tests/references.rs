@@ -443,3 +443,18 @@ fn sgd_momentum_with_dampening_follows_torch() {
         want,
     );
 }
+
+/// optax.lion (optax 0.2.x: `scale_by_lion` in "hard" mode,
+/// `add_decayed_weights(λ)`, the learning rate): c = (1 − β₁)g + β₁m;
+/// u = sign(c) + λθ; m ← β₂m + (1 − β₂)g; θ ← θ − α·u.
+#[test]
+fn lion_follows_optax() {
+    let (lr, b1, b2, wd) = (0.01, 0.9, 0.99, 0.1);
+    let sign = |x: f64| x.signum() * f64::from(x != 0.0);
+    let want = reference([0.0; 1], |_, theta, g, [m]| {
+        let u = sign((1.0 - b1) * g + b1 * *m) + wd * *theta;
+        *m = b2 * *m + (1.0 - b2) * g;
+        *theta -= lr * u;
+    });
+    assert_same("lion(lr=0.01,weight_decay=0.1)", want);
+}

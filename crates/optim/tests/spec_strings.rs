@@ -28,6 +28,7 @@ fn defaults_have_canonical_forms() {
         "sign_sgd(lr=0.0001)",
         "signum(lr=0.0001,beta=0.9)",
         "lamb(lr=0.001,b1=0.9,b2=0.999,eps=1e-6,trust_weight_decay=0)",
+        "lion(lr=0.0001,b1=0.9,b2=0.99,weight_decay=0.001)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -67,6 +68,7 @@ fn every_optimizer_round_trips_through_display() {
         "sign_sgd(lr=1e-3,schedule=step,step_size=10,gamma=0.5)",
         "signum(lr=3e-4,beta=0.95,clip_norm=2)",
         "lamb(lr=2e-3,trust_weight_decay=0.01,warmup=10)",
+        "lion(lr=3e-4,b2=0.98,weight_decay=0.1)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -109,7 +111,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum, lamb";
+                 adabelief, yogi, sign_sgd, signum, lamb, lion";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -243,6 +245,8 @@ fn bad_hyperparameters_of_the_added_rules_name_their_key() {
             "lamb",
         ),
         ("lamb(eps=nan)", "eps", "lamb"),
+        ("lion(b2=1)", "b2", "lion"),
+        ("lion(weight_decay=-1e-3)", "weight_decay", "lion"),
     ];
     for (spec, key, name) in cases {
         let err = Optimizer::from_spec(spec).unwrap_err();

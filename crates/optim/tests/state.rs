@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 21] = [
+const SPECS: [&str; 22] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -30,6 +30,7 @@ const SPECS: [&str; 21] = [
     "sign_sgd(lr=0.001,weight_decay=0.01)",
     "signum(lr=0.001,schedule=cosine,total_steps=20)",
     "lamb(lr=0.01,trust_weight_decay=0.01,decoupled_weight_decay=0.01)",
+    "lion(lr=0.001,weight_decay=0.01)",
 ];
 
 #[test]

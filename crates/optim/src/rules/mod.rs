@@ -1,22 +1,24 @@
 //! The built-in rules, one file each, and the list that registers them.
 //!
 //! Adding a rule to the built-in set is one file here and one line in the
-//! list below; the line names the file and the rule, and optionally a spec
-//! name under which the rule runs with decoupled weight decay by default
-//! (`adamw`).
+//! list below; the line names the file and the rule, optionally the
+//! decoupled weight decay its own name runs with by default (`lion = …`),
+//! and optionally a second spec name under which it runs with decoupled
+//! weight decay by default (`adamw`).
 
 use crate::registry::Registry;
 
 /// Declares each rule's module, re-exports the rule and registers it, in
 /// the order of the list (the order spec errors name them in).
 macro_rules! builtin_rules {
-    ($( $module:ident :: $rule:ident $(, $decoupled:literal = $lambda:expr)? ; )*) => {
+    ($( $module:ident :: $rule:ident $(= $own:expr)? $(, $decoupled:literal = $lambda:expr)? ; )*) => {
         $( mod $module; pub use $module::$rule; )*
 
         /// Registers every built-in rule.
         pub(crate) fn register_builtin(registry: &mut Registry) {
             $(
-                registry.add::<$rule>(<$rule as crate::Rule>::NAME, None).expect("a built-in rule is valid");
+                let own: Option<f64> = None $( .or(Some($own)) )?;
+                registry.add::<$rule>(<$rule as crate::Rule>::NAME, own).expect("a built-in rule is valid");
                 $( registry.add::<$rule>($decoupled, Some($lambda)).expect("a built-in rule is valid"); )?
             )*
         }
@@ -43,4 +45,5 @@ builtin_rules! {
     sign_sgd::SignSgd;
     signum::Signum;
     lamb::Lamb;
+    lion::Lion = 1e-3;
 }

@@ -6,7 +6,7 @@ use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 22] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -28,6 +28,7 @@ pub const ALL: [&str; 21] = [
     "sign_sgd",
     "signum",
     "lamb",
+    "lion",
 ];
 
 /// One step of `opt` on parameters with ids 0, 1, …, with per-example
