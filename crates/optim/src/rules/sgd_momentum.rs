@@ -22,12 +22,10 @@ hyperparameters! {
     /// [`SgdEma`](crate::SgdEma) averages instead. v is a sum, not an
     /// average, so there is no bias correction to choose.
     ///
-    /// With τ = 1 − μ the sum becomes an average, v ← μv + (1 − μ)ĝ, but
-    /// started at ĝ₁ rather than bias-corrected. Nesterov's step needs
-    /// τ = 0 (as in PyTorch, which refuses the combination). PyTorch's
-    /// default μ is 0, which is plain SGD, so this rule has defaults of its
-    /// own: μ = 0.9 and η = 0.01, an effective step η/(1 − μ) = 0.1 like
-    /// `SgdEma`'s. State: `v`.
+    /// τ = 1 − μ makes it an average started at ĝ₁; Nesterov needs τ = 0,
+    /// as in PyTorch. PyTorch's default μ is 0, plain SGD, so this rule's
+    /// are μ = 0.9 and η = 0.01: a step η/(1 − μ) = 0.1 like `SgdEma`'s.
+    /// State: `v`.
     pub struct SgdMomentum {
         /// η, the step size.
         lr: f64 = 1e-2, Positive;
@@ -67,13 +65,9 @@ impl Rule for SgdMomentum {
     }
 
     fn check(&self) -> Result<(), (&'static str, String)> {
+        let why = "0 with nesterov=true (Nesterov momentum needs undamped momentum)";
         if self.nesterov && self.dampening.0 != 0.0 {
-            return Err((
-                "dampening",
-                "0 with nesterov=true (Nesterov momentum needs undamped momentum, as \
-                 torch.optim.SGD says)"
-                    .into(),
-            ));
+            return Err(("dampening", why.into()));
         }
         Ok(())
     }
