@@ -20,6 +20,7 @@
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::Tensor;
 
+use crate::kernels;
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
@@ -148,14 +149,9 @@ impl Op for Binary {
         if cx.is_batch(0) && x[0].ndim() == 2 && cx.per_example(1) {
             let batch = cx.batch() as f32;
             cx.stats(1, |sq, per_example| {
+                // (1/B) Σ_b g_b² = B·Σ_b r_b²
                 sq.resize_for(&[n]);
-                sq.fill(0.0);
-                for rb in r.data().chunks_exact(n) {
-                    for (s, &x) in sq.data_mut().iter_mut().zip(rb) {
-                        *s += x * x;
-                    }
-                }
-                sq.map_inplace(|s| batch * s);
+                kernels::scaled_column_sums_of_squares(r.data(), batch, sq.data_mut());
                 if let Some(pe) = per_example {
                     pe.assign(r);
                     pe.map_inplace(|x| batch * x);
