@@ -28,7 +28,7 @@ pub struct Hyperparameter<R> {
     pub field: fn(&mut R) -> &mut dyn HyperValue,
 }
 
-/// A type a hyperparameter can have: `f64`, [`Quiet`], `bool` or
+/// A type a hyperparameter can have: `f64`, [`Quiet`], `bool`, [`Flag`] or
 /// [`Correction`].
 pub trait HyperValue: 'static {
     /// Sets the value from spec text, or says what the key takes.
@@ -101,6 +101,32 @@ impl HyperValue for bool {
     }
 }
 
+/// A flag that the canonical spec writes only when it is set: for a
+/// switch added to a rule after specs of it were written down (as
+/// [`Quiet`] is for a number).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Flag(pub bool);
+
+impl From<bool> for Flag {
+    fn from(x: bool) -> Flag {
+        Flag(x)
+    }
+}
+
+impl HyperValue for Flag {
+    fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
+        self.0.set(text, range)
+    }
+
+    fn text(&self) -> String {
+        self.0.text()
+    }
+
+    fn shown_at_default(&self) -> bool {
+        false
+    }
+}
+
 impl HyperValue for Correction {
     fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
         match Correction::CHOICES.iter().find(|&&(name, _)| name == text) {
@@ -131,7 +157,8 @@ impl HyperValue for Correction {
 ///
 /// Each field is `doc comment, name: type = default, range;` with type
 /// `f64`, `Quiet` (a number written only when it is not the default),
-/// `bool` or `Correction`; the range (a [`Range`] variant) is for numbers
+/// `bool`, `Flag` (a bool written only when it is not the default) or
+/// `Correction`; the range (a [`Range`] variant) is for numbers
 /// and may be left out for any finite number.
 ///
 /// ```
@@ -219,6 +246,9 @@ macro_rules! __range {
 #[macro_export]
 macro_rules! __takes {
     (bool) => {
+        "`true`, `false`"
+    };
+    (Flag) => {
         "`true`, `false`"
     };
     (Correction) => {

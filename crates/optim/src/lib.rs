@@ -136,14 +136,15 @@ pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use driver::StateArray;
 pub use gradient::{clip_factor, global_norm};
-pub use hyperparameters::{HyperValue, Hyperparameter, Hyperparameters, Quiet};
+pub use hyperparameters::{Flag, HyperValue, Hyperparameter, Hyperparameters, Quiet};
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};
-pub use rule::{sign, Gradient, Rule, WholeTensor};
+pub use rule::{sign, Gradient, Rule, Variant, WholeTensor};
 pub use rules::{
-    AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, Lamb, Lion,
-    Nadam, Radam, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
+    AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, AmsGrad,
+    Lamb, Lion, Nadam, Radam, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum, SignSgd, Signum,
+    Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};

@@ -134,6 +134,9 @@ impl Optimizer {
         };
         let mut rule = (entry.make)();
         rule.parse(&mut keys)?;
+        if let Some(variant) = rule.variant() {
+            rule = variant;
+        }
         let (l2, decoupled) = match entry.decoupled {
             Some(default) => (
                 0.0,

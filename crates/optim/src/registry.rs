@@ -239,6 +239,8 @@ pub(crate) trait DynRule: Send + Sync + fmt::Debug {
     /// rule's default).
     fn write(&self, w: &mut KeyWriter<'_, '_>) -> fmt::Result;
     fn value(&self, key: &str) -> Option<String>;
+    /// The rule to run instead, from [`Rule::variant`].
+    fn variant(&self) -> Option<Box<dyn DynRule>>;
     fn state_names(&self) -> &'static [&'static str];
     fn grad_request(&self) -> GradRequest;
     fn default_batch_rule(&self) -> BatchRule;
@@ -295,6 +297,10 @@ impl<R: Rule> DynRule for R {
     fn value(&self, key: &str) -> Option<String> {
         let h = R::TABLE.iter().find(|h| h.name == key)?;
         Some((h.field)(&mut self.clone()).text())
+    }
+
+    fn variant(&self) -> Option<Box<dyn DynRule>> {
+        Rule::variant(self).map(|v| v.0)
     }
 
     fn state_names(&self) -> &'static [&'static str] {

@@ -58,6 +58,7 @@ use crate::batch_rule::BatchRule;
 use crate::driver::StateArray;
 use crate::hyperparameters::Hyperparameters;
 use crate::param::GradRequest;
+use crate::registry::DynRule;
 
 /// An update rule: its spec name, its state, the scalars of a step and the
 /// element-wise kernel.
@@ -109,6 +110,15 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
         Ok(())
     }
 
+    /// The rule that runs instead of this one for these hyperparameters, if
+    /// another: for a switch that changes what the rule keeps
+    /// (`adam(amsgrad=true)` keeps a third tensor, so it runs as
+    /// [`AmsGrad`](crate::AmsGrad), whose spec is still Adam's). Asked once,
+    /// after the spec is parsed and checked. Default: this rule.
+    fn variant(&self) -> Option<Variant> {
+        None
+    }
+
     /// The state elements of a parameter before its first step (default 0).
     fn initial_state(&self) -> Self::State {
         Self::State::ZERO
@@ -146,6 +156,17 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
             Self::update(c, &mut value[i], g, &mut s);
             s.store(state, i);
         }
+    }
+}
+
+/// A rule standing in for another, from [`Rule::variant`]. It keeps the
+/// spec of the rule it stands for, so it must write the same keys.
+pub struct Variant(pub(crate) Box<dyn DynRule>);
+
+impl Variant {
+    /// Rule `rule` in place of the one asked for.
+    pub fn new<R: Rule>(rule: R) -> Variant {
+        Variant(Box::new(rule))
     }
 }
 

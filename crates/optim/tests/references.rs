@@ -163,6 +163,38 @@ fn adamax_follows_torch() {
     assert_same("adamax(lr=0.01,weight_decay=0.05)", want);
 }
 
+/// torch.optim.Adam(amsgrad=True) and AdamW(amsgrad=True) (PyTorch 2.x
+/// documentation): m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
+/// v_max ← max(v_max, v); θ ← θ − γ·(m/(1 − β₁ᵗ))/(√v_max/√(1 − β₂ᵗ) + ε),
+/// with g ← g + λθ (Adam) or θ ← θ(1 − γλ) first (AdamW).
+fn torch_amsgrad(lr: f64, wd: f64, decoupled: bool) -> Vec<Vec<Vec<f64>>> {
+    let (b1, b2, eps) = (0.9, 0.99, 1e-8);
+    reference([0.0; 3], |t, theta, g, [m, v, v_max]| {
+        let g = if decoupled { g } else { g + wd * *theta };
+        if decoupled {
+            *theta *= 1.0 - lr * wd;
+        }
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *v_max = v_max.max(*v);
+        let t = t as i32;
+        let denom = v_max.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps;
+        *theta -= lr * (*m / (1.0 - b1.powi(t))) / denom;
+    })
+}
+
+#[test]
+fn adam_amsgrad_follows_torch() {
+    assert_same(
+        "adam(lr=0.01,b2=0.99,weight_decay=0.05,amsgrad=true)",
+        torch_amsgrad(0.01, 0.05, false),
+    );
+    assert_same(
+        "adamw(lr=0.01,b2=0.99,weight_decay=0.1,amsgrad=true)",
+        torch_amsgrad(0.01, 0.1, true),
+    );
+}
+
 /// μ_t and Π_t of torch.optim.NAdam.
 fn nadam_mu(b1: f64, psi: f64, t: usize) -> f64 {
     b1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * psi))

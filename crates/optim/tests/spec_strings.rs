@@ -14,6 +14,7 @@ fn defaults_have_canonical_forms() {
         "rmsprop_momentum(lr=0.001,n_s=100,eps=1e-8,momentum=0.9)",
         "adam(lr=0.001,b1=0.9,b2=0.999,eps=1e-8)",
         "adamw(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,weight_decay=0.01)",
+        "adam(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,amsgrad=true)",
         "adam_lecture(lr=0.001,n_g=10,n_s=1000,eps=1e-8)",
         "adam_eta0(eta0=10,eps=0.0001,n_g=10,n_s=1000)",
         "adam_per_example(eta0=0.0001,n_g=10,n_s=1000,eps=1e-8)",
@@ -51,6 +52,8 @@ fn every_optimizer_round_trips_through_display() {
         "adam(lr=1e-3,b1=0.9,b2=0.999,eps=1e-8)",
         "adam(lr=0.003,weight_decay=5e-4,schedule=cosine,total_steps=20000,warmup=500)",
         "adamw(lr=1e-3,weight_decay=0.05)",
+        "adam(lr=3e-3,amsgrad=true,weight_decay=1e-4)",
+        "adamw(amsgrad=true,schedule=cosine,total_steps=100)",
         "adam_lecture(lr=1e-3,n_g=10,n_s=1000)",
         "adam_eta0(eta0=0.1,eps=1e-3)",
         "adam_eta0(eta0=0.1,eps=inf)",
@@ -78,7 +81,8 @@ fn every_optimizer_round_trips_through_display() {
         assert_eq!(back.to_string(), text, "{spec}");
     }
     // Every name is covered above.
-    for name in common::ALL {
+    for spec in common::ALL {
+        let name = spec.split('(').next().unwrap();
         assert!(
             specs.iter().any(|s| s.starts_with(&format!("{name}("))),
             "{name}"
@@ -126,7 +130,7 @@ fn unknown_names_list_every_optimizer() {
 fn unknown_keys_list_the_valid_keys() {
     assert_eq!(
         error("adam(lr=1e-3,beta1=0.9)"),
-        "unknown key 'beta1' for adam; valid keys: lr, b1, b2, eps, correction, weight_decay, \
+        "unknown key 'beta1' for adam; valid keys: lr, b1, b2, eps, correction, amsgrad, weight_decay, \
          decoupled_weight_decay, clip_norm, batch_rule, schedule, warmup, step_size (with schedule=step), gamma (with schedule=step), total_steps \
          (with schedule=cosine)"
     );
@@ -169,6 +173,10 @@ fn bad_values_say_what_is_expected() {
         (
             "adam_eta0(eps=0)",
             "bad value '0' for eps of adam_eta0: expected a number > 0 (inf allowed)",
+        ),
+        (
+            "adam(amsgrad=1)",
+            "bad value '1' for amsgrad of adam: expected true or false",
         ),
         (
             "sgd_momentum(nesterov=yes)",

@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 22] = [
+const SPECS: [&str; 23] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -16,6 +16,7 @@ const SPECS: [&str; 22] = [
     "rmsprop_momentum(lr=0.001,batch_rule=sqrt)",
     "adam(lr=0.01,clip_norm=0.5,weight_decay=0.001)",
     "adamw(lr=0.01)",
+    "adam(lr=0.01,b2=0.9,amsgrad=true)",
     "adam_lecture(lr=0.01,schedule=cosine,total_steps=30,warmup=3)",
     "adam_eta0",
     "adam_per_example(eta0=0.001)",

@@ -7,7 +7,9 @@
 
 mod common;
 
-use gradlab_optim::{Adam, Correction, Optimizer, RmsProp, RmsPropMomentum, Sgd, SgdMomentum};
+use gradlab_optim::{
+    Adam, Correction, Flag, Optimizer, RmsProp, RmsPropMomentum, Sgd, SgdMomentum,
+};
 use gradlab_tensor::{rng, Tensor};
 
 const STEPS: usize = 50;
@@ -285,13 +287,15 @@ fn defaults_are_torch_defaults_where_torch_has_them() {
             correction: Correction::None,
         }
     );
-    // torch.optim.Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0).
+    // torch.optim.Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+    // amsgrad=False).
     let adam = Adam {
         lr: 1e-3,
         b1: 0.9,
         b2: 0.999,
         eps: 1e-8,
         correction: Correction::Published,
+        amsgrad: Flag(false),
     };
     assert_eq!(rule::<Adam>("adam"), adam);
     // torch.optim.AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):

@@ -2,7 +2,10 @@
 
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
+use crate::rule::Variant;
 use crate::rule::{Gradient, Rule};
+use crate::rules::AmsGrad;
+use crate::Flag;
 
 hyperparameters! {
     /// Adam as published (slides "Adam — Adaptive Momentum" and "Bias
@@ -25,7 +28,8 @@ hyperparameters! {
     /// gradient statistics (Loshchilov & Hutter): `adamw` is this rule with
     /// λ = 0.01, its key spelled `weight_decay` as in `torch.optim.AdamW`.
     /// The defaults are PyTorch's, a good optimizer for an MNIST MLP as they
-    /// stand. State: `m`, `v` (stored uncorrected).
+    /// stand. State: `m`, `v` (stored uncorrected). With `amsgrad=true` it
+    /// runs as [`AmsGrad`](crate::AmsGrad), which keeps the largest v too.
     pub struct Adam {
         /// η, the step size.
         lr: f64 = 1e-3, Positive;
@@ -37,6 +41,8 @@ hyperparameters! {
         eps: f64 = 1e-8, NonNegative;
         /// The bias correction of both averages.
         correction: Correction = Correction::Published;
+        /// Divide by the largest v so far (AMSGrad, `torch.optim.Adam(amsgrad=True)`).
+        amsgrad: Flag = false;
     }
 }
 
@@ -54,6 +60,10 @@ impl Rule for Adam {
 
     fn learning_rate(&self) -> f64 {
         self.lr
+    }
+
+    fn variant(&self) -> Option<Variant> {
+        self.amsgrad.0.then(|| Variant::new(AmsGrad(*self)))
     }
 
     fn scalars(&self, t: u64, eta: f64) -> AdamScalars {

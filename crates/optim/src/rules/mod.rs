@@ -25,6 +25,11 @@ macro_rules! builtin_rules {
     };
 }
 
+/// AMSGrad is spelled `adam(amsgrad=true)`: Adam runs as it when asked
+/// ([`Rule::variant`](crate::Rule::variant)), so it has no name of its own.
+mod amsgrad;
+pub use amsgrad::AmsGrad;
+
 builtin_rules! {
     sgd::Sgd;
     sgd_momentum::SgdMomentum;

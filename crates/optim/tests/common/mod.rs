@@ -6,7 +6,7 @@ use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 23] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -14,6 +14,7 @@ pub const ALL: [&str; 22] = [
     "rmsprop_momentum",
     "adam",
     "adamw",
+    "adam(amsgrad=true)",
     "adam_lecture",
     "adam_eta0",
     "adam_per_example",
