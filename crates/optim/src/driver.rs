@@ -70,7 +70,9 @@ pub(crate) struct Scratch {
 }
 
 /// Updates every parameter with rule `rule` at step `t`: the step's scalars
-/// are computed once, then each parameter gets one pass.
+/// (and the rule's global numbers) are computed once, then each parameter
+/// gets one pass.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn step_all<R: Rule>(
     rule: &R,
     slots: &mut BTreeMap<usize, Slot>,
@@ -79,8 +81,10 @@ pub(crate) fn step_all<R: Rule>(
     t: u64,
     eta: f64,
     x: Transform,
+    global: &mut [f64],
 ) {
-    let c = rule.scalars(t, eta);
+    let mut c = rule.scalars(t, eta);
+    rule.step_global(eta, global, &mut c);
     for p in params.iter_mut() {
         let slot = slots.entry(p.id).or_insert_with(|| {
             let mut moments: Vec<Tensor> = R::STATE

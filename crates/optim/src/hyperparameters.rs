@@ -122,8 +122,10 @@ impl HyperValue for Flag {
         self.0.text()
     }
 
+    /// A set flag is written whatever the default (so that a variant whose
+    /// own default sets it, [`AmsGrad`](crate::AmsGrad), still names it).
     fn shown_at_default(&self) -> bool {
-        false
+        self.0
     }
 }
 

@@ -143,9 +143,9 @@ pub use registry::{register, register_decoupled, RegistryError};
 pub use rule::{sign, Gradient, Rule, Variant, WholeTensor};
 pub use rules::{
     AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, AmsGrad,
-    Lamb, Lion, Nadam, Radam, RmsProp, RmsPropMomentum, Sgd, SgdEma, SgdMomentum, SignSgd, Signum,
-    Yogi,
+    Lamb, Lion, Nadam, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW, Sgd, SgdEma,
+    SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};
-pub use state::{Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};
+pub use state::{Global, Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};

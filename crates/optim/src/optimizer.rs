@@ -18,7 +18,7 @@ use crate::registry::{self, DynRule};
 use crate::rule::Rule;
 use crate::schedule::{Decay, Schedule};
 use crate::spec::{self, KeyWriter, Range, SpecError};
-use crate::state::{Moment, OptimizerState, ParamState, StateError};
+use crate::state::{Global, Moment, OptimizerState, ParamState, StateError};
 
 /// An optimizer built from a spec string: at each step
 ///
@@ -66,6 +66,8 @@ pub struct Optimizer {
     t: u64,
     /// Per parameter id: its shape and the rule's state tensors.
     slots: BTreeMap<usize, Slot>,
+    /// The rule's global numbers, in the order of [`Rule::GLOBAL`].
+    global: Vec<f64>,
     scratch: Scratch,
     /// The allocation of the parameter list [`update`](Optimizer::update)
     /// builds, kept empty between steps.
@@ -88,7 +90,10 @@ impl Clone for ParamList {
 /// from the same state.
 impl PartialEq for Optimizer {
     fn eq(&self, other: &Optimizer) -> bool {
-        self.same_configuration(other) && self.t == other.t && self.slots == other.slots
+        self.same_configuration(other)
+            && self.t == other.t
+            && self.slots == other.slots
+            && self.global == other.global
     }
 }
 
@@ -147,12 +152,22 @@ impl Optimizer {
                 keys.float("decoupled_weight_decay", 0.0, Range::NonNegative)?,
             ),
         };
+        if decoupled != 0.0 && !rule.decoupled_decay() {
+            return Err(keys.bad(
+                "decoupled_weight_decay",
+                &spec::format_float(decoupled),
+                "0: this rule recomputes its parameters from its state each step, so it takes \
+                 its weight decay among its own keys",
+            ));
+        }
         let clip_norm = keys.optional_float("clip_norm", Range::Positive)?;
         let batch_rule =
             keys.choice("batch_rule", &BatchRule::CHOICES, rule.default_batch_rule())?;
         let schedule = Schedule::parse(&mut keys)?;
         keys.finish()?;
+        let global = vec![0.0; rule.global_names().len()];
         Ok(Optimizer {
+            global,
             name: entry.name,
             decoupled_key: entry.decoupled.is_some(),
             rule,
@@ -303,9 +318,10 @@ impl Optimizer {
             rule,
             slots,
             scratch,
+            global,
             ..
         } = self;
-        rule.step(slots, scratch, params, t, eta, x);
+        rule.step(slots, scratch, params, t, eta, x, global);
         self.t = t;
     }
 
@@ -410,6 +426,45 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Whether the rule evaluates its model somewhere else than at the
+    /// parameters it takes gradients at ([`Rule::EVALUATE_AT`]):
+    /// Schedule-Free's x.
+    pub fn evaluates_elsewhere(&self) -> bool {
+        self.rule.evaluate_at().is_some()
+    }
+
+    /// The parameters to evaluate and save, when they are not `params`
+    /// themselves ([`evaluates_elsewhere`](Optimizer::evaluates_elsewhere)):
+    /// a copy of `params` with each parameter this optimizer has stepped
+    /// replaced by its evaluation point. `None` for a rule that evaluates at
+    /// the parameters.
+    pub fn evaluation_params(&self, params: &ParamStore) -> Option<ParamStore> {
+        let at = self.rule.evaluate_at()?;
+        let mut copy = params.clone();
+        for (id, value) in copy.iter_mut() {
+            if let Some(slot) = self.slots.get(&id.0) {
+                value.data_mut().copy_from_slice(slot.moments[at].data());
+            }
+        }
+        Some(copy)
+    }
+
+    /// Undoes [`evaluation_params`](Optimizer::evaluation_params) on
+    /// parameters loaded from a checkpoint: each parameter with state gets
+    /// back the point the rule takes gradients at, rebuilt from the state
+    /// bitwise as the last step computed it ([`Rule::training_point`]).
+    /// Nothing changes for a rule that evaluates at the parameters.
+    pub fn restore_training_point(&self, params: &mut ParamStore) {
+        if self.rule.evaluate_at().is_none() {
+            return;
+        }
+        for (id, value) in params.iter_mut() {
+            if let Some(slot) = self.slots.get(&id.0) {
+                self.rule.training_point(value.data_mut(), &slot.moments);
+            }
+        }
+    }
+
     /// The state tensor `name` (one of
     /// [`state_names`](Optimizer::state_names)) of parameter `id`, as
     /// stored: Adam's `m` and `v` without the 1/(1 − βᵗ) correction.
@@ -424,6 +479,16 @@ impl Optimizer {
         OptimizerState {
             spec: self.to_string(),
             steps: self.t,
+            global: self
+                .rule
+                .global_names()
+                .iter()
+                .zip(&self.global)
+                .map(|(name, &value)| Global {
+                    name: name.to_string(),
+                    value,
+                })
+                .collect(),
             params: self
                 .slots
                 .iter()
@@ -449,6 +514,16 @@ impl Optimizer {
         let mut opt = Optimizer::from_spec(&state.spec)?;
         let names = opt.state_names();
         opt.t = state.steps;
+        let global = opt.rule.global_names();
+        let found: Vec<&str> = state.global.iter().map(|g| g.name.as_str()).collect();
+        if found != global {
+            return Err(StateError::Global {
+                optimizer: opt.name,
+                expected: global.join(", "),
+                found: found.join(", "),
+            });
+        }
+        opt.global = state.global.iter().map(|g| g.value).collect();
         for p in state.params {
             let found: Vec<&str> = p.moments.iter().map(|m| m.name.as_str()).collect();
             if found != names {
@@ -497,6 +572,7 @@ impl Optimizer {
         }
         self.t = loaded.t;
         self.slots = loaded.slots;
+        self.global = loaded.global;
         Ok(())
     }
 

@@ -191,6 +191,18 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
             R::State::LEN
         )));
     }
+    if let Some(at) = R::EVALUATE_AT {
+        if !R::STATE.contains(&at) {
+            return Err(state(format!(
+                "EVALUATE_AT names '{at}', which is not in STATE"
+            )));
+        }
+    }
+    for (i, s) in R::GLOBAL.iter().enumerate() {
+        if R::GLOBAL[..i].contains(s) || s.is_empty() {
+            return Err(state(format!("the global name '{s}' repeats or is empty")));
+        }
+    }
     for (i, s) in R::STATE.iter().enumerate() {
         if R::STATE[..i].contains(s) || s.is_empty() || s.contains('.') {
             return Err(state(format!(
@@ -242,6 +254,12 @@ pub(crate) trait DynRule: Send + Sync + fmt::Debug {
     /// The rule to run instead, from [`Rule::variant`].
     fn variant(&self) -> Option<Box<dyn DynRule>>;
     fn state_names(&self) -> &'static [&'static str];
+    fn global_names(&self) -> &'static [&'static str];
+    /// The index of [`Rule::EVALUATE_AT`] among the state tensors.
+    fn evaluate_at(&self) -> Option<usize>;
+    fn decoupled_decay(&self) -> bool;
+    /// Φ from the saved evaluation point and the state, element by element.
+    fn training_point(&self, value: &mut [f32], moments: &[gradlab_tensor::Tensor]);
     fn grad_request(&self) -> GradRequest;
     fn default_batch_rule(&self) -> BatchRule;
     fn learning_rate(&self) -> f64;
@@ -254,6 +272,7 @@ pub(crate) trait DynRule: Send + Sync + fmt::Debug {
         t: u64,
         eta: f64,
         x: Transform,
+        global: &mut [f64],
     );
 }
 
@@ -307,6 +326,24 @@ impl<R: Rule> DynRule for R {
         R::STATE
     }
 
+    fn global_names(&self) -> &'static [&'static str] {
+        R::GLOBAL
+    }
+
+    fn evaluate_at(&self) -> Option<usize> {
+        R::EVALUATE_AT.and_then(|name| R::STATE.iter().position(|&s| s == name))
+    }
+
+    fn decoupled_decay(&self) -> bool {
+        R::DECOUPLED_DECAY
+    }
+
+    fn training_point(&self, value: &mut [f32], moments: &[gradlab_tensor::Tensor]) {
+        for (i, phi) in value.iter_mut().enumerate() {
+            *phi = Rule::training_point(self, *phi, &R::State::load(moments, i));
+        }
+    }
+
     fn grad_request(&self) -> GradRequest {
         R::REQUEST
     }
@@ -327,8 +364,9 @@ impl<R: Rule> DynRule for R {
         t: u64,
         eta: f64,
         x: Transform,
+        global: &mut [f64],
     ) {
-        step_all(self, slots, scratch, params, t, eta, x);
+        step_all(self, slots, scratch, params, t, eta, x, global);
     }
 }
 

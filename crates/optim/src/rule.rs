@@ -83,6 +83,21 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     const REQUEST: GradRequest = GradRequest::Mean;
     /// The batch-size rule used unless the spec names one.
     const BATCH_RULE: BatchRule = BatchRule::Fixed;
+    /// The numbers the rule keeps across all parameters and steps, by name
+    /// (Schedule-Free's running weight sum), saved in checkpoints; each
+    /// starts at 0 and is updated by [`step_global`](Rule::step_global).
+    const GLOBAL: &'static [&'static str] = &[];
+    /// The state tensor holding the parameters to evaluate and save, when
+    /// they are not Φ, the point where gradients are taken (Schedule-Free
+    /// trains at y and is evaluated at x). The trainer evaluates and saves
+    /// the model at this tensor and rebuilds Φ from the state with
+    /// [`training_point`](Rule::training_point) when it resumes.
+    const EVALUATE_AT: Option<&'static str> = None;
+    /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
+    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that recomputes Φ from its
+    /// state each step, where that shrinking would be lost, says `false`,
+    /// and a spec giving the key is an error.
+    const DECOUPLED_DECAY: bool = true;
     /// One element of each state tensor: `[f32; K]` for K = `STATE.len()`.
     type State: StateArray;
     /// The scalars of one step, computed once and read by every element (a
@@ -96,6 +111,22 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
 
     /// The scalars of step `t` (from 1) with learning rate `eta`.
     fn scalars(&self, t: u64, eta: f64) -> Self::Scalars;
+
+    /// Updates the [`GLOBAL`](Rule::GLOBAL) numbers at the start of a step
+    /// with rate `eta`, and puts what the kernel needs from them into `c`
+    /// (computed by [`scalars`](Rule::scalars) just before). Default: none.
+    fn step_global(&self, eta: f64, global: &mut [f64], c: &mut Self::Scalars) {
+        let _ = (eta, global, c);
+    }
+
+    /// Φ of one element, from the saved evaluation point `saved` (the
+    /// [`EVALUATE_AT`](Rule::EVALUATE_AT) tensor's element) and the state:
+    /// computed exactly as the step computes it, so that a resumed run is
+    /// bitwise the run that did not stop. Default: `saved`.
+    fn training_point(&self, saved: f32, state: &Self::State) -> f32 {
+        let _ = state;
+        saved
+    }
 
     /// The rule for one element: update Φ and the state from g.
     ///

@@ -33,8 +33,21 @@ pub struct OptimizerState {
     pub spec: String,
     /// Steps taken, t.
     pub steps: u64,
+    /// The rule's global numbers (none for most rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global: Vec<Global>,
     /// Every parameter seen, by increasing id.
     pub params: Vec<ParamState>,
+}
+
+/// One of a rule's global numbers ([`Rule::GLOBAL`](crate::Rule::GLOBAL)).
+/// JSON writes an `f64` so that it reads back bitwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Global {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: f64,
 }
 
 /// The state kept for one parameter.
@@ -66,6 +79,9 @@ pub struct StateHeader {
     pub spec: String,
     /// Steps taken, t.
     pub steps: u64,
+    /// The rule's global numbers (none for most rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global: Vec<Global>,
     /// Every parameter seen, by increasing id.
     pub params: Vec<ParamShape>,
 }
@@ -91,6 +107,7 @@ impl OptimizerState {
         StateHeader {
             spec: self.spec.clone(),
             steps: self.steps,
+            global: self.global.clone(),
             params: self
                 .params
                 .iter()
@@ -164,6 +181,7 @@ impl OptimizerState {
         Ok(OptimizerState {
             spec: header.spec,
             steps: header.steps,
+            global: header.global,
             params,
         })
     }
@@ -192,6 +210,16 @@ pub enum StateError {
         /// The rule's name.
         optimizer: &'static str,
         /// The rule's moment names.
+        expected: String,
+        /// The names in the state.
+        found: String,
+    },
+    /// The rule's global numbers are not the state's.
+    #[error("optimizer state: {optimizer} keeps the global numbers [{expected}], the state has [{found}]")]
+    Global {
+        /// The rule's name.
+        optimizer: &'static str,
+        /// The rule's global names.
         expected: String,
         /// The names in the state.
         found: String,

@@ -99,7 +99,7 @@ fn reference<const K: usize>(
 /// A per-tensor reference: `update(t, θ, g, state)` for a whole
 /// parameter, its state `K` tensors of zeros.
 fn reference_tensor<const K: usize>(
-    update: impl Fn(usize, &mut [f64], &[f64], &mut [Vec<f64>; K]),
+    mut update: impl FnMut(usize, &mut [f64], &[f64], &mut [Vec<f64>; K]),
 ) -> Vec<Vec<Vec<f64>>> {
     let (theta, grads) = problem();
     let mut theta: Vec<Vec<f64>> = theta
@@ -193,6 +193,87 @@ fn adam_amsgrad_follows_torch() {
         "adamw(lr=0.01,b2=0.99,weight_decay=0.1,amsgrad=true)",
         torch_amsgrad(0.01, 0.1, true),
     );
+}
+
+/// optax.contrib.schedule_free_adamw (optax 0.2.x source, no warm-up):
+/// z₀ = θ₀; per step, lr_max ← max(lr_max, γ), w = lr_max², W ← W + w,
+/// c = w/W; v ← β₂v + (1 − β₂)g²; u = g/(√(v/(1 − β₂ᵗ)) + ε) + λθ;
+/// z' = z − γu; x = (θ − (1 − β₁)z)/β₁ (recomputed, as optax does);
+/// x' = (1 − c)x + cz'; θ ← β₁x' + (1 − β₁)z'. Also returns x' of each step,
+/// the evaluation point.
+fn optax_schedule_free(lr: f64, b1: f64, wd: f64) -> [Vec<Vec<Vec<f64>>>; 2] {
+    let (b2, eps) = (0.999, 1e-8);
+    let mut eval = Vec::new();
+    let mut weight_sum = 0.0;
+    let (theta0, _) = problem();
+    let mut z: Vec<Vec<f64>> = theta0
+        .iter()
+        .map(|t| t.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let train = reference_tensor(|t, theta, g, [v]| {
+        let p = if theta.len() == SHAPES[0].iter().product::<usize>() {
+            0
+        } else {
+            1
+        };
+        if p == 0 {
+            weight_sum += lr * lr;
+        }
+        let c = lr * lr / weight_sum;
+        let mut x_next = vec![0.0; theta.len()];
+        for i in 0..theta.len() {
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            let v_hat = v[i] / (1.0 - b2.powi(t as i32));
+            let u = g[i] / (v_hat.sqrt() + eps) + wd * theta[i];
+            let z_next = z[p][i] - lr * u;
+            let x = (theta[i] - (1.0 - b1) * z[p][i]) / b1;
+            x_next[i] = (1.0 - c) * x + c * z_next;
+            theta[i] = b1 * x_next[i] + (1.0 - b1) * z_next;
+            z[p][i] = z_next;
+        }
+        if p == 0 {
+            eval.push(vec![x_next]);
+        } else {
+            eval.last_mut().unwrap().push(x_next);
+        }
+    });
+    [train, eval]
+}
+
+#[test]
+fn schedule_free_adamw_follows_optax() {
+    let spec = "schedule_free_adamw(lr=0.01,decay=0.05)";
+    let [train, eval] = optax_schedule_free(0.01, 0.9, 0.05);
+    assert_same(spec, train);
+    // The evaluation point, x, against optax's schedule_free_eval_params.
+    let (theta, grads) = problem();
+    let mut opt = Optimizer::from_spec(spec).unwrap();
+    let mut store = gradlab_autodiff::ParamStore::new();
+    for (i, (t, s)) in theta.into_iter().zip(SHAPES).enumerate() {
+        store.add(format!("p{i}"), Tensor::from_vec(t, s));
+    }
+    for (g, want) in grads.iter().zip(&eval) {
+        let g: Vec<Tensor> = g
+            .iter()
+            .zip(SHAPES)
+            .map(|(g, s)| Tensor::from_vec(g.clone(), s))
+            .collect();
+        let mut values: Vec<Tensor> = store.iter().map(|(_, _, v)| v.clone()).collect();
+        common::step(&mut opt, &mut values, &g, None, 32);
+        for ((_, v), new) in store.iter_mut().zip(values) {
+            *v = new;
+        }
+        let x = opt.evaluation_params(&store).unwrap();
+        for ((_, _, got), want) in x.iter().zip(want) {
+            for (&a, &b) in got.data().iter().zip(want) {
+                let err = (f64::from(a) - b).abs() / b.abs().max(0.1);
+                assert!(
+                    err <= 1e-5,
+                    "x = {a}, optax gives {b} (relative error {err:e})"
+                );
+            }
+        }
+    }
 }
 
 /// μ_t and Π_t of torch.optim.NAdam.

@@ -30,6 +30,7 @@ fn defaults_have_canonical_forms() {
         "signum(lr=0.0001,beta=0.9)",
         "lamb(lr=0.001,b1=0.9,b2=0.999,eps=1e-6,trust_weight_decay=0)",
         "lion(lr=0.0001,b1=0.9,b2=0.99,weight_decay=0.001)",
+        "schedule_free_adamw(lr=0.0025,b1=0.9,b2=0.999,eps=1e-8,decay=0,weight_lr_power=2)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -72,6 +73,7 @@ fn every_optimizer_round_trips_through_display() {
         "signum(lr=3e-4,beta=0.95,clip_norm=2)",
         "lamb(lr=2e-3,trust_weight_decay=0.01,warmup=10)",
         "lion(lr=3e-4,b2=0.98,weight_decay=0.1)",
+        "schedule_free_adamw(lr=0.01,b1=0.95,decay=1e-4,warmup=100,weight_decay=1e-5)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -115,7 +117,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum, lamb, lion";
+                 adabelief, yogi, sign_sgd, signum, lamb, lion, schedule_free_adamw";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -177,6 +179,24 @@ fn bad_values_say_what_is_expected() {
         (
             "adam(amsgrad=1)",
             "bad value '1' for amsgrad of adam: expected true or false",
+        ),
+        (
+            "schedule_free_adamw(decoupled_weight_decay=0.1)",
+            "bad value '0.1' for decoupled_weight_decay of schedule_free_adamw: expected 0: this \
+             rule recomputes its parameters from its state each step, so it takes its weight \
+             decay among its own keys",
+        ),
+        (
+            "schedule_free_adamw(b2=1)",
+            "bad value '1' for b2 of schedule_free_adamw: expected a number in [0, 1)",
+        ),
+        (
+            "schedule_free_adamw(eps=-1e-8)",
+            "bad value '-1e-8' for eps of schedule_free_adamw: expected a finite number ≥ 0",
+        ),
+        (
+            "schedule_free_adamw(lr=nan)",
+            "bad value 'nan' for lr of schedule_free_adamw: expected a finite number > 0",
         ),
         (
             "sgd_momentum(nesterov=yes)",

@@ -38,7 +38,7 @@ fn run(spec: &str, threads: usize) -> (Vec<Tensor>, Optimizer) {
 fn one_and_two_threads_agree_bitwise() {
     for name in common::ALL {
         // Clipping adds the parallel norm reduction to the parallel update.
-        let spec = format!("{name}(clip_norm=100,weight_decay=0.01)");
+        let spec = common::with_keys(name, "clip_norm=100,weight_decay=0.01");
         let (v1, o1) = run(&spec, 1);
         let (v2, o2) = run(&spec, 2);
         let bits = |ts: &[Tensor]| -> Vec<u32> {

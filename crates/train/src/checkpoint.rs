@@ -393,7 +393,7 @@ fn write_generation(
     }
     fs::create_dir(dir).map_err(io_err(dir))?;
     let config = serde_json::to_string(&trainer.config).expect("a config serializes");
-    let model = encode_weights(&trainer.model.params, &[("config", config)]);
+    let model = encode_weights(&trainer.evaluation_params(), &[("config", config)]);
     let state = trainer.optimizer.state();
     let optimizer = encode_tensors(state.tensors(), &[("spec", state.spec.clone())]);
     let run = RunState {
@@ -663,6 +663,11 @@ impl Checkpoint {
         trainer.optimizer = Optimizer::from_state(state)
             .map_err(state_err)?
             .with_total_steps(s.schedule_steps)?;
+        // model.safetensors holds the evaluation point; the run goes on from
+        // the point the rule takes gradients at.
+        trainer
+            .optimizer
+            .restore_training_point(&mut trainer.model.params);
         trainer.restore_progress(s);
         Ok(trainer)
     }
@@ -692,6 +697,7 @@ impl Trainer {
             optimizer: StateHeader {
                 spec: String::new(),
                 steps: 0,
+                global: Vec::new(),
                 params: Vec::new(),
             },
             model_checksum: String::new(),

@@ -7,13 +7,14 @@
 //! parameters. Everything else here is bookkeeping: epochs, evaluation,
 //! divergence, logs and checkpoints.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use gradlab_autodiff::{GradRequest, Graph, NoiseScale, Tape, Var};
+use gradlab_autodiff::{GradRequest, Graph, NoiseScale, ParamStore, Tape, Var};
 use gradlab_data::{Batches, Dataset, Targets};
 use gradlab_layers::{Mlp, Mode, Model};
 use gradlab_optim::Optimizer;
@@ -479,8 +480,10 @@ impl Trainer {
             }
             _ => data,
         };
+        let params = evaluation_point(&self.optimizer, &self.model.params);
         Ok(evaluate(
             &self.model,
+            &params,
             &mut self.eval_tape,
             &mut self.targets,
             data,
@@ -489,12 +492,23 @@ impl Trainer {
 
     /// The model's mean loss and metric on the test set.
     pub fn evaluate_test(&mut self) -> Evaluation {
+        let params = evaluation_point(&self.optimizer, &self.model.params);
         evaluate(
             &self.model,
+            &params,
             &mut self.eval_tape,
             &mut self.targets,
             &self.test,
         )
+    }
+
+    /// The weights to evaluate and save: the model's parameters, or, for a
+    /// rule that takes its gradients elsewhere than where it should be
+    /// evaluated (Schedule-Free's x, see
+    /// [`Optimizer::evaluation_params`]), its evaluation point. Every
+    /// evaluation and checkpoint of the trainer uses these.
+    pub fn evaluation_params(&self) -> Cow<'_, ParamStore> {
+        evaluation_point(&self.optimizer, &self.model.params)
     }
 
     /// The divergence error for `loss` (`what` says which) at `step` of
@@ -759,12 +773,27 @@ fn check_output(model: &Model, train: &Dataset, task: Task) -> Result<(), TrainE
     Ok(())
 }
 
-/// `model`'s mean loss and metric on `data`, in batches, dropout off.
-fn evaluate(model: &Model, tape: &mut Tape, targets: &mut Targets, data: &Dataset) -> Evaluation {
+/// The weights `optimizer` evaluates `params` at.
+fn evaluation_point<'a>(optimizer: &Optimizer, params: &'a ParamStore) -> Cow<'a, ParamStore> {
+    match optimizer.evaluation_params(params) {
+        Some(params) => Cow::Owned(params),
+        None => Cow::Borrowed(params),
+    }
+}
+
+/// `model`'s mean loss and metric on `data` with weights `params`, in
+/// batches, dropout off.
+fn evaluate(
+    model: &Model,
+    params: &ParamStore,
+    tape: &mut Tape,
+    targets: &mut Targets,
+    data: &Dataset,
+) -> Evaluation {
     let order = Batches::sequential(data.len(), EVAL_BATCH).expect("EVAL_BATCH is not 0");
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     for indices in order.iter() {
-        let mut g = tape.record(&model.params);
+        let mut g = tape.record(params);
         let x = g.input_with(|batch| data.gather(indices, batch, targets));
         let y = model.net.forward(&mut g, x, Mode::Eval);
         let losses = loss(&mut g, y, targets);

@@ -51,4 +51,5 @@ builtin_rules! {
     signum::Signum;
     lamb::Lamb;
     lion::Lion = 1e-3;
+    schedule_free_adamw::ScheduleFreeAdamW;
 }

@@ -5,8 +5,9 @@
 use gradlab_optim::{Optimizer, Param};
 use gradlab_tensor::{rng, Tensor};
 
-/// One spec per optimizer, with its defaults.
-pub const ALL: [&str; 23] = [
+/// One spec per optimizer, with its defaults (AMSGrad is a switch of
+/// Adam's).
+pub const ALL: [&str; 24] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -30,7 +31,17 @@ pub const ALL: [&str; 23] = [
     "signum",
     "lamb",
     "lion",
+    "schedule_free_adamw",
 ];
+
+/// `spec` with `keys` added: `adam` + `lr=1` is `adam(lr=1)`, and
+/// `adam(amsgrad=true)` + `lr=1` is `adam(amsgrad=true,lr=1)`.
+pub fn with_keys(spec: &str, keys: &str) -> String {
+    match spec.strip_suffix(')') {
+        Some(open) => format!("{open},{keys})"),
+        None => format!("{spec}({keys})"),
+    }
+}
 
 /// One step of `opt` on parameters with ids 0, 1, …, with per-example
 /// squares when `grad_sq` is given.

@@ -1,0 +1,137 @@
+//! Schedule-Free AdamW: no learning-rate decay, an average of the iterates
+//! instead.
+
+use crate::hyperparameters;
+use crate::rule::{Gradient, Rule};
+
+hyperparameters! {
+    /// Schedule-Free AdamW (Defazio, Yang, Mehta, Mishchenko, Khaled &
+    /// Cutkosky 2024, "The Road Less Scheduled"), exactly
+    /// `optax.contrib.schedule_free_adamw` (optax 0.2.x), which follows the
+    /// reference `AdamWScheduleFree` of facebookresearch/schedule_free.
+    /// Three sequences: z takes Adam's steps without momentum, x is a
+    /// weighted average of the z's, and gradients are taken at y, between
+    /// them:
+    ///
+    /// ```text
+    /// v ← β₂·v + (1 − β₂)·ĝ²           v̂ = v/(1 − β₂ᵗ)    (ĝ taken at y)
+    /// z ← z − η_t·(ĝ/(√v̂ + ε) + λ·y)
+    /// c_t = w_t/(w_1 + … + w_t),  w_t = (max_{s≤t} η_s)^p
+    /// x ← (1 − c_t)·x + c_t·z
+    /// y ← β₁·x + (1 − β₁)·z            (Φ = y; z = x = Φ₀ at the start)
+    /// ```
+    ///
+    /// With a constant rate c_t = 1/t and x is the plain average of the
+    /// z's: the averaging does what a decaying schedule would, so the
+    /// optimizer takes no schedule (a warm-up, `warmup=`, is recommended by
+    /// the authors; w_t uses the largest rate so far, so the warm-up's small
+    /// steps weigh little). The model to evaluate and to save is **x**
+    /// ([`Rule::EVALUATE_AT`]): the trainer evaluates and checkpoints x and
+    /// rebuilds y from x and z on resume. Differences from optax, none of
+    /// which changes a number beyond rounding: x is kept as a third state
+    /// tensor (optax recomputes it as (y − (1 − β₁)z)/β₁, which costs no
+    /// memory but adds rounding each step); the weight c_t is computed in
+    /// f64. λ is optax's `weight_decay`, applied at y inside z's step;
+    /// it is spelled `decay` here because this crate's `weight_decay` is
+    /// the L2 term added to ĝ, and the optimizer's
+    /// `decoupled_weight_decay` does not apply (y is recomputed each step).
+    /// State: `z`, `v`, `x`; global: the largest rate so far and the sum of
+    /// the weights.
+    pub struct ScheduleFreeAdamW {
+        /// η, the step size of z.
+        lr: f64 = 0.0025, Positive;
+        /// β₁, where y sits between x (β₁ = 1) and z (β₁ = 0).
+        b1: f64 = 0.9, Fraction;
+        /// β₂, the decay of v.
+        b2: f64 = 0.999, Fraction;
+        /// ε, added to √v̂.
+        eps: f64 = 1e-8, NonNegative;
+        /// λ, the weight decay of z's step, applied at y.
+        decay: f64 = 0.0, NonNegative;
+        /// p, the power of the largest rate so far that weighs each z in x.
+        weight_lr_power: f64 = 2.0, NonNegative;
+    }
+}
+
+impl Rule for ScheduleFreeAdamW {
+    const NAME: &'static str = "schedule_free_adamw";
+    const STATE: &'static [&'static str] = &["z", "v", "x"];
+    const GLOBAL: &'static [&'static str] = &["max_lr", "weight_sum"];
+    const EVALUATE_AT: Option<&'static str> = Some("x");
+    const DECOUPLED_DECAY: bool = false;
+    type State = [f32; 3];
+    type Scalars = ScheduleFreeScalars;
+
+    fn update(c: &ScheduleFreeScalars, y: &mut f32, g: Gradient, [z, v, x]: &mut [f32; 3]) {
+        if c.first {
+            (*z, *x) = (*y, *y); // z₀ = x₀ = y₀
+        }
+        *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+        let u = g.mean / (c.root * v.sqrt() + c.eps) + c.decay * *y; // ĝ/(√v̂ + ε) + λ·y
+        *z -= c.eta * u; // z ← z − η·u
+        *x = c.keep * *x + c.ck * *z; // x ← (1 − c_t)·x + c_t·z
+        *y = c.b1 * *x + c.take1 * *z; // y ← β₁·x + (1 − β₁)·z
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, t: u64, eta: f64) -> ScheduleFreeScalars {
+        ScheduleFreeScalars {
+            first: t == 1,
+            eta: eta as f32,
+            b1: self.b1 as f32,
+            take1: (1.0 - self.b1) as f32,
+            b2: self.b2 as f32,
+            take2: (1.0 - self.b2) as f32,
+            root: (1.0 / (1.0 - self.b2.powf(t as f64))).sqrt() as f32,
+            eps: self.eps as f32,
+            decay: self.decay as f32,
+            // Set by step_global.
+            ck: 0.0,
+            keep: 1.0,
+        }
+    }
+
+    /// max_lr ← max(max_lr, η_t); w = max_lr^p; W ← W + w; c_t = w/W (0
+    /// while W is 0).
+    fn step_global(&self, eta: f64, global: &mut [f64], c: &mut ScheduleFreeScalars) {
+        let [max_lr, weight_sum] = global else {
+            unreachable!("two global numbers")
+        };
+        *max_lr = max_lr.max(eta);
+        let weight = max_lr.powf(self.weight_lr_power);
+        *weight_sum += weight;
+        let ck = if *weight_sum > 0.0 {
+            weight / *weight_sum
+        } else {
+            0.0
+        };
+        c.ck = ck as f32;
+        c.keep = (1.0 - ck) as f32;
+    }
+
+    /// y = β₁·x + (1 − β₁)·z, as the step computes it.
+    fn training_point(&self, _saved: f32, [z, _, x]: &[f32; 3]) -> f32 {
+        self.b1 as f32 * x + (1.0 - self.b1) as f32 * z
+    }
+}
+
+/// The scalars of a step of [`ScheduleFreeAdamW`]: whether it is the
+/// first, η, β₁ and 1 − β₁, β₂ and 1 − β₂ (computed before rounding),
+/// 1/√(1 − β₂ᵗ), ε, λ, and c_t and 1 − c_t.
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduleFreeScalars {
+    first: bool,
+    eta: f32,
+    b1: f32,
+    take1: f32,
+    b2: f32,
+    take2: f32,
+    root: f32,
+    eps: f32,
+    decay: f32,
+    ck: f32,
+    keep: f32,
+}
