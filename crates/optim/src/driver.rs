@@ -18,7 +18,7 @@ use gradlab_tensor::Tensor;
 use crate::denormal::flush;
 use crate::parallel::{for_each_chunk, Chunk, Lanes};
 use crate::param::{GradRequest, Param};
-use crate::rule::{Gradient, Rule, WholeTensor};
+use crate::rule::{Gradient, Rule, WholeTensor, Work};
 
 /// The step's transform, folded into the rule's single pass rather than
 /// run as passes of its own: the kernel reads g = c·ĝ + λ·Φ, where c is the
@@ -62,11 +62,14 @@ pub(crate) struct Slot {
 }
 
 /// Buffers for the transformed gradient of the parameters a rule takes as
-/// a whole; they grow to the largest such parameter once.
+/// a whole, and the rule's working memory; they grow to the largest such
+/// parameter once.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scratch {
     grad: Vec<f32>,
     grad_sq: Vec<f32>,
+    /// [`WholeTensor::work`].
+    work: Work,
 }
 
 /// Updates every parameter with rule `rule` at step `t`: the step's scalars
@@ -87,10 +90,16 @@ pub(crate) fn step_all<R: Rule>(
     rule.step_global(eta, global, &mut c);
     for p in params.iter_mut() {
         let slot = slots.entry(p.id).or_insert_with(|| {
-            let mut moments: Vec<Tensor> = R::STATE
-                .iter()
-                .map(|_| Tensor::zeros(p.value.shape()))
+            let shape = p.value.shape();
+            let mut moments: Vec<Tensor> = (0..R::STATE.len())
+                .map(|k| Tensor::zeros(&rule.state_shape(k, shape)))
                 .collect();
+            assert!(
+                moments.iter().all(|m| m.shape() == shape) || rule.whole_tensor(shape),
+                "rule '{}' keeps state not shaped like its parameter {shape:?} but does not take \
+                 the parameter as a whole (Rule::whole_tensor)",
+                R::NAME
+            );
             let initial = rule.initial_state();
             if initial != R::State::ZERO {
                 initial.fill(&mut moments);
@@ -156,6 +165,8 @@ fn whole_tensor<R: Rule>(
             grad: &scratch.grad,
             grad_sq: &scratch.grad_sq,
             state: &mut slot.moments,
+            shrink: x.shrink,
+            work: &mut scratch.work,
         },
     });
     for m in &mut slot.moments {

@@ -28,8 +28,8 @@ pub struct Hyperparameter<R> {
     pub field: fn(&mut R) -> &mut dyn HyperValue,
 }
 
-/// A type a hyperparameter can have: `f64`, [`Quiet`], `bool`, [`Flag`] or
-/// [`Correction`].
+/// A type a hyperparameter can have: `f64`, [`Quiet`], `u64` (a count ≥ 1),
+/// `bool`, [`Flag`] or [`Correction`].
 pub trait HyperValue: 'static {
     /// Sets the value from spec text, or says what the key takes.
     fn set(&mut self, text: &str, range: Range) -> Result<(), String>;
@@ -83,6 +83,23 @@ impl HyperValue for Quiet {
 
     fn shown_at_default(&self) -> bool {
         false
+    }
+}
+
+/// A count, such as a number of iterations: a whole number ≥ 1.
+impl HyperValue for u64 {
+    fn set(&mut self, text: &str, _: Range) -> Result<(), String> {
+        match text.parse::<u64>() {
+            Ok(n) if n >= 1 => {
+                *self = n;
+                Ok(())
+            }
+            _ => Err("a whole number ≥ 1".to_string()),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -159,7 +176,7 @@ impl HyperValue for Correction {
 ///
 /// Each field is `doc comment, name: type = default, range;` with type
 /// `f64`, `Quiet` (a number written only when it is not the default),
-/// `bool`, `Flag` (a bool written only when it is not the default) or
+/// `u64` (a count ≥ 1), `bool`, `Flag` (a bool written only when set) or
 /// `Correction`; the range (a [`Range`] variant) is for numbers
 /// and may be left out for any finite number.
 ///
@@ -252,6 +269,9 @@ macro_rules! __takes {
     };
     (Flag) => {
         "`true`, `false`"
+    };
+    (u64) => {
+        "a whole number ≥ 1"
     };
     (Correction) => {
         "`none`, `cumulative`, `min_nt`, `published`"

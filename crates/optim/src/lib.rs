@@ -140,11 +140,11 @@ pub use hyperparameters::{Flag, HyperValue, Hyperparameter, Hyperparameters, Qui
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
 pub use registry::{register, register_decoupled, RegistryError};
-pub use rule::{sign, Gradient, Rule, Variant, WholeTensor};
+pub use rule::{sign, Gradient, Rule, Variant, WholeTensor, Work};
 pub use rules::{
-    AdaBelief, Adadelta, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax, AmsGrad,
-    Lamb, Lion, Nadam, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW, Sgd, SgdEma,
-    SgdMomentum, SignSgd, Signum, Yogi,
+    AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax,
+    AmsGrad, Lamb, Lion, Muon, Nadam, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW, Sgd,
+    SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};

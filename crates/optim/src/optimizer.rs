@@ -224,6 +224,14 @@ impl Optimizer {
         self.rule.state_names()
     }
 
+    /// The shape of state tensor `state` (an index into
+    /// [`state_names`](Optimizer::state_names)) for a parameter of shape
+    /// `shape`: the parameter's, except for rules that keep other shapes
+    /// ([`Rule::state_shape`]).
+    pub fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
+        self.rule.state_shape(state, shape)
+    }
+
     /// The batch-size rule.
     pub fn batch_rule(&self) -> BatchRule {
         self.batch_rule
@@ -500,6 +508,7 @@ impl Optimizer {
                         .zip(&slot.moments)
                         .map(|(name, m)| Moment {
                             name: name.to_string(),
+                            shape: (m.shape() != slot.shape).then(|| m.shape().to_vec()),
                             data: m.data().to_vec(),
                         })
                         .collect(),
@@ -534,18 +543,27 @@ impl Optimizer {
                     found: found.join(", "),
                 });
             }
-            let n = numel(&p.shape);
             let mut moments = Vec::with_capacity(names.len());
-            for m in p.moments {
-                if Some(m.data.len()) != n {
+            for (k, m) in p.moments.into_iter().enumerate() {
+                let shape = opt.rule.state_shape(k, &p.shape);
+                let found = m.shape.as_ref().unwrap_or(&p.shape);
+                if *found != shape {
+                    return Err(StateError::MomentShape {
+                        id: p.id,
+                        name: m.name,
+                        expected: shape,
+                        found: found.clone(),
+                    });
+                }
+                if Some(m.data.len()) != numel(&shape) {
                     return Err(StateError::Length {
                         id: p.id,
                         name: m.name,
-                        shape: p.shape,
+                        shape,
                         len: m.data.len(),
                     });
                 }
-                moments.push(Tensor::from_vec(m.data, &p.shape));
+                moments.push(Tensor::from_vec(m.data, &shape));
             }
             let slot = Slot {
                 shape: p.shape,

@@ -255,6 +255,7 @@ pub(crate) trait DynRule: Send + Sync + fmt::Debug {
     fn variant(&self) -> Option<Box<dyn DynRule>>;
     fn state_names(&self) -> &'static [&'static str];
     fn global_names(&self) -> &'static [&'static str];
+    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize>;
     /// The index of [`Rule::EVALUATE_AT`] among the state tensors.
     fn evaluate_at(&self) -> Option<usize>;
     fn decoupled_decay(&self) -> bool;
@@ -328,6 +329,10 @@ impl<R: Rule> DynRule for R {
 
     fn global_names(&self) -> &'static [&'static str] {
         R::GLOBAL
+    }
+
+    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
+        Rule::state_shape(self, state, shape)
     }
 
     fn evaluate_at(&self) -> Option<usize> {

@@ -165,6 +165,16 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
         false
     }
 
+    /// The shape of state tensor `state` (an index into
+    /// [`STATE`](Rule::STATE)) for a parameter of shape `shape`. Default: the
+    /// parameter's. A rule may keep other shapes (Adafactor's row and
+    /// column averages; `[0]` for a tensor a shape does not use) only for
+    /// parameters it takes as a whole ([`whole_tensor`](Rule::whole_tensor)).
+    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
+        let _ = state;
+        shape.to_vec()
+    }
+
     /// The update of one whole parameter, for the shapes
     /// [`whole_tensor`](Rule::whole_tensor) accepts. It receives the
     /// transformed gradient like the kernel; the driver applies decoupled
@@ -223,8 +233,26 @@ pub struct WholeTensor<'a> {
     pub grad: &'a [f32],
     /// The transformed per-example squares, or empty.
     pub grad_sq: &'a [f32],
-    /// The rule's state tensors, in the order of [`Rule::STATE`].
+    /// The rule's state tensors, in the order of [`Rule::STATE`], shaped
+    /// as [`Rule::state_shape`] says.
     pub state: &'a mut [Tensor],
+    /// The factor 1 − η_t·λ that Φ was just multiplied by (the decoupled
+    /// weight decay; 1 without), for a rule that reads Φ as it was before
+    /// the step.
+    pub shrink: f32,
+    /// Working memory, kept between steps and shared by all parameters.
+    pub work: &'a mut Work,
+}
+
+/// Working memory for [`Rule::update_tensor`]: resize and use it as you
+/// like. It is kept between steps, so once it has grown to the largest
+/// parameter's needs, steps do not allocate.
+#[derive(Clone, Debug, Default)]
+pub struct Work {
+    /// Single-precision numbers.
+    pub f32s: Vec<f32>,
+    /// Double-precision numbers (sums).
+    pub f64s: Vec<f64>,
 }
 
 /// The sign of x: −1, 0 or 1 (0 for ±0, NaN for NaN), as `jnp.sign` and

@@ -67,6 +67,10 @@ pub struct ParamState {
 pub struct Moment {
     /// The moment's name (`"m"`, `"v"`, `"s"`).
     pub name: String,
+    /// Its shape, when it is not the parameter's (a rule's
+    /// [`state_shape`](crate::Rule::state_shape)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<usize>>,
     /// Its elements, row-major, for the parameter's shape.
     pub data: Vec<f32>,
 }
@@ -126,7 +130,7 @@ impl OptimizerState {
             p.moments.iter().map(|m| {
                 (
                     Self::tensor_name(p.id, &m.name),
-                    p.shape.as_slice(),
+                    m.shape.as_deref().unwrap_or(&p.shape),
                     m.data.as_slice(),
                 )
             })
@@ -152,20 +156,22 @@ impl OptimizerState {
         let mut params = Vec::with_capacity(header.params.len());
         for p in header.params {
             let mut moments = Vec::with_capacity(names.len());
-            for &moment in names {
+            for (k, &moment) in names.iter().enumerate() {
                 let name = Self::tensor_name(p.id, moment);
                 let Some((shape, data)) = by_name.remove(&name) else {
                     return Err(StateError::MissingTensor { name });
                 };
-                if shape != p.shape {
+                let expected = optimizer.state_shape(k, &p.shape);
+                if shape != expected {
                     return Err(StateError::TensorShape {
                         name,
-                        expected: p.shape,
+                        expected,
                         found: shape,
                     });
                 }
                 moments.push(Moment {
                     name: moment.to_string(),
+                    shape: (shape != p.shape).then_some(shape),
                     data,
                 });
             }
@@ -231,10 +237,22 @@ pub enum StateError {
         id: usize,
         /// The moment's name.
         name: String,
-        /// The parameter's shape.
+        /// The moment's shape (mostly the parameter's).
         shape: Vec<usize>,
         /// The number of values.
         len: usize,
+    },
+    /// A moment whose shape is not the one the rule keeps.
+    #[error("optimizer state for parameter {id}: moment '{name}' has shape {found:?}, the rule keeps {expected:?}")]
+    MomentShape {
+        /// The parameter id.
+        id: usize,
+        /// The moment's name.
+        name: String,
+        /// The shape the rule keeps for the parameter.
+        expected: Vec<usize>,
+        /// The shape in the state.
+        found: Vec<usize>,
     },
     /// A tensor named twice.
     #[error("optimizer state tensor '{name}' is given twice")]
@@ -254,12 +272,12 @@ pub enum StateError {
         /// The tensor's name.
         name: String,
     },
-    /// A tensor whose shape is not its parameter's.
-    #[error("optimizer state tensor '{name}' has shape {found:?}, its parameter has {expected:?}")]
+    /// A tensor whose shape is not the one the rule keeps for its parameter.
+    #[error("optimizer state tensor '{name}' has shape {found:?}, the rule keeps {expected:?} for its parameter")]
     TensorShape {
         /// The tensor's name.
         name: String,
-        /// The parameter's shape.
+        /// The shape the rule keeps (mostly the parameter's).
         expected: Vec<usize>,
         /// The tensor's shape.
         found: Vec<usize>,

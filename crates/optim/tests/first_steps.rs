@@ -317,6 +317,101 @@ fn schedule_free_adamw() {
 }
 
 #[test]
+fn muon_on_the_problem_s_scalars_is_its_adamw_half() {
+    // Not matrices: AdamW with η_a = η·adam_lr/lr = 0.1, β = (0.9, 0.95),
+    // ε = 10⁻¹⁰, after the decoupled decay Φ ← (1 − η·0.1)Φ with η = lr = 1.
+    // t=1: ĝ = (1, 4); Φ = 0.9·(1, 2) = (0.9, 1.8); m̂ = ĝ, √v̂ = |ĝ| → step 0.1
+    //      → Φ = (0.8, 1.7)
+    // t=2: ĝ = (0.8, 3.4); Φ = 0.9·(0.8, 1.7) = (0.72, 1.53); m = (0.17, 0.7)
+    //      m̂ = (0.8947368, 3.684211); v = (0.0795, 1.338); √v̂ = (0.9029865, 3.704467)
+    //      step = (0.0990864, 0.09945318) → Φ = (0.6209136, 1.430547)
+    // t=3: ĝ = (0.6209136, 2.861094); Φ = (0.5588222, 1.287492); m = (0.2150914, 0.9161094)
+    //      m̂ = (0.7936951, 3.380477); v = (0.09480168, 1.680393); √v̂ = (0.8152864, 3.432477)
+    //      step = (0.09735169, 0.09848508) → Φ = (0.4614706, 1.189007)
+    check(
+        "muon(lr=1,adam_lr=0.1)",
+        false,
+        [
+            [0.8, 1.7],
+            [0.620_913_6, 1.430_547],
+            [0.461_470_6, 1.189_007],
+        ],
+    );
+}
+
+#[test]
+fn muon_orthogonalizes_a_matrix_s_momentum() {
+    // Φ₀ = [[1, 2], [3, 1]], ĝ = diag(3, 4) at every step, η = 0.1, λ = 0.1,
+    // μ = 0.95, Nesterov. B_t and B̃_t = ĝ + μB_t stay multiples of
+    // diag(3, 4), so X = B̃/‖B̃‖_F = diag(0.6, 0.8) every step, and
+    // Newton–Schulz maps each singular value by φ(σ) = aσ + bσ³ + cσ⁵ five
+    // times: 0.6 → 1.193269 → 0.9119177 → 0.8011377 → 0.9747024 → 0.7228762,
+    //        0.8 → 0.9764819 → 0.7211176 → 1.089457 → 0.6960447 → 1.119204.
+    // Each step: Φ ← 0.99·Φ − 0.1·√max(1, 2/2)·diag(0.7228762, 1.119204).
+    // t=1: diag (0.9177124, 0.8780796), off-diagonal (1.98, 2.97)
+    // t=2: diag (0.8362476, 0.7573784), off-diagonal (1.9602, 2.9403)
+    // t=3: diag (0.7555975, 0.6378842), off-diagonal (1.940598, 2.910897)
+    let mut opt = Optimizer::from_spec("muon(lr=0.1)").unwrap();
+    let mut values = vec![Tensor::from_vec(vec![1.0, 2.0, 3.0, 1.0], &[2, 2])];
+    let g = [Tensor::from_vec(vec![3.0, 0.0, 0.0, 4.0], &[2, 2])];
+    let want = [
+        [0.917_712_4, 1.98, 2.97, 0.878_079_6],
+        [0.836_247_6, 1.9602, 2.9403, 0.757_378_4],
+        [0.755_597_5, 1.940_598, 2.910_897, 0.637_884_2],
+    ];
+    for (t, want) in want.iter().enumerate() {
+        common::step(&mut opt, &mut values, &g, None, 2);
+        common::assert_close(
+            &format!("muon Φ after step {}", t + 1),
+            values[0].data(),
+            want,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn adafactor() {
+    // Vectors: V̂ ← V̂ + t^(−0.8)(ĝ² − V̂), U = ĝ/√V̂, α = max(10⁻³, RMS(Φ))·min(η, 1/√t),
+    // Φ ← Φ − α·U/max(1, RMS(U)); one element, so RMS(Φ) = |Φ|, RMS(U) = |U|; η = 0.1.
+    // t=1: t^τ = 1; V̂ = ĝ² = (1, 16); U = (1, 1); α = (0.1, 0.2) → Φ = (0.9, 1.8)
+    // t=2: ĝ = (0.9, 3.6); t^τ = 0.5743492; V̂ = (0.8908737, 14.25398)
+    //      U = (0.9535302, 0.9535302) (< 1, no clipping); α = (0.09, 0.18)
+    //      → Φ = (0.9 − 0.08581772, 1.8 − 0.1716354) = (0.8141823, 1.628365)
+    // t=3: ĝ = (0.8141823, 3.256729); t^τ = 0.4152436; V̂ = (0.796206, 12.7393)
+    //      U = (0.9124497, 0.9124497); α = (0.08141823, 0.1628365)
+    //      → Φ = (0.7398922, 1.479784)
+    check(
+        "adafactor(lr=0.1)",
+        false,
+        [
+            [0.9, 1.8],
+            [0.814_182_3, 1.628_365],
+            [0.739_892_2, 1.479_784],
+        ],
+    );
+}
+
+#[test]
+fn adafactor_factors_a_matrix() {
+    // One step on Φ = [[1, 1], [1, 1]] with ĝ = [[1, 2], [3, 4]], η = 0.1:
+    // t^τ = 1, so R = row means of ĝ² = (2.5, 12.5), C = column means = (5, 10),
+    // mean(R) = 7.5, V̂ = R_i·C_j/7.5 = [[5/3, 10/3], [25/3, 50/3]],
+    // U = ĝ/√V̂ = [[0.7745967, 1.095445], [1.03923, 0.9797959]],
+    // RMS(U) = √((0.6 + 1.2 + 1.08 + 0.96)/4) = √0.96 = 0.9797959 (< 1),
+    // α = max(10⁻³, 1)·min(0.1, 1) = 0.1 → Φ = 1 − 0.1·U.
+    let mut opt = Optimizer::from_spec("adafactor(lr=0.1)").unwrap();
+    let mut values = vec![Tensor::from_vec(vec![1.0; 4], &[2, 2])];
+    let g = [Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])];
+    common::step(&mut opt, &mut values, &g, None, 2);
+    let want = [0.922_540_3, 0.890_455_5, 0.896_077, 0.902_020_4];
+    common::assert_close("adafactor Φ", values[0].data(), &want, 1e-5);
+    assert_eq!(opt.moment(0, "row").unwrap().data(), &[2.5, 12.5]);
+    assert_eq!(opt.moment(0, "col").unwrap().data(), &[5.0, 10.0]);
+    assert!(opt.moment(0, "v").unwrap().data().is_empty());
+}
+
+#[test]
 fn adamax() {
     // m ← 0.9m + 0.1ĝ, u ← max(0.999u, |ĝ| + ε), Φ ← Φ − η/(1 − 0.9ᵗ)·m/u; η = 0.1.
     // t=1: ĝ = (1, 4); m = (0.1, 0.4); u = (1, 4); step = 0.1/0.1·(0.1, 0.1) = (0.1, 0.1)

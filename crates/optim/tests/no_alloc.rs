@@ -6,6 +6,8 @@
 //! loop hands rayon's global queue a job, and that queue allocates one block
 //! per 63 jobs: rayon's bookkeeping, not the optimizer's.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,8 +55,9 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steps_after_the_first_do_not_allocate() {
     let mut r = rng(2);
-    // A parameter split over threads and a small one.
-    let shapes: [&[usize]; 2] = [&[200_000], &[10]];
+    // A parameter split over threads, a small one, and a matrix (for the
+    // rules that take matrices as a whole).
+    let shapes: [&[usize]; 3] = [&[200_000], &[10], &[64, 48]];
     let mut values: Vec<Tensor> = shapes
         .iter()
         .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
@@ -64,18 +67,7 @@ fn steps_after_the_first_do_not_allocate() {
         .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
         .collect();
     let squares: Vec<Tensor> = grads.iter().map(|g| g.map(|x| x * x)).collect();
-    let names = [
-        "sgd",
-        "sgd_momentum",
-        "sgd_ema",
-        "rmsprop",
-        "rmsprop_momentum",
-        "adam",
-        "adamw",
-        "adam_lecture",
-        "adam_eta0",
-        "adam_per_example",
-    ];
+    let names = common::ALL;
     let pool = ThreadPoolBuilder::new()
         .num_threads(2)
         .start_handler(|_| COUNTED.set(true))
@@ -84,15 +76,14 @@ fn steps_after_the_first_do_not_allocate() {
     // Workers start asynchronously, allocating as they do: wait until both run.
     pool.broadcast(|_| ());
     for name in names {
-        let mut opt = Optimizer::from_spec(&format!(
-            "{name}(clip_norm=1,schedule=cosine,total_steps=10)"
-        ))
-        .unwrap();
-        let (v0, v1) = values.split_at_mut(1);
-        let mut params = [
-            Param::new(0, &mut v0[0], &grads[0]).with_grad_sq(&squares[0]),
-            Param::new(1, &mut v1[0], &grads[1]).with_grad_sq(&squares[1]),
-        ];
+        let spec = common::with_keys(name, "clip_norm=1,schedule=cosine,total_steps=10");
+        let mut opt = Optimizer::from_spec(&spec).unwrap();
+        let mut params: Vec<Param<'_>> = values
+            .iter_mut()
+            .zip(grads.iter().zip(&squares))
+            .enumerate()
+            .map(|(id, (v, (g, q)))| Param::new(id, v, g).with_grad_sq(q))
+            .collect();
         // Allocations per step: the first creates the state, the others
         // reuse it.
         let counts: Vec<usize> = pool.install(|| {

@@ -276,6 +276,193 @@ fn schedule_free_adamw_follows_optax() {
     }
 }
 
+/// C = A·B for row-major A (n × k) and B (k × m), in f64.
+fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
+    let mut c = vec![0.0; n * m];
+    for i in 0..n {
+        for l in 0..k {
+            for j in 0..m {
+                c[i * m + j] += a[i * k + l] * b[l * m + j];
+            }
+        }
+    }
+    c
+}
+
+/// The transpose of row-major X (n × m).
+fn transpose(x: &[f64], n: usize, m: usize) -> Vec<f64> {
+    (0..m * n).map(|k| x[(k % n) * m + k / n]).collect()
+}
+
+/// torch.optim.Muon's `_zeropower_via_newtonschulz` in f64: X = G (or Gᵀ
+/// when rows > cols), X /= max(‖X‖_F, ε), five times
+/// A = XXᵀ, B = bA + cA², X = aX + BX; transposed back.
+fn newton_schulz(g: &[f64], rows: usize, cols: usize, eps: f64) -> Vec<f64> {
+    let (a, b, c) = (3.4445, -4.7750, 2.0315);
+    let tall = rows > cols;
+    let (n, m) = if tall { (cols, rows) } else { (rows, cols) };
+    let mut x = if tall {
+        transpose(g, rows, cols)
+    } else {
+        g.to_vec()
+    };
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt().max(eps);
+    x.iter_mut().for_each(|v| *v /= norm);
+    for _ in 0..5 {
+        let gram = matmul(&x, &transpose(&x, n, m), n, m, n);
+        let gram2 = matmul(&gram, &gram, n, n, n);
+        let poly: Vec<f64> = gram
+            .iter()
+            .zip(&gram2)
+            .map(|(g, g2)| b * g + c * g2)
+            .collect();
+        let px = matmul(&poly, &x, n, n, m);
+        x = x.iter().zip(&px).map(|(x, p)| a * x + p).collect();
+    }
+    if tall {
+        transpose(&x, n, m)
+    } else {
+        x
+    }
+}
+
+/// torch.optim.Muon (PyTorch 2.9 documentation) for a matrix: B ← μB + g;
+/// B̃ = g + μB (Nesterov); O = NS(B̃); θ ← θ − γλθ; θ ← θ − γ·√max(1, A/B)·O.
+/// For a vector, the reference's AdamW half: θ ← θ − γλθ, then Adam with
+/// γ_a, β = (0.9, 0.95), ε = 10⁻¹⁰.
+fn torch_muon(lr: f64, wd: f64, adam_lr: f64, shapes: [&[usize]; 2]) -> Vec<Vec<Vec<f64>>> {
+    let (mu, eps, b1, b2, adam_eps) = (0.95, 1e-7, 0.9, 0.95, 1e-10);
+    reference_tensor(|t, theta, g, [buf, v]| {
+        let shape = shapes
+            .iter()
+            .find(|s| s.iter().product::<usize>() == theta.len())
+            .unwrap();
+        theta.iter_mut().for_each(|x| *x *= 1.0 - lr * wd);
+        if let [rows, cols] = **shape {
+            for (b, &g) in buf.iter_mut().zip(g) {
+                *b = mu * *b + g;
+            }
+            let nesterov: Vec<f64> = g.iter().zip(buf.iter()).map(|(g, b)| g + mu * b).collect();
+            let o = newton_schulz(&nesterov, rows, cols, eps);
+            let scale = (rows as f64 / cols as f64).max(1.0).sqrt();
+            for (x, o) in theta.iter_mut().zip(o) {
+                *x -= lr * scale * o;
+            }
+        } else {
+            let t = t as i32;
+            for i in 0..theta.len() {
+                buf[i] = b1 * buf[i] + (1.0 - b1) * g[i];
+                v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                let v_hat = v[i] / (1.0 - b2.powi(t));
+                theta[i] -= adam_lr * buf[i] / (1.0 - b1.powi(t)) / (v_hat.sqrt() + adam_eps);
+            }
+        }
+    })
+}
+
+/// Newton–Schulz amplifies f32 rounding (its polynomial's slope reaches
+/// a = 3.4 near 0), hence 10⁻⁴.
+#[test]
+fn muon_follows_torch() {
+    assert_within(
+        "muon(lr=0.02,weight_decay=0.01,adam_lr=0.003)",
+        torch_muon(0.02, 0.01, 0.003, SHAPES),
+        1e-4,
+    );
+}
+
+/// A tall matrix is orthogonalized through its transpose and its step
+/// scaled by √(rows/cols): Muon on Gᵀ is the transpose of Muon on G, times
+/// √(4/3).
+#[test]
+fn muon_takes_a_tall_matrix_through_its_transpose() {
+    let mut r = rng(5);
+    let g = Tensor::normal(&[3, 4], 0.0, 1.0, &mut r);
+    let gt = Tensor::from_vec(
+        (0..12).map(|k| g.data()[(k % 3) * 4 + k / 3]).collect(),
+        &[4, 3],
+    );
+    let step = |grad: &Tensor| {
+        let mut opt = Optimizer::from_spec("muon(lr=0.1,weight_decay=0)").unwrap();
+        let mut values = vec![Tensor::zeros(grad.shape())];
+        common::step(&mut opt, &mut values, std::slice::from_ref(grad), None, 1);
+        values.remove(0).into_vec()
+    };
+    let (wide, tall) = (step(&g), step(&gt));
+    let scale = (4.0f32 / 3.0).sqrt();
+    for k in 0..12 {
+        let want = wide[(k % 3) * 4 + k / 3] * scale;
+        assert!((tall[k] - want).abs() <= 1e-6, "{k}: {} vs {want}", tall[k]);
+    }
+    let exact = newton_schulz(
+        &gt.data().iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+        4,
+        3,
+        1e-7,
+    );
+    for (k, o) in exact.iter().enumerate() {
+        let want = -0.1 * (4.0f64 / 3.0).sqrt() * o;
+        assert!((f64::from(tall[k]) - want).abs() <= 1e-5, "{k}");
+    }
+}
+
+/// torch.optim.Adafactor's `_single_tensor_adafactor` (PyTorch 2.x) in
+/// f64: 1 − β̂ = t^τ, ρ = min(γ, 1/√t), α = max(ε₂, ‖θ‖/√n)·ρ, θ ← θ(1 − γλ);
+/// a matrix lerps its row and column means of g², V̂ = row·col/max(mean(row),
+/// ε₁), a vector lerps V̂ to g²; U = g/√max(V̂, ε₁²);
+/// θ ← θ − α/max(1, ‖U‖/(√n·d))·U.
+fn torch_adafactor(lr: f64, wd: f64, d: f64) -> Vec<Vec<Vec<f64>>> {
+    let (tau, eps1, eps2) = (-0.8, f64::from(f32::EPSILON), 1e-3f64);
+    reference_tensor(|t, theta, g, [row, col, v]| {
+        let n = theta.len();
+        let t = t as f64;
+        let take = t.powf(tau);
+        let rho = lr.min(1.0 / t.sqrt());
+        let norm = theta.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let alpha = eps2.max(norm / (n as f64).sqrt()) * rho;
+        theta.iter_mut().for_each(|x| *x *= 1.0 - lr * wd);
+        let var: Vec<f64> = if n == 12 {
+            let (rows, cols) = (3, 4);
+            for i in 0..rows {
+                let mean = (0..cols).map(|j| g[i * cols + j].powi(2)).sum::<f64>() / cols as f64;
+                row[i] += take * (mean - row[i]);
+            }
+            for j in 0..cols {
+                let mean = (0..rows).map(|i| g[i * cols + j].powi(2)).sum::<f64>() / rows as f64;
+                col[j] += take * (mean - col[j]);
+            }
+            let mean_r = (row[..rows].iter().sum::<f64>() / rows as f64).max(eps1);
+            (0..n)
+                .map(|k| row[k / cols] * col[k % cols] / mean_r)
+                .collect()
+        } else {
+            for (v, g) in v.iter_mut().zip(g) {
+                *v += take * (g * g - *v);
+            }
+            v.clone()
+        };
+        let u: Vec<f64> = g
+            .iter()
+            .zip(&var)
+            .map(|(g, v)| g / v.max(eps1 * eps1).sqrt())
+            .collect();
+        let u_norm = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let denom = (u_norm / ((n as f64).sqrt() * d)).max(1.0);
+        for (x, u) in theta.iter_mut().zip(u) {
+            *x -= alpha / denom * u;
+        }
+    })
+}
+
+#[test]
+fn adafactor_follows_torch() {
+    assert_same(
+        "adafactor(lr=0.05,weight_decay=0.1)",
+        torch_adafactor(0.05, 0.1, 1.0),
+    );
+    assert_same("adafactor(lr=0.01,d=2)", torch_adafactor(0.01, 0.0, 2.0));
+}
+
 /// μ_t and Π_t of torch.optim.NAdam.
 fn nadam_mu(b1: f64, psi: f64, t: usize) -> f64 {
     b1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * psi))

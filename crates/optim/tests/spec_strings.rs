@@ -31,6 +31,8 @@ fn defaults_have_canonical_forms() {
         "lamb(lr=0.001,b1=0.9,b2=0.999,eps=1e-6,trust_weight_decay=0)",
         "lion(lr=0.0001,b1=0.9,b2=0.99,weight_decay=0.001)",
         "schedule_free_adamw(lr=0.0025,b1=0.9,b2=0.999,eps=1e-8,decay=0,weight_lr_power=2)",
+        "muon(lr=0.001,momentum=0.95,nesterov=true,ns_steps=5,eps=1e-7,adam_lr=0.0003,adam_b1=0.9,adam_b2=0.95,adam_eps=1e-10,weight_decay=0.1)",
+        "adafactor(lr=0.01,beta2_decay=-0.8,eps1=1.1920929e-7,eps2=0.001,d=1,weight_decay=0)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -74,6 +76,8 @@ fn every_optimizer_round_trips_through_display() {
         "lamb(lr=2e-3,trust_weight_decay=0.01,warmup=10)",
         "lion(lr=3e-4,b2=0.98,weight_decay=0.1)",
         "schedule_free_adamw(lr=0.01,b1=0.95,decay=1e-4,warmup=100,weight_decay=1e-5)",
+        "muon(lr=0.02,momentum=0.9,nesterov=false,ns_steps=3,weight_decay=0,adam_lr=1e-3)",
+        "adafactor(lr=0.05,beta2_decay=-0.5,d=2,weight_decay=0.01,schedule=cosine,total_steps=50)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -117,7 +121,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum, lamb, lion, schedule_free_adamw";
+                 adabelief, yogi, sign_sgd, signum, lamb, lion, schedule_free_adamw, muon, adafactor";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -197,6 +201,34 @@ fn bad_values_say_what_is_expected() {
         (
             "schedule_free_adamw(lr=nan)",
             "bad value 'nan' for lr of schedule_free_adamw: expected a finite number > 0",
+        ),
+        (
+            "muon(ns_steps=0)",
+            "bad value '0' for ns_steps of muon: expected a whole number ≥ 1",
+        ),
+        (
+            "muon(ns_steps=2.5)",
+            "bad value '2.5' for ns_steps of muon: expected a whole number ≥ 1",
+        ),
+        (
+            "muon(momentum=1)",
+            "bad value '1' for momentum of muon: expected a number in [0, 1)",
+        ),
+        (
+            "muon(adam_eps=nan)",
+            "bad value 'nan' for adam_eps of muon: expected a finite number ≥ 0",
+        ),
+        (
+            "adafactor(beta2_decay=0.5)",
+            "bad value '0.5' for beta2_decay of adafactor: expected a finite number ≤ 0",
+        ),
+        (
+            "adafactor(d=0.5)",
+            "bad value '0.5' for d of adafactor: expected a finite number ≥ 1",
+        ),
+        (
+            "adafactor(eps2=-1)",
+            "bad value '-1' for eps2 of adafactor: expected a finite number ≥ 0",
         ),
         (
             "sgd_momentum(nesterov=yes)",

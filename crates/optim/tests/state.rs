@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 24] = [
+const SPECS: [&str; 26] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -33,6 +33,8 @@ const SPECS: [&str; 24] = [
     "lamb(lr=0.01,trust_weight_decay=0.01,decoupled_weight_decay=0.01)",
     "lion(lr=0.001,weight_decay=0.01)",
     "schedule_free_adamw(lr=0.01,warmup=3,decay=0.01)",
+    "muon(lr=0.02,adam_lr=0.01)",
+    "adafactor(lr=0.05,weight_decay=0.01)",
 ];
 
 #[test]
@@ -73,13 +75,51 @@ fn header_and_named_tensors_round_trip() {
         assert_eq!(tensors.len(), 2 * names.len(), "{spec}");
         if let Some(first) = names.first() {
             assert_eq!(tensors[0].0, format!("0.{first}"));
-            assert_eq!(tensors[0].1, [3, 2]);
+            assert_eq!(tensors[0].1, opt.state_shape(0, &[3, 2]));
         }
         let header: StateHeader = serde_json::from_str(&header).unwrap();
         let back = OptimizerState::from_parts(header, tensors).unwrap();
         assert_eq!(back, state, "{spec}");
         assert_eq!(Optimizer::from_state(back).unwrap(), opt, "{spec}");
     }
+}
+
+#[test]
+fn a_moment_shaped_unlike_its_parameter_is_kept_and_checked() {
+    // Muon keeps no v for a matrix: an empty tensor, recorded with its shape.
+    let mut opt = Optimizer::from_spec("muon(lr=0.02)").unwrap();
+    Noisy::new().run(&mut opt, 2);
+    let state = opt.state();
+    let v = &state.params[0].moments[1];
+    assert_eq!((v.name.as_str(), v.shape.as_deref()), ("v", Some(&[0][..])));
+    assert!(v.data.is_empty());
+    assert_eq!(state.params[1].moments[1].shape, None);
+
+    // A state that gives the matrix a full v is refused, by either route.
+    let mut full = state.clone();
+    full.params[0].moments[1] = gradlab_optim::Moment {
+        name: "v".into(),
+        shape: None,
+        data: vec![0.0; 6],
+    };
+    assert_eq!(
+        Optimizer::from_state(full).unwrap_err().to_string(),
+        "optimizer state for parameter 0: moment 'v' has shape [3, 2], the rule keeps [0]"
+    );
+    let tensors = state.tensors().map(|(n, s, d)| {
+        let (s, d) = if n == "0.v" {
+            (vec![3, 2], vec![0.0; 6])
+        } else {
+            (s.to_vec(), d.to_vec())
+        };
+        (n, s, d)
+    });
+    assert_eq!(
+        OptimizerState::from_parts(state.header(), tensors.collect::<Vec<_>>())
+            .unwrap_err()
+            .to_string(),
+        "optimizer state tensor '0.v' has shape [3, 2], the rule keeps [0] for its parameter"
+    );
 }
 
 #[test]
@@ -127,7 +167,7 @@ fn from_parts_reports_missing_extra_and_misshapen_tensors() {
     misshapen[0].1 = vec![2, 3];
     assert_eq!(
         err(misshapen),
-        "optimizer state tensor '0.m' has shape [2, 3], its parameter has [3, 2]"
+        "optimizer state tensor '0.m' has shape [2, 3], the rule keeps [3, 2] for its parameter"
     );
 
     let mut twice = tensors();
@@ -258,6 +298,7 @@ fn json_keeps_every_f32_bit() {
             shape: vec![data.len()],
             moments: vec![gradlab_optim::Moment {
                 name: "m".to_string(),
+                shape: None,
                 data: data.clone(),
             }],
         }],

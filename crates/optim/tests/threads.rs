@@ -58,3 +58,35 @@ fn one_and_two_threads_agree_bitwise() {
         assert!(o1.clip_norm() == Some(100.0));
     }
 }
+
+/// Muon's matrices go through Newton–Schulz on the GEMM, whose products
+/// are split over threads: a matrix large enough to be split.
+#[test]
+fn muon_s_matrices_agree_bitwise_across_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut r = rng(8);
+            let shapes: [&[usize]; 2] = [&[300, 500], &[300]];
+            let mut values: Vec<Tensor> = shapes
+                .iter()
+                .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
+                .collect();
+            let mut opt = Optimizer::from_spec("muon(lr=0.02,clip_norm=100)").unwrap();
+            for _ in 0..3 {
+                let grads: Vec<Tensor> = shapes
+                    .iter()
+                    .map(|s| Tensor::normal(s, 0.1, 1.0, &mut r))
+                    .collect();
+                common::step(&mut opt, &mut values, &grads, None, 32);
+            }
+            (values, opt)
+        })
+    };
+    let ((v1, o1), (v2, o2)) = (run(1), run(2));
+    assert!(v1 == v2, "muon: parameters differ between 1 and 2 threads");
+    assert!(o1 == o2, "muon: states differ between 1 and 2 threads");
+}

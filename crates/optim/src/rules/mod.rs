@@ -52,4 +52,6 @@ builtin_rules! {
     lamb::Lamb;
     lion::Lion = 1e-3;
     schedule_free_adamw::ScheduleFreeAdamW;
+    muon::Muon = 0.1;
+    adafactor::Adafactor = 0.0;
 }

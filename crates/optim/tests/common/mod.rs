@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 26] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -32,6 +32,8 @@ pub const ALL: [&str; 24] = [
     "lamb",
     "lion",
     "schedule_free_adamw",
+    "muon",
+    "adafactor",
 ];
 
 /// `spec` with `keys` added: `adam` + `lr=1` is `adam(lr=1)`, and

@@ -1,0 +1,173 @@
+//! Adafactor: a second moment factored into row and column averages, a
+//! step relative to the parameter's size, and update clipping.
+
+use crate::hyperparameters;
+use crate::rule::{Gradient, Rule, WholeTensor, Work};
+
+hyperparameters! {
+    /// Adafactor (Shazeer & Stern 2018, "Adafactor: Adaptive Learning Rates
+    /// with Sublinear Memory Cost"), exactly `torch.optim.Adafactor`
+    /// (PyTorch 2.5+, its ε₁ and learning-rate conventions included):
+    ///
+    /// ```text
+    /// 1 − β̂₂ₜ = t^τ                      (τ = −0.8: the average lengthens with t)
+    /// α_t = max(ε₂, RMS(Φ))·min(η_t, 1/√t)       (the step is relative to Φ's size)
+    /// matrix (rows × cols):
+    ///   R ← R + t^τ·(mean_j ĝ²_ij − R)    C ← C + t^τ·(mean_i ĝ²_ij − C)
+    ///   V̂_ij = R_i·C_j / max(mean_i R_i, ε₁)
+    /// any other parameter:
+    ///   V̂ ← V̂ + t^τ·(ĝ² − V̂)
+    /// U = ĝ/√max(V̂, ε₁²)
+    /// Φ ← Φ − α_t·U/max(1, RMS(U)/d)     (update clipping)
+    /// ```
+    ///
+    /// A matrix keeps rows + cols numbers instead of rows·cols: the outer
+    /// product of the row and column averages, divided by their mean, is
+    /// the rank-one estimate of the second moment that minimizes the
+    /// I-divergence. `weight_decay` is torch's, decoupled (Φ ← (1 − η_t·λ)Φ
+    /// first), default 0. Every parameter goes through the whole-tensor hook
+    /// (α_t and the clipping read whole-tensor RMS values, summed in f64).
+    /// ε₁ is torch's default, the f32 machine epsilon. A deliberate
+    /// difference: torch factors the last two dimensions of a tensor of more
+    /// than two; here such a tensor (no layer of gradlab has one) keeps the
+    /// unfactored V̂. State: `row` (R), `col` (C), `v` (V̂); a matrix's `v`
+    /// and a vector's `row` and `col` are empty.
+    pub struct Adafactor {
+        /// η, the largest relative step (min(η_t, 1/√t)).
+        lr: f64 = 0.01, Positive;
+        /// τ, the decay exponent of β̂₂ₜ; at most 0.
+        beta2_decay: f64 = -0.8;
+        /// ε₁, the smallest second moment's root.
+        eps1: f64 = 1.1920929e-7, NonNegative;
+        /// ε₂, the smallest RMS(Φ) a step is relative to.
+        eps2: f64 = 1e-3, NonNegative;
+        /// d, the clipping threshold of RMS(U).
+        d: f64 = 1.0, Length;
+    }
+}
+
+impl Rule for Adafactor {
+    const NAME: &'static str = "adafactor";
+    const STATE: &'static [&'static str] = &["row", "col", "v"];
+    type State = [f32; 3];
+    type Scalars = AdafactorScalars;
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.beta2_decay > 0.0 {
+            return Err(("beta2_decay", "a finite number ≤ 0".into()));
+        }
+        Ok(())
+    }
+
+    /// Unused: every parameter is taken as a whole. One element of the
+    /// unfactored V̂ and U, as if U needed no clipping.
+    fn update(c: &AdafactorScalars, phi: &mut f32, g: Gradient, [_, _, v]: &mut [f32; 3]) {
+        *v += c.take * (g.mean * g.mean - *v);
+        *phi -= c.rho as f32 * g.mean / v.max(c.eps1_sq).sqrt();
+    }
+
+    fn whole_tensor(&self, _shape: &[usize]) -> bool {
+        true
+    }
+
+    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
+        match (state, shape) {
+            (0, &[rows, _]) => vec![rows],
+            (1, &[_, cols]) => vec![cols],
+            (2, &[_, _]) | (0 | 1, _) => vec![0],
+            _ => shape.to_vec(),
+        }
+    }
+
+    fn update_tensor(c: &AdafactorScalars, p: WholeTensor<'_>) {
+        let WholeTensor {
+            shape,
+            value,
+            grad,
+            state,
+            shrink,
+            work,
+            ..
+        } = p;
+        let n = value.len();
+        // RMS(Φ) before the step's decay.
+        let rms_phi = (sum_sq(value) / n as f64).sqrt() / f64::from(shrink);
+        let alpha = (c.eps2.max(rms_phi) * c.rho) as f32; // α_t = max(ε₂, RMS(Φ))·ρ_t
+        let Work { f32s: u, f64s: col_sum } = work;
+        u.resize(n, 0.0);
+        if let &[rows, cols] = shape {
+            let [row, col, _] = state else {
+                unreachable!("three state tensors")
+            };
+            let (row, col) = (row.data_mut(), col.data_mut());
+            // Means of ĝ² per row and per column, in f64.
+            col_sum.clear();
+            col_sum.resize(cols, 0.0);
+            for (r, g) in row.iter_mut().zip(grad.chunks_exact(cols)) {
+                let mut sum = 0.0f64;
+                for (s, &g) in col_sum.iter_mut().zip(g) {
+                    let g2 = f64::from(g) * f64::from(g);
+                    sum += g2;
+                    *s += g2;
+                }
+                *r += c.take * ((sum / cols as f64) as f32 - *r); // R ← R + t^τ(mean_j ĝ² − R)
+            }
+            for (cj, s) in col.iter_mut().zip(col_sum.iter()) {
+                *cj += c.take * ((s / rows as f64) as f32 - *cj); // C ← C + t^τ(mean_i ĝ² − C)
+            }
+            let mean_r = (row.iter().map(|&r| f64::from(r)).sum::<f64>() / rows as f64) as f32;
+            let mean_r = mean_r.max(c.eps1);
+            // U = ĝ/√max(R_i·C_j/mean(R), ε₁²), into `work`.
+            let rows_of = u.chunks_exact_mut(cols).zip(grad.chunks_exact(cols));
+            for ((u, g), &r) in rows_of.zip(row.iter()) {
+                for ((u, &g), &cj) in u.iter_mut().zip(g).zip(col.iter()) {
+                    *u = g / (r * cj / mean_r).max(c.eps1_sq).sqrt();
+                }
+            }
+        } else {
+            let v = state[2].data_mut();
+            for ((u, &g), v) in u.iter_mut().zip(grad).zip(v.iter_mut()) {
+                *v += c.take * (g * g - *v); // V̂ ← V̂ + t^τ(ĝ² − V̂)
+                *u = g / v.max(c.eps1_sq).sqrt(); // U = ĝ/√max(V̂, ε₁²)
+            }
+        }
+        let rms_u = (sum_sq(u) / n as f64).sqrt();
+        let step = alpha / (rms_u / c.d).max(1.0) as f32; // α_t/max(1, RMS(U)/d)
+        for (phi, &u) in value.iter_mut().zip(u.iter()) {
+            *phi -= step * u;
+        }
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, t: u64, eta: f64) -> AdafactorScalars {
+        let t = t as f64;
+        AdafactorScalars {
+            take: t.powf(self.beta2_decay) as f32,
+            rho: eta.min(1.0 / t.sqrt()),
+            eps1: self.eps1 as f32,
+            eps1_sq: (self.eps1 * self.eps1) as f32,
+            eps2: self.eps2,
+            d: self.d,
+        }
+    }
+}
+
+/// Σ x², in f64.
+fn sum_sq(x: &[f32]) -> f64 {
+    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+}
+
+/// The scalars of a step of [`Adafactor`]: 1 − β̂₂ₜ = t^τ, ρ_t, ε₁, ε₁², ε₂
+/// and d.
+#[derive(Clone, Copy, Debug)]
+pub struct AdafactorScalars {
+    take: f32,
+    rho: f64,
+    eps1: f32,
+    eps1_sq: f32,
+    eps2: f64,
+    d: f64,
+}
