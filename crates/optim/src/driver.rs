@@ -70,11 +70,14 @@ pub(crate) struct Scratch {
     grad_sq: Vec<f32>,
     /// [`WholeTensor::work`].
     work: Work,
+    /// The sums of [`Rule::accumulate`].
+    sums: Vec<f64>,
 }
 
 /// Updates every parameter with rule `rule` at step `t`: the step's scalars
-/// (and the rule's global numbers) are computed once, then each parameter
-/// gets one pass.
+/// (and the rule's global numbers) are computed once, then, for a rule that
+/// needs sums over all parameters, each parameter gets a first pass and the
+/// rule its sums, then each parameter gets its update pass.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step_all<R: Rule>(
     rule: &R,
@@ -88,27 +91,34 @@ pub(crate) fn step_all<R: Rule>(
 ) {
     let mut c = rule.scalars(t, eta);
     rule.step_global(eta, global, &mut c);
-    for p in params.iter_mut() {
-        let slot = slots.entry(p.id).or_insert_with(|| {
-            let shape = p.value.shape();
-            let mut moments: Vec<Tensor> = (0..R::STATE.len())
-                .map(|k| Tensor::zeros(&rule.state_shape(k, shape)))
-                .collect();
-            assert!(
-                moments.iter().all(|m| m.shape() == shape) || rule.whole_tensor(shape),
-                "rule '{}' keeps state not shaped like its parameter {shape:?} but does not take \
-                 the parameter as a whole (Rule::whole_tensor)",
-                R::NAME
+    for p in params.iter() {
+        slots.entry(p.id).or_insert_with(|| new_slot(rule, p.value));
+    }
+    if R::SUMS > 0 {
+        // The first pass: the sums over every parameter, before any moves.
+        scratch.sums.clear();
+        scratch.sums.resize(R::SUMS, 0.0);
+        for p in params.iter_mut() {
+            let slot = slots.get_mut(&p.id).expect("created above");
+            fill_grad(scratch, p, x);
+            R::accumulate(
+                &c,
+                WholeTensor {
+                    shape: &slot.shape,
+                    value: p.value.data_mut(),
+                    grad: &scratch.grad,
+                    grad_sq: &[],
+                    state: &mut slot.moments,
+                    shrink: 1.0,
+                    work: &mut scratch.work,
+                },
+                &mut scratch.sums,
             );
-            let initial = rule.initial_state();
-            if initial != R::State::ZERO {
-                initial.fill(&mut moments);
-            }
-            Slot {
-                shape: p.value.shape().to_vec(),
-                moments,
-            }
-        });
+        }
+        rule.finish(global, &scratch.sums, &mut c);
+    }
+    for p in params.iter_mut() {
+        let slot = slots.get_mut(&p.id).expect("created above");
         let grad_sq = match R::REQUEST {
             GradRequest::Mean => &[],
             GradRequest::MeanAndSquares | GradRequest::PerExample => {
@@ -130,6 +140,46 @@ pub(crate) fn step_all<R: Rule>(
     }
 }
 
+/// The state of a parameter seen for the first time: each tensor of the
+/// shape the rule keeps, filled with its initial value or, for the tensors
+/// the rule starts from the parameter, with a copy of Φ.
+fn new_slot<R: Rule>(rule: &R, value: &Tensor) -> Slot {
+    let shape = value.shape();
+    let mut moments: Vec<Tensor> = (0..R::STATE.len())
+        .map(|k| Tensor::zeros(&rule.state_shape(k, shape)))
+        .collect();
+    assert!(
+        moments.iter().all(|m| m.shape() == shape) || rule.whole_tensor(shape),
+        "rule '{}' keeps state not shaped like its parameter {shape:?} but does not take \
+         the parameter as a whole (Rule::whole_tensor)",
+        R::NAME
+    );
+    let initial = rule.initial_state();
+    if initial != R::State::ZERO {
+        initial.fill(&mut moments);
+    }
+    for (m, name) in moments.iter_mut().zip(R::STATE) {
+        if R::FROM_PARAMETER.contains(name) {
+            m.data_mut().copy_from_slice(value.data());
+        }
+    }
+    Slot {
+        shape: shape.to_vec(),
+        moments,
+    }
+}
+
+/// g = c·ĝ + λΦ of parameter `p` into the scratch buffer.
+fn fill_grad(scratch: &mut Scratch, p: &Param<'_>, x: Transform) {
+    let value = p.value.data();
+    scratch.grad.clear();
+    scratch.grad.resize(value.len(), 0.0);
+    let pairs = value.iter().zip(p.grad.data()).zip(&mut scratch.grad);
+    for ((phi, &gh), g) in pairs {
+        *g = x.of(gh, *phi);
+    }
+}
+
 /// The hook's path: the transformed gradient into the scratch buffers, the
 /// decoupled decay, the rule's whole-tensor update (compiled for the widest
 /// vectors the CPU has, where the rule inlines it), the state flushed.
@@ -141,15 +191,10 @@ fn whole_tensor<R: Rule>(
     grad_sq: &[f32],
     x: Transform,
 ) {
+    fill_grad(scratch, p, x);
     let value = p.value.data_mut();
-    scratch.grad.clear();
-    scratch.grad.resize(value.len(), 0.0);
     scratch.grad_sq.clear();
     scratch.grad_sq.resize(grad_sq.len(), 0.0);
-    let pairs = value.iter().zip(p.grad.data()).zip(&mut scratch.grad);
-    for ((phi, &gh), g) in pairs {
-        *g = x.of(gh, *phi);
-    }
     let pairs = value.iter().zip(p.grad.data()).zip(&scratch.grad);
     for (((phi, &gh), &g), (sq, &q)) in pairs.zip(scratch.grad_sq.iter_mut().zip(grad_sq)) {
         *sq = x.square_of(q, gh, g, *phi);

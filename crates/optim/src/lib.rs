@@ -143,8 +143,8 @@ pub use registry::{register, register_decoupled, RegistryError};
 pub use rule::{sign, Gradient, Rule, Variant, WholeTensor, Work};
 pub use rules::{
     AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax,
-    AmsGrad, Lamb, Lion, Muon, Nadam, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW, Sgd,
-    SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
+    AmsGrad, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW,
+    Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{Range, SpecError};

@@ -165,7 +165,12 @@ impl Optimizer {
             keys.choice("batch_rule", &BatchRule::CHOICES, rule.default_batch_rule())?;
         let schedule = Schedule::parse(&mut keys)?;
         keys.finish()?;
-        let global = vec![0.0; rule.global_names().len()];
+        let global = rule.initial_global();
+        assert_eq!(
+            global.len(),
+            rule.global_names().len(),
+            "a rule's initial_global gives one number per GLOBAL name"
+        );
         Ok(Optimizer {
             global,
             name: entry.name,

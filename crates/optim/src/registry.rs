@@ -191,6 +191,13 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
             R::State::LEN
         )));
     }
+    for name in R::FROM_PARAMETER {
+        if !R::STATE.contains(name) {
+            return Err(state(format!(
+                "FROM_PARAMETER names '{name}', which is not in STATE"
+            )));
+        }
+    }
     if let Some(at) = R::EVALUATE_AT {
         if !R::STATE.contains(&at) {
             return Err(state(format!(
@@ -255,6 +262,7 @@ pub(crate) trait DynRule: Send + Sync + fmt::Debug {
     fn variant(&self) -> Option<Box<dyn DynRule>>;
     fn state_names(&self) -> &'static [&'static str];
     fn global_names(&self) -> &'static [&'static str];
+    fn initial_global(&self) -> Vec<f64>;
     fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize>;
     /// The index of [`Rule::EVALUATE_AT`] among the state tensors.
     fn evaluate_at(&self) -> Option<usize>;
@@ -329,6 +337,10 @@ impl<R: Rule> DynRule for R {
 
     fn global_names(&self) -> &'static [&'static str] {
         R::GLOBAL
+    }
+
+    fn initial_global(&self) -> Vec<f64> {
+        Rule::initial_global(self)
     }
 
     fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {

@@ -84,8 +84,9 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// The batch-size rule used unless the spec names one.
     const BATCH_RULE: BatchRule = BatchRule::Fixed;
     /// The numbers the rule keeps across all parameters and steps, by name
-    /// (Schedule-Free's running weight sum), saved in checkpoints; each
-    /// starts at 0 and is updated by [`step_global`](Rule::step_global).
+    /// (Schedule-Free's running weight sum), saved in checkpoints; they
+    /// start at [`initial_global`](Rule::initial_global) and are updated by
+    /// [`step_global`](Rule::step_global) and [`finish`](Rule::finish).
     const GLOBAL: &'static [&'static str] = &[];
     /// The state tensor holding the parameters to evaluate and save, when
     /// they are not Φ, the point where gradients are taken (Schedule-Free
@@ -93,6 +94,16 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// the model at this tensor and rebuilds Φ from the state with
     /// [`training_point`](Rule::training_point) when it resumes.
     const EVALUATE_AT: Option<&'static str> = None;
+    /// The state tensors that start as a copy of the parameter instead of
+    /// [`initial_state`](Rule::initial_state) (Schedule-Free's z and x,
+    /// Prodigy's Φ₀).
+    const FROM_PARAMETER: &'static [&'static str] = &[];
+    /// How many sums over all parameters the step needs before it updates
+    /// any (Prodigy's estimate of the distance to the solution): a rule with
+    /// sums gets a first pass over every parameter,
+    /// [`accumulate`](Rule::accumulate), then [`finish`](Rule::finish), then
+    /// the usual update.
+    const SUMS: usize = 0;
     /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
     /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that recomputes Φ from its
     /// state each step, where that shrinking would be lost, says `false`,
@@ -112,11 +123,30 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// The scalars of step `t` (from 1) with learning rate `eta`.
     fn scalars(&self, t: u64, eta: f64) -> Self::Scalars;
 
+    /// The [`GLOBAL`](Rule::GLOBAL) numbers before the first step, in their
+    /// order. Default: all 0.
+    fn initial_global(&self) -> Vec<f64> {
+        vec![0.0; Self::GLOBAL.len()]
+    }
+
     /// Updates the [`GLOBAL`](Rule::GLOBAL) numbers at the start of a step
     /// with rate `eta`, and puts what the kernel needs from them into `c`
     /// (computed by [`scalars`](Rule::scalars) just before). Default: none.
     fn step_global(&self, eta: f64, global: &mut [f64], c: &mut Self::Scalars) {
         let _ = (eta, global, c);
+    }
+
+    /// The first pass over one parameter, for a rule with
+    /// [`SUMS`](Rule::SUMS): adds its part to each sum (and may update the
+    /// state). Φ is not to be changed here; the decoupled decay comes later.
+    fn accumulate(c: &Self::Scalars, p: WholeTensor<'_>, sums: &mut [f64]) {
+        let _ = (c, p, sums);
+    }
+
+    /// After the first pass: updates the global numbers from the sums over
+    /// all parameters and puts what the update needs into `c`.
+    fn finish(&self, global: &mut [f64], sums: &[f64], c: &mut Self::Scalars) {
+        let _ = (global, sums, c);
     }
 
     /// Φ of one element, from the saved evaluation point `saved` (the

@@ -33,6 +33,7 @@ fn defaults_have_canonical_forms() {
         "schedule_free_adamw(lr=0.0025,b1=0.9,b2=0.999,eps=1e-8,decay=0,weight_lr_power=2)",
         "muon(lr=0.001,momentum=0.95,nesterov=true,ns_steps=5,eps=1e-7,adam_lr=0.0003,adam_b1=0.9,adam_b2=0.95,adam_eps=1e-10,weight_decay=0.1)",
         "adafactor(lr=0.01,beta2_decay=-0.8,eps1=1.1920929e-7,eps2=0.001,d=1,weight_decay=0)",
+        "prodigy(lr=1,b1=0.9,b2=0.999,beta3=0,eps=1e-8,estim_lr0=1e-6,estim_lr_coef=1,decay=0)",
     ];
     assert_eq!(want.len(), common::ALL.len());
     for (name, want) in common::ALL.iter().zip(want) {
@@ -78,6 +79,7 @@ fn every_optimizer_round_trips_through_display() {
         "schedule_free_adamw(lr=0.01,b1=0.95,decay=1e-4,warmup=100,weight_decay=1e-5)",
         "muon(lr=0.02,momentum=0.9,nesterov=false,ns_steps=3,weight_decay=0,adam_lr=1e-3)",
         "adafactor(lr=0.05,beta2_decay=-0.5,d=2,weight_decay=0.01,schedule=cosine,total_steps=50)",
+        "prodigy(lr=1,beta3=0.99,decay=0.01,schedule=cosine,total_steps=10,warmup=2)",
     ];
     for spec in specs {
         let opt = Optimizer::from_spec(spec).unwrap();
@@ -121,7 +123,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum, lamb, lion, schedule_free_adamw, muon, adafactor";
+                 adabelief, yogi, sign_sgd, signum, lamb, lion, schedule_free_adamw, muon, adafactor, prodigy";
     assert_eq!(
         error("rprop(lr=0.1)"),
         format!("unknown optimizer 'rprop'; valid optimizers: {valid}")
@@ -229,6 +231,20 @@ fn bad_values_say_what_is_expected() {
         (
             "adafactor(eps2=-1)",
             "bad value '-1' for eps2 of adafactor: expected a finite number ≥ 0",
+        ),
+        (
+            "prodigy(estim_lr0=0)",
+            "bad value '0' for estim_lr0 of prodigy: expected a finite number > 0",
+        ),
+        (
+            "prodigy(b2=1.5)",
+            "bad value '1.5' for b2 of prodigy: expected a number in [0, 1)",
+        ),
+        (
+            "prodigy(decoupled_weight_decay=0.01)",
+            "bad value '0.01' for decoupled_weight_decay of prodigy: expected 0: this rule \
+             recomputes its parameters from its state each step, so it takes its weight decay \
+             among its own keys",
         ),
         (
             "sgd_momentum(nesterov=yes)",

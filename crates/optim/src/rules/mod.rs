@@ -54,4 +54,5 @@ builtin_rules! {
     schedule_free_adamw::ScheduleFreeAdamW;
     muon::Muon = 0.1;
     adafactor::Adafactor = 0.0;
+    prodigy::Prodigy;
 }

@@ -58,14 +58,12 @@ impl Rule for ScheduleFreeAdamW {
     const STATE: &'static [&'static str] = &["z", "v", "x"];
     const GLOBAL: &'static [&'static str] = &["max_lr", "weight_sum"];
     const EVALUATE_AT: Option<&'static str> = Some("x");
+    const FROM_PARAMETER: &'static [&'static str] = &["z", "x"];
     const DECOUPLED_DECAY: bool = false;
     type State = [f32; 3];
     type Scalars = ScheduleFreeScalars;
 
     fn update(c: &ScheduleFreeScalars, y: &mut f32, g: Gradient, [z, v, x]: &mut [f32; 3]) {
-        if c.first {
-            (*z, *x) = (*y, *y); // z₀ = x₀ = y₀
-        }
         *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
         let u = g.mean / (c.root * v.sqrt() + c.eps) + c.decay * *y; // ĝ/(√v̂ + ε) + λ·y
         *z -= c.eta * u; // z ← z − η·u
@@ -79,7 +77,6 @@ impl Rule for ScheduleFreeAdamW {
 
     fn scalars(&self, t: u64, eta: f64) -> ScheduleFreeScalars {
         ScheduleFreeScalars {
-            first: t == 1,
             eta: eta as f32,
             b1: self.b1 as f32,
             take1: (1.0 - self.b1) as f32,
@@ -118,12 +115,10 @@ impl Rule for ScheduleFreeAdamW {
     }
 }
 
-/// The scalars of a step of [`ScheduleFreeAdamW`]: whether it is the
-/// first, η, β₁ and 1 − β₁, β₂ and 1 − β₂ (computed before rounding),
+/// The scalars of a step of [`ScheduleFreeAdamW`]: η, β₁ and 1 − β₁, β₂ and 1 − β₂ (computed before rounding),
 /// 1/√(1 − β₂ᵗ), ε, λ, and c_t and 1 − c_t.
 #[derive(Clone, Copy, Debug)]
 pub struct ScheduleFreeScalars {
-    first: bool,
     eta: f32,
     b1: f32,
     take1: f32,

@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 27] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -34,6 +34,7 @@ pub const ALL: [&str; 26] = [
     "schedule_free_adamw",
     "muon",
     "adafactor",
+    "prodigy",
 ];
 
 /// `spec` with `keys` added: `adam` + `lr=1` is `adam(lr=1)`, and
