@@ -78,7 +78,8 @@ pub struct Options {
     /// [default: 16,32,64,128,256,512,1024; quick: 16,64,256,1024].
     #[arg(long, value_delimiter = ',')]
     pub batch_sizes: Option<Vec<usize>>,
-    /// Keep only the runs of these optimizers (spec names such as adam,sgd;
+    /// Keep only the runs of these optimizers (spec names such as adam,sgd,
+    /// or `amsgrad` for adam(amsgrad=true);
     /// `variants` runs a named rule without a tuned rate, such as one the
     /// program registered, at its defaults).
     #[arg(long, value_delimiter = ',')]
@@ -177,7 +178,14 @@ impl Options {
         }
         if let Some(only) = &self.only {
             for name in only {
-                if let Err(e) = Optimizer::from_spec(name) {
+                let tuned = crate::experiments::TUNED.iter().any(|t| t.label == name);
+                if let Err(e) = Optimizer::from_spec(name).map(|_| ()).or_else(|e| {
+                    if tuned {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }) {
                     return bad(format!("--only: {e}"));
                 }
             }

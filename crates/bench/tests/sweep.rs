@@ -243,12 +243,12 @@ fn the_quick_sweep_plans_every_experiment() {
     let settings = options.resolve().unwrap();
     let plan = jobs::plan(&settings);
     let count = |e: Experiment| plan.iter().filter(|r| r.experiment == e).count();
-    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 10 optimizers; 10 × 5 rates; × 2 seeds.
+    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 27 optimizers; 27 × 5 rates; × 2 seeds.
     assert_eq!(count(Experiment::ScaleInvariance), 18);
     assert_eq!(count(Experiment::EpsToSgd), 14);
     assert_eq!(count(Experiment::BatchSize), 40);
-    assert_eq!(count(Experiment::Variants), 20);
-    assert_eq!(count(Experiment::LrSweep), 100);
+    assert_eq!(count(Experiment::Variants), 54);
+    assert_eq!(count(Experiment::LrSweep), 270);
     // Every batch size sees exactly the budget, and every checkpoint falls
     // on the same number of examples whatever the batch size.
     for r in &plan {

@@ -29,11 +29,11 @@ fn factor(k: i32) -> f64 {
 /// Every tuned optimizer × rate × seed at the fixed batch size.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
     let mut configs = Vec::new();
-    for t in TUNED.iter().filter(|t| settings.keeps(t.name)) {
+    for t in TUNED.iter().filter(|t| settings.keeps(t.label)) {
         for k in steps(settings) {
             let rate = t.rate * factor(k);
             configs.push(Config {
-                series: t.name.into(),
+                series: t.label.into(),
                 param: Some(rate),
                 optimizer: t.spec_with(rate, ""),
                 batch_size: settings.batch_size,
@@ -137,7 +137,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         };
         let tuned_rate = TUNED
             .iter()
-            .find(|t| t.name == name)
+            .find(|t| t.label == name)
             .map_or(f64::NAN, |t| t.rate);
         let mut cells = vec![format!("`{name}`"), num(tuned_rate)];
         cells.extend(

@@ -172,11 +172,15 @@ impl Experiment {
 /// An optimizer of the optim crate with the rate at which it trains the
 /// benchmark's MLP well at batch size 128: the rate of the √10-spaced grid
 /// with the lowest final test loss in a full `lr-sweep` (61 440 examples,
-/// seed 0), rounded to one significant digit.
+/// seed 0), rounded to 1 or 3 times a power of ten.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tuned {
     /// The spec name.
     pub name: &'static str,
+    /// The name of its series in tables and plots, and for `--only`: the
+    /// spec name, or another for a variant of a rule (`amsgrad` is
+    /// `adam(amsgrad=true)`).
+    pub label: &'static str,
     /// The key of its base rate: `lr`, or `eta0` for the rules written with
     /// η₀.
     pub key: &'static str,
@@ -214,65 +218,194 @@ pub(crate) fn canonical(spec: &str) -> String {
 
 /// Every optimizer of the optim crate, in the lecture's order, at its tuned
 /// rate.
-pub const TUNED: [Tuned; 10] = [
+pub const TUNED: [Tuned; 27] = [
     Tuned {
         name: "sgd",
+        label: "sgd",
         key: "lr",
         rate: 0.3,
         rest: "",
     },
     Tuned {
         name: "sgd_momentum",
+        label: "sgd_momentum",
         key: "lr",
         rate: 0.1,
         rest: ",momentum=0.9",
     },
     Tuned {
         name: "sgd_ema",
+        label: "sgd_ema",
         key: "lr",
         rate: 1.0,
         rest: ",n_g=10",
     },
     Tuned {
         name: "rmsprop",
+        label: "rmsprop",
         key: "lr",
         rate: 1e-3,
         rest: ",n_s=100",
     },
     Tuned {
         name: "rmsprop_momentum",
+        label: "rmsprop_momentum",
         key: "lr",
         rate: 1e-4,
         rest: ",momentum=0.9",
     },
     Tuned {
         name: "adam",
+        label: "adam",
         key: "lr",
         rate: 3e-3,
         rest: "",
     },
     Tuned {
         name: "adamw",
+        label: "adamw",
         key: "lr",
         rate: 3e-3,
         rest: "",
     },
     Tuned {
         name: "adam_lecture",
+        label: "adam_lecture",
         key: "lr",
         rate: 3e-3,
         rest: "",
     },
     Tuned {
         name: "adam_eta0",
+        label: "adam_eta0",
         key: "eta0",
         rate: 30.0,
         rest: ",eps=1e-4",
     },
     Tuned {
         name: "adam_per_example",
+        label: "adam_per_example",
         key: "eta0",
         rate: 3e-4,
+        rest: "",
+    },
+    Tuned {
+        name: "adam",
+        label: "amsgrad",
+        key: "lr",
+        rate: 0.003,
+        rest: ",amsgrad=true",
+    },
+    Tuned {
+        name: "adagrad",
+        label: "adagrad",
+        key: "lr",
+        rate: 3e-2,
+        rest: "",
+    },
+    Tuned {
+        name: "adamax",
+        label: "adamax",
+        key: "lr",
+        rate: 1e-2,
+        rest: "",
+    },
+    Tuned {
+        name: "nadam",
+        label: "nadam",
+        key: "lr",
+        rate: 0.003,
+        rest: "",
+    },
+    Tuned {
+        name: "nadamw",
+        label: "nadamw",
+        key: "lr",
+        rate: 0.003,
+        rest: "",
+    },
+    Tuned {
+        name: "radam",
+        label: "radam",
+        key: "lr",
+        rate: 1e-2,
+        rest: "",
+    },
+    Tuned {
+        name: "adadelta",
+        label: "adadelta",
+        key: "lr",
+        rate: 3.0,
+        rest: "",
+    },
+    Tuned {
+        name: "adabelief",
+        label: "adabelief",
+        key: "lr",
+        rate: 3e-3,
+        rest: "",
+    },
+    Tuned {
+        name: "yogi",
+        label: "yogi",
+        key: "lr",
+        rate: 0.01,
+        rest: "",
+    },
+    Tuned {
+        name: "sign_sgd",
+        label: "sign_sgd",
+        key: "lr",
+        rate: 1e-3,
+        rest: "",
+    },
+    Tuned {
+        name: "signum",
+        label: "signum",
+        key: "lr",
+        rate: 1e-3,
+        rest: "",
+    },
+    Tuned {
+        name: "lamb",
+        label: "lamb",
+        key: "lr",
+        rate: 1e-2,
+        rest: "",
+    },
+    Tuned {
+        name: "lion",
+        label: "lion",
+        key: "lr",
+        rate: 1e-3,
+        rest: "",
+    },
+    Tuned {
+        name: "schedule_free_adamw",
+        label: "schedule_free_adamw",
+        key: "lr",
+        rate: 1e-2,
+        rest: "",
+    },
+    Tuned {
+        name: "adafactor",
+        label: "adafactor",
+        key: "lr",
+        rate: 0.03,
+        rest: "",
+    },
+    Tuned {
+        name: "muon",
+        label: "muon",
+        key: "lr",
+        rate: 0.02,
+        rest: "",
+    },
+    Tuned {
+        name: "prodigy",
+        label: "prodigy",
+        key: "lr",
+        rate: 1.0,
         rest: "",
     },
 ];
@@ -284,7 +417,7 @@ pub const TUNED: [Tuned; 10] = [
 pub fn tuned(name: &str) -> &'static Tuned {
     TUNED
         .iter()
-        .find(|t| t.name == name)
+        .find(|t| t.label == name)
         .unwrap_or_else(|| panic!("no tuned rate for {name}"))
 }
 

@@ -28,13 +28,13 @@ pub fn target(settings: &Settings) -> f64 {
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
     let tuned = TUNED
         .iter()
-        .filter(|t| settings.keeps(t.name))
-        .map(|t| (t.name.to_string(), t.spec()));
+        .filter(|t| settings.keeps(t.label))
+        .map(|t| (t.label.to_string(), t.spec()));
     let others = settings
         .only
         .iter()
         .flatten()
-        .filter(|name| !TUNED.iter().any(|t| t.name == name.as_str()))
+        .filter(|name| !TUNED.iter().any(|t| t.label == name.as_str()))
         .map(|name| (name.clone(), canonical(name)));
     let configs = tuned
         .chain(others)
