@@ -44,6 +44,14 @@
 //! `cumulative`, `min_nt` or `published`): `adam(correction=min_nt)` is the
 //! lecture's simplified Adam.
 //!
+//! The rules people compare the lecture's with, each following a named
+//! reference implementation (its version and any deliberate difference in
+//! the rule's docs): from `torch.optim`, [`AmsGrad`] (`adam(amsgrad=true)`),
+//! [`Adagrad`], [`Adamax`], [`Nadam`] (and `nadamw`), [`Radam`],
+//! [`Adadelta`], [`Adafactor`] and [`Muon`] (with AdamW for its non-matrix
+//! parameters); from optax, [`AdaBelief`], [`Yogi`], [`SignSgd`],
+//! [`Signum`], [`Lamb`], [`Lion`], [`ScheduleFreeAdamW`] and [`Prodigy`].
+//!
 //! ## How a rule is written
 //!
 //! Each rule is one file of [`rules`]: the slide's formula in its doc, its
@@ -65,7 +73,14 @@
 //! parallel pass per parameter, with clipping, weight decay and denormal
 //! flushing around it. A rule written in another crate is the same three
 //! items and one call to [`register`]; see [`rule`] and
-//! `examples/custom_optimizer.rs` (Lion in about 40 lines).
+//! `examples/custom_optimizer.rs` (Lion in about 40 lines). Rules that are
+//! not element-wise declare more of [`Rule`], each item with a default that
+//! leaves the simple rules unchanged: a whole-tensor update (LAMB's trust
+//! ratio, Adafactor's factored moment, Muon's Newton–Schulz on the tensor
+//! crate's GEMM), state shaped unlike the parameter, numbers kept across all
+//! parameters and sums over them before any moves (Prodigy's estimate),
+//! state that starts as a copy of Φ, and a point to evaluate at that is not
+//! Φ (Schedule-Free's x, which the trainer evaluates and saves).
 //!
 //! ## Using an optimizer
 //!

@@ -247,6 +247,26 @@ fn bad_values_say_what_is_expected() {
              among its own keys",
         ),
         (
+            "muon(eps=-1)",
+            "bad value '-1' for eps of muon: expected a finite number > 0",
+        ),
+        (
+            "adafactor(lr=nan)",
+            "bad value 'nan' for lr of adafactor: expected a finite number > 0",
+        ),
+        (
+            "prodigy(eps=-1e-8)",
+            "bad value '-1e-8' for eps of prodigy: expected a finite number ≥ 0",
+        ),
+        (
+            "prodigy(b1=nan)",
+            "bad value 'nan' for b1 of prodigy: expected a number in [0, 1)",
+        ),
+        (
+            "adam(b2=1,amsgrad=true)",
+            "bad value '1' for b2 of adam: expected a number in [0, 1)",
+        ),
+        (
             "sgd_momentum(nesterov=yes)",
             "bad value 'yes' for nesterov of sgd_momentum: expected true or false",
         ),
