@@ -83,32 +83,6 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     const REQUEST: GradRequest = GradRequest::Mean;
     /// The batch-size rule used unless the spec names one.
     const BATCH_RULE: BatchRule = BatchRule::Fixed;
-    /// The numbers the rule keeps across all parameters and steps, by name
-    /// (Schedule-Free's running weight sum), saved in checkpoints; they
-    /// start at [`initial_global`](Rule::initial_global) and are updated by
-    /// [`step_global`](Rule::step_global) and [`finish`](Rule::finish).
-    const GLOBAL: &'static [&'static str] = &[];
-    /// The state tensor holding the parameters to evaluate and save, when
-    /// they are not Φ, the point where gradients are taken (Schedule-Free
-    /// trains at y and is evaluated at x). The trainer evaluates and saves
-    /// the model at this tensor and rebuilds Φ from the state with
-    /// [`training_point`](Rule::training_point) when it resumes.
-    const EVALUATE_AT: Option<&'static str> = None;
-    /// The state tensors that start as a copy of the parameter instead of
-    /// [`initial_state`](Rule::initial_state) (Schedule-Free's z and x,
-    /// Prodigy's Φ₀).
-    const FROM_PARAMETER: &'static [&'static str] = &[];
-    /// How many sums over all parameters the step needs before it updates
-    /// any (Prodigy's estimate of the distance to the solution): a rule with
-    /// sums gets a first pass over every parameter,
-    /// [`accumulate`](Rule::accumulate), then [`finish`](Rule::finish), then
-    /// the usual update.
-    const SUMS: usize = 0;
-    /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
-    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that recomputes Φ from its
-    /// state each step, where that shrinking would be lost, says `false`,
-    /// and a spec giving the key is an error.
-    const DECOUPLED_DECAY: bool = true;
     /// One element of each state tensor: `[f32; K]` for K = `STATE.len()`.
     type State: StateArray;
     /// The scalars of one step, computed once and read by every element (a
@@ -123,41 +97,6 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// The scalars of step `t` (from 1) with learning rate `eta`.
     fn scalars(&self, t: u64, eta: f64) -> Self::Scalars;
 
-    /// The [`GLOBAL`](Rule::GLOBAL) numbers before the first step, in their
-    /// order. Default: all 0.
-    fn initial_global(&self) -> Vec<f64> {
-        vec![0.0; Self::GLOBAL.len()]
-    }
-
-    /// Updates the [`GLOBAL`](Rule::GLOBAL) numbers at the start of a step
-    /// with rate `eta`, and puts what the kernel needs from them into `c`
-    /// (computed by [`scalars`](Rule::scalars) just before). Default: none.
-    fn step_global(&self, eta: f64, global: &mut [f64], c: &mut Self::Scalars) {
-        let _ = (eta, global, c);
-    }
-
-    /// The first pass over one parameter, for a rule with
-    /// [`SUMS`](Rule::SUMS): adds its part to each sum (and may update the
-    /// state). Φ is not to be changed here; the decoupled decay comes later.
-    fn accumulate(c: &Self::Scalars, p: WholeTensor<'_>, sums: &mut [f64]) {
-        let _ = (c, p, sums);
-    }
-
-    /// After the first pass: updates the global numbers from the sums over
-    /// all parameters and puts what the update needs into `c`.
-    fn finish(&self, global: &mut [f64], sums: &[f64], c: &mut Self::Scalars) {
-        let _ = (global, sums, c);
-    }
-
-    /// Φ of one element, from the saved evaluation point `saved` (the
-    /// [`EVALUATE_AT`](Rule::EVALUATE_AT) tensor's element) and the state:
-    /// computed exactly as the step computes it, so that a resumed run is
-    /// bitwise the run that did not stop. Default: `saved`.
-    fn training_point(&self, saved: f32, state: &Self::State) -> f32 {
-        let _ = state;
-        saved
-    }
-
     /// The rule for one element: update Φ and the state from g.
     ///
     /// Write it as the formula; the driver inlines it into loops it
@@ -171,6 +110,14 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
         Ok(())
     }
 
+    /// The state elements of a parameter before its first step (default 0).
+    fn initial_state(&self) -> Self::State {
+        Self::State::ZERO
+    }
+
+    // The rules that are not element-wise declare more; every item below has
+    // a default that leaves an element-wise rule as it is.
+
     /// The rule that runs instead of this one for these hyperparameters, if
     /// another: for a switch that changes what the rule keeps
     /// (`adam(amsgrad=true)` keeps a third tensor, so it runs as
@@ -178,11 +125,6 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// after the spec is parsed and checked. Default: this rule.
     fn variant(&self) -> Option<Variant> {
         None
-    }
-
-    /// The state elements of a parameter before its first step (default 0).
-    fn initial_state(&self) -> Self::State {
-        Self::State::ZERO
     }
 
     /// Whether [`update_tensor`](Rule::update_tensor) takes the parameter of
@@ -193,16 +135,6 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     fn whole_tensor(&self, shape: &[usize]) -> bool {
         let _ = shape;
         false
-    }
-
-    /// The shape of state tensor `state` (an index into
-    /// [`STATE`](Rule::STATE)) for a parameter of shape `shape`. Default: the
-    /// parameter's. A rule may keep other shapes (Adafactor's row and
-    /// column averages; `[0]` for a tensor a shape does not use) only for
-    /// parameters it takes as a whole ([`whole_tensor`](Rule::whole_tensor)).
-    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
-        let _ = state;
-        shape.to_vec()
     }
 
     /// The update of one whole parameter, for the shapes
@@ -228,6 +160,81 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
             s.store(state, i);
         }
     }
+
+    /// The shape of state tensor `state` (an index into
+    /// [`STATE`](Rule::STATE)) for a parameter of shape `shape`. Default: the
+    /// parameter's. A rule may keep other shapes (Adafactor's row and
+    /// column averages; `[0]` for a tensor a shape does not use) only for
+    /// parameters it takes as a whole ([`whole_tensor`](Rule::whole_tensor)).
+    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
+        let _ = state;
+        shape.to_vec()
+    }
+
+    /// The state tensors that start as a copy of the parameter instead of
+    /// [`initial_state`](Rule::initial_state) (Schedule-Free's z and x,
+    /// Prodigy's Φ₀).
+    const FROM_PARAMETER: &'static [&'static str] = &[];
+    /// The numbers the rule keeps across all parameters and steps, by name
+    /// (Schedule-Free's running weight sum), saved in checkpoints; they
+    /// start at [`initial_global`](Rule::initial_global) and are updated by
+    /// [`step_global`](Rule::step_global) and [`finish`](Rule::finish).
+    const GLOBAL: &'static [&'static str] = &[];
+
+    /// The [`GLOBAL`](Rule::GLOBAL) numbers before the first step, in their
+    /// order. Default: all 0.
+    fn initial_global(&self) -> Vec<f64> {
+        vec![0.0; Self::GLOBAL.len()]
+    }
+
+    /// Updates the [`GLOBAL`](Rule::GLOBAL) numbers at the start of a step
+    /// with rate `eta`, and puts what the kernel needs from them into `c`
+    /// (computed by [`scalars`](Rule::scalars) just before). Default: none.
+    fn step_global(&self, eta: f64, global: &mut [f64], c: &mut Self::Scalars) {
+        let _ = (eta, global, c);
+    }
+
+    /// How many sums over all parameters the step needs before it updates
+    /// any (Prodigy's estimate of the distance to the solution): a rule with
+    /// sums gets a first pass over every parameter,
+    /// [`accumulate`](Rule::accumulate), then [`finish`](Rule::finish), then
+    /// the usual update.
+    const SUMS: usize = 0;
+
+    /// The first pass over one parameter, for a rule with
+    /// [`SUMS`](Rule::SUMS): adds its part to each sum (and may update the
+    /// state). Φ is not to be changed here; the decoupled decay comes later.
+    fn accumulate(c: &Self::Scalars, p: WholeTensor<'_>, sums: &mut [f64]) {
+        let _ = (c, p, sums);
+    }
+
+    /// After the first pass: updates the global numbers from the sums over
+    /// all parameters and puts what the update needs into `c`.
+    fn finish(&self, global: &mut [f64], sums: &[f64], c: &mut Self::Scalars) {
+        let _ = (global, sums, c);
+    }
+
+    /// The state tensor holding the parameters to evaluate and save, when
+    /// they are not Φ, the point where gradients are taken (Schedule-Free
+    /// trains at y and is evaluated at x). The trainer evaluates and saves
+    /// the model at this tensor and rebuilds Φ from the state with
+    /// [`training_point`](Rule::training_point) when it resumes.
+    const EVALUATE_AT: Option<&'static str> = None;
+
+    /// Φ of one element, from the saved evaluation point `saved` (the
+    /// [`EVALUATE_AT`](Rule::EVALUATE_AT) tensor's element) and the state:
+    /// computed exactly as the step computes it, so that a resumed run is
+    /// bitwise the run that did not stop. Default: `saved`.
+    fn training_point(&self, saved: f32, state: &Self::State) -> f32 {
+        let _ = state;
+        saved
+    }
+
+    /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
+    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that recomputes Φ from its
+    /// state each step, where that shrinking would be lost, says `false`,
+    /// and a spec giving the key is an error.
+    const DECOUPLED_DECAY: bool = true;
 }
 
 /// A rule standing in for another, from [`Rule::variant`]. It keeps the
