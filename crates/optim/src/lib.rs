@@ -131,6 +131,7 @@
 //! bitwise identical for any number of threads. State tensors are created
 //! the first time a parameter is seen; later steps do not allocate.
 
+pub mod accountant;
 pub mod average;
 pub mod batch_rule;
 mod denormal;
@@ -147,6 +148,7 @@ pub mod schedule;
 pub mod spec;
 pub mod state;
 
+pub use accountant::{PrivacyError, RdpAccountant};
 pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use driver::StateArray;
