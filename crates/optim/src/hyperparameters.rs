@@ -66,12 +66,6 @@ impl HyperValue for f64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Quiet(pub f64);
 
-impl From<f64> for Quiet {
-    fn from(x: f64) -> Quiet {
-        Quiet(x)
-    }
-}
-
 impl HyperValue for Quiet {
     fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
         self.0.set(text, range)
@@ -118,17 +112,56 @@ impl HyperValue for bool {
     }
 }
 
+/// A hyperparameter type made from the default a declaration writes: a
+/// number for `f64` and [`Quiet`], a whole number for `u64`, `true` or
+/// `false` for `bool` and [`Flag`] (for [`hyperparameters!`](macro@crate::hyperparameters),
+/// which writes `5` for a count, not `5u64`).
+pub trait FromDefault<T> {
+    /// The value of default `value`.
+    fn from_default(value: T) -> Self;
+}
+
+impl FromDefault<f64> for f64 {
+    fn from_default(value: f64) -> f64 {
+        value
+    }
+}
+
+impl FromDefault<f64> for Quiet {
+    fn from_default(value: f64) -> Quiet {
+        Quiet(value)
+    }
+}
+
+impl FromDefault<u64> for u64 {
+    fn from_default(value: u64) -> u64 {
+        value
+    }
+}
+
+impl FromDefault<bool> for bool {
+    fn from_default(value: bool) -> bool {
+        value
+    }
+}
+
+impl FromDefault<bool> for Flag {
+    fn from_default(value: bool) -> Flag {
+        Flag(value)
+    }
+}
+
+impl FromDefault<Correction> for Correction {
+    fn from_default(value: Correction) -> Correction {
+        value
+    }
+}
+
 /// A flag that the canonical spec writes only when it is set: for a
 /// switch added to a rule after specs of it were written down (as
 /// [`Quiet`] is for a number).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Flag(pub bool);
-
-impl From<bool> for Flag {
-    fn from(x: bool) -> Flag {
-        Flag(x)
-    }
-}
 
 impl HyperValue for Flag {
     fn set(&mut self, text: &str, range: Range) -> Result<(), String> {
@@ -223,7 +256,7 @@ macro_rules! hyperparameters {
 
         impl ::core::default::Default for $name {
             fn default() -> Self {
-                $name { $( $field: ::core::convert::Into::into($default), )* }
+                $name { $( $field: <$ty as $crate::hyperparameters::FromDefault<_>>::from_default($default), )* }
             }
         }
 

@@ -46,7 +46,7 @@ hyperparameters! {
         /// Step along ĝ + μB (Nesterov) instead of B.
         nesterov: bool = true;
         /// The number of Newton–Schulz iterations.
-        ns_steps: u64 = 5u64;
+        ns_steps: u64 = 5;
         /// ε, the smallest norm the momentum is divided by.
         eps: f64 = 1e-7, Positive;
         /// η_a, the AdamW half's step size (scaled by the schedule as η is).
