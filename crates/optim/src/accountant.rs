@@ -60,9 +60,10 @@ pub struct Phase {
 /// The privacy spent: ε at the given δ, and the order α that gave it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spent {
-    /// ε (∞ without noise).
+    /// ε (0 before any step, ∞ without noise).
     pub epsilon: f64,
-    /// The best order α (NaN when ε is ∞ at every order).
+    /// The best order α (0 before any step; NaN when ε is ∞ at every order,
+    /// where Opacus reports its first order).
     pub order: f64,
 }
 
@@ -78,6 +79,9 @@ pub enum PrivacyError {
     /// δ is not in (0, 1).
     #[error("δ must be in (0, 1), got {0}")]
     Delta(f64),
+    /// An RDP order is not a number > 1, or there is none.
+    #[error("the RDP orders must be numbers > 1, and at least one, got {0:?}")]
+    Orders(Vec<f64>),
     /// The target ε is not a finite positive number.
     #[error("the target ε must be a finite number > 0, got {0}")]
     TargetEpsilon(f64),
@@ -96,8 +100,8 @@ pub enum PrivacyError {
 }
 
 /// The RDP accountant: the steps taken, phase by phase, and the privacy
-/// they spent. It serializes, so a checkpoint carries it and a resumed run
-/// continues the accounting exactly.
+/// they spent. It serializes, so a checkpoint can carry it and a resumed
+/// run continue the accounting exactly.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RdpAccountant {
     history: Vec<Phase>,
@@ -143,6 +147,9 @@ pub fn spent(phases: &[Phase], delta: f64, orders: &[f64]) -> Result<Spent, Priv
     if !(delta > 0.0 && delta < 1.0) {
         return Err(PrivacyError::Delta(delta));
     }
+    if orders.is_empty() || !orders.iter().all(|&a| a > 1.0) {
+        return Err(PrivacyError::Orders(orders.to_vec()));
+    }
     for p in phases {
         check_step(p.noise_multiplier, p.sample_rate)?;
     }
@@ -176,7 +183,8 @@ pub fn spent(phases: &[Phase], delta: f64, orders: &[f64]) -> Result<Spent, Priv
 /// The σ at which `steps` steps at rate q spend at most `target_epsilon`
 /// at δ, as Opacus' `get_noise_multiplier` finds it: doubling from 10 until
 /// the target is met, then halving the interval until ε is within 0.01
-/// below the target; the σ returned meets it.
+/// below the target; the σ returned meets it. Where ε does not depend on σ
+/// (no steps, or q = 0) the interval is halved at most 100 times.
 pub fn noise_multiplier(
     target_epsilon: f64,
     delta: f64,
@@ -209,7 +217,11 @@ pub fn noise_multiplier(
             });
         }
     }
-    while target_epsilon - eps_high > 0.01 {
+    // Opacus stops only on ε; the count bounds the search where ε stays put.
+    for _ in 0..100 {
+        if target_epsilon - eps_high <= 0.01 {
+            break;
+        }
         let sigma = (low + high) / 2.0;
         let eps = epsilon(sigma)?;
         if eps < target_epsilon {

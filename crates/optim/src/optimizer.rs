@@ -156,8 +156,7 @@ impl Optimizer {
             return Err(keys.bad(
                 "decoupled_weight_decay",
                 &spec::format_float(decoupled),
-                "0: this rule recomputes its parameters from its state each step, so it takes \
-                 its weight decay among its own keys",
+                "0: this rule applies its own weight decay, a key of its own (see its docs)",
             ));
         }
         let clip_norm = keys.optional_float("clip_norm", Range::Positive)?;
@@ -439,16 +438,8 @@ impl Optimizer {
         Ok(())
     }
 
-    /// Whether the rule evaluates its model somewhere else than at the
-    /// parameters it takes gradients at ([`Rule::EVALUATE_AT`]):
-    /// Schedule-Free's x.
-    pub fn evaluates_elsewhere(&self) -> bool {
-        self.rule.evaluate_at().is_some()
-    }
-
     /// The parameters to evaluate and save, when they are not `params`
-    /// themselves ([`evaluates_elsewhere`](Optimizer::evaluates_elsewhere)):
-    /// a copy of `params` with each parameter this optimizer has stepped
+    /// themselves ([`Rule::EVALUATE_AT`], Schedule-Free's x): a copy of `params` with each parameter this optimizer has stepped
     /// replaced by its evaluation point. `None` for a rule that evaluates at
     /// the parameters.
     pub fn evaluation_params(&self, params: &ParamStore) -> Option<ParamStore> {

@@ -160,6 +160,14 @@ impl Registry {
             };
         }
         check::<R>(name)?;
+        if decoupled.is_some() && !R::DECOUPLED_DECAY {
+            return Err(RegistryError::State {
+                name: name.into(),
+                problem: "applies its own weight decay (DECOUPLED_DECAY is false), so no name \
+                          can give it a decoupled one"
+                    .into(),
+            });
+        }
         self.entries.push(Entry {
             name,
             rule: TypeId::of::<R>(),
@@ -204,6 +212,13 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
                 "EVALUATE_AT names '{at}', which is not in STATE"
             )));
         }
+    }
+    let initial = R::default().initial_global().len();
+    if initial != R::GLOBAL.len() {
+        return Err(state(format!(
+            "GLOBAL names {} numbers but initial_global gives {initial}",
+            R::GLOBAL.len()
+        )));
     }
     for (i, s) in R::GLOBAL.iter().enumerate() {
         if R::GLOBAL[..i].contains(s) || s.is_empty() {

@@ -231,9 +231,11 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     }
 
     /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
-    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that recomputes Φ from its
-    /// state each step, where that shrinking would be lost, says `false`,
-    /// and a spec giving the key is an error.
+    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that applies a decay of
+    /// its own says `false` — one that recomputes Φ from its state each step,
+    /// where that shrinking would be lost (Schedule-Free), or one whose
+    /// decay is not η·λ (Prodigy's is scaled by its estimate, Muon's halves
+    /// have rates of their own) — and a spec giving the key is an error.
     const DECOUPLED_DECAY: bool = true;
 }
 

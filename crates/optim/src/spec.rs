@@ -6,7 +6,7 @@
 //!
 //! | key            | value                         | meaning                                        |
 //! |----------------|-------------------------------|------------------------------------------------|
-//! | `weight_decay` | λ ≥ 0                          | L2 decay: the gradient becomes ĝ + λΦ (for `adamw`, its decoupled decay instead) |
+//! | `weight_decay` | λ ≥ 0                          | L2 decay: the gradient becomes ĝ + λΦ (for `adamw`, `nadamw`, `lion` and `adafactor`, their decoupled decay instead) |
 //! | `decoupled_weight_decay` | λ ≥ 0                | decoupled decay: Φ ← (1 − η_t·λ)·Φ before the rule's update |
 //! | `clip_norm`    | > 0                            | clip ĝ by its global norm over all parameters  |
 //! | `batch_rule`   | `fixed`, `linear`, `sqrt`      | η = η₀, B·η₀ or √B·η₀                           |

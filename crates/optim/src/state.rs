@@ -71,7 +71,7 @@ pub struct Moment {
     /// [`state_shape`](crate::Rule::state_shape)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<Vec<usize>>,
-    /// Its elements, row-major, for the parameter's shape.
+    /// Its elements, row-major, for its shape (mostly the parameter's).
     pub data: Vec<f32>,
 }
 

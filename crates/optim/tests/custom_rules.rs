@@ -369,6 +369,45 @@ macro_rules! rule {
     };
 }
 
+/// A rule with one state tensor `m` and the given further declarations.
+macro_rules! rule_with {
+    ($ty:ident, $name:literal, { $($item:item)* }) => {
+        #[derive(Clone, Debug, Default, PartialEq)]
+        struct $ty;
+        impl Hyperparameters for $ty {
+            const TABLE: &'static [Hyperparameter<Self>] = &[];
+        }
+        impl Rule for $ty {
+            const NAME: &'static str = $name;
+            const STATE: &'static [&'static str] = &["m"];
+            type State = [f32; 1];
+            type Scalars = ();
+            fn learning_rate(&self) -> f64 {
+                1.0
+            }
+            fn scalars(&self, _: u64, _: f64) {}
+            fn update(_: &(), _: &mut f32, _: Gradient, _: &mut [f32; 1]) {}
+            $($item)*
+        }
+    };
+}
+
+rule_with!(ShortGlobal, "test_short_global", {
+    const GLOBAL: &'static [&'static str] = &["d"];
+    fn initial_global(&self) -> Vec<f64> {
+        Vec::new()
+    }
+});
+rule_with!(UnknownCopy, "test_unknown_copy", {
+    const FROM_PARAMETER: &'static [&'static str] = &["z"];
+});
+rule_with!(UnknownEvaluation, "test_unknown_evaluation", {
+    const EVALUATE_AT: Option<&'static str> = Some("x");
+});
+rule_with!(OwnDecay, "test_own_decay", {
+    const DECOUPLED_DECAY: bool = false;
+});
+
 trait HasLr {
     fn lr(&mut self) -> &mut f64;
 }
@@ -453,6 +492,26 @@ fn registration_checks_the_declarations() {
         error(register::<OutOfRange>()),
         "rule 'test_out_of_range': the default lr=0 is not a finite number > 0"
     );
+    assert_eq!(
+        error(register::<ShortGlobal>()),
+        "rule 'test_short_global': GLOBAL names 1 numbers but initial_global gives 0"
+    );
+    assert_eq!(
+        error(register::<UnknownCopy>()),
+        "rule 'test_unknown_copy': FROM_PARAMETER names 'z', which is not in STATE"
+    );
+    assert_eq!(
+        error(register::<UnknownEvaluation>()),
+        "rule 'test_unknown_evaluation': EVALUATE_AT names 'x', which is not in STATE"
+    );
+    assert_eq!(
+        error(gradlab_optim::register_decoupled::<OwnDecay>(
+            "test_own_decay_w",
+            0.01
+        )),
+        "rule 'test_own_decay_w': applies its own weight decay (DECOUPLED_DECAY is false), so \
+         no name can give it a decoupled one"
+    );
     // None of these reached the list.
     let names = registry::names();
     for name in [
@@ -462,6 +521,10 @@ fn registration_checks_the_declarations() {
         "test_driver_key",
         "test_twice",
         "test_out_of_range",
+        "test_short_global",
+        "test_unknown_copy",
+        "test_unknown_evaluation",
+        "test_own_decay_w",
     ] {
         assert!(!names.contains(&name), "{name}");
     }

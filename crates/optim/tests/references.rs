@@ -328,16 +328,25 @@ fn newton_schulz(g: &[f64], rows: usize, cols: usize, eps: f64) -> Vec<f64> {
 
 /// torch.optim.Muon (PyTorch 2.9 documentation) for a matrix: B ← μB + g;
 /// B̃ = g + μB (Nesterov); O = NS(B̃); θ ← θ − γλθ; θ ← θ − γ·√max(1, A/B)·O.
-/// For a vector, the reference's AdamW half: θ ← θ − γλθ, then Adam with
-/// γ_a, β = (0.9, 0.95), ε = 10⁻¹⁰.
-fn torch_muon(lr: f64, wd: f64, adam_lr: f64, shapes: [&[usize]; 2]) -> Vec<Vec<Vec<f64>>> {
+/// For a vector, the reference's AdamW half: θ ← θ − γ_a·λ_a·θ, then Adam
+/// with γ_a, β = (0.9, 0.95), ε = 10⁻¹⁰.
+fn torch_muon(
+    (lr, wd): (f64, f64),
+    (adam_lr, adam_wd): (f64, f64),
+    shapes: [&[usize]; 2],
+) -> Vec<Vec<Vec<f64>>> {
     let (mu, eps, b1, b2, adam_eps) = (0.95, 1e-7, 0.9, 0.95, 1e-10);
     reference_tensor(|t, theta, g, [buf, v]| {
         let shape = shapes
             .iter()
             .find(|s| s.iter().product::<usize>() == theta.len())
             .unwrap();
-        theta.iter_mut().for_each(|x| *x *= 1.0 - lr * wd);
+        let decay = if shape.len() == 2 {
+            lr * wd
+        } else {
+            adam_lr * adam_wd
+        };
+        theta.iter_mut().for_each(|x| *x *= 1.0 - decay);
         if let [rows, cols] = **shape {
             for (b, &g) in buf.iter_mut().zip(g) {
                 *b = mu * *b + g;
@@ -365,8 +374,8 @@ fn torch_muon(lr: f64, wd: f64, adam_lr: f64, shapes: [&[usize]; 2]) -> Vec<Vec<
 #[test]
 fn muon_follows_torch() {
     assert_within(
-        "muon(lr=0.02,weight_decay=0.01,adam_lr=0.003)",
-        torch_muon(0.02, 0.01, 0.003, SHAPES),
+        "muon(lr=0.02,decay=0.01,adam_lr=0.003,adam_decay=0.05)",
+        torch_muon((0.02, 0.01), (0.003, 0.05), SHAPES),
         1e-4,
     );
 }
@@ -383,7 +392,7 @@ fn muon_takes_a_tall_matrix_through_its_transpose() {
         &[4, 3],
     );
     let step = |grad: &Tensor| {
-        let mut opt = Optimizer::from_spec("muon(lr=0.1,weight_decay=0)").unwrap();
+        let mut opt = Optimizer::from_spec("muon(lr=0.1,decay=0)").unwrap();
         let mut values = vec![Tensor::zeros(grad.shape())];
         common::step(&mut opt, &mut values, std::slice::from_ref(grad), None, 1);
         values.remove(0).into_vec()

@@ -90,6 +90,9 @@ impl Rule for Adafactor {
             ..
         } = p;
         let n = value.len();
+        if n == 0 {
+            return; // nothing to update (and no row or column to average)
+        }
         // RMS(Φ) before the step's decay.
         let rms_phi = (sum_sq(value) / n as f64).sqrt() / f64::from(shrink);
         let alpha = (c.eps2.max(rms_phi) * c.rho) as f32; // α_t = max(ε₂, RMS(Φ))·ρ_t

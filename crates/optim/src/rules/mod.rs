@@ -52,7 +52,7 @@ builtin_rules! {
     lamb::Lamb;
     lion::Lion = 1e-3;
     schedule_free_adamw::ScheduleFreeAdamW;
-    muon::Muon = 0.1;
+    muon::Muon;
     adafactor::Adafactor = 0.0;
     prodigy::Prodigy;
 }

@@ -21,8 +21,8 @@ hyperparameters! {
     ///   B̃ = ĝ + μ·B  (Nesterov)  or  B
     ///   X = B̃/max(‖B̃‖_F, ε)        (transposed first if rows > cols)
     ///   5 ×: A = X·Xᵀ;  X ← a·X + (b·A + c·A·A)·X    (a, b, c) = (3.4445, −4.7750, 2.0315)
-    ///   W ← W − η·√max(1, rows/cols)·X
-    /// any other parameter: AdamW with η_a = η·adam_lr/lr, β₁, β₂, ε_a
+    ///   W ← (1 − η·λ)·W − η·√max(1, rows/cols)·X
+    /// any other parameter: AdamW with η_a = η·adam_lr/lr, β₁, β₂, ε_a, λ_a
     /// ```
     ///
     /// Newton–Schulz drives every singular value of B̃ towards 1 (into
@@ -31,13 +31,22 @@ hyperparameters! {
     /// every direction of the layer moves by the same amount. Its products
     /// run on the tensor crate's GEMM (deterministic for any number of
     /// threads); for rows ≤ cols one iteration costs
-    /// 4·rows²·cols + 2·rows³ flops. `weight_decay` is torch's decoupled λ
-    /// = 0.1 (Φ ← (1 − η_t·λ)·Φ on every parameter). Deliberate
-    /// differences: the iteration runs in f32 (torch runs it in bfloat16),
-    /// and the AdamW half scales with the same schedule as η. The AdamW
-    /// defaults are the reference's (η_a = 3·10⁻⁴, β = (0.9, 0.95),
-    /// ε = 10⁻¹⁰); η = 10⁻³ is torch's (the reference uses 0.02). State:
-    /// `m` (B for a matrix), `v` (empty for a matrix).
+    /// 4·rows²·cols + 2·rows³ flops. λ (`decay`) is torch's decoupled weight
+    /// decay of the matrices, 0.1, and λ_a (`adam_decay`) the AdamW half's,
+    /// the reference's 0: each half decays with its own rate, so the rule
+    /// applies both itself and the optimizer's `decoupled_weight_decay` is
+    /// refused. Deliberate differences: the iteration runs in f32 (torch
+    /// runs it in bfloat16); torch's code keeps the momentum as an average
+    /// (B ← B + (1 − μ)(ĝ − B), B̃ = ĝ + μ(B − ĝ)), its documented rule and
+    /// this one keep the sum, which is 1/(1 − μ) times it: the step is the
+    /// same after the normalization, the stored `m` is larger by that
+    /// factor and ε acts on it; the AdamW half scales with the same schedule
+    /// as η; and the split is by shape — every 2-D parameter is a matrix,
+    /// the output layer's included, which the reference would give to AdamW
+    /// (a rule sees shapes, not roles). The AdamW defaults are the
+    /// reference's (η_a = 3·10⁻⁴, β = (0.9, 0.95), ε = 10⁻¹⁰, λ_a = 0);
+    /// η = 10⁻³ is torch's (the reference uses 0.02). State: `m` (B for a
+    /// matrix), `v` (empty for a matrix).
     pub struct Muon {
         /// η, the step size of the matrices.
         lr: f64 = 1e-3, Positive;
@@ -57,6 +66,10 @@ hyperparameters! {
         adam_b2: f64 = 0.95, Fraction;
         /// ε of the AdamW half, added to √v̂.
         adam_eps: f64 = 1e-10, NonNegative;
+        /// λ, the decoupled weight decay of the matrices (times η).
+        decay: f64 = 0.1, NonNegative;
+        /// λ_a, the decoupled weight decay of the AdamW half (times η_a).
+        adam_decay: f64 = 0.0, NonNegative;
     }
 }
 
@@ -66,6 +79,7 @@ const NS: (f32, f32, f32) = (3.4445, -4.7750, 2.0315);
 impl Rule for Muon {
     const NAME: &'static str = "muon";
     const STATE: &'static [&'static str] = &["m", "v"];
+    const DECOUPLED_DECAY: bool = false;
     type State = [f32; 2];
     type Scalars = MuonScalars;
 
@@ -74,7 +88,8 @@ impl Rule for Muon {
         let a = &c.adam;
         *m = a.m.keep * *m + a.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
         *v = a.v.keep * *v + a.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
-        *phi -= a.step * *m / (a.root * v.sqrt() + a.eps); // Φ ← Φ − η_a·m̂/(√v̂ + ε)
+        // Φ ← (1 − η_a·λ_a)·Φ − η_a·m̂/(√v̂ + ε)
+        *phi = c.adam_shrink * *phi - a.step * *m / (a.root * v.sqrt() + a.eps);
     }
 
     fn whole_tensor(&self, shape: &[usize]) -> bool {
@@ -127,7 +142,8 @@ impl Rule for Muon {
         for i in 0..rows {
             for j in 0..cols {
                 let o = x[if rows > cols { j * rows + i } else { i * cols + j }];
-                value[i * cols + j] -= step * o; // W ← W − η·scale·X
+                let w = &mut value[i * cols + j];
+                *w = c.shrink * *w - step * o; // W ← (1 − η·λ)·W − η·scale·X
             }
         }
     }
@@ -139,13 +155,16 @@ impl Rule for Muon {
     fn scalars(&self, t: u64, eta: f64) -> MuonScalars {
         let m = RunningAverage::from_beta(self.adam_b1, Correction::Published).expect(VALID);
         let v = RunningAverage::from_beta(self.adam_b2, Correction::Published).expect(VALID);
+        let eta_a = eta * self.adam_lr / self.lr;
         MuonScalars {
             eta: eta as f32,
+            shrink: (1.0 - eta * self.decay) as f32,
+            adam_shrink: (1.0 - eta_a * self.adam_decay) as f32,
             momentum: self.momentum as f32,
             nesterov: self.nesterov,
             ns_steps: self.ns_steps,
             eps: self.eps as f32,
-            adam: AdamScalars::new(m, v, t, eta * self.adam_lr / self.lr, self.adam_eps),
+            adam: AdamScalars::new(m, v, t, eta_a, self.adam_eps),
         }
     }
 }
@@ -182,11 +201,13 @@ fn orthogonalize(
     }
 }
 
-/// The scalars of a step of [`Muon`]: η, μ, whether Nesterov, the
-/// iterations, ε, and the AdamW half's scalars.
+/// The scalars of a step of [`Muon`]: η, 1 − η·λ, 1 − η_a·λ_a, μ, whether
+/// Nesterov, the iterations, ε, and the AdamW half's scalars.
 #[derive(Clone, Copy, Debug)]
 pub struct MuonScalars {
     eta: f32,
+    shrink: f32,
+    adam_shrink: f32,
     momentum: f32,
     nesterov: bool,
     ns_steps: u64,

@@ -1,6 +1,7 @@
 //! Schedule-Free AdamW: no learning-rate decay, an average of the iterates
 //! instead.
 
+use crate::denormal::flush;
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -66,8 +67,10 @@ impl Rule for ScheduleFreeAdamW {
     fn update(c: &ScheduleFreeScalars, y: &mut f32, g: Gradient, [z, v, x]: &mut [f32; 3]) {
         *v = c.b2 * *v + c.take2 * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
         let u = g.mean / (c.root * v.sqrt() + c.eps) + c.decay * *y; // ĝ/(√v̂ + ε) + λ·y
-        *z -= c.eta * u; // z ← z − η·u
-        *x = c.keep * *x + c.ck * *z; // x ← (1 − c_t)·x + c_t·z
+        // z and x flushed as the driver will store them, so that y rebuilt
+        // from the stored state on resume is this y.
+        *z = flush(*z - c.eta * u); // z ← z − η·u
+        *x = flush(c.keep * *x + c.ck * *z); // x ← (1 − c_t)·x + c_t·z
         *y = c.b1 * *x + c.take1 * *z; // y ← β₁·x + (1 − β₁)·z
     }
 
