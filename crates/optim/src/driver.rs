@@ -4,9 +4,9 @@
 //! For each parameter it creates the state on first sight, then makes one
 //! pass (after a first one over every parameter, for a rule that needs
 //! sums over them all) over Φ, ĝ (and the per-example squares if the rule
-//! reads them) and the state: per element, the gradient transform (clipping, L2), the
-//! decoupled decay, the rule's kernel, and the state stored back flushed out
-//! of the denormal range ([`denormal`](crate::denormal)). The pass is cut
+//! reads them) and the state: per element, the gradient transform
+//! (clipping, L2), the decoupled decay, the rule's kernel, and the state
+//! stored back flushed out of the denormal range ([`denormal`](crate::denormal)). The pass is cut
 //! into fixed chunks over rayon's threads and runs in the CPU's widest
 //! vector instructions ([`parallel`](crate::parallel)); the kernel is
 //! inlined into it, so each rule gets its own vectorized loop.
