@@ -16,6 +16,16 @@
 //! values, the output and its gradient, and one gradient buffer per input,
 //! which the op overwrites if it is the first to write it and adds to
 //! otherwise (a value read by two ops receives the sum of both).
+//!
+//! **Clipping** ([`GradRequest::Clipped`]) takes two passes. The walk
+//! computes every ∂L/∂node and every parameter's per-example norms but
+//! leaves the parameters' gradients for later: the factors
+//! c_b = min(1, C/‖g_b‖) need the norms of all parameters. Then each op that
+//! meets a parameter runs its backward once more, with the rows of its
+//! output gradient scaled by c_b and only its parameter inputs wanted. A
+//! parameter's gradient is linear in the output gradient's rows, row b
+//! carrying example b's contribution, so this gives (1/B) Σ_b c_b·g_b with
+//! one weight-gradient matmul, as a plain backward has.
 
 use std::mem;
 
@@ -24,7 +34,19 @@ use gradlab_tensor::Tensor;
 use crate::error::BackwardError;
 use crate::op::MAX_INPUTS;
 use crate::params::ParamStore;
-use crate::tape::{values, GradRequest, Graph, Kind, Node, Var};
+use crate::tape::{values, Clipping, GradRequest, Graph, Kind, Node, Var};
+
+/// Which pass of the backward an op's [`Backward`] belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Pass {
+    /// The walk from the loss: every gradient, or with clipping all but the
+    /// parameters' (which it only marks as reached).
+    Walk,
+    /// Clipping's second pass: the parameter inputs only (or only the one
+    /// of these nodes whose tape index is given), from row-scaled output
+    /// gradients.
+    Clip(Option<usize>),
+}
 
 /// The gradient buffers of one input of the node being differentiated,
 /// taken out of the input's node for the op's backward and put back after.
@@ -44,6 +66,10 @@ struct Sink {
     ready: bool,
     /// The op filled the statistics.
     stats: bool,
+    /// The `[B]` squared per-example norms (parameters only).
+    norms: Tensor,
+    /// The op filled `norms`.
+    norms_ready: bool,
 }
 
 /// What an op's [`backward`](crate::Op::backward) is given: its inputs'
@@ -65,6 +91,7 @@ pub struct Backward<'a> {
     slot: [usize; MAX_INPUTS],
     request: GradRequest,
     batch: usize,
+    pass: Pass,
 }
 
 impl Backward<'_> {
@@ -72,7 +99,11 @@ impl Backward<'_> {
     /// it); [`add`](Backward::add) and [`accumulate`](Backward::accumulate)
     /// do nothing for one that does not.
     pub fn needs_grad(&self, i: usize) -> bool {
-        self.sinks[self.slot[i]].needed
+        let sink = &self.sinks[self.slot[i]];
+        match self.pass {
+            Pass::Walk => sink.needed,
+            Pass::Clip(only) => sink.needed && sink.param && only.is_none_or(|n| n == sink.node),
+        }
     }
 
     /// Whether axis 0 of input `i` indexes the examples of the batch.
@@ -89,8 +120,15 @@ impl Backward<'_> {
     /// `grad` (already sized to x_i's shape) when `first`, and add to it
     /// otherwise.
     pub fn accumulate(&mut self, i: usize, f: impl FnOnce(&mut Tensor, bool)) {
+        if !self.needs_grad(i) {
+            return;
+        }
+        let deferred = matches!(self.request, GradRequest::Clipped(_)) && self.pass == Pass::Walk;
         let sink = &mut self.sinks[self.slot[i]];
-        if !sink.needed {
+        if deferred && sink.param {
+            // Clipping's second pass computes it; the walk records that
+            // the parameter was reached.
+            sink.ready = true;
             return;
         }
         let first = !sink.ready;
@@ -108,10 +146,33 @@ impl Backward<'_> {
     }
 
     /// Whether the per-example statistics of input `i` are wanted: it is a
-    /// parameter and a per-example request is being computed.
+    /// parameter and [`GradRequest::MeanAndSquares`] or
+    /// [`GradRequest::PerExample`] is being computed.
     pub fn per_example(&self, i: usize) -> bool {
         let sink = &self.sinks[self.slot[i]];
-        self.request != GradRequest::Mean && sink.param
+        matches!(
+            self.request,
+            GradRequest::MeanAndSquares | GradRequest::PerExample
+        ) && sink.param
+    }
+
+    /// Whether the per-example gradient norms of input `i` are wanted: it
+    /// is a parameter and [`GradRequest::Norms`] or
+    /// [`GradRequest::Clipped`] is being computed (in the walk).
+    pub fn wants_norms(&self, i: usize) -> bool {
+        let sink = &self.sinks[self.slot[i]];
+        self.request.computes_norms() && self.pass == Pass::Walk && sink.param
+    }
+
+    /// Fills the per-example norms of parameter input `i`: `f` writes
+    /// ‖g_b‖², the squared norm of example b's gradient of the parameter,
+    /// into element b of the `[B]` slice it is given (whatever it held).
+    pub fn norms(&mut self, i: usize, f: impl FnOnce(&mut [f32])) {
+        let batch = self.batch;
+        let sink = &mut self.sinks[self.slot[i]];
+        sink.norms.resize_for(&[batch]);
+        f(sink.norms.data_mut());
+        sink.norms_ready = true;
     }
 
     /// Fills the statistics of parameter input `i`: `f(grad_sq,
@@ -160,13 +221,14 @@ fn emit(out: &mut [f32], first: bool, f: impl Fn(usize) -> f32) {
     }
 }
 
-/// Runs the backward of op node `node`, whose inputs are among `before`.
+/// Runs the backward of op node `node`, whose inputs are among `before`,
+/// in pass `pass`, from its gradient or, if given, from `dy`.
 fn differentiate(
     node: &mut Node,
     before: &mut [Node],
     store: &ParamStore,
-    request: GradRequest,
-    batch: usize,
+    (request, batch, pass): (GradRequest, usize, Pass),
+    dy: Option<&Tensor>,
 ) {
     let Node {
         op,
@@ -175,6 +237,7 @@ fn differentiate(
         grad,
         ..
     } = node;
+    let grad = dy.unwrap_or(grad);
     let op = op.as_mut().expect("an op node holds its op");
     let mut sinks: [Sink; MAX_INPUTS] = Default::default();
     let mut slot = [0; MAX_INPUTS];
@@ -195,6 +258,8 @@ fn differentiate(
             batched: input.batched,
             ready: input.grad_ready,
             stats: input.stats_ready,
+            norms: mem::take(&mut input.norms),
+            norms_ready: input.norms_ready,
         };
         slot[k] = used;
         used += 1;
@@ -202,8 +267,10 @@ fn differentiate(
     // Each input of an op that reaches the loss is a use (`x ⊙ x` uses x
     // twice): a parameter used more than once has per-example gradients
     // that are sums of several ops' contributions.
-    for v in inputs.iter() {
-        before[v.0].uses += 1;
+    if pass == Pass::Walk {
+        for v in inputs.iter() {
+            before[v.0].uses += 1;
+        }
     }
     let x = values(before, store, inputs);
     let mut cx = Backward {
@@ -214,6 +281,7 @@ fn differentiate(
         slot,
         request,
         batch,
+        pass,
     };
     op.backward(&mut cx);
     for sink in &mut sinks[..used] {
@@ -223,6 +291,8 @@ fn differentiate(
         input.per_example = mem::take(&mut sink.per_example);
         input.grad_ready = sink.ready;
         input.stats_ready = sink.stats;
+        input.norms = mem::take(&mut sink.norms);
+        input.norms_ready = sink.norms_ready;
     }
 }
 
@@ -280,11 +350,12 @@ impl Graph<'_, '_> {
         seed.grad.resize_for(seed.value.shape());
         seed.grad_ready = true;
 
+        let walk = (request, batch, Pass::Walk);
         for i in (0..=loss.0).rev() {
             let (before, rest) = nodes.split_at_mut(i);
             let node = &mut rest[0];
             if node.kind == Kind::Op && node.grad_ready && node.needs_grad {
-                differentiate(node, before, self.store, request, batch);
+                differentiate(node, before, self.store, walk, None);
             }
         }
 
@@ -292,6 +363,10 @@ impl Graph<'_, '_> {
             for v in tape.param_nodes.iter().flatten() {
                 let node = &nodes[v.0];
                 let Kind::Param(id) = node.kind else { continue };
+                let filled = match request {
+                    GradRequest::Norms | GradRequest::Clipped(_) => node.norms_ready,
+                    _ => node.stats_ready,
+                };
                 let why = if !node.grad_ready {
                     continue;
                 } else if node.uses > 1 {
@@ -300,7 +375,7 @@ impl Graph<'_, '_> {
                          their contributions",
                         node.uses
                     )
-                } else if !node.stats_ready {
+                } else if !filled {
                     let user = nodes[..=loss.0]
                         .iter()
                         .find(|n| n.inputs.contains(v))
@@ -320,7 +395,130 @@ impl Graph<'_, '_> {
                 });
             }
         }
+        if request.computes_norms() {
+            let tensors = take_norms(nodes, &tape.param_nodes, batch, &mut tape.total_norms);
+            if let GradRequest::Clipped(clipping) = request {
+                let scratch = (&mut tape.scaled, &mut tape.factors);
+                let totals = &tape.total_norms;
+                clip(
+                    nodes,
+                    loss.0,
+                    self.store,
+                    (clipping, tensors),
+                    scratch,
+                    totals,
+                    batch,
+                );
+            }
+        }
         tape.last = Some((request, batch));
         Ok(())
+    }
+}
+
+/// After the walk has filled every reached parameter's squared norms: the
+/// totals ‖g_b‖ = √(Σ_params ‖g_b(p)‖²) (summed in the order of the
+/// parameters' ids, so the same for any thread count) into `totals`, and
+/// each parameter's norms square-rooted in place. Returns the number of
+/// parameter tensors that reached the loss.
+fn take_norms(
+    nodes: &mut [Node],
+    param_nodes: &[Option<Var>],
+    batch: usize,
+    totals: &mut Tensor,
+) -> usize {
+    totals.resize_for(&[batch]);
+    totals.fill(0.0);
+    let mut tensors = 0;
+    for v in param_nodes.iter().flatten() {
+        let node = &mut nodes[v.0];
+        if !node.grad_ready {
+            continue;
+        }
+        tensors += 1;
+        let t = totals.data_mut();
+        for (t, n) in t.iter_mut().zip(node.norms.data_mut()) {
+            *t += *n;
+            *n = n.sqrt();
+        }
+    }
+    totals.map_inplace(f32::sqrt);
+    tensors
+}
+
+/// Clipping's second pass: every op node up to `loss` that meets a reached
+/// parameter runs its backward again from its output gradient with row b
+/// scaled by c_b, for its parameter inputs only (flat clipping: once, with
+/// the factors of the total norms; per tensor: once per parameter input,
+/// with that tensor's factors under the bound C/√P).
+fn clip(
+    nodes: &mut [Node],
+    loss: usize,
+    store: &ParamStore,
+    (clipping, tensors): (Clipping, usize),
+    (scaled, factors): (&mut Tensor, &mut Tensor),
+    totals: &Tensor,
+    batch: usize,
+) {
+    let request = GradRequest::Clipped(clipping);
+    let bound = if clipping.per_tensor {
+        clipping.max_norm / (tensors.max(1) as f32).sqrt()
+    } else {
+        clipping.max_norm
+    };
+    // The walk marked the parameters it reached; this pass writes them.
+    let reached = |n: &Node| matches!(n.kind, Kind::Param(_)) && n.grad_ready;
+    let mut params = [0; MAX_INPUTS];
+    for i in (0..=loss).rev() {
+        let (before, rest) = nodes.split_at_mut(i);
+        let node = &mut rest[0];
+        if node.kind != Kind::Op || !node.grad_ready || !node.needs_grad {
+            continue;
+        }
+        let mut count = 0;
+        for v in &node.inputs {
+            if reached(&before[v.0]) && !params[..count].contains(&v.0) {
+                params[count] = v.0;
+                count += 1;
+            }
+        }
+        if count == 0 {
+            continue;
+        }
+        for &p in &params[..count] {
+            before[p].grad_ready = false;
+        }
+        // Scales the node's gradient by the factors of `norms` and runs
+        // the op's backward from it for parameter `only` (or all).
+        let mut run =
+            |norms: &Tensor, only: Option<usize>, before: &mut [Node], node: &mut Node| {
+                factors.resize_for(&[batch]);
+                for (c, &n) in factors.data_mut().iter_mut().zip(norms.data()) {
+                    *c = Clipping::factor(bound, n);
+                }
+                scale_rows(&node.grad, factors.data(), scaled);
+                let pass = (request, batch, Pass::Clip(only));
+                differentiate(node, before, store, pass, Some(scaled));
+            };
+        if clipping.per_tensor {
+            for &p in &params[..count] {
+                let norms = mem::take(&mut before[p].norms);
+                run(&norms, Some(p), before, node);
+                before[p].norms = norms;
+            }
+        } else {
+            run(totals, None, before, node);
+        }
+    }
+}
+
+/// `out` = `dy` with row b (of the `factors.len()` rows) multiplied by
+/// `factors[b]`.
+fn scale_rows(dy: &Tensor, factors: &[f32], out: &mut Tensor) {
+    out.resize_for(dy.shape());
+    let width = dy.len() / factors.len().max(1);
+    let rows = out.data_mut().chunks_exact_mut(width.max(1));
+    for ((o, d), &c) in rows.zip(dy.data().chunks_exact(width.max(1))).zip(factors) {
+        o.iter_mut().zip(d).for_each(|(o, &d)| *o = c * d);
     }
 }

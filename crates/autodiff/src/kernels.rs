@@ -72,3 +72,39 @@ pub(crate) fn scaled_column_sums_of_squares(m: &[f32], s: f32, out: &mut [f32]) 
         out.iter_mut().for_each(|o| *o *= s);
     });
 }
+
+/// `out[b] = s · ‖x_b‖² · ‖d_b‖²` for the rows x_b of `x` and d_b of `d`:
+/// the squared Frobenius norm of the outer product x_b d_bᵀ, scaled by `s`,
+/// without forming it.
+pub(crate) fn outer_product_norms(x: &[f32], d: &[f32], s: f32, out: &mut [f32]) {
+    let (xw, dw) = (x.len() / out.len().max(1), d.len() / out.len().max(1));
+    vectorized(|| {
+        for (b, o) in out.iter_mut().enumerate() {
+            *o = s * squares(&x[b * xw..][..xw]) * squares(&d[b * dw..][..dw]);
+        }
+    });
+}
+
+/// `out[b] = s · ‖d_b‖²` for the rows d_b of `d`.
+pub(crate) fn row_norms(d: &[f32], s: f32, out: &mut [f32]) {
+    let dw = d.len() / out.len().max(1);
+    vectorized(|| {
+        for (b, o) in out.iter_mut().enumerate() {
+            *o = s * squares(&d[b * dw..][..dw]);
+        }
+    });
+}
+
+/// Σ_i v_i², in eight independent sums so the loop vectorizes.
+#[inline(always)]
+fn squares(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x * x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>()
+}

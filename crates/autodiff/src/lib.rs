@@ -91,4 +91,4 @@ pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;
 pub use ops::arith::BinaryKind;
 pub use params::{ParamId, ParamStore};
-pub use tape::{GradRequest, Graph, Tape, Var};
+pub use tape::{Clipping, GradRequest, Graph, Tape, Var};

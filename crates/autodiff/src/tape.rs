@@ -31,7 +31,7 @@ impl Var {
 /// What the backward pass computes for every parameter (see the crate docs
 /// for the convention g_b = ∇ℓ_b). Optimizers say which one they need with
 /// the same type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum GradRequest {
     /// The batch gradient ĝ = (1/B) Σ_b g_b.
     Mean,
@@ -40,6 +40,64 @@ pub enum GradRequest {
     MeanAndSquares,
     /// ĝ and every g_b, as a `[B, …]` tensor.
     PerExample,
+    /// ĝ and every example's gradient norm ‖g_b‖, per parameter tensor
+    /// ([`Tape::example_norms`]) and over all of them
+    /// ([`Tape::total_norms`]), without materializing the g_b (for a linear
+    /// layer ‖x_b δ_bᵀ‖² = ‖x_b‖²·‖δ_b‖², Goodfellow 2015).
+    Norms,
+    /// The clipped mean (1/B) Σ_b c_b·g_b in place of ĝ, with
+    /// c_b = min(1, C/(‖g_b‖ + 10⁻⁶)) as Opacus computes it, and the norms
+    /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). No g_b is
+    /// materialized: the weight-gradient matmuls wait until the walk has
+    /// produced every norm, then run once with the rows of δ scaled by c_b
+    /// (Bu et al. 2022, "book-keeping").
+    Clipped(Clipping),
+}
+
+impl GradRequest {
+    /// Whether the request computes per-example norms.
+    pub fn computes_norms(self) -> bool {
+        matches!(self, GradRequest::Norms | GradRequest::Clipped(_))
+    }
+}
+
+/// How [`GradRequest::Clipped`] bounds each example's gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clipping {
+    /// C: the bound on ‖g_b‖ over all parameters (`f32::INFINITY` clips
+    /// nothing). Must not be negative or NaN.
+    pub max_norm: f32,
+    /// Clip each parameter tensor on its own, to C/√P for the P tensors
+    /// that reach the loss, so that the whole g_b still has norm ≤ C
+    /// (McMahan et al. 2018's per-layer clipping, with equal bounds). The
+    /// default, `false`, clips the whole g_b at once (Opacus' flat
+    /// clipping).
+    pub per_tensor: bool,
+}
+
+impl Clipping {
+    /// Flat clipping of the whole g_b to norm `max_norm`.
+    pub fn flat(max_norm: f32) -> Clipping {
+        Clipping {
+            max_norm,
+            per_tensor: false,
+        }
+    }
+
+    /// Each of the P parameter tensors clipped to `max_norm`/√P.
+    pub fn per_tensor(max_norm: f32) -> Clipping {
+        Clipping {
+            max_norm,
+            per_tensor: true,
+        }
+    }
+
+    /// The factor of an example whose gradient has norm `norm` under the
+    /// bound `max_norm`: min(1, max_norm/(norm + 10⁻⁶)), Opacus'
+    /// `clip_factor`.
+    pub fn factor(max_norm: f32, norm: f32) -> f32 {
+        (max_norm / (norm + 1e-6)).min(1.0)
+    }
 }
 
 /// Where a node's value comes from.
@@ -82,6 +140,11 @@ pub(crate) struct Node {
     pub(crate) per_example: Tensor,
     /// For parameters: whether the last backward filled the statistics.
     pub(crate) stats_ready: bool,
+    /// For parameters: the `[B]` per-example gradient norms ‖g_b‖ (squared
+    /// while the walk fills them).
+    pub(crate) norms: Tensor,
+    /// For parameters: whether the last backward filled `norms`.
+    pub(crate) norms_ready: bool,
 }
 
 impl Node {
@@ -100,6 +163,8 @@ impl Node {
             grad_sq: Tensor::default(),
             per_example: Tensor::default(),
             stats_ready: false,
+            norms: Tensor::default(),
+            norms_ready: false,
         }
     }
 
@@ -124,6 +189,12 @@ pub struct Tape {
     pub(crate) param_nodes: Vec<Option<Var>>,
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,
+    /// ‖g_b‖ over every parameter, after a request for norms.
+    pub(crate) total_norms: Tensor,
+    /// Working memory of the clipped request: a node's gradient with its
+    /// rows scaled, and the factors c_b.
+    pub(crate) scaled: Tensor,
+    pub(crate) factors: Tensor,
 }
 
 impl Tape {
@@ -203,6 +274,35 @@ impl Tape {
         }
     }
 
+    /// The `[B]` per-example gradient norms ‖g_b‖ of one parameter tensor,
+    /// after a [`GradRequest::Norms`] or [`GradRequest::Clipped`] backward
+    /// (the norms before clipping).
+    pub fn example_norms(&self, id: ParamId) -> Option<&Tensor> {
+        match self.last? {
+            (r, _) if r.computes_norms() => self.param_node(id).map(|n| &n.norms),
+            _ => None,
+        }
+    }
+
+    /// The `[B]` norms ‖g_b‖ of every example's whole gradient (over all
+    /// parameters that reach the loss), after a [`GradRequest::Norms`] or
+    /// [`GradRequest::Clipped`] backward (before clipping).
+    pub fn total_norms(&self) -> Option<&Tensor> {
+        match self.last? {
+            (r, _) if r.computes_norms() => Some(&self.total_norms),
+            _ => None,
+        }
+    }
+
+    /// The gradient of a parameter after [`Graph::backward`], to be changed
+    /// in place before an optimizer reads it (DP-SGD adds its noise here).
+    pub fn grad_mut(&mut self, id: ParamId) -> Option<&mut Tensor> {
+        self.last?;
+        let v = (*self.param_nodes.get(id.0)?)?;
+        let node = &mut self.nodes[v.0];
+        node.grad_ready.then_some(&mut node.grad)
+    }
+
     /// The batch size B of the last backward (1 for a scalar loss).
     pub fn batch_size(&self) -> Option<usize> {
         self.last.map(|(_, b)| b)
@@ -245,6 +345,7 @@ impl<'t, 's> Graph<'t, 's> {
         node.batched = kind == Kind::Input;
         node.grad_ready = false;
         node.stats_ready = false;
+        node.norms_ready = false;
         self.tape.len += 1;
         (node, before)
     }

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gradlab_autodiff::{Activation, GradRequest, ParamStore, Tape};
+use gradlab_autodiff::{Activation, Clipping, GradRequest, ParamStore, Tape};
 use gradlab_tensor::{rng, Tensor, Transpose};
 
 struct Counting;
@@ -76,9 +76,15 @@ fn steady_state_step_allocates_nothing() {
     pool.install(|| {
         // Separate matmul, add and relu nodes, then the fused linear op
         // (which reads the weight as [out, in]: the same buffers serve).
-        let cases = [GradRequest::Mean, GradRequest::MeanAndSquares]
-            .into_iter()
-            .flat_map(|r| [(r, false), (r, true)]);
+        let cases = [
+            GradRequest::Mean,
+            GradRequest::MeanAndSquares,
+            GradRequest::Norms,
+            GradRequest::Clipped(Clipping::flat(1.0)),
+            GradRequest::Clipped(Clipping::per_tensor(1.0)),
+        ]
+        .into_iter()
+        .flat_map(|r| [(r, false), (r, true)]);
         for (request, fused) in cases {
             let mut tape = Tape::new();
             let mut counts = vec![];

@@ -2,7 +2,7 @@
 //! example-mixing errors, and the gradient-noise-scale estimator.
 
 use gradlab_autodiff::{
-    Activation, BackwardError, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
+    Activation, BackwardError, Clipping, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
 };
 use gradlab_tensor::{rng, Tensor, Transpose};
 
@@ -162,6 +162,143 @@ fn per_example_statistics_equal_a_loop_of_single_backwards() {
     }
 }
 
+/// ‖v‖ of a slice, in f64.
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt()
+}
+
+#[test]
+fn norms_and_clipped_means_equal_those_of_materialized_gradients() {
+    let mut clipped_some = 0;
+    for (bias, fused) in [(true, false), (false, false), (true, true), (false, true)] {
+        let mut store = ParamStore::new();
+        let mlp = Mlp::new(&mut store, bias, fused);
+        let ids: Vec<ParamId> = store.ids().collect();
+        for b in [1, 2, 7, 64] {
+            let (x, labels) = batch(b, 10 + b as u64);
+            let mut tape = Tape::new();
+            let run = |tape: &mut Tape, request| {
+                let mut g = tape.record(&store);
+                let xv = g.input(&x);
+                let logits = mlp.forward(&mut g, xv);
+                let loss = g.softmax_cross_entropy(logits, &labels);
+                g.backward(loss, request).unwrap();
+            };
+            // The reference: every g_b materialized.
+            run(&mut tape, GradRequest::PerExample);
+            let pe: Vec<Vec<f32>> = ids
+                .iter()
+                .map(|&id| tape.per_example(id).unwrap().data().to_vec())
+                .collect();
+            let rows = |k: usize| pe[k].chunks_exact(pe[k].len() / b);
+            let tensor_norms: Vec<Vec<f64>> = (0..ids.len())
+                .map(|k| rows(k).map(norm).collect())
+                .collect();
+            let totals: Vec<f64> = (0..b)
+                .map(|e| tensor_norms.iter().map(|t| t[e] * t[e]).sum::<f64>().sqrt())
+                .collect();
+            let what = format!("B={b} bias={bias} fused={fused}");
+
+            run(&mut tape, GradRequest::Norms);
+            let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+            for (k, &id) in ids.iter().enumerate() {
+                let got = tape.example_norms(id).unwrap().data();
+                let e = rel_err(got, &as_f32(&tensor_norms[k]));
+                assert!(e <= 1e-5, "{what} {}: norms rel err {e:e}", store.name(id));
+            }
+            let e = rel_err(tape.total_norms().unwrap().data(), &as_f32(&totals));
+            assert!(e <= 1e-5, "{what}: total norms rel err {e:e}");
+
+            // C below, at and above the typical norm: the median clips
+            // about half the examples, and a C above every norm clips none.
+            let mut sorted = totals.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted[b / 2];
+            for (c, per_tensor) in [
+                (0.3 * median, false),
+                (median, false),
+                (2.0 * sorted[b - 1], false),
+                (median, true),
+            ] {
+                let clipping = Clipping {
+                    max_norm: c as f32,
+                    per_tensor,
+                };
+                run(&mut tape, GradRequest::Clipped(clipping));
+                let bound = if per_tensor {
+                    c / (ids.len() as f64).sqrt()
+                } else {
+                    c
+                };
+                let factor = |n: f64| (bound / (n + 1e-6)).min(1.0);
+                if !per_tensor && totals.iter().any(|&n| factor(n) < 1.0) {
+                    if totals.iter().any(|&n| factor(n) == 1.0) {
+                        clipped_some += 1;
+                    }
+                }
+                for (k, &id) in ids.iter().enumerate() {
+                    let width = pe[k].len() / b;
+                    let mut mean = vec![0.0f64; width];
+                    for (e, row) in rows(k).enumerate() {
+                        let n = if per_tensor {
+                            tensor_norms[k][e]
+                        } else {
+                            totals[e]
+                        };
+                        let s = factor(n) / b as f64;
+                        mean.iter_mut()
+                            .zip(row)
+                            .for_each(|(m, &g)| *m += s * f64::from(g));
+                    }
+                    let got = tape.grad(id).unwrap().data();
+                    let e = rel_err(got, &as_f32(&mean));
+                    let name = store.name(id);
+                    assert!(
+                        e <= 1e-5,
+                        "{what} C={c} per_tensor={per_tensor} {name}: clipped mean rel err {e:e}"
+                    );
+                    // The norms are those of the unclipped gradients.
+                    let e = rel_err(
+                        tape.example_norms(id).unwrap().data(),
+                        &as_f32(&tensor_norms[k]),
+                    );
+                    assert!(e <= 1e-5, "{what}: norms after clipping rel err {e:e}");
+                }
+            }
+        }
+    }
+    // Some batches had examples on both sides of C.
+    assert!(clipped_some >= 8, "{clipped_some} mixed batches");
+}
+
+#[test]
+fn an_infinite_bound_gives_the_mean_gradient_bitwise() {
+    for (bias, fused) in [(true, false), (true, true)] {
+        let mut store = ParamStore::new();
+        let mlp = Mlp::new(&mut store, bias, fused);
+        let (x, labels) = batch(7, 5);
+        let mut tape = Tape::new();
+        let mut grads = vec![];
+        for request in [
+            GradRequest::Mean,
+            GradRequest::Clipped(Clipping::flat(f32::INFINITY)),
+        ] {
+            let mut g = tape.record(&store);
+            let xv = g.input(&x);
+            let logits = mlp.forward(&mut g, xv);
+            let loss = g.softmax_cross_entropy(logits, &labels);
+            g.backward(loss, request).unwrap();
+            grads.push(
+                store
+                    .ids()
+                    .map(|id| tape.grad(id).unwrap().clone())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(grads[0], grads[1], "bias={bias} fused={fused}");
+    }
+}
+
 fn linear_store() -> (ParamStore, ParamId, ParamId) {
     let mut s = ParamStore::new();
     let w = s.add("w", Tensor::uniform(&[3, 4], -1.0, 1.0, &mut rng(1)));
@@ -179,6 +316,8 @@ fn a_batch_statistic_makes_per_example_requests_fail() {
         GradRequest::Mean,
         GradRequest::MeanAndSquares,
         GradRequest::PerExample,
+        GradRequest::Norms,
+        GradRequest::Clipped(Clipping::flat(1.0)),
     ] {
         // Centering by the batch mean (as batch norm does) mixes examples.
         let mut g = tape.record(&s);
@@ -224,23 +363,36 @@ fn unsupported_parameter_uses_are_errors() {
     let h = g.add(h, bv);
     let h = g.mul(h, bv);
     let loss = g.softmax_cross_entropy(h, &labels);
-    let err = g.backward(loss, GradRequest::MeanAndSquares).unwrap_err();
-    assert!(
-        matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "b"),
-        "{err}"
-    );
-    assert!(err.to_string().contains("used by 2 ops"), "{err}");
+    for request in [
+        GradRequest::MeanAndSquares,
+        GradRequest::Norms,
+        GradRequest::Clipped(Clipping::flat(1.0)),
+    ] {
+        let err = g.backward(loss, request).unwrap_err();
+        assert!(
+            matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "b"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("used by 2 ops"), "{err}");
+    }
     // A weight transformed before it meets the batch.
     let mut g = tape.record(&s);
     let (xv, wv) = (g.input(&x), g.param(w));
     let w2 = g.scale(wv, 2.0);
     let h = g.matmul(xv, w2);
     let loss = g.softmax_cross_entropy(h, &labels);
-    let err = g.backward(loss, GradRequest::PerExample).unwrap_err();
-    assert!(
-        matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "w"),
-        "{err}"
-    );
+    for request in [
+        GradRequest::PerExample,
+        GradRequest::Norms,
+        GradRequest::Clipped(Clipping::per_tensor(1.0)),
+    ] {
+        let err = g.backward(loss, request).unwrap_err();
+        assert!(
+            matches!(err, BackwardError::UnsupportedParam { ref name, .. } if name == "w"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("does not give"), "{err}");
+    }
     assert!(g.backward(loss, GradRequest::Mean).is_ok());
 }
 

@@ -121,7 +121,7 @@ pub(crate) fn step_all<R: Rule>(
     for p in params.iter_mut() {
         let slot = slots.get_mut(&p.id).expect("created above");
         let grad_sq = match R::REQUEST {
-            GradRequest::Mean => &[],
+            GradRequest::Mean | GradRequest::Norms | GradRequest::Clipped(_) => &[],
             GradRequest::MeanAndSquares | GradRequest::PerExample => {
                 p.grad_sq.map_or(&[][..], Tensor::data)
             }

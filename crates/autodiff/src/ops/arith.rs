@@ -15,7 +15,8 @@
 //! a bias), its gradient sums the rows' contributions `r_b`:
 //! `∂L/∂b = Σ_b r_b`. Each `r_b` belongs to one example, so for a parameter
 //! row the per-example gradient is `g_b = B·r_b` and
-//! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see the `backward` module).
+//! `(1/B) Σ_b g_b² = B·Σ_b r_b²` (see the `backward` module), and
+//! `‖g_b‖² = B²·‖r_b‖²`.
 
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::Tensor;
@@ -146,6 +147,11 @@ impl Op for Binary {
         // Row b of a 2-D batch is example b; for more dimensions a row is
         // only part of one, and the statistics are left unfilled (an error
         // of the per-example requests, not wrong numbers).
+        if cx.is_batch(0) && x[0].ndim() == 2 && cx.wants_norms(1) {
+            // ‖g_b‖² = B²·‖r_b‖²
+            let s = (cx.batch() * cx.batch()) as f32;
+            cx.norms(1, |norms| kernels::row_norms(r.data(), s, norms));
+        }
         if cx.is_batch(0) && x[0].ndim() == 2 && cx.per_example(1) {
             let batch = cx.batch() as f32;
             cx.stats(1, |sq, per_example| {

@@ -16,7 +16,8 @@
 //! **Per example.** Row b of `dZ` is `δ_b / B` (see the `backward` module),
 //! so `g_b(W) = B·δ_bᵀ x_b` and `g_b(b) = B·δ_b`; their means of squares
 //! are `B·(dZ²)ᵀ(x²)` and `B·Σ_b dZ_b²` — one more matmul on squared
-//! operands and one more column sum.
+//! operands and one more column sum. Their norms need no matmul:
+//! `‖g_b(W)‖² = B²·‖x_b‖²·‖dZ_b‖²` and `‖g_b(b)‖² = B²·‖dZ_b‖²`.
 
 use gradlab_tensor::reduce::column_sums;
 use gradlab_tensor::{Tensor, Transpose};
@@ -112,6 +113,16 @@ impl Op for Linear {
         }
         let batch = cx.batch() as f32;
         let batched = cx.is_batch(0);
+        if batched && cx.wants_norms(1) {
+            // ‖g_b(W)‖² = B²·‖x_b‖²·‖dZ_b‖²
+            cx.norms(1, |n| {
+                kernels::outer_product_norms(xv.data(), dz.data(), batch * batch, n)
+            });
+        }
+        if self.bias && batched && cx.wants_norms(2) {
+            // ‖g_b(b)‖² = B²·‖dZ_b‖²
+            cx.norms(2, |n| kernels::row_norms(dz.data(), batch * batch, n));
+        }
         if batched && cx.per_example(1) {
             cx.accumulate_with_stats(1, |g, first, sq, pe| {
                 let beta = if first { 0.0 } else { 1.0 };

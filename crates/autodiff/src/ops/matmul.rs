@@ -9,7 +9,8 @@
 //! `W`, `Y = x·W` gives `g_b(W) = x_bᵀ δ_b` with `δ_b = ∂ℓ_b/∂y_b`: an outer
 //! product per example. Their mean of squares needs no outer product at all:
 //! `Σ_b (x_b,i δ_b,j)² = Σ_b x²_b,i δ²_b,j = ((x²)ᵀ·(δ²))_ij`, one more
-//! matmul on squared operands.
+//! matmul on squared operands. Its squared norm is
+//! `‖x_b‖²·‖δ_b‖²`.
 
 use gradlab_tensor::{Tensor, Transpose};
 
@@ -88,6 +89,13 @@ impl Op for MatMul {
             }
         });
         let per_example_weight = cx.is_batch(0) && ta == Transpose::No;
+        if per_example_weight && cx.wants_norms(1) {
+            // Row b of dY is δ_b / B: ‖g_b‖² = B²·‖x_b‖²·‖dY_b‖².
+            let s = (cx.batch() * cx.batch()) as f32;
+            cx.norms(1, |n| {
+                crate::kernels::outer_product_norms(a.data(), dy.data(), s, n)
+            });
+        }
         if per_example_weight && cx.per_example(1) {
             let batch = cx.batch() as f32;
             cx.stats(1, |sq, per_example| {
