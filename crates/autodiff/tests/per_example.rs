@@ -231,10 +231,10 @@ fn norms_and_clipped_means_equal_those_of_materialized_gradients() {
                     c
                 };
                 let factor = |n: f64| (bound / (n + 1e-6)).min(1.0);
-                if !per_tensor && totals.iter().any(|&n| factor(n) < 1.0) {
-                    if totals.iter().any(|&n| factor(n) == 1.0) {
-                        clipped_some += 1;
-                    }
+                let clipped = totals.iter().any(|&n| factor(n) < 1.0);
+                let kept = totals.iter().any(|&n| factor(n) == 1.0);
+                if !per_tensor && clipped && kept {
+                    clipped_some += 1;
                 }
                 for (k, &id) in ids.iter().enumerate() {
                     let width = pe[k].len() / b;
