@@ -1,9 +1,8 @@
 //! [`Batches`]: the order in which an epoch visits the examples, cut into
 //! mini-batches.
 
-use std::slice::Chunks;
-
 use rand::seq::SliceRandom;
+use rand::Rng as _;
 
 use crate::DataError;
 
@@ -11,6 +10,9 @@ use crate::DataError;
 /// than other users of the same run seed (such as weight initialisation),
 /// whose draws would otherwise be the very same numbers.
 const SHUFFLE_KEY: u64 = 0x5348_5546_464c_4531; // "SHUFFLE1"
+
+/// The key of Poisson sampling's generator, for the same reason.
+const POISSON_KEY: u64 = 0x504f_4953_534f_4e31; // "POISSON1"
 
 /// The example indices of one epoch, in batches.
 ///
@@ -30,6 +32,9 @@ const SHUFFLE_KEY: u64 = 0x5348_5546_464c_4531; // "SHUFFLE1"
 /// assert_eq!(sizes, [4, 4, 2]);
 /// # Ok::<(), gradlab_data::DataError>(())
 /// ```
+///
+/// [`Batches::poisson`] draws batches of varying size instead, as DP-SGD's
+/// privacy accounting assumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batches {
     order: Vec<usize>,
@@ -37,6 +42,8 @@ pub struct Batches {
     /// the whole batches when the last partial one is dropped.
     used: usize,
     batch_size: usize,
+    /// For Poisson-sampled batches: where each batch ends in `order`.
+    ends: Option<Vec<usize>>,
 }
 
 impl Batches {
@@ -65,6 +72,63 @@ impl Batches {
             order,
             used,
             batch_size,
+            ends: None,
+        })
+    }
+
+    /// `steps` batches drawn by Poisson sampling over `len` examples: each
+    /// example is in each batch independently with probability `rate`, so
+    /// a batch has `rate·len` examples on average and may have none. An
+    /// example may be in several batches of an epoch, or in none. Within a
+    /// batch the indices are increasing.
+    ///
+    /// Like [`Batches::new`], the batches of epoch `epoch` are a pure
+    /// function of `(seed, epoch)`, from their own generator stream. Each
+    /// batch is drawn by skipping ahead geometrically — the gap to the next
+    /// example taken is ⌊ln u / ln(1 − rate)⌋ for u uniform in (0, 1] —
+    /// which is exactly the per-example coin flips, at the cost of one draw
+    /// per example taken rather than one per example.
+    ///
+    /// A `rate` outside (0, 1] is an error.
+    pub fn poisson(
+        len: usize,
+        rate: f64,
+        steps: usize,
+        seed: u64,
+        epoch: usize,
+    ) -> Result<Batches, DataError> {
+        if !(rate > 0.0 && rate <= 1.0) {
+            return Err(DataError::SampleRate { rate });
+        }
+        let mut rng = gradlab_tensor::rng(seed ^ POISSON_KEY);
+        rng.set_stream(epoch as u64);
+        let log_keep = (-rate).ln_1p();
+        let expected = (rate * len as f64 * steps as f64) as usize;
+        let mut order = Vec::with_capacity(expected + expected / 8 + 16);
+        let mut ends = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let mut next = 0usize;
+            loop {
+                let gap = if rate == 1.0 {
+                    0.0
+                } else {
+                    let u: f64 = 1.0 - rng.random::<f64>();
+                    (u.ln() / log_keep).floor()
+                };
+                if gap >= (len - next) as f64 {
+                    break;
+                }
+                next += gap as usize;
+                order.push(next);
+                next += 1;
+            }
+            ends.push(order.len());
+        }
+        Ok(Batches {
+            used: order.len(),
+            order,
+            batch_size: 0,
+            ends: Some(ends),
         })
     }
 
@@ -77,26 +141,69 @@ impl Batches {
             order: (0..len).collect(),
             used: len,
             batch_size,
+            ends: None,
         })
     }
 
     /// The number of batches [`iter`](Batches::iter) yields.
     pub fn num_batches(&self) -> usize {
-        self.used.div_ceil(self.batch_size)
+        match &self.ends {
+            Some(ends) => ends.len(),
+            None => self.used.div_ceil(self.batch_size),
+        }
     }
 
     /// The batches in order, each a slice of example indices. Skipping ahead
     /// (`iter().skip(k)`, to resume mid-epoch) costs nothing.
-    pub fn iter(&self) -> Chunks<'_, usize> {
-        self.order[..self.used].chunks(self.batch_size)
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            batches: self,
+            next: 0,
+        }
     }
 }
 
+/// The batches of a [`Batches`], in order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    batches: &'a Batches,
+    next: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [usize];
+
+    fn next(&mut self) -> Option<&'a [usize]> {
+        let b = self.batches;
+        let k = self.next;
+        if k >= b.num_batches() {
+            return None;
+        }
+        self.next += 1;
+        Some(match &b.ends {
+            Some(ends) => &b.order[if k == 0 { 0 } else { ends[k - 1] }..ends[k]],
+            None => &b.order[k * b.batch_size..((k + 1) * b.batch_size).min(b.used)],
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.batches.num_batches() - self.next;
+        (left, Some(left))
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a [usize]> {
+        self.next = self.next.saturating_add(n);
+        self.next()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 impl<'a> IntoIterator for &'a Batches {
     type Item = &'a [usize];
-    type IntoIter = Chunks<'a, usize>;
+    type IntoIter = Iter<'a>;
 
-    fn into_iter(self) -> Chunks<'a, usize> {
+    fn into_iter(self) -> Iter<'a> {
         self.iter()
     }
 }
@@ -119,6 +226,20 @@ mod tests {
     fn order_is_pinned() {
         let batches = Batches::new(10, 10, 42, 1, false).unwrap();
         assert_eq!(batches.order, [7, 5, 9, 6, 2, 4, 1, 0, 3, 8]);
+    }
+
+    #[test]
+    fn poisson_batches_are_pinned() {
+        let batches = Batches::poisson(20, 0.25, 3, 42, 1).unwrap();
+        let got: Vec<Vec<usize>> = batches.iter().map(<[usize]>::to_vec).collect();
+        assert_eq!(
+            got,
+            [
+                vec![4, 17],
+                vec![14, 18],
+                vec![6, 8, 9, 12, 13, 14, 16, 17, 19]
+            ]
+        );
     }
 
     #[test]

@@ -12,6 +12,12 @@ use thiserror::Error;
 /// tells the user which file to fix or download again.
 #[derive(Debug, Error)]
 pub enum DataError {
+    /// A Poisson sampling rate outside (0, 1].
+    #[error("the sampling rate must be in (0, 1], got {rate}")]
+    SampleRate {
+        /// The rate given.
+        rate: f64,
+    },
     /// The dataset directory does not exist or is not a directory.
     #[error(
         "{}: the dataset directory does not exist or is not a directory",

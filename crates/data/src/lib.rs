@@ -79,7 +79,7 @@ mod error;
 pub mod idx;
 pub mod mnist;
 
-pub use batches::Batches;
+pub use batches::{Batches, Iter as BatchIter};
 pub use csv::TargetKind;
 pub use dataset::{Dataset, Standardization, Targets, MAX_CLASSES};
 pub use error::DataError;
