@@ -5,7 +5,13 @@
 //! cargo run --release --example mnist -- --optimizer "sgd_momentum(lr=0.05,momentum=0.9)" --epochs 3
 //! cargo run --example mnist -- --limit 5000 --epochs 1 --save runs/quick --log runs/quick.csv
 //! cargo run --example mnist -- --resume runs/quick --epochs 2
+//! cargo run --release --example mnist -- --optimizer "sgd(lr=4)" --batch-size 512 --epochs 10 --dp-epsilon 3
 //! ```
+//!
+//! With `--dp-noise` or `--dp-epsilon` the run is private (DP-SGD): batches
+//! are Poisson-sampled, every example's gradient is clipped to `--dp-clip`
+//! and Gaussian noise is added; each epoch prints the ε spent at
+//! `--dp-delta`, and the CSV log and checkpoints record it.
 //!
 //! Ctrl-C stops at the next step boundary, saves the run if `--save` (or
 //! `--resume`) names a directory, and exits with status 130; a second
@@ -22,8 +28,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use gradlab::data;
-use gradlab::optim::Optimizer;
-use gradlab::train::{Checkpoint, Event, FitOptions, TrainConfig, TrainError, Trainer};
+use gradlab::optim::{accountant, Optimizer};
+use gradlab::train::{Checkpoint, Event, FitOptions, Privacy, TrainConfig, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train a multi-layer perceptron on MNIST with gradlab.
@@ -81,6 +87,63 @@ struct Args {
     /// Print only the final summary.
     #[arg(long)]
     quiet: bool,
+    /// Train privately (DP-SGD) with noise multiplier σ: noise of standard
+    /// deviation σ·C on each batch's sum of clipped gradients.
+    #[arg(long, conflicts_with = "dp_epsilon")]
+    dp_noise: Option<f64>,
+    /// Train privately (DP-SGD) with the σ that spends exactly this ε (at
+    /// --dp-delta) over the run's epochs.
+    #[arg(long)]
+    dp_epsilon: Option<f64>,
+    /// DP-SGD: the bound C on each example's gradient norm [default: 1].
+    #[arg(long)]
+    dp_clip: Option<f32>,
+    /// DP-SGD: the δ of the (ε, δ) reported [default: 1e-5].
+    #[arg(long)]
+    dp_delta: Option<f64>,
+    /// DP-SGD: clip each parameter tensor to C/√P instead of the whole
+    /// gradient to C.
+    #[arg(long)]
+    dp_per_tensor: bool,
+}
+
+/// The privacy settings the flags ask for, for a new run of `steps_per_epoch`
+/// × `epochs` steps.
+fn privacy(
+    args: &Args,
+    steps_per_epoch: u64,
+    epochs: usize,
+) -> Result<Option<Privacy>, TrainError> {
+    let noise = match (args.dp_noise, args.dp_epsilon) {
+        (None, None) => {
+            if args.dp_clip.is_some() || args.dp_delta.is_some() || args.dp_per_tensor {
+                return Err(TrainError::Config(
+                    "--dp-clip, --dp-delta and --dp-per-tensor set up a private run, which \
+                     needs --dp-noise or --dp-epsilon"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(sigma), _) => Some(sigma),
+        (None, Some(_)) => None,
+    };
+    let delta = args.dp_delta.unwrap_or(1e-5);
+    let noise_multiplier = match (noise, args.dp_epsilon) {
+        (Some(sigma), _) => sigma,
+        (None, Some(epsilon)) => {
+            let steps = steps_per_epoch.saturating_mul(epochs as u64);
+            accountant::noise_multiplier(epsilon, delta, 1.0 / steps_per_epoch as f64, steps)?
+        }
+        (None, None) => unreachable!("handled above"),
+    };
+    Ok(Some(Privacy {
+        max_norm: args.dp_clip.unwrap_or(1.0),
+        noise_multiplier,
+        delta,
+        per_tensor: args.dp_per_tensor,
+        poisson: true,
+    }))
 }
 
 fn main() -> ExitCode {
@@ -203,7 +266,34 @@ fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
     }
     let list = |h: &[usize]| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let limit = |l: Option<usize>| l.map_or("none (every example)".into(), |n| n.to_string());
-    let checks: [(&str, Option<String>, String); 6] = [
+    if args.dp_epsilon.is_some() {
+        return Err(TrainError::Config(
+            "--dp-epsilon chooses the noise of a new run; a resumed run keeps its own σ".into(),
+        ));
+    }
+    let dp = c.privacy;
+    let dp_setting = |f: fn(&Privacy) -> String| dp.as_ref().map_or("none (not private)".into(), f);
+    let checks: [(&str, Option<String>, String); 10] = [
+        (
+            "--dp-noise",
+            args.dp_noise.map(|s| s.to_string()),
+            dp_setting(|p| p.noise_multiplier.to_string()),
+        ),
+        (
+            "--dp-clip",
+            args.dp_clip.map(|s| s.to_string()),
+            dp_setting(|p| p.max_norm.to_string()),
+        ),
+        (
+            "--dp-delta",
+            args.dp_delta.map(|s| s.to_string()),
+            dp_setting(|p| p.delta.to_string()),
+        ),
+        (
+            "--dp-per-tensor",
+            args.dp_per_tensor.then(|| "true".to_string()),
+            dp_setting(|p| p.per_tensor.to_string()),
+        ),
         (
             "--batch-size",
             args.batch_size.map(|b| b.to_string()),
@@ -296,17 +386,24 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     let mut trainer = match &saved {
         Some(saved) => saved.resume(mnist.train, mnist.test, args.epochs)?,
         None => {
+            let batch_size = args.batch_size.unwrap_or(defaults.batch_size);
+            let epochs = args.epochs.unwrap_or(defaults.epochs);
+            let examples = args
+                .limit
+                .map_or(mnist.train.len(), |n| n.min(mnist.train.len()));
+            let steps_per_epoch = examples.div_ceil(batch_size.max(1)) as u64;
             let config = TrainConfig {
                 hidden: args.hidden.clone().unwrap_or(defaults.hidden),
                 activation: args.activation.clone().unwrap_or(defaults.activation),
                 dropout: args.dropout.unwrap_or(defaults.dropout),
                 optimizer: args.optimizer.clone().unwrap_or(defaults.optimizer),
-                batch_size: args.batch_size.unwrap_or(defaults.batch_size),
-                epochs: args.epochs.unwrap_or(defaults.epochs),
+                batch_size,
+                epochs,
                 seed: args.seed.unwrap_or(defaults.seed),
                 limit: args.limit,
                 loss_scale: 1.0,
                 standardize: false,
+                privacy: privacy(args, steps_per_epoch, epochs)?,
             };
             Trainer::new(config, mnist.train, mnist.test)?
         }
@@ -349,6 +446,16 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 ),
                 None => String::new(),
             }
+        ));
+    }
+    if let (Some(p), Some(q), false) = (&trainer.config.privacy, trainer.sample_rate(), quiet) {
+        console.line(format_args!(
+            "privacy: DP-SGD · clip C = {} ({}) · noise σ = {:.4} · δ = {:e} · Poisson sampling q = {q:.3e} (≈ {:.1} examples a batch)",
+            p.max_norm,
+            if p.per_tensor { "per tensor" } else { "flat" },
+            p.noise_multiplier,
+            p.delta,
+            q * trainer.train_set().len() as f64,
         ));
     }
     if let Some(note) = saved
@@ -402,6 +509,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                     m.examples_per_s,
                     m.train_seconds,
                     m.b_noise.map(|b| format!("  B_noise {b:.0}")).unwrap_or_default()
+                        + &m.epsilon.map(|e| format!("  ε {e:.3}")).unwrap_or_default()
                 ));
             }
         }
@@ -430,6 +538,13 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     ));
     console.line(format_args!("test accuracy   {:.2}%", 100.0 * test_acc));
     console.line(format_args!("test loss       {test_loss:.4}"));
+    if let (Some(e), Some(p)) = (trainer.epsilon(), &trainer.config.privacy) {
+        console.line(format_args!(
+            "privacy spent   ε = {e:.3} at δ = {:e} (the training set only: this test \
+             accuracy is outside the guarantee)",
+            p.delta
+        ));
+    }
     console.line(format_args!(
         "wall time       {wall:.1} s (training {train_seconds:.1} s, plus evaluation)"
     ));

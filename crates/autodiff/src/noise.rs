@@ -90,7 +90,11 @@ impl Tape {
     /// `MeanAndSquares` or `PerExample` backward with B ≥ 2.
     pub fn noise_scale(&self) -> Option<(NoiseScale, Vec<(ParamId, NoiseScale)>)> {
         let (request, batch) = self.last?;
-        if request == GradRequest::Mean || batch < 2 {
+        let squares = matches!(
+            request,
+            GradRequest::MeanAndSquares | GradRequest::PerExample
+        );
+        if !squares || batch < 2 {
             return None;
         }
         let per_param: Vec<(ParamId, NoiseScale)> = (0..self.param_nodes.len())

@@ -260,8 +260,10 @@ impl Tape {
     /// `PerExample` backward.
     pub fn grad_sq(&self, id: ParamId) -> Option<&Tensor> {
         match self.last? {
-            (GradRequest::Mean, _) => None,
-            _ => self.param_node(id).map(|n| &n.grad_sq),
+            (GradRequest::MeanAndSquares | GradRequest::PerExample, _) => {
+                self.param_node(id).map(|n| &n.grad_sq)
+            }
+            _ => None,
         }
     }
 

@@ -226,6 +226,7 @@ pub fn execute(
         limit: None,
         loss_scale: spec.loss_scale,
         standardize: false,
+        privacy: None,
     };
     let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
     // The trainer sizes a cosine schedule by whole epochs; the run stops at

@@ -76,6 +76,9 @@ pub enum PrivacyError {
     /// The noise multiplier is negative or not finite.
     #[error("the noise multiplier σ must be a finite number ≥ 0, got {0}")]
     NoiseMultiplier(f64),
+    /// The clipping bound is not positive, or infinite with noise.
+    #[error("the clipping bound C must be a number > 0 (∞ only without noise), got {0}")]
+    MaxNorm(f32),
     /// δ is not in (0, 1).
     #[error("δ must be in (0, 1), got {0}")]
     Delta(f64),

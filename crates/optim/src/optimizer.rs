@@ -352,6 +352,21 @@ impl Optimizer {
         let batch_size = tape
             .batch_size()
             .expect("Optimizer::update: run backward on the tape before updating");
+        self.update_for(params, tape, batch_size);
+    }
+
+    /// [`update`](Optimizer::update) with the learning rate of batches of
+    /// `batch_size` examples rather than the last backward's: DP-SGD's
+    /// batches vary in size, and its rate is that of the expected size.
+    ///
+    /// # Panics
+    /// If no backward has run on `tape` since it last recorded, or as
+    /// [`step`](Optimizer::step).
+    pub fn update_for(&mut self, params: &mut ParamStore, tape: &Tape, batch_size: usize) {
+        assert!(
+            tape.batch_size().is_some(),
+            "Optimizer::update: run backward on the tape before updating"
+        );
         let mut list = reuse(std::mem::take(&mut self.param_list.0));
         list.extend(params.iter_mut().filter_map(|(id, value)| {
             let p = Param::new(id.0, value, tape.grad(id)?);

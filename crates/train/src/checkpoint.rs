@@ -63,7 +63,7 @@ use std::path::{Path, PathBuf};
 use gradlab_autodiff::NoiseScale;
 use gradlab_data::{Dataset, Standardization};
 use gradlab_layers::{encode_tensors, encode_weights, load_weights, read_tensors};
-use gradlab_optim::{Optimizer, OptimizerState, StateHeader};
+use gradlab_optim::{Optimizer, OptimizerState, RdpAccountant, StateHeader};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -151,6 +151,10 @@ pub(crate) struct RunState {
     /// The current epoch's gradient-noise sums (tr Σ, |G|²) so far, if the
     /// run computes them.
     pub(crate) epoch_noise: Option<(f64, f64)>,
+    /// For a private run: every step's (σ, q), so a resumed run continues
+    /// the accounting exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) accountant: Option<RdpAccountant>,
     optimizer: StateHeader,
     model_checksum: String,
     optimizer_checksum: String,
@@ -640,6 +644,32 @@ impl Checkpoint {
                 s.optimizer.steps, s.steps_done
             )));
         }
+        let accounted = s.accountant.as_ref().map(|a| {
+            let steps: u64 = a.history().iter().map(|p| p.steps).sum();
+            steps
+        });
+        match (s.config.privacy.is_some(), accounted) {
+            (true, Some(steps)) if steps == s.steps_done => {}
+            (false, None) => {}
+            (true, Some(steps)) => {
+                return Err(bad(format!(
+                    "the privacy accountant has {steps} steps, the run {}",
+                    s.steps_done
+                )))
+            }
+            (true, None) if s.steps_done == 0 => {}
+            (true, None) => {
+                return Err(bad(
+                    "a private run's state has no privacy accountant: the privacy spent is unknown"
+                        .into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(bad(
+                    "the state has a privacy accountant but the run is not private".into(),
+                ))
+            }
+        }
         let params = &trainer.model.params;
         for p in &s.optimizer.params {
             let fits = p.id < params.len()
@@ -694,6 +724,7 @@ impl Trainer {
             steps_done: self.steps_done(),
             epoch_loss_sum: self.epoch_loss_sum,
             epoch_noise: self.epoch_noise.map(|n| (n.trace_sigma, n.grad_norm_sq)),
+            accountant: self.accountant().cloned(),
             optimizer: StateHeader {
                 spec: String::new(),
                 steps: 0,
@@ -723,6 +754,9 @@ impl Trainer {
         });
         let ids = (s.train_data.clone(), s.test_data.clone());
         let _ = self.data_ids.set(ids);
+        if let (Some(p), Some(a)) = (&mut self.private, &s.accountant) {
+            p.accountant = a.clone();
+        }
     }
 }
 

@@ -41,6 +41,68 @@ pub struct TrainConfig {
     /// unlike scales.
     #[serde(default)]
     pub standardize: bool,
+    /// Train with DP-SGD: per-example clipping, Gaussian noise and the
+    /// privacy accounting (see [`Privacy`]). `None`: an ordinary run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<Privacy>,
+}
+
+/// DP-SGD's settings (Abadi et al. 2016, as Opacus runs it).
+///
+/// Each step draws its batch by Poisson sampling with rate q = 1/steps per
+/// epoch (each training example independently, so a batch has
+/// N/steps ≈ `batch_size` examples on average), clips every example's
+/// gradient to norm C, adds N(0, σ²C²) to their sum and divides by the
+/// expected batch size; the optimizer's rule then steps on that. The
+/// [RDP accountant](gradlab_optim::accountant) adds up the privacy spent,
+/// reported as ε at δ after every epoch.
+///
+/// What it guarantees: the sequence of weights (everything the run
+/// publishes) is (ε, δ)-differentially private with respect to any one
+/// training example, provided the noise seed is secret (the run's `seed`,
+/// see [`gradlab_optim::dp_sgd`]: a deployment must draw it from the
+/// operating system) and the batches are Poisson-sampled. Evaluating on
+/// the test set, and choosing hyperparameters by it, is outside the
+/// guarantee, and so is anything done with the training data besides the
+/// steps (the standardization's means, for one).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Privacy {
+    /// C, the bound on each example's gradient norm. `f32::INFINITY`
+    /// (written `null` in JSON) clips nothing, and allows no noise.
+    #[serde(with = "bound")]
+    pub max_norm: f32,
+    /// σ: the noise's standard deviation is σC on the sum of clipped
+    /// gradients.
+    pub noise_multiplier: f64,
+    /// δ of the reported (ε, δ); well below 1/N.
+    pub delta: f64,
+    /// Clip each parameter tensor to C/√P instead of the whole gradient to
+    /// C (see [`Clipping`](gradlab_autodiff::Clipping)).
+    #[serde(default)]
+    pub per_tensor: bool,
+    /// Draw batches by Poisson sampling (the default, and what the
+    /// accounting assumes). `false` takes the ordinary shuffled batches of
+    /// exactly `batch_size`: the step is then a plain clipped and noised
+    /// step, for testing, and the ε reported is not a guarantee.
+    #[serde(default = "yes")]
+    pub poisson: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// C as JSON: a number, or `null` for ∞ (JSON has no infinity).
+mod bound {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &f32, s: S) -> Result<S::Ok, S::Error> {
+        c.is_finite().then_some(*c).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::INFINITY))
+    }
 }
 
 fn one() -> f32 {
@@ -62,6 +124,7 @@ impl Default for TrainConfig {
             limit: None,
             loss_scale: 1.0,
             standardize: false,
+            privacy: None,
         }
     }
 }
@@ -118,6 +181,22 @@ impl TrainConfig {
         }
         if self.limit == Some(0) {
             return bad("--limit must be at least 1".into());
+        }
+        if let Some(p) = &self.privacy {
+            gradlab_optim::GaussianMechanism::new(p.noise_multiplier, p.max_norm, self.seed)
+                .map_err(TrainError::Privacy)?;
+            if !(p.delta > 0.0 && p.delta < 1.0) {
+                return Err(TrainError::Privacy(gradlab_optim::PrivacyError::Delta(
+                    p.delta,
+                )));
+            }
+            if self.loss_scale != 1.0 {
+                return bad(format!(
+                    "a private run clips the gradients of the loss itself; a loss scale of {} \
+                     would scale the bound C with it: leave it at 1",
+                    self.loss_scale
+                ));
+            }
         }
         Ok(())
     }

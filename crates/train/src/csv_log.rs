@@ -10,6 +10,11 @@ use crate::{EpochMetrics, StepInfo, TrainError};
 /// and leave the evaluation columns empty; epoch rows give the epoch's mean
 /// training loss and the test metrics.
 pub const COLUMNS: &str =
+    "kind,epoch,step,batch_size,lr,train_loss,test_loss,test_accuracy,examples_per_s,b_noise,test_rmse,epsilon";
+
+/// The header before the `epsilon` column: a log that starts with it is
+/// continued with an empty `epsilon` cell added to its rows.
+const WITHOUT_EPSILON: &str =
     "kind,epoch,step,batch_size,lr,train_loss,test_loss,test_accuracy,examples_per_s,b_noise,test_rmse";
 
 /// A CSV file receiving a run's rows.
@@ -55,7 +60,9 @@ impl CsvLog {
             Err(e) => return Err(io_err(path, e)),
         };
         let mut lines = text.split_inclusive('\n');
-        if lines.next().map(str::trim_end) != Some(COLUMNS) {
+        let header = lines.next().map(str::trim_end);
+        let widen = header == Some(WITHOUT_EPSILON);
+        if header != Some(COLUMNS) && !widen {
             return Err(io_error(
                 path,
                 io::ErrorKind::InvalidData,
@@ -67,7 +74,13 @@ impl CsvLog {
         for line in lines {
             let step = line.split(',').nth(2).and_then(|s| s.parse::<u64>().ok());
             if line.ends_with('\n') && step.is_some_and(|s| s <= steps) {
-                kept.push_str(line);
+                match widen {
+                    true => {
+                        kept.push_str(line.trim_end_matches('\n'));
+                        kept.push_str(",\n");
+                    }
+                    false => kept.push_str(line),
+                }
             }
         }
         if kept.len() != text.len() {
@@ -96,7 +109,7 @@ impl CsvLog {
     /// Appends a step row.
     pub fn step(&mut self, s: &StepInfo) -> Result<(), TrainError> {
         self.write(format_args!(
-            "step,{},{},{},{:e},{},,,,,\n",
+            "step,{},{},{},{:e},{},,,,,,\n",
             s.epoch, s.step, s.batch_size, s.lr, s.loss
         ))
     }
@@ -105,7 +118,7 @@ impl CsvLog {
     pub fn epoch(&mut self, m: &EpochMetrics) -> Result<(), TrainError> {
         let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         self.write(format_args!(
-            "epoch,{},{},,,{},{},{},{:.1},{},{}\n",
+            "epoch,{},{},,,{},{},{},{:.1},{},{},{}\n",
             m.epoch,
             m.steps,
             m.train_loss,
@@ -113,7 +126,8 @@ impl CsvLog {
             cell(m.test_accuracy),
             m.examples_per_s,
             cell(m.b_noise),
-            cell(m.test_rmse)
+            cell(m.test_rmse),
+            cell(m.epsilon)
         ))?;
         self.flush()
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use gradlab_autodiff::BackwardError;
 use gradlab_data::DataError;
 use gradlab_layers::{CheckpointError, LayerError};
-use gradlab_optim::{SpecError, StateError};
+use gradlab_optim::{PrivacyError, SpecError, StateError};
 use thiserror::Error;
 
 /// Why a run could not start, continue or be saved.
@@ -37,6 +37,9 @@ pub enum TrainError {
     /// A setting has no valid meaning.
     #[error("{0}")]
     Config(String),
+    /// A privacy setting has no valid meaning.
+    #[error("privacy: {0}")]
+    Privacy(#[from] PrivacyError),
     /// The model would not fit in memory; nothing was allocated.
     #[error(
         "the model needs about {} ({parameters} parameters: weights, gradients{}), more than \

@@ -58,7 +58,7 @@ mod memory;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpoints};
-pub use config::{parse_activation, TrainConfig, ACTIVATIONS, DEFAULT_OPTIMIZER};
+pub use config::{parse_activation, Privacy, TrainConfig, ACTIVATIONS, DEFAULT_OPTIMIZER};
 pub use csv_log::{CsvLog, COLUMNS};
 pub use error::TrainError;
 pub use trainer::{

@@ -14,16 +14,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use gradlab_autodiff::{GradRequest, Graph, NoiseScale, ParamStore, Tape, Var};
+use gradlab_autodiff::{Clipping, GradRequest, Graph, NoiseScale, ParamStore, Tape, Var};
 use gradlab_data::{Batches, Dataset, Targets};
 use gradlab_layers::{Mlp, Mode, Model};
-use gradlab_optim::Optimizer;
+use gradlab_optim::{GaussianMechanism, Optimizer, RdpAccountant};
 use gradlab_tensor::reduce::argmax;
 
 use crate::checkpoint::{Checkpoints, DataIdentity};
 use crate::config::parse_activation;
 use crate::helpers::{catch_quietly, with_pool_awake};
-use crate::{memory, CsvLog, TrainConfig, TrainError};
+use crate::{memory, CsvLog, Privacy, TrainConfig, TrainError};
 
 /// Examples per forward pass when evaluating.
 pub(crate) const EVAL_BATCH: usize = 1000;
@@ -135,6 +135,8 @@ pub struct EpochMetrics {
     /// The gradient noise scale over the epoch, when the optimizer asked for
     /// per-example second moments.
     pub b_noise: Option<f64>,
+    /// For a private run: ε spent so far, at the config's δ.
+    pub epsilon: Option<f64>,
 }
 
 /// An event a caller can observe: drive a progress bar, print a summary.
@@ -196,6 +198,19 @@ pub struct Trainer {
     eval_tape: Tape,
     targets: Targets,
     request: GradRequest,
+    /// For a private run: the noise, the accounting and the sampling.
+    pub(crate) private: Option<Private>,
+}
+
+/// What a private run keeps besides an ordinary one's state.
+pub(crate) struct Private {
+    pub(crate) settings: Privacy,
+    pub(crate) mechanism: GaussianMechanism,
+    pub(crate) accountant: RdpAccountant,
+    /// q: the probability of each example being in a batch.
+    pub(crate) rate: f64,
+    /// q·N, what a batch's sum of gradients is divided by.
+    pub(crate) expected_batch: f64,
 }
 
 impl Trainer {
@@ -319,10 +334,22 @@ impl Trainer {
             }
         };
         let loss_limit = DIVERGENCE_FACTOR * chance_loss(task, &train);
+        let private = match config.privacy {
+            Some(settings) => Some(private(&config, settings, &optimizer, &train)?),
+            None => None,
+        };
+        let request = match &private {
+            Some(p) => GradRequest::Clipped(Clipping {
+                max_norm: p.settings.max_norm,
+                per_tensor: p.settings.per_tensor,
+            }),
+            None => optimizer.grad_request(),
+        };
         Ok(Trainer {
             config,
             model,
-            request: optimizer.grad_request(),
+            request,
+            private,
             optimizer,
             steps_done: 0,
             schedule_steps,
@@ -389,10 +416,31 @@ impl Trainer {
     /// Computes the per-example mean of squares (1/B) Σ_b g_b² at every
     /// step even if the optimizer does not use it, so that every epoch
     /// reports the gradient noise scale ([`EpochMetrics::b_noise`]). Costs
-    /// a second pass of the weight-gradient matmul on squared operands.
+    /// a second pass of the weight-gradient matmul on squared operands. A
+    /// private run does not compute it (its backward clips instead).
     pub fn with_noise_scale(mut self) -> Trainer {
-        self.request = GradRequest::MeanAndSquares;
+        if self.private.is_none() {
+            self.request = GradRequest::MeanAndSquares;
+        }
         self
+    }
+
+    /// For a private run: the privacy spent so far, ε at the config's δ.
+    pub fn epsilon(&self) -> Option<f64> {
+        let p = self.private.as_ref()?;
+        let spent = p.accountant.spent(p.settings.delta);
+        Some(spent.map_or(f64::INFINITY, |s| s.epsilon))
+    }
+
+    /// For a private run: the accountant, with every step so far.
+    pub fn accountant(&self) -> Option<&RdpAccountant> {
+        self.private.as_ref().map(|p| &p.accountant)
+    }
+
+    /// For a private run: q, the probability that a training example is in
+    /// a batch (1/steps per epoch).
+    pub fn sample_rate(&self) -> Option<f64> {
+        self.private.as_ref().map(|p| p.rate)
     }
 
     /// The training set (after `limit`).
@@ -428,9 +476,15 @@ impl Trainer {
         let x = g.input_with(|batch| train.gather(indices, batch, targets));
         let y = model.net.forward(&mut g, x, Mode::Train { seed });
         let losses = loss(&mut g, y, targets);
-        let loss = g.value(losses).mean();
+        // A Poisson-sampled batch may be empty: its loss is no loss, and
+        // its gradient is 0 (the noise alone remains).
+        let loss = if indices.is_empty() {
+            0.0
+        } else {
+            g.value(losses).mean()
+        };
         if loss.is_nan() || f64::from(loss) > loss_limit {
-            let lr = optimizer.learning_rate(indices.len());
+            let lr = optimizer.learning_rate(indices.len().max(1));
             let (step, epoch) = (self.steps_done + 1, self.epochs_done() + 1);
             return Err(self.diverged(step, epoch, "the batch's loss", loss.into(), lr));
         }
@@ -438,10 +492,23 @@ impl Trainer {
             1.0 => losses,
             alpha => g.scale(losses, alpha),
         };
-        // Backward: ĝ, and (1/B) Σ_b g_b² when the optimizer reads it.
+        // Backward: ĝ, and (1/B) Σ_b g_b² when the optimizer reads it; for
+        // a private run the clipped mean.
         g.backward(scaled, self.request)?;
         // Step: every parameter updated from its gradient statistics.
-        optimizer.update(&mut model.params, tape);
+        match &mut self.private {
+            None => optimizer.update(&mut model.params, tape),
+            Some(p) => {
+                let step = self.steps_done + 1;
+                let (b, expected) = (indices.len(), p.expected_batch);
+                p.mechanism
+                    .privatize_tape(&model.params, tape, b, expected, step);
+                optimizer.update_for(&mut model.params, tape, self.config.batch_size);
+                p.accountant
+                    .step(p.mechanism.noise_multiplier(), p.rate)
+                    .expect("σ and q were checked when the run was built");
+            }
+        }
         self.steps_done += 1;
         Ok(loss)
     }
@@ -560,13 +627,22 @@ impl Trainer {
         on_event: &mut dyn FnMut(Event),
     ) -> Result<EpochMetrics, TrainError> {
         let epoch = self.epochs_done() + 1;
-        let order = Batches::new(
-            self.train.len(),
-            self.config.batch_size,
-            self.config.seed,
-            epoch,
-            false,
-        )?;
+        let order = match &self.private {
+            Some(p) if p.settings.poisson => Batches::poisson(
+                self.train.len(),
+                p.rate,
+                self.steps_per_epoch() as usize,
+                self.config.seed,
+                epoch,
+            )?,
+            _ => Batches::new(
+                self.train.len(),
+                self.config.batch_size,
+                self.config.seed,
+                epoch,
+                false,
+            )?,
+        };
         let batches = order.num_batches();
         let done = (self.steps_done % self.steps_per_epoch()) as usize;
         on_event(Event::EpochStart { epoch, batches });
@@ -615,6 +691,7 @@ impl Trainer {
             examples_per_s: seen as f64 / train_seconds,
             train_seconds,
             b_noise: self.epoch_noise.take().map(|n| n.b_noise()),
+            epsilon: self.epsilon(),
         };
         self.epoch_loss_sum = 0.0;
         on_event(Event::Epoch(&metrics));
@@ -825,4 +902,43 @@ fn evaluate(
             rmse: Some(loss.sqrt()),
         },
     }
+}
+
+/// The private state of a run of `config` with `settings`: the mechanism
+/// seeded by the run's seed, an empty accountant, q = 1/steps per epoch
+/// (Opacus' `DPDataLoader`: its `sample_rate` is 1/len(loader)) and q·N.
+/// A rule that reads the per-example squares is an error: DP-SGD privatizes
+/// the gradient only.
+fn private(
+    config: &TrainConfig,
+    settings: Privacy,
+    optimizer: &Optimizer,
+    train: &Dataset,
+) -> Result<Private, TrainError> {
+    if optimizer.grad_request() != GradRequest::Mean {
+        return Err(TrainError::Config(format!(
+            "{} reads the per-example squares (1/B) Σ g_b², which DP-SGD does not privatize; \
+             a private run takes a rule that reads the gradient only",
+            optimizer.name()
+        )));
+    }
+    let mechanism =
+        GaussianMechanism::new(settings.noise_multiplier, settings.max_norm, config.seed)?;
+    let n = train.len();
+    let (rate, expected_batch) = if settings.poisson {
+        let rate = 1.0 / n.div_ceil(config.batch_size) as f64;
+        (rate, rate * n as f64)
+    } else {
+        (
+            config.batch_size as f64 / n as f64,
+            config.batch_size as f64,
+        )
+    };
+    Ok(Private {
+        settings,
+        mechanism,
+        accountant: RdpAccountant::new(),
+        rate,
+        expected_batch,
+    })
 }
