@@ -11,7 +11,16 @@
 //! * `sgd`, `adam` — `sgd(lr=0.1)` and `adam(lr=1e-3)` at every `--bs`;
 //! * `adam+sq` — Adam whose backward also computes the per-example mean of
 //!   squares (1/B) Σ_b g_b² (the noise-scale statistics), at B = 128;
-//! * `adam_per_example` — the lecture's Adam with per-example squares, B = 128.
+//! * `adam_per_example` — the lecture's Adam with per-example squares, B = 128;
+//! * `dp_sgd` — a DP-SGD step with `sgd(lr=0.1)` at every `--bs`: per-example
+//!   norms and the clipped mean from one backward (C = 1, no per-example
+//!   gradient materialized), Gaussian noise (σ = 1), the update;
+//! * `dp_clip` — `dp_sgd` without the noise (σ = 0): what the norms and the
+//!   clipped mean cost alone;
+//! * `dp_sgd_materialized` — the same step the way a per-sample-gradient
+//!   library takes it: every g_b materialized (`GradRequest::PerExample`),
+//!   their norms, the clipped sum, the same noise and update, at every
+//!   `--bs` (B× the weights' memory: 2.7 GB at B = 1024).
 //!
 //! It is not a criterion bench: a step changes the weights, and the peers'
 //! figure is a rate over an epoch, so this measures the same thing the same
@@ -20,26 +29,32 @@
 //! ```text
 //! cargo bench -p gradlab-speed --bench train_throughput
 //! cargo bench -p gradlab-speed --bench train_throughput -- --bs 128 --opts adam --reps 5
+//! cargo bench -p gradlab-speed --bench train_throughput -- --bs 64,256,1024 --opts sgd,dp_sgd,dp_sgd_materialized
 //! ```
 
 use std::path::Path;
 use std::time::Instant;
 
 use clap::Parser;
-use gradlab::data;
-use gradlab::train::{TrainConfig, Trainer};
+use gradlab::autodiff::{Clipping, GradRequest, Tape};
+use gradlab::data::{self, Targets};
+use gradlab::layers::{Mode, Module};
+use gradlab::tensor::Tensor;
+use gradlab::train::{Privacy, TrainConfig, Trainer};
 
 /// Training throughput of the peers' MLP workload.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Rows to run, comma-separated: sgd, adam, adam+sq, adam_per_example.
+    /// Rows to run, comma-separated: sgd, adam, adam+sq, adam_per_example,
+    /// dp_sgd, dp_clip, dp_sgd_materialized.
     #[arg(
         long,
         default_value = "sgd,adam,adam+sq,adam_per_example",
         value_delimiter = ','
     )]
     opts: Vec<String>,
-    /// Batch sizes for sgd and adam (the other rows run at 128 only).
+    /// Batch sizes for sgd, adam and the DP-SGD rows (the other rows run at
+    /// 128 only).
     #[arg(long, default_value = "32,128,512", value_delimiter = ',')]
     bs: Vec<usize>,
     /// Passes over the training set per row; the median is reported.
@@ -56,15 +71,94 @@ struct Args {
     bench: bool,
 }
 
-/// The optimizer spec of a row, and whether it also asks for the squares.
-fn row(name: &str) -> Option<(&'static str, bool)> {
+/// How a row steps.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// The trainer's step.
+    Plain,
+    /// The trainer's step, the backward also computing the squares.
+    Squares,
+    /// The trainer's private step.
+    Private,
+    /// The trainer's private step without noise.
+    Clip,
+    /// A private step through materialized per-example gradients.
+    Materialized,
+}
+
+/// The optimizer spec of a row, and its route.
+fn row(name: &str) -> Option<(&'static str, Route)> {
     Some(match name {
-        "sgd" => ("sgd(lr=0.1)", false),
-        "adam" => ("adam(lr=1e-3)", false),
-        "adam+sq" => ("adam(lr=1e-3)", true),
-        "adam_per_example" => ("adam_per_example(eta0=1e-5)", false),
+        "sgd" => ("sgd(lr=0.1)", Route::Plain),
+        "adam" => ("adam(lr=1e-3)", Route::Plain),
+        "adam+sq" => ("adam(lr=1e-3)", Route::Squares),
+        "adam_per_example" => ("adam_per_example(eta0=1e-5)", Route::Plain),
+        "dp_sgd" => ("sgd(lr=0.1)", Route::Private),
+        "dp_clip" => ("sgd(lr=0.1)", Route::Clip),
+        "dp_sgd_materialized" => ("sgd(lr=0.1)", Route::Materialized),
         _ => return None,
     })
+}
+
+/// The DP-SGD rows' settings: C = 1, σ = 1, the bench's contiguous batches
+/// (a step costs the same whoever is in the batch).
+const DP: Privacy = Privacy {
+    max_norm: 1.0,
+    noise_multiplier: 1.0,
+    delta: 1e-5,
+    per_tensor: false,
+    poisson: false,
+};
+
+/// Buffers of the materialized route, kept across steps.
+#[derive(Default)]
+struct Materialized {
+    tape: Tape,
+    x: Tensor,
+    targets: Targets,
+    norms: Vec<f32>,
+}
+
+/// One DP-SGD step the way Opacus' `GradSampleModule` takes it: forward,
+/// backward with every g_b materialized, ‖g_b‖ from them, the clipped mean
+/// (1/B) Σ_b c_b g_b written over the gradient, then the trainer's noise
+/// and update as in its own private step.
+fn materialized_step(t: &mut Trainer, m: &mut Materialized, indices: &[usize], step: u64) {
+    let b = indices.len();
+    t.train_set().gather(indices, &mut m.x, &mut m.targets);
+    let Targets::Classes(labels) = &m.targets else {
+        unreachable!("MNIST has classes")
+    };
+    let mut g = m.tape.record(&t.model.params);
+    let x = g.input(&m.x);
+    let y = t.model.forward(&mut g, x, Mode::Train { seed: step });
+    let loss = g.softmax_cross_entropy(y, labels);
+    g.backward(loss, GradRequest::PerExample)
+        .expect("an MLP has per-example gradients");
+    let ids: Vec<_> = t.model.params.ids().collect();
+    m.norms.clear();
+    m.norms.resize(b, 0.0);
+    for &id in &ids {
+        let pe = m.tape.per_example(id).expect("computed").data();
+        for (n, row) in m.norms.iter_mut().zip(pe.chunks_exact(pe.len() / b)) {
+            *n += row.iter().map(|v| v * v).sum::<f32>();
+        }
+    }
+    for n in &mut m.norms {
+        *n = Clipping::factor(DP.max_norm, n.sqrt()) / b as f32;
+    }
+    for &id in &ids {
+        let pe = m.tape.per_example(id).expect("computed").data().to_vec();
+        let grad = m.tape.grad_mut(id).expect("computed").data_mut();
+        grad.fill(0.0);
+        for (&c, row) in m.norms.iter().zip(pe.chunks_exact(grad.len())) {
+            grad.iter_mut().zip(row).for_each(|(g, v)| *g += c * v);
+        }
+    }
+    let mechanism = gradlab::optim::GaussianMechanism::new(DP.noise_multiplier, DP.max_norm, 0)
+        .expect("valid settings");
+    mechanism.privatize_tape(&t.model.params, &mut m.tape, b, b as f64, step);
+    t.optimizer.update_for(&mut t.model.params, &m.tape, b);
 }
 
 fn main() {
@@ -78,11 +172,18 @@ fn main() {
     let n = mnist.train.len();
     println!("gradlab, {} threads, {n} examples", args.threads);
     for name in &args.opts {
-        let Some((spec, squares)) = row(name) else {
-            eprintln!("unknown row {name:?}; expected sgd, adam, adam+sq or adam_per_example");
+        let Some((spec, route)) = row(name) else {
+            eprintln!(
+                "unknown row {name:?}; expected sgd, adam, adam+sq, adam_per_example, dp_sgd, \
+                 dp_clip or dp_sgd_materialized"
+            );
             std::process::exit(2);
         };
-        let sizes: &[usize] = if matches!(name.as_str(), "sgd" | "adam") {
+        let every_size = matches!(
+            name.as_str(),
+            "sgd" | "adam" | "dp_sgd" | "dp_clip" | "dp_sgd_materialized"
+        );
+        let sizes: &[usize] = if every_size {
             &args.bs
         } else {
             &[128]
@@ -99,13 +200,22 @@ fn main() {
                         optimizer: spec.into(),
                         batch_size: bs,
                         epochs: 1,
+                        privacy: match route {
+                            Route::Private => Some(DP),
+                            Route::Clip => Some(Privacy {
+                                noise_multiplier: 0.0,
+                                ..DP
+                            }),
+                            _ => None,
+                        },
                         ..TrainConfig::default()
                     };
                     let mut trainer = Trainer::new(config, mnist.train.clone(), mnist.test.clone())
                         .expect("a valid configuration");
-                    if squares {
+                    if route == Route::Squares {
                         trainer = trainer.with_noise_scale();
                     }
+                    let mut materialized = Materialized::default();
                     let batch: Vec<Vec<usize>> = (0..steps)
                         .map(|i| (i * bs..(i + 1) * bs).collect())
                         .collect();
@@ -114,7 +224,11 @@ fn main() {
                         if i == args.warmup {
                             start = Instant::now();
                         }
-                        trainer.step(indices).expect("training does not diverge");
+                        if route == Route::Materialized {
+                            materialized_step(&mut trainer, &mut materialized, indices, i as u64);
+                        } else {
+                            trainer.step(indices).expect("training does not diverge");
+                        }
                     }
                     ((steps - args.warmup) * bs) as f64 / start.elapsed().as_secs_f64()
                 })
