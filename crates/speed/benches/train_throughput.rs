@@ -183,11 +183,7 @@ fn main() {
             name.as_str(),
             "sgd" | "adam" | "dp_sgd" | "dp_clip" | "dp_sgd_materialized"
         );
-        let sizes: &[usize] = if every_size {
-            &args.bs
-        } else {
-            &[128]
-        };
+        let sizes: &[usize] = if every_size { &args.bs } else { &[128] };
         for &bs in sizes {
             let steps = n / bs;
             assert!(
