@@ -25,20 +25,22 @@
 //! output gradient scaled by c_b and only its parameter inputs wanted. A
 //! parameter's gradient is linear in the output gradient's rows, row b
 //! carrying example b's contribution, so this gives (1/B) Σ_b c_b·g_b with
-//! one weight-gradient matmul, as a plain backward has.
+//! one weight-gradient matmul, as a plain backward has. That second pass
+//! is in the `clipping` module.
 
 use std::mem;
 
 use gradlab_tensor::Tensor;
 
+use crate::clipping::{clip, take_norms};
 use crate::error::BackwardError;
 use crate::op::MAX_INPUTS;
 use crate::params::ParamStore;
-use crate::tape::{values, Clipping, GradRequest, Graph, Kind, Node, Var};
+use crate::tape::{values, GradRequest, Graph, Kind, Node, Var};
 
 /// Which pass of the backward an op's [`Backward`] belongs to.
 #[derive(Clone, Copy, PartialEq)]
-enum Pass {
+pub(crate) enum Pass {
     /// The walk from the loss: every gradient, or with clipping all but the
     /// parameters' (which it only marks as reached).
     Walk,
@@ -223,7 +225,7 @@ fn emit(out: &mut [f32], first: bool, f: impl Fn(usize) -> f32) {
 
 /// Runs the backward of op node `node`, whose inputs are among `before`,
 /// in pass `pass`, from its gradient or, if given, from `dy`.
-fn differentiate(
+pub(crate) fn differentiate(
     node: &mut Node,
     before: &mut [Node],
     store: &ParamStore,
@@ -413,112 +415,5 @@ impl Graph<'_, '_> {
         }
         tape.last = Some((request, batch));
         Ok(())
-    }
-}
-
-/// After the walk has filled every reached parameter's squared norms: the
-/// totals ‖g_b‖ = √(Σ_params ‖g_b(p)‖²) (summed in the order of the
-/// parameters' ids, so the same for any thread count) into `totals`, and
-/// each parameter's norms square-rooted in place. Returns the number of
-/// parameter tensors that reached the loss.
-fn take_norms(
-    nodes: &mut [Node],
-    param_nodes: &[Option<Var>],
-    batch: usize,
-    totals: &mut Tensor,
-) -> usize {
-    totals.resize_for(&[batch]);
-    totals.fill(0.0);
-    let mut tensors = 0;
-    for v in param_nodes.iter().flatten() {
-        let node = &mut nodes[v.0];
-        if !node.grad_ready {
-            continue;
-        }
-        tensors += 1;
-        let t = totals.data_mut();
-        for (t, n) in t.iter_mut().zip(node.norms.data_mut()) {
-            *t += *n;
-            *n = n.sqrt();
-        }
-    }
-    totals.map_inplace(f32::sqrt);
-    tensors
-}
-
-/// Clipping's second pass: every op node up to `loss` that meets a reached
-/// parameter runs its backward again from its output gradient with row b
-/// scaled by c_b, for its parameter inputs only (flat clipping: once, with
-/// the factors of the total norms; per tensor: once per parameter input,
-/// with that tensor's factors under the bound C/√P).
-fn clip(
-    nodes: &mut [Node],
-    loss: usize,
-    store: &ParamStore,
-    (clipping, tensors): (Clipping, usize),
-    (scaled, factors): (&mut Tensor, &mut Tensor),
-    totals: &Tensor,
-    batch: usize,
-) {
-    let request = GradRequest::Clipped(clipping);
-    let bound = if clipping.per_tensor {
-        clipping.max_norm / (tensors.max(1) as f32).sqrt()
-    } else {
-        clipping.max_norm
-    };
-    // The walk marked the parameters it reached; this pass writes them.
-    let reached = |n: &Node| matches!(n.kind, Kind::Param(_)) && n.grad_ready;
-    let mut params = [0; MAX_INPUTS];
-    for i in (0..=loss).rev() {
-        let (before, rest) = nodes.split_at_mut(i);
-        let node = &mut rest[0];
-        if node.kind != Kind::Op || !node.grad_ready || !node.needs_grad {
-            continue;
-        }
-        let mut count = 0;
-        for v in &node.inputs {
-            if reached(&before[v.0]) && !params[..count].contains(&v.0) {
-                params[count] = v.0;
-                count += 1;
-            }
-        }
-        if count == 0 {
-            continue;
-        }
-        for &p in &params[..count] {
-            before[p].grad_ready = false;
-        }
-        // Scales the node's gradient by the factors of `norms` and runs
-        // the op's backward from it for parameter `only` (or all).
-        let mut run =
-            |norms: &Tensor, only: Option<usize>, before: &mut [Node], node: &mut Node| {
-                factors.resize_for(&[batch]);
-                for (c, &n) in factors.data_mut().iter_mut().zip(norms.data()) {
-                    *c = Clipping::factor(bound, n);
-                }
-                scale_rows(&node.grad, factors.data(), scaled);
-                let pass = (request, batch, Pass::Clip(only));
-                differentiate(node, before, store, pass, Some(scaled));
-            };
-        if clipping.per_tensor {
-            for &p in &params[..count] {
-                let norms = mem::take(&mut before[p].norms);
-                run(&norms, Some(p), before, node);
-                before[p].norms = norms;
-            }
-        } else {
-            run(totals, None, before, node);
-        }
-    }
-}
-
-/// `out` = `dy` with row b (of the `factors.len()` rows) multiplied by
-/// `factors[b]`.
-fn scale_rows(dy: &Tensor, factors: &[f32], out: &mut Tensor) {
-    out.resize_for(dy.shape());
-    let width = dy.len() / factors.len().max(1);
-    let rows = out.data_mut().chunks_exact_mut(width.max(1));
-    for ((o, d), &c) in rows.zip(dy.data().chunks_exact(width.max(1))).zip(factors) {
-        o.iter_mut().zip(d).for_each(|(o, &d)| *o = c * d);
     }
 }

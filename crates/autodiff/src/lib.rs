@@ -61,6 +61,12 @@
 //!   lecture's batch-size-independent Adam needs (s estimates E g² = μ² + σ²).
 //! * `PerExample`: ĝ, the mean of squares, and every g_b as a `[B, …]`
 //!   tensor.
+//! * `Norms`: ĝ and every ‖g_b‖, per parameter tensor and in total, without
+//!   materializing any g_b: ‖x_bᵀ δ_b‖² = ‖x_b‖²·‖δ_b‖² (Goodfellow 2015).
+//! * `Clipped(C)`: the clipped mean (1/B) Σ_b min(1, C/‖g_b‖)·g_b that
+//!   DP-SGD needs, again without any g_b: the weight-gradient matmuls wait
+//!   until the walk has every norm, then run once with the rows of δ
+//!   scaled (Bu et al. 2022; see the `backward` module).
 //!
 //! This holds while examples do not interact. The tape tracks which values
 //! belong to one example and which mix them (a sum over the batch, a product
@@ -73,6 +79,7 @@
 //! gradient noise scale B_noise = tr(Σ)/|G|² (McCandlish et al. 2018).
 
 mod backward;
+mod clipping;
 mod describe;
 mod error;
 pub mod gradcheck;
@@ -84,6 +91,7 @@ mod params;
 mod recorded;
 mod tape;
 
+pub use clipping::Clipping;
 pub use error::BackwardError;
 pub use gradcheck::{gradient_check, GradientCheck};
 pub use noise::NoiseScale;
@@ -91,4 +99,4 @@ pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;
 pub use ops::arith::BinaryKind;
 pub use params::{ParamId, ParamStore};
-pub use tape::{Clipping, GradRequest, Graph, Tape, Var};
+pub use tape::{GradRequest, Graph, Tape, Var};

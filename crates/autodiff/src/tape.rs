@@ -13,6 +13,7 @@
 
 use gradlab_tensor::Tensor;
 
+use crate::clipping::Clipping;
 use crate::op::{Examples, Op, MAX_INPUTS};
 use crate::params::{ParamId, ParamStore};
 use crate::recorded::{self, Recorded};
@@ -58,45 +59,6 @@ impl GradRequest {
     /// Whether the request computes per-example norms.
     pub fn computes_norms(self) -> bool {
         matches!(self, GradRequest::Norms | GradRequest::Clipped(_))
-    }
-}
-
-/// How [`GradRequest::Clipped`] bounds each example's gradient.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Clipping {
-    /// C: the bound on ‖g_b‖ over all parameters (`f32::INFINITY` clips
-    /// nothing). Must not be negative or NaN.
-    pub max_norm: f32,
-    /// Clip each parameter tensor on its own, to C/√P for the P tensors
-    /// that reach the loss, so that the whole g_b still has norm ≤ C
-    /// (McMahan et al. 2018's per-layer clipping, with equal bounds). The
-    /// default, `false`, clips the whole g_b at once (Opacus' flat
-    /// clipping).
-    pub per_tensor: bool,
-}
-
-impl Clipping {
-    /// Flat clipping of the whole g_b to norm `max_norm`.
-    pub fn flat(max_norm: f32) -> Clipping {
-        Clipping {
-            max_norm,
-            per_tensor: false,
-        }
-    }
-
-    /// Each of the P parameter tensors clipped to `max_norm`/√P.
-    pub fn per_tensor(max_norm: f32) -> Clipping {
-        Clipping {
-            max_norm,
-            per_tensor: true,
-        }
-    }
-
-    /// The factor of an example whose gradient has norm `norm` under the
-    /// bound `max_norm`: min(1, max_norm/(norm + 10⁻⁶)), Opacus'
-    /// `clip_factor`.
-    pub fn factor(max_norm: f32, norm: f32) -> f32 {
-        (max_norm / (norm + 1e-6)).min(1.0)
     }
 }
 

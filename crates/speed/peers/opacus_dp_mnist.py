@@ -1,0 +1,99 @@
+"""DP-SGD on MNIST with Opacus: the peer of
+
+    cargo run --release --example mnist -- --optimizer "OPT" --batch-size B --epochs E --dp-epsilon EPS
+
+on the same model (MLP 784-512-512-10, ReLU, pixels / 255), the same recipe
+(plain SGD at lr, expected batch B by Poisson sampling at q = 1/⌈60000/B⌉,
+flat clipping to C, E epochs) and the same privacy budget (σ chosen by
+Opacus' get_noise_multiplier for ε at δ, RDP accountant). The weights start
+from PyTorch's default initialization, not gradlab's.
+
+Run by hand in a scratch virtualenv on a quiet machine (never by the test
+suite):
+
+    python3 -m venv /tmp/opacus && /tmp/opacus/bin/pip install torch opacus numpy
+    /tmp/opacus/bin/python crates/speed/peers/opacus_dp_mnist.py --lr 4 --batch-size 1024 --epochs 15 --seed 0
+
+It prints, per epoch, the training seconds (evaluation excluded), the test
+accuracy and ε, as gradlab's example does.
+"""
+
+import argparse
+import gzip
+import os
+import time
+
+import numpy as np
+import opacus
+import torch
+from opacus import PrivacyEngine
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "..", "datasets", "mnist")
+
+
+def idx(name):
+    with gzip.open(os.path.join(DATA, name + ".gz"), "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--lr", type=float, default=4.0)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epsilon", type=float, default=3.0)
+    p.add_argument("--delta", type=float, default=1e-5)
+    p.add_argument("--clip", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--grad-sample-mode", default="hooks", help="hooks (per-sample gradients) or ghost")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+
+    x = torch.tensor(idx("train-images-idx3-ubyte").reshape(-1, 784), dtype=torch.float32) / 255
+    y = torch.tensor(idx("train-labels-idx1-ubyte"), dtype=torch.long)
+    xt = torch.tensor(idx("t10k-images-idx3-ubyte").reshape(-1, 784), dtype=torch.float32) / 255
+    yt = torch.tensor(idx("t10k-labels-idx1-ubyte"), dtype=torch.long)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=a.batch_size)
+
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
+    engine = PrivacyEngine(accountant="rdp")
+    model, opt, loader = engine.make_private_with_epsilon(
+        module=model, optimizer=opt, data_loader=loader, target_epsilon=a.epsilon,
+        target_delta=a.delta, epochs=a.epochs, max_grad_norm=a.clip,
+        grad_sample_mode=a.grad_sample_mode, poisson_sampling=True,
+    )
+    print(f"torch {torch.__version__}, opacus {opacus.__version__}, {a.threads} threads, "
+          f"sigma {opt.noise_multiplier:.4f}, q {1 / len(loader):.4e}, {a}")
+    total = 0.0
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+        seconds = time.perf_counter() - start
+        total += seconds
+        model.eval()
+        with torch.no_grad():
+            acc = (model(xt).argmax(1) == yt).float().mean().item()
+        eps = engine.get_epsilon(a.delta)
+        print(f"epoch {epoch}/{a.epochs}  test acc {100 * acc:.2f}%  eps {eps:.3f}  {seconds:.1f} s")
+    print(f"final test accuracy {100 * acc:.2f}%  eps {eps:.3f}  training {total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
