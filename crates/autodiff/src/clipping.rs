@@ -13,6 +13,7 @@ use std::mem;
 use gradlab_tensor::Tensor;
 
 use crate::backward::{differentiate, Pass};
+use crate::kernels;
 use crate::op::MAX_INPUTS;
 use crate::params::ParamStore;
 use crate::tape::{GradRequest, Kind, Node, Var};
@@ -136,7 +137,8 @@ pub(crate) fn clip(
                 for (c, &n) in factors.data_mut().iter_mut().zip(norms.data()) {
                     *c = Clipping::factor(bound, n);
                 }
-                scale_rows(&node.grad, factors.data(), scaled);
+                scaled.resize_for(node.grad.shape());
+                kernels::scale_rows(node.grad.data(), factors.data(), scaled.data_mut());
                 let pass = (request, batch, Pass::Clip(only));
                 differentiate(node, before, store, pass, Some(scaled));
             };
@@ -149,16 +151,5 @@ pub(crate) fn clip(
         } else {
             run(totals, None, before, node);
         }
-    }
-}
-
-/// `out` = `dy` with row b (of the `factors.len()` rows) multiplied by
-/// `factors[b]`.
-fn scale_rows(dy: &Tensor, factors: &[f32], out: &mut Tensor) {
-    out.resize_for(dy.shape());
-    let width = dy.len() / factors.len().max(1);
-    let rows = out.data_mut().chunks_exact_mut(width.max(1));
-    for ((o, d), &c) in rows.zip(dy.data().chunks_exact(width.max(1))).zip(factors) {
-        o.iter_mut().zip(d).for_each(|(o, &d)| *o = c * d);
     }
 }

@@ -78,8 +78,8 @@ pub(crate) fn scaled_column_sums_of_squares(m: &[f32], s: f32, out: &mut [f32]) 
 /// without forming it.
 pub(crate) fn outer_product_norms(x: &[f32], d: &[f32], s: f32, out: &mut [f32]) {
     let (xw, dw) = (x.len() / out.len().max(1), d.len() / out.len().max(1));
-    vectorized(|| {
-        for (b, o) in out.iter_mut().enumerate() {
+    parallel::per_row(out, xw + dw, |first, out| {
+        for (b, o) in (first..).zip(out) {
             *o = s * squares(&x[b * xw..][..xw]) * squares(&d[b * dw..][..dw]);
         }
     });
@@ -88,9 +88,26 @@ pub(crate) fn outer_product_norms(x: &[f32], d: &[f32], s: f32, out: &mut [f32])
 /// `out[b] = s · ‖d_b‖²` for the rows d_b of `d`.
 pub(crate) fn row_norms(d: &[f32], s: f32, out: &mut [f32]) {
     let dw = d.len() / out.len().max(1);
-    vectorized(|| {
-        for (b, o) in out.iter_mut().enumerate() {
+    parallel::per_row(out, dw, |first, out| {
+        for (b, o) in (first..).zip(out) {
             *o = s * squares(&d[b * dw..][..dw]);
+        }
+    });
+}
+
+/// `out` = `dy` with row b multiplied by `factors[b]`, for `factors.len()`
+/// rows.
+pub(crate) fn scale_rows(dy: &[f32], factors: &[f32], out: &mut [f32]) {
+    let width = dy.len() / factors.len().max(1);
+    parallel::rows_mut(out, width, |first, rows| {
+        let at = first * width;
+        let dy = dy[at..].chunks_exact(width.max(1));
+        for ((o, d), &c) in rows
+            .chunks_exact_mut(width.max(1))
+            .zip(dy)
+            .zip(&factors[first..])
+        {
+            o.iter_mut().zip(d).for_each(|(o, &d)| *o = c * d);
         }
     });
 }

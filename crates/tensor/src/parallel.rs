@@ -43,6 +43,21 @@ pub fn rows_mut(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) +
     }
 }
 
+/// Calls `f(first_row, block)` over consecutive blocks of `out`, which
+/// holds one result per row of some row-major data with `row_len` elements
+/// per row (a norm per row, say): each block covers about [`CHUNK`]
+/// elements of that data, and the blocks run in parallel when it is large.
+pub fn per_row(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if out.len() * row_len < PARALLEL_MIN {
+        vectorized(|| f(0, out));
+    } else {
+        let rows_per_block = (CHUNK / row_len.max(1)).max(1);
+        out.par_chunks_mut(rows_per_block)
+            .enumerate()
+            .for_each(|(i, c)| vectorized(|| f(i * rows_per_block, c)));
+    }
+}
+
 /// `Σ data` accumulated in f64, one partial sum per fixed chunk, the partials
 /// added in chunk order.
 pub(crate) fn sum(data: &[f32]) -> f64 {
