@@ -21,31 +21,29 @@
 //! The privacy each step spends is accounted by the
 //! [`accountant`](crate::accountant) from σ and the sampling rate q.
 //!
-//! **The noise is seeded.** z is drawn from ChaCha8 keyed by the run's
-//! seed, the step and the parameter, so a run is reproducible and a resumed
-//! run draws the same noise as one that did not stop. Anyone who knows the
-//! seed can recompute z and remove it: a real deployment must draw the
-//! seed from the operating system (`/dev/urandom`) and keep it secret. (The
-//! sampler is also a floating-point one: Mironov 2012 shows that textbook
-//! floating-point Laplace and Gaussian samplers leak through their
-//! rounding; a deployment against such an adversary needs a discrete
-//! sampler.)
+//! **The noise is seeded.** z is drawn by Philox4x32-10 and Box–Muller
+//! ([`GaussianStream`]) keyed by the run's seed, in the stream of the step
+//! and the parameter, so a run is reproducible and a resumed run draws the
+//! same noise as one that did not stop. Anyone who knows the seed can
+//! recompute z and remove it: a real deployment must draw the seed from the
+//! operating system (`/dev/urandom`) and keep it secret. Philox is a
+//! statistical generator, as PyTorch's and so Opacus' default is (Opacus'
+//! `secure_mode` swaps in a cryptographic one): it is not built to keep
+//! its key from someone who sees its output. (The sampler is also a
+//! floating-point one: Mironov 2012 shows that textbook floating-point
+//! Laplace and Gaussian samplers leak through their rounding; a deployment
+//! against such an adversary needs a discrete sampler.)
+//!
+//! [`GaussianStream`]: gradlab_tensor::philox::GaussianStream
 //!
 //! [`GradRequest::Clipped`]: crate::GradRequest::Clipped
 //! [`Optimizer::update_for`]: crate::Optimizer::update_for
 
 use gradlab_autodiff::{ParamStore, Tape};
 use gradlab_tensor::parallel;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
+use gradlab_tensor::philox::GaussianStream;
 
 use crate::accountant::PrivacyError;
-
-/// Elements per noise stream: the noise of a parameter is drawn in chunks
-/// of this size, chunk k from its own ChaCha8 stream, so chunks can be
-/// drawn in parallel and the noise is the same for any number of threads.
-/// It matches the tensor crate's parallel chunk, so a chunk is one call.
-const STREAM: usize = 1 << 14;
 
 /// The Gaussian mechanism of DP-SGD: N(0, σ²C²) added to the sum of the
 /// clipped per-example gradients.
@@ -124,21 +122,15 @@ impl GaussianMechanism {
         if scale == 1.0 && std == 0.0 {
             return;
         }
-        let key = self.key(step, id);
-        parallel::chunks_mut(grad, |at, chunk| {
-            for (k, part) in chunk.chunks_mut(STREAM).enumerate() {
-                if std == 0.0 {
-                    part.iter_mut().for_each(|g| *g *= scale);
-                    continue;
-                }
-                let mut rng = rand_chacha::ChaCha8Rng::from_seed(key);
-                rng.set_stream((at / STREAM + k) as u64);
-                for g in part.iter_mut() {
-                    let z: f32 = StandardNormal.sample(&mut rng);
-                    *g = *g * scale + std * z;
-                }
-            }
-        });
+        if std == 0.0 {
+            // Without noise, only the rescaling (and no +0 to turn −0 into 0).
+            parallel::chunks_mut(grad, |_, chunk| chunk.iter_mut().for_each(|g| *g *= scale));
+            return;
+        }
+        // The step's two words and the parameter's name the stream; every
+        // element of it is a function of its index, so threads can split it.
+        let stream = [step as u32, (step >> 32) as u32, id as u32];
+        GaussianStream::new(self.seed, stream).axpby(grad, scale, std);
     }
 
     /// [`privatize`](GaussianMechanism::privatize) for every parameter of
@@ -157,17 +149,5 @@ impl GaussianMechanism {
                 self.privatize(g.data_mut(), batch, expected_batch, step, id.0);
             }
         }
-    }
-
-    /// The ChaCha8 key of one parameter's noise at one step: the seed, the
-    /// step and the parameter's id side by side, so no two differ in
-    /// nothing.
-    fn key(&self, step: u64, id: usize) -> [u8; 32] {
-        let mut key = [0; 32];
-        key[..8].copy_from_slice(&self.seed.to_le_bytes());
-        key[8..16].copy_from_slice(&step.to_le_bytes());
-        key[16..24].copy_from_slice(&(id as u64).to_le_bytes());
-        key[24..].copy_from_slice(b"DP-NOISE");
-        key
     }
 }

@@ -13,6 +13,9 @@
 //!   never a copy, and large products are split into fixed tiles run on
 //!   rayon's threads.
 //! * [`random`] — seeded uniform and normal initialisation.
+//! * [`philox`] — counter-based Gaussian noise (Philox4x32-10 and
+//!   Box–Muller), vectorized, for noise that must be drawn fast and the same
+//!   on any number of threads.
 //! * [`simd`] — runs plain loops compiled for AVX-512 or AVX2 when the CPU
 //!   has them.
 //! * [`parallel`] — elementwise loops cut into fixed chunks for rayon's
@@ -43,6 +46,7 @@ pub mod elementwise;
 mod gemm;
 pub mod matmul;
 pub mod parallel;
+pub mod philox;
 pub mod random;
 pub mod reduce;
 pub mod simd;
