@@ -3,15 +3,15 @@
 //!
 //! Numbers are written in Rust's shortest form that parses back to the same
 //! value, so the files are exact; an empty field means "not measured" (after
-//! a divergence, or B_noise for an optimizer that does not ask for
-//! per-example squares).
+//! a divergence, B_noise for an optimizer that does not ask for
+//! per-example squares, ε for a run that is not private).
 
 use std::fmt::Write;
 
 use crate::run::{RunRecord, RunSpec};
 
 /// The columns of `runs.csv`: one row per run and checkpoint.
-pub const RUN_COLUMNS: [&str; 20] = [
+pub const RUN_COLUMNS: [&str; 21] = [
     "experiment",
     "job",
     "series",
@@ -30,6 +30,7 @@ pub const RUN_COLUMNS: [&str; 20] = [
     "test_accuracy",
     "lr",
     "b_noise",
+    "epsilon",
     "wall_s",
     "examples_per_s",
 ];
@@ -100,18 +101,19 @@ pub fn runs(records: &[&RunRecord]) -> String {
                     let b_noise = m.noise.map(|n| n.b_noise());
                     let _ = writeln!(
                         out,
-                        "ok,{},{},{},{},{},{},{}",
+                        "ok,{},{},{},{},{},{},{},{}",
                         m.train_loss,
                         m.test_loss,
                         m.test_accuracy,
                         m.lr,
                         opt(b_noise),
+                        opt(m.epsilon),
                         m.train_seconds,
                         c.examples as f64 / m.train_seconds
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "diverged,,,,,,,");
+                    let _ = writeln!(out, "diverged,,,,,,,,");
                 }
             }
         }

@@ -33,6 +33,8 @@ pub enum Choice {
     Variants,
     /// A learning-rate grid per optimizer.
     LrSweep,
+    /// DP-SGD at several noise levels.
+    Privacy,
 }
 
 /// The options that define a sweep (everything but where it goes and how it
@@ -41,7 +43,8 @@ pub enum Choice {
 #[derive(Args, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     /// Experiments to run, comma-separated: bias-correction,
-    /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep, or all.
+    /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep,
+    /// privacy, or all.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     pub experiment: Vec<Choice>,
     /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
@@ -268,6 +271,7 @@ fn experiment_of(choice: Choice) -> Option<Experiment> {
         Choice::BatchSize => Experiment::BatchSize,
         Choice::Variants => Experiment::Variants,
         Choice::LrSweep => Experiment::LrSweep,
+        Choice::Privacy => Experiment::Privacy,
     })
 }
 

@@ -6,7 +6,8 @@
 //! sizes are compared fairly: a run of batch size B takes ⌈budget/B⌉ steps
 //! of exactly B examples (the last partial batch of every epoch is dropped,
 //! so a step never mixes batch sizes), looping over epochs 1, 2, … of the
-//! seeded shuffle as long as needed. Everything random derives from the seed,
+//! seeded shuffle as long as needed. A private run takes the trainer's own
+//! Poisson batches instead, B examples on average. Everything random derives from the seed,
 //! so a run's numbers are the same on every repetition and for any number of
 //! threads; only its timings vary.
 
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gradlab_data::{Batches, Dataset};
-use gradlab_train::{TrainConfig, TrainError, Trainer};
+use gradlab_train::{Privacy, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::experiments::Experiment;
@@ -51,6 +52,10 @@ pub struct RunSpec {
     pub checkpoints: usize,
     /// Hidden layer widths of the MLP.
     pub hidden: Vec<usize>,
+    /// DP-SGD's settings, for a private run: batches are then Poisson
+    /// samples of expected size `batch_size`, and each checkpoint records ε.
+    #[serde(default)]
+    pub privacy: Option<Privacy>,
 }
 
 impl RunSpec {
@@ -122,6 +127,41 @@ pub struct Metrics {
     pub noise: Option<Noise>,
     /// Seconds spent in training steps so far (evaluations excluded).
     pub train_seconds: f64,
+    /// For a private run: ε spent so far, at the run's δ (∞ without
+    /// noise, written `"inf"` in JSON, which has no infinity).
+    #[serde(default, with = "unbounded")]
+    pub epsilon: Option<f64>,
+}
+
+/// An `Option<f64>` in JSON that may be infinite: ∞ as the string `"inf"`.
+mod unbounded {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(v) if *v == f64::INFINITY => s.serialize_str("inf"),
+            Some(v) => s.serialize_some(v),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None => Ok(None),
+            Some(Value::Number(v)) => Ok(Some(v)),
+            Some(Value::Text(t)) if t == "inf" => Ok(Some(f64::INFINITY)),
+            Some(Value::Text(t)) => Err(D::Error::custom(format!(
+                "expected a number or \"inf\", got {t:?}"
+            ))),
+        }
+    }
 }
 
 /// One evaluation point of a run.
@@ -226,7 +266,7 @@ pub fn execute(
         limit: None,
         loss_scale: spec.loss_scale,
         standardize: false,
-        privacy: None,
+        privacy: spec.privacy,
     };
     let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
     // The trainer sizes a cosine schedule by whole epochs; the run stops at
@@ -250,7 +290,10 @@ pub fn execute(
     let mut step = 0u64;
 
     'epochs: for epoch in 1.. {
-        let batches = Batches::new(data.train.len(), b, spec.seed, epoch, true)?;
+        let batches = match spec.privacy {
+            Some(_) => trainer.batches(epoch)?,
+            None => Batches::new(data.train.len(), b, spec.seed, epoch, true)?,
+        };
         for indices in batches.iter() {
             let lr = trainer.optimizer.learning_rate(b);
             let start = Instant::now();
@@ -265,7 +308,7 @@ pub fn execute(
                 }
                 Err(e) => return Err(e.into()),
             };
-            on_examples(b as u64);
+            on_examples(indices.len() as u64);
             if let Some(n) = trainer.last_noise_scale() {
                 let sum = noise.get_or_insert_with(Noise::default);
                 sum.trace_sigma += n.trace_sigma;
@@ -305,6 +348,7 @@ pub fn execute(
                         lr,
                         noise: noise.take(),
                         train_seconds: seconds,
+                        epsilon: trainer.epsilon(),
                     }),
                 });
                 (window_loss, window_steps) = (0.0, 0);

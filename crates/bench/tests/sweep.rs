@@ -249,6 +249,8 @@ fn the_quick_sweep_plans_every_experiment() {
     assert_eq!(count(Experiment::BatchSize), 40);
     assert_eq!(count(Experiment::Variants), 54);
     assert_eq!(count(Experiment::LrSweep), 270);
+    // σ = 0 and 5 noise multipliers, × 2 seeds.
+    assert_eq!(count(Experiment::Privacy), 12);
     // Every batch size sees exactly the budget, and every checkpoint falls
     // on the same number of examples whatever the batch size.
     for r in &plan {

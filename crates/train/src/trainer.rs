@@ -443,6 +443,29 @@ impl Trainer {
         self.private.as_ref().map(|p| p.rate)
     }
 
+    /// The batches of epoch `epoch` (from 1) as [`fit`](Trainer::fit) takes
+    /// them: Poisson-sampled at rate q in a private run that asks for it,
+    /// else the run's seeded shuffle cut into batches of the batch size (the
+    /// last one shorter).
+    pub fn batches(&self, epoch: usize) -> Result<Batches, TrainError> {
+        Ok(match &self.private {
+            Some(p) if p.settings.poisson => Batches::poisson(
+                self.train.len(),
+                p.rate,
+                self.steps_per_epoch() as usize,
+                self.config.seed,
+                epoch,
+            )?,
+            _ => Batches::new(
+                self.train.len(),
+                self.config.batch_size,
+                self.config.seed,
+                epoch,
+                false,
+            )?,
+        })
+    }
+
     /// The training set (after `limit`).
     pub fn train_set(&self) -> &Dataset {
         &self.train
@@ -627,22 +650,7 @@ impl Trainer {
         on_event: &mut dyn FnMut(Event),
     ) -> Result<EpochMetrics, TrainError> {
         let epoch = self.epochs_done() + 1;
-        let order = match &self.private {
-            Some(p) if p.settings.poisson => Batches::poisson(
-                self.train.len(),
-                p.rate,
-                self.steps_per_epoch() as usize,
-                self.config.seed,
-                epoch,
-            )?,
-            _ => Batches::new(
-                self.train.len(),
-                self.config.batch_size,
-                self.config.seed,
-                epoch,
-                false,
-            )?,
-        };
+        let order = self.batches(epoch)?;
         let batches = order.num_batches();
         let done = (self.steps_done % self.steps_per_epoch()) as usize;
         on_event(Event::EpochStart { epoch, batches });

@@ -17,6 +17,7 @@ pub mod batch_size;
 pub mod bias_correction;
 pub mod eps_to_sgd;
 pub mod lr_sweep;
+pub mod privacy;
 pub mod scale_invariance;
 pub mod variants;
 
@@ -36,17 +37,20 @@ pub enum Experiment {
     Variants,
     /// A log grid of learning rates per optimizer.
     LrSweep,
+    /// DP-SGD at several noise levels: test accuracy against ε.
+    Privacy,
 }
 
 impl Experiment {
     /// Every experiment, in report order.
-    pub const ALL: [Experiment; 6] = [
+    pub const ALL: [Experiment; 7] = [
         Experiment::BiasCorrection,
         Experiment::ScaleInvariance,
         Experiment::EpsToSgd,
         Experiment::BatchSize,
         Experiment::Variants,
         Experiment::LrSweep,
+        Experiment::Privacy,
     ];
 
     /// The name `--experiment` takes.
@@ -58,6 +62,7 @@ impl Experiment {
             Experiment::BatchSize => "batch-size",
             Experiment::Variants => "variants",
             Experiment::LrSweep => "lr-sweep",
+            Experiment::Privacy => "privacy",
         }
     }
 
@@ -70,6 +75,7 @@ impl Experiment {
             Experiment::BatchSize => "Learning-rate rules for the batch size",
             Experiment::Variants => "Every optimizer at its tuned rate",
             Experiment::LrSweep => "Sensitivity to the learning rate",
+            Experiment::Privacy => "Accuracy against privacy (DP-SGD)",
         }
     }
 
@@ -106,6 +112,11 @@ impl Experiment {
                 "slide \"RMSProp Analysis\" (\"this makes the learning rate η \
                  dimensionless\"): how wide a range of η trains well, per optimizer."
             }
+            Experiment::Privacy => {
+                "beyond the lecture, the best-known use of per-example gradients: DP-SGD \
+                 (Abadi et al. 2016) clips each example's gradient and adds Gaussian noise; \
+                 more noise spends less privacy (a smaller ε) and costs test accuracy."
+            }
         }
     }
 
@@ -121,6 +132,7 @@ impl Experiment {
             Experiment::ScaleInvariance | Experiment::EpsToSgd => (122_880, 20_480),
             Experiment::BatchSize | Experiment::Variants => (196_608, 32_768),
             Experiment::LrSweep => (61_440, 20_480),
+            Experiment::Privacy => (privacy::FULL.budget(), privacy::QUICK.budget()),
         };
         if settings.quick {
             quick
@@ -137,6 +149,9 @@ impl Experiment {
         // The variants table counts examples until a target accuracy, which
         // is only as fine as the evaluations.
         match (self, settings.quick) {
+            // One evaluation per epoch.
+            (Experiment::Privacy, false) => 15,
+            (Experiment::Privacy, true) => 5,
             (Experiment::Variants, false) => 16,
             (Experiment::Variants, true) => 8,
             (_, false) => 8,
@@ -153,6 +168,7 @@ impl Experiment {
             Experiment::BatchSize => batch_size::plan(settings),
             Experiment::Variants => variants::plan(settings),
             Experiment::LrSweep => lr_sweep::plan(settings),
+            Experiment::Privacy => privacy::plan(settings),
         }
     }
 
@@ -165,6 +181,7 @@ impl Experiment {
             Experiment::BatchSize => batch_size::section(settings, records),
             Experiment::Variants => variants::section(settings, records),
             Experiment::LrSweep => lr_sweep::section(settings, records),
+            Experiment::Privacy => privacy::section(settings, records),
         }
     }
 }
@@ -456,6 +473,7 @@ pub(crate) fn with_seeds(
                 budget,
                 checkpoints: checkpoints.min(budget.div_ceil(c.batch_size)),
                 hidden: settings.hidden.clone(),
+                privacy: None,
             })
         })
         .collect()
