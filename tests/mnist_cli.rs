@@ -413,3 +413,99 @@ fn ctrl_c_saves_and_the_resumed_run_is_the_uninterrupted_one() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sha256_of_model(&dir), sha256_of_model(&straight));
 }
+
+#[test]
+fn bad_privacy_flags_are_errors() {
+    for (args, message) in [
+        (
+            &["--dp-clip", "1"][..],
+            "set up a private run, which needs --dp-noise or --dp-epsilon",
+        ),
+        (&["--dp-per-tensor"], "needs --dp-noise or --dp-epsilon"),
+        (
+            &["--dp-noise=-1"],
+            "the noise multiplier σ must be a finite number ≥ 0, got -1",
+        ),
+        (
+            &["--dp-noise", "NaN"],
+            "the noise multiplier σ must be a finite number ≥ 0",
+        ),
+        (
+            &["--dp-noise", "1", "--dp-clip", "0"],
+            "the clipping bound C must be a number > 0",
+        ),
+        (
+            &["--dp-noise", "1", "--dp-clip", "inf"],
+            "∞ only without noise",
+        ),
+        (
+            &["--dp-noise", "1", "--dp-delta", "2"],
+            "δ must be in (0, 1), got 2",
+        ),
+        (
+            &["--dp-epsilon", "0"],
+            "the target ε must be a finite number > 0, got 0",
+        ),
+        (
+            &["--dp-epsilon", "1e-9"],
+            "no noise multiplier up to 1e6 reaches ε = 0.000000001",
+        ),
+        (
+            &["--optimizer", "adam_per_example", "--dp-noise", "1"],
+            "adam_per_example reads the per-example squares",
+        ),
+    ] {
+        assert_error(&run(args), &[message]);
+    }
+}
+
+#[test]
+fn a_private_run_reports_epsilon_and_resumes_with_its_own_settings() {
+    let dir = temp("private");
+    let o = run(&["--dp-noise", "1.1", "--dp-clip", "0.5", "--save", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for part in [
+        "privacy: DP-SGD · clip C = 0.5 (flat) · noise σ = 1.1000 · δ = 1e-5",
+        "Poisson sampling q = 1.250e-1",
+        "epoch 1/1",
+        "privacy spent   ε = ",
+        "outside the guarantee",
+    ] {
+        assert!(out.contains(part), "{part:?} not in:\n{out}");
+    }
+    // ε after one epoch, as the accountant gives it for 8 steps at q = 1/8.
+    let mut accountant = gradlab::optim::RdpAccountant::new();
+    for _ in 0..8 {
+        accountant.step(1.1, 0.125).unwrap();
+    }
+    let epsilon = accountant.spent(1e-5).unwrap().epsilon;
+    assert!(
+        out.contains(&format!("ε {epsilon:.3}")),
+        "ε {epsilon:.3} not in:\n{out}"
+    );
+
+    let resume = |extra: &[&str]| {
+        let args = [&["--resume", s(&dir), "--threads", "1"][..], extra].concat();
+        mnist(&args).output().unwrap()
+    };
+    assert_error(
+        &resume(&["--dp-epsilon", "3"]),
+        &["--dp-epsilon chooses the noise of a new run"],
+    );
+    assert_error(
+        &resume(&["--dp-noise", "2"]),
+        &["--dp-noise", "2", "1.1", "differs from the saved run"],
+    );
+    assert_error(
+        &resume(&["--dp-clip", "1"]),
+        &["--dp-clip", "0.5", "differs from the saved run"],
+    );
+    // A run saved without privacy cannot be resumed as a private one.
+    let plain = temp("not-private");
+    assert!(run(&["--save", s(&plain)]).status.success());
+    let o = mnist(&["--resume", s(&plain), "--dp-noise", "1"])
+        .output()
+        .unwrap();
+    assert_error(&o, &["--dp-noise", "none (not private)"]);
+}

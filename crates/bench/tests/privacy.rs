@@ -54,7 +54,11 @@ fn private_runs_record_the_accountants_epsilon_at_every_checkpoint() {
 
     let runs = fs::read_to_string(dir.join("runs.csv")).unwrap();
     let col = |name: &str| RUN_COLUMNS.iter().position(|c| *c == name).unwrap();
-    let rows: Vec<Vec<&str>> = runs.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = runs
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(rows.len(), 2 * (1 + NOISE.len()));
     let mut last = f64::INFINITY;
     for row in &rows {
@@ -83,13 +87,19 @@ fn private_runs_record_the_accountants_epsilon_at_every_checkpoint() {
 
     // The report's table has a row per σ with ε = ∞ for clipping only.
     let report = fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("## Accuracy against privacy (DP-SGD)"), "{report}");
+    assert!(
+        report.contains("## Accuracy against privacy (DP-SGD)"),
+        "{report}"
+    );
     assert!(report.contains("| 0 | inf |"), "{report}");
     assert!(dir.join("privacy.svg").is_file());
 
     // Merging the per-run files again reads ε = ∞ back from JSON.
     let merge = Cli::try_parse_from(["optim_bench", "merge", dir.to_str().unwrap()]).unwrap();
-    assert!(matches!(merge.run(&mut |_| {}).unwrap(), Outcome::Merged(_)));
+    assert!(matches!(
+        merge.run(&mut |_| {}).unwrap(),
+        Outcome::Merged(_)
+    ));
     let again = fs::read_to_string(dir.join("runs.csv")).unwrap();
     let strip = |csv: &str| -> Vec<String> {
         csv.lines()
