@@ -45,7 +45,7 @@ pub fn rows_mut(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) +
 
 /// Calls `f(first_row, block)` over consecutive blocks of `out`, which
 /// holds one result per row of some row-major data with `row_len` elements
-/// per row (a norm per row, say): each block covers about [`CHUNK`]
+/// per row (a norm per row, say): each block covers about 16 384
 /// elements of that data, and the blocks run in parallel when it is large.
 pub fn per_row(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     if out.len() * row_len < PARALLEL_MIN {
