@@ -18,11 +18,15 @@
 
 use std::ops::{Add, AddAssign};
 
+use serde::{Deserialize, Serialize};
+
 use crate::params::ParamId;
 use crate::tape::{GradRequest, Tape};
 
-/// Estimates of tr(Σ) and |G|², summed over whatever was added together.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Estimates of tr(Σ) and |G|², summed over whatever was added together
+/// (tensors, steps, seeds): summing before dividing keeps the noisy
+/// per-step |G|² estimates from making the ratio explode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoiseScale {
     /// Σ of the tr(Σ) estimates.
     pub trace_sigma: f64,

@@ -4,7 +4,7 @@
 //! command runs.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use time::OffsetDateTime;
 
 use clap::{Parser, Subcommand};
 
@@ -76,10 +76,7 @@ impl Cli {
     /// The output directory: `--out`, or a new timestamped one.
     pub fn out_dir(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
-            let secs = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            Path::new("results/optim_bench").join(timestamp(secs))
+            Path::new("results/optim_bench").join(timestamp(OffsetDateTime::now_utc()))
         })
     }
 
@@ -94,7 +91,7 @@ impl Cli {
                 commands: jobs::commands(&self.options, &out, self.threads)?,
                 merge: format!(
                     "cargo run --release --example optim_bench -- merge {}",
-                    out.display()
+                    jobs::shell_words(&[out.display().to_string()])
                 ),
             });
         }
@@ -109,24 +106,16 @@ impl Cli {
     }
 }
 
-/// `YYYYMMDD-HHMMSS` (UTC) of `secs` since the Unix epoch.
-fn timestamp(secs: u64) -> String {
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+/// `YYYYMMDD-HHMMSS` of the UTC time `t`.
+fn timestamp(t: OffsetDateTime) -> String {
     format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -136,9 +125,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_dates() {
-        assert_eq!(timestamp(0), "19700101-000000");
-        assert_eq!(timestamp(951_782_400 + 3661), "20000229-010101");
-        assert_eq!(timestamp(1_767_225_599), "20251231-235959");
+        let at = |secs| timestamp(OffsetDateTime::from_unix_timestamp(secs).unwrap());
+        assert_eq!(at(0), "19700101-000000");
+        assert_eq!(at(951_782_400 + 3661), "20000229-010101");
+        assert_eq!(at(1_767_225_599), "20251231-235959");
     }
 
     #[test]

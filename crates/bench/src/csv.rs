@@ -6,8 +6,6 @@
 //! a divergence, B_noise for an optimizer that does not ask for
 //! per-example squares, ε for a run that is not private).
 
-use std::fmt::Write;
-
 use crate::run::{RunRecord, RunSpec};
 
 /// The columns of `runs.csv`: one row per run and checkpoint.
@@ -54,83 +52,93 @@ pub const CURVE_COLUMNS: [&str; 11] = [
     "train_loss",
 ];
 
-/// A field, quoted if it holds a comma or a quote (optimizer specs do).
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn opt(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// The columns every row starts with: what the run was.
-fn run_fields(job: usize, spec: &RunSpec) -> String {
-    format!(
-        "{},{},{},{},{},{},{},{}",
-        spec.experiment.name(),
-        job,
-        field(&spec.series),
+fn run_fields(job: usize, spec: &RunSpec) -> Vec<String> {
+    vec![
+        spec.experiment.name().to_string(),
+        job.to_string(),
+        spec.series.clone(),
         opt(spec.param),
-        field(&spec.optimizer),
-        spec.batch_size,
-        spec.seed,
-        spec.loss_scale
-    )
+        spec.optimizer.clone(),
+        spec.batch_size.to_string(),
+        spec.seed.to_string(),
+        spec.loss_scale.to_string(),
+    ]
+}
+
+/// A CSV file of `columns` and `rows`, fields quoted where they must be
+/// (optimizer specs hold commas).
+fn table(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let write = |w: &mut csv::Writer<Vec<u8>>, r: &[String]| {
+        w.write_record(r).expect("writing to memory cannot fail")
+    };
+    write(
+        &mut w,
+        &columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+    );
+    for r in rows {
+        assert_eq!(r.len(), columns.len(), "a row of {} fields", r.len());
+        write(&mut w, &r);
+    }
+    let bytes = w.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("every field is UTF-8")
 }
 
 /// `runs.csv` for `records`, in the order given.
 pub fn runs(records: &[&RunRecord]) -> String {
-    let mut out = RUN_COLUMNS.join(",") + "\n";
-    for r in records {
+    let rows = records.iter().flat_map(|r| {
         let head = run_fields(r.job, &r.spec);
-        for (k, c) in r.checkpoints.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{head},{},{},{},{},",
-                r.spec.budget,
-                k + 1,
-                c.examples,
-                c.steps
-            );
+        r.checkpoints.iter().enumerate().map(move |(k, c)| {
+            let mut row = head.clone();
+            row.extend([
+                r.spec.budget.to_string(),
+                (k + 1).to_string(),
+                c.examples.to_string(),
+                c.steps.to_string(),
+            ]);
             match &c.metrics {
-                Some(m) => {
-                    let b_noise = m.noise.map(|n| n.b_noise());
-                    let _ = writeln!(
-                        out,
-                        "ok,{},{},{},{},{},{},{},{}",
-                        m.train_loss,
-                        m.test_loss,
-                        m.test_accuracy,
-                        m.lr,
-                        opt(b_noise),
-                        opt(m.epsilon),
-                        m.train_seconds,
-                        c.examples as f64 / m.train_seconds
-                    );
-                }
+                Some(m) => row.extend([
+                    "ok".to_string(),
+                    m.train_loss.to_string(),
+                    m.test_loss.to_string(),
+                    m.test_accuracy.to_string(),
+                    m.lr.to_string(),
+                    opt(m.noise.map(|n| n.b_noise())),
+                    opt(m.epsilon),
+                    m.train_seconds.to_string(),
+                    (c.examples as f64 / m.train_seconds).to_string(),
+                ]),
                 None => {
-                    let _ = writeln!(out, "diverged,,,,,,,,");
+                    row.push("diverged".into());
+                    row.resize(RUN_COLUMNS.len(), String::new());
                 }
             }
-        }
-    }
-    out
+            row
+        })
+    });
+    table(&RUN_COLUMNS, rows)
 }
 
 /// `curves.csv` for `records`, in the order given.
 pub fn curves(records: &[&RunRecord]) -> String {
-    let mut out = CURVE_COLUMNS.join(",") + "\n";
-    for r in records {
+    let rows = records.iter().flat_map(|r| {
         let head = run_fields(r.job, &r.spec);
-        for p in &r.curve {
-            let _ = writeln!(out, "{head},{},{},{}", p.examples, p.steps, p.loss);
-        }
-    }
-    out
+        r.curve.iter().map(move |p| {
+            let mut row = head.clone();
+            row.extend([
+                p.examples.to_string(),
+                p.steps.to_string(),
+                p.loss.to_string(),
+            ]);
+            row
+        })
+    });
+    table(&CURVE_COLUMNS, rows)
 }
 
 #[cfg(test)]
@@ -139,8 +147,14 @@ mod tests {
 
     #[test]
     fn specs_are_quoted() {
-        assert_eq!(field("adam(lr=0.001,b1=0.9)"), "\"adam(lr=0.001,b1=0.9)\"");
-        assert_eq!(field("sgd"), "sgd");
-        assert_eq!(field("a\"b"), "\"a\"\"b\"");
+        let csv = table(
+            &["a", "b", "c"],
+            [vec![
+                "adam(lr=0.001,b1=0.9)".into(),
+                "sgd".into(),
+                "a\"b".into(),
+            ]],
+        );
+        assert_eq!(csv, "a,b,c\n\"adam(lr=0.001,b1=0.9)\",sgd,\"a\"\"b\"\n");
     }
 }

@@ -12,6 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use gradlab_layers::CheckpointError;
 use serde::{Deserialize, Serialize};
 
 use crate::csv;
@@ -115,21 +116,18 @@ pub fn command(options: &Options, job: usize, out: &Path, threads: Option<usize>
     if let Some(t) = threads {
         args.extend(["--threads".into(), t.to_string()]);
     }
-    let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
     format!(
         "cargo run --release --example optim_bench -- {}",
-        quoted.join(" ")
+        shell_words(&args)
     )
 }
 
-/// `arg` as one shell word.
-fn quote(arg: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./,=:+@%".contains(c);
-    if !arg.is_empty() && arg.chars().all(plain) {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
+/// `args` as shell words, each quoted where it must be.
+pub(crate) fn shell_words<S: AsRef<str>>(args: &[S]) -> String {
+    // Every argument is a flag, a number, a spec or a path: never a NUL,
+    // the one thing a shell word cannot hold.
+    shlex::try_join(args.iter().map(AsRef::as_ref))
+        .expect("the benchmark's arguments hold no NUL byte")
 }
 
 /// One command per run of the sweep `options`, each writing into `out`.
@@ -229,15 +227,18 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("bench files serialize") + "\n"
 }
 
-/// Writes `contents` to `path` through a temporary file and a rename, so
-/// that jobs running at once never see one another's half-written files.
+/// Writes `contents` to `path` with the workspace's atomic write (a
+/// temporary file named for this process, fsync, rename), so that jobs
+/// running at once never see one another's half-written files and a crash
+/// leaves the old file or the new one.
 fn write_atomic(path: &Path, contents: &str) -> Result<(), BenchError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
     }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    fs::write(&tmp, contents).map_err(|e| BenchError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| BenchError::io(path, e))
+    gradlab_layers::write_atomic(path, contents.as_bytes()).map_err(|e| match e {
+        CheckpointError::Io { path, source } => BenchError::io(path, source),
+        other => unreachable!("a write fails only on I/O, not with {other}"),
+    })
 }
 
 /// Writes `sweep.json`, refusing a directory that already holds a different
@@ -389,7 +390,7 @@ fn summary(
     diverged: usize,
     train_seconds: f64,
 ) -> String {
-    let args: Vec<String> = sweep.options.to_args().iter().map(|a| quote(a)).collect();
+    let args = shell_words(&sweep.options.to_args());
     let data = match &sweep.data {
         Some(d) => format!(
             "{} training and {} test examples from `{}`",
@@ -402,7 +403,7 @@ fn summary(
     format!(
         "`cargo run --release --example optim_bench -- {}`{}: {runs} runs ({diverged} \
          diverged) on {data}; {} s of training in all (evaluations excluded, summed over runs).",
-        args.join(" "),
+        args,
         if settings.quick {
             " (the quick subset)"
         } else {
@@ -410,4 +411,24 @@ fn summary(
         },
         report::num(train_seconds)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_words;
+
+    #[test]
+    fn shell_words_read_back_as_the_same_arguments() {
+        let args = [
+            "--only",
+            "sgd,adam",
+            "--out",
+            "/tmp/a b'c",
+            "adam(lr=1e-3)",
+            "",
+        ];
+        let line = shell_words(&args);
+        assert_eq!(shlex::split(&line).unwrap(), args);
+        assert!(line.starts_with("--only 'sgd,adam' --out "), "{line}");
+    }
 }

@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use gradlab_autodiff::NoiseScale;
 use gradlab_data::{Batches, Dataset};
 use gradlab_train::{Privacy, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
@@ -91,25 +92,6 @@ impl RunSpec {
     }
 }
 
-/// Sums of the gradient-noise estimates over a window of steps; their ratio
-/// is B_noise = tr(Σ)/|G|² (McCandlish et al. 2018). Summing before dividing
-/// keeps the noisy per-step |G|² estimates from making the ratio explode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Noise {
-    /// Σ over steps of the tr(Σ) estimates.
-    pub trace_sigma: f64,
-    /// Σ over steps of the |G|² estimates.
-    pub grad_norm_sq: f64,
-}
-
-impl Noise {
-    /// B_noise = tr(Σ)/|G|² (infinite or negative when the summed |G|²
-    /// estimate is not positive).
-    pub fn b_noise(&self) -> f64 {
-        self.trace_sigma / self.grad_norm_sq
-    }
-}
-
 /// What a run measured at one checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -124,7 +106,7 @@ pub struct Metrics {
     pub lr: f32,
     /// Gradient-noise sums since the previous checkpoint, when the optimizer
     /// asked for per-example squares.
-    pub noise: Option<Noise>,
+    pub noise: Option<NoiseScale>,
     /// Seconds spent in training steps so far (evaluations excluded).
     pub train_seconds: f64,
     /// For a private run: ε spent so far, at the run's δ (∞ without
@@ -284,7 +266,7 @@ pub fn execute(
     let (mut next_mark, mut next_point) = (0, 0);
     let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
     let (mut point_loss, mut point_steps) = (0.0f64, 0u64);
-    let mut noise: Option<Noise> = None;
+    let mut noise: Option<NoiseScale> = None;
     let mut seconds = 0.0f64;
     let mut diverged_at = None;
     let mut step = 0u64;
@@ -310,9 +292,7 @@ pub fn execute(
             };
             on_examples(indices.len() as u64);
             if let Some(n) = trainer.last_noise_scale() {
-                let sum = noise.get_or_insert_with(Noise::default);
-                sum.trace_sigma += n.trace_sigma;
-                sum.grad_norm_sq += n.grad_norm_sq;
+                noise.get_or_insert_with(NoiseScale::default).add(n);
             }
             window_loss += loss;
             window_steps += 1;

@@ -148,8 +148,10 @@ fn listed_jobs_then_merge_equal_the_in_process_sweep() {
     let run = |command: &str| {
         let (prefix, args) = command.split_once(" -- ").unwrap();
         assert_eq!(prefix, "cargo run --release --example optim_bench");
-        let words = ["optim_bench"].into_iter().chain(args.split_whitespace());
-        let job = Cli::try_parse_from(words).unwrap();
+        // As a shell reads the line: quoted words (`'sgd,adam'`) unquoted.
+        let words = shlex::split(args).expect("the command is well quoted");
+        let job =
+            Cli::try_parse_from(["optim_bench".to_string()].into_iter().chain(words)).unwrap();
         assert!(matches!(job.run(&mut |_| {}).unwrap(), Outcome::Job { .. }));
     };
     let merge_cli = Cli::try_parse_from(["optim_bench", "merge", many.to_str().unwrap()]).unwrap();

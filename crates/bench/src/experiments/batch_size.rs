@@ -10,6 +10,7 @@
 
 use std::fmt::Write;
 
+use gradlab_autodiff::NoiseScale;
 use gradlab_optim::{BatchRule, Optimizer};
 
 use crate::experiments::{
@@ -18,7 +19,7 @@ use crate::experiments::{
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, Section, Table};
-use crate::run::{Noise, RunRecord, RunSpec};
+use crate::run::{RunRecord, RunSpec};
 use crate::stats::{median, std};
 
 /// A learning-rate rule: an optimizer and how its η scales with B.
@@ -132,11 +133,9 @@ fn join(bs: &[usize]) -> String {
 /// B_noise of the runs `runs` at checkpoint `k`: the noise sums of every
 /// seed added, then divided.
 fn pooled_b_noise(runs: &[&RunRecord], k: usize) -> Option<f64> {
-    let mut total = Noise::default();
+    let mut total = NoiseScale::default();
     for r in runs {
-        let n = r.checkpoints.get(k)?.metrics.as_ref()?.noise?;
-        total.trace_sigma += n.trace_sigma;
-        total.grad_norm_sq += n.grad_norm_sq;
+        total.add(r.checkpoints.get(k)?.metrics.as_ref()?.noise?);
     }
     Some(total.b_noise())
 }
