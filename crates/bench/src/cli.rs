@@ -43,8 +43,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Combine the per-run files in DIR into runs.csv, curves.csv, report.md
-    /// and the plots.
+    /// Combine the per-run files in DIR into runs.csv, curves.csv,
+    /// targets.csv, report.md and the plots.
     Merge {
         /// The --out directory of the jobs.
         dir: PathBuf,

@@ -37,6 +37,26 @@ pub const RUN_COLUMNS: [&str; 21] = [
 /// runs of the same sweep; all the others are reproducible bit for bit.
 pub const TIMING_COLUMNS: [&str; 2] = ["wall_s", "examples_per_s"];
 
+/// The columns of `targets.csv`: one row per run and target accuracy, when
+/// the run first reached it (`status` "reached"), or "not reached" by the
+/// end of its budget, or "diverged" before reaching it. `train_s` (seconds
+/// of training by then, evaluations excluded) is its one timing column.
+pub const TARGET_COLUMNS: [&str; 13] = [
+    "experiment",
+    "job",
+    "series",
+    "param",
+    "optimizer",
+    "batch_size",
+    "seed",
+    "loss_scale",
+    "target",
+    "status",
+    "examples_seen",
+    "steps",
+    "train_s",
+];
+
 /// The columns of `curves.csv`: one row per run and curve point.
 pub const CURVE_COLUMNS: [&str; 11] = [
     "experiment",
@@ -139,6 +159,37 @@ pub fn curves(records: &[&RunRecord]) -> String {
         })
     });
     table(&CURVE_COLUMNS, rows)
+}
+
+/// `targets.csv` for `records` and the test accuracies `targets`, in the
+/// order given.
+pub fn targets(records: &[&RunRecord], targets: &[f64]) -> String {
+    let rows = records.iter().flat_map(|r| {
+        let head = run_fields(r.job, &r.spec);
+        targets.iter().map(move |&t| {
+            let mut row = head.clone();
+            row.push(t.to_string());
+            match r.time_to(t) {
+                Some(at) => row.extend([
+                    "reached".to_string(),
+                    at.examples.to_string(),
+                    at.steps.to_string(),
+                    at.train_seconds.to_string(),
+                ]),
+                None => {
+                    let status = if r.diverged_at.is_some() {
+                        "diverged"
+                    } else {
+                        "not reached"
+                    };
+                    row.push(status.into());
+                    row.resize(TARGET_COLUMNS.len(), String::new());
+                }
+            }
+            row
+        })
+    });
+    table(&TARGET_COLUMNS, rows)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! one file per run, `runs/00007.json`. Every way of running writes exactly
 //! these files — the in-process sweep one run after another, `--job K` one
 //! run, on any machine — and [`merge`] alone turns them into `runs.csv`,
-//! `curves.csv`, `report.md` and the plots. So a sweep dispatched with GNU
+//! `curves.csv`, `targets.csv`, `report.md` and the plots. So a sweep dispatched with GNU
 //! parallel or a Slurm job array and then merged gives the same files as a
 //! sweep run in one process.
 
@@ -297,8 +297,8 @@ fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchErro
 }
 
 /// Combines the per-run files in `dir` into `runs.csv`, `curves.csv`,
-/// `report.md` and the plots. Every run of the sweep must be there, made by
-/// the same sweep.
+/// `targets.csv`, `report.md` and the plots. Every run of the sweep must be
+/// there, made by the same sweep.
 pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
     let sweep = read_sweep_file(dir)?;
     let settings = sweep.options.resolve()?;
@@ -343,6 +343,10 @@ pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
     let mut outputs = vec![
         ("runs.csv".to_string(), csv::runs(&refs)),
         ("curves.csv".to_string(), csv::curves(&refs)),
+        (
+            "targets.csv".to_string(),
+            csv::targets(&refs, &settings.targets),
+        ),
     ];
     let sections: Vec<report::Section> = settings
         .experiments

@@ -87,6 +87,12 @@ pub struct Options {
     /// program registered, at its defaults).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
+    /// Test accuracies whose first crossing `targets.csv` reports for every
+    /// run, comma-separated [default: 0.97,0.98,0.983; quick:
+    /// 0.9,0.93,0.95].
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub targets: Option<Vec<f64>>,
 }
 
 impl Options {
@@ -124,6 +130,10 @@ impl Options {
         }
         if let Some(only) = &self.only {
             push("only", only.join(","));
+        }
+        if let Some(t) = &self.targets {
+            let t: Vec<String> = t.iter().map(f64::to_string).collect();
+            push("targets", t.join(","));
         }
         if self.quick {
             args.push("--quick".into());
@@ -193,8 +203,21 @@ impl Options {
                 }
             }
         }
+        let targets = self.targets.clone().unwrap_or_else(|| {
+            if quick {
+                vec![0.9, 0.93, 0.95]
+            } else {
+                vec![0.97, 0.98, 0.983]
+            }
+        });
+        if targets.is_empty() || !targets.iter().all(|&t| t > 0.0 && t <= 1.0) {
+            return bad(format!(
+                "--targets: test accuracies in (0, 1], got {targets:?}"
+            ));
+        }
         Ok(Settings {
             experiments,
+            targets,
             quick,
             data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
             hidden,
@@ -237,6 +260,8 @@ pub struct Settings {
     pub batch_sizes: Vec<usize>,
     /// The optimizer names kept (`None`: all).
     pub only: Option<Vec<String>>,
+    /// The test accuracies of `targets.csv`.
+    pub targets: Vec<f64>,
 }
 
 impl Settings {

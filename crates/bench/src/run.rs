@@ -190,6 +190,34 @@ impl RunRecord {
     pub fn last(&self) -> Option<&Metrics> {
         self.checkpoints.last()?.metrics.as_ref()
     }
+
+    /// When the run first reached test accuracy `target`: the first
+    /// checkpoint whose accuracy is at least `target`, with the examples,
+    /// steps and seconds of training (evaluations excluded) by then.
+    /// `None` if no checkpoint reached it, the run having diverged or not.
+    pub fn time_to(&self, target: f64) -> Option<Reached> {
+        self.checkpoints.iter().find_map(|c| {
+            let m = c.metrics.as_ref()?;
+            (m.test_accuracy >= target).then_some(Reached {
+                examples: c.examples,
+                steps: c.steps,
+                train_seconds: m.train_seconds,
+            })
+        })
+    }
+}
+
+/// Where a run first reached a target ([`RunRecord::time_to`]): only as
+/// fine as the checkpoints, which are evaluated on a fixed schedule of
+/// examples seen and not timed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reached {
+    /// Examples seen.
+    pub examples: u64,
+    /// Steps taken.
+    pub steps: u64,
+    /// Seconds of training.
+    pub train_seconds: f64,
 }
 
 /// The training and test sets of a sweep, loaded once.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use gradlab_bench::cli::{Cli, Outcome};
-use gradlab_bench::csv::{CURVE_COLUMNS, RUN_COLUMNS, TIMING_COLUMNS};
+use gradlab_bench::csv::{CURVE_COLUMNS, RUN_COLUMNS, TARGET_COLUMNS, TIMING_COLUMNS};
 use gradlab_bench::experiments::batch_size::RULES;
 use gradlab_bench::experiments::bias_correction::{mean_errors, CORRECTIONS, N};
 use gradlab_bench::experiments::{tuned, TUNED};
@@ -61,6 +61,21 @@ fn read(dir: &Path, name: &str) -> String {
     fs::read_to_string(dir.join(name)).unwrap()
 }
 
+/// The fields of a CSV line: specs are quoted and hold commas.
+fn split_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let (mut field, mut quoted) = (String::new(), false);
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            _ => field.push(ch),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
 /// `runs.csv` without its timing columns. Specs are quoted and hold commas,
 /// so fields are split with the quotes in mind.
 fn without_timing(csv: &str) -> Vec<Vec<String>> {
@@ -70,16 +85,7 @@ fn without_timing(csv: &str) -> Vec<Vec<String>> {
         .collect();
     csv.lines()
         .map(|line| {
-            let mut fields = Vec::new();
-            let (mut field, mut quoted) = (String::new(), false);
-            for ch in line.chars() {
-                match ch {
-                    '"' => quoted = !quoted,
-                    ',' if !quoted => fields.push(std::mem::take(&mut field)),
-                    _ => field.push(ch),
-                }
-            }
-            fields.push(field);
+            let fields = split_fields(line);
             assert_eq!(fields.len(), RUN_COLUMNS.len(), "row {line}");
             fields
                 .into_iter()
@@ -127,6 +133,32 @@ fn a_tiny_sweep_writes_every_file_with_its_columns() {
     // ends a point at every step from the first.
     assert_eq!(curves.lines().count(), 1 + 2 * 10);
 
+    // targets.csv: a row per run and target, each target's row agreeing
+    // with runs.csv's first checkpoint at or above it.
+    let targets = read(&dir, "targets.csv");
+    assert_eq!(targets.lines().next().unwrap(), TARGET_COLUMNS.join(","));
+    let trow: Vec<Vec<String>> = targets.lines().skip(1).map(split_fields).collect();
+    assert_eq!(
+        trow.len(),
+        2 * 3,
+        "two runs × the default targets 0.97, 0.98, 0.983"
+    );
+    let tcol = |name: &str| TARGET_COLUMNS.iter().position(|c| *c == name).unwrap();
+    for (k, t) in trow.iter().enumerate() {
+        let target: f64 = t[tcol("target")].parse().unwrap();
+        let run = &rows[2 * (k / 3)..2 * (k / 3) + 2];
+        let first = run
+            .iter()
+            .find(|r| r[col("test_accuracy")].parse::<f64>().unwrap() >= target);
+        match first {
+            Some(r) => {
+                assert_eq!(t[tcol("status")], "reached");
+                assert_eq!(t[tcol("examples_seen")], r[col("examples_seen")]);
+            }
+            None => assert_eq!(t[tcol("status")], "not reached", "{t:?}"),
+        }
+    }
+
     let report = read(&dir, "report.md");
     assert!(report.contains("## Every optimizer at its tuned rate"));
     assert!(report.contains("![test accuracy against examples seen"));
@@ -173,6 +205,20 @@ fn listed_jobs_then_merge_equal_the_in_process_sweep() {
         without_timing(&read(&many, "runs.csv"))
     );
     assert_eq!(read(&one, "curves.csv"), read(&many, "curves.csv"));
+    // targets.csv, without its one timing column, the last.
+    let untimed = |csv: String| -> Vec<Vec<String>> {
+        csv.lines()
+            .map(|l| {
+                let mut f = split_fields(l);
+                f.pop();
+                f
+            })
+            .collect()
+    };
+    assert_eq!(
+        untimed(read(&one, "targets.csv")),
+        untimed(read(&many, "targets.csv"))
+    );
     assert_eq!(read(&one, "variants.svg"), read(&many, "variants.svg"));
     for d in [one, many] {
         fs::remove_dir_all(d).unwrap();

@@ -59,19 +59,6 @@ struct Row {
     examples_per_s: f64,
 }
 
-/// The examples seen at the first checkpoint whose test accuracy reaches
-/// `target`.
-fn examples_to(r: &RunRecord, target: f64) -> Option<u64> {
-    r.checkpoints
-        .iter()
-        .find(|c| {
-            c.metrics
-                .as_ref()
-                .is_some_and(|m| m.test_accuracy >= target)
-        })
-        .map(|c| c.examples)
-}
-
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
     let mut s = Section::new(Experiment::Variants);
@@ -108,7 +95,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let secs: Vec<f64> = finals.iter().map(|m| m.train_seconds).collect();
         let reached: Vec<f64> = runs
             .iter()
-            .filter_map(|r| examples_to(r, target).map(|e| e as f64))
+            .filter_map(|r| r.time_to(target).map(|t| t.examples as f64))
             .collect();
         let speed: Vec<f64> = runs
             .iter()
