@@ -186,7 +186,9 @@ pub fn document(settings: &Settings, summary: &str, sections: &[Section]) -> Str
         "Model: MLP with hidden layers {:?} (ReLU), softmax cross-entropy. Seeds: {}. \
          Every run is compared by **examples seen**, so batch sizes are compared fairly; \
          curves are the mean training loss of the batches in each window, tables the \
-         test set at checkpoints, averaged over seeds.\n",
+         test set at checkpoints, averaged over seeds. A cell `m ± h (sd s)` is the mean \
+         over seeds, the half-width h of its 95 % Student-t interval and the standard \
+         deviation s.\n",
         settings.hidden,
         seeds.join(", ")
     );

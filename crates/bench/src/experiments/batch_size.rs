@@ -290,13 +290,13 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             .map_or("", |r| r.label);
         let last = losses_at(runs, n - 1);
         let mut row = vec![label.clone()];
-        row.extend(last.iter().map(|(b, l)| {
+        row.extend(last.iter().map(|(b, _)| {
             let rs: Vec<&RunRecord> = runs
                 .iter()
                 .copied()
                 .filter(|r| r.spec.batch_size == *b)
                 .collect();
-            super::cell(&rs, *l, loss)
+            super::cell(&rs, super::values_at(&rs, n - 1, |m| m.test_loss), loss)
         }));
         let best = last
             .iter()

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use gradlab_optim::{Correction, RunningAverage};
 use gradlab_tensor::{rng, Tensor};
 
-use crate::experiments::{line, Experiment};
+use crate::experiments::{line, summary, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, OutputFile, Section, Table};
@@ -104,16 +104,29 @@ pub fn errors(trace: &Trace) -> [Errors; 4] {
     })
 }
 
-/// The errors of each correction averaged over `seeds`, and the share of
-/// seeds in which the lag was reached.
-pub fn mean_errors(seeds: &[u64]) -> [(f64, Option<f64>, f64); 4] {
+/// Each correction's errors, one per seed: at the start, the lag (`None`
+/// if some seed never covered 90 % of the change) and at the end.
+type SeedErrors = (Vec<f64>, Option<Vec<f64>>, Vec<f64>);
+
+fn seed_errors(seeds: &[u64]) -> [SeedErrors; 4] {
     let all: Vec<[Errors; 4]> = seeds.iter().map(|&s| errors(&simulate(s))).collect();
     std::array::from_fn(|c| {
         let start: Vec<f64> = all.iter().map(|e| e[c].start).collect();
         let end: Vec<f64> = all.iter().map(|e| e[c].end).collect();
         let lags: Option<Vec<f64>> = all.iter().map(|e| e[c].lag.map(|l| l as f64)).collect();
-        (mean(&start), lags.map(|l| mean(&l)), mean(&end))
+        (start, lags, end)
     })
+}
+
+/// The errors of each correction averaged over `seeds` (the lag `None` if
+/// some seed never covered 90 % of the change).
+pub fn mean_errors(seeds: &[u64]) -> [(f64, Option<f64>, f64); 4] {
+    means(&seed_errors(seeds))
+}
+
+fn means(errs: &[SeedErrors; 4]) -> [(f64, Option<f64>, f64); 4] {
+    errs.each_ref()
+        .map(|(start, lag, end)| (mean(start), lag.as_ref().map(|l| mean(l)), mean(end)))
 }
 
 /// The section: table, plot, the traces as CSV, and the reading.
@@ -128,23 +141,25 @@ pub fn section(settings: &Settings) -> Section {
         1.0 - 1.0 / N,
         settings.seeds.len()
     ));
-    let errs = mean_errors(&settings.seeds);
+    let errs = seed_errors(&settings.seeds);
     let mut table = Table::new(&[
         "correction",
         "error over the first N steps",
         "steps to cover 90 % of the change",
         "error over the last N steps",
     ]);
-    for ((_, name), (start, lag, end)) in CORRECTIONS.iter().zip(errs) {
+    for ((_, name), (start, lag, end)) in CORRECTIONS.iter().zip(&errs) {
         table.row(vec![
             name.to_string(),
-            num(start),
-            lag.map_or("not within the signal".into(), num),
-            num(end),
+            summary(start, num),
+            lag.as_ref()
+                .map_or("not within the signal".into(), |l| summary(l, num)),
+            summary(end, num),
         ]);
     }
     s.table(
-        "Mean absolute error of each average, over seeds (lower is better):",
+        "Mean absolute error of each average over seeds (lower is better): mean ± the \
+         half-width of its 95 % t-interval (standard deviation):",
         &table,
     );
 
@@ -199,7 +214,7 @@ pub fn section(settings: &Settings) -> Section {
         contents: traces_csv(&settings.seeds),
     });
     s.paragraph("The traces of every seed are in `bias-correction.csv`.");
-    s.reading(&reading(&errs));
+    s.reading(&reading(&means(&errs)));
     s
 }
 

@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    canonical, cell, curve_gap, curve_series, final_test_loss, group, mean_at, mean_curve, tuned,
-    with_seeds, Config, Experiment,
+    canonical, cell, curve_gap, curve_series, final_test_loss, final_values, group, mean_curve,
+    tuned, with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale};
@@ -94,8 +94,6 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
     for (i, ((name, _), runs)) in groups.iter().enumerate() {
         let eps = runs[0].spec.param;
         let final_loss = final_test_loss(runs);
-        let last = runs[0].checkpoints.len() - 1;
-        let acc = mean_at(runs, last, |m| m.test_accuracy);
         let curve = mean_curve(runs);
         let gap = match (&sgd_curve, eps, final_loss) {
             (Some(sgd), Some(_), Some(_)) => Some(curve_gap(&curve, sgd)),
@@ -109,8 +107,8 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             format!("`{name}`"),
             eps.map_or("–".into(), power),
             eps.map_or("–".into(), |e| num(e * eta0)),
-            cell(runs, final_loss, loss),
-            cell(runs, acc, pct),
+            cell(runs, final_values(runs, |m| m.test_loss), loss),
+            cell(runs, final_values(runs, |m| m.test_accuracy), pct),
             diff,
             gap.map_or("–".into(), |g| format!("{} %", num(100.0 * g))),
         ]);

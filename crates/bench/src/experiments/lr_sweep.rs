@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::experiments::{cell, final_test_loss, group, with_seeds, Config, Experiment, TUNED};
+use crate::experiments::{
+    cell, final_test_loss, final_values, group, with_seeds, Config, Experiment, TUNED,
+};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, Section, Table};
@@ -143,7 +145,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         cells.extend(
             by_rate
                 .iter()
-                .map(|(_, rs)| cell(rs, final_test_loss(rs), loss)),
+                .map(|(_, rs)| cell(rs, final_values(rs, |m| m.test_loss), loss)),
         );
         cells.push(row.best().map_or("–".into(), |b| num(row.losses[b].0)));
         cells.push(row.good_range().map_or("–".into(), |(width, edge)| {

@@ -11,7 +11,7 @@ use crate::options::Settings;
 use crate::plot::{Series, Style};
 use crate::report::Section;
 use crate::run::{RunRecord, RunSpec};
-use crate::stats::mean;
+use crate::stats::{ci95, mean, std};
 
 pub mod batch_size;
 pub mod bias_correction;
@@ -537,6 +537,18 @@ pub(crate) fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: usi
     }
 }
 
+/// The values of `value` at checkpoint `k`, one per run, or `None` if a
+/// run had diverged by then.
+pub(crate) fn values_at(
+    runs: &[&RunRecord],
+    k: usize,
+    value: impl Fn(&crate::run::Metrics) -> f64,
+) -> Option<Vec<f64>> {
+    runs.iter()
+        .map(|r| r.checkpoints.get(k)?.metrics.as_ref().map(&value))
+        .collect()
+}
+
 /// The mean over `runs` of `value` at checkpoint `k`, or `None` if a run had
 /// diverged by then.
 pub(crate) fn mean_at(
@@ -544,27 +556,54 @@ pub(crate) fn mean_at(
     k: usize,
     value: impl Fn(&crate::run::Metrics) -> f64,
 ) -> Option<f64> {
-    let values: Option<Vec<f64>> = runs
-        .iter()
-        .map(|r| r.checkpoints.get(k)?.metrics.as_ref().map(&value))
-        .collect();
-    values.map(|v| mean(&v))
+    values_at(runs, k, value).map(|v| mean(&v))
 }
 
-/// The mean final test loss of `runs`, `None` if any diverged.
-pub(crate) fn final_test_loss(runs: &[&RunRecord]) -> Option<f64> {
+/// The values of `value` at the last checkpoint of `runs`, one per run,
+/// `None` if any diverged.
+pub(crate) fn final_values(
+    runs: &[&RunRecord],
+    value: impl Fn(&crate::run::Metrics) -> f64,
+) -> Option<Vec<f64>> {
     let last = runs
         .iter()
         .map(|r| r.checkpoints.len())
         .min()?
         .checked_sub(1)?;
-    mean_at(runs, last, |m| m.test_loss)
+    values_at(runs, last, value)
 }
 
-/// "k of n seeds diverged" or the mean, as a table cell.
-pub(crate) fn cell(runs: &[&RunRecord], value: Option<f64>, fmt: fn(f64) -> String) -> String {
-    match value {
-        Some(v) => fmt(v),
+/// The mean final test loss of `runs`, `None` if any diverged.
+pub(crate) fn final_test_loss(runs: &[&RunRecord]) -> Option<f64> {
+    final_values(runs, |m| m.test_loss).map(|v| mean(&v))
+}
+
+/// `m ± h (sd s)` for the seeds' `values`: the mean, the half-width of its
+/// 95 % Student-t interval and the standard deviation (the mean alone for
+/// one seed).
+pub(crate) fn summary(values: &[f64], fmt: fn(f64) -> String) -> String {
+    if values.len() >= 2 {
+        format!(
+            "{} ± {} (sd {})",
+            fmt(mean(values)),
+            fmt(ci95(values)),
+            fmt(std(values))
+        )
+    } else {
+        fmt(mean(values))
+    }
+}
+
+/// The seeds' `values` as a table cell: `m ± h (sd s)`, the mean, the
+/// half-width of its 95 % Student-t interval and the standard deviation
+/// (the mean alone for one seed), or "diverged (k/n)".
+pub(crate) fn cell(
+    runs: &[&RunRecord],
+    values: Option<Vec<f64>>,
+    fmt: fn(f64) -> String,
+) -> String {
+    match values {
+        Some(v) => summary(&v, fmt),
         None => {
             let diverged = runs.iter().filter(|r| r.diverged_at.is_some()).count();
             format!("diverged ({diverged}/{})", runs.len())

@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use gradlab_train::Privacy;
 
-use crate::experiments::{canonical, group, line, with_seeds, Config, Experiment};
+use crate::experiments::{canonical, cell, group, line, with_seeds, Config, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, pct, Section, Table};
@@ -133,7 +133,6 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         "noise multiplier σ",
         "ε spent",
         "final test accuracy",
-        "± (std over seeds)",
         "final test loss",
     ]);
     let mut rows = Vec::new();
@@ -157,26 +156,19 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             let acc: Vec<f64> = f.iter().map(|x| x.0).collect();
             (mean(&acc), std(&acc))
         });
-        let test_loss = finals.as_ref().map(|f| {
-            let l: Vec<f64> = f.iter().map(|x| x.1).collect();
-            mean(&l)
-        });
-        let diverged = runs.iter().filter(|r| r.diverged_at.is_some()).count();
         table.row(vec![
             num(sigma),
             num(epsilon),
-            accuracy.map_or(
-                format!("diverged ({diverged}/{})", runs.len()),
-                |a| pct(a.0),
+            cell(
+                runs,
+                finals.as_ref().map(|f| f.iter().map(|x| x.0).collect()),
+                pct,
             ),
-            accuracy.map_or("–".into(), |a| {
-                if a.1.is_finite() {
-                    format!("{:.2}", 100.0 * a.1)
-                } else {
-                    "–".into()
-                }
-            }),
-            test_loss.map_or("–".into(), num),
+            cell(
+                runs,
+                finals.as_ref().map(|f| f.iter().map(|x| x.1).collect()),
+                num,
+            ),
         ]);
         // Each private series: mean accuracy at every checkpoint against the
         // ε spent by then (the same for every seed: it depends on q, σ and
@@ -209,7 +201,8 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         });
     }
     s.table(
-        "After the whole budget (accuracy: mean over seeds):",
+        "After the whole budget, over seeds: mean ± the half-width of its 95 % t-interval \
+         (standard deviation):",
         &table,
     );
     if let Some(acc) = reference {

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    cell, curve_gap, curve_series, final_test_loss, group, points, tuned, with_seeds, Config,
+    cell, curve_gap, curve_series, final_values, group, points, tuned, with_seeds, Config,
     Experiment,
 };
 use crate::options::Settings;
@@ -88,7 +88,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             .iter()
             .enumerate()
         {
-            row.push(cell(rs, final_test_loss(rs), loss));
+            row.push(cell(rs, final_values(rs, |m| m.test_loss), loss));
             let alpha = rs[0].spec.param.unwrap_or(1.0);
             series.push(curve_series(format!("α = {}", power(alpha)), rs, i));
         }

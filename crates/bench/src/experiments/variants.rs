@@ -4,10 +4,10 @@
 
 use std::fmt::Write;
 
-use crate::experiments::{canonical, group, with_seeds, Config, Experiment, TUNED};
+use crate::experiments::{canonical, cell, group, summary, with_seeds, Config, Experiment, TUNED};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
-use crate::report::{num, pct, Section, Table};
+use crate::report::{loss, num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::{mean, std};
 
@@ -112,21 +112,18 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             seeds: runs.len(),
             examples_per_s: mean(&speed),
         };
-        let diverged = format!("diverged ({}/{})", runs.len() - finals.len(), runs.len());
         table.row(vec![
             format!("`{}`", runs[0].spec.optimizer),
-            match row.accuracy {
-                Some((m, sd)) => format!("{} ± {}", pct(m), pct(sd)),
-                None => diverged.clone(),
-            },
-            if complete {
-                format!("{:.4}", mean(&test_loss))
-            } else {
-                diverged
-            },
+            cell(&runs, complete.then(|| acc.clone()), pct),
+            cell(&runs, complete.then(|| test_loss.clone()), loss),
             match row.to_target {
-                Some(e) if row.reached == row.seeds => format!("{e:.0}"),
-                Some(e) => format!("{e:.0} ({}/{} seeds)", row.reached, row.seeds),
+                Some(_) if row.reached == row.seeds => summary(&reached, whole),
+                Some(_) => format!(
+                    "{} ({}/{} seeds)",
+                    summary(&reached, whole),
+                    row.reached,
+                    row.seeds
+                ),
                 None => "not reached".into(),
             },
             num(mean(&secs)),
@@ -152,7 +149,10 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         });
         rows.push(row);
     }
-    s.table("Mean ± standard deviation over seeds:", &table);
+    s.table(
+        "Over seeds: mean ± the half-width of its 95 % t-interval (standard deviation):",
+        &table,
+    );
     let panel = Panel {
         title: format!("batch size {}", settings.batch_size),
         x_label: "examples seen".into(),
@@ -247,4 +247,9 @@ fn reading(rows: &[Row], target: f64) -> String {
         );
     }
     text
+}
+
+/// A count of examples, to the unit.
+fn whole(x: f64) -> String {
+    format!("{x:.0}")
 }
