@@ -5,9 +5,9 @@
 //! one file per run, `runs/00007.json`. Every way of running writes exactly
 //! these files — the in-process sweep one run after another, `--job K` one
 //! run, on any machine — and [`merge`] alone turns them into `runs.csv`,
-//! `curves.csv`, `targets.csv`, `report.md` and the plots. So a sweep dispatched with GNU
-//! parallel or a Slurm job array and then merged gives the same files as a
-//! sweep run in one process.
+//! `curves.csv`, `targets.csv`, `report.md` and the plots. So a sweep
+//! dispatched with GNU parallel or a Slurm job array and then merged gives
+//! the same files as a sweep run in one process.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -7,9 +7,9 @@
 //! of exactly B examples (the last partial batch of every epoch is dropped,
 //! so a step never mixes batch sizes), looping over epochs 1, 2, … of the
 //! seeded shuffle as long as needed. A private run takes the trainer's own
-//! Poisson batches instead, B examples on average. Everything random derives from the seed,
-//! so a run's numbers are the same on every repetition and for any number of
-//! threads; only its timings vary.
+//! Poisson batches instead, B examples on average. Everything random
+//! derives from the seed, so a run's numbers are the same on every
+//! repetition and for any number of threads; only its timings vary.
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -11,12 +11,14 @@ use std::fmt::Write;
 
 use gradlab_train::Privacy;
 
-use crate::experiments::{canonical, cell, group, line, with_seeds, Config, Experiment};
+use crate::experiments::{
+    canonical, cell, final_values, group, line, mean_at, with_seeds, Config, Experiment,
+};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
-use crate::stats::{mean, std};
+use crate::stats::mean;
 
 /// The noise multipliers of the private runs.
 pub const NOISE: [f64; 5] = [0.5, 0.7, 1.0, 1.5, 2.5];
@@ -111,7 +113,8 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
 struct Row {
     sigma: f64,
     epsilon: f64,
-    accuracy: Option<(f64, f64)>,
+    /// The mean final test accuracy, unless a seed diverged.
+    accuracy: Option<f64>,
 }
 
 /// The table, the plot and the reading.
@@ -141,51 +144,30 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
     let mut reference = None;
     for (i, (_, runs)) in groups.iter().enumerate() {
         let sigma = runs[0].spec.param.unwrap_or(f64::NAN);
-        let finals: Option<Vec<(f64, f64, f64)>> = runs
-            .iter()
-            .map(|r| {
-                let m = r.last()?;
-                Some((m.test_accuracy, m.test_loss, m.epsilon.unwrap_or(f64::NAN)))
-            })
-            .collect();
+        // ε depends on q, σ and the steps only: the same for every seed.
         let epsilon = runs[0]
             .last()
             .and_then(|m| m.epsilon)
             .unwrap_or(f64::INFINITY);
-        let accuracy = finals.as_ref().map(|f| {
-            let acc: Vec<f64> = f.iter().map(|x| x.0).collect();
-            (mean(&acc), std(&acc))
-        });
+        let accuracies = final_values(runs, |m| m.test_accuracy);
+        let accuracy = accuracies.as_ref().map(|a| mean(a));
         table.row(vec![
             num(sigma),
             num(epsilon),
-            cell(
-                runs,
-                finals.as_ref().map(|f| f.iter().map(|x| x.0).collect()),
-                pct,
-            ),
-            cell(
-                runs,
-                finals.as_ref().map(|f| f.iter().map(|x| x.1).collect()),
-                num,
-            ),
+            cell(runs, accuracies, pct),
+            cell(runs, final_values(runs, |m| m.test_loss), num),
         ]);
         // Each private series: mean accuracy at every checkpoint against the
-        // ε spent by then (the same for every seed: it depends on q, σ and
-        // the steps only).
+        // ε spent by then.
         let points: Vec<(f64, f64)> = (0..runs[0].checkpoints.len())
             .map_while(|k| {
                 let eps = runs[0].checkpoints[k].metrics.as_ref()?.epsilon?;
-                let accs: Option<Vec<f64>> = runs
-                    .iter()
-                    .map(|r| Some(r.checkpoints.get(k)?.metrics.as_ref()?.test_accuracy))
-                    .collect();
-                Some((eps, 100.0 * mean(&accs?)))
+                Some((eps, 100.0 * mean_at(runs, k, |m| m.test_accuracy)?))
             })
             .filter(|p| p.0.is_finite())
             .collect();
         if sigma == 0.0 {
-            reference = accuracy.map(|a| a.0);
+            reference = accuracy;
         } else if !points.is_empty() {
             series.push(Series {
                 label: runs[0].spec.series.clone(),
@@ -244,7 +226,7 @@ fn reading(rows: &[Row]) -> String {
         .iter()
         .find(|r| r.sigma == 0.0)
         .and_then(|r| r.accuracy);
-    if let Some((acc, _)) = reference {
+    if let Some(acc) = reference {
         let _ = write!(
             out,
             "Clipped steps without noise reach {} (ε = ∞). ",
@@ -252,7 +234,7 @@ fn reading(rows: &[Row]) -> String {
         );
     }
     for r in &private {
-        let (acc, _) = r.accuracy.expect("filtered");
+        let acc = r.accuracy.expect("filtered");
         let _ = write!(
             out,
             "σ = {} spends ε = {} for {}",
@@ -260,16 +242,14 @@ fn reading(rows: &[Row]) -> String {
             num(r.epsilon),
             pct(acc)
         );
-        if let Some((reference, _)) = reference {
+        if let Some(reference) = reference {
             let _ = write!(out, " ({} points below)", num(100.0 * (reference - acc)));
         }
         out.push_str("; ");
     }
     if private.len() >= 2 {
         let ordered = private.windows(2).all(|w| w[0].epsilon >= w[1].epsilon);
-        let monotone = private
-            .windows(2)
-            .all(|w| w[0].accuracy.expect("filtered").0 >= w[1].accuracy.expect("filtered").0);
+        let monotone = private.windows(2).all(|w| w[0].accuracy >= w[1].accuracy);
         let _ = write!(
             out,
             "more noise {} less privacy, and the accuracy {} as σ grows.",
@@ -281,8 +261,7 @@ fn reading(rows: &[Row]) -> String {
             if monotone {
                 "falls at every step"
             } else {
-                "does not fall at every step (the seeds' spread is larger than the \
-                 difference)"
+                "does not fall at every step"
             }
         );
     } else if private.is_empty() && reference.is_none() {
