@@ -403,6 +403,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 limit: args.limit,
                 loss_scale: 1.0,
                 standardize: false,
+                drop_last: false,
                 privacy: privacy(args, steps_per_epoch, epochs)?,
             };
             Trainer::new(config, mnist.train, mnist.test)?

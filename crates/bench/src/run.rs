@@ -12,11 +12,10 @@
 //! repetition and for any number of threads; only its timings vary.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use gradlab_autodiff::NoiseScale;
-use gradlab_data::{Batches, Dataset};
-use gradlab_train::{Privacy, TrainConfig, TrainError, Trainer};
+use gradlab_data::Dataset;
+use gradlab_train::{Event, Privacy, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::experiments::Experiment;
@@ -248,8 +247,11 @@ impl Data {
 }
 
 /// Trains run `job` of the sweep as `spec` says on `data`, calling
-/// `on_examples` with the number of examples of every step. A divergence
-/// ends the run early and is recorded, not returned as an error.
+/// `on_examples` with the number of examples of every step. The trainer's
+/// own loop takes the steps ([`Trainer::train_until`]); the run stops it at
+/// every point of the loss curve and at every checkpoint, where it
+/// evaluates. A divergence ends the run early and is recorded, not
+/// returned as an error.
 pub fn execute(
     job: usize,
     spec: &RunSpec,
@@ -257,26 +259,32 @@ pub fn execute(
     on_examples: &mut dyn FnMut(u64),
 ) -> Result<RunRecord, BenchError> {
     let b = spec.batch_size;
-    let steps_per_epoch = (data.train.len() / b) as u64;
+    let total = spec.total_steps();
+    let config = TrainConfig {
+        hidden: spec.hidden.clone(),
+        optimizer: spec.optimizer.clone(),
+        batch_size: b,
+        seed: spec.seed,
+        loss_scale: spec.loss_scale,
+        // Every step of an ordinary run sees exactly B examples; a private
+        // run's Poisson batches are B on average.
+        drop_last: spec.privacy.is_none(),
+        privacy: spec.privacy,
+        ..TrainConfig::default()
+    };
+    let steps_per_epoch = match config.privacy {
+        Some(_) => data.train.len().div_ceil(b),
+        None => data.train.len() / b,
+    } as u64;
     if steps_per_epoch == 0 {
         return Err(BenchError::Options(format!(
             "batch size {b} exceeds the {} training examples",
             data.train.len()
         )));
     }
-    let total = spec.total_steps();
     let config = TrainConfig {
-        hidden: spec.hidden.clone(),
-        activation: "relu".into(),
-        dropout: 0.0,
-        optimizer: spec.optimizer.clone(),
-        batch_size: b,
         epochs: total.div_ceil(steps_per_epoch) as usize,
-        seed: spec.seed,
-        limit: None,
-        loss_scale: spec.loss_scale,
-        standardize: false,
-        privacy: spec.privacy,
+        ..config
     };
     let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
     // The trainer sizes a cosine schedule by whole epochs; the run stops at
@@ -289,82 +297,75 @@ pub fn execute(
 
     let marks = spec.checkpoint_steps();
     let curve_marks = spec.curve_steps();
+    let mut stops: Vec<u64> = marks.iter().chain(&curve_marks).copied().collect();
+    stops.sort_unstable();
+    stops.dedup();
     let mut checkpoints = Vec::with_capacity(marks.len());
     let mut curve = Vec::with_capacity(curve_marks.len());
-    let (mut next_mark, mut next_point) = (0, 0);
+    // Sums since the last checkpoint (`window`) and the last curve point.
     let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
     let (mut point_loss, mut point_steps) = (0.0f64, 0u64);
     let mut noise: Option<NoiseScale> = None;
-    let mut seconds = 0.0f64;
+    let (mut seconds, mut lr) = (0.0f64, 0.0f32);
     let mut diverged_at = None;
-    let mut step = 0u64;
 
-    'epochs: for epoch in 1.. {
-        let batches = match spec.privacy {
-            Some(_) => trainer.batches(epoch)?,
-            None => Batches::new(data.train.len(), b, spec.seed, epoch, true)?,
-        };
-        for indices in batches.iter() {
-            let lr = trainer.optimizer.learning_rate(b);
-            let start = Instant::now();
-            let result = trainer.step(indices);
-            seconds += start.elapsed().as_secs_f64();
-            step += 1;
-            let loss = match result {
-                Ok(loss) => f64::from(loss),
-                Err(TrainError::Diverged { .. }) => {
-                    diverged_at = Some(step);
-                    break 'epochs;
+    for step in stops {
+        let result = trainer.train_until(step, &mut |event| {
+            if let Event::Step(s) = event {
+                let loss = f64::from(s.loss);
+                seconds += s.seconds;
+                lr = s.lr;
+                window_loss += loss;
+                window_steps += 1;
+                point_loss += loss;
+                point_steps += 1;
+                if let Some(n) = s.noise {
+                    noise.get_or_insert_with(NoiseScale::default).add(n);
                 }
-                Err(e) => return Err(e.into()),
-            };
-            on_examples(indices.len() as u64);
-            if let Some(n) = trainer.last_noise_scale() {
-                noise.get_or_insert_with(NoiseScale::default).add(n);
+                on_examples(s.batch_size as u64);
             }
-            window_loss += loss;
-            window_steps += 1;
-            point_loss += loss;
-            point_steps += 1;
-            if curve_marks.get(next_point) == Some(&step) {
-                curve.push(CurvePoint {
-                    examples: step * b as u64,
-                    steps: step,
-                    loss: point_loss / point_steps as f64,
-                });
-                (point_loss, point_steps) = (0.0, 0);
-                next_point += 1;
+        });
+        match result {
+            Ok(()) => {}
+            Err(TrainError::Diverged { step, .. }) => {
+                diverged_at = Some(step);
+                break;
             }
-            if marks.get(next_mark) == Some(&step) {
-                let test = trainer.evaluate_test();
-                let test_loss = test.loss;
-                let test_accuracy = test.accuracy.expect("the benchmark classifies MNIST");
-                // Weights can grow without bound while every batch loss
-                // stays below the trainer's limit; a test loss above it is
-                // the same divergence seen one step later.
-                if trainer.diverges(test_loss) {
-                    diverged_at = Some(step);
-                    break 'epochs;
-                }
-                checkpoints.push(Checkpoint {
-                    examples: step * b as u64,
-                    steps: step,
-                    metrics: Some(Metrics {
-                        train_loss: window_loss / window_steps as f64,
-                        test_loss,
-                        test_accuracy,
-                        lr,
-                        noise: noise.take(),
-                        train_seconds: seconds,
-                        epsilon: trainer.epsilon(),
-                    }),
-                });
-                (window_loss, window_steps) = (0.0, 0);
-                next_mark += 1;
+            Err(e) => return Err(e.into()),
+        }
+        if curve_marks.binary_search(&step).is_ok() {
+            curve.push(CurvePoint {
+                examples: step * b as u64,
+                steps: step,
+                loss: point_loss / point_steps as f64,
+            });
+            (point_loss, point_steps) = (0.0, 0);
+        }
+        if marks.binary_search(&step).is_ok() {
+            let test = trainer.evaluate_test();
+            let test_loss = test.loss;
+            let test_accuracy = test.accuracy.expect("the benchmark classifies MNIST");
+            // Weights can grow without bound while every batch loss stays
+            // below the trainer's limit; a test loss above it is the same
+            // divergence seen one step later.
+            if trainer.diverges(test_loss) {
+                diverged_at = Some(step);
+                break;
             }
-            if step == total {
-                break 'epochs;
-            }
+            checkpoints.push(Checkpoint {
+                examples: step * b as u64,
+                steps: step,
+                metrics: Some(Metrics {
+                    train_loss: window_loss / window_steps as f64,
+                    test_loss,
+                    test_accuracy,
+                    lr,
+                    noise: noise.take(),
+                    train_seconds: seconds,
+                    epsilon: trainer.epsilon(),
+                }),
+            });
+            (window_loss, window_steps) = (0.0, 0);
         }
     }
     for &s in &marks[checkpoints.len()..] {

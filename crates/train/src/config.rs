@@ -41,6 +41,12 @@ pub struct TrainConfig {
     /// unlike scales.
     #[serde(default)]
     pub standardize: bool,
+    /// Drop the last batch of every epoch when it would be shorter than
+    /// `batch_size`, so that every step sees exactly `batch_size` examples
+    /// (an epoch is then ⌊N/B⌋ steps). Ignored by the Poisson batches of a
+    /// private run.
+    #[serde(default)]
+    pub drop_last: bool,
     /// Train with DP-SGD: per-example clipping, Gaussian noise and the
     /// privacy accounting (see [`Privacy`]). `None`: an ordinary run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +130,7 @@ impl Default for TrainConfig {
             limit: None,
             loss_scale: 1.0,
             standardize: false,
+            drop_last: false,
             privacy: None,
         }
     }

@@ -109,7 +109,13 @@ pub struct StepInfo {
     pub loss: f32,
     /// The learning rate used.
     pub lr: f32,
-    /// Training examples per second so far in this epoch.
+    /// Seconds the step took (forward, backward and update).
+    pub seconds: f64,
+    /// The step's gradient-noise sums, when it computed per-example
+    /// second moments.
+    pub noise: Option<NoiseScale>,
+    /// Training examples per second so far in this call of the training
+    /// loop (the epoch, unless it was resumed or stopped mid-way).
     pub examples_per_s: f64,
 }
 
@@ -301,7 +307,7 @@ impl Trainer {
             train = train.standardize(s.clone())?;
             test = test.standardize(s)?;
         }
-        let steps_per_epoch = train.len().div_ceil(config.batch_size) as u64;
+        let steps_per_epoch = epoch_steps(train.len(), &config);
         let schedule_steps =
             schedule_steps.unwrap_or(steps_per_epoch.saturating_mul(config.epochs as u64));
         let optimizer = Optimizer::for_run(&config.optimizer, schedule_steps)?;
@@ -385,9 +391,10 @@ impl Trainer {
         self.steps_done
     }
 
-    /// Steps per epoch: ⌈training examples / batch size⌉.
+    /// Steps per epoch: ⌈training examples / batch size⌉, or ⌊…⌋ with
+    /// [`drop_last`](TrainConfig::drop_last).
     pub fn steps_per_epoch(&self) -> u64 {
-        self.train.len().div_ceil(self.config.batch_size) as u64
+        epoch_steps(self.train.len(), &self.config)
     }
 
     /// Epochs completed.
@@ -446,7 +453,8 @@ impl Trainer {
     /// The batches of epoch `epoch` (from 1) as [`fit`](Trainer::fit) takes
     /// them: Poisson-sampled at rate q in a private run that asks for it,
     /// else the run's seeded shuffle cut into batches of the batch size (the
-    /// last one shorter).
+    /// last one shorter, or dropped with
+    /// [`drop_last`](TrainConfig::drop_last)).
     pub fn batches(&self, epoch: usize) -> Result<Batches, TrainError> {
         Ok(match &self.private {
             Some(p) if p.settings.poisson => Batches::poisson(
@@ -461,7 +469,7 @@ impl Trainer {
                 self.config.batch_size,
                 self.config.seed,
                 epoch,
-                false,
+                self.config.drop_last,
             )?,
         })
     }
@@ -642,6 +650,35 @@ impl Trainer {
         self.run_epoch(None, on_event)
     }
 
+    /// Trains until `steps` steps have been taken in all, across epochs and
+    /// stopping mid-epoch if that is where the count falls, without
+    /// evaluating: [`Event::EpochStart`] as each epoch begins and
+    /// [`Event::Step`] after every step. An epoch finished this way is not
+    /// evaluated and reports no [`Event::Epoch`]; its loss and noise sums
+    /// carry on into [`train_epoch`](Trainer::train_epoch) as after a
+    /// resume. A harness that evaluates on its own schedule (by examples
+    /// seen, say) calls this between its evaluations.
+    pub fn train_until(
+        &mut self,
+        steps: u64,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(), TrainError> {
+        while self.steps_done < steps {
+            let epoch = self.epochs_done() + 1;
+            let order = self.batches(epoch)?;
+            if self.steps_done % self.steps_per_epoch() == 0 {
+                // The sums of an epoch that ended here, unevaluated, are
+                // not the new epoch's.
+                self.epoch_loss_sum = 0.0;
+                self.epoch_noise = None;
+                let batches = order.num_batches();
+                on_event(Event::EpochStart { epoch, batches });
+            }
+            self.run_steps(epoch, &order, steps, None, on_event)?;
+        }
+        Ok(())
+    }
+
     /// [`train_epoch`](Trainer::train_epoch), returning
     /// [`TrainError::Interrupted`] before a step if `stop` is set.
     fn run_epoch(
@@ -652,37 +689,10 @@ impl Trainer {
         let epoch = self.epochs_done() + 1;
         let order = self.batches(epoch)?;
         let batches = order.num_batches();
-        let done = (self.steps_done % self.steps_per_epoch()) as usize;
         on_event(Event::EpochStart { epoch, batches });
+        let end = epoch as u64 * self.steps_per_epoch();
         let start = Instant::now();
-        let mut seen = 0usize;
-        for (batch, indices) in order.iter().enumerate().skip(done) {
-            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-                return Err(TrainError::Interrupted {
-                    step: self.steps_done,
-                    epoch,
-                    saved: None,
-                });
-            }
-            let lr = self.optimizer.learning_rate(indices.len());
-            let loss = self.step(indices)?;
-            if let Some(n) = self.last_noise_scale() {
-                *self.epoch_noise.get_or_insert_with(NoiseScale::default) += n;
-            }
-            seen += indices.len();
-            self.epoch_loss_sum += loss as f64;
-            let info = StepInfo {
-                epoch,
-                step: self.steps_done,
-                batch: batch + 1,
-                batches,
-                batch_size: indices.len(),
-                loss,
-                lr,
-                examples_per_s: seen as f64 / start.elapsed().as_secs_f64(),
-            };
-            on_event(Event::Step(&info));
-        }
+        let seen = self.run_steps(epoch, &order, end, stop, on_event)?;
         let train_seconds = start.elapsed().as_secs_f64();
         let test = self.evaluate_test();
         if self.diverges(test.loss) {
@@ -704,6 +714,63 @@ impl Trainer {
         self.epoch_loss_sum = 0.0;
         on_event(Event::Epoch(&metrics));
         Ok(metrics)
+    }
+
+    /// The steps of epoch `epoch` (its batches `order`) from where the run
+    /// is to step `until` or the epoch's end, adding up the epoch's loss
+    /// and noise sums; returns the examples seen.
+    fn run_steps(
+        &mut self,
+        epoch: usize,
+        order: &Batches,
+        until: u64,
+        stop: Option<&AtomicBool>,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<usize, TrainError> {
+        let per_epoch = self.steps_per_epoch();
+        let done = (self.steps_done % per_epoch) as usize;
+        let take = until.saturating_sub(self.steps_done).min(per_epoch) as usize;
+        let batches = order.num_batches();
+        let start = Instant::now();
+        let mut seen = 0usize;
+        for (batch, indices) in order.iter().enumerate().skip(done).take(take) {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Err(TrainError::Interrupted {
+                    step: self.steps_done,
+                    epoch,
+                    saved: None,
+                });
+            }
+            // A private step divides by the expected batch size, and its
+            // rate is the one for that size.
+            let lr = match self.private {
+                Some(_) => self.optimizer.learning_rate(self.config.batch_size),
+                None => self.optimizer.learning_rate(indices.len()),
+            };
+            let step_start = Instant::now();
+            let loss = self.step(indices)?;
+            let seconds = step_start.elapsed().as_secs_f64();
+            let noise = self.last_noise_scale();
+            if let Some(n) = noise {
+                *self.epoch_noise.get_or_insert_with(NoiseScale::default) += n;
+            }
+            seen += indices.len();
+            self.epoch_loss_sum += loss as f64;
+            let info = StepInfo {
+                epoch,
+                step: self.steps_done,
+                batch: batch + 1,
+                batches,
+                batch_size: indices.len(),
+                loss,
+                lr,
+                seconds,
+                noise,
+                examples_per_s: seen as f64 / start.elapsed().as_secs_f64(),
+            };
+            on_event(Event::Step(&info));
+        }
+        Ok(seen)
     }
 
     /// Trains the remaining epochs, logging and checkpointing as `options`
@@ -949,4 +1016,15 @@ fn private(
         rate,
         expected_batch,
     })
+}
+
+/// Steps per epoch of `config` on `n` training examples: ⌈n/B⌉, or ⌊n/B⌋
+/// with `drop_last` (which the Poisson batches of a private run ignore).
+fn epoch_steps(n: usize, config: &TrainConfig) -> u64 {
+    let b = config.batch_size;
+    if config.drop_last && config.privacy.is_none() {
+        (n / b) as u64
+    } else {
+        n.div_ceil(b) as u64
+    }
 }

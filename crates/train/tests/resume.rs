@@ -400,3 +400,69 @@ fn the_checkpoint_directory_is_cleaned_of_interrupted_saves() {
     left.sort();
     assert_eq!(left, ["step-000000008"]);
 }
+
+#[test]
+fn training_in_pieces_equals_fitting_and_an_epoch_then_reports_what_it_would_have() {
+    let (train, test) = data(300);
+    // 1000 examples in batches of 64: 16 steps an epoch, the last of 40.
+    let spec = "adam_per_example(eta0=1e-5)";
+    let mut straight = Trainer::new(small(1000, 2, spec), train.clone(), test.clone()).unwrap();
+    let straight_metrics = straight.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+
+    let mut pieces = Trainer::new(small(1000, 2, spec), train.clone(), test).unwrap();
+    let (mut starts, mut steps, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    for until in [3, 7, 7, 16, 21] {
+        pieces
+            .train_until(until, &mut |e| match e {
+                Event::EpochStart { epoch, batches } => starts.push((epoch, batches)),
+                Event::Step(s) => {
+                    steps.push(s.step);
+                    sizes.push(s.batch_size);
+                    assert!(s.seconds > 0.0 && s.noise.is_some());
+                }
+                Event::Epoch(_) => panic!("train_until evaluates nothing"),
+            })
+            .unwrap();
+        assert_eq!(pieces.steps_done(), until);
+    }
+    assert_eq!(starts, [(1, 16), (2, 16)]);
+    assert_eq!(steps, (1..=21).collect::<Vec<u64>>());
+    assert_eq!(sizes[15], 1000 - 15 * 64);
+    // The rest of epoch 2 through train_epoch: what fit reported for it.
+    let rest = pieces.train_epoch(&mut |_| {}).unwrap();
+    assert!(
+        weights(&pieces) == weights(&straight),
+        "the run in pieces differs"
+    );
+    let b = &straight_metrics[1];
+    assert_eq!(
+        (
+            rest.epoch,
+            rest.steps,
+            rest.train_loss,
+            rest.test_loss,
+            rest.b_noise
+        ),
+        (b.epoch, b.steps, b.train_loss, b.test_loss, b.b_noise)
+    );
+}
+
+#[test]
+fn drop_last_takes_only_full_batches() {
+    let (train, test) = data(300);
+    let config = gradlab_train::TrainConfig {
+        drop_last: true,
+        ..small(1000, 2, "sgd(lr=0.1)")
+    };
+    let mut t = Trainer::new(config, train, test).unwrap();
+    assert_eq!(t.steps_per_epoch(), 15);
+    let mut sizes = Vec::new();
+    t.fit(&FitOptions::default(), &mut |e| {
+        if let Event::Step(s) = e {
+            sizes.push(s.batch_size);
+        }
+    })
+    .unwrap();
+    assert_eq!(sizes, vec![64; 30]);
+    assert_eq!((t.steps_done(), t.epochs_done()), (30, 2));
+}
