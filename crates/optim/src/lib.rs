@@ -146,6 +146,7 @@ pub mod registry;
 pub mod rule;
 pub mod rules;
 pub mod schedule;
+pub mod search;
 pub mod spec;
 pub mod state;
 
@@ -158,7 +159,7 @@ pub use gradient::{clip_factor, global_norm};
 pub use hyperparameters::{Flag, HyperValue, Hyperparameter, Hyperparameters, Quiet};
 pub use optimizer::Optimizer;
 pub use param::{GradRequest, Param};
-pub use registry::{register, register_decoupled, RegistryError};
+pub use registry::{register, register_decoupled, search_space, RegistryError};
 pub use rule::{sign, Gradient, Rule, Variant, WholeTensor, Work};
 pub use rules::{
     AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax,

@@ -18,6 +18,7 @@ use crate::driver::StateArray;
 use crate::driver::{step_all, Scratch, Slot, Transform};
 use crate::param::{GradRequest, Param};
 use crate::rule::Rule;
+use crate::search::Dim;
 use crate::spec::{KeyWriter, Keys, SpecError};
 
 /// The keys the optimizer reads around every rule; a rule's hyperparameter
@@ -67,6 +68,16 @@ pub enum RegistryError {
         /// What is wrong.
         problem: &'static str,
     },
+    /// A dimension of the rule's search space that is not a range of a key.
+    #[error("rule '{name}': the search space of '{key}': {problem}")]
+    Search {
+        /// The rule's name.
+        name: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A declared default outside its declared range.
     #[error("rule '{name}': the default {key}={value} is not {expected}")]
     Default {
@@ -100,6 +111,18 @@ pub fn register_decoupled<R: Rule>(
     write().add::<R>(name, Some(weight_decay))
 }
 
+/// The search space of the rule registered as `name` ([`Rule::SEARCH`]),
+/// with the decoupled weight decay added for a name registered with
+/// [`register_decoupled`]; `None` if no rule has that name.
+pub fn search_space(name: &str) -> Option<Vec<Dim>> {
+    let e = lookup(name)?;
+    let mut dims = e.search.to_vec();
+    if e.decoupled.is_some() && !dims.iter().any(|d| d.key == "weight_decay") {
+        dims.push(crate::search::DECOUPLED_WEIGHT_DECAY);
+    }
+    Some(dims)
+}
+
 /// Every registered spec name: the built-in ones in the lecture's order,
 /// then the ones registered since.
 pub fn names() -> Vec<&'static str> {
@@ -120,6 +143,8 @@ pub(crate) struct Entry {
     pub make: fn() -> Box<dyn DynRule>,
     /// `Some(λ)` for a name whose `weight_decay` is the decoupled decay.
     pub decoupled: Option<f64>,
+    /// The rule's [`Rule::SEARCH`].
+    search: &'static [Dim],
 }
 
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
@@ -173,6 +198,7 @@ impl Registry {
             rule: TypeId::of::<R>(),
             make: || Box::new(R::default()),
             decoupled,
+            search: R::SEARCH,
         });
         Ok(())
     }
@@ -255,6 +281,35 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
                 value: text,
                 expected,
             });
+        }
+    }
+    for (i, d) in R::SEARCH.iter().enumerate() {
+        if R::SEARCH[..i].iter().any(|o| o.key == d.key) {
+            return Err(key(d.key, "is searched twice"));
+        }
+        if let Some(problem) = d.problem() {
+            return Err(RegistryError::Search {
+                name: name.into(),
+                key: d.key.into(),
+                problem,
+            });
+        }
+        match R::TABLE.iter().find(|h| h.name == d.key) {
+            // Both ends of the range must be values the spec accepts.
+            Some(h) => {
+                for end in [d.low, d.high] {
+                    let mut copy = defaults.clone();
+                    if let Err(expected) = (h.field)(&mut copy).set(&end.to_string(), h.range) {
+                        return Err(RegistryError::Search {
+                            name: name.into(),
+                            key: d.key.into(),
+                            problem: format!("the end {end} of its range is not {expected}"),
+                        });
+                    }
+                }
+            }
+            None if DRIVER_KEYS.contains(&d.key) => {}
+            None => return Err(key(d.key, "is searched but is not a key of the spec")),
         }
     }
     Ok(())

@@ -237,6 +237,14 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// decay is not η·λ (Prodigy's is scaled by its estimate, Muon's halves
     /// have rates of their own) — and a spec giving the key is an error.
     const DECOUPLED_DECAY: bool = true;
+
+    /// The search space a tuner draws this rule's hyperparameters from
+    /// ([`search`](crate::search)): the base rate first, then the keys the
+    /// rule is sensitive to, each with its range and scale. A key may be
+    /// the rule's own or one of the optimizer's (`warmup`, `weight_decay`);
+    /// registration checks that each range is one and its ends are values
+    /// the key takes. Default: none, and a tuner refuses the rule.
+    const SEARCH: &'static [crate::search::Dim] = &[];
 }
 
 /// A rule standing in for another, from [`Rule::variant`]. It keeps the

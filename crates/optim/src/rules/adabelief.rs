@@ -1,6 +1,7 @@
 //! AdaBelief: Adam whose step is divided by how far ĝ strays from its
 //! average, not by its size.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -37,6 +38,12 @@ hyperparameters! {
 
 impl Rule for AdaBelief {
     const NAME: &'static str = "adabelief";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+        log("eps", 1e-16, 1e-8),
+    ];
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdaBeliefScalars;

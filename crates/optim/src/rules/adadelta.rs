@@ -1,5 +1,6 @@
 //! Adadelta: a step in the units of Φ, from two running averages.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -31,6 +32,11 @@ hyperparameters! {
 
 impl Rule for Adadelta {
     const NAME: &'static str = "adadelta";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 0.1, 30.0),
+        decay("rho", 0.5, 0.99),
+        log("eps", 1e-8, 1e-4),
+    ];
     const STATE: &'static [&'static str] = &["v", "u"];
     type State = [f32; 2];
     type Scalars = AdadeltaScalars;

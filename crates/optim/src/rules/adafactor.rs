@@ -1,6 +1,7 @@
 //! Adafactor: a second moment factored into row and column averages, a
 //! step relative to the parameter's size, and update clipping.
 
+use crate::search::{linear, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule, WholeTensor, Work};
 
@@ -48,6 +49,10 @@ hyperparameters! {
 
 impl Rule for Adafactor {
     const NAME: &'static str = "adafactor";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.3),
+        linear("beta2_decay", -1.0, -0.5),
+    ];
     const STATE: &'static [&'static str] = &["row", "col", "v"];
     type State = [f32; 3];
     type Scalars = AdafactorScalars;

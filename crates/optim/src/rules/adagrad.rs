@@ -1,5 +1,6 @@
 //! Adagrad: each parameter's step divided by the root of its summed ĝ².
 
+use crate::search::{log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -30,6 +31,10 @@ hyperparameters! {
 
 impl Rule for Adagrad {
     const NAME: &'static str = "adagrad";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.3),
+        log("eps", 1e-10, 1e-4),
+    ];
     const STATE: &'static [&'static str] = &["sum"];
     type State = [f32; 1];
     type Scalars = AdagradScalars;

@@ -1,5 +1,6 @@
 //! Adam as published (Kingma & Ba 2015), which is also AdamW.
 
+use crate::search::{decay, log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::Variant;
@@ -48,6 +49,12 @@ hyperparameters! {
 
 impl Rule for Adam {
     const NAME: &'static str = "adam";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+        log("eps", 1e-10, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = AdamScalars;

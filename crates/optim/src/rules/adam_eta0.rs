@@ -1,5 +1,6 @@
 //! The simplified Adam written with η = ε·η₀.
 
+use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -39,6 +40,11 @@ hyperparameters! {
 
 impl Rule for AdamEta0 {
     const NAME: &'static str = "adam_eta0";
+    const SEARCH: &'static [Dim] = &[
+        log("eta0", 1.0, 1000.0),
+        log("eps", 1e-6, 1e-2),
+        log("n_s", 100.0, 10_000.0),
+    ];
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdamEta0Scalars;

@@ -1,5 +1,6 @@
 //! The lecture's simplified Adam.
 
+use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -36,6 +37,12 @@ hyperparameters! {
 
 impl Rule for AdamLecture {
     const NAME: &'static str = "adam_lecture";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        log("n_g", 2.0, 100.0),
+        log("n_s", 10.0, 10_000.0),
+        log("eps", 1e-10, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdamScalars;

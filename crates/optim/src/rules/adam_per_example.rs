@@ -1,5 +1,6 @@
 //! The simplified Adam whose s averages per-example squares.
 
+use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, VALID};
 use crate::batch_rule::BatchRule;
 use crate::hyperparameters;
@@ -44,6 +45,11 @@ hyperparameters! {
 
 impl Rule for AdamPerExample {
     const NAME: &'static str = "adam_per_example";
+    const SEARCH: &'static [Dim] = &[
+        log("eta0", 3e-5, 3e-3),
+        log("n_s", 100.0, 10_000.0),
+        log("eps", 1e-10, 1e-4),
+    ];
     const STATE: &'static [&'static str] = &["m", "s"];
     const REQUEST: GradRequest = GradRequest::MeanAndSquares;
     const BATCH_RULE: BatchRule = BatchRule::Linear;

@@ -1,5 +1,6 @@
 //! Adamax: Adam with the infinity norm in place of the second moment.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -32,6 +33,11 @@ hyperparameters! {
 
 impl Rule for Adamax {
     const NAME: &'static str = "adamax";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+    ];
     const STATE: &'static [&'static str] = &["m", "u"];
     type State = [f32; 2];
     type Scalars = AdamaxScalars;

@@ -1,5 +1,6 @@
 //! LAMB: Adam's direction, scaled per tensor by the trust ratio ‖Φ‖/‖u‖.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule, WholeTensor};
 
@@ -40,6 +41,11 @@ hyperparameters! {
 
 impl Rule for Lamb {
     const NAME: &'static str = "lamb";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.1),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = LambScalars;

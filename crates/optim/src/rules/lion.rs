@@ -1,5 +1,6 @@
 //! Lion: the sign of an interpolation between the momentum and ĝ.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
 
@@ -32,6 +33,11 @@ hyperparameters! {
 
 impl Rule for Lion {
     const NAME: &'static str = "lion";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-5, 3e-3),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.999),
+    ];
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = LionScalars;

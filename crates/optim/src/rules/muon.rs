@@ -1,6 +1,7 @@
 //! Muon: momentum orthogonalized by Newton–Schulz for each weight matrix,
 //! AdamW for every other parameter.
 
+use crate::search::{decay, log, Dim};
 use gradlab_tensor::{gemm, Transpose};
 
 use crate::average::{Correction, RunningAverage, VALID};
@@ -78,6 +79,11 @@ const NS: (f32, f32, f32) = (3.4445, -4.7750, 2.0315);
 
 impl Rule for Muon {
     const NAME: &'static str = "muon";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.1),
+        decay("momentum", 0.8, 0.99),
+        log("adam_lr", 1e-4, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     const DECOUPLED_DECAY: bool = false;
     type State = [f32; 2];

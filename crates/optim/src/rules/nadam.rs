@@ -1,5 +1,6 @@
 //! NAdam: Adam with Nesterov momentum and a warming-up momentum.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -40,6 +41,12 @@ hyperparameters! {
 
 impl Rule for Nadam {
     const NAME: &'static str = "nadam";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+        log("eps", 1e-10, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = NadamScalars;

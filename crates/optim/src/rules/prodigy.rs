@@ -1,6 +1,7 @@
 //! Prodigy: Adam whose learning rate is an estimate of the distance to the
 //! solution, grown from a tiny start.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule, WholeTensor};
 
@@ -60,6 +61,11 @@ impl Prodigy {
 
 impl Rule for Prodigy {
     const NAME: &'static str = "prodigy";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 0.1, 3.0),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+    ];
     const STATE: &'static [&'static str] = &["m", "v", "s", "x0"];
     const GLOBAL: &'static [&'static str] = &["d", "r"];
     const FROM_PARAMETER: &'static [&'static str] = &["x0"];

@@ -1,6 +1,7 @@
 //! RAdam: Adam whose adaptive step is switched on, and rectified, once the
 //! variance of v̂ can be trusted.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -39,6 +40,11 @@ hyperparameters! {
 
 impl Rule for Radam {
     const NAME: &'static str = "radam";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 3e-2),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = RadamScalars;

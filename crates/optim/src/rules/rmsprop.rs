@@ -1,5 +1,6 @@
 //! RMSProp: a learning rate per parameter from a running average of ĝ².
 
+use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -35,6 +36,11 @@ hyperparameters! {
 
 impl Rule for RmsProp {
     const NAME: &'static str = "rmsprop";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-4, 1e-2),
+        log("n_s", 10.0, 1000.0),
+        log("eps", 1e-10, 1e-4),
+    ];
     const STATE: &'static [&'static str] = &["s"];
     type State = [f32; 1];
     type Scalars = RmsPropScalars;

@@ -1,5 +1,6 @@
 //! RMSProp with PyTorch's momentum.
 
+use crate::search::{decay, log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -38,6 +39,11 @@ hyperparameters! {
 
 impl Rule for RmsPropMomentum {
     const NAME: &'static str = "rmsprop_momentum";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-5, 1e-2),
+        decay("momentum", 0.5, 0.99),
+        log("n_s", 10.0, 1000.0),
+    ];
     const STATE: &'static [&'static str] = &["s", "v"];
     type State = [f32; 2];
     type Scalars = RmsPropMomentumScalars;

@@ -1,6 +1,7 @@
 //! Schedule-Free AdamW: no learning-rate decay, an average of the iterates
 //! instead.
 
+use crate::search::{decay, integer, log, Dim};
 use crate::denormal::flush;
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -56,6 +57,12 @@ hyperparameters! {
 
 impl Rule for ScheduleFreeAdamW {
     const NAME: &'static str = "schedule_free_adamw";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.1),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+        integer("warmup", 0.0, 100.0),
+    ];
     const STATE: &'static [&'static str] = &["z", "v", "x"];
     const GLOBAL: &'static [&'static str] = &["max_lr", "weight_sum"];
     const EVALUATE_AT: Option<&'static str> = Some("x");

@@ -1,5 +1,6 @@
 //! Plain stochastic gradient descent.
 
+use crate::search::{log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 
@@ -22,6 +23,9 @@ hyperparameters! {
 
 impl Rule for Sgd {
     const NAME: &'static str = "sgd";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-2, 3.0),
+    ];
     const STATE: &'static [&'static str] = &[];
     type State = [f32; 0];
     /// η_t.

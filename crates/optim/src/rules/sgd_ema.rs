@@ -1,5 +1,6 @@
 //! SGD on a running average of the gradient.
 
+use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
@@ -31,6 +32,10 @@ hyperparameters! {
 
 impl Rule for SgdEma {
     const NAME: &'static str = "sgd_ema";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 0.03, 10.0),
+        log("n_g", 2.0, 100.0),
+    ];
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = SgdEmaScalars;

@@ -1,5 +1,6 @@
 //! SGD with classical momentum.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::hyperparameters::Quiet;
 use crate::rule::{Gradient, Rule};
@@ -40,6 +41,10 @@ hyperparameters! {
 
 impl Rule for SgdMomentum {
     const NAME: &'static str = "sgd_momentum";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 1.0),
+        decay("momentum", 0.5, 0.99),
+    ];
     const STATE: &'static [&'static str] = &["v"];
     type State = [f32; 1];
     type Scalars = SgdMomentumScalars;

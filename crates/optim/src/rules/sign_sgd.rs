@@ -1,5 +1,6 @@
 //! SignSGD: a step of η along the sign of each coordinate of ĝ.
 
+use crate::search::{log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
 
@@ -23,6 +24,9 @@ hyperparameters! {
 
 impl Rule for SignSgd {
     const NAME: &'static str = "sign_sgd";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-5, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &[];
     type State = [f32; 0];
     type Scalars = f32;

@@ -1,5 +1,6 @@
 //! Signum: a step of η along the sign of each coordinate of a momentum.
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
 
@@ -27,6 +28,10 @@ hyperparameters! {
 
 impl Rule for Signum {
     const NAME: &'static str = "signum";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-5, 1e-2),
+        decay("beta", 0.5, 0.99),
+    ];
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = [f32; 3]; // η, β, 1 − β (computed before rounding)

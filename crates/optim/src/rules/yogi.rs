@@ -1,5 +1,6 @@
 //! Yogi: Adam whose second moment moves additively, by at most (1 − β₂)ĝ².
 
+use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
 
@@ -37,6 +38,12 @@ hyperparameters! {
 
 impl Rule for Yogi {
     const NAME: &'static str = "yogi";
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-3, 0.1),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.9999),
+        log("eps", 1e-6, 1e-2),
+    ];
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = YogiScalars;
