@@ -37,7 +37,10 @@ fn main() -> ExitCode {
     let mut progress = |p: Progress<'_>| match p {
         Progress::Sweep { runs, examples } => {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(examples);
+            // A second `Sweep` announces the runs chosen from the first
+            // ones' results (tune's re-runs): the bar grows by them.
+            bar.set_length(bar.position() + examples);
+            bar.reset_eta();
             bar.set_style(
                 ProgressStyle::with_template(
                     "{prefix} [{bar:32.cyan/blue}] {percent:>3}% · {msg} · {elapsed_precise}, ETA {eta_precise}",
@@ -48,8 +51,11 @@ fn main() -> ExitCode {
             bar.set_prefix(format!("{runs} run{}", if runs == 1 { "" } else { "s" }));
         }
         Progress::Run { job, spec } => bar.set_message(format!(
-            "job {job}: {} · {} · B {} · seed {}",
+            "job {job}: {}{} · {} · B {} · seed {}",
             spec.experiment.name(),
+            spec.workload
+                .as_ref()
+                .map_or(String::new(), |w| format!(" · {w}")),
             spec.series,
             spec.batch_size,
             spec.seed
@@ -70,11 +76,18 @@ fn main() -> ExitCode {
     let result = cli.run(&mut progress);
     bar.finish_and_clear();
     match result {
-        Ok(Outcome::Listed { commands, merge }) => {
+        Ok(Outcome::Listed {
+            commands,
+            pending,
+            merge,
+        }) => {
             for c in &commands {
                 println!("{c}");
             }
-            eprintln!("{} jobs; when they are done: {merge}", commands.len());
+            match pending {
+                Some(note) => eprintln!("{} jobs; {note}; then: {merge}", commands.len()),
+                None => eprintln!("{} jobs; when they are done: {merge}", commands.len()),
+            }
         }
         Ok(Outcome::Job { record, out }) => {
             let last = record.last();
@@ -85,11 +98,16 @@ fn main() -> ExitCode {
                 record.spec.batch_size,
                 record.spec.seed,
                 match last {
-                    Some(m) => format!(
-                        "test loss {:.4}, accuracy {:.2}%",
-                        m.test_loss,
-                        100.0 * m.test_accuracy
-                    ),
+                    Some(m) => match (m.test_accuracy, m.test_rmse) {
+                        (Some(acc), _) => {
+                            format!("test loss {:.4}, accuracy {:.2}%", m.test_loss, 100.0 * acc)
+                        }
+                        (None, rmse) => format!(
+                            "test loss {:.4}, RMSE {:.4}",
+                            m.test_loss,
+                            rmse.unwrap_or(f64::NAN)
+                        ),
+                    },
                     None => "diverged".into(),
                 },
                 out.display(),

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::jobs::{self, Merged, Progress};
 use crate::options::Options;
-use crate::run::{Data, RunRecord};
+use crate::run::{Data, DataSets, RunRecord};
 use crate::BenchError;
 
 /// Benchmark gradlab's optimizers: one experiment per claim of the
@@ -58,13 +58,16 @@ pub enum Outcome {
     Listed {
         /// One command per run.
         commands: Vec<String>,
+        /// When runs chosen from the others' results are not listed yet:
+        /// how to list them.
+        pending: Option<String>,
         /// The merge command to run after them.
         merge: String,
     },
     /// `--job K`: the run, and where its file went.
     Job {
         /// What it measured.
-        record: RunRecord,
+        record: Box<RunRecord>,
         /// The output directory.
         out: PathBuf,
     },
@@ -87,8 +90,10 @@ impl Cli {
         }
         let out = self.out_dir();
         if self.list_jobs {
+            let (commands, pending) = jobs::commands(&self.options, &out, self.threads)?;
             return Ok(Outcome::Listed {
-                commands: jobs::commands(&self.options, &out, self.threads)?,
+                commands,
+                pending,
                 merge: format!(
                     "cargo run --release --example optim_bench -- merge {}",
                     jobs::shell_words(&[out.display().to_string()])
@@ -97,9 +102,13 @@ impl Cli {
         }
         match self.job {
             Some(k) => {
-                let data = Data::load(&self.options.resolve()?)?;
-                let record = jobs::run_job(&self.options, &data, k, &out, progress)?;
-                Ok(Outcome::Job { record, out })
+                let settings = self.options.resolve()?;
+                let mut data = DataSets::new(Data::load(&settings)?, &settings);
+                let record = jobs::run_job(&self.options, &mut data, k, &out, progress)?;
+                Ok(Outcome::Job {
+                    record: Box::new(record),
+                    out,
+                })
             }
             None => Ok(Outcome::Merged(jobs::sweep(&self.options, &out, progress)?)),
         }
@@ -170,6 +179,16 @@ mod tests {
             (&["--budget", "0"], "--budget must be at least 1"),
             (&["--batch-sizes", "16,0"], "--batch-sizes must be positive"),
             (&["--hidden", "0"], "--hidden: widths must be positive"),
+            (
+                &["--workloads", "digits,cifar"],
+                "--workloads: no workload 'cifar'; the workloads are mnist-mlp, \
+                 mnist-deep-tanh, digits, regression",
+            ),
+            (&["--trials", "0"], "--trials must be at least 1"),
+            (
+                &["--confirm-seeds", "0"],
+                "--confirm-seeds must be at least 1",
+            ),
         ] {
             let cli = Cli::try_parse_from(["optim_bench"].iter().chain(args)).unwrap();
             let err = cli.options.resolve().unwrap_err().to_string();

@@ -6,14 +6,17 @@
 //! a divergence, B_noise for an optimizer that does not ask for
 //! per-example squares, ε for a run that is not private).
 
+use crate::options::Settings;
 use crate::run::{RunRecord, RunSpec};
 
 /// The columns of `runs.csv`: one row per run and checkpoint.
-pub const RUN_COLUMNS: [&str; 21] = [
+pub const RUN_COLUMNS: [&str; 24] = [
     "experiment",
     "job",
     "series",
     "param",
+    "workload",
+    "trial",
     "optimizer",
     "batch_size",
     "seed",
@@ -26,6 +29,7 @@ pub const RUN_COLUMNS: [&str; 21] = [
     "train_loss",
     "test_loss",
     "test_accuracy",
+    "test_rmse",
     "lr",
     "b_noise",
     "epsilon",
@@ -41,11 +45,13 @@ pub const TIMING_COLUMNS: [&str; 2] = ["wall_s", "examples_per_s"];
 /// the run first reached it (`status` "reached"), or "not reached" by the
 /// end of its budget, or "diverged" before reaching it. `train_s` (seconds
 /// of training by then, evaluations excluded) is its one timing column.
-pub const TARGET_COLUMNS: [&str; 13] = [
+pub const TARGET_COLUMNS: [&str; 15] = [
     "experiment",
     "job",
     "series",
     "param",
+    "workload",
+    "trial",
     "optimizer",
     "batch_size",
     "seed",
@@ -58,11 +64,13 @@ pub const TARGET_COLUMNS: [&str; 13] = [
 ];
 
 /// The columns of `curves.csv`: one row per run and curve point.
-pub const CURVE_COLUMNS: [&str; 11] = [
+pub const CURVE_COLUMNS: [&str; 13] = [
     "experiment",
     "job",
     "series",
     "param",
+    "workload",
+    "trial",
     "optimizer",
     "batch_size",
     "seed",
@@ -83,6 +91,8 @@ fn run_fields(job: usize, spec: &RunSpec) -> Vec<String> {
         job.to_string(),
         spec.series.clone(),
         opt(spec.param),
+        spec.workload.clone().unwrap_or_default(),
+        spec.trial.map_or(String::new(), |t| t.to_string()),
         spec.optimizer.clone(),
         spec.batch_size.to_string(),
         spec.seed.to_string(),
@@ -126,7 +136,8 @@ pub fn runs(records: &[&RunRecord]) -> String {
                     "ok".to_string(),
                     m.train_loss.to_string(),
                     m.test_loss.to_string(),
-                    m.test_accuracy.to_string(),
+                    opt(m.test_accuracy),
+                    opt(m.test_rmse),
                     m.lr.to_string(),
                     opt(m.noise.map(|n| n.b_noise())),
                     opt(m.epsilon),
@@ -163,10 +174,10 @@ pub fn curves(records: &[&RunRecord]) -> String {
 
 /// `targets.csv` for `records` and the test accuracies `targets`, in the
 /// order given.
-pub fn targets(records: &[&RunRecord], targets: &[f64]) -> String {
+pub fn targets(records: &[&RunRecord], settings: &Settings) -> String {
     let rows = records.iter().flat_map(|r| {
         let head = run_fields(r.job, &r.spec);
-        targets.iter().map(move |&t| {
+        settings.targets_of(&r.spec).iter().map(move |&t| {
             let mut row = head.clone();
             row.push(t.to_string());
             match r.time_to(t) {

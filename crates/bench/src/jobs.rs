@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::csv;
 use crate::options::{Options, Settings};
 use crate::report;
-use crate::run::{self, Data, RunRecord, RunSpec};
+use crate::run::{self, Data, DataSets, RunRecord, RunSpec};
 use crate::BenchError;
 
 /// The `format` field of the files this module writes.
@@ -94,13 +94,29 @@ pub struct Merged {
     pub files: Vec<String>,
 }
 
-/// Every run of the sweep, in job order: the experiments in report order,
-/// each experiment's runs in its own order.
+/// The runs of the sweep known before any has run, in job order: the
+/// experiments in report order, each experiment's runs in its own order.
+/// The runs an experiment chooses from these runs' results
+/// ([`follow_ups`]) come after them.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
     settings
         .experiments
         .iter()
         .flat_map(|e| e.plan(settings))
+        .collect()
+}
+
+/// The runs chosen from the results of the [`plan`]'s runs (`records`, all
+/// of them, in job order), numbered after them: `tune`'s re-runs of each
+/// best trial.
+pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Vec<RunSpec> {
+    settings
+        .experiments
+        .iter()
+        .flat_map(|&e| {
+            let mine: Vec<&RunRecord> = records.iter().filter(|r| r.spec.experiment == e).collect();
+            e.follow_up(settings, &mine)
+        })
         .collect()
 }
 
@@ -130,37 +146,109 @@ pub(crate) fn shell_words<S: AsRef<str>>(args: &[S]) -> String {
         .expect("the benchmark's arguments hold no NUL byte")
 }
 
-/// One command per run of the sweep `options`, each writing into `out`.
+/// One command per run of the sweep `options`, each writing into `out`:
+/// the [`plan`]'s runs, then, once `out` holds all of their files, the
+/// runs chosen from their results. The second value says, when there are
+/// such runs still to be chosen, how to list them.
 pub fn commands(
     options: &Options,
     out: &Path,
     threads: Option<usize>,
-) -> Result<Vec<String>, BenchError> {
-    let runs = plan(&options.resolve()?).len();
-    Ok((0..runs)
+) -> Result<(Vec<String>, Option<String>), BenchError> {
+    let settings = options.resolve()?;
+    let first = plan(&settings);
+    let mut runs = first.len();
+    let mut pending = None;
+    if settings.experiments.iter().any(|e| e.chooses_runs()) {
+        let (records, missing) = read_records(out, &first, 0)?;
+        if missing.is_empty() {
+            runs += follow_ups(&settings, &records).len();
+        } else {
+            pending = Some(format!(
+                "jobs {} on are chosen from the results of jobs 0–{}: once those have run, \
+                 list again with the same --out to get them",
+                first.len(),
+                first.len().saturating_sub(1)
+            ));
+        }
+    }
+    let commands = (0..runs)
         .map(|k| command(options, k, out, threads))
-        .collect())
+        .collect();
+    Ok((commands, pending))
+}
+
+/// The records of `plan`'s runs in `dir`, numbered from job `offset`, and
+/// the jobs that have no file there. A file of another run is an error.
+fn read_records(
+    dir: &Path,
+    plan: &[RunSpec],
+    offset: usize,
+) -> Result<(Vec<RunRecord>, Vec<usize>), BenchError> {
+    let mut records = Vec::with_capacity(plan.len());
+    let mut missing = Vec::new();
+    for (i, spec) in plan.iter().enumerate() {
+        let job = offset + i;
+        let path = run_path(dir, job);
+        if !path.exists() {
+            missing.push(job);
+            continue;
+        }
+        let file: RunFile = read_json(&path)?;
+        check_format(&path, &file.format, file.version)?;
+        if file.record.job != job || file.record.spec != *spec {
+            return Err(BenchError::Merge(format!(
+                "{}: made by a different sweep (it ran {:?}, job {job} of this sweep is {:?})",
+                path.display(),
+                file.record.spec,
+                spec
+            )));
+        }
+        records.push(file.record);
+    }
+    Ok((records, missing))
 }
 
 /// Runs job `job` of the sweep `options` on `data` and writes its file (and
 /// the sweep's) into `out`.
 pub fn run_job(
     options: &Options,
-    data: &Data,
+    data: &mut DataSets,
     job: usize,
     out: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunRecord, BenchError> {
     let settings = options.resolve()?;
-    let plan = plan(&settings);
-    let Some(spec) = plan.get(job) else {
-        return Err(BenchError::Options(format!(
-            "--job {job}: the sweep has {} runs, numbered 0 to {}",
-            plan.len(),
-            plan.len().saturating_sub(1)
-        )));
+    let first = plan(&settings);
+    let later;
+    let spec = match first.get(job) {
+        Some(spec) => spec,
+        None => {
+            let (records, missing) = read_records(out, &first, 0)?;
+            if !missing.is_empty() && settings.experiments.iter().any(|e| e.chooses_runs()) {
+                return Err(BenchError::Options(format!(
+                    "--job {job}: jobs from {} on are chosen from the results of jobs 0–{}, and \
+                     {} of those have no file in {} yet; run them first",
+                    first.len(),
+                    first.len() - 1,
+                    missing.len(),
+                    out.display()
+                )));
+            }
+            later = follow_ups(&settings, &records);
+            let total = first.len() + later.len();
+            match later.get(job - first.len()) {
+                Some(spec) => spec,
+                None => {
+                    return Err(BenchError::Options(format!(
+                        "--job {job}: the sweep has {total} runs, numbered 0 to {}",
+                        total.saturating_sub(1)
+                    )))
+                }
+            }
+        }
     };
-    write_sweep_file(out, options, Some(data))?;
+    write_sweep_file(out, options, Some(&data.mnist))?;
     progress(Progress::Sweep {
         runs: 1,
         examples: examples(spec),
@@ -176,19 +264,30 @@ pub fn sweep(
 ) -> Result<Merged, BenchError> {
     let settings = options.resolve()?;
     let plan = plan(&settings);
-    let data = if plan.is_empty() {
+    let mut data = if plan.is_empty() {
         None
     } else {
-        Some(Data::load(&settings)?)
+        Some(DataSets::new(Data::load(&settings)?, &settings))
     };
-    write_sweep_file(out, options, data.as_ref())?;
+    write_sweep_file(out, options, data.as_ref().map(|d| &d.mnist))?;
     progress(Progress::Sweep {
         runs: plan.len(),
         examples: plan.iter().map(examples).sum(),
     });
-    if let Some(data) = &data {
+    if let Some(data) = &mut data {
+        let mut records = Vec::with_capacity(plan.len());
         for (job, spec) in plan.iter().enumerate() {
-            one(job, spec, data, out, progress)?;
+            records.push(one(job, spec, data, out, progress)?);
+        }
+        let later = follow_ups(&settings, &records);
+        if !later.is_empty() {
+            progress(Progress::Sweep {
+                runs: later.len(),
+                examples: later.iter().map(examples).sum(),
+            });
+        }
+        for (i, spec) in later.iter().enumerate() {
+            one(plan.len() + i, spec, data, out, progress)?;
         }
     }
     merge(out)
@@ -202,11 +301,12 @@ fn examples(spec: &RunSpec) -> u64 {
 fn one(
     job: usize,
     spec: &RunSpec,
-    data: &Data,
+    data: &mut DataSets,
     out: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunRecord, BenchError> {
     progress(Progress::Run { job, spec });
+    let data = data.for_run(spec)?;
     let record = run::execute(job, spec, data, &mut |n| progress(Progress::Examples(n)))?;
     let file = RunFile {
         format: FORMAT.into(),
@@ -302,33 +402,25 @@ fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchErro
 pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
     let sweep = read_sweep_file(dir)?;
     let settings = sweep.options.resolve()?;
-    let plan = plan(&settings);
-    let mut records = Vec::with_capacity(plan.len());
-    let mut missing = Vec::new();
-    for (job, spec) in plan.iter().enumerate() {
-        let path = run_path(dir, job);
-        if !path.exists() {
-            missing.push(job);
-            continue;
-        }
-        let file: RunFile = read_json(&path)?;
-        check_format(&path, &file.format, file.version)?;
-        if file.record.job != job || file.record.spec != *spec {
-            return Err(BenchError::Merge(format!(
-                "{}: made by a different sweep (it ran {:?}, job {job} of this sweep is {:?})",
-                path.display(),
-                file.record.spec,
-                spec
-            )));
-        }
-        records.push(file.record);
+    let first = plan(&settings);
+    let (mut records, mut missing) = read_records(dir, &first, 0)?;
+    let mut total = first.len();
+    if missing.is_empty() {
+        let later = follow_ups(&settings, &records);
+        total += later.len();
+        let (more, absent) = read_records(dir, &later, first.len())?;
+        records.extend(more);
+        missing = absent;
+    } else if settings.experiments.iter().any(|e| e.chooses_runs()) {
+        // The runs chosen from these results are missing too, uncounted.
+        total = first.len();
     }
-    if let Some(&first) = missing.first() {
+    if let Some(&first_missing) = missing.first() {
         let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
         return Err(BenchError::Merge(format!(
             "{} of {} runs have no file in {}: jobs {}{}; run each with --job K, e.g.\n  {}",
             missing.len(),
-            plan.len(),
+            total,
             dir.join(RUNS_DIR).display(),
             shown.join(", "),
             if missing.len() > shown.len() {
@@ -336,17 +428,14 @@ pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
             } else {
                 ""
             },
-            command(&sweep.options, first, dir, None)
+            command(&sweep.options, first_missing, dir, None)
         )));
     }
     let refs: Vec<&RunRecord> = records.iter().collect();
     let mut outputs = vec![
         ("runs.csv".to_string(), csv::runs(&refs)),
         ("curves.csv".to_string(), csv::curves(&refs)),
-        (
-            "targets.csv".to_string(),
-            csv::targets(&refs, &settings.targets),
-        ),
+        ("targets.csv".to_string(), csv::targets(&refs, &settings)),
     ];
     let sections: Vec<report::Section> = settings
         .experiments

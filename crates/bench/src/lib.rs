@@ -9,11 +9,16 @@
 //!
 //! * [`options`] — [`Options`], the flags that define a sweep, and the
 //!   [`Settings`] they resolve to (full or `--quick`).
-//! * [`experiments`] — the six experiments: `bias-correction`,
-//!   `scale-invariance`, `eps-to-sgd`, `batch-size`, `variants`, `lr-sweep`;
-//!   each plans its runs and writes its report section from their numbers.
-//! * [`run`] — one run to its budget: the loss curve by examples seen, test
-//!   evaluations at checkpoints, timings and the gradient noise scale.
+//! * [`experiments`] — the experiments: `bias-correction`,
+//!   `scale-invariance`, `eps-to-sgd`, `batch-size`, `variants`, `lr-sweep`
+//!   and `privacy`, one per claim, and `tune`, every optimizer given the
+//!   same tuning budget on every workload; each plans its runs and writes
+//!   its report section from their numbers.
+//! * [`workloads`] — the named training problems `tune` compares on (data,
+//!   model, loss, targets, budgets).
+//! * [`run`] — one run to its budget, through the trainer's own loop: the
+//!   loss curve by examples seen, test evaluations at checkpoints, time to
+//!   target, timings and the gradient noise scale.
 //! * [`jobs`] — the whole sweep in one process, or one run per `--job K` on
 //!   any machine, and [`merge`](jobs::merge) of the per-run files.
 //! * [`csv`], [`report`], [`plot`] — `runs.csv` and `curves.csv`,
@@ -49,6 +54,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 mod stats;
+pub mod workloads;
 
 pub use error::BenchError;
 pub use experiments::Experiment;

@@ -9,10 +9,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use gradlab_optim::Optimizer;
+use gradlab_optim::{search_space, Optimizer};
 use serde::{Deserialize, Serialize};
 
 use crate::experiments::Experiment;
+use crate::run::RunSpec;
+use crate::workloads::{workload, Workload, WORKLOADS};
 use crate::BenchError;
 
 /// A name accepted by `--experiment`: one experiment, or all of them.
@@ -35,6 +37,8 @@ pub enum Choice {
     LrSweep,
     /// DP-SGD at several noise levels.
     Privacy,
+    /// Every optimizer tuned with equal trials on every workload.
+    Tune,
 }
 
 /// The options that define a sweep (everything but where it goes and how it
@@ -44,7 +48,7 @@ pub enum Choice {
 pub struct Options {
     /// Experiments to run, comma-separated: bias-correction,
     /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep,
-    /// privacy, or all.
+    /// privacy, tune, or all.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     pub experiment: Vec<Choice>,
     /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
@@ -93,6 +97,20 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub targets: Option<Vec<f64>>,
+    /// Workloads of `tune`, comma-separated: mnist-mlp, mnist-deep-tanh,
+    /// digits, regression [default: all].
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub workloads: Option<Vec<String>>,
+    /// Trials per optimizer and workload in `tune` [default: 10; quick: 5].
+    #[arg(long)]
+    #[serde(default)]
+    pub trials: Option<usize>,
+    /// Seeds on which `tune` re-runs each best trial (seeds 1, 2, …)
+    /// [default: 5].
+    #[arg(long)]
+    #[serde(default)]
+    pub confirm_seeds: Option<usize>,
 }
 
 impl Options {
@@ -134,6 +152,17 @@ impl Options {
         if let Some(t) = &self.targets {
             let t: Vec<String> = t.iter().map(f64::to_string).collect();
             push("targets", t.join(","));
+        }
+        if let Some(w) = &self.workloads {
+            push("workloads", w.join(","));
+        }
+        for (flag, value) in [
+            ("trials", self.trials),
+            ("confirm-seeds", self.confirm_seeds),
+        ] {
+            if let Some(n) = value {
+                push(flag, n.to_string());
+            }
         }
         if self.quick {
             args.push("--quick".into());
@@ -215,7 +244,54 @@ impl Options {
                 "--targets: test accuracies in (0, 1], got {targets:?}"
             ));
         }
+        let workloads = match &self.workloads {
+            None => WORKLOADS.iter().collect(),
+            Some(names) => {
+                let mut chosen = Vec::new();
+                for name in names {
+                    match workload(name) {
+                        Some(w) if !chosen.contains(&w) => chosen.push(w),
+                        Some(_) => {}
+                        None => {
+                            let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+                            return bad(format!(
+                                "--workloads: no workload '{name}'; the workloads are {}",
+                                known.join(", ")
+                            ));
+                        }
+                    }
+                }
+                if chosen.is_empty() {
+                    return bad("--workloads: name at least one workload".into());
+                }
+                chosen
+            }
+        };
+        let trials = self.trials.unwrap_or(if quick { 5 } else { 10 });
+        let confirm_seeds = self.confirm_seeds.unwrap_or(5);
+        for (flag, value) in [("--trials", trials), ("--confirm-seeds", confirm_seeds)] {
+            if value == 0 {
+                return bad(format!("{flag} must be at least 1"));
+            }
+        }
+        if experiments.contains(&Experiment::Tune) {
+            for name in self.only.iter().flatten() {
+                let rule = crate::experiments::TUNED
+                    .iter()
+                    .find(|t| t.label == name)
+                    .map_or(name.as_str(), |t| t.name);
+                if search_space(rule).is_some_and(|d| d.is_empty()) {
+                    return bad(format!(
+                        "--only: {name} declares no search space (Rule::SEARCH), so tune cannot \
+                         search it; declare one, or leave it out of --only"
+                    ));
+                }
+            }
+        }
         Ok(Settings {
+            workloads,
+            trials,
+            confirm_seeds,
             experiments,
             targets,
             quick,
@@ -262,9 +338,23 @@ pub struct Settings {
     pub only: Option<Vec<String>>,
     /// The test accuracies of `targets.csv`.
     pub targets: Vec<f64>,
+    /// The workloads of `tune`.
+    pub workloads: Vec<&'static Workload>,
+    /// Trials per optimizer and workload in `tune`.
+    pub trials: usize,
+    /// Seeds of `tune`'s re-runs of each best trial.
+    pub confirm_seeds: usize,
 }
 
 impl Settings {
+    /// The targets of run `spec`: its workload's, or `--targets`.
+    pub fn targets_of(&self, spec: &RunSpec) -> &[f64] {
+        match spec.workload() {
+            Some(w) => w.targets(self.quick),
+            None => &self.targets,
+        }
+    }
+
     /// Whether runs of the optimizer named `name` (`adam`, `sgd`, …) are
     /// part of the sweep.
     pub fn keeps(&self, name: &str) -> bool {
@@ -297,6 +387,7 @@ fn experiment_of(choice: Choice) -> Option<Experiment> {
         Choice::Variants => Experiment::Variants,
         Choice::LrSweep => Experiment::LrSweep,
         Choice::Privacy => Experiment::Privacy,
+        Choice::Tune => Experiment::Tune,
     })
 }
 

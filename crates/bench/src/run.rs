@@ -11,6 +11,7 @@
 //! derives from the seed, so a run's numbers are the same on every
 //! repetition and for any number of threads; only its timings vary.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use gradlab_autodiff::NoiseScale;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiments::Experiment;
 use crate::options::Settings;
+use crate::workloads::{self, Goal, Workload};
 use crate::BenchError;
 
 /// Points of a run's loss curve: geometrically spaced in examples seen, so
@@ -56,9 +58,34 @@ pub struct RunSpec {
     /// samples of expected size `batch_size`, and each checkpoint records ε.
     #[serde(default)]
     pub privacy: Option<Privacy>,
+    /// The [workload](crate::workloads) a `tune` run trains: its data,
+    /// activation and targets (`hidden` is then the workload's). `None`:
+    /// the sweep's MNIST data and an MLP of `hidden` with ReLU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// For a `tune` run: the trial's index in its optimizer's search, or
+    /// `None` for a re-run of the best trial's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<usize>,
 }
 
 impl RunSpec {
+    /// The workload the run trains, if it names one.
+    ///
+    /// # Panics
+    /// If it names one that does not exist: specs come from the plan, whose
+    /// names are those of [`WORKLOADS`](crate::workloads::WORKLOADS).
+    pub fn workload(&self) -> Option<&'static Workload> {
+        let name = self.workload.as_deref()?;
+        Some(workloads::workload(name).unwrap_or_else(|| panic!("no workload {name}")))
+    }
+
+    /// What the run's targets measure: the workload's goal, or test
+    /// accuracy.
+    pub fn goal(&self) -> Goal {
+        self.workload().map_or(Goal::Accuracy, |w| w.goal)
+    }
+
     /// Steps of the run: ⌈budget/B⌉.
     pub fn total_steps(&self) -> u64 {
         self.budget.div_ceil(self.batch_size) as u64
@@ -98,8 +125,11 @@ pub struct Metrics {
     pub train_loss: f64,
     /// Mean loss on the test set.
     pub test_loss: f64,
-    /// Fraction of the test set classified correctly.
-    pub test_accuracy: f64,
+    /// Fraction of the test set classified correctly, for classes.
+    pub test_accuracy: Option<f64>,
+    /// Root mean squared error on the test set, for a regression.
+    #[serde(default)]
+    pub test_rmse: Option<f64>,
     /// The learning rate of the last step, batch-size rule and schedule
     /// included (as the optimizer computes it, in `f32`).
     pub lr: f32,
@@ -112,6 +142,27 @@ pub struct Metrics {
     /// noise, written `"inf"` in JSON, which has no infinity).
     #[serde(default, with = "unbounded")]
     pub epsilon: Option<f64>,
+}
+
+impl Metrics {
+    /// The test accuracy of a classifier.
+    ///
+    /// # Panics
+    /// For a regression: the experiments that read it train classifiers.
+    pub fn accuracy(&self) -> f64 {
+        self.test_accuracy
+            .expect("the experiment reads the accuracy of a classifier")
+    }
+
+    /// The value of `goal`: the test accuracy or the test RMSE (NaN if the
+    /// run does not measure it).
+    pub fn score(&self, goal: Goal) -> f64 {
+        match goal {
+            Goal::Accuracy => self.test_accuracy,
+            Goal::Rmse => self.test_rmse,
+        }
+        .unwrap_or(f64::NAN)
+    }
 }
 
 /// An `Option<f64>` in JSON that may be infinite: ∞ as the string `"inf"`.
@@ -190,14 +241,16 @@ impl RunRecord {
         self.checkpoints.last()?.metrics.as_ref()
     }
 
-    /// When the run first reached test accuracy `target`: the first
-    /// checkpoint whose accuracy is at least `target`, with the examples,
-    /// steps and seconds of training (evaluations excluded) by then.
-    /// `None` if no checkpoint reached it, the run having diverged or not.
+    /// When the run first reached `target` of its [goal](RunSpec::goal)
+    /// (a test accuracy at least `target`, or a test RMSE at most): the
+    /// first checkpoint that did, with the examples, steps and seconds of
+    /// training (evaluations excluded) by then. `None` if no checkpoint
+    /// reached it, the run having diverged or not.
     pub fn time_to(&self, target: f64) -> Option<Reached> {
+        let goal = self.spec.goal();
         self.checkpoints.iter().find_map(|c| {
             let m = c.metrics.as_ref()?;
-            (m.test_accuracy >= target).then_some(Reached {
+            goal.reaches(m.score(goal), target).then_some(Reached {
                 examples: c.examples,
                 steps: c.steps,
                 train_seconds: m.train_seconds,
@@ -220,6 +273,7 @@ pub struct Reached {
 }
 
 /// The training and test sets of a sweep, loaded once.
+#[derive(Clone)]
 pub struct Data {
     /// Where they were loaded from.
     pub dir: PathBuf,
@@ -246,6 +300,43 @@ impl Data {
     }
 }
 
+/// The sweep's MNIST data and the data of every workload its runs train,
+/// each loaded or generated once, when a run first needs it.
+pub struct DataSets {
+    /// The sweep's dataset (`--data-dir`, `--limit`, `--test-limit`).
+    pub mnist: Data,
+    quick: bool,
+    workloads: BTreeMap<&'static str, Data>,
+}
+
+impl DataSets {
+    /// The data sets of a sweep of `settings` whose MNIST data is `mnist`.
+    pub fn new(mnist: Data, settings: &Settings) -> DataSets {
+        DataSets {
+            mnist,
+            quick: settings.quick,
+            workloads: BTreeMap::new(),
+        }
+    }
+
+    /// The data run `spec` trains and evaluates on.
+    pub fn for_run(&mut self, spec: &RunSpec) -> Result<&Data, BenchError> {
+        let Some(w) = spec.workload() else {
+            return Ok(&self.mnist);
+        };
+        let DataSets {
+            mnist,
+            quick,
+            workloads,
+        } = self;
+        if !workloads.contains_key(w.name) {
+            let data = w.data(w.budget(*quick), &mut || Ok(mnist.clone()))?;
+            workloads.insert(w.name, data);
+        }
+        Ok(&workloads[w.name])
+    }
+}
+
 /// Trains run `job` of the sweep as `spec` says on `data`, calling
 /// `on_examples` with the number of examples of every step. The trainer's
 /// own loop takes the steps ([`Trainer::train_until`]); the run stops it at
@@ -260,8 +351,11 @@ pub fn execute(
 ) -> Result<RunRecord, BenchError> {
     let b = spec.batch_size;
     let total = spec.total_steps();
+    let workload = spec.workload();
     let config = TrainConfig {
         hidden: spec.hidden.clone(),
+        activation: workload.map_or("relu", |w| w.activation).into(),
+        standardize: workload.is_some_and(|w| w.standardize),
         optimizer: spec.optimizer.clone(),
         batch_size: b,
         seed: spec.seed,
@@ -344,7 +438,6 @@ pub fn execute(
         if marks.binary_search(&step).is_ok() {
             let test = trainer.evaluate_test();
             let test_loss = test.loss;
-            let test_accuracy = test.accuracy.expect("the benchmark classifies MNIST");
             // Weights can grow without bound while every batch loss stays
             // below the trainer's limit; a test loss above it is the same
             // divergence seen one step later.
@@ -358,7 +451,8 @@ pub fn execute(
                 metrics: Some(Metrics {
                     train_loss: window_loss / window_steps as f64,
                     test_loss,
-                    test_accuracy,
+                    test_accuracy: test.accuracy,
+                    test_rmse: test.rmse,
                     lr,
                     noise: noise.take(),
                     train_seconds: seconds,

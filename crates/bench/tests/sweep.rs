@@ -172,7 +172,10 @@ fn listed_jobs_then_merge_equal_the_in_process_sweep() {
     sweep_into(&one);
 
     let listed = cli(&["--list-jobs", "--out", many.to_str().unwrap()]);
-    let Outcome::Listed { commands, merge } = listed.run(&mut |_| {}).unwrap() else {
+    let Outcome::Listed {
+        commands, merge, ..
+    } = listed.run(&mut |_| {}).unwrap()
+    else {
         panic!("--list-jobs lists");
     };
     assert_eq!(commands.len(), 2);
@@ -299,6 +302,8 @@ fn the_quick_sweep_plans_every_experiment() {
     assert_eq!(count(Experiment::LrSweep), 270);
     // σ = 0 and 5 noise multipliers, × 2 seeds.
     assert_eq!(count(Experiment::Privacy), 12);
+    // 4 workloads × 27 optimizers × 5 trials (the re-runs follow from them).
+    assert_eq!(count(Experiment::Tune), 540);
     // Every batch size sees exactly the budget, and every checkpoint falls
     // on the same number of examples whatever the batch size.
     for r in &plan {

@@ -3,13 +3,25 @@
 
 use gradlab_bench::csv::{targets, TARGET_COLUMNS};
 use gradlab_bench::run::{Checkpoint, Metrics, Reached, RunRecord, RunSpec};
-use gradlab_bench::Experiment;
+use gradlab_bench::{Experiment, Options, Settings};
+
+/// The settings of a sweep whose `--targets` are `targets`.
+fn with_targets(targets: &[f64]) -> Settings {
+    Options {
+        experiment: vec![gradlab_bench::options::Choice::All],
+        targets: Some(targets.to_vec()),
+        ..Options::default()
+    }
+    .resolve()
+    .unwrap()
+}
 
 fn metrics(accuracy: f64, seconds: f64) -> Option<Metrics> {
     Some(Metrics {
         train_loss: 0.5,
         test_loss: 0.4,
-        test_accuracy: accuracy,
+        test_accuracy: Some(accuracy),
+        test_rmse: None,
         lr: 0.1,
         noise: None,
         train_seconds: seconds,
@@ -47,6 +59,8 @@ fn record(job: usize, diverged_after: Option<usize>) -> RunRecord {
             checkpoints: 4,
             hidden: vec![8],
             privacy: None,
+            workload: None,
+            trial: None,
         },
         checkpoints,
         curve: Vec::new(),
@@ -79,10 +93,10 @@ fn the_first_checkpoint_at_or_above_the_target() {
 #[test]
 fn targets_csv_has_a_row_for_every_run_and_target() {
     let (a, b) = (record(0, None), record(1, Some(2)));
-    let csv = targets(&[&a, &b], &[0.97, 0.98]);
+    let csv = targets(&[&a, &b], &with_targets(&[0.97, 0.98]));
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], TARGET_COLUMNS.join(","));
-    let tail = |l: &str| l.split(',').skip(8).collect::<Vec<_>>().join(",");
+    let tail = |l: &str| l.split(',').skip(10).collect::<Vec<_>>().join(",");
     assert_eq!(
         lines[1..].iter().map(|l| tail(l)).collect::<Vec<_>>(),
         [
@@ -92,6 +106,41 @@ fn targets_csv_has_a_row_for_every_run_and_target() {
             "0.98,diverged,,,",
         ]
     );
-    let not = targets(&[&a], &[0.99]);
+    let not = targets(&[&a], &with_targets(&[0.99]));
     assert!(not.ends_with(",0.99,not reached,,,\n"), "{not}");
+}
+
+#[test]
+fn an_rmse_target_is_reached_at_or_below_it_and_targets_csv_takes_the_workloads() {
+    // The same checkpoints read as RMSEs 0.95, 0.975, 0.97, 0.981 of the
+    // regression workload: only the first is at or below 0.96.
+    let mut r = record(0, None);
+    r.spec.experiment = Experiment::Tune;
+    r.spec.workload = Some("regression".into());
+    r.spec.trial = Some(0);
+    for c in &mut r.checkpoints {
+        let m = c.metrics.as_mut().unwrap();
+        (m.test_rmse, m.test_accuracy) = (m.test_accuracy, None);
+    }
+    let first = Some(Reached {
+        examples: 1000,
+        steps: 10,
+        train_seconds: 1.0,
+    });
+    assert_eq!(r.time_to(0.96), first);
+    assert_eq!(r.time_to(0.95), first, "reaching is ≤");
+    assert_eq!(r.time_to(0.9), None);
+    assert_eq!(r.time_to(2.0), first);
+    // targets.csv lists the workload's targets (full: RMSE 0.25, 0.17),
+    // not --targets.
+    let csv = targets(&[&r], &with_targets(&[0.5]));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].starts_with("tune,0,sgd,,regression,0,"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].ends_with(",0.25,not reached,,,"), "{}", rows[0]);
+    assert!(rows[1].ends_with(",0.17,not reached,,,"), "{}", rows[1]);
 }

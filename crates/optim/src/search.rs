@@ -104,8 +104,8 @@ impl Dim {
         };
         // A decay keeps three significant digits of 1 − β, not of β.
         let rounded = match self.scale {
-            Scale::OneMinusLog => 1.0 - round3(1.0 - x),
-            _ => round3(x),
+            Scale::OneMinusLog => decimals(x, significant_decimals(1.0 - x)),
+            _ => decimals(x, significant_decimals(x)),
         };
         rounded.clamp(lo, hi)
     }
@@ -125,14 +125,28 @@ impl Dim {
     }
 }
 
-/// `x` rounded to three significant digits.
-fn round3(x: f64) -> f64 {
+/// The decimals that keep three significant digits of `x` (negative for
+/// |x| ≥ 1000).
+fn significant_decimals(x: f64) -> i32 {
     if x == 0.0 || !x.is_finite() {
-        return x;
+        0
+    } else {
+        2 - x.abs().log10().floor() as i32
     }
-    let digits = 2 - x.abs().log10().floor() as i32;
-    let p = 10f64.powi(digits);
-    (x * p).round() / p
+}
+
+/// `x` rounded to `d` decimals, through its decimal text so that the
+/// result is the double nearest the rounded decimal (0.9168, not
+/// 0.9168000000000001).
+fn decimals(x: f64, d: i32) -> f64 {
+    if d >= 0 {
+        format!("{x:.*}", d as usize)
+            .parse()
+            .expect("a formatted number")
+    } else {
+        let p = 10f64.powi(-d);
+        (x / p).round() * p
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +176,18 @@ mod tests {
         assert_eq!(linear("x", 0.0, 1.0).at(0.25), 0.25);
         assert_eq!(integer("w", 0.0, 10.0).at(0.26), 3.0);
         assert_eq!(log("lr", 1e-4, 1.0).at(0.3), 0.001_58);
+        // Printed as they read: three significant digits of 1 − β.
+        assert_eq!(decay("b1", 0.5, 0.99).at(0.37).to_string(), "0.882");
+        assert_eq!(log("n", 10.0, 1e5).at(0.99).to_string(), "91200");
+        for k in 0..=100 {
+            let b = decay("b1", 0.5, 0.99).at(f64::from(k) / 100.0).to_string();
+            assert!(b.len() <= 6, "{b}: more than four decimals");
+            let lr = log("lr", 1e-4, 3e-2).at(f64::from(k) / 100.0).to_string();
+            assert!(
+                lr.trim_start_matches("0.").trim_start_matches('0').len() <= 3,
+                "{lr}"
+            );
+        }
     }
 
     #[test]

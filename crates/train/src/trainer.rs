@@ -666,7 +666,7 @@ impl Trainer {
         while self.steps_done < steps {
             let epoch = self.epochs_done() + 1;
             let order = self.batches(epoch)?;
-            if self.steps_done % self.steps_per_epoch() == 0 {
+            if self.steps_done.is_multiple_of(self.steps_per_epoch()) {
                 // The sums of an epoch that ended here, unevaluated, are
                 // not the new epoch's.
                 self.epoch_loss_sum = 0.0;

@@ -108,7 +108,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             eps.map_or("–".into(), power),
             eps.map_or("–".into(), |e| num(e * eta0)),
             cell(runs, final_values(runs, |m| m.test_loss), loss),
-            cell(runs, final_values(runs, |m| m.test_accuracy), pct),
+            cell(runs, final_values(runs, |m| m.accuracy()), pct),
             diff,
             gap.map_or("–".into(), |g| format!("{} %", num(100.0 * g))),
         ]);

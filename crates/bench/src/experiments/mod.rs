@@ -19,6 +19,7 @@ pub mod eps_to_sgd;
 pub mod lr_sweep;
 pub mod privacy;
 pub mod scale_invariance;
+pub mod tune;
 pub mod variants;
 
 /// An experiment; the order of the variants is the order of the report.
@@ -39,11 +40,14 @@ pub enum Experiment {
     LrSweep,
     /// DP-SGD at several noise levels: test accuracy against ε.
     Privacy,
+    /// Every optimizer with an equal budget of tuning trials on every
+    /// workload: time to target and performance profiles.
+    Tune,
 }
 
 impl Experiment {
     /// Every experiment, in report order.
-    pub const ALL: [Experiment; 7] = [
+    pub const ALL: [Experiment; 8] = [
         Experiment::BiasCorrection,
         Experiment::ScaleInvariance,
         Experiment::EpsToSgd,
@@ -51,6 +55,7 @@ impl Experiment {
         Experiment::Variants,
         Experiment::LrSweep,
         Experiment::Privacy,
+        Experiment::Tune,
     ];
 
     /// The name `--experiment` takes.
@@ -63,6 +68,7 @@ impl Experiment {
             Experiment::Variants => "variants",
             Experiment::LrSweep => "lr-sweep",
             Experiment::Privacy => "privacy",
+            Experiment::Tune => "tune",
         }
     }
 
@@ -76,6 +82,7 @@ impl Experiment {
             Experiment::Variants => "Every optimizer at its tuned rate",
             Experiment::LrSweep => "Sensitivity to the learning rate",
             Experiment::Privacy => "Accuracy against privacy (DP-SGD)",
+            Experiment::Tune => "Optimizers tuned with equal budgets on several workloads",
         }
     }
 
@@ -117,6 +124,12 @@ impl Experiment {
                  (Abadi et al. 2016) clips each example's gradient and adds Gaussian noise; \
                  more noise spends less privacy (a smaller ε) and costs test accuracy."
             }
+            Experiment::Tune => {
+                "beyond the lecture, how optimizers compare when each is tuned with the same \
+                 number of trials over its own search space (Choi et al. 2019: rankings flip \
+                 with the tuning protocol), scored by time to target on several workloads and \
+                 summarized by a performance profile (Dolan & Moré 2002, as AlgoPerf does)."
+            }
         }
     }
 
@@ -133,6 +146,8 @@ impl Experiment {
             Experiment::BatchSize | Experiment::Variants => (196_608, 32_768),
             Experiment::LrSweep => (61_440, 20_480),
             Experiment::Privacy => (privacy::FULL.budget(), privacy::QUICK.budget()),
+            // Each workload has its own (`Workload::budget`).
+            Experiment::Tune => (0, 0),
         };
         if settings.quick {
             quick
@@ -169,6 +184,23 @@ impl Experiment {
             Experiment::Variants => variants::plan(settings),
             Experiment::LrSweep => lr_sweep::plan(settings),
             Experiment::Privacy => privacy::plan(settings),
+            Experiment::Tune => tune::plan(settings),
+        }
+    }
+
+    /// Whether the experiment chooses runs from the results of its planned
+    /// ones ([`follow_up`](Experiment::follow_up)).
+    pub fn chooses_runs(self) -> bool {
+        self == Experiment::Tune
+    }
+
+    /// The runs the experiment chooses from the results of its planned
+    /// ones (`records`, all of them, in job order): `tune`'s re-runs of
+    /// each best trial on new seeds. None for the other experiments.
+    pub fn follow_up(self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
+        match self {
+            Experiment::Tune => tune::follow_up(settings, records),
+            _ => Vec::new(),
         }
     }
 
@@ -182,6 +214,7 @@ impl Experiment {
             Experiment::Variants => variants::section(settings, records),
             Experiment::LrSweep => lr_sweep::section(settings, records),
             Experiment::Privacy => privacy::section(settings, records),
+            Experiment::Tune => tune::section(settings, records),
         }
     }
 }
@@ -474,6 +507,8 @@ pub(crate) fn with_seeds(
                 checkpoints: checkpoints.min(budget.div_ceil(c.batch_size)),
                 hidden: settings.hidden.clone(),
                 privacy: None,
+                workload: None,
+                trial: None,
             })
         })
         .collect()

@@ -149,7 +149,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
             .last()
             .and_then(|m| m.epsilon)
             .unwrap_or(f64::INFINITY);
-        let accuracies = final_values(runs, |m| m.test_accuracy);
+        let accuracies = final_values(runs, |m| m.accuracy());
         let accuracy = accuracies.as_ref().map(|a| mean(a));
         table.row(vec![
             num(sigma),
@@ -162,7 +162,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let points: Vec<(f64, f64)> = (0..runs[0].checkpoints.len())
             .map_while(|k| {
                 let eps = runs[0].checkpoints[k].metrics.as_ref()?.epsilon?;
-                Some((eps, 100.0 * mean_at(runs, k, |m| m.test_accuracy)?))
+                Some((eps, 100.0 * mean_at(runs, k, |m| m.accuracy())?))
             })
             .filter(|p| p.0.is_finite())
             .collect();

@@ -90,7 +90,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
     for (i, (name, runs)) in group(records, |r| r.series.clone()).into_iter().enumerate() {
         let finals: Vec<&crate::run::Metrics> = runs.iter().filter_map(|r| r.last()).collect();
         let complete = finals.len() == runs.len();
-        let acc: Vec<f64> = finals.iter().map(|m| m.test_accuracy).collect();
+        let acc: Vec<f64> = finals.iter().map(|m| m.accuracy()).collect();
         let test_loss: Vec<f64> = finals.iter().map(|m| m.test_loss).collect();
         let secs: Vec<f64> = finals.iter().map(|m| m.train_seconds).collect();
         let reached: Vec<f64> = runs
@@ -132,7 +132,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let mut by_examples = Vec::new();
         for k in 0..runs[0].checkpoints.len() {
             let examples = runs[0].checkpoints[k].examples as f64;
-            match super::mean_at(&runs, k, |m| m.test_accuracy) {
+            match super::mean_at(&runs, k, |m| m.accuracy()) {
                 Some(a) => by_examples.push((examples, 100.0 * a)),
                 None => {
                     // A seed diverged: a mark on the bottom edge.

@@ -1,0 +1,591 @@
+//! `tune`: every optimizer given the same tuning budget on every workload.
+//!
+//! For each [workload](crate::workloads) and each optimizer, `--trials` K
+//! configurations are drawn from the optimizer's search space (declared
+//! next to its rule, [`Rule::SEARCH`](gradlab_optim::Rule::SEARCH)) by a
+//! scrambled Halton sequence, a quasi-random search seeded by the workload
+//! and the optimizer's names; each trial is a full run on seed 0. The best
+//! trial — the fewest examples to the workload's last target, ties and
+//! misses broken by the final value of its goal — is then re-run on
+//! `--confirm-seeds` new seeds (1, 2, …), so that the figures reported for
+//! it are not the luck of the seed it was chosen on.
+//!
+//! The per-workload table gives, per optimizer, the best trial's time to
+//! target, the median over the trials (how much a user must tune) and the
+//! fraction of trials that reach the target (robustness), then the re-runs'
+//! figures. Across workloads, a performance profile (Dolan & Moré 2002, as
+//! AlgoPerf scores optimizers) gives for each optimizer ρ(τ), the fraction
+//! of workloads on which its median time to target over the re-runs is
+//! within a factor τ of the best optimizer's.
+
+use std::collections::BTreeMap;
+
+use gradlab_optim::search::Dim;
+use gradlab_optim::{registry, search_space};
+
+use crate::experiments::{canonical, cell, group, summary, Experiment, TUNED};
+use crate::options::Settings;
+use crate::plot::{self, Panel, Scale, Series, Style};
+use crate::report::{num, Section, Table};
+use crate::run::{RunRecord, RunSpec};
+use crate::stats::median;
+use crate::workloads::{Goal, Workload};
+
+/// An optimizer as `tune` searches it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// The series name: the spec name, or a variant's label (`amsgrad`).
+    pub label: String,
+    /// The spec name.
+    pub name: String,
+    /// Keys every trial sets (`amsgrad=true`), each preceded by a comma.
+    pub fixed: String,
+    /// The search space.
+    pub dims: Vec<Dim>,
+}
+
+/// The optimizers `tune` searches: every entry of [`TUNED`] (its rate and
+/// the keys it searches replaced by the trial's), then every registered
+/// rule without one; those `--only` keeps, and with a search space.
+pub fn candidates(settings: &Settings) -> Vec<Candidate> {
+    let tuned = TUNED.iter().map(|t| (t.label, t.name, t.rest));
+    let others = registry::names()
+        .into_iter()
+        .filter(|n| !TUNED.iter().any(|t| t.name == *n))
+        .map(|n| (n, n, ""));
+    tuned
+        .chain(others)
+        .filter(|(label, _, _)| settings.keeps(label))
+        .filter_map(|(label, name, rest)| {
+            let dims = search_space(name)?;
+            if dims.is_empty() {
+                return None;
+            }
+            // The entry's own keys stay unless the search sets them.
+            let fixed: String = rest
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .filter(|kv| !dims.iter().any(|d| kv.split('=').next() == Some(d.key)))
+                .map(|kv| format!(",{kv}"))
+                .collect();
+            Some(Candidate {
+                label: label.into(),
+                name: name.into(),
+                fixed,
+                dims,
+            })
+        })
+        .collect()
+}
+
+/// The first primes: the bases of the Halton sequence, one per dimension.
+const PRIMES: [u64; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
+
+/// The radical inverse of `n` in base `b`: its digits mirrored about the
+/// point, the `n`-th element of van der Corput's sequence.
+fn radical_inverse(mut n: u64, b: u64) -> f64 {
+    let (mut x, mut scale) = (0.0, 1.0 / b as f64);
+    while n > 0 {
+        x += (n % b) as f64 * scale;
+        n /= b;
+        scale /= b as f64;
+    }
+    x
+}
+
+/// SplitMix64's output function: a well-mixed 64-bit hash of `z`.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The FNV-1a hash of `text`, mixed: the seed of a search.
+fn seed_of(text: &str) -> u64 {
+    let h = text.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    });
+    mix(h)
+}
+
+/// Point `k` (from 0) of the search seeded by `seed` in `d` dimensions: the
+/// Halton sequence (from its second point, the first being the corner 0)
+/// rotated by a random shift per dimension (Cranley–Patterson), so that
+/// each search covers its cube evenly and two searches differ.
+pub fn point(seed: u64, k: usize, d: usize) -> Vec<f64> {
+    assert!(d <= PRIMES.len(), "a search space of {d} dimensions");
+    (0..d)
+        .map(|i| {
+            let shift = (mix(seed ^ mix(i as u64)) >> 11) as f64 / (1u64 << 53) as f64;
+            (radical_inverse(k as u64 + 1, PRIMES[i]) + shift).fract()
+        })
+        .collect()
+}
+
+impl Candidate {
+    /// The canonical spec of trial `k` on workload `w`.
+    pub fn trial(&self, w: &Workload, k: usize) -> String {
+        let seed = seed_of(&format!("{}/{}", w.name, self.label));
+        let u = point(seed, k, self.dims.len());
+        let keys: Vec<String> = self
+            .dims
+            .iter()
+            .zip(u)
+            .map(|(d, u)| format!("{}={}", d.key, d.at(u)))
+            .collect();
+        canonical(&format!("{}({}{})", self.name, keys.join(","), self.fixed))
+    }
+}
+
+/// Every trial: for each workload, each optimizer's K trials on seed 0.
+pub fn plan(settings: &Settings) -> Vec<RunSpec> {
+    let candidates = candidates(settings);
+    let mut runs = Vec::new();
+    for w in &settings.workloads {
+        for c in &candidates {
+            for k in 0..settings.trials {
+                runs.push(spec(settings, w, &c.label, c.trial(w, k), Some(k), 0));
+            }
+        }
+    }
+    runs
+}
+
+/// The re-runs of every best trial on seeds 1 to `--confirm-seeds`, from
+/// the records of the trials (all of them, in job order).
+pub fn follow_up(settings: &Settings, trials: &[&RunRecord]) -> Vec<RunSpec> {
+    let mut runs = Vec::new();
+    for ((workload, label), records) in by_search(trials) {
+        let w = crate::workloads::workload(&workload).expect("a planned workload");
+        let best = best_trial(settings, w, &records);
+        for seed in 1..=settings.confirm_seeds as u64 {
+            let optimizer = best.spec.optimizer.clone();
+            runs.push(spec(settings, w, &label, optimizer, None, seed));
+        }
+    }
+    runs
+}
+
+/// A run of `tune`.
+fn spec(
+    settings: &Settings,
+    w: &Workload,
+    label: &str,
+    optimizer: String,
+    trial: Option<usize>,
+    seed: u64,
+) -> RunSpec {
+    let budget = w.budget(settings.quick);
+    let examples = settings.budget.unwrap_or(budget.examples);
+    let checkpoints = settings.checkpoints.unwrap_or(budget.checkpoints);
+    RunSpec {
+        experiment: Experiment::Tune,
+        series: label.into(),
+        param: None,
+        optimizer,
+        batch_size: w.batch_size,
+        seed,
+        loss_scale: 1.0,
+        budget: examples,
+        checkpoints: checkpoints.min(examples.div_ceil(w.batch_size)),
+        hidden: w.hidden.to_vec(),
+        privacy: None,
+        workload: Some(w.name.into()),
+        trial,
+    }
+}
+
+/// The trial records grouped by (workload, optimizer), in plan order.
+fn by_search<'a>(records: &[&'a RunRecord]) -> Vec<((String, String), Vec<&'a RunRecord>)> {
+    group(records, |s| {
+        (s.workload.clone().unwrap_or_default(), s.series.clone())
+    })
+}
+
+/// The target `tune` ranks by: the workload's last.
+fn rank_target(settings: &Settings, w: &Workload) -> f64 {
+    *w.targets(settings.quick)
+        .last()
+        .expect("a workload has targets")
+}
+
+/// The final value of the goal of run `r`, `None` if it diverged.
+fn final_score(r: &RunRecord, goal: Goal) -> Option<f64> {
+    r.last().map(|m| m.score(goal))
+}
+
+/// The best of one search's trials: the fewest examples to the ranking
+/// target; among trials that tie or that all miss it, the best final value
+/// of the goal; a diverged trial last; then the earliest.
+fn best_trial<'a>(settings: &Settings, w: &Workload, trials: &[&'a RunRecord]) -> &'a RunRecord {
+    let target = rank_target(settings, w);
+    let key = |r: &RunRecord| {
+        let examples = r.time_to(target).map_or(u64::MAX, |t| t.examples);
+        (examples, final_score(r, w.goal))
+    };
+    let mut best = trials[0];
+    for &r in &trials[1..] {
+        let ((ea, sa), (eb, sb)) = (key(r), key(best));
+        let better = ea < eb
+            || (ea == eb
+                && match (sa, sb) {
+                    (Some(a), Some(b)) => w.goal.better(a, b),
+                    (Some(_), None) => true,
+                    _ => false,
+                });
+        if better {
+            best = r;
+        }
+    }
+    best
+}
+
+/// Examples (and seconds) to `target` of each run, ∞ where it was not
+/// reached.
+fn times(runs: &[&RunRecord], target: f64) -> (Vec<f64>, Vec<f64>) {
+    runs.iter()
+        .map(|r| match r.time_to(target) {
+            Some(t) => (t.examples as f64, t.train_seconds),
+            None => (f64::INFINITY, f64::INFINITY),
+        })
+        .unzip()
+}
+
+/// One optimizer's results on one workload.
+struct Outcome {
+    label: String,
+    /// The best trial's configuration.
+    best: String,
+    /// Median over the re-runs of examples and seconds to target (∞ if not
+    /// reached by half of them).
+    examples: f64,
+    seconds: f64,
+}
+
+/// The section: one table per workload, the performance profile, its
+/// plot and a reading.
+pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
+    let mut s = Section::new(Experiment::Tune);
+    let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
+        records.iter().partition(|r| r.spec.trial.is_some());
+    if trials.is_empty() {
+        s.reading("No runs: `--only` or `--workloads` excluded everything.");
+        return s;
+    }
+    s.paragraph(&format!(
+        "{} trials per optimizer and workload, drawn from the search space declared next to \
+         each rule by a scrambled Halton sequence, each a full run on seed 0; the best trial \
+         (fewest examples to the workload's last target) re-run on seeds 1–{}. Time to target \
+         is read at the evaluations, so it is a multiple of the evaluation interval; training \
+         times are steps only, on this machine, and vary between runs. Medians count a run \
+         that did not reach the target as infinitely slow.",
+        settings.trials, settings.confirm_seeds
+    ));
+    let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
+    for w in &settings.workloads {
+        let mine: Vec<&RunRecord> = trials
+            .iter()
+            .copied()
+            .filter(|r| r.spec.workload.as_deref() == Some(w.name))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let target = rank_target(settings, w);
+        let shown = |x: f64| shown_target(w.goal, x);
+        let mut table = Table::new(&[
+            "optimizer".to_string(),
+            "best trial's configuration".into(),
+            format!("trials reaching {}", shown(target)),
+            "best trial: examples".into(),
+            "median trial: examples".into(),
+            format!("re-runs reaching {}", shown(target)),
+            "re-runs: examples".into(),
+            "re-runs: training time (s)".into(),
+            format!("re-runs: final {}", w.goal.name()),
+        ]);
+        let mut rows = Vec::new();
+        for ((_, label), runs) in by_search(&mine) {
+            let best = best_trial(settings, w, &runs);
+            let (trial_examples, _) = times(&runs, target);
+            let reached = trial_examples.iter().filter(|t| t.is_finite()).count();
+            let again: Vec<&RunRecord> = reruns
+                .iter()
+                .copied()
+                .filter(|r| {
+                    r.spec.workload.as_deref() == Some(w.name)
+                        && r.spec.series == label
+                        && r.spec.optimizer == best.spec.optimizer
+                })
+                .collect();
+            let (examples, seconds) = times(&again, target);
+            let again_reached = examples.iter().filter(|t| t.is_finite()).count();
+            let finals: Option<Vec<f64>> = again.iter().map(|r| final_score(r, w.goal)).collect();
+            let fmt_score: fn(f64) -> String = match w.goal {
+                Goal::Accuracy => crate::report::pct,
+                Goal::Rmse => num,
+            };
+            table.row(vec![
+                label.clone(),
+                format!("`{}`", best.spec.optimizer),
+                format!("{reached}/{}", runs.len()),
+                best.time_to(target)
+                    .map_or("not reached".into(), |t| t.examples.to_string()),
+                count(median(&trial_examples)),
+                format!("{again_reached}/{}", again.len()),
+                times_cell(&examples, |x| num(x.round())),
+                times_cell(&seconds, num),
+                if again.is_empty() {
+                    "—".into()
+                } else {
+                    cell(&again, finals, fmt_score)
+                },
+            ]);
+            rows.push(Outcome {
+                label,
+                best: best.spec.optimizer.clone(),
+                examples: median_or_inf(&examples),
+                seconds: median_or_inf(&seconds),
+            });
+        }
+        let budget = mine[0].spec.budget;
+        s.table(
+            &format!(
+                "**{}** — {}. Batch size {}, {} examples per run; targets {}, ranked by {}.",
+                w.name,
+                w.about,
+                w.batch_size,
+                budget,
+                w.targets(settings.quick)
+                    .iter()
+                    .map(|&t| shown(t))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                shown(target)
+            ),
+            &table,
+        );
+        outcomes.push((w, rows));
+    }
+    profile(&mut s, &outcomes);
+    s
+}
+
+/// A target as the report writes it: a percentage or an RMSE.
+fn shown_target(goal: Goal, t: f64) -> String {
+    match goal {
+        Goal::Accuracy => crate::report::pct(t),
+        Goal::Rmse => format!("RMSE {}", num(t)),
+    }
+}
+
+/// A count that may be ∞ ("not reached").
+fn count(x: f64) -> String {
+    if x.is_finite() {
+        num(x.round())
+    } else {
+        "not reached".into()
+    }
+}
+
+/// The median of `xs`, ∞ for no values.
+fn median_or_inf(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        f64::INFINITY
+    } else {
+        median(xs)
+    }
+}
+
+/// The re-runs' times to target: `m ± h (sd s)` when every seed reached
+/// it, else the median (∞ if half of them or more did not).
+fn times_cell(xs: &[f64], fmt: fn(f64) -> String) -> String {
+    if xs.is_empty() {
+        "—".into()
+    } else if xs.iter().all(|x| x.is_finite()) {
+        summary(xs, fmt)
+    } else {
+        let m = median(xs);
+        if m.is_finite() {
+            format!("median {}", fmt(m))
+        } else {
+            "not reached".into()
+        }
+    }
+}
+
+/// Which time of an outcome a profile reads.
+type TimeOf = fn(&Outcome) -> f64;
+
+/// The factors τ the profile table reports.
+const TAUS: [f64; 5] = [1.0, 1.25, 1.5, 2.0, 4.0];
+
+/// ρ(τ) of each optimizer: the fraction of workloads on which its time is
+/// within τ of the best time there (`time` picks the measure).
+fn ratios(
+    outcomes: &[(&Workload, Vec<Outcome>)],
+    time: fn(&Outcome) -> f64,
+) -> BTreeMap<String, Vec<f64>> {
+    let mut ratios: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (_, rows) in outcomes {
+        let best = rows.iter().map(time).fold(f64::INFINITY, f64::min);
+        for o in rows {
+            let r = if best.is_finite() {
+                time(o) / best
+            } else {
+                f64::INFINITY
+            };
+            ratios.entry(o.label.clone()).or_default().push(r);
+        }
+    }
+    ratios
+}
+
+/// The profile tables, plot and reading.
+fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
+    if outcomes.is_empty() {
+        return;
+    }
+    let n = outcomes.len() as f64;
+    let order: Vec<String> = outcomes[0].1.iter().map(|o| o.label.clone()).collect();
+    let measures: [(&str, &str, TimeOf); 2] = [
+        ("examples", "examples to target", |o| o.examples),
+        ("time", "training time to target", |o| o.seconds),
+    ];
+    let mut panels = Vec::new();
+    let mut leaders = Vec::new();
+    for (key, what, time) in measures {
+        let ratios = ratios(outcomes, time);
+        let header: Vec<String> = std::iter::once("optimizer".to_string())
+            .chain(TAUS.iter().map(|t| match key {
+                "time" => format!("ρ({t}) (s)"),
+                _ => format!("ρ({t})"),
+            }))
+            .chain(std::iter::once(match key {
+                "time" => "reached (s)".to_string(),
+                _ => "reached".to_string(),
+            }))
+            .collect();
+        let mut table = Table::new(&header);
+        let rho = |rs: &[f64], tau: f64| rs.iter().filter(|&&r| r <= tau).count() as f64 / n;
+        for label in &order {
+            let rs = &ratios[label];
+            let mut row = vec![label.clone()];
+            row.extend(TAUS.iter().map(|&t| num(rho(rs, t))));
+            let reached = rs.iter().filter(|r| r.is_finite()).count();
+            row.push(num(reached as f64 / n));
+            table.row(row);
+        }
+        s.table(
+            &format!(
+                "Performance profile by {what}{} over {} workload{}: ρ(τ) is the fraction of \
+                 workloads on which the optimizer's median time over its re-runs is within a \
+                 factor τ of the best optimizer's there; \"reached\" is ρ(∞).",
+                if key == "time" {
+                    " (seconds on this machine, so the columns are marked (s))"
+                } else {
+                    ""
+                },
+                outcomes.len(),
+                if outcomes.len() == 1 { "" } else { "s" }
+            ),
+            &table,
+        );
+        // The highest ρ(1), then ρ(2); the first in order on a tie.
+        let score = |label: &String| (rho(&ratios[label], 1.0), rho(&ratios[label], 2.0));
+        let best = order
+            .iter()
+            .fold(&order[0], |b, l| if score(l) > score(b) { l } else { b });
+        leaders.push((
+            what,
+            best.clone(),
+            rho(&ratios[best], 1.0),
+            rho(&ratios[best], 2.0),
+        ));
+        let series = order
+            .iter()
+            .enumerate()
+            .map(|(i, label)| step_series(label, &ratios[label], n, i))
+            .collect();
+        panels.push(Panel {
+            title: format!("by {what}"),
+            x_label: "τ (time / best time)".into(),
+            y_label: "ρ(τ): fraction of workloads".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Linear,
+            series,
+        });
+    }
+    s.plot(
+        "tune-profile.svg",
+        "performance profiles: for each optimizer, the fraction of workloads it reaches the \
+         target on within a factor τ of the best optimizer, by examples and by training time",
+        plot::svg("Performance profiles of the tuned optimizers", &panels, 2),
+    );
+    let best_configs: Vec<String> = outcomes
+        .iter()
+        .map(|(w, rows)| {
+            let fastest = rows
+                .iter()
+                .min_by(|a, b| a.examples.total_cmp(&b.examples))
+                .expect("rows");
+            if fastest.examples.is_finite() {
+                format!(
+                    "on {} `{}` ({} examples)",
+                    w.name,
+                    fastest.best,
+                    num(fastest.examples.round())
+                )
+            } else {
+                format!(
+                    "on {} no optimizer reached the target on most seeds",
+                    w.name
+                )
+            }
+        })
+        .collect();
+    let lead: Vec<String> = leaders
+        .iter()
+        .map(|(what, label, r1, r2)| {
+            format!(
+                "by {what}, {label} leads the profile (fastest on {} of the workloads, within 2× \
+                 of the fastest on {})",
+                pct0(*r1),
+                pct0(*r2)
+            )
+        })
+        .collect();
+    s.reading(&format!(
+        "With equal budgets of trials, {}. The fastest configurations: {}.",
+        lead.join("; "),
+        best_configs.join("; ")
+    ));
+}
+
+/// A fraction as a whole percentage.
+fn pct0(x: f64) -> String {
+    format!("{:.0} %", 100.0 * x)
+}
+
+/// ρ(τ) of one optimizer as a step line from τ = 1 to past its largest
+/// finite ratio.
+fn step_series(label: &str, ratios: &[f64], n: f64, color: usize) -> Series {
+    let mut finite: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite()).collect();
+    finite.sort_by(f64::total_cmp);
+    let mut points = vec![(1.0, 0.0)];
+    let mut reached = 0.0;
+    for r in finite {
+        points.push((r.max(1.0), reached / n));
+        reached += 1.0;
+        points.push((r.max(1.0), reached / n));
+    }
+    let end = points.last().map_or(1.0, |p| p.0) * 1.5;
+    points.push((end.max(2.0), reached / n));
+    Series {
+        label: label.into(),
+        points,
+        color,
+        style: Style::Line,
+    }
+}

@@ -1,0 +1,421 @@
+//! A tiny `tune`: two optimizers, two trials each, on the digits and the
+//! regression workloads (and MNIST's, shrunk), re-run on two seeds. It is
+//! deterministic, its re-runs are the best trials worked out here from
+//! `targets.csv`, and listing its jobs, running them in two rounds and
+//! merging gives the in-process sweep's files.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use gradlab_bench::cli::{Cli, Outcome};
+use gradlab_bench::csv::{RUN_COLUMNS, TIMING_COLUMNS};
+use gradlab_bench::experiments::tune::{candidates, point};
+use gradlab_bench::workloads::{workload, Goal, WORKLOADS};
+use gradlab_bench::{BenchError, Options};
+use gradlab_optim::Optimizer;
+
+const TINY: [&str; 17] = [
+    "--experiment",
+    "tune",
+    "--only",
+    "sgd,amsgrad",
+    "--workloads",
+    "digits,regression,mnist-deep-tanh",
+    "--trials",
+    "2",
+    "--confirm-seeds",
+    "2",
+    "--limit",
+    "300",
+    "--budget",
+    "640",
+    "--checkpoints",
+    "4",
+    "--quick",
+];
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gradlab-tune-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn cli(extra: &[&str]) -> Cli {
+    let args = ["optim_bench"].iter().chain(&TINY).chain(extra);
+    Cli::try_parse_from(args).unwrap()
+}
+
+fn sweep_into(dir: &Path) {
+    let out = cli(&["--out", dir.to_str().unwrap()])
+        .run(&mut |_| {})
+        .unwrap();
+    assert!(matches!(out, Outcome::Merged(_)), "{out:?}");
+}
+
+/// The rows of a CSV file as maps from column to field.
+fn rows(dir: &Path, name: &str) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(dir.join(name)).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// `runs.csv` without its timing columns.
+fn untimed_runs(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut rows = rows(dir, "runs.csv");
+    for r in &mut rows {
+        assert_eq!(r.len(), RUN_COLUMNS.len());
+        for c in TIMING_COLUMNS {
+            r.remove(c);
+        }
+    }
+    rows
+}
+
+/// `targets.csv` without its timing column.
+fn untimed_targets(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut rows = rows(dir, "targets.csv");
+    for r in &mut rows {
+        r.remove("train_s");
+    }
+    rows
+}
+
+#[test]
+fn a_tiny_tune_is_deterministic_and_re_runs_each_best_trial() {
+    let (a, b) = (temp_dir("a"), temp_dir("b"));
+    sweep_into(&a);
+    sweep_into(&b);
+    assert_eq!(untimed_runs(&a), untimed_runs(&b));
+    assert_eq!(untimed_targets(&a), untimed_targets(&b));
+    assert_eq!(
+        fs::read_to_string(a.join("curves.csv")).unwrap(),
+        fs::read_to_string(b.join("curves.csv")).unwrap()
+    );
+
+    // 3 workloads × 2 optimizers × (2 trials + 2 re-runs), each with 4
+    // checkpoints.
+    let runs = untimed_runs(&a);
+    assert_eq!(runs.len(), 3 * 2 * 4 * 4);
+    // The best trial, worked out from targets.csv: the fewest examples to
+    // the ranking target (the workload's last quick target), else the best
+    // final score; the re-runs (no trial index, seeds 1 and 2) run it.
+    let targets = untimed_targets(&a);
+    for name in ["digits", "regression", "mnist-deep-tanh"] {
+        let w = workload(name).unwrap();
+        let rank = *w.quick_targets.last().unwrap();
+        for series in ["sgd", "amsgrad"] {
+            let mine =
+                |r: &&BTreeMap<String, String>| r["workload"] == name && r["series"] == series;
+            let trials: Vec<&BTreeMap<String, String>> = targets
+                .iter()
+                .filter(mine)
+                .filter(|r| !r["trial"].is_empty() && r["target"].parse::<f64>().unwrap() == rank)
+                .collect();
+            assert_eq!(trials.len(), 2, "{name} {series}");
+            let final_score = |optimizer: &str| -> f64 {
+                let column = match w.goal {
+                    Goal::Accuracy => "test_accuracy",
+                    Goal::Rmse => "test_rmse",
+                };
+                let last = runs
+                    .iter()
+                    .rfind(|r| {
+                        r["optimizer"] == optimizer
+                            && !r["trial"].is_empty()
+                            && r["workload"] == name
+                    })
+                    .unwrap();
+                // A diverged run has no score: the worst.
+                let v: f64 = last[column].parse().unwrap_or(f64::NAN);
+                match (v.is_nan(), w.goal) {
+                    (true, _) => f64::NEG_INFINITY,
+                    (false, Goal::Rmse) => -v,
+                    (false, Goal::Accuracy) => v,
+                }
+            };
+            let key = |r: &BTreeMap<String, String>| {
+                let examples = r["examples_seen"].parse::<u64>().unwrap_or(u64::MAX);
+                (examples, -final_score(&r["optimizer"]))
+            };
+            let best = if key(trials[1]) < key(trials[0]) {
+                trials[1]
+            } else {
+                trials[0]
+            };
+            let reruns: Vec<&BTreeMap<String, String>> = runs
+                .iter()
+                .filter(mine)
+                .filter(|r| r["trial"].is_empty())
+                .collect();
+            assert_eq!(reruns.len(), 2 * 4);
+            for r in &reruns {
+                assert_eq!(r["optimizer"], best["optimizer"], "{name} {series}");
+                assert!(r["seed"] == "1" || r["seed"] == "2");
+            }
+            // Every trial of amsgrad keeps its switch.
+            if series == "amsgrad" {
+                assert!(trials
+                    .iter()
+                    .all(|t| t["optimizer"].contains("amsgrad=true")));
+            }
+        }
+    }
+    let report = fs::read_to_string(a.join("report.md")).unwrap();
+    assert!(report.contains("Performance profile by examples to target over 3 workloads"));
+    assert!(report.contains("**regression**"));
+    assert!(fs::read_to_string(a.join("tune-profile.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    for d in [a, b] {
+        fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn listed_jobs_in_two_rounds_then_merge_equal_the_in_process_tune() {
+    let (one, many) = (temp_dir("in-process"), temp_dir("jobs"));
+    sweep_into(&one);
+    let out = many.to_str().unwrap();
+    let list = || match cli(&["--list-jobs", "--out", out])
+        .run(&mut |_| {})
+        .unwrap()
+    {
+        Outcome::Listed {
+            commands, pending, ..
+        } => (commands, pending),
+        other => panic!("--list-jobs lists, got {other:?}"),
+    };
+    let run = |command: &str| -> Result<Outcome, BenchError> {
+        let (_, args) = command.split_once(" -- ").unwrap();
+        let words = shlex::split(args).expect("the command is well quoted");
+        Cli::try_parse_from(["optim_bench".to_string()].into_iter().chain(words))
+            .unwrap()
+            .run(&mut |_| {})
+    };
+    // Round one: the trials; the re-runs are not known yet.
+    let (trials, pending) = list();
+    assert_eq!(trials.len(), 3 * 2 * 2);
+    assert!(pending.unwrap().contains("list again"));
+    let rerun = trials[0].replace("--job 0 ", "--job 12 ");
+    let err = run(&rerun).unwrap_err();
+    assert!(
+        matches!(&err, BenchError::Options(m) if m.contains("chosen from the results")),
+        "{err}"
+    );
+    for c in &trials {
+        assert!(matches!(run(c).unwrap(), Outcome::Job { .. }));
+    }
+    // Round two: all the jobs, the re-runs after the trials.
+    let (all, pending) = list();
+    assert!(pending.is_none());
+    assert_eq!(all.len(), 3 * 2 * 4);
+    assert_eq!(all[..trials.len()], trials[..]);
+    let merge = Cli::try_parse_from(["optim_bench", "merge", out]).unwrap();
+    let err = merge.run(&mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, BenchError::Merge(m) if m.contains("12 of 24 runs")),
+        "{err}"
+    );
+    for c in &all[trials.len()..] {
+        assert!(matches!(run(c).unwrap(), Outcome::Job { .. }));
+    }
+    assert!(matches!(
+        merge.run(&mut |_| {}).unwrap(),
+        Outcome::Merged(_)
+    ));
+    assert_eq!(untimed_runs(&one), untimed_runs(&many));
+    assert_eq!(untimed_targets(&one), untimed_targets(&many));
+    for d in [one, many] {
+        fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
+    let settings = Options {
+        experiment: vec![gradlab_bench::options::Choice::Tune],
+        ..Options::default()
+    }
+    .resolve()
+    .unwrap();
+    let all = candidates(&settings);
+    // Every tuned entry, in its order; after them any rule another test of
+    // this process has registered.
+    let tuned: Vec<&str> = gradlab_bench::experiments::TUNED
+        .iter()
+        .map(|t| t.label)
+        .collect();
+    let labels: Vec<&str> = all.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels[..tuned.len()], tuned[..]);
+    for c in &all {
+        for w in &WORKLOADS {
+            let specs: Vec<String> = (0..10).map(|k| c.trial(w, k)).collect();
+            for spec in &specs {
+                let o = Optimizer::from_spec(spec).unwrap();
+                for d in &c.dims {
+                    if let Some(v) = o.hyperparameter(d.key) {
+                        let v: f64 = v.parse().unwrap();
+                        assert!((d.low..=d.high).contains(&v), "{spec}: {} outside", d.key);
+                    }
+                }
+            }
+            let mut unique = specs.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), specs.len(), "{}: repeated trials", c.label);
+        }
+    }
+    // The Halton points fill the cube evenly: in one dimension, 16 points
+    // fall one into each sixteenth (base 2 shifted by a constant).
+    let xs = point(7, 0, 1);
+    assert!((0.0..1.0).contains(&xs[0]));
+    let mut bins = [0; 16];
+    for k in 0..16 {
+        bins[(point(7, k, 1)[0] * 16.0) as usize] += 1;
+    }
+    assert_eq!(bins, [1; 16]);
+}
+
+#[test]
+fn the_workloads_load_their_data() {
+    let settings = Options {
+        experiment: vec![gradlab_bench::options::Choice::Tune],
+        ..Options::default()
+    }
+    .resolve()
+    .unwrap();
+    let mut mnist =
+        || -> Result<gradlab_bench::run::Data, BenchError> { panic!("no MNIST workload here") };
+    let digits = workload("digits").unwrap();
+    let d = digits.data(digits.full, &mut mnist).unwrap();
+    assert_eq!(
+        (d.train.len(), d.test.len(), d.train.num_features()),
+        (1437, 360, 64)
+    );
+    let regression = workload("regression").unwrap();
+    let a = regression.data(regression.full, &mut mnist).unwrap();
+    let b = regression.data(regression.quick, &mut mnist).unwrap();
+    assert_eq!(
+        (a.train.len(), a.test.len(), a.train.num_features()),
+        (8192, 2048, 16)
+    );
+    // The same seeded draw every time; targets of unit variance plus noise.
+    let t = a.train.targets().values().unwrap().data().to_vec();
+    assert_eq!(t, b.train.targets().values().unwrap().data());
+    let var = t.iter().map(|&y| f64::from(y).powi(2)).sum::<f64>() / t.len() as f64;
+    assert!((var - 1.01).abs() < 0.05, "variance {var}");
+    assert!(settings.workloads.len() == WORKLOADS.len());
+}
+
+gradlab_optim::hyperparameters! {
+    /// Sign descent, registered by this test without a search space.
+    pub struct Unsearched {
+        /// η.
+        lr: f64 = 1e-3, Positive;
+    }
+}
+
+impl gradlab_optim::Rule for Unsearched {
+    const NAME: &'static str = "unsearched_sign";
+    const STATE: &'static [&'static str] = &[];
+    type State = [f32; 0];
+    type Scalars = f32;
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, _t: u64, eta: f64) -> f32 {
+        eta as f32
+    }
+
+    fn update(&eta: &f32, phi: &mut f32, g: gradlab_optim::Gradient, _: &mut [f32; 0]) {
+        *phi -= eta * gradlab_optim::sign(g.mean);
+    }
+}
+
+gradlab_optim::hyperparameters! {
+    /// The same rule with a search space of its rate.
+    pub struct Searched {
+        /// η.
+        lr: f64 = 1e-3, Positive;
+    }
+}
+
+impl gradlab_optim::Rule for Searched {
+    const NAME: &'static str = "searched_sign";
+    const STATE: &'static [&'static str] = &[];
+    const SEARCH: &'static [gradlab_optim::search::Dim] =
+        &[gradlab_optim::search::log("lr", 1e-5, 1e-2)];
+    type State = [f32; 0];
+    type Scalars = f32;
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn scalars(&self, _t: u64, eta: f64) -> f32 {
+        eta as f32
+    }
+
+    fn update(&eta: &f32, phi: &mut f32, g: gradlab_optim::Gradient, _: &mut [f32; 0]) {
+        *phi -= eta * gradlab_optim::sign(g.mean);
+    }
+}
+
+#[test]
+fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refused() {
+    gradlab_optim::register::<Unsearched>().unwrap();
+    gradlab_optim::register::<Searched>().unwrap();
+    let options = |only: &str| Options {
+        experiment: vec![gradlab_bench::options::Choice::Tune],
+        only: Some(vec![only.into()]),
+        ..Options::default()
+    };
+    let err = options("unsearched_sign")
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unsearched_sign declares no search space"),
+        "{err}"
+    );
+    let settings = options("searched_sign").resolve().unwrap();
+    let found = candidates(&settings);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].label.as_str(), found[0].dims.len()),
+        ("searched_sign", 1)
+    );
+    let w = workload("digits").unwrap();
+    let spec = found[0].trial(w, 3);
+    let lr: f64 = Optimizer::from_spec(&spec)
+        .unwrap()
+        .hyperparameter("lr")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1e-5..=1e-2).contains(&lr), "{spec}");
+    // Without --only, the rule without a space is left out, not refused.
+    let all = Options {
+        experiment: vec![gradlab_bench::options::Choice::Tune],
+        ..Options::default()
+    }
+    .resolve()
+    .unwrap();
+    let labels: Vec<String> = candidates(&all).into_iter().map(|c| c.label).collect();
+    assert!(labels.contains(&"searched_sign".to_string()));
+    assert!(!labels.contains(&"unsearched_sign".to_string()));
+}
