@@ -39,6 +39,8 @@ pub enum Choice {
     Privacy,
     /// Every optimizer tuned with equal trials on every workload.
     Tune,
+    /// The fastest recipe to 98 % on MNIST on seeds 0–9.
+    Speedrun,
 }
 
 /// The options that define a sweep (everything but where it goes and how it
@@ -48,7 +50,7 @@ pub enum Choice {
 pub struct Options {
     /// Experiments to run, comma-separated: bias-correction,
     /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep,
-    /// privacy, tune, or all.
+    /// privacy, tune, speedrun, or all.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     pub experiment: Vec<Choice>,
     /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
@@ -388,6 +390,7 @@ fn experiment_of(choice: Choice) -> Option<Experiment> {
         Choice::LrSweep => Experiment::LrSweep,
         Choice::Privacy => Experiment::Privacy,
         Choice::Tune => Experiment::Tune,
+        Choice::Speedrun => Experiment::Speedrun,
     })
 }
 

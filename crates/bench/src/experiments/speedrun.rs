@@ -1,0 +1,305 @@
+//! `speedrun`: the shortest training time to 98 % test accuracy on MNIST,
+//! on every one of seeds 0–9.
+//!
+//! A recipe is an optimizer spec (rate, warm-up, schedule), a batch size,
+//! a number of epochs and the MLP's width; each is trained on the ten seeds,
+//! evaluated eight times an epoch (not timed), and scored by the seconds of
+//! training until its test accuracy first reaches the target. The best
+//! recipe is the one whose every seed reaches it, with the smallest median
+//! time; the recipe for a default that *ends* above the target is the
+//! shortest whose every seed's final accuracy is at least the target. The
+//! section prints the commands that run the best recipe in gradlab and in
+//! the two peers (`crates/speed/peers/speedrun_{jax,torch}.py`), to be run
+//! by hand, back to back, on the same machine.
+
+use crate::experiments::{cell, Experiment};
+use crate::options::Settings;
+use crate::report::{num, pct, Section, Table};
+use crate::run::{RunRecord, RunSpec};
+use crate::stats::median;
+use gradlab_optim::Optimizer;
+
+/// One recipe of the speedrun.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Recipe {
+    /// Adam-family rule.
+    pub rule: &'static str,
+    /// η.
+    pub lr: f64,
+    /// Linear warm-up steps (the schedule is cosine after them).
+    pub warmup: u64,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Width of both hidden layers.
+    pub width: usize,
+}
+
+impl Recipe {
+    /// The optimizer spec, as the optim crate writes it (the run gives the
+    /// cosine its length).
+    ///
+    /// # Panics
+    /// If the spec is invalid, which is a bug in the recipe list.
+    pub fn optimizer(&self) -> String {
+        let spec = format!(
+            "{}(lr={},schedule=cosine,warmup={})",
+            self.rule, self.lr, self.warmup
+        );
+        if let Err(e) = Optimizer::for_run(&spec, 1) {
+            panic!("the speedrun's spec {spec} is invalid: {e}");
+        }
+        spec
+    }
+
+    /// The recipe's name in tables.
+    pub fn label(&self) -> String {
+        format!(
+            "{} η={} · B {} · {} ep · {}-{}",
+            self.rule,
+            num(self.lr),
+            self.batch_size,
+            self.epochs,
+            self.width,
+            self.width
+        )
+    }
+}
+
+/// Seeds every recipe is trained on.
+pub const SEEDS: u64 = 10;
+
+/// Evaluations per epoch.
+pub const EVALUATIONS_PER_EPOCH: usize = 8;
+
+/// The target test accuracy: 98 %, or 94 % for the quick subset of 10 000
+/// training examples, which an MLP does not take to 98 % in a few epochs.
+pub fn target(settings: &Settings) -> f64 {
+    if settings.quick {
+        0.94
+    } else {
+        0.98
+    }
+}
+
+/// The recipes: Adam and NAdam with a cosine schedule after 100 warm-up
+/// steps, at three rates, two batch sizes, two and three epochs, and the
+/// width halved and doubled at the middle rate; two for `--quick`.
+pub fn recipes(settings: &Settings) -> Vec<Recipe> {
+    let r = |rule, lr, batch_size, epochs, width| Recipe {
+        rule,
+        lr,
+        warmup: 100,
+        batch_size,
+        epochs,
+        width,
+    };
+    if settings.quick {
+        return vec![r("adam", 3e-3, 128, 3, 512), r("adam", 3e-3, 64, 2, 512)];
+    }
+    let mut all = Vec::new();
+    for epochs in [2, 3] {
+        for batch_size in [128, 256] {
+            for lr in [2e-3, 3e-3, 5e-3] {
+                all.push(r("adam", lr, batch_size, epochs, 512));
+            }
+        }
+        all.push(r("nadam", 3e-3, 128, epochs, 512));
+        all.push(r("adam", 3e-3, 128, epochs, 256));
+        all.push(r("adam", 3e-3, 128, epochs, 1024));
+    }
+    all
+}
+
+/// Every recipe on seeds 0–9 (`--only` keeps the recipes of the rules it
+/// names).
+pub fn plan(settings: &Settings) -> Vec<RunSpec> {
+    let n = settings.train_limit.unwrap_or(60_000);
+    recipes(settings)
+        .into_iter()
+        .filter(|r| settings.keeps(r.rule))
+        .flat_map(|r| {
+            // Whole epochs of full batches, as the trainer takes them.
+            let per_epoch = n / r.batch_size;
+            let budget = settings
+                .budget
+                .unwrap_or(r.epochs * per_epoch * r.batch_size);
+            let checkpoints = settings
+                .checkpoints
+                .unwrap_or(r.epochs * EVALUATIONS_PER_EPOCH);
+            (0..SEEDS).map(move |seed| RunSpec {
+                experiment: Experiment::Speedrun,
+                series: r.label(),
+                param: None,
+                optimizer: r.optimizer(),
+                batch_size: r.batch_size,
+                seed,
+                loss_scale: 1.0,
+                budget,
+                checkpoints: checkpoints.min(budget.div_ceil(r.batch_size)),
+                hidden: vec![r.width, r.width],
+                privacy: None,
+                workload: None,
+                trial: None,
+            })
+        })
+        .collect()
+}
+
+/// One recipe's results over its seeds.
+struct Row {
+    label: String,
+    recipe: Option<Recipe>,
+    spec: RunSpec,
+    /// Seconds of training to the target, one per seed that reached it.
+    seconds: Vec<f64>,
+    seeds: usize,
+    /// The lowest final accuracy over the seeds (`None` if one diverged).
+    worst_final: Option<f64>,
+    /// Seconds of the whole run, median over seeds.
+    total_seconds: f64,
+}
+
+/// The table, the best recipe, the peers' commands and a reading.
+pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
+    let mut s = Section::new(Experiment::Speedrun);
+    if records.is_empty() {
+        s.reading("No runs: `--only` excluded every recipe.");
+        return s;
+    }
+    let target = target(settings);
+    s.paragraph(&format!(
+        "MLP 784-W-W-10 (ReLU), every recipe on seeds 0–{}, evaluated {} times an epoch (not \
+         timed). Time to {} is the seconds of training steps until the first evaluation at or \
+         above it, on this machine; it varies between runs.",
+        SEEDS - 1,
+        EVALUATIONS_PER_EPOCH,
+        pct(target)
+    ));
+    let mut table = Table::new(&[
+        "recipe".to_string(),
+        "optimizer".into(),
+        format!("seeds reaching {}", pct(target)),
+        format!("time to {}: min (s)", pct(target)),
+        "median (s)".into(),
+        "max (s)".into(),
+        "whole run, median (s)".into(),
+        "final test accuracy".into(),
+        "lowest final".into(),
+    ]);
+    let mut rows = Vec::new();
+    for (label, runs) in super::group(records, |r| r.series.clone()) {
+        let seconds: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.time_to(target).map(|t| t.train_seconds))
+            .collect();
+        let finals: Option<Vec<f64>> = runs
+            .iter()
+            .map(|r| r.last().map(|m| m.accuracy()))
+            .collect();
+        let totals: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.last().map(|m| m.train_seconds))
+            .collect();
+        let worst_final = finals
+            .as_ref()
+            .map(|f| f.iter().copied().fold(f64::INFINITY, f64::min));
+        let all = seconds.len() == runs.len();
+        let stat = |f: fn(&[f64]) -> f64| if all { num(f(&seconds)) } else { "—".into() };
+        table.row(vec![
+            label.clone(),
+            format!("`{}`", runs[0].spec.optimizer),
+            format!("{}/{}", seconds.len(), runs.len()),
+            stat(|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+            stat(median),
+            stat(|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            num(median(&totals)),
+            cell(&runs, finals.clone(), pct),
+            worst_final.map_or("diverged".into(), pct),
+        ]);
+        rows.push(Row {
+            recipe: recipes(settings).into_iter().find(|r| r.label() == label),
+            label,
+            spec: runs[0].spec.clone(),
+            seconds,
+            seeds: runs.len(),
+            worst_final,
+            total_seconds: median(&totals),
+        });
+    }
+    s.table(
+        "Over seeds 0–9: the time to the target (min, median, max over the seeds, when every \
+         seed reaches it), and the final accuracy, mean ± the half-width of its 95 % \
+         t-interval (standard deviation), and its lowest:",
+        &table,
+    );
+    let best = rows
+        .iter()
+        .filter(|r| r.seconds.len() == r.seeds)
+        .min_by(|a, b| median(&a.seconds).total_cmp(&median(&b.seconds)));
+    let default = rows
+        .iter()
+        .filter(|r| r.worst_final.is_some_and(|w| w >= target))
+        .min_by(|a, b| a.total_seconds.total_cmp(&b.total_seconds));
+    let mut reading = String::new();
+    match best {
+        Some(b) => {
+            reading.push_str(&format!(
+                "The fastest recipe to {} on every seed is **{}** (`{}`): median {} s of \
+                 training, from {} to {} s. ",
+                pct(target),
+                b.label,
+                b.spec.optimizer,
+                num(median(&b.seconds)),
+                num(b.seconds.iter().copied().fold(f64::INFINITY, f64::min)),
+                num(b.seconds.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            ));
+            if let Some(r) = b.recipe {
+                s.paragraph(&peer_commands(&r, target));
+            }
+        }
+        None => reading.push_str(&format!(
+            "No recipe reaches {} on every seed. ",
+            pct(target)
+        )),
+    }
+    match default {
+        Some(d) => reading.push_str(&format!(
+            "The shortest recipe whose every seed *ends* at or above {} is {} ({} s of training, \
+             lowest final accuracy {}).",
+            pct(target),
+            d.label,
+            num(d.total_seconds),
+            pct(d.worst_final.unwrap_or(f64::NAN))
+        )),
+        None => reading.push_str(&format!(
+            "No recipe ends at or above {} on every seed.",
+            pct(target)
+        )),
+    }
+    s.reading(&reading);
+    s
+}
+
+/// The commands that time recipe `r` in gradlab and in the peers.
+fn peer_commands(r: &Recipe, target: f64) -> String {
+    let flags = format!(
+        "--optimizer {} --lr {} --warmup {} --batch-size {} --epochs {} --width {} --target {target}",
+        r.rule, r.lr, r.warmup, r.batch_size, r.epochs, r.width
+    );
+    format!(
+        "The same recipe in gradlab and in the peers, to run by hand back to back on a quiet \
+         machine (the peers in a scratch virtualenv, each script's docstring says how):\n\n\
+         ```text\n\
+         cargo run --release --example mnist -- --optimizer '{}' --batch-size {} --epochs {} \
+         --hidden {w},{w} --seed S\n\
+         python crates/speed/peers/speedrun_jax.py {flags} --seed S\n\
+         python crates/speed/peers/speedrun_torch.py {flags} --seed S\n\
+         ```",
+        r.optimizer(),
+        r.batch_size,
+        r.epochs,
+        w = r.width
+    )
+}
