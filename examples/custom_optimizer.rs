@@ -7,15 +7,23 @@
 //! ```text
 //! cargo run --release --example custom_optimizer
 //! cargo run --release --example custom_optimizer -- 'my_lion(lr=1e-4,decoupled_weight_decay=1)'
+//! cargo run --release --example custom_optimizer -- bench --experiment tune --quick \
+//!     --only my_lion,lion,adam
 //! ```
 //!
-//! The rule is the three items below (about 40 lines); once registered,
-//! `my_lion(...)` parses, prints, saves its state in checkpoints and runs in
-//! the trainer and the optimizer benchmark like `adam(...)`.
+//! The rule is the three items below (about 40 lines) and its search space;
+//! once registered, `my_lion(...)` parses, prints, saves its state in
+//! checkpoints and runs in the trainer and the optimizer benchmark like
+//! `adam(...)`: `bench` followed by `optim_bench`'s flags runs the benchmark
+//! with the rule registered, so `tune` gives it the same trials as the
+//! built-in rules on every workload.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::Parser;
+use gradlab::bench::cli::{Cli, Outcome};
+use gradlab::optim::search::{decay, log, Dim};
 use gradlab::optim::{hyperparameters, register, sign, Gradient, Rule};
 use gradlab::train::{Event, FitOptions, TrainConfig, Trainer};
 
@@ -42,6 +50,13 @@ hyperparameters! {
 impl Rule for Lion {
     const NAME: &'static str = "my_lion";
     const STATE: &'static [&'static str] = &["m"];
+    /// What `tune` searches: η on a log scale (Lion wants 3–10× less than
+    /// Adam), β₁ and β₂ as 1 − β on a log scale.
+    const SEARCH: &'static [Dim] = &[
+        log("lr", 1e-5, 3e-3),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.999),
+    ];
     type State = [f32; 1];
     /// η_t, β₁, β₂.
     type Scalars = [f32; 3];
@@ -73,6 +88,14 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     register::<Lion>()?;
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        let (lines, note) = bench(std::env::args().skip(2))?;
+        for line in lines {
+            println!("{line}");
+        }
+        eprintln!("{note}");
+        return Ok(());
+    }
     let optimizer = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "my_lion(lr=3e-4,schedule=cosine)".to_string());
@@ -100,4 +123,52 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * last.test_accuracy.expect("MNIST has classes")
     );
     Ok(())
+}
+
+/// The optimizer benchmark with `my_lion` registered: `args` are
+/// `optim_bench`'s flags. Returns the lines for stdout (a listing's
+/// commands, one per line, for `| parallel`) and a note for stderr.
+pub fn bench(
+    args: impl Iterator<Item = String>,
+) -> Result<(Vec<String>, String), Box<dyn std::error::Error>> {
+    let cli = Cli::try_parse_from(std::iter::once("optim_bench".to_string()).chain(args))?;
+    // Listed commands run `optim_bench`, which does not know this rule: they
+    // run through this example instead.
+    let here = |c: String| {
+        c.replace(
+            "--example optim_bench --",
+            "--example custom_optimizer -- bench",
+        )
+    };
+    Ok(match cli.run(&mut |_| {})? {
+        Outcome::Merged(m) => (
+            Vec::new(),
+            format!(
+                "{} runs ({} diverged), {:.0} s of training → {}",
+                m.runs,
+                m.diverged,
+                m.train_seconds,
+                m.dir.join("report.md").display()
+            ),
+        ),
+        Outcome::Listed {
+            commands,
+            pending,
+            merge,
+        } => {
+            let note = match pending {
+                Some(p) => format!("{} jobs; {p}; then: {}", commands.len(), here(merge)),
+                None => format!(
+                    "{} jobs; when they are done: {}",
+                    commands.len(),
+                    here(merge)
+                ),
+            };
+            (commands.into_iter().map(here).collect(), note)
+        }
+        Outcome::Job { record, out } => (
+            Vec::new(),
+            format!("job {} done → {}", record.job, out.display()),
+        ),
+    })
 }

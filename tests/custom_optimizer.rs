@@ -151,3 +151,40 @@ fn a_checkpoint_made_with_a_registered_rule_resumes_exactly() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_benchmark_tunes_the_registered_rule_through_the_example() {
+    register::<Lion>().unwrap();
+    assert_eq!(
+        gradlab::optim::search_space("my_lion").unwrap(),
+        <Lion as gradlab::optim::Rule>::SEARCH
+    );
+    let out = std::env::temp_dir().join(format!("gradlab-lion-bench-{}", std::process::id()));
+    let flags = [
+        "--experiment",
+        "tune",
+        "--quick",
+        "--only",
+        "my_lion",
+        "--workloads",
+        "digits",
+        "--list-jobs",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (commands, note) = example::bench(flags.iter().map(|s| s.to_string())).unwrap();
+    // Five trials on one workload; the re-runs are listed once they have run.
+    assert_eq!(commands.len(), 5);
+    for c in &commands {
+        assert!(c.contains("--example custom_optimizer -- bench "), "{c}");
+        assert!(!c.contains("optim_bench"), "{c}");
+    }
+    assert!(note.contains("once those have run"), "{note}");
+    assert!(
+        note.ends_with(&format!(
+            "--example custom_optimizer -- bench merge {}",
+            out.display()
+        )),
+        "{note}"
+    );
+}
