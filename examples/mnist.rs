@@ -40,17 +40,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(version, about, long_about = None, args_override_self = true)]
 struct Args {
     /// Optimizer spec, e.g. "adam(lr=1e-3)", "sgd(lr=0.1)",
-    /// "adam_per_example(eta0=1e-5)" [default: adam(lr=1e-3,schedule=cosine)].
+    /// "adam_per_example(eta0=1e-5)" [default: adam(lr=3e-3,schedule=cosine,warmup=100)].
     #[arg(long)]
     optimizer: Option<String>,
-    /// Examples per step [default: 128].
+    /// Examples per step [default: 64].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Passes over the training set [default: 8]. When resuming, the run
+    /// Passes over the training set [default: 3]. When resuming, the run
     /// stops after this many epochs in all, on the saved schedule.
     #[arg(long)]
     epochs: Option<usize>,
-    /// Hidden layer widths, comma-separated [default: 512,512].
+    /// Hidden layer widths, comma-separated [default: 256,256].
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     hidden: Option<Vec<usize>>,
     /// Activation: relu, leaky_relu, tanh, sigmoid or gelu [default: relu].

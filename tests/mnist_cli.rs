@@ -253,7 +253,7 @@ fn resuming_with_other_settings_is_an_error() {
     assert!(o.status.success(), "{}", stderr(&o));
     for (flag, given, saved) in [
         ("--hidden", "32", "16"),
-        ("--optimizer", "adam(lr=3e-3)", "adam(lr=0.001"),
+        ("--optimizer", "adam(lr=1e-3)", "adam(lr=0.003"),
         ("--batch-size", "32", "64"),
         ("--activation", "tanh", "relu"),
         ("--dropout", "0.5", "0"),
@@ -262,7 +262,7 @@ fn resuming_with_other_settings_is_an_error() {
     ] {
         let o = mnist(&["--resume", s(&dir), flag, given]).output().unwrap();
         let shown = if flag == "--optimizer" {
-            "adam(lr=0.003"
+            "adam(lr=0.001"
         } else {
             given
         };
@@ -273,7 +273,7 @@ fn resuming_with_other_settings_is_an_error() {
         "--resume",
         s(&dir),
         "--optimizer",
-        "adam(lr=0.001,schedule=cosine)",
+        "adam(warmup=100,lr=0.003,schedule=cosine)",
         "--threads",
         "1",
     ])

@@ -116,16 +116,18 @@ fn one() -> f32 {
 }
 
 impl Default for TrainConfig {
-    /// The default MNIST recipe: MLP 784-512-512-10 with ReLU, Adam with a
-    /// cosine-decayed learning rate, batches of 128, 8 epochs.
+    /// The default MNIST recipe, the fastest of the optimizer benchmark's
+    /// speedrun whose every seed 0–9 ends at or above 98 % test accuracy:
+    /// MLP 784-256-256-10 with ReLU, Adam at 3·10⁻³ warmed up over 100
+    /// steps and cosine-decayed, batches of 64, 3 epochs.
     fn default() -> TrainConfig {
         TrainConfig {
-            hidden: vec![512, 512],
+            hidden: vec![256, 256],
             activation: "relu".into(),
             dropout: 0.0,
             optimizer: DEFAULT_OPTIMIZER.into(),
-            batch_size: 128,
-            epochs: 8,
+            batch_size: 64,
+            epochs: 3,
             seed: 0,
             limit: None,
             loss_scale: 1.0,
@@ -137,7 +139,7 @@ impl Default for TrainConfig {
 }
 
 /// The default optimizer of [`TrainConfig::default`].
-pub const DEFAULT_OPTIMIZER: &str = "adam(lr=1e-3,schedule=cosine)";
+pub const DEFAULT_OPTIMIZER: &str = "adam(lr=3e-3,schedule=cosine,warmup=100)";
 
 /// The activation names [`parse_activation`] accepts.
 pub const ACTIVATIONS: [&str; 5] = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu"];

@@ -7,14 +7,14 @@ use std::path::Path;
 use common::{data, small, temp_dir, weights};
 use gradlab_train::{Checkpoint, Checkpoints, FitOptions, TrainConfig, TrainError, Trainer};
 
-/// `cargo run --example mnist -- --limit 5000 --epochs 1 --batch-size 32`.
+/// `cargo run --example mnist -- --limit 5000 --epochs 1 --batch-size 16`.
 #[test]
 fn one_epoch_on_5000_examples_exceeds_90_percent() {
     let (train, test) = data(10_000);
     let config = TrainConfig {
         epochs: 1,
         limit: Some(5000),
-        batch_size: 32,
+        batch_size: 16,
         ..TrainConfig::default()
     };
     let mut t = Trainer::new(config, train, test).unwrap();
@@ -31,11 +31,11 @@ fn one_epoch_on_5000_examples_exceeds_90_percent() {
     assert_eq!(lines[0], gradlab_train::COLUMNS);
     assert_eq!(
         lines.len(),
-        1 + 157 + 1,
+        1 + 313 + 1,
         "header, one row per step, one per epoch"
     );
-    assert!(lines[1].starts_with("step,1,1,32,"));
-    assert!(lines[158].starts_with("epoch,1,157,"));
+    assert!(lines[1].starts_with("step,1,1,16,"));
+    assert!(lines[314].starts_with("epoch,1,313,"));
     let columns = gradlab_train::COLUMNS.split(',').count();
     assert!(lines.iter().all(|l| l.split(',').count() == columns));
 }
