@@ -40,6 +40,17 @@ fn legend_width(panels: &[Panel]) -> u32 {
 }
 /// Height of the figure's title band.
 const TITLE_HEIGHT: u32 = 56;
+/// Where the legend's first row sits, and the height of each row.
+const LEGEND_TOP: u32 = 72;
+const LEGEND_ROW: u32 = 30;
+
+/// Height of one row of panels: the chart's, or taller when a legend has
+/// more rows than fit beside it (every label stays on the figure; the chart
+/// stretches with it).
+fn panel_height(panels: &[Panel]) -> u32 {
+    let rows = panels.iter().map(|p| p.series.len()).max().unwrap_or(0) as u32;
+    PANEL.1.max(LEGEND_TOP + LEGEND_ROW * rows)
+}
 
 /// Font sizes as plotters takes them; its SVG text comes out at about 0.8
 /// of these pixels, so the smallest, 16, is 13 px.
@@ -55,6 +66,13 @@ const LINE_WIDTH: u32 = 3;
 /// dashes of decreasing length. Two series that coincide (the published and
 /// the min(N, t) averages, Adam at every loss scale) still show both colours.
 const DASHES: [Option<(u32, u32)>; 4] = [None, Some((14, 7)), Some((6, 6)), Some((2, 5))];
+
+/// The dash of the i-th series: the cycle shifts by one each time the
+/// palette comes round, so no two of the first 40 series share both colour
+/// and dash (a figure of every optimizer has 27).
+fn dash_index(i: usize) -> usize {
+    (i + i / PALETTE.len()) % DASHES.len()
+}
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,7 +160,7 @@ pub fn svg(title: &str, panels: &[Panel], columns: usize) -> String {
     let rows = panels.len().div_ceil(columns).max(1);
     let size = (
         (PANEL.0 + legend_width(panels)) * columns as u32,
-        PANEL.1 * rows as u32 + TITLE_HEIGHT,
+        panel_height(panels) * rows as u32 + TITLE_HEIGHT,
     );
     let mut out = String::new();
     {
@@ -267,7 +285,7 @@ where
     // Solid lines first, then ever shorter dashes on top: where series
     // coincide, each shows through the gaps of those drawn over it.
     let mut order: Vec<usize> = (0..panel.series.len()).collect();
-    order.sort_by_key(|&i| i % DASHES.len());
+    order.sort_by_key(|&i| dash_index(i));
     for i in order {
         let s = &panel.series[i];
         let color = PALETTE[s.color % PALETTE.len()];
@@ -278,7 +296,7 @@ where
             .map(|seg| seg.iter().copied().filter(visible).collect::<Vec<_>>());
         for seg in segments {
             match s.style {
-                Style::Line | Style::LineMarkers => match DASHES[i % DASHES.len()] {
+                Style::Line | Style::LineMarkers => match DASHES[dash_index(i)] {
                     None => chart.draw_series(LineSeries::new(seg.clone(), line_style(s)))?,
                     Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(
                         seg.clone(),
@@ -318,13 +336,11 @@ where
 /// marker) and its label.
 fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
     let font = ("sans-serif", TEXT_FONT).into_font().color(&BLACK);
-    let top = 72;
-    let row = 30;
     for (i, s) in panel.series.iter().enumerate() {
         let color = PALETTE[s.color % PALETTE.len()];
-        let y = top + row * i as i32;
+        let y = (LEGEND_TOP + LEGEND_ROW * i as u32) as i32;
         let sample = [(8, y), (52, y)];
-        match (s.style, DASHES[i % DASHES.len()]) {
+        match (s.style, DASHES[dash_index(i)]) {
             (Style::Markers, _) => {
                 area.draw(&Circle::new((30, y), 4, color.mix(0.5).filled()))?;
             }
@@ -457,6 +473,57 @@ mod tests {
         );
         let sizes = font_sizes(&svg);
         assert!(sizes.iter().all(|&s| s >= 12.0), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_long_legend_makes_the_figure_taller_and_every_label_stays_on_it() {
+        let panel = |n: usize| Panel {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            series: (0..n)
+                .map(|i| Series {
+                    label: format!("optimizer {i}"),
+                    points: vec![(0.0, i as f64), (1.0, 1.0)],
+                    color: i,
+                    style: Style::Line,
+                })
+                .collect(),
+        };
+        let height = |svg: &str| -> f64 {
+            let h = svg.split("height=\"").nth(1).unwrap();
+            h[..h.find('"').unwrap()].parse().unwrap()
+        };
+        // A short legend leaves the figure at the chart's height.
+        let short = svg("title", &[panel(6)], 1);
+        assert_eq!(height(&short), f64::from(PANEL.1 + TITLE_HEIGHT));
+        let long = svg("title", &[panel(27), panel(27)], 2);
+        let h = height(&long);
+        assert!(h > f64::from(PANEL.1 + TITLE_HEIGHT), "{h}");
+        let last = long.split("optimizer 26").next().unwrap();
+        let y: f64 = last
+            .rsplit(" y=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            y > f64::from(PANEL.1) && y < h,
+            "label at y = {y}, figure {h} high"
+        );
+    }
+
+    #[test]
+    fn the_first_forty_series_differ_in_colour_or_dash() {
+        let looks: std::collections::HashSet<_> = (0..40)
+            .map(|i| (i % PALETTE.len(), dash_index(i)))
+            .collect();
+        assert_eq!(looks.len(), 40);
     }
 
     #[test]

@@ -183,7 +183,9 @@ pub fn document(settings: &Settings, summary: &str, sections: &[Section]) -> Str
     let seeds: Vec<String> = settings.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(
         out,
-        "Model: MLP with hidden layers {:?} (ReLU), softmax cross-entropy. Seeds: {}. \
+        "Model, where a section does not name its own (`tune`'s workloads and \
+         `speedrun`'s recipes do): MLP with hidden layers {:?} (ReLU), softmax \
+         cross-entropy, seeds {}. \
          Every run is compared by **examples seen**, so batch sizes are compared fairly; \
          curves are the mean training loss of the batches in each window, tables the \
          test set at checkpoints, averaged over seeds. A cell `m ± h (sd s)` is the mean \
