@@ -12,7 +12,7 @@ Run by hand in a scratch virtualenv on a quiet machine (never by the test
 suite):
 
     python3 -m venv /tmp/opacus && /tmp/opacus/bin/pip install torch opacus numpy
-    /tmp/opacus/bin/python crates/speed/peers/opacus_dp_mnist.py --lr 4 --batch-size 1024 --epochs 15 --seed 0
+    /tmp/opacus/bin/python crates/speed/benches/peers/opacus_dp_mnist.py --lr 4 --batch-size 1024 --epochs 15 --seed 0
 
 It prints, per epoch, the training seconds (evaluation excluded), the test
 accuracy and ε, as gradlab's example does.
@@ -29,7 +29,7 @@ import torch
 from opacus import PrivacyEngine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "..", "datasets", "mnist")
+DATA = os.path.join(HERE, "..", "..", "..", "..", "datasets", "mnist")
 
 
 def idx(name):
