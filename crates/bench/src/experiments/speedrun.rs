@@ -9,8 +9,8 @@
 //! time; the recipe for a default that *ends* above the target is the
 //! shortest whose every seed's final accuracy is at least the target. The
 //! section prints the commands that run the best recipe in gradlab and in
-//! the two peers (`crates/speed/benches/peers/speedrun_{jax,torch}.py`), to be run
-//! by hand, back to back, on the same machine.
+//! the two peers (`crates/speed/benches/peers/speedrun_{jax,torch}.py`), to
+//! be run by hand, back to back, on the same machine.
 
 use crate::experiments::{cell, Experiment};
 use crate::options::Settings;
@@ -84,10 +84,10 @@ pub fn target(settings: &Settings) -> f64 {
 }
 
 /// The recipes: Adam (and NAdam) with a cosine schedule after 100 warm-up
-/// steps. At the default width 512 two or three epochs of 128 reach 98 %
-/// in about 2 s, and batches of 512 not at all; halving the width halves
-/// the cost of an epoch, and four or five epochs make up for its lower
-/// accuracy. Two recipes for `--quick`.
+/// steps. At width 512 three epochs of batches of 128 or 256 reach 98 % in
+/// about 2 s, two epochs or batches of 512 not on every seed; width 256
+/// halves the cost of an epoch, and four or five epochs make up for its
+/// lower accuracy. Two recipes for `--quick`.
 pub fn recipes(settings: &Settings) -> Vec<Recipe> {
     let r = |rule, lr, batch_size, epochs, width| Recipe {
         rule,
