@@ -10,7 +10,7 @@
 //! Criterion's "thrpt" is in elements/s where one element is one flop
 //! (`2·m·k·n` per product), so `Gelem/s` reads as GFLOP/s. A plain table of
 //! GFLOP/s (the median over criterion's samples) closes the run; compare it
-//! with `shared/bench/numpy_sgemm.py` (OpenBLAS) run right after, in the same
+//! with `crates/speed/benches/peers/numpy_sgemm.py` (OpenBLAS) run right after, in the same
 //! session.
 
 use std::cell::RefCell;

@@ -24,17 +24,16 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gradlab::optim::{GradRequest, Optimizer, Param};
 use gradlab::tensor::{rng, Tensor};
-
-/// The parameters of MLP 784-512-512-10: each layer's weight and bias.
-const SHAPES: [&[usize]; 6] = [&[784, 512], &[512], &[512, 512], &[512], &[512, 10], &[10]];
+use gradlab_speed::param_shapes;
 
 fn optim_step(c: &mut Criterion) {
+    let shapes = param_shapes();
     let mut r = rng(0);
-    let mut values: Vec<Tensor> = SHAPES
+    let mut values: Vec<Tensor> = shapes
         .iter()
         .map(|s| Tensor::normal(s, 0.0, 0.05, &mut r))
         .collect();
-    let grads: Vec<Tensor> = SHAPES
+    let grads: Vec<Tensor> = shapes
         .iter()
         .map(|s| Tensor::normal(s, 0.0, 0.01, &mut r))
         .collect();

@@ -14,16 +14,17 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use gradlab::autodiff::{Activation, GradRequest, Tape};
 use gradlab::layers::{Mlp, Mode, Module};
 use gradlab::tensor::{rng, Tensor};
+use gradlab_speed::MLP_SIZES;
 
 fn train_step(c: &mut Criterion) {
-    let mlp = Mlp::new(&[784, 512, 512, 10], Activation::Relu, 0).unwrap();
+    let mlp = Mlp::new(&MLP_SIZES, Activation::Relu, 0).unwrap();
     // Inside the pool, as a training step runs: the parallel loops then
     // start on a worker instead of waking the calling thread each time.
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
     let mut group = c.benchmark_group("train_step");
     group.sample_size(20);
     for b in [32, 128, 512] {
-        let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut rng(1));
+        let x = Tensor::uniform(&[b, MLP_SIZES[0]], 0.0, 1.0, &mut rng(1));
         let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
         group.throughput(Throughput::Elements(b as u64));
         for request in [

@@ -1,8 +1,9 @@
 //! Training examples per second on the workload of the reference peers
-//! `../shared/bench/torch_mlp.py` and `../shared/bench/jax_mlp.py`: MLP
-//! 784-512-512-10 with ReLU and softmax cross-entropy, MNIST's training set
-//! in its file order cut into contiguous batches, a whole training step
-//! (gather, forward, backward, update) per batch.
+//! `peers/torch_mlp.py` and `peers/jax_mlp.py`: MLP 784-512-512-10 with
+//! ReLU and softmax cross-entropy (`gradlab_speed::train_config`: one epoch,
+//! seed 0, no dropout), MNIST's training set in its file order cut into
+//! contiguous batches, a whole training step (gather, forward, backward,
+//! update) per batch.
 //!
 //! Each row is the median over `--reps` passes over the training set of
 //! (examples after the first `--warmup` steps) / (their seconds), as the
@@ -40,7 +41,8 @@ use gradlab::autodiff::{Clipping, GradRequest, Tape};
 use gradlab::data::{self, Targets};
 use gradlab::layers::{Mode, Module};
 use gradlab::tensor::Tensor;
-use gradlab::train::{Privacy, TrainConfig, Trainer};
+use gradlab::train::{Privacy, Trainer};
+use gradlab_speed::{model_name, train_config};
 
 /// Training throughput of the peers' MLP workload.
 #[derive(Parser, Debug)]
@@ -170,7 +172,11 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
     let mnist = data::load(&dir).expect("MNIST ships in datasets/mnist");
     let n = mnist.train.len();
-    println!("gradlab, {} threads, {n} examples", args.threads);
+    println!(
+        "gradlab, {}, {} threads, {n} examples",
+        model_name(),
+        args.threads
+    );
     for name in &args.opts {
         let Some((spec, route)) = row(name) else {
             eprintln!(
@@ -192,20 +198,15 @@ fn main() {
             );
             let rates: Vec<f64> = (0..args.reps)
                 .map(|_| {
-                    let config = TrainConfig {
-                        optimizer: spec.into(),
-                        batch_size: bs,
-                        epochs: 1,
-                        privacy: match route {
-                            Route::Private => Some(DP),
-                            Route::Clip => Some(Privacy {
-                                noise_multiplier: 0.0,
-                                ..DP
-                            }),
-                            _ => None,
-                        },
-                        ..TrainConfig::default()
+                    let privacy = match route {
+                        Route::Private => Some(DP),
+                        Route::Clip => Some(Privacy {
+                            noise_multiplier: 0.0,
+                            ..DP
+                        }),
+                        _ => None,
                     };
+                    let config = train_config(spec, bs, privacy);
                     let mut trainer = Trainer::new(config, mnist.train.clone(), mnist.test.clone())
                         .expect("a valid configuration");
                     if route == Route::Squares {
