@@ -14,6 +14,19 @@ use crate::{DataError, NUM_CLASSES};
 /// outputs.
 pub const MAX_CLASSES: usize = 1 << 20;
 
+/// The largest magnitude a feature or target value may have: 10¹⁸.
+/// Training squares them and their gradients (a regression's loss, the
+/// second moments of adaptive optimizers, the standardization), and the
+/// square of a value much above this overflows `f32` (whose largest is
+/// 3.4·10³⁸); such a value is almost surely an id or a unit mistake.
+pub const MAX_MAGNITUDE: f32 = 1e18;
+
+/// Whether `v` is a number a dataset may hold: finite, of magnitude at most
+/// [`MAX_MAGNITUDE`].
+pub(crate) fn within_bounds(v: f32) -> bool {
+    v.abs() <= MAX_MAGNITUDE
+}
+
 /// Labelled examples, each a `rows × cols` grid of features (an image) or,
 /// for tabular data, one row of features (`rows = 1`).
 ///
@@ -179,7 +192,8 @@ impl Dataset {
     /// `n` class indices (the number of classes is one more than the
     /// largest), or a `[n, k]` tensor of values. Another shape of `x`, a
     /// number of targets other than `n`, a class index of [`MAX_CLASSES`] or
-    /// more, or a feature or target that is not finite is an error.
+    /// more, or a feature or target that is not finite or larger in
+    /// magnitude than [`MAX_MAGNITUDE`] is an error.
     ///
     /// ```
     /// use gradlab_data::{Dataset, Targets};
@@ -198,11 +212,12 @@ impl Dataset {
                 expected: "[examples, features]".into(),
             });
         };
-        if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
+        if let Some(i) = x.data().iter().position(|&v| !within_bounds(v)) {
             return Err(DataError::NotFinite {
                 what: "feature",
                 example: i / f.max(1),
                 index: i % f.max(1),
+                value: x.data()[i],
             });
         }
         let classes = match &y {
@@ -225,11 +240,12 @@ impl Dataset {
                     });
                 }
                 let k = v.shape()[1];
-                if let Some(i) = v.data().iter().position(|v| !v.is_finite()) {
+                if let Some(i) = v.data().iter().position(|&v| !within_bounds(v)) {
                     return Err(DataError::NotFinite {
                         what: "target",
                         example: i / k,
                         index: i % k,
+                        value: v.data()[i],
                     });
                 }
                 0

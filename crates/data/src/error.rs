@@ -234,8 +234,16 @@ pub enum DataError {
         /// Targets given.
         targets: usize,
     },
-    /// An in-memory feature or target that is NaN or infinite.
-    #[error("Dataset::from_tensors: {what} {index} of example {example} is not finite")]
+    /// An in-memory feature or target that is NaN, infinite or larger in
+    /// magnitude than [`MAX_MAGNITUDE`](crate::dataset::MAX_MAGNITUDE).
+    #[error(
+        "Dataset::from_tensors: {what} {index} of example {example} is {}",
+        if value.is_finite() {
+            format!("{value:e}, above 1e18 in magnitude (its square would overflow f32)")
+        } else {
+            format!("not finite ({value})")
+        }
+    )]
     NotFinite {
         /// `"feature"` or `"target"`.
         what: &'static str,
@@ -243,6 +251,8 @@ pub enum DataError {
         example: usize,
         /// The feature or target within it.
         index: usize,
+        /// Its value.
+        value: f32,
     },
     /// Feature names that are not one per feature.
     #[error("Dataset::with_feature_names: {names} names for {features} features")]
@@ -337,6 +347,55 @@ pub enum DataError {
         value: String,
         /// What the column holds.
         expected: &'static str,
+    },
+    /// A file that is not a regular file (a directory, a pipe, a device),
+    /// which a loader refuses rather than read without end.
+    #[error("{}: not a regular file (a pipe or a device is not read: it may never end)", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A CSV file without a header row (an empty file).
+    #[error("{}: the file is empty; a CSV file starts with a header row naming its columns", path.display())]
+    CsvNoHeader {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CSV file whose only column is the target.
+    #[error(
+        "{}: line 1 (the header) has no column but the target {column:?}; the other columns \
+         are the features, and there must be at least one",
+        path.display()
+    )]
+    CsvNoFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The target column.
+        column: String,
+    },
+    /// A CSV line longer than [`MAX_LINE_BYTES`](crate::csv::MAX_LINE_BYTES).
+    #[error(
+        "{}: line {line} is longer than {limit} bytes; this is not a table of numbers (or its \
+         lines are not separated by newlines)",
+        path.display()
+    )]
+    CsvLineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// CSV text that is not UTF-8.
+    #[error("{}: line {line} is not UTF-8 text{hint}", path.display())]
+    CsvNotText {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// What to try.
+        hint: &'static str,
     },
     /// A CSV file with a header and no rows.
     #[error("{}: no rows after the header", path.display())]

@@ -54,8 +54,8 @@ fn read(path: &Path, ndim: Option<usize>) -> Result<Idx, DataError> {
         };
         // Multi-member, like `gzip -d`: concatenated members are one stream,
         // and garbage after the last member is an error rather than ignored.
-        let decoder = MultiGzDecoder::new(&source);
-        parse(decoder, path, ndim, None, |e| {
+        let mut decoder = MultiGzDecoder::new(&source);
+        let error = |e| {
             if source.failed.get() {
                 DataError::io(path, e)
             } else {
@@ -64,7 +64,19 @@ fn read(path: &Path, ndim: Option<usize>) -> Result<Idx, DataError> {
                     source: e,
                 }
             }
-        })
+        };
+        match parse(&mut decoder, path, ndim, None, error) {
+            Err(e @ (DataError::Io { .. } | DataError::CorruptGzip { .. })) => Err(e),
+            // Damaged deflate data can decode to other bytes, more or fewer
+            // than were compressed: a bad header or size follows from it.
+            // The stream's checksum, at its end, tells corruption from a
+            // file that really holds what it decodes to.
+            Err(e) => match io::copy(&mut decoder, &mut io::sink()) {
+                Err(corrupt) => Err(error(corrupt)),
+                Ok(_) => Err(e),
+            },
+            ok => ok,
+        }
     } else {
         let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
         parse(&file, path, ndim, Some(len), |e| DataError::io(path, e))

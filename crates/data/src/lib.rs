@@ -81,7 +81,7 @@ pub mod mnist;
 
 pub use batches::{Batches, Iter as BatchIter};
 pub use csv::TargetKind;
-pub use dataset::{Dataset, Standardization, Targets, MAX_CLASSES};
+pub use dataset::{Dataset, Standardization, Targets, MAX_CLASSES, MAX_MAGNITUDE};
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_ndim, Idx};
 pub use mnist::{load, Mnist};

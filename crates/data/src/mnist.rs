@@ -13,13 +13,17 @@ pub struct Mnist {
     pub train: Dataset,
     /// The test split (10 000 examples for MNIST).
     pub test: Dataset,
+    /// The `.gz` files that were not read because the raw file of the same
+    /// name lies beside them (a loader says so: the two may differ).
+    pub unread: Vec<PathBuf>,
 }
 
 /// Loads both splits from `dir`, which holds the four standard files
 /// `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 /// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each raw or
 /// gzip-compressed with a `.gz` suffix. When both forms exist the raw one is
-/// used, as it is faster to read.
+/// used, as it is faster to read, and the `.gz` one is listed in
+/// [`Mnist::unread`].
 ///
 /// Nothing about MNIST's sizes is assumed: any image size and example count
 /// loads, provided the labels are digits 0–9 and both splits have the same
@@ -32,12 +36,18 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing_dir(dir)),
         Err(e) => return Err(DataError::io(dir, e)),
     }
-    let (train_images, test_images) = (
-        find(dir, "train-images-idx3-ubyte")?,
-        find(dir, "t10k-images-idx3-ubyte")?,
-    );
-    let train = Dataset::from_files(&train_images, &find(dir, "train-labels-idx1-ubyte")?)?;
-    let test = Dataset::from_files(&test_images, &find(dir, "t10k-labels-idx1-ubyte")?)?;
+    let mut unread = Vec::new();
+    let mut find = |name| {
+        let (path, twin) = find(dir, name)?;
+        unread.extend(twin);
+        Ok::<PathBuf, DataError>(path)
+    };
+    let train_images = find("train-images-idx3-ubyte")?;
+    let train_labels = find("train-labels-idx1-ubyte")?;
+    let test_images = find("t10k-images-idx3-ubyte")?;
+    let test_labels = find("t10k-labels-idx1-ubyte")?;
+    let train = Dataset::from_files(&train_images, &train_labels)?;
+    let test = Dataset::from_files(&test_images, &test_labels)?;
     let size = |d: &Dataset| (d.rows(), d.cols());
     if size(&train) != size(&test) {
         return Err(DataError::SizeMismatch {
@@ -47,7 +57,11 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, DataError> {
             test: size(&test),
         });
     }
-    Ok(Mnist { train, test })
+    Ok(Mnist {
+        train,
+        test,
+        unread,
+    })
 }
 
 fn missing_dir(dir: &Path) -> DataError {
@@ -56,15 +70,18 @@ fn missing_dir(dir: &Path) -> DataError {
     }
 }
 
-/// The raw file `dir/name` if it exists, else `dir/name.gz`.
-fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
-    let tried = vec![dir.join(name), dir.join(format!("{name}.gz"))];
-    match tried.iter().find(|p| p.is_file()) {
-        Some(p) => Ok(p.clone()),
-        None => Err(DataError::MissingFile {
+/// The raw file `dir/name` if it exists, else `dir/name.gz`; with the
+/// `.gz` file left unread beside a raw one, if there is one.
+fn find(dir: &Path, name: &str) -> Result<(PathBuf, Option<PathBuf>), DataError> {
+    let (raw, gz) = (dir.join(name), dir.join(format!("{name}.gz")));
+    match (raw.is_file(), gz.is_file()) {
+        (true, true) => Ok((raw, Some(gz))),
+        (true, false) => Ok((raw, None)),
+        (false, true) => Ok((gz, None)),
+        (false, false) => Err(DataError::MissingFile {
             dir: dir.to_path_buf(),
             name: name.to_owned(),
-            tried,
+            tried: vec![raw, gz],
         }),
     }
 }

@@ -365,3 +365,35 @@ fn io_errors_name_the_path() {
         assert_names(&err, &path);
     }
 }
+
+/// A byte flipped anywhere inside the deflate data is corruption, whatever
+/// the damaged stream decodes to: fewer bytes, more, or as many.
+#[test]
+fn a_flipped_byte_is_corruption_not_a_size_mismatch() {
+    let dir = TempDir::new("flipped-gz");
+    let split = Split::new(200, 8, 8, 3);
+    let good = gzip(&split.image_file());
+    let path = dir.join("images.gz");
+    // The 10-byte gzip header and the 8-byte trailer aside.
+    for at in 10..good.len() - 8 {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        fs::write(&path, &bad).unwrap();
+        match read_idx(&path) {
+            Err(DataError::CorruptGzip { .. }) => {}
+            // A flip the deflate format does not see and the data survives.
+            Ok(idx) => assert_eq!(idx.data, split.images, "byte {at}"),
+            Err(e) => panic!("byte {at}: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_gz_file_a_raw_one_shadows_is_listed() {
+    let dir = TempDir::new("both-forms");
+    let (_, test) = small_dataset(dir.path(), "");
+    assert!(load(dir.path()).unwrap().unread.is_empty());
+    let gz = format!("{TEST_LABELS}.gz");
+    write(dir.path(), &gz, &test.label_file());
+    assert_eq!(load(dir.path()).unwrap().unread, [dir.join(&gz)]);
+}

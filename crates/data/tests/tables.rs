@@ -309,3 +309,128 @@ fn standardization_centers_and_scales_every_feature() {
         "{err}"
     );
 }
+
+#[test]
+fn a_gzipped_csv_reads_as_the_plain_one() {
+    let dir = TempDir::new("csv-gz");
+    let plain = digits("test");
+    let gz = dir.join("test.csv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(&plain).unwrap()).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    assert_eq!(
+        Dataset::from_csv(&gz, "digit", TargetKind::Classes).unwrap(),
+        Dataset::from_csv(&plain, "digit", TargetKind::Classes).unwrap()
+    );
+    // Compressed bytes under a plain name are not text, and the error says
+    // what to do; damaged gzip data is corruption.
+    let misnamed = dir.join("test.csv");
+    std::fs::copy(&gz, &misnamed).unwrap();
+    let err = Dataset::from_csv(&misnamed, "digit", TargetKind::Classes).unwrap_err();
+    assert!(
+        matches!(err, DataError::CsvNotText { line: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("when its name ends in .gz"),
+        "{err}"
+    );
+    let mut bytes = std::fs::read(&gz).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    std::fs::write(&gz, &bytes).unwrap();
+    let err = Dataset::from_csv(&gz, "digit", TargetKind::Classes).unwrap_err();
+    assert!(matches!(err, DataError::CorruptGzip { .. }), "{err:?}");
+}
+
+#[test]
+fn an_empty_file_a_header_of_the_target_alone_and_out_of_range_cells_are_errors() {
+    let (err, msg) = csv_error("", TargetKind::Classes);
+    assert!(matches!(err, DataError::CsvNoHeader { .. }), "{err:?}");
+    assert!(msg.contains("the file is empty"), "{msg}");
+    let (err, msg) = csv_error("y\n1\n2\n", TargetKind::Classes);
+    assert!(matches!(err, DataError::CsvNoFeatures { .. }), "{err:?}");
+    assert!(msg.contains("no column but the target \"y\""), "{msg}");
+    // A label that is an id, not a class: named with its line and column.
+    let (err, msg) = csv_error("a,y\n1,0\n2,1000000000\n", TargetKind::Classes);
+    assert!(
+        matches!(
+            err,
+            DataError::CsvValue {
+                line: 3,
+                column: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(msg.contains("below 1048576"), "{msg}");
+    // 1048575 is the largest class index.
+    let dir = TempDir::new("csv-limits");
+    let ok = write(&dir, "ok.csv", "a,y\n1,1048575\n");
+    assert!(Dataset::from_csv(&ok, "y", TargetKind::Classes).is_ok());
+    // Magnitudes whose squares overflow f32, as features and as values.
+    for (text, line, column) in [
+        ("a,y\n1,0\n3e38,1\n", 3, 1),
+        ("a,y\n1,0\n-1.5e18,1\n", 3, 1),
+    ] {
+        let (err, msg) = csv_error(text, TargetKind::Classes);
+        assert!(
+            matches!(err, DataError::CsvValue { line: l, column: c, .. } if l == line && c == column),
+            "{err:?}"
+        );
+        assert!(msg.contains("magnitude at most 1e18"), "{msg}");
+    }
+    let (_, msg) = csv_error("a,y\n1,2e20\n", TargetKind::Values);
+    assert!(msg.contains("line 2, column 2"), "{msg}");
+    let edge = write(&dir, "edge.csv", "a,y\n1e18,-1e18\n");
+    assert!(Dataset::from_csv(&edge, "y", TargetKind::Values).is_ok());
+    // In memory too.
+    let x = Tensor::from_vec(vec![1.0, 2e18], &[2, 1]);
+    let err = Dataset::from_tensors(x, Targets::Classes(vec![0, 1])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("feature 0 of example 1 is 2e18, above 1e18 in magnitude"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_device_a_pipe_or_an_endless_line_is_refused_with_bounded_memory() {
+    for path in ["/dev/zero", "/dev/null"] {
+        let err = Dataset::from_csv(path, "y", TargetKind::Classes).unwrap_err();
+        assert!(matches!(err, DataError::NotAFile { .. }), "{path}: {err:?}");
+        assert!(err.to_string().starts_with(path), "{err}");
+    }
+    let dir = TempDir::new("csv-fifo");
+    let fifo = dir.join("fifo.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Opening a pipe would wait for a writer: it is refused before.
+    let err = Dataset::from_csv(&fifo, "y", TargetKind::Classes).unwrap_err();
+    assert!(matches!(err, DataError::NotAFile { .. }), "{err:?}");
+    // A line past the bound, raw and compressed (a gzip bomb of one line).
+    let limit = gradlab_data::csv::MAX_LINE_BYTES as usize;
+    let long = format!("a,y\n1,0\n{}", "7".repeat(limit + 1));
+    let raw = write(&dir, "long.csv", &long);
+    let gz = dir.join("long.csv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, long.as_bytes()).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    for path in [raw, gz] {
+        let err = Dataset::from_csv(&path, "y", TargetKind::Classes).unwrap_err();
+        assert!(
+            matches!(err, DataError::CsvLineTooLong { line: 3, .. }),
+            "{}: {err:?}",
+            path.display()
+        );
+        assert!(
+            err.to_string()
+                .contains("line 3 is longer than 16777216 bytes"),
+            "{err}"
+        );
+    }
+}
