@@ -39,6 +39,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::spec::{format_float, significant};
+
 /// The RDP orders α the accountant minimizes over: Opacus' defaults,
 /// 1.1, 1.2, …, 10.9 and 12, 13, …, 63.
 pub fn default_orders() -> Vec<f64> {
@@ -67,29 +69,36 @@ pub struct Spent {
     pub order: f64,
 }
 
-/// A value the accountant cannot take.
+/// A value the accountant cannot take. (Values are printed as given, or
+/// to 4 significant digits when computed: a δ of 10⁻³⁰⁰ is `1e-300`.)
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PrivacyError {
     /// The sampling rate is not in [0, 1].
-    #[error("the sampling rate q must be in [0, 1], got {0}")]
+    #[error("the sampling rate q must be in [0, 1], got {}", format_float(*.0))]
     SampleRate(f64),
     /// The noise multiplier is negative or not finite.
-    #[error("the noise multiplier σ must be a finite number ≥ 0, got {0}")]
+    #[error("the noise multiplier σ must be a finite number ≥ 0, got {}", format_float(*.0))]
     NoiseMultiplier(f64),
     /// The clipping bound is not positive, or infinite with noise.
     #[error("the clipping bound C must be a number > 0 (∞ only without noise), got {0}")]
     MaxNorm(f32),
     /// δ is not in (0, 1).
-    #[error("δ must be in (0, 1), got {0}")]
+    #[error("δ must be in (0, 1), got {}", format_float(*.0))]
     Delta(f64),
     /// An RDP order is not a number > 1, or there is none.
     #[error("the RDP orders must be numbers > 1, and at least one, got {0:?}")]
     Orders(Vec<f64>),
     /// The target ε is not a finite positive number.
-    #[error("the target ε must be a finite number > 0, got {0}")]
+    #[error("the target ε must be a finite number > 0, got {}", format_float(*.0))]
     TargetEpsilon(f64),
     /// No noise multiplier up to 10⁶ reaches the target.
-    #[error("no noise multiplier up to 1e6 reaches ε = {epsilon} at δ = {delta} in {steps} steps at q = {sample_rate}: the budget is too low")]
+    #[error(
+        "no noise multiplier up to 1e6 reaches ε = {} at δ = {} in {steps} steps at q = {}: the \
+         budget is too low",
+        format_float(*.epsilon),
+        format_float(*.delta),
+        significant(*.sample_rate, 4)
+    )]
     BudgetTooLow {
         /// The target ε.
         epsilon: f64,

@@ -167,5 +167,5 @@ pub use rules::{
     Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
-pub use spec::{Range, SpecError};
+pub use spec::{format_float, significant, Range, SpecError};
 pub use state::{Global, Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};

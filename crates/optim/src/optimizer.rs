@@ -190,7 +190,8 @@ impl Optimizer {
     /// Sets the run length T that `schedule=cosine` needs (an optimizer
     /// restored from a checkpoint, a run that stops at a budget). Other
     /// schedules do not depend on the run length and are left unchanged. A
-    /// run of 0 steps is an error.
+    /// run of 0 steps is an error, and so is a warm-up of T steps or more
+    /// (the rate would never reach η).
     pub fn with_total_steps(mut self, total_steps: u64) -> Result<Optimizer, SpecError> {
         if total_steps == 0 {
             return Err(SpecError::BadValue {
@@ -198,6 +199,18 @@ impl Optimizer {
                 key: "total_steps".into(),
                 value: "0".into(),
                 expected: "a run of at least one step".into(),
+            });
+        }
+        let warmup = self.schedule.warmup;
+        if warmup >= total_steps {
+            return Err(SpecError::BadValue {
+                optimizer: self.name.to_string(),
+                key: "warmup".into(),
+                value: warmup.to_string(),
+                expected: format!(
+                    "fewer steps than the run's {total_steps}: a warm-up of {warmup} steps would \
+                     never reach the full rate"
+                ),
             });
         }
         if let Decay::Cosine { total_steps: t } = &mut self.schedule.decay {

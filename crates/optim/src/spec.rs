@@ -339,12 +339,39 @@ impl<'s> Keys<'s> {
 }
 
 /// A number in its shortest form that parses back to the same `f64`: plain
-/// between 10⁻⁴ and 10¹⁵, with an exponent outside (`1e-8`).
-pub(crate) fn format_float(x: f64) -> String {
+/// between 10⁻⁴ and 10¹⁵, with an exponent outside (`1e-8`). How a spec,
+/// and an error, writes a value the user gave.
+pub fn format_float(x: f64) -> String {
     if x == 0.0 || (1e-4..1e15).contains(&x.abs()) {
         format!("{x}")
     } else {
         format!("{x:e}")
+    }
+}
+
+/// `x` rounded to `digits` significant digits (at least 1), trailing zeros
+/// dropped, for a computed value: plain from 10⁻³ up to 10⁶ (`2.998`,
+/// `0.8125`, `3`), with an exponent outside (`1e30`, `3.125e-7`); 0, NaN
+/// and ±∞ as Rust writes them.
+pub fn significant(x: f64, digits: usize) -> String {
+    let digits = digits.max(1);
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let trim = |m: &str| -> String {
+        match m.contains('.') {
+            true => m.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => m.to_string(),
+        }
+    };
+    let exponent = x.abs().log10().floor() as i32;
+    if (-3..6).contains(&exponent) {
+        let decimals = (digits as i32 - 1 - exponent).max(0) as usize;
+        trim(&format!("{x:.decimals$}"))
+    } else {
+        let s = format!("{x:.*e}", digits - 1);
+        let (mantissa, exp) = s.split_once('e').expect("scientific notation");
+        format!("{}e{exp}", trim(mantissa))
     }
 }
 
@@ -389,6 +416,26 @@ impl<'a, 'b> KeyWriter<'a, 'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn significant_digits_plain_in_range_and_with_an_exponent_outside() {
+        let cases = [
+            (2.998_123, "2.998"),
+            (0.812_54, "0.8125"),
+            (3.000_04, "3"),
+            (123_456.7, "123457"),
+            (1e30, "1e30"),
+            (999_999_999_999_990_168_260_439_965_696.0, "1e30"),
+            (1.234_56e-7, "1.235e-7"),
+            (-0.5, "-0.5"),
+            (0.0, "0"),
+            (f64::INFINITY, "inf"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(significant(x, 4), want, "{x}");
+        }
+        assert_eq!(format_float(1e-300), "1e-300");
+    }
 
     struct Floats(Vec<f64>);
 

@@ -171,7 +171,7 @@ fn bad_values_are_errors() {
     let err = accountant::noise_multiplier(1e-9, 1e-5, 1.0, 100).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no noise multiplier up to 1e6 reaches ε = 0.000000001 at δ = 0.00001 in 100 steps at q = 1: the budget is too low"
+        "no noise multiplier up to 1e6 reaches ε = 1e-9 at δ = 1e-5 in 100 steps at q = 1: the budget is too low"
     );
     assert_eq!(
         accountant::spent(&phases(&[(1.0, 0.1, 10)]), 1e-5, &[2.0, 1.0]),

@@ -81,9 +81,11 @@ fn per_example_squares_follow_clipping_and_decay() {
 #[test]
 fn schedules_scale_the_step() {
     // SGD with ĝ = 1 from Φ = 0 moves Φ to −η_t, the rate the optimizer
-    // reports for that step.
+    // reports for that step, in a run of T = 4 steps (5 for the warm-up, which
+    // must be shorter than the run).
     let steps = |spec: &str, n: usize| -> Vec<f32> {
-        let mut opt = Optimizer::for_run(spec, 4).unwrap();
+        let total = if spec.contains("warmup") { 5 } else { 4 };
+        let mut opt = Optimizer::for_run(spec, total).unwrap();
         let mut values = vec![t(&[0.0])];
         (0..n)
             .map(|_| {
