@@ -16,8 +16,8 @@
 //! the previous one or the new one — whatever happens during a save: the
 //! process killed (`kill -9`, Ctrl-C), the disk full, the power cut. A save
 //!
-//! 1. writes the three files into `.partial-step-000000938/` beside the
-//!    current checkpoint, syncs each to disk, then syncs that directory;
+//! 1. writes the three files into `.partial-<pid>-step-000000938/` beside
+//!    the current checkpoint, syncs each to disk, then syncs that directory;
 //! 2. renames it to `step-000000938/`, which is the commit: a rename is
 //!    atomic, and a `step-*` name never exists before its files are
 //!    complete; then syncs the checkpoint directory, so that the rename
@@ -29,7 +29,20 @@
 //! the next [`Checkpoints::open`] deletes; a crash during 2 or 3 leaves two
 //! complete checkpoints, of which loading takes the newest. A failed write
 //! (a full disk) deletes its partial directory and returns the error, the
-//! previous checkpoint untouched. One run saves into a directory at a time.
+//! previous checkpoint untouched.
+//!
+//! ## One writer at a time
+//!
+//! Two runs saving into one directory at once would retire each other's
+//! checkpoints and mix their files. [`Checkpoints::open`] therefore takes an
+//! advisory lock on the directory's `.lock` file (and writes its process id
+//! there) and holds it for as long as the [`Checkpoints`] lives: for a
+//! [`Trainer::fit`], the whole run. A second run that opens the directory
+//! meanwhile is refused with [`TrainError::Locked`], naming the directory
+//! and the process that holds it, before it trains. The operating system
+//! releases the lock when its process ends, however it ends, so a lock left
+//! by a killed run never blocks the next one. Partial directories carry the
+//! process id in their names as well.
 //!
 //! ## What a checkpoint records
 //!
@@ -84,6 +97,8 @@ const PARTIAL: &str = ".partial-";
 const STALE: &str = ".stale-";
 /// The file that shows the directory is writable, while it exists.
 const PROBE: &str = ".probe-";
+/// The file whose advisory lock marks the directory's one writer.
+const LOCK: &str = ".lock";
 
 /// What a dataset is, for telling whether a resumed run got the same data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,21 +266,26 @@ fn generations(dir: &Path) -> Result<Vec<(u64, PathBuf)>, TrainError> {
     Ok(found)
 }
 
-/// A directory a run saves its checkpoints into.
+/// A directory a run saves its checkpoints into, locked for this process
+/// while the value lives (see [One writer at a time](self#one-writer-at-a-time)).
 #[derive(Debug)]
 pub struct Checkpoints {
     dir: PathBuf,
+    /// The locked `.lock` file: dropping it releases the lock.
+    _lock: fs::File,
 }
 
 impl Checkpoints {
-    /// Opens `dir` for saving: creates it if needed, checks that files can
-    /// be written into it (so an unwritable directory is found before
-    /// training, not after the first epoch), and deletes what an
-    /// interrupted save left behind (a partial checkpoint, or an older one
-    /// that was being retired).
+    /// Opens `dir` for saving: creates it if needed, locks it against other
+    /// writers ([`TrainError::Locked`] if a live process holds it), checks
+    /// that files can be written into it (so an unwritable directory is
+    /// found before training, not after the first epoch), and deletes what
+    /// an interrupted save left behind (a partial checkpoint, or an older
+    /// one that was being retired).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Checkpoints, TrainError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock = lock(&dir)?;
         for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
             let entry = entry.map_err(io_err(&dir))?;
             let name = entry.file_name();
@@ -280,7 +300,7 @@ impl Checkpoints {
         let probe = dir.join(format!("{PROBE}{}", std::process::id()));
         fs::write(&probe, b"").map_err(io_err(&dir))?;
         fs::remove_file(&probe).map_err(io_err(&probe))?;
-        let checkpoints = Checkpoints { dir };
+        let checkpoints = Checkpoints { dir, _lock: lock };
         if let Some((_, newest)) = generations(&checkpoints.dir)?.first() {
             checkpoints.retire_all_but(newest)?;
         }
@@ -353,7 +373,9 @@ impl Checkpoints {
             // deterministic, so it holds these very bytes.
             return Ok(target);
         }
-        let partial = self.dir.join(format!("{PARTIAL}{name}"));
+        let partial = self
+            .dir
+            .join(format!("{PARTIAL}{}-{name}", std::process::id()));
         let written = write_generation(&partial, trainer, files).and_then(|()| {
             fs::rename(&partial, &target).map_err(io_err(&target))?;
             sync_dir(&self.dir);
@@ -383,6 +405,35 @@ impl Checkpoints {
         sync_dir(&self.dir);
         Ok(())
     }
+}
+
+/// Takes the advisory lock of checkpoint directory `dir` for this process
+/// and records the process id in the lock file; a lock held by another
+/// process is [`TrainError::Locked`], naming it if its id can be read.
+fn lock(dir: &Path) -> Result<fs::File, TrainError> {
+    let path = dir.join(LOCK);
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = io::Read::read_to_string(&mut file, &mut text);
+            return Err(TrainError::Locked {
+                dir: dir.to_path_buf(),
+                holder: text.trim().parse().ok(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
+    }
+    file.set_len(0).map_err(io_err(&path))?;
+    writeln!(file, "{}", std::process::id()).map_err(io_err(&path))?;
+    Ok(file)
 }
 
 /// Writes the three files of `trainer`'s checkpoint into a new directory
@@ -447,7 +498,9 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The newest checkpoint in the checkpoint directory `dir`.
+    /// The newest checkpoint in the checkpoint directory `dir`, or, if `dir`
+    /// is itself a checkpoint (`runs/a/step-000000469`, as a run prints
+    /// it), that checkpoint.
     pub fn latest(dir: impl AsRef<Path>) -> Result<Checkpoint, TrainError> {
         let dir = dir.as_ref();
         let missing = |reason: &str| TrainError::Resume {
@@ -456,6 +509,14 @@ impl Checkpoint {
         };
         if !dir.is_dir() {
             return Err(missing("no such checkpoint directory"));
+        }
+        let named_as_checkpoint = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(complete_steps)
+            .is_some();
+        if named_as_checkpoint && dir.join(STATE).is_file() {
+            return Checkpoint::read(dir.to_path_buf());
         }
         match generations(dir)?.into_iter().next() {
             Some((_, path)) => Checkpoint::read(path),
@@ -497,6 +558,15 @@ impl Checkpoint {
     /// The checkpoint's directory (`…/step-000000469`).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The checkpoint directory that holds it (`…`, where a resumed run
+    /// goes on saving).
+    pub fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
     }
 
     /// The saved run's settings.

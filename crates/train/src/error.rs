@@ -64,6 +64,19 @@ pub enum TrainError {
         /// What is wrong.
         reason: String,
     },
+    /// Another run, alive, is saving into the checkpoint directory.
+    #[error(
+        "{}: another run{} is saving into this checkpoint directory; wait for it to finish, or \
+         save into another directory",
+        .dir.display(),
+        .holder.map(|pid| format!(" (process {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The process id of the run that holds it, if it could be read.
+        holder: Option<u32>,
+    },
     /// A setting given for a resumed run differs from the saved run's.
     #[error(
         "{setting} {given} differs from the saved run's {saved} ({}); a resumed run keeps the \

@@ -58,7 +58,9 @@ mod memory;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpoints};
-pub use config::{parse_activation, Privacy, TrainConfig, ACTIVATIONS, DEFAULT_OPTIMIZER};
+pub use config::{
+    default_optimizer, parse_activation, Privacy, TrainConfig, ACTIVATIONS, DEFAULT_OPTIMIZER,
+};
 pub use csv_log::{CsvLog, COLUMNS};
 pub use error::TrainError;
 pub use trainer::{

@@ -21,7 +21,7 @@ use gradlab_optim::{GaussianMechanism, Optimizer, RdpAccountant};
 use gradlab_tensor::reduce::argmax;
 
 use crate::checkpoint::{Checkpoints, DataIdentity};
-use crate::config::parse_activation;
+use crate::config::{default_optimizer, parse_activation, DEFAULT_OPTIMIZER};
 use crate::helpers::{catch_quietly, with_pool_awake};
 use crate::{memory, CsvLog, Privacy, TrainConfig, TrainError};
 
@@ -310,6 +310,12 @@ impl Trainer {
         let steps_per_epoch = epoch_steps(train.len(), &config);
         let schedule_steps =
             schedule_steps.unwrap_or(steps_per_epoch.saturating_mul(config.epochs as u64));
+        // The default recipe's warm-up shrinks with a short run; the saved
+        // config records the spec the run uses.
+        let mut config = config;
+        if config.optimizer == DEFAULT_OPTIMIZER {
+            config.optimizer = default_optimizer(schedule_steps);
+        }
         let optimizer = Optimizer::for_run(&config.optimizer, schedule_steps)?;
         let state = format!(
             "{}'s {}",
@@ -430,6 +436,18 @@ impl Trainer {
             self.request = GradRequest::MeanAndSquares;
         }
         self
+    }
+
+    /// A warning when the learning-rate warm-up takes more than half of the
+    /// run's schedule (a longer one is an error when the run is built).
+    pub fn warmup_warning(&self) -> Option<String> {
+        let warmup = self.optimizer.schedule().warmup;
+        (2 * warmup > self.schedule_steps).then(|| {
+            format!(
+                "the warm-up of {warmup} steps takes more than half of the run's {} steps",
+                self.schedule_steps
+            )
+        })
     }
 
     /// For a private run: the privacy spent so far, ε at the config's δ.
@@ -801,6 +819,11 @@ impl Trainer {
             Some(path) => Some(CsvLog::create(path)?),
             None => None,
         };
+        if let (Some(c), true) = (&checkpoints, self.epochs_done() >= self.config.epochs) {
+            // A complete run has nothing to train; a new directory still
+            // gets its checkpoint.
+            c.save(self)?;
+        }
         let mut all = Vec::new();
         while self.epochs_done() < self.config.epochs {
             let mut log_err = None;

@@ -212,8 +212,10 @@ fn a_full_disk_during_a_save_loses_nothing() {
         assert_eq!(common::checkpoint_hashes(&dir), hashes, "budget {budget}");
         assert_eq!(after_kill(&dir), (false, 1), "budget {budget}: leftovers");
     }
-    // The run dies; started again, it resumes from the first checkpoint.
+    // The run dies (and its lock with it); started again, it resumes from
+    // the first checkpoint.
     drop(t);
+    drop(checkpoints);
     let mut resumed = Checkpoint::latest(&dir)
         .unwrap()
         .resume(train, test, None)
