@@ -30,6 +30,7 @@ pub fn two_moons(n: usize, seed: u64) -> (Tensor, Vec<usize>) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    gradlab::cli::end_quietly_on_closed_pipe();
     let (x, y) = two_moons(1000, 0);
     let (x_test, y_test) = two_moons(1000, 1);
     let mut mlp = Mlp::new(&[2, 16, 16, 2], Activation::Tanh, 0)?;

@@ -100,6 +100,7 @@ pub fn circle(n: usize, seed: u64) -> Dataset {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    gradlab::cli::end_quietly_on_closed_pipe();
     println!(
         "softplus backward against finite differences: max error {:.1e}",
         gradient_error()

@@ -77,6 +77,7 @@ impl Rule for Lion {
 }
 
 fn main() -> ExitCode {
+    gradlab::cli::end_quietly_on_closed_pipe();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -84,6 +85,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Train gradlab's default MNIST model (MLP 784-256-256-10, ReLU, batch 64,
+/// 3 epochs) with `my_lion`, a Lion written outside gradlab's optim crate.
+///
+/// `custom_optimizer bench [optim_bench's flags]` runs the optimizer
+/// benchmark with `my_lion` registered instead.
+#[derive(Parser, Debug)]
+#[command(name = "custom_optimizer")]
+struct Args {
+    /// The optimizer spec; `my_lion(...)` or any built-in rule.
+    #[arg(default_value = "my_lion(lr=3e-4,schedule=cosine)")]
+    optimizer: String,
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -96,16 +110,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("{note}");
         return Ok(());
     }
-    let optimizer = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "my_lion(lr=3e-4,schedule=cosine)".to_string());
+    let args = Args::parse();
     let mnist = gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist"))?;
     let config = TrainConfig {
-        optimizer,
+        optimizer: args.optimizer,
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(config, mnist.train, mnist.test)?;
-    println!("training MLP 784-512-512-10 with {}", trainer.optimizer);
+    let c = &trainer.config;
+    println!(
+        "training {} ({}) on MNIST, batch {}, {} epochs, with {}",
+        trainer.model.name.replacen("mlp", "MLP", 1),
+        c.activation,
+        c.batch_size,
+        c.epochs,
+        trainer.optimizer
+    );
     let epochs = trainer.fit(&FitOptions::default(), &mut |e| {
         if let Event::Epoch(m) = e {
             println!(

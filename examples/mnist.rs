@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use gradlab::data;
-use gradlab::optim::{accountant, Optimizer};
+use gradlab::optim::{accountant, format_float, significant, Optimizer};
 use gradlab::train::{Checkpoint, Event, FitOptions, Privacy, TrainConfig, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -37,7 +37,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// When resuming, the saved run's settings apply: a flag that differs from
 /// them is an error, and `--epochs` only moves where the run stops.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None, args_override_self = true)]
+#[command(name = "mnist", version, args_override_self = true)]
 struct Args {
     /// Optimizer spec, e.g. "adam(lr=1e-3)", "sgd(lr=0.1)",
     /// "adam_per_example(eta0=1e-5)" [default: adam(lr=3e-3,schedule=cosine,warmup=100)].
@@ -76,7 +76,8 @@ struct Args {
     /// Save a checkpoint here after every epoch and when stopped by Ctrl-C.
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Resume the run saved in this directory (and keep saving there unless
+    /// Resume the run saved in this checkpoint directory, or from the
+    /// checkpoint DIR/step-N a run printed (and keep saving into DIR unless
     /// --save says otherwise).
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -147,6 +148,7 @@ fn privacy(
 }
 
 fn main() -> ExitCode {
+    gradlab::cli::end_quietly_on_closed_pipe();
     let args = Args::parse();
     let stop = Arc::new(AtomicBool::new(false));
     let console = Console {
@@ -380,6 +382,18 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     let start = Instant::now();
     let mnist = data::load(&data_dir)?;
     let load_seconds = start.elapsed().as_secs_f64();
+    if !mnist.unread.is_empty() {
+        let unread: Vec<String> = mnist
+            .unread
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        eprintln!(
+            "note: read the raw IDX files; the compressed {} beside them {} not read",
+            unread.join(", "),
+            if unread.len() == 1 { "was" } else { "were" }
+        );
+    }
     let source = std::fs::canonicalize(&data_dir).unwrap_or_else(|_| data_dir.clone());
 
     let defaults = TrainConfig::default();
@@ -427,7 +441,14 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 String::new()
             },
             trainer.model.params.num_scalars(),
-            trainer.optimizer,
+            match trainer.optimizer.schedule().warmup {
+                0 => trainer.optimizer.to_string(),
+                w => format!(
+                    "{} (warm-up: {w} of {} steps)",
+                    trainer.optimizer,
+                    trainer.schedule_steps()
+                ),
+            },
             c.batch_size,
             c.epochs,
             if c.epochs == 1 { "" } else { "s" },
@@ -451,11 +472,11 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     }
     if let (Some(p), Some(q), false) = (&trainer.config.privacy, trainer.sample_rate(), quiet) {
         console.line(format_args!(
-            "privacy: DP-SGD · clip C = {} ({}) · noise σ = {:.4} · δ = {:e} · Poisson sampling q = {q:.3e} (≈ {:.1} examples a batch)",
+            "privacy: DP-SGD · clip C = {} ({}) · noise σ = {} · δ = {} · Poisson sampling q = {q:.3e} (≈ {:.1} examples a batch)",
             p.max_norm,
             if p.per_tensor { "per tensor" } else { "flat" },
-            p.noise_multiplier,
-            p.delta,
+            significant(p.noise_multiplier, 4),
+            format_float(p.delta),
             q * trainer.train_set().len() as f64,
         ));
     }
@@ -465,9 +486,31 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     {
         eprintln!("{note}");
     }
+    if let Some(warning) = trainer.warmup_warning() {
+        eprintln!("warning: {warning}");
+    }
+    let complete = trainer.epochs_done() >= trainer.config.epochs;
+    if let (Some(saved), true) = (&saved, complete) {
+        let copy = match &args.save {
+            Some(new) if new != saved.dir() => {
+                format!("; its checkpoint is saved into {} as well", new.display())
+            }
+            _ => String::new(),
+        };
+        eprintln!(
+            "note: the run is complete: it has trained all {} epochs ({} steps), so nothing is \
+             trained{copy}; --epochs N with N above {} continues it",
+            trainer.config.epochs,
+            trainer.steps_done(),
+            trainer.config.epochs
+        );
+    }
 
     let options = FitOptions {
-        save: args.save.clone().or_else(|| args.resume.clone()),
+        save: args
+            .save
+            .clone()
+            .or_else(|| saved.as_ref().map(|s| s.dir().to_path_buf())),
         log: args.log.clone(),
         stop: Some(stop),
     };
@@ -510,7 +553,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                     m.examples_per_s,
                     m.train_seconds,
                     m.b_noise.map(|b| format!("  B_noise {b:.0}")).unwrap_or_default()
-                        + &m.epsilon.map(|e| format!("  ε {e:.3}")).unwrap_or_default()
+                        + &m.epsilon.map(|e| format!("  ε {}", significant(e, 4))).unwrap_or_default()
                 ));
             }
         }
@@ -541,21 +584,27 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     console.line(format_args!("test loss       {test_loss:.4}"));
     if let (Some(e), Some(p)) = (trainer.epsilon(), &trainer.config.privacy) {
         console.line(format_args!(
-            "privacy spent   ε = {e:.3} at δ = {:e} (the training set only: this test \
+            "privacy spent   ε = {} at δ = {} (the training set only: this test \
              accuracy is outside the guarantee)",
-            p.delta
+            significant(e, 4),
+            format_float(p.delta)
         ));
     }
-    console.line(format_args!(
-        "wall time       {wall:.1} s (training {train_seconds:.1} s, plus evaluation)"
-    ));
+    if history.is_empty() {
+        console.line(format_args!(
+            "wall time       {wall:.1} s (nothing to train)"
+        ));
+    } else {
+        console.line(format_args!(
+            "wall time       {wall:.1} s (training {train_seconds:.1} s, plus evaluation)"
+        ));
+    }
     if train_seconds > 0.0 {
         console.line(format_args!(
             "throughput      {:.0} examples/s",
             examples / train_seconds
         ));
     }
-    // (A resumed run that was complete already saves nothing new.)
     if let Some(Ok(latest)) = options.save.as_deref().map(Checkpoint::latest) {
         console.line(format_args!("checkpoint      {}", latest.path().display()));
     }

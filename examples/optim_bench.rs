@@ -21,6 +21,7 @@ use gradlab::bench::jobs::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
 fn main() -> ExitCode {
+    gradlab::cli::end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         let pool = rayon::ThreadPoolBuilder::new()

@@ -26,6 +26,7 @@ fn show(name: &str, t: &Tensor) {
 }
 
 fn main() {
+    gradlab::cli::end_quietly_on_closed_pipe();
     let mut r = rng(0);
     let mut store = ParamStore::new();
     let p = [

@@ -61,6 +61,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    gradlab::cli::end_quietly_on_closed_pipe();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -108,6 +109,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "raw features"
         },
     );
+    if let Some(warning) = trainer.warmup_warning() {
+        eprintln!("warning: {warning}");
+    }
     let epochs = trainer.config.epochs;
     let history = trainer.fit(&FitOptions::default(), &mut |event| {
         if let Event::Epoch(m) = event {

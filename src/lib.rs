@@ -84,6 +84,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cli;
+
+/// Every Rust snippet of the README compiles, and runs, as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+
 pub use gradlab_autodiff as autodiff;
 #[cfg(feature = "bench")]
 pub use gradlab_bench as bench;

@@ -268,12 +268,13 @@ fn resuming_with_other_settings_is_an_error() {
         };
         assert_error(&o, &[flag, shown, saved, "differs from the saved run"]);
     }
-    // The same settings written otherwise are the same settings.
+    // The same settings written otherwise are the same settings (the
+    // default recipe warms up over 5 % of this 8-step run: 0 steps).
     let o = mnist(&[
         "--resume",
         s(&dir),
         "--optimizer",
-        "adam(warmup=100,lr=0.003,schedule=cosine)",
+        "adam(schedule=cosine,lr=0.003)",
         "--threads",
         "1",
     ])
@@ -448,7 +449,7 @@ fn bad_privacy_flags_are_errors() {
         ),
         (
             &["--dp-epsilon", "1e-9"],
-            "no noise multiplier up to 1e6 reaches ε = 0.000000001",
+            "no noise multiplier up to 1e6 reaches ε = 1e-9 at δ = 1e-5",
         ),
         (
             &["--optimizer", "adam_per_example", "--dp-noise", "1"],
@@ -466,7 +467,7 @@ fn a_private_run_reports_epsilon_and_resumes_with_its_own_settings() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for part in [
-        "privacy: DP-SGD · clip C = 0.5 (flat) · noise σ = 1.1000 · δ = 1e-5",
+        "privacy: DP-SGD · clip C = 0.5 (flat) · noise σ = 1.1 · δ = 1e-5",
         "Poisson sampling q = 1.250e-1",
         "epoch 1/1",
         "privacy spent   ε = ",
@@ -480,10 +481,8 @@ fn a_private_run_reports_epsilon_and_resumes_with_its_own_settings() {
         accountant.step(1.1, 0.125).unwrap();
     }
     let epsilon = accountant.spent(1e-5).unwrap().epsilon;
-    assert!(
-        out.contains(&format!("ε {epsilon:.3}")),
-        "ε {epsilon:.3} not in:\n{out}"
-    );
+    let shown = format!("ε {}", gradlab::optim::significant(epsilon, 4));
+    assert!(out.contains(&shown), "{shown} not in:\n{out}");
 
     let resume = |extra: &[&str]| {
         let args = [&["--resume", s(&dir), "--threads", "1"][..], extra].concat();
@@ -508,4 +507,320 @@ fn a_private_run_reports_epsilon_and_resumes_with_its_own_settings() {
         .output()
         .unwrap();
     assert_error(&o, &["--dp-noise", "none (not private)"]);
+}
+
+/// The process id a run wrote into the lock file of `dir`, once it holds
+/// the lock (`None` while it does not yet).
+fn lock_holder(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join(".lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether some process holds the lock of checkpoint directory `dir`.
+fn locked(dir: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(".lock"))
+    else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => false, // released when `file` drops
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(e)) => panic!("{e}"),
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Starts a run saving into `dir` and returns it stopped (SIGSTOP) while it
+/// holds the directory's lock, or `None` if it finished before it could be
+/// stopped (the caller then tries again with a fresh directory).
+fn stopped_while_saving(args: &[&str], dir: &Path) -> Option<Child> {
+    let mut child = mnist(&[args, &["--save", s(dir), "--quiet"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while lock_holder(dir) != Some(child.id()) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before it locked {}", s(dir));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    signal(&child, "-STOP");
+    // A stopped process keeps its locks; one that got past its last save
+    // has let go already.
+    if locked(dir) {
+        Some(child)
+    } else {
+        signal(&child, "-CONT");
+        let (status, err) = finish(child);
+        assert!(status.success(), "{err}");
+        None
+    }
+}
+
+/// Two runs saving into one directory: the second is refused before it
+/// trains, naming the directory and the first run's process, every time;
+/// the first finishes and its directory resumes.
+#[test]
+fn a_second_run_saving_into_a_directory_is_refused() {
+    let data = idx_dataset("two-writers", 512, 8, 8, 3);
+    let run_args = |seed: &'static str| {
+        vec![
+            "--data-dir",
+            s(&data),
+            "--hidden",
+            "8",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "12",
+            "--threads",
+            "1",
+            "--seed",
+            seed,
+        ]
+    };
+    let (mut refused, mut attempt) = (0, 0);
+    while refused < 40 {
+        attempt += 1;
+        assert!(
+            attempt < 400,
+            "the first run kept finishing before it was stopped"
+        );
+        let second_seed = if refused % 2 == 0 { "1" } else { "2" };
+        let dir = temp(&format!("two-writers-{attempt}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let Some(first) = stopped_while_saving(&run_args("1"), &dir) else {
+            continue;
+        };
+        let second = mnist(&[&run_args(second_seed)[..], &["--save", s(&dir)]].concat())
+            .output()
+            .unwrap();
+        assert_error(
+            &second,
+            &[
+                s(&dir),
+                &format!("another run (process {})", first.id()),
+                "is saving into this checkpoint directory",
+            ],
+        );
+        assert!(!stdout(&second).contains("epoch 1/"), "it trained");
+        signal(&first, "-CONT");
+        let (status, err) = finish(first);
+        assert!(status.success(), "the first run: {err}");
+        let o = mnist(&["--resume", s(&dir), "--epochs", "13", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        refused += 1;
+    }
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_does_not_block_the_next() {
+    let dir = temp("killed-holder");
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = [
+        &QUICK[..],
+        &["--epochs", "200", "--limit", "256", "--batch-size", "16"],
+    ]
+    .concat();
+    let first = stopped_while_saving(&args, &dir).expect("200 epochs outlast the test's polling");
+    signal(&first, "-KILL");
+    let (status, _) = finish(first);
+    assert!(!status.success());
+    assert!(!locked(&dir), "the lock dies with its process");
+    // The next run saves there: it resumes the killed run's newest
+    // checkpoint, or, if the kill came before the first, starts afresh.
+    let saved_steps = std::fs::read_dir(&dir).unwrap().find_map(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.strip_prefix("step-")?.parse::<u64>().ok()
+    });
+    let o = if let Some(steps) = saved_steps {
+        // 16 steps an epoch: resumed to where it is, it saves again.
+        let epochs = (steps / 16).to_string();
+        mnist(&["--resume", s(&dir), "--epochs", &epochs, "--quiet"])
+    } else {
+        mnist(&[&QUICK[..], &["--save", s(&dir), "--quiet"]].concat())
+    }
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("checkpoint"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_printed_checkpoint_path_resumes() {
+    let dir = temp("resume-step");
+    let o = run(&["--save", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("checkpoint").map(|p| p.trim().to_string()))
+        .expect("the summary names the checkpoint");
+    assert!(printed.contains("step-000000008"), "{printed}");
+    let o = mnist(&["--resume", &printed, "--epochs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("resuming"), "{out}");
+    // It goes on saving into the directory that holds the checkpoint.
+    assert!(
+        out.contains(&format!(
+            "checkpoint      {}",
+            dir.join("step-000000016").display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_complete_run_resumed_says_so_and_copies_its_checkpoint_on_request() {
+    let dir = temp("complete");
+    assert!(run(&["--save", s(&dir)]).status.success());
+    let copy = temp("complete-copy");
+    let o = mnist(&["--resume", s(&dir), "--save", s(&copy), "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the run is complete: it has trained all 1 epochs (8 steps)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "its checkpoint is saved into {} as well",
+            s(&copy)
+        )),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("(nothing to train)"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("-0.0"), "{}", stdout(&o));
+    assert_eq!(sha256_of_model(&copy), sha256_of_model(&dir));
+}
+
+#[test]
+fn a_warmup_as_long_as_the_run_is_an_error_and_over_half_of_it_a_warning() {
+    // QUICK is a run of 8 steps.
+    assert_error(
+        &run(&["--optimizer", "adam(lr=1e-3,warmup=8)"]),
+        &[
+            "bad value '8' for warmup of adam",
+            "fewer steps than the run's 8",
+        ],
+    );
+    assert_error(
+        &run(&["--optimizer", "adam(lr=1e-3,warmup=1000000)"]),
+        &["'1000000' for warmup", "the run's 8"],
+    );
+    let o = run(&["--optimizer", "adam(lr=1e-3,warmup=5)"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("warning: the warm-up of 5 steps takes more than half of the run's 8 steps"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("(warm-up: 5 of 8 steps)"),
+        "the header says what warm-up runs: {}",
+        stdout(&o)
+    );
+}
+
+/// The test accuracy a run prints.
+fn accuracy(o: &Output) -> f64 {
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy"))
+        .and_then(|a| a.trim().trim_end_matches('%').parse().ok())
+        .expect("a test accuracy")
+}
+
+/// A run of 16 steps: the default recipe warms up over 5 % of it (no step),
+/// not over 100 steps it never reaches, and learns about what Adam at the
+/// same rate learns.
+#[test]
+fn the_default_recipe_of_a_short_run_is_not_spent_warming_up() {
+    let short = ["--limit", "1000", "--epochs", "1", "--threads", "1"];
+    let o = mnist(&short).output().unwrap();
+    assert!(
+        !stdout(&o).contains("warm-up") && !stdout(&o).contains("warmup"),
+        "{}",
+        stdout(&o)
+    );
+    let default = accuracy(&o);
+    let adam = accuracy(
+        &mnist(&[&short[..], &["--optimizer", "adam(lr=3e-3)"]].concat())
+            .output()
+            .unwrap(),
+    );
+    // 72.66 % and 73.75 % (the 100-step warm-up gave 22 %).
+    assert!(
+        default > 70.0 && default > adam - 3.0,
+        "{default} vs {adam}"
+    );
+}
+
+#[test]
+fn numbers_are_printed_to_a_few_significant_digits() {
+    assert_error(
+        &run(&["--dp-delta", "1e-300", "--dp-epsilon", "3"]),
+        &["at δ = 1e-300 in 8 steps"],
+    );
+    let o = run(&["--dp-epsilon", "1e30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("privacy spent   ε = 1e30 at δ = 1e-5"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn help_says_what_the_command_does() {
+    let o = mnist(&["--help"]).output().unwrap();
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).starts_with("Train a multi-layer perceptron on MNIST with gradlab."),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_raw_file_read_beside_its_gz_twin_is_named() {
+    let dir = idx_dataset("twins", 64, 8, 8, 5);
+    let labels = std::fs::read(dir.join("train-labels-idx1-ubyte")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &labels).unwrap();
+    let twin = dir.join("train-labels-idx1-ubyte.gz");
+    std::fs::write(&twin, gz.finish().unwrap()).unwrap();
+    let o = run(&["--data-dir", s(&dir), "--limit", "64", "--batch-size", "16"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "note: read the raw IDX files; the compressed {} beside them was not read",
+            s(&twin)
+        )),
+        "{}",
+        stderr(&o)
+    );
 }
