@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::tape::GradRequest;
+use crate::request::GradRequest;
 
 /// Why a backward pass cannot give the requested gradients.
 #[derive(Debug, Error, Clone, PartialEq)]

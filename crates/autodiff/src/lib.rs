@@ -79,7 +79,7 @@
 //! gradient noise scale B_noise = tr(Σ)/|G|² (McCandlish et al. 2018).
 
 mod backward;
-mod clipping;
+mod context;
 mod describe;
 mod error;
 pub mod gradcheck;
@@ -89,9 +89,10 @@ pub mod op;
 pub mod ops;
 mod params;
 mod recorded;
+mod request;
+mod stats;
 mod tape;
 
-pub use clipping::Clipping;
 pub use error::BackwardError;
 pub use gradcheck::{gradient_check, GradientCheck};
 pub use noise::NoiseScale;
@@ -99,4 +100,5 @@ pub use op::{Backward, Examples, Op, MAX_INPUTS};
 pub use ops::activation::Activation;
 pub use ops::arith::BinaryKind;
 pub use params::{ParamId, ParamStore};
-pub use tape::{GradRequest, Graph, Tape, Var};
+pub use request::{Clipping, GradRequest};
+pub use tape::{Graph, Tape, Var};

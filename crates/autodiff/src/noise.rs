@@ -21,7 +21,8 @@ use std::ops::{Add, AddAssign};
 use serde::{Deserialize, Serialize};
 
 use crate::params::ParamId;
-use crate::tape::{GradRequest, Tape};
+use crate::request::GradRequest;
+use crate::tape::Tape;
 
 /// Estimates of tr(Σ) and |G|², summed over whatever was added together
 /// (tensors, steps, seeds): summing before dividing keeps the noisy

@@ -47,11 +47,7 @@
 
 use gradlab_tensor::Tensor;
 
-pub use crate::backward::Backward;
-
-/// The most inputs an op may have: the forward and backward passes hand an
-/// op its inputs in fixed-size arrays, so that a step allocates nothing.
-pub const MAX_INPUTS: usize = 8;
+pub use crate::context::{Backward, MAX_INPUTS};
 
 /// One differentiable operation: its name, what it does to the examples of
 /// a batch, its forward and its backward.

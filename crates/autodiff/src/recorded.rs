@@ -4,7 +4,7 @@
 
 use std::any::Any;
 
-use crate::backward::Backward;
+use crate::context::Backward;
 use crate::op::Op;
 
 /// An op and what its forward saved, with the op's type erased so that one

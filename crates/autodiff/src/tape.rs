@@ -13,10 +13,11 @@
 
 use gradlab_tensor::Tensor;
 
-use crate::clipping::Clipping;
-use crate::op::{Examples, Op, MAX_INPUTS};
+use crate::context::{Backward, Grad, Input, ParamStats, Pass, MAX_INPUTS};
+use crate::op::{Examples, Op};
 use crate::params::{ParamId, ParamStore};
 use crate::recorded::{self, Recorded};
+use crate::request::GradRequest;
 
 /// A handle to a node of the current graph: a plain index, `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,39 +27,6 @@ impl Var {
     /// The node's position on the tape.
     pub fn index(self) -> usize {
         self.0
-    }
-}
-
-/// What the backward pass computes for every parameter (see the crate docs
-/// for the convention g_b = ∇ℓ_b). Optimizers say which one they need with
-/// the same type.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum GradRequest {
-    /// The batch gradient ĝ = (1/B) Σ_b g_b.
-    Mean,
-    /// ĝ and the per-example mean of squares (1/B) Σ_b g_b², without
-    /// materializing the g_b.
-    MeanAndSquares,
-    /// ĝ and every g_b, as a `[B, …]` tensor.
-    PerExample,
-    /// ĝ and every example's gradient norm ‖g_b‖, per parameter tensor
-    /// ([`Tape::example_norms`]) and over all of them
-    /// ([`Tape::total_norms`]), without materializing the g_b (for a linear
-    /// layer ‖x_b δ_bᵀ‖² = ‖x_b‖²·‖δ_b‖², Goodfellow 2015).
-    Norms,
-    /// The clipped mean (1/B) Σ_b c_b·g_b in place of ĝ, with
-    /// c_b = min(1, C/(‖g_b‖ + 10⁻⁶)) as Opacus computes it, and the norms
-    /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). No g_b is
-    /// materialized: the weight-gradient matmuls wait until the walk has
-    /// produced every norm, then run once with the rows of δ scaled by c_b
-    /// (Bu et al. 2022, "book-keeping").
-    Clipped(Clipping),
-}
-
-impl GradRequest {
-    /// Whether the request computes per-example norms.
-    pub fn computes_norms(self) -> bool {
-        matches!(self, GradRequest::Norms | GradRequest::Clipped(_))
     }
 }
 
@@ -75,7 +43,8 @@ pub(crate) enum Kind {
     Op,
 }
 
-/// One entry of the tape. Buffers are kept when the tape is reset.
+/// One entry of the tape. Buffers are kept when the tape is reset; the
+/// node's gradient lives beside it, in [`Tape`]'s `grads`.
 pub(crate) struct Node {
     pub(crate) kind: Kind,
     /// The op of the last graph that recorded one here (current when `kind`
@@ -84,29 +53,12 @@ pub(crate) struct Node {
     pub(crate) inputs: Vec<Var>,
     /// The forward value (empty for parameters: they live in the store).
     pub(crate) value: Tensor,
-    /// ∂L/∂value, valid when `grad_ready`.
-    pub(crate) grad: Tensor,
-    pub(crate) grad_ready: bool,
     /// Axis 0 of the value indexes the examples of the batch.
     pub(crate) batched: bool,
     /// The value depends on more than one example.
     pub(crate) mixed: bool,
     /// Some parameter is upstream: the backward pass must visit this node.
     pub(crate) needs_grad: bool,
-    /// How many inputs of ops that reach the loss this node is, counted by
-    /// the last backward.
-    pub(crate) uses: u32,
-    /// For parameters: (1/B) Σ_b g_b².
-    pub(crate) grad_sq: Tensor,
-    /// For parameters: the `[B, …]` per-example gradients.
-    pub(crate) per_example: Tensor,
-    /// For parameters: whether the last backward filled the statistics.
-    pub(crate) stats_ready: bool,
-    /// For parameters: the `[B]` per-example gradient norms ‖g_b‖ (squared
-    /// while the walk fills them).
-    pub(crate) norms: Tensor,
-    /// For parameters: whether the last backward filled `norms`.
-    pub(crate) norms_ready: bool,
 }
 
 impl Node {
@@ -116,17 +68,9 @@ impl Node {
             op: None,
             inputs: Vec::new(),
             value: Tensor::default(),
-            grad: Tensor::default(),
-            grad_ready: false,
             batched: false,
             mixed: false,
             needs_grad: false,
-            uses: 0,
-            grad_sq: Tensor::default(),
-            per_example: Tensor::default(),
-            stats_ready: false,
-            norms: Tensor::default(),
-            norms_ready: false,
         }
     }
 
@@ -145,18 +89,21 @@ impl Node {
 #[derive(Default)]
 pub struct Tape {
     pub(crate) nodes: Vec<Node>,
+    /// ∂L/∂value of each node, beside it.
+    pub(crate) grads: Vec<Grad>,
     /// Nodes of the current graph: `nodes[..len]`.
     pub(crate) len: usize,
     /// The node of each parameter in the current graph, by `ParamId`.
     pub(crate) param_nodes: Vec<Option<Var>>,
+    /// Each parameter's per-example statistics, by `ParamId`.
+    pub(crate) params: Vec<ParamStats>,
     /// What the last successful backward computed, and for how many examples.
     pub(crate) last: Option<(GradRequest, usize)>,
     /// ‖g_b‖ over every parameter, after a request for norms.
     pub(crate) total_norms: Tensor,
     /// Working memory of the clipped request: a node's gradient with its
     /// rows scaled, and the factors c_b.
-    pub(crate) scaled: Tensor,
-    pub(crate) factors: Tensor,
+    pub(crate) clip_buffers: (Tensor, Tensor),
 }
 
 impl Tape {
@@ -186,6 +133,7 @@ impl Tape {
         self.reset();
         if self.param_nodes.len() < store.len() {
             self.param_nodes.resize(store.len(), None);
+            self.params.resize_with(store.len(), ParamStats::default);
         }
         Graph { tape: self, store }
     }
@@ -205,57 +153,53 @@ impl Tape {
         &self.nodes[..self.len][v.0].value
     }
 
-    fn param_node(&self, id: ParamId) -> Option<&Node> {
+    /// The gradient slot of parameter `id`, if it reached the loss.
+    fn param_grad(&self, id: ParamId) -> Option<&Grad> {
         let v = (*self.param_nodes.get(id.0)?)?;
-        let node = &self.nodes[v.0];
-        node.grad_ready.then_some(node)
+        let grad = &self.grads[v.0];
+        grad.ready.then_some(grad)
     }
 
     /// ĝ = (1/B) Σ_b g_b for a parameter after [`Graph::backward`], or `None`
     /// if the parameter did not reach the loss.
     pub fn grad(&self, id: ParamId) -> Option<&Tensor> {
         self.last?;
-        self.param_node(id).map(|n| &n.grad)
+        self.param_grad(id).map(|g| &g.tensor)
     }
 
     /// (1/B) Σ_b g_b² for a parameter, after a `MeanAndSquares` or
     /// `PerExample` backward.
     pub fn grad_sq(&self, id: ParamId) -> Option<&Tensor> {
-        match self.last? {
-            (GradRequest::MeanAndSquares | GradRequest::PerExample, _) => {
-                self.param_node(id).map(|n| &n.grad_sq)
-            }
-            _ => None,
-        }
+        let (request, _) = self.last?;
+        self.param_grad(id)?;
+        request
+            .computes_squares()
+            .then(|| &self.params[id.0].grad_sq)
     }
 
     /// The `[B, …]` per-example gradients g_b of a parameter, after a
     /// `PerExample` backward.
     pub fn per_example(&self, id: ParamId) -> Option<&Tensor> {
-        match self.last? {
-            (GradRequest::PerExample, _) => self.param_node(id).map(|n| &n.per_example),
-            _ => None,
-        }
+        let (request, _) = self.last?;
+        self.param_grad(id)?;
+        (request == GradRequest::PerExample).then(|| &self.params[id.0].per_example)
     }
 
     /// The `[B]` per-example gradient norms ‖g_b‖ of one parameter tensor,
     /// after a [`GradRequest::Norms`] or [`GradRequest::Clipped`] backward
     /// (the norms before clipping).
     pub fn example_norms(&self, id: ParamId) -> Option<&Tensor> {
-        match self.last? {
-            (r, _) if r.computes_norms() => self.param_node(id).map(|n| &n.norms),
-            _ => None,
-        }
+        let (request, _) = self.last?;
+        self.param_grad(id)?;
+        request.computes_norms().then(|| &self.params[id.0].norms)
     }
 
     /// The `[B]` norms ‖g_b‖ of every example's whole gradient (over all
     /// parameters that reach the loss), after a [`GradRequest::Norms`] or
     /// [`GradRequest::Clipped`] backward (before clipping).
     pub fn total_norms(&self) -> Option<&Tensor> {
-        match self.last? {
-            (r, _) if r.computes_norms() => Some(&self.total_norms),
-            _ => None,
-        }
+        let (request, _) = self.last?;
+        request.computes_norms().then_some(&self.total_norms)
     }
 
     /// The gradient of a parameter after [`Graph::backward`], to be changed
@@ -263,8 +207,8 @@ impl Tape {
     pub fn grad_mut(&mut self, id: ParamId) -> Option<&mut Tensor> {
         self.last?;
         let v = (*self.param_nodes.get(id.0)?)?;
-        let node = &mut self.nodes[v.0];
-        node.grad_ready.then_some(&mut node.grad)
+        let grad = &mut self.grads[v.0];
+        grad.ready.then_some(&mut grad.tensor)
     }
 
     /// The batch size B of the last backward (1 for a scalar loss).
@@ -288,6 +232,7 @@ impl<'t, 's> Graph<'t, 's> {
         let i = self.tape.len;
         if i == self.tape.nodes.len() {
             self.tape.nodes.push(Node::empty());
+            self.tape.grads.push(Grad::default());
         }
         let (before, rest) = self.tape.nodes.split_at_mut(i);
         let node = &mut rest[0];
@@ -307,9 +252,7 @@ impl<'t, 's> Graph<'t, 's> {
             node.needs_grad |= input.needs_grad;
         }
         node.batched = kind == Kind::Input;
-        node.grad_ready = false;
-        node.stats_ready = false;
-        node.norms_ready = false;
+        self.tape.grads[i].ready = false;
         self.tape.len += 1;
         (node, before)
     }
@@ -441,4 +384,53 @@ pub(crate) fn values<'a>(
         *x = value(nodes, store, v);
     }
     x
+}
+
+/// Runs the backward of op node `i` in `pass`, from its gradient or, if
+/// given, from `dy`: the op receives its inputs' values and writes their
+/// gradients (and a parameter's statistics) through a [`Backward`].
+pub(crate) fn differentiate(
+    tape: &mut Tape,
+    store: &ParamStore,
+    i: usize,
+    (request, batch, pass): (GradRequest, usize, Pass),
+    dy: Option<&Tensor>,
+) {
+    let (before, rest) = tape.nodes[..tape.len].split_at_mut(i);
+    let node = &mut rest[0];
+    let (grads, own) = tape.grads.split_at_mut(i);
+    let mut inputs = [Input::default(); MAX_INPUTS];
+    for (input, v) in inputs.iter_mut().zip(&node.inputs) {
+        let n = &before[v.0];
+        let param = match n.kind {
+            Kind::Param(id) => Some(id.0),
+            _ => None,
+        };
+        *input = Input {
+            node: v.0,
+            param,
+            needed: n.needs_grad,
+            batched: n.batched,
+        };
+        // Each input of an op that reaches the loss is a use (`x ⊙ x` uses
+        // x twice): a parameter used more than once has per-example
+        // gradients that are sums of several ops' contributions.
+        if let (Some(id), Pass::Walk) = (param, pass) {
+            tape.params[id].uses += 1;
+        }
+    }
+    let x = values(before, store, &node.inputs);
+    let mut cx = Backward {
+        x: &x[..node.inputs.len()],
+        y: &node.value,
+        dy: dy.unwrap_or(&own[0].tensor),
+        grads,
+        params: &mut tape.params,
+        inputs,
+        request,
+        batch,
+        pass,
+    };
+    let op = node.op.as_mut().expect("an op node holds its op");
+    op.backward(&mut cx);
 }
