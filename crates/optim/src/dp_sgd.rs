@@ -4,8 +4,9 @@
 //!
 //! A private step has three parts, and this module is the middle one:
 //!
-//! 1. backward with [`GradRequest::Clipped`]: ḡ = (1/B) Σ_b c_b·g_b, each
-//!    example's gradient scaled to norm at most C;
+//! 1. backward with the clipped request (`GradRequest::Clipped` of the
+//!    autodiff crate): ḡ = (1/B) Σ_b c_b·g_b, each example's gradient
+//!    scaled to norm at most C;
 //! 2. [`GaussianMechanism::privatize`]: the noisy estimate
 //!
 //!    ```text
@@ -14,8 +15,9 @@
 //!
 //!    divided by the *expected* batch size q·N rather than by the batch's
 //!    own size B (which depends on who is in the batch, and would leak it);
-//! 3. any rule of this crate on g̃ ([`Optimizer::update_for`]): DP-SGD with
-//!    `sgd`, DP-Adam with `adam`, and so on. Whatever a rule does with g̃ is
+//! 3. any rule of this crate on g̃ ([`Optimizer::step`](crate::Optimizer::step),
+//!    through the trainer's `update_for`): DP-SGD with `sgd`, DP-Adam with
+//!    `adam`, and so on. Whatever a rule does with g̃ is
 //!    post-processing and spends no privacy, so every rule composes.
 //!
 //! The privacy each step spends is accounted by the
@@ -36,10 +38,7 @@
 //!
 //! [`GaussianStream`]: gradlab_tensor::philox::GaussianStream
 //!
-//! [`GradRequest::Clipped`]: crate::GradRequest::Clipped
-//! [`Optimizer::update_for`]: crate::Optimizer::update_for
 
-use gradlab_autodiff::{ParamStore, Tape};
 use gradlab_tensor::parallel;
 use gradlab_tensor::philox::GaussianStream;
 
@@ -131,23 +130,5 @@ impl GaussianMechanism {
         // element of it is a function of its index, so threads can split it.
         let stream = [step as u32, (step >> 32) as u32, id as u32];
         GaussianStream::new(self.seed, stream).axpby(grad, scale, std);
-    }
-
-    /// [`privatize`](GaussianMechanism::privatize) for every parameter of
-    /// `params` that has a gradient on `tape` (after a clipped backward):
-    /// each parameter's noise is its own stream.
-    pub fn privatize_tape(
-        &self,
-        params: &ParamStore,
-        tape: &mut Tape,
-        batch: usize,
-        expected_batch: f64,
-        step: u64,
-    ) {
-        for id in params.ids() {
-            if let Some(g) = tape.grad_mut(id) {
-                self.privatize(g.data_mut(), batch, expected_batch, step, id.0);
-            }
-        }
     }
 }

@@ -5,14 +5,28 @@
 use std::fmt::Debug;
 
 use crate::average::Correction;
+use crate::search::Dim;
 use crate::spec::{format_float, Range};
 
-/// A rule's hyperparameters: their declaration and their defaults.
-/// Implemented by [`hyperparameters!`](macro@crate::hyperparameters), which also
-/// writes the struct, its `Default` and its docs table.
+/// A rule's hyperparameters: their declaration, their defaults, the space
+/// a tuner searches and the benchmark's tuned configuration. Implemented by
+/// [`hyperparameters!`](macro@crate::hyperparameters), which also writes the
+/// struct, its `Default` and its docs table.
 pub trait Hyperparameters: Default + Clone + PartialEq + Debug + 'static {
     /// One entry per hyperparameter, in the order the spec prints them.
     const TABLE: &'static [Hyperparameter<Self>];
+    /// The search space a tuner draws the rule's hyperparameters from
+    /// ([`search`](crate::search)): the base rate first, then the keys the
+    /// rule is sensitive to, each with its range and scale. A key may be the
+    /// rule's own or one of the optimizer's (`warmup`, `weight_decay`);
+    /// registration checks that each range is one and its ends are values
+    /// the key takes. Default: none, and a tuner refuses the rule.
+    const SEARCH: &'static [Dim] = &[];
+    /// The configuration the optimizer benchmark runs the rule at on the
+    /// MNIST MLP, as spec keys: the base rate first (`lr=3e-3`), then any
+    /// others (`momentum=0.9`). Each is the best of a grid of rates around
+    /// the reference implementation's default. Default: `lr=1e-3`.
+    const TUNED: &'static str = "lr=1e-3";
 }
 
 /// One hyperparameter of rule `R`: what parsing, printing, validation and
@@ -211,7 +225,10 @@ impl HyperValue for Correction {
 /// `f64`, `Quiet` (a number written only when it is not the default),
 /// `u64` (a count ≥ 1), `bool`, `Flag` (a bool written only when set) or
 /// `Correction`; the range (a [`Range`] variant) is for numbers
-/// and may be left out for any finite number.
+/// and may be left out for any finite number. After the struct, optional
+/// `search: [dims];` (the rule's [`SEARCH`](Hyperparameters::SEARCH), from
+/// [`search`](crate::search)'s `log`, `decay`, `linear`, `integer`) and
+/// `tuned: "keys";` (its [`TUNED`](Hyperparameters::TUNED)).
 ///
 /// ```
 /// gradlab_optim::hyperparameters! {
@@ -238,6 +255,8 @@ macro_rules! hyperparameters {
                 $field:ident : $ty:ident = $default:expr $(, $range:ident)?
             );* $(;)?
         }
+        $(search: [$($dim:expr),* $(,)?];)?
+        $(tuned: $tuned:literal;)?
     ) => {
         $(#[$attr])*
         ///
@@ -249,6 +268,10 @@ macro_rules! hyperparameters {
                 $crate::__takes!($ty $(, $range)?), " |", $($doc, " ",)* "|"
             )]
         )*
+        $(
+            ///
+            #[doc = concat!("Tuned for the benchmark: `", $tuned, "`.")]
+        )?
         #[derive(Clone, Copy, Debug, PartialEq)]
         $vis struct $name {
             $( $(#[doc = $doc])* pub $field: $ty, )*
@@ -276,6 +299,8 @@ macro_rules! hyperparameters {
                     },
                 )*
             ];
+            $(const SEARCH: &'static [$crate::search::Dim] = &[$($dim),*];)?
+            $(const TUNED: &'static str = $tuned;)?
         }
     };
 }

@@ -35,7 +35,7 @@
 //! 8. **Per-example second moments** ([`AdamPerExample`]): average
 //!    (1/B) Σ_b g_b² instead of ĝ², so s estimates E g² = μ² + σ² for every
 //!    B; with η = B·η₀ the rule no longer depends on the batch size. It needs
-//!    the [`GradRequest::MeanAndSquares`] statistics from backward.
+//!    the [`Statistics::MeanAndSquares`] statistics from backward.
 //!
 //! Beyond the lecture: L2 and decoupled weight decay for every rule,
 //! clipping by the global gradient norm, and learning-rate [`Schedule`]s
@@ -71,16 +71,22 @@
 //! The [`Optimizer`] drives every rule the same way: it computes the step's
 //! scalars once, then runs the kernel inside one vectorized, deterministic
 //! parallel pass per parameter, with clipping, weight decay and denormal
-//! flushing around it. A rule written in another crate is the same three
-//! items and one call to [`register`]; see [`rule`] and
-//! `examples/custom_optimizer.rs` (Lion in about 40 lines). Rules that are
-//! not element-wise declare more of [`Rule`], each item with a default that
-//! leaves the simple rules unchanged: a whole-tensor update (LAMB's trust
-//! ratio, Adafactor's factored moment, Muon's Newton–Schulz on the tensor
-//! crate's GEMM), state shaped unlike the parameter, numbers kept across all
-//! parameters and sums over them before any moves (Prodigy's estimate),
-//! state that starts as a copy of Φ, and a point to evaluate at that is not
-//! Φ (Schedule-Free's x, which the trainer evaluates and saves).
+//! flushing around it. A rule written in another crate is the same items and
+//! one call to [`register`]; see [`rule`] and `examples/custom_optimizer.rs`
+//! (Lion in about 40 lines). A rule that needs a whole tensor at a time is a
+//! [`TensorRule`] — optax's shape: the state of a tensor
+//! ([`TensorRule::init`]) and an update of every tensor of a step
+//! ([`TensorRule::update`]), with optional numbers kept across all of them —
+//! and every element-wise [`Rule`] is one too: LAMB's trust ratio,
+//! Adafactor's factored moment, Muon's Newton–Schulz on the tensor crate's
+//! GEMM, Prodigy's sums over every parameter before any moves and
+//! Schedule-Free's point to evaluate at, which the trainer evaluates and
+//! saves, are written that way.
+//!
+//! The optimizer knows nothing of autograd: a step is given the parameters
+//! and their gradient statistics through [`Parameters`], a small view that
+//! a list of [`Param`]s is, and that the trainer adapts a tape's gradients
+//! to.
 //!
 //! ## Using an optimizer
 //!
@@ -102,11 +108,11 @@
 //! statistics the optimizer needs, then hands over every parameter:
 //!
 //! ```
-//! use gradlab_optim::{GradRequest, Optimizer, Param};
+//! use gradlab_optim::{Optimizer, Param, Statistics};
 //! use gradlab_tensor::Tensor;
 //!
 //! let mut opt = Optimizer::from_spec("adam(lr=0.01)")?;
-//! assert_eq!(opt.grad_request(), GradRequest::Mean);
+//! assert_eq!(opt.statistics(), Statistics::Mean);
 //! let mut w = Tensor::from_vec(vec![1.0, 2.0], &[2]);
 //! let mut b = Tensor::from_vec(vec![0.5], &[1]);
 //! let (gw, gb) = (Tensor::from_vec(vec![0.3, -0.2], &[2]), Tensor::from_vec(vec![0.1], &[1]));
@@ -136,7 +142,6 @@ pub mod average;
 pub mod batch_rule;
 mod denormal;
 pub mod dp_sgd;
-mod driver;
 pub mod gradient;
 pub mod hyperparameters;
 mod optimizer;
@@ -149,18 +154,19 @@ pub mod schedule;
 pub mod search;
 pub mod spec;
 pub mod state;
+pub mod step;
+pub mod tensor_rule;
 
 pub use accountant::{PrivacyError, RdpAccountant};
 pub use average::{AverageError, Correction, RunningAverage, Weights};
 pub use batch_rule::BatchRule;
 pub use dp_sgd::GaussianMechanism;
-pub use driver::StateArray;
 pub use gradient::{clip_factor, global_norm};
 pub use hyperparameters::{Flag, HyperValue, Hyperparameter, Hyperparameters, Quiet};
 pub use optimizer::Optimizer;
-pub use param::{GradRequest, Param};
-pub use registry::{register, register_decoupled, search_space, RegistryError};
-pub use rule::{sign, Gradient, Rule, Variant, WholeTensor, Work};
+pub use param::{Param, Parameters, Statistics};
+pub use registry::{register, register_decoupled, search_space, series, RegistryError, Series};
+pub use rule::{sign, Gradient, Options, Rule};
 pub use rules::{
     AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax,
     AmsGrad, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW,
@@ -168,4 +174,8 @@ pub use rules::{
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{format_float, significant, Range, SpecError};
-pub use state::{Global, Moment, OptimizerState, ParamShape, ParamState, StateError, StateHeader};
+pub use state::{
+    Global, Moment, OptimizerState, ParamShape, ParamState, StateArray, StateError, StateHeader,
+};
+pub use step::{Kernel, TensorStep, Tensors, Transform, Whole, Work};
+pub use tensor_rule::TensorRule;

@@ -1,40 +1,45 @@
 //! [`Optimizer`]: an update rule composed with clipping, weight decay, a
-//! learning-rate schedule and a batch-size rule, plus the per-parameter state.
-//! It is the rules' driver: the loop it runs around each rule's kernel is in
-//! `driver.rs`.
+//! learning-rate schedule and a batch-size rule, plus the per-parameter
+//! state. It is every rule's driver: it computes the step's rate and
+//! transform, creates state, and hands the rule the parameters
+//! ([`Tensors`]); the element-wise pass it runs around a kernel is in
+//! [`step`](crate::step).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use gradlab_autodiff::{ParamStore, Tape};
 use gradlab_tensor::Tensor;
 
 use crate::batch_rule::BatchRule;
-use crate::driver::{Scratch, Slot, Transform};
-use crate::gradient::{clip_factor, global_norm};
-use crate::param::{GradRequest, Param};
-use crate::registry::{self, DynRule};
-use crate::rule::Rule;
-use crate::schedule::{Decay, Schedule};
+use crate::gradient::clip_factor;
+use crate::hyperparameters::Hyperparameters;
+use crate::parallel::sum_of_squares;
+use crate::param::{Param, Parameters, Statistics};
+use crate::registry::{self, Decay, DynRule, DECOUPLED};
+use crate::rule::Options;
+use crate::schedule::{Decay as ScheduleDecay, Schedule};
 use crate::spec::{self, KeyWriter, Range, SpecError};
-use crate::state::{Global, Moment, OptimizerState, ParamState, StateError};
+use crate::state::{Global, Moment, OptimizerState, ParamState, StateError, StateHeader};
+use crate::step::{ByRef, Scratch, Slot, Tensors, Transform};
 
 /// An optimizer built from a spec string: at each step
 ///
 /// 1. (optional) clip: c = min(1, max_norm/(‖ĝ‖ + 10⁻⁶)), ‖ĝ‖ over every
 ///    parameter of the step (`clip_norm=`);
-/// 2. (optional) L2 decay: g = c·ĝ + λΦ (`weight_decay=`; for `adamw` the
-///    key is its decoupled decay instead);
-/// 3. (optional) decoupled decay: Φ ← (1 − η_t·λ_d)·Φ
-///    (`decoupled_weight_decay=`);
-/// 4. the update rule (a [`Rule`]) with learning rate
-///    η_t = η·decay(t)·warm-up(t)·rule(B) ([`Schedule`], [`BatchRule`]).
+/// 2. (optional) L2 decay: g = c·ĝ + λΦ (`weight_decay=`);
+/// 3. (optional) decoupled decay: Φ ← Φ − η_t·λ_d·Φ
+///    (`decoupled_weight_decay=`; `adamw`'s `weight_decay`, see
+///    [`registry`](crate::registry) for each name's spelling);
+/// 4. the update rule (a [`Rule`](crate::Rule) or a [`TensorRule`](crate::TensorRule)) with
+///    learning rate η_t = η·decay(t)·warm-up(t)·rule(B) ([`Schedule`],
+///    [`BatchRule`]).
 ///
-/// All four run inside the rule's single fused pass over each parameter;
-/// only the norm for clipping needs a pass of its own. The state (the rule's
-/// tensors per parameter, and t) is created the first time a parameter id is
-/// seen and reused afterwards, so steps after the first do not allocate.
+/// For an element-wise rule all four run inside its single fused pass over
+/// each parameter; only the norm for clipping needs a pass of its own. The
+/// state (the rule's tensors per parameter, its global numbers, and t) is
+/// created the first time a parameter id is seen and reused afterwards, so
+/// steps after the first do not allocate.
 ///
 /// ```
 /// use gradlab_optim::{Optimizer, Param};
@@ -52,9 +57,11 @@ use crate::state::{Global, Moment, OptimizerState, ParamState, StateError};
 pub struct Optimizer {
     /// The spec name it was built from (`adam` and `adamw` share a rule).
     name: &'static str,
-    /// Whether the name's `weight_decay` is the decoupled decay (`adamw`).
-    decoupled_key: bool,
+    /// What the name does with weight decay.
+    decay: Decay,
     rule: Box<dyn DynRule>,
+    /// What the rule declared beyond its update.
+    options: Options,
     /// λ of the L2 decay.
     l2: f64,
     /// λ_d of the decoupled decay.
@@ -66,23 +73,9 @@ pub struct Optimizer {
     t: u64,
     /// Per parameter id: its shape and the rule's state tensors.
     slots: BTreeMap<usize, Slot>,
-    /// The rule's global numbers, in the order of [`Rule::GLOBAL`].
+    /// The rule's global numbers, in the order of [`TensorRule::GLOBAL`](crate::TensorRule::GLOBAL).
     global: Vec<f64>,
     scratch: Scratch,
-    /// The allocation of the parameter list [`update`](Optimizer::update)
-    /// builds, kept empty between steps.
-    param_list: ParamList,
-}
-
-/// An empty list whose allocation [`Optimizer::update`] reuses; a clone
-/// starts without one.
-#[derive(Debug, Default)]
-struct ParamList(Vec<Param<'static>>);
-
-impl Clone for ParamList {
-    fn clone(&self) -> ParamList {
-        ParamList::default()
-    }
 }
 
 /// Two optimizers are equal when they apply the same update (whatever name
@@ -108,7 +101,7 @@ impl Optimizer {
     /// length builds its optimizer with [`for_run`](Optimizer::for_run).
     pub fn from_spec(spec: &str) -> Result<Optimizer, SpecError> {
         let opt = Optimizer::parse(spec)?;
-        if let Decay::Cosine { total_steps: None } = opt.schedule.decay {
+        if let ScheduleDecay::Cosine { total_steps: None } = opt.schedule.decay {
             return Err(SpecError::BadValue {
                 optimizer: opt.name.to_string(),
                 key: "schedule".into(),
@@ -130,38 +123,48 @@ impl Optimizer {
     }
 
     fn parse(spec: &str) -> Result<Optimizer, SpecError> {
-        let mut keys = spec::split(spec)?;
+        let mut keys = match spec::split(spec) {
+            Err(SpecError::Empty { .. }) => {
+                return Err(SpecError::Empty {
+                    valid: registry::names().join(", "),
+                })
+            }
+            keys => keys?,
+        };
         let Some(entry) = registry::lookup(keys.name()) else {
             return Err(SpecError::UnknownOptimizer {
                 name: keys.name().to_string(),
                 valid: registry::names().join(", "),
             });
         };
+        for &(spelling, key) in entry.decay.aliases {
+            keys.rename(spelling, key)?;
+        }
         let mut rule = (entry.make)();
         rule.parse(&mut keys)?;
-        if let Some(variant) = rule.variant() {
+        if let Some(variant) = entry.variant.and_then(|v| v(rule.as_ref())) {
             rule = variant;
         }
-        let (l2, decoupled) = match entry.decoupled {
-            Some(default) => (
-                0.0,
-                keys.float("weight_decay", default, Range::NonNegative)?,
-            ),
-            None => (
-                keys.float("weight_decay", 0.0, Range::NonNegative)?,
-                keys.float("decoupled_weight_decay", 0.0, Range::NonNegative)?,
-            ),
+        let options = rule.options();
+        let l2 = match entry
+            .decay
+            .aliases
+            .iter()
+            .any(|&(s, _)| s == "weight_decay")
+        {
+            true => 0.0,
+            false => keys.float("weight_decay", 0.0, Range::NonNegative)?,
         };
-        if decoupled != 0.0 && !rule.decoupled_decay() {
-            return Err(keys.bad(
-                "decoupled_weight_decay",
-                &spec::format_float(decoupled),
-                "0: this rule applies its own weight decay, a key of its own (see its docs)",
-            ));
-        }
+        let decoupled = match options.decoupled_decay {
+            true => keys.float(
+                DECOUPLED,
+                entry.decay.default.unwrap_or(0.0),
+                Range::NonNegative,
+            )?,
+            false => 0.0,
+        };
         let clip_norm = keys.optional_float("clip_norm", Range::Positive)?;
-        let batch_rule =
-            keys.choice("batch_rule", &BatchRule::CHOICES, rule.default_batch_rule())?;
+        let batch_rule = keys.choice("batch_rule", &BatchRule::CHOICES, options.batch_rule)?;
         let schedule = Schedule::parse(&mut keys)?;
         keys.finish()?;
         let global = rule.initial_global();
@@ -173,8 +176,9 @@ impl Optimizer {
         Ok(Optimizer {
             global,
             name: entry.name,
-            decoupled_key: entry.decoupled.is_some(),
+            decay: entry.decay,
             rule,
+            options,
             l2,
             decoupled,
             clip_norm,
@@ -183,7 +187,6 @@ impl Optimizer {
             t: 0,
             slots: BTreeMap::new(),
             scratch: Scratch::default(),
-            param_list: ParamList::default(),
         })
     }
 
@@ -213,7 +216,7 @@ impl Optimizer {
                 ),
             });
         }
-        if let Decay::Cosine { total_steps: t } = &mut self.schedule.decay {
+        if let ScheduleDecay::Cosine { total_steps: t } = &mut self.schedule.decay {
             *t = Some(total_steps);
         }
         Ok(self)
@@ -225,7 +228,7 @@ impl Optimizer {
     }
 
     /// The update rule, if it is an `R`: its hyperparameters as parsed.
-    pub fn rule<R: Rule>(&self) -> Option<&R> {
+    pub fn rule<R: Hyperparameters>(&self) -> Option<&R> {
         self.rule.as_any().downcast_ref()
     }
 
@@ -243,10 +246,12 @@ impl Optimizer {
 
     /// The shape of state tensor `state` (an index into
     /// [`state_names`](Optimizer::state_names)) for a parameter of shape
-    /// `shape`: the parameter's, except for rules that keep other shapes
-    /// ([`Rule::state_shape`]).
+    /// `shape`: the parameter's, except for rules whose
+    /// [`init`](crate::TensorRule::init) keeps other shapes.
     pub fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
-        self.rule.state_shape(state, shape)
+        let mut zeros = Tensor::default();
+        zeros.resize_for(shape);
+        self.rule.init(&zeros)[state].shape().to_vec()
     }
 
     /// The batch-size rule.
@@ -264,7 +269,8 @@ impl Optimizer {
         self.l2
     }
 
-    /// λ_d of the decoupled decay (`adamw`'s `weight_decay`).
+    /// λ_d of the optimizer's decoupled decay (`adamw`'s `weight_decay`);
+    /// 0 for a rule that applies a decay of its own.
     pub fn decoupled_weight_decay(&self) -> f64 {
         self.decoupled
     }
@@ -275,13 +281,20 @@ impl Optimizer {
     }
 
     /// Which gradient statistics [`step`](Optimizer::step) needs.
-    pub fn grad_request(&self) -> GradRequest {
-        self.rule.grad_request()
+    pub fn statistics(&self) -> Statistics {
+        self.options.statistics
     }
 
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.t
+    }
+
+    /// The rule's global number `name` ([`TensorRule::GLOBAL`](crate::TensorRule::GLOBAL): Prodigy's
+    /// estimate `d`, Schedule-Free's `weight_sum`), if it has one.
+    pub fn global(&self, name: &str) -> Option<f64> {
+        let i = self.rule.global_names().iter().position(|&n| n == name)?;
+        self.global.get(i).copied()
     }
 
     /// The learning rate of the next step for batches of `batch_size`:
@@ -300,14 +313,17 @@ impl Optimizer {
     }
 
     /// One step: t ← t + 1, then every parameter is updated in place from its
-    /// gradient statistics. `batch_size` is B, for the batch-size rule.
+    /// gradient statistics. `params` is an explicit list of [`Param`]s or
+    /// any other [`Parameters`] view (a training loop's adapter of its
+    /// gradients); `batch_size` is B, for the batch-size rule.
     ///
     /// Each parameter's update is one pass over Φ, ĝ (and the squares, when
-    /// requested) and the state, split over rayon's threads in fixed chunks
-    /// for large parameters: the result is bitwise the same for any number of
-    /// threads. After the first step nothing is allocated. (Called from
-    /// outside a rayon pool, each parallel loop hands rayon's global queue a
-    /// job, and that queue allocates a small block once per 63 jobs.)
+    /// the rule reads them) and the state, split over rayon's threads in
+    /// fixed chunks for large parameters: the result is bitwise the same for
+    /// any number of threads. After the first step nothing is allocated.
+    /// (Called from outside a rayon pool, each parallel loop hands rayon's
+    /// global queue a job, and that queue allocates a small block once per
+    /// 63 jobs.)
     ///
     /// # Panics
     /// If a gradient's shape differs from its parameter's, if an id appears
@@ -316,80 +332,48 @@ impl Optimizer {
     /// (call [`validate`](Optimizer::validate) after loading a state to get
     /// these as errors), if `batch_size` is 0, or as
     /// [`learning_rate`](Optimizer::learning_rate).
-    pub fn step(&mut self, params: &mut [Param<'_>], batch_size: usize) {
+    pub fn step<P: Parameters + ?Sized>(&mut self, params: &mut P, batch_size: usize) {
         assert!(
             batch_size >= 1,
             "Optimizer::step: batch_size must be at least 1"
         );
-        for (i, p) in params.iter().enumerate() {
-            if let Err(e) = self.check_param(p) {
+        let t = self.t + 1;
+        // Every parameter checked, its state made on first sight, and the
+        // squared norm for clipping: one pass before any moves.
+        let mut norm_sq = 0.0;
+        let clipping = self.clip_norm.is_some();
+        params.each(&mut |p: Param<'_>| {
+            if let Err(e) = self.check_param(&p) {
                 panic!("Optimizer::step: {e}");
             }
-            if params[..i].iter().any(|q| q.id == p.id) {
+            let slot = self.slots.entry(p.id).or_insert_with(|| Slot {
+                shape: p.value.shape().to_vec(),
+                moments: self.rule.init(p.value),
+                seen: 0,
+            });
+            // An id seen earlier in this step is a duplicate.
+            if slot.seen == t {
                 panic!("Optimizer::step: {}", StateError::DuplicateId { id: p.id });
             }
-        }
-        let t = self.t + 1;
+            slot.seen = t;
+            if clipping {
+                norm_sq += sum_of_squares(p.grad.data());
+            }
+        });
         let eta = self.rate_at(t, batch_size);
         let scale = self
             .clip_norm
-            .map_or(1.0, |max| clip_factor(global_norm(params), max));
-        let x = Transform {
-            scale: scale as f32,
-            l2: self.l2 as f32,
-            shrink: (1.0 - eta * self.decoupled) as f32,
+            .map_or(1.0, |max| clip_factor(norm_sq.sqrt(), max));
+        let x = Transform::new(scale as f32, self.l2 as f32, eta * self.decoupled);
+        let mut tensors = Tensors {
+            params: &mut ByRef(params),
+            slots: &mut self.slots,
+            scratch: &mut self.scratch,
+            x,
+            squares: self.options.statistics == Statistics::MeanAndSquares,
         };
-        let Optimizer {
-            rule,
-            slots,
-            scratch,
-            global,
-            ..
-        } = self;
-        rule.step(slots, scratch, params, t, eta, x, global);
+        self.rule.step(t, eta, &mut tensors, &mut self.global);
         self.t = t;
-    }
-
-    /// One step on every parameter of `params` that received a gradient in
-    /// the last backward recorded on `tape` (with its per-example squares,
-    /// when the backward computed them), for that backward's batch size:
-    /// [`step`](Optimizer::step) without building the list of [`Param`]s by
-    /// hand. A parameter that did not reach the loss is left as it is, as
-    /// `torch.optim` leaves a parameter whose gradient is `None`.
-    ///
-    /// # Panics
-    /// If no backward has run on `tape` since it last recorded, or as
-    /// [`step`](Optimizer::step) (a rule that needs the squares after a
-    /// `Mean` backward, say).
-    pub fn update(&mut self, params: &mut ParamStore, tape: &Tape) {
-        let batch_size = tape
-            .batch_size()
-            .expect("Optimizer::update: run backward on the tape before updating");
-        self.update_for(params, tape, batch_size);
-    }
-
-    /// [`update`](Optimizer::update) with the learning rate of batches of
-    /// `batch_size` examples rather than the last backward's: DP-SGD's
-    /// batches vary in size, and its rate is that of the expected size.
-    ///
-    /// # Panics
-    /// If no backward has run on `tape` since it last recorded, or as
-    /// [`step`](Optimizer::step).
-    pub fn update_for(&mut self, params: &mut ParamStore, tape: &Tape, batch_size: usize) {
-        assert!(
-            tape.batch_size().is_some(),
-            "Optimizer::update: run backward on the tape before updating"
-        );
-        let mut list = reuse(std::mem::take(&mut self.param_list.0));
-        list.extend(params.iter_mut().filter_map(|(id, value)| {
-            let p = Param::new(id.0, value, tape.grad(id)?);
-            Some(match tape.grad_sq(id) {
-                Some(sq) => p.with_grad_sq(sq),
-                None => p,
-            })
-        }));
-        self.step(&mut list, batch_size);
-        self.param_list.0 = reuse(list);
     }
 
     /// The checks [`step`](Optimizer::step) makes on one parameter.
@@ -403,7 +387,7 @@ impl Optimizer {
                 grad: p.grad.shape().to_vec(),
             });
         }
-        if self.grad_request() != GradRequest::Mean {
+        if self.statistics() == Statistics::MeanAndSquares {
             match p.grad_sq {
                 None => {
                     return Err(StateError::MissingGradSq {
@@ -466,34 +450,33 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The parameters to evaluate and save, when they are not `params`
-    /// themselves ([`Rule::EVALUATE_AT`], Schedule-Free's x): a copy of `params` with each parameter this optimizer has stepped
-    /// replaced by its evaluation point. `None` for a rule that evaluates at
-    /// the parameters.
-    pub fn evaluation_params(&self, params: &ParamStore) -> Option<ParamStore> {
-        let at = self.rule.evaluate_at()?;
-        let mut copy = params.clone();
-        for (id, value) in copy.iter_mut() {
-            if let Some(slot) = self.slots.get(&id.0) {
-                value.data_mut().copy_from_slice(slot.moments[at].data());
-            }
-        }
-        Some(copy)
+    /// Whether the rule evaluates (and saves) its parameters elsewhere than
+    /// where it takes gradients ([`TensorRule::EVALUATE_AT`](crate::TensorRule::EVALUATE_AT),
+    /// Schedule-Free's x).
+    pub fn evaluates_elsewhere(&self) -> bool {
+        self.rule.evaluate_at().is_some()
     }
 
-    /// Undoes [`evaluation_params`](Optimizer::evaluation_params) on
-    /// parameters loaded from a checkpoint: each parameter with state gets
-    /// back the point the rule takes gradients at, rebuilt from the state
-    /// bitwise as the last step computed it ([`Rule::training_point`]).
-    /// Nothing changes for a rule that evaluates at the parameters.
-    pub fn restore_training_point(&self, params: &mut ParamStore) {
+    /// The point to evaluate and save parameter `id` at, when it is not the
+    /// parameter itself ([`TensorRule::EVALUATE_AT`](crate::TensorRule::EVALUATE_AT)): `None` for a rule
+    /// that evaluates at the parameters, or a parameter it has not stepped.
+    pub fn evaluation_point(&self, id: usize) -> Option<&Tensor> {
+        let at = self.rule.evaluate_at()?;
+        Some(&self.slots.get(&id)?.moments[at])
+    }
+
+    /// Undoes [`evaluation_point`](Optimizer::evaluation_point) for a
+    /// parameter loaded from a checkpoint: `value`, the saved evaluation
+    /// point of parameter `id`, becomes the point the rule takes gradients
+    /// at, rebuilt from the state bitwise as the last step computed it
+    /// ([`TensorRule::training_point`](crate::TensorRule::training_point)). Nothing changes for a rule that
+    /// evaluates at the parameters.
+    pub fn restore_point(&self, id: usize, value: &mut Tensor) {
         if self.rule.evaluate_at().is_none() {
             return;
         }
-        for (id, value) in params.iter_mut() {
-            if let Some(slot) = self.slots.get(&id.0) {
-                self.rule.training_point(value.data_mut(), &slot.moments);
-            }
+        if let Some(slot) = self.slots.get(&id) {
+            self.rule.training_point(value.data_mut(), &slot.moments);
         }
     }
 
@@ -569,7 +552,7 @@ impl Optimizer {
             }
             let mut moments = Vec::with_capacity(names.len());
             for (k, m) in p.moments.into_iter().enumerate() {
-                let shape = opt.rule.state_shape(k, &p.shape);
+                let shape = opt.state_shape(k, &p.shape);
                 let found = m.shape.as_ref().unwrap_or(&p.shape);
                 if *found != shape {
                     return Err(StateError::MomentShape {
@@ -592,6 +575,7 @@ impl Optimizer {
             let slot = Slot {
                 shape: p.shape,
                 moments,
+                seen: 0,
             };
             if opt.slots.insert(p.id, slot).is_some() {
                 return Err(StateError::DuplicateId { id: p.id });
@@ -634,6 +618,63 @@ fn numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
+impl OptimizerState {
+    /// Puts a state back together from its header and its tensors, given as
+    /// `(name, shape, data)`. Every moment the header's spec needs for every
+    /// parameter must be there with the parameter's shape, and nothing else.
+    pub fn from_parts(
+        header: StateHeader,
+        tensors: impl IntoIterator<Item = (String, Vec<usize>, Vec<f32>)>,
+    ) -> Result<OptimizerState, StateError> {
+        let optimizer = Optimizer::from_spec(&header.spec)?;
+        let names = optimizer.state_names();
+        let mut by_name: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
+        for (name, shape, data) in tensors {
+            if by_name.contains_key(&name) {
+                return Err(StateError::DuplicateTensor { name });
+            }
+            by_name.insert(name, (shape, data));
+        }
+        let mut params = Vec::with_capacity(header.params.len());
+        for p in header.params {
+            let mut moments = Vec::with_capacity(names.len());
+            for (k, &moment) in names.iter().enumerate() {
+                let name = Self::tensor_name(p.id, moment);
+                let Some((shape, data)) = by_name.remove(&name) else {
+                    return Err(StateError::MissingTensor { name });
+                };
+                let expected = optimizer.state_shape(k, &p.shape);
+                if shape != expected {
+                    return Err(StateError::TensorShape {
+                        name,
+                        expected,
+                        found: shape,
+                    });
+                }
+                moments.push(Moment {
+                    name: moment.to_string(),
+                    shape: (shape != p.shape).then_some(shape),
+                    data,
+                });
+            }
+            params.push(ParamState {
+                id: p.id,
+                shape: p.shape,
+                moments,
+            });
+        }
+        if let Some(name) = by_name.into_keys().min() {
+            return Err(StateError::UnexpectedTensor { name });
+        }
+        Ok(OptimizerState {
+            spec: header.spec,
+            steps: header.steps,
+            global: header.global,
+            params,
+        })
+    }
+}
+
 impl FromStr for Optimizer {
     type Err = SpecError;
 
@@ -643,41 +684,27 @@ impl FromStr for Optimizer {
 }
 
 /// Writes the canonical spec: the rule's every hyperparameter, then the
-/// composition keys that differ from their defaults. Parsing it gives an
-/// equal (fresh) optimizer.
+/// composition keys that differ from their defaults (a name's own decoupled
+/// decay always), each in the one spelling of its meaning. Parsing it gives
+/// an equal (fresh) optimizer.
 impl fmt::Display for Optimizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}(", self.name)?;
         let mut w = KeyWriter::new(f);
         self.rule.write(&mut w)?;
-        if self.decoupled_key {
-            w.float("weight_decay", self.decoupled)?;
-        } else {
-            if self.l2 != 0.0 {
-                w.float("weight_decay", self.l2)?;
-            }
-            if self.decoupled != 0.0 {
-                w.float("decoupled_weight_decay", self.decoupled)?;
-            }
+        if self.l2 != 0.0 {
+            w.float("weight_decay", self.l2)?;
+        }
+        if self.decay.default.is_some() || self.decoupled != 0.0 {
+            w.float(DECOUPLED, self.decoupled)?;
         }
         if let Some(max) = self.clip_norm {
             w.float("clip_norm", max)?;
         }
-        if self.batch_rule != self.rule.default_batch_rule() {
+        if self.batch_rule != self.options.batch_rule {
             w.text("batch_rule", self.batch_rule.name())?;
         }
         self.schedule.write(&mut w)?;
         f.write_str(")")
     }
-}
-
-/// An empty `Vec` with the allocation of `v`, for borrows of another
-/// lifetime. Collecting a vector's own `into_iter` reuses its buffer when the
-/// element layout is the same, so once the list has held every parameter,
-/// [`Optimizer::update`] allocates nothing for it.
-fn reuse<'a, 'b>(mut v: Vec<Param<'a>>) -> Vec<Param<'b>> {
-    v.clear();
-    v.into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
 }

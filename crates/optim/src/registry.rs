@@ -1,28 +1,47 @@
 //! The rules by spec name: the built-in ones, and the ones a user registers.
 //!
 //! [`Optimizer::from_spec`](crate::Optimizer::from_spec) looks the name of a
-//! spec up here. The built-in rules are listed once, in
-//! [`rules`](crate::rules); a rule of your own is added with [`register`]
-//! (see [`rule`](crate::rule) for an example) and from then on parses,
-//! prints, saves its state in checkpoints and trains like a built-in one.
+//! spec up here. A rule of your own is added with [`register`] (see
+//! [`rule`](crate::rule) for an example) and from then on parses, prints,
+//! saves its state in checkpoints and trains like a built-in one.
 //! Registration is process-wide; a program that resumes a checkpoint made
 //! with its own rule registers the rule before loading it.
+//!
+//! ## Weight decay, one spelling per meaning
+//!
+//! | key | meaning | where |
+//! |---|---|---|
+//! | `weight_decay` | L2: the gradient becomes ĝ + λΦ | every rule (torch's `weight_decay` of SGD, Adam, RMSprop, …) |
+//! | `decoupled_weight_decay` | Φ ← Φ − η_t·λ·Φ beside the rule's step (AdamW's) | every rule; the default of `adamw`, `nadamw` (0.01), `lion` (10⁻³), `adafactor` (0); applied by the rule itself, at its own rate, for `muon` (the matrices), `schedule_free_adamw` (at y, in z's step) and `prodigy` (times d) |
+//! | `adam_decoupled_weight_decay` | the same, for `muon`'s AdamW half | `muon` |
+//! | `trust_weight_decay` | λΦ added to LAMB's direction inside the trust ratio | `lamb` |
+//!
+//! A spec may use the reference implementation's spelling where it differs:
+//! `weight_decay` is the decoupled decay of `adamw`, `nadamw`
+//! (`torch.optim.AdamW`, `NAdam(decoupled_weight_decay=True)`), `lion`
+//! (optax), `adafactor`, `muon` (torch), `schedule_free_adamw` and
+//! `prodigy` (optax), and the trust-ratio decay of `lamb` (optax); those
+//! names take no L2 decay. `decay` and `adam_decay`, gradlab's earlier
+//! spellings, are read too. The canonical spec (and every checkpoint)
+//! writes the spelling of the table.
 
 use std::any::{Any, TypeId};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
-use crate::batch_rule::BatchRule;
-use crate::driver::StateArray;
-use crate::driver::{step_all, Scratch, Slot, Transform};
-use crate::param::{GradRequest, Param};
-use crate::rule::Rule;
+use gradlab_tensor::Tensor;
+
+use crate::hyperparameters::Hyperparameters;
+use crate::rule::Options;
+use crate::rules::*;
 use crate::search::Dim;
 use crate::spec::{KeyWriter, Keys, SpecError};
+use crate::step::Tensors;
+use crate::tensor_rule::TensorRule;
 
 /// The keys the optimizer reads around every rule; a rule's hyperparameter
-/// may not take one of these names.
+/// may not take one of these names, but for `decoupled_weight_decay` in a
+/// rule that applies its decoupled decay itself.
 pub(crate) const DRIVER_KEYS: [&str; 9] = [
     "weight_decay",
     "decoupled_weight_decay",
@@ -34,6 +53,9 @@ pub(crate) const DRIVER_KEYS: [&str; 9] = [
     "gamma",
     "total_steps",
 ];
+
+/// The decoupled decay's key.
+pub(crate) const DECOUPLED: &str = "decoupled_weight_decay";
 
 /// A rule that cannot be registered.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +72,7 @@ pub enum RegistryError {
         /// The name.
         name: String,
     },
-    /// `STATE` and `State` disagree, or a state name repeats.
+    /// A state or global name repeats, or one the rule names is not there.
     #[error("rule '{name}': {problem}")]
     State {
         /// The rule's name.
@@ -92,32 +114,34 @@ pub enum RegistryError {
     },
 }
 
-/// Registers rule `R` under its spec name [`Rule::NAME`]. Registering the
-/// same rule again does nothing; another rule under a taken name, a name
-/// that is not a spec name, a state or a hyperparameter table that does not
-/// add up are errors.
-pub fn register<R: Rule>() -> Result<(), RegistryError> {
-    write().add::<R>(R::NAME, None)
+/// Registers rule `R` (an element-wise [`Rule`](crate::Rule) or a
+/// [`TensorRule`]) under its spec name. Registering the same rule again
+/// does nothing; another rule under a taken name, a name that is not a
+/// spec name, a state or a hyperparameter table that does not add up are
+/// errors.
+pub fn register<R: TensorRule>() -> Result<(), RegistryError> {
+    write().add::<R>(R::NAME, Decay::OWN)
 }
 
 /// Registers rule `R` under `name` with decoupled weight decay of default
 /// `weight_decay`, the key `weight_decay` of that name being the decoupled λ
 /// (as `torch.optim.AdamW` names it; such a name takes no L2 decay).
-/// `adamw` is [`Adam`](crate::Adam) registered this way.
-pub fn register_decoupled<R: Rule>(
+/// `adamw` is [`Adam`] registered this way.
+pub fn register_decoupled<R: TensorRule>(
     name: &'static str,
     weight_decay: f64,
 ) -> Result<(), RegistryError> {
-    write().add::<R>(name, Some(weight_decay))
+    write().add::<R>(name, Decay::decoupled(weight_decay))
 }
 
-/// The search space of the rule registered as `name` ([`Rule::SEARCH`]),
-/// with the decoupled weight decay added for a name registered with
-/// [`register_decoupled`]; `None` if no rule has that name.
+/// The search space of the rule registered as `name`
+/// ([`Hyperparameters::SEARCH`]), with the decoupled weight decay added for
+/// a name registered with [`register_decoupled`]; `None` if no rule has
+/// that name.
 pub fn search_space(name: &str) -> Option<Vec<Dim>> {
     let e = lookup(name)?;
     let mut dims = e.search.to_vec();
-    if e.decoupled.is_some() && !dims.iter().any(|d| d.key == "weight_decay") {
+    if e.decay.default.is_some() && !dims.iter().any(|d| d.key == "weight_decay") {
         dims.push(crate::search::DECOUPLED_WEIGHT_DECAY);
     }
     Some(dims)
@@ -126,12 +150,107 @@ pub fn search_space(name: &str) -> Option<Vec<Dim>> {
 /// Every registered spec name: the built-in ones in the lecture's order,
 /// then the ones registered since.
 pub fn names() -> Vec<&'static str> {
-    read().entries.iter().map(|e| e.name).collect()
+    read()
+        .series
+        .iter()
+        .filter(|s| s.variant.is_none())
+        .map(|s| s.name)
+        .collect()
 }
+
+/// A rule as a benchmark compares it: a registered name, or a switch of one
+/// (`amsgrad`, which is `adam(amsgrad=true)`), at its tuned configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Series {
+    /// Its label in tables: the spec name, or the switch's name.
+    pub label: &'static str,
+    /// The spec name.
+    pub name: &'static str,
+    /// The keys that select the switch (`amsgrad=true`), or empty.
+    pub variant: Option<&'static str>,
+    /// The configuration a benchmark runs it at on the MNIST MLP: the base
+    /// rate first (`lr=3e-3`, `eta0=30`), then further keys
+    /// ([`Hyperparameters::TUNED`]).
+    pub tuned: &'static str,
+}
+
+impl Series {
+    /// The spec with the tuned base rate replaced by `rate` and `extra`
+    /// keys (each preceded by a comma) added.
+    pub fn spec_with(&self, rate: f64, extra: &str) -> String {
+        let (rate_key, rest) = self.rate_key_and_rest();
+        let switch = self.variant.map(|v| format!(",{v}")).unwrap_or_default();
+        format!("{}({rate_key}={rate:e}{rest}{switch}{extra})", self.name)
+    }
+
+    /// The tuned base rate.
+    pub fn rate(&self) -> f64 {
+        let first = self.tuned.split(',').next().unwrap_or_default();
+        let (_, value) = first.split_once('=').expect("a tuned rate is key=value");
+        value.parse().expect("a tuned rate is a number")
+    }
+
+    /// The key of the base rate (`lr` or `eta0`).
+    pub fn rate_key(&self) -> &'static str {
+        self.rate_key_and_rest().0
+    }
+
+    fn rate_key_and_rest(&self) -> (&'static str, String) {
+        let mut parts = self.tuned.split(',');
+        let first = parts.next().unwrap_or_default();
+        let key = first.split_once('=').map_or("lr", |(k, _)| k);
+        let rest: String = parts.map(|p| format!(",{p}")).collect();
+        (key, rest)
+    }
+}
+
+/// Every rule a benchmark compares, in the registry's order: each name,
+/// and each switch after the rule it belongs with.
+pub fn series() -> Vec<Series> {
+    read().series.clone()
+}
+
+/// What a name does with weight decay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Decay {
+    /// The decoupled λ of a name whose default has one (`adamw`: 0.01).
+    pub default: Option<f64>,
+    /// Other spellings of keys: (spelling, canonical key).
+    pub aliases: &'static [(&'static str, &'static str)],
+}
+
+impl Decay {
+    /// A name with no decay of its own.
+    const OWN: Decay = Decay {
+        default: None,
+        aliases: &[],
+    };
+
+    /// A name whose decoupled decay defaults to `lambda` and whose
+    /// `weight_decay` is that decay.
+    const fn decoupled(lambda: f64) -> Decay {
+        Decay {
+            default: Some(lambda),
+            aliases: &[("weight_decay", DECOUPLED)],
+        }
+    }
+
+    /// A rule that applies its decoupled decay itself, spelled `decay`
+    /// before.
+    const OWNED: Decay = Decay {
+        default: None,
+        aliases: &[("weight_decay", DECOUPLED), ("decay", DECOUPLED)],
+    };
+}
+
+/// The rule that runs instead of a name's rule for the hyperparameters a
+/// spec gave it, if they select one.
+pub(crate) type Switch = fn(&dyn DynRule) -> Option<Box<dyn DynRule>>;
 
 /// The registered rules.
 pub(crate) struct Registry {
     entries: Vec<Entry>,
+    series: Vec<Series>,
 }
 
 /// One spec name and the rule it builds.
@@ -141,17 +260,21 @@ pub(crate) struct Entry {
     rule: TypeId,
     /// The rule with its declared defaults.
     pub make: fn() -> Box<dyn DynRule>,
-    /// `Some(λ)` for a name whose `weight_decay` is the decoupled decay.
-    pub decoupled: Option<f64>,
-    /// The rule's [`Rule::SEARCH`].
+    pub decay: Decay,
+    /// The rule that runs instead when the spec sets a switch (`adam`
+    /// with `amsgrad=true` keeps a third state tensor, so it runs as
+    /// [`AmsGrad`]).
+    pub variant: Option<Switch>,
+    /// The rule's [`Hyperparameters::SEARCH`].
     search: &'static [Dim],
 }
 
 static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
     let mut registry = Registry {
         entries: Vec::new(),
+        series: Vec::new(),
     };
-    crate::rules::register_builtin(&mut registry);
+    registry.builtin();
     RwLock::new(registry)
 });
 
@@ -171,25 +294,106 @@ pub(crate) fn lookup(name: &str) -> Option<Entry> {
 }
 
 impl Registry {
+    /// The built-in rules, in the lecture's order, then the rules people
+    /// compare them with.
+    fn builtin(&mut self) {
+        let lamb = Decay {
+            default: None,
+            aliases: &[("weight_decay", "trust_weight_decay")],
+        };
+        let muon = Decay {
+            default: None,
+            aliases: &[
+                ("weight_decay", DECOUPLED),
+                ("decay", DECOUPLED),
+                ("adam_decay", "adam_decoupled_weight_decay"),
+            ],
+        };
+        let lecture = [
+            self.add::<Sgd>("sgd", Decay::OWN),
+            self.add::<SgdMomentum>("sgd_momentum", Decay::OWN),
+            self.add::<SgdEma>("sgd_ema", Decay::OWN),
+            self.add::<RmsProp>("rmsprop", Decay::OWN),
+            self.add::<RmsPropMomentum>("rmsprop_momentum", Decay::OWN),
+            self.add_with_variant::<Adam, AmsGrad>("adam", Decay::OWN),
+            self.add_with_variant::<Adam, AmsGrad>("adamw", Decay::decoupled(0.01)),
+            self.add::<AdamLecture>("adam_lecture", Decay::OWN),
+            self.add::<AdamEta0>("adam_eta0", Decay::OWN),
+            self.add::<AdamPerExample>("adam_per_example", Decay::OWN),
+        ];
+        // AMSGrad is spelled `adam(amsgrad=true)`; a benchmark compares it
+        // after the lecture's rules.
+        self.series.push(Series {
+            label: "amsgrad",
+            name: "adam",
+            variant: Some("amsgrad=true"),
+            tuned: Adam::TUNED,
+        });
+        let others = [
+            self.add::<Adagrad>("adagrad", Decay::OWN),
+            self.add::<Adamax>("adamax", Decay::OWN),
+            self.add::<Nadam>("nadam", Decay::OWN),
+            self.add::<Nadam>("nadamw", Decay::decoupled(0.01)),
+            self.add::<Radam>("radam", Decay::OWN),
+            self.add::<Adadelta>("adadelta", Decay::OWN),
+            self.add::<AdaBelief>("adabelief", Decay::OWN),
+            self.add::<Yogi>("yogi", Decay::OWN),
+            self.add::<SignSgd>("sign_sgd", Decay::OWN),
+            self.add::<Signum>("signum", Decay::OWN),
+            self.add::<Lamb>("lamb", lamb),
+            self.add::<Lion>("lion", Decay::decoupled(1e-3)),
+            self.add::<ScheduleFreeAdamW>("schedule_free_adamw", Decay::OWNED),
+            self.add::<Adafactor>("adafactor", Decay::decoupled(0.0)),
+            self.add::<Muon>("muon", muon),
+            self.add::<Prodigy>("prodigy", Decay::OWNED),
+        ];
+        for result in lecture.into_iter().chain(others) {
+            result.expect("a built-in rule is valid");
+        }
+    }
+
     /// Adds `R` as `name` after checking its declarations.
-    pub(crate) fn add<R: Rule>(
+    pub(crate) fn add<R: TensorRule>(
         &mut self,
         name: &'static str,
-        decoupled: Option<f64>,
+        decay: Decay,
+    ) -> Result<(), RegistryError> {
+        self.insert::<R>(name, decay, None)
+    }
+
+    /// Adds `R` as `name`, running as `V` when the spec sets the switch
+    /// `V` declares (its [`Variant::of`]).
+    fn add_with_variant<R: TensorRule, V: Variant<R>>(
+        &mut self,
+        name: &'static str,
+        decay: Decay,
+    ) -> Result<(), RegistryError> {
+        let variant: Switch = |rule| {
+            let rule = rule.as_any().downcast_ref::<R>()?;
+            V::of(rule).map(|v| Box::new(v) as Box<dyn DynRule>)
+        };
+        self.insert::<R>(name, decay, Some(variant))
+    }
+
+    fn insert<R: TensorRule>(
+        &mut self,
+        name: &'static str,
+        decay: Decay,
+        variant: Option<Switch>,
     ) -> Result<(), RegistryError> {
         if let Some(e) = self.entries.iter().find(|e| e.name == name) {
-            return if e.rule == TypeId::of::<R>() && e.decoupled == decoupled {
+            return if e.rule == TypeId::of::<R>() && e.decay == decay {
                 Ok(())
             } else {
                 Err(RegistryError::Taken { name: name.into() })
             };
         }
         check::<R>(name)?;
-        if decoupled.is_some() && !R::DECOUPLED_DECAY {
+        if decay.default.is_some() && !R::default().options().decoupled_decay {
             return Err(RegistryError::State {
                 name: name.into(),
-                problem: "applies its own weight decay (DECOUPLED_DECAY is false), so no name \
-                          can give it a decoupled one"
+                problem: "applies its own weight decay (Options::decoupled_decay is false), so \
+                          no name can give it a decoupled one"
                     .into(),
             });
         }
@@ -197,15 +401,35 @@ impl Registry {
             name,
             rule: TypeId::of::<R>(),
             make: || Box::new(R::default()),
-            decoupled,
+            decay,
+            variant,
             search: R::SEARCH,
+        });
+        self.series.push(Series {
+            label: name,
+            name,
+            variant: None,
+            tuned: R::TUNED,
         });
         Ok(())
     }
 }
 
+/// A rule that runs in place of `R` when the spec sets one of `R`'s keys
+/// (a switch that changes what the rule keeps).
+pub(crate) trait Variant<R>: TensorRule {
+    /// The variant for these hyperparameters of `R`, if they select it.
+    fn of(rule: &R) -> Option<Self>;
+}
+
+impl Variant<Adam> for AmsGrad {
+    fn of(adam: &Adam) -> Option<AmsGrad> {
+        adam.amsgrad.0.then_some(AmsGrad(*adam))
+    }
+}
+
 /// The checks [`register`] makes on a rule's declarations.
-fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
+fn check<R: TensorRule>(name: &str) -> Result<(), RegistryError> {
     let spec_name = |s: &str| {
         s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.chars()
@@ -218,19 +442,14 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
         name: name.into(),
         problem,
     };
-    if R::STATE.len() != R::State::LEN {
+    let defaults = R::default();
+    let probe = defaults.init(&Tensor::zeros(&[2, 3]));
+    if probe.len() != R::STATE.len() {
         return Err(state(format!(
             "STATE names {} tensors but State holds {}",
             R::STATE.len(),
-            R::State::LEN
+            probe.len()
         )));
-    }
-    for name in R::FROM_PARAMETER {
-        if !R::STATE.contains(name) {
-            return Err(state(format!(
-                "FROM_PARAMETER names '{name}', which is not in STATE"
-            )));
-        }
     }
     if let Some(at) = R::EVALUATE_AT {
         if !R::STATE.contains(&at) {
@@ -239,7 +458,7 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
             )));
         }
     }
-    let initial = R::default().initial_global().len();
+    let initial = defaults.initial_global().len();
     if initial != R::GLOBAL.len() {
         return Err(state(format!(
             "GLOBAL names {} numbers but initial_global gives {initial}",
@@ -263,12 +482,13 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
         key: key.into(),
         problem,
     };
-    let defaults = R::default();
+    let owns_decay = !defaults.options().decoupled_decay;
     for (i, h) in R::TABLE.iter().enumerate() {
         if R::TABLE[..i].iter().any(|o| o.name == h.name) {
             return Err(key(h.name, "is declared twice"));
         }
-        if DRIVER_KEYS.contains(&h.name) {
+        let owned = owns_decay && h.name == DECOUPLED;
+        if DRIVER_KEYS.contains(&h.name) && !owned {
             return Err(key(h.name, "is one of the optimizer's own keys"));
         }
         // A default must be a value the spec would accept.
@@ -316,46 +536,32 @@ fn check<R: Rule>(name: &str) -> Result<(), RegistryError> {
 }
 
 /// A rule behind a pointer: what the [`Optimizer`](crate::Optimizer) needs
-/// from any [`Rule`], implemented for all of them.
+/// from any [`TensorRule`], implemented for all of them.
 pub(crate) trait DynRule: Send + Sync + fmt::Debug {
     fn as_any(&self) -> &dyn Any;
     fn clone_box(&self) -> Box<dyn DynRule>;
     fn same(&self, other: &dyn DynRule) -> bool;
     /// Reads every hyperparameter from `keys` (defaults stay where a key is
-    /// not given).
+    /// not given), then checks that they go together.
     fn parse(&mut self, keys: &mut Keys<'_>) -> Result<(), SpecError>;
     /// Writes every hyperparameter (a correction only when it is not the
     /// rule's default).
     fn write(&self, w: &mut KeyWriter<'_, '_>) -> fmt::Result;
     fn value(&self, key: &str) -> Option<String>;
-    /// The rule to run instead, from [`Rule::variant`].
-    fn variant(&self) -> Option<Box<dyn DynRule>>;
     fn state_names(&self) -> &'static [&'static str];
     fn global_names(&self) -> &'static [&'static str];
     fn initial_global(&self) -> Vec<f64>;
-    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize>;
-    /// The index of [`Rule::EVALUATE_AT`] among the state tensors.
+    fn init(&self, value: &Tensor) -> Vec<Tensor>;
+    /// The index of [`TensorRule::EVALUATE_AT`] among the state tensors.
     fn evaluate_at(&self) -> Option<usize>;
-    fn decoupled_decay(&self) -> bool;
-    /// Φ from the saved evaluation point and the state, element by element.
-    fn training_point(&self, value: &mut [f32], moments: &[gradlab_tensor::Tensor]);
-    fn grad_request(&self) -> GradRequest;
-    fn default_batch_rule(&self) -> BatchRule;
+    fn training_point(&self, value: &mut [f32], moments: &[Tensor]);
+    fn options(&self) -> Options;
     fn learning_rate(&self) -> f64;
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &self,
-        slots: &mut BTreeMap<usize, Slot>,
-        scratch: &mut Scratch,
-        params: &mut [Param<'_>],
-        t: u64,
-        eta: f64,
-        x: Transform,
-        global: &mut [f64],
-    );
+    /// One step: the scalars, then the update of every tensor.
+    fn step(&self, t: u64, eta: f64, tensors: &mut Tensors<'_>, global: &mut [f64]);
 }
 
-impl<R: Rule> DynRule for R {
+impl<R: TensorRule> DynRule for R {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -372,7 +578,7 @@ impl<R: Rule> DynRule for R {
         for h in R::TABLE {
             keys.value(h.name, (h.field)(self), h.range)?;
         }
-        self.check().map_err(|(key, expected)| {
+        TensorRule::options(self).check.map_err(|(key, expected)| {
             let value = self.value(key).unwrap_or_default();
             keys.bad(key, &value, &expected)
         })
@@ -397,10 +603,6 @@ impl<R: Rule> DynRule for R {
         Some((h.field)(&mut self.clone()).text())
     }
 
-    fn variant(&self) -> Option<Box<dyn DynRule>> {
-        Rule::variant(self).map(|v| v.0)
-    }
-
     fn state_names(&self) -> &'static [&'static str] {
         R::STATE
     }
@@ -410,50 +612,32 @@ impl<R: Rule> DynRule for R {
     }
 
     fn initial_global(&self) -> Vec<f64> {
-        Rule::initial_global(self)
+        TensorRule::initial_global(self)
     }
 
-    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
-        Rule::state_shape(self, state, shape)
+    fn init(&self, value: &Tensor) -> Vec<Tensor> {
+        TensorRule::init(self, value)
     }
 
     fn evaluate_at(&self) -> Option<usize> {
         R::EVALUATE_AT.and_then(|name| R::STATE.iter().position(|&s| s == name))
     }
 
-    fn decoupled_decay(&self) -> bool {
-        R::DECOUPLED_DECAY
+    fn training_point(&self, value: &mut [f32], moments: &[Tensor]) {
+        TensorRule::training_point(self, value, moments);
     }
 
-    fn training_point(&self, value: &mut [f32], moments: &[gradlab_tensor::Tensor]) {
-        for (i, phi) in value.iter_mut().enumerate() {
-            *phi = Rule::training_point(self, *phi, &R::State::load(moments, i));
-        }
-    }
-
-    fn grad_request(&self) -> GradRequest {
-        R::REQUEST
-    }
-
-    fn default_batch_rule(&self) -> BatchRule {
-        R::BATCH_RULE
+    fn options(&self) -> Options {
+        TensorRule::options(self)
     }
 
     fn learning_rate(&self) -> f64 {
-        Rule::learning_rate(self)
+        TensorRule::learning_rate(self)
     }
 
-    fn step(
-        &self,
-        slots: &mut BTreeMap<usize, Slot>,
-        scratch: &mut Scratch,
-        params: &mut [Param<'_>],
-        t: u64,
-        eta: f64,
-        x: Transform,
-        global: &mut [f64],
-    ) {
-        step_all(self, slots, scratch, params, t, eta, x, global);
+    fn step(&self, t: u64, eta: f64, tensors: &mut Tensors<'_>, global: &mut [f64]) {
+        let c = self.scalars(t, eta, global);
+        self.update(&c, tensors, global);
     }
 }
 

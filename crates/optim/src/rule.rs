@@ -1,12 +1,14 @@
-//! The rule API: what an update rule declares, and nothing else.
+//! An element-wise update rule: what it declares, and nothing else.
 //!
 //! A rule ([`Rule`]) is its hyperparameters (declared once with
-//! [`hyperparameters!`](macro@crate::hyperparameters)), its named state tensors,
-//! the scalars of one step, and an element-wise kernel that reads as its
+//! [`hyperparameters!`](macro@crate::hyperparameters)), its named state
+//! tensors, the scalars of one step, and a kernel that reads as its
 //! formula. Everything else — chunking over threads, wide-vector copies,
 //! denormal flushing, clipping, L2 and decoupled weight decay, schedules,
 //! warm-up, batch-size rules, creating and saving state — is the
-//! [`Optimizer`](crate::Optimizer)'s, once for every rule.
+//! [`Optimizer`](crate::Optimizer)'s, once for every rule. A rule that
+//! needs a whole tensor at a time (a norm, a matrix function) is a
+//! [`TensorRule`](crate::TensorRule) instead; every `Rule` is one too.
 //!
 //! A rule written outside this crate is registered with
 //! [`register`](crate::register) and is then named by spec strings, saved in
@@ -52,24 +54,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use gradlab_tensor::Tensor;
-
 use crate::batch_rule::BatchRule;
-use crate::driver::StateArray;
 use crate::hyperparameters::Hyperparameters;
-use crate::param::GradRequest;
-use crate::registry::DynRule;
+use crate::param::Statistics;
+use crate::state::StateArray;
 
-/// An update rule: its spec name, its state, the scalars of a step and the
-/// element-wise kernel.
+/// An element-wise update rule: its spec name, its state, the scalars of a
+/// step and the kernel.
 ///
-/// The driver calls, at step t with learning rate η_t (the rule's
-/// [`learning_rate`](Rule::learning_rate) × schedule × batch-size rule),
-/// [`scalars`](Rule::scalars) once, then [`update`](Rule::update) once per
-/// element of every parameter: Φ, its gradient g (after clipping and L2
-/// decay) and the rule's state elements, which it stores back flushed out of
-/// the denormal range. With decoupled weight decay λ, Φ has been multiplied
-/// by 1 − η_t·λ just before.
+/// At step t with learning rate η_t (the rule's
+/// [`learning_rate`](Rule::learning_rate) × schedule × batch-size rule), the
+/// optimizer calls [`scalars`](Rule::scalars) once, then
+/// [`update`](Rule::update) once per element of every parameter: Φ, its
+/// gradient g (after clipping and L2 decay) and the rule's state elements,
+/// which it stores back flushed out of the denormal range. With decoupled
+/// weight decay λ, Φ has lost η_t·λ·Φ just before.
 pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// The spec name, e.g. `"adam"`: lower case, digits and `_`.
     const NAME: &'static str;
@@ -77,16 +76,10 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
     /// [`State`](Rule::State), as checkpoints and
     /// [`Optimizer::moment`](crate::Optimizer::moment) name them.
     const STATE: &'static [&'static str];
-    /// The gradient statistics the rule reads: `Mean` (ĝ) or
-    /// `MeanAndSquares` (ĝ and (1/B) Σ_b g_b²). A `PerExample` backward
-    /// computes the squares too, and a rule asking for it reads the same.
-    const REQUEST: GradRequest = GradRequest::Mean;
-    /// The batch-size rule used unless the spec names one.
-    const BATCH_RULE: BatchRule = BatchRule::Fixed;
     /// One element of each state tensor: `[f32; K]` for K = `STATE.len()`.
     type State: StateArray;
     /// The scalars of one step, computed once and read by every element (a
-    /// few numbers: the driver copies them next to its loop, where the
+    /// few numbers: the optimizer copies them next to its loop, where the
     /// compiler keeps them in registers).
     type Scalars: Copy + Sync;
 
@@ -99,162 +92,49 @@ pub trait Rule: Hyperparameters + Send + Sync + 'static {
 
     /// The rule for one element: update Φ and the state from g.
     ///
-    /// Write it as the formula; the driver inlines it into loops it
+    /// Write it as the formula; the optimizer inlines it into loops it
     /// vectorizes, so keep it branch-free where the formula is.
     fn update(c: &Self::Scalars, phi: &mut f32, g: Gradient, state: &mut Self::State);
 
-    /// Checks values that are each in range but do not go together, after
-    /// the spec is parsed: `Err((key, what it takes))` makes the spec an
-    /// error naming that key. Default: every combination is valid.
-    fn check(&self) -> Result<(), (&'static str, String)> {
-        Ok(())
+    /// What the few rules that need them declare beyond the kernel, read
+    /// once when a spec is parsed. Default: [`Options::default`].
+    fn options(&self) -> Options {
+        Options::default()
     }
-
-    /// The state elements of a parameter before its first step (default 0).
-    fn initial_state(&self) -> Self::State {
-        Self::State::ZERO
-    }
-
-    // The rules that are not element-wise declare more; every item below has
-    // a default that leaves an element-wise rule as it is.
-
-    /// The rule that runs instead of this one for these hyperparameters, if
-    /// another: for a switch that changes what the rule keeps
-    /// (`adam(amsgrad=true)` keeps a third tensor, so it runs as
-    /// [`AmsGrad`](crate::AmsGrad), whose spec is still Adam's). Asked once,
-    /// after the spec is parsed and checked. Default: this rule.
-    fn variant(&self) -> Option<Variant> {
-        None
-    }
-
-    /// Whether [`update_tensor`](Rule::update_tensor) takes the parameter of
-    /// this shape as a whole, for rules that need the shape (a factored
-    /// second moment, a matrix function of the momentum, a per-tensor trust
-    /// ratio). Default: no parameter, every element goes through
-    /// [`update`](Rule::update).
-    fn whole_tensor(&self, shape: &[usize]) -> bool {
-        let _ = shape;
-        false
-    }
-
-    /// The update of one whole parameter, for the shapes
-    /// [`whole_tensor`](Rule::whole_tensor) accepts. It receives the
-    /// transformed gradient like the kernel; the driver applies decoupled
-    /// decay before and flushes the state after. The default applies
-    /// [`update`](Rule::update) to each element in turn.
-    fn update_tensor(c: &Self::Scalars, p: WholeTensor<'_>) {
-        let WholeTensor {
-            value,
-            grad,
-            grad_sq,
-            state,
-            ..
-        } = p;
-        for i in 0..value.len() {
-            let mut s = Self::State::load(state, i);
-            let g = Gradient {
-                mean: grad[i],
-                squares: grad_sq.get(i).copied().unwrap_or(0.0),
-            };
-            Self::update(c, &mut value[i], g, &mut s);
-            s.store(state, i);
-        }
-    }
-
-    /// The shape of state tensor `state` (an index into
-    /// [`STATE`](Rule::STATE)) for a parameter of shape `shape`. Default: the
-    /// parameter's. A rule may keep other shapes (Adafactor's row and
-    /// column averages; `[0]` for a tensor a shape does not use) only for
-    /// parameters it takes as a whole ([`whole_tensor`](Rule::whole_tensor)).
-    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
-        let _ = state;
-        shape.to_vec()
-    }
-
-    /// The state tensors that start as a copy of the parameter instead of
-    /// [`initial_state`](Rule::initial_state) (Schedule-Free's z and x,
-    /// Prodigy's Φ₀).
-    const FROM_PARAMETER: &'static [&'static str] = &[];
-    /// The numbers the rule keeps across all parameters and steps, by name
-    /// (Schedule-Free's running weight sum), saved in checkpoints; they
-    /// start at [`initial_global`](Rule::initial_global) and are updated by
-    /// [`step_global`](Rule::step_global) and [`finish`](Rule::finish).
-    const GLOBAL: &'static [&'static str] = &[];
-
-    /// The [`GLOBAL`](Rule::GLOBAL) numbers before the first step, in their
-    /// order. Default: all 0.
-    fn initial_global(&self) -> Vec<f64> {
-        vec![0.0; Self::GLOBAL.len()]
-    }
-
-    /// Updates the [`GLOBAL`](Rule::GLOBAL) numbers at the start of a step
-    /// with rate `eta`, and puts what the kernel needs from them into `c`
-    /// (computed by [`scalars`](Rule::scalars) just before). Default: none.
-    fn step_global(&self, eta: f64, global: &mut [f64], c: &mut Self::Scalars) {
-        let _ = (eta, global, c);
-    }
-
-    /// How many sums over all parameters the step needs before it updates
-    /// any (Prodigy's estimate of the distance to the solution): a rule with
-    /// sums gets a first pass over every parameter,
-    /// [`accumulate`](Rule::accumulate), then [`finish`](Rule::finish), then
-    /// the usual update.
-    const SUMS: usize = 0;
-
-    /// The first pass over one parameter, for a rule with
-    /// [`SUMS`](Rule::SUMS): adds its part to each sum (and may update the
-    /// state). Φ is not to be changed here; the decoupled decay comes later.
-    fn accumulate(c: &Self::Scalars, p: WholeTensor<'_>, sums: &mut [f64]) {
-        let _ = (c, p, sums);
-    }
-
-    /// After the first pass: updates the global numbers from the sums over
-    /// all parameters and puts what the update needs into `c`.
-    fn finish(&self, global: &mut [f64], sums: &[f64], c: &mut Self::Scalars) {
-        let _ = (global, sums, c);
-    }
-
-    /// The state tensor holding the parameters to evaluate and save, when
-    /// they are not Φ, the point where gradients are taken (Schedule-Free
-    /// trains at y and is evaluated at x). The trainer evaluates and saves
-    /// the model at this tensor and rebuilds Φ from the state with
-    /// [`training_point`](Rule::training_point) when it resumes.
-    const EVALUATE_AT: Option<&'static str> = None;
-
-    /// Φ of one element, from the saved evaluation point `saved` (the
-    /// [`EVALUATE_AT`](Rule::EVALUATE_AT) tensor's element) and the state:
-    /// computed exactly as the step computes it, so that a resumed run is
-    /// bitwise the run that did not stop. Default: `saved`.
-    fn training_point(&self, saved: f32, state: &Self::State) -> f32 {
-        let _ = state;
-        saved
-    }
-
-    /// Whether the optimizer's `decoupled_weight_decay` applies to the rule
-    /// (Φ ← (1 − ηλ)·Φ before the kernel). A rule that applies a decay of
-    /// its own says `false` — one that recomputes Φ from its state each step,
-    /// where that shrinking would be lost (Schedule-Free), or one whose
-    /// decay is not η·λ (Prodigy's is scaled by its estimate, Muon's halves
-    /// have rates of their own) — and a spec giving the key is an error.
-    const DECOUPLED_DECAY: bool = true;
-
-    /// The search space a tuner draws this rule's hyperparameters from
-    /// ([`search`](crate::search)): the base rate first, then the keys the
-    /// rule is sensitive to, each with its range and scale. A key may be
-    /// the rule's own or one of the optimizer's (`warmup`, `weight_decay`);
-    /// registration checks that each range is one and its ends are values
-    /// the key takes. Default: none, and a tuner refuses the rule.
-    const SEARCH: &'static [crate::search::Dim] = &[];
 }
 
-/// A rule standing in for another, from [`Rule::variant`]. It keeps the
-/// spec of the rule it stands for, so it must write the same keys.
-pub struct Variant(pub(crate) Box<dyn DynRule>);
+/// What a rule declares beyond its kernel, each with a default that leaves
+/// a plain rule as it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The gradient statistics the rule reads (default: ĝ alone).
+    pub statistics: Statistics,
+    /// The batch-size rule used unless the spec names one (default:
+    /// [`BatchRule::Fixed`]).
+    pub batch_rule: BatchRule,
+    /// Each state tensor's value before the first step, in the order of
+    /// the rule's state names (default: empty, all 0).
+    pub initial_state: Vec<f32>,
+    /// Hyperparameters that are each in range but do not go together:
+    /// `Err((key, what it takes))` makes the spec an error naming that key.
+    pub check: Result<(), (&'static str, String)>,
+    /// Whether the optimizer's decoupled weight decay applies (default:
+    /// yes). A rule that applies a decay of its own says no — one that
+    /// recomputes Φ from its state each step, where the shrinking would be
+    /// lost, or whose decay is not η·λ — and owns the key
+    /// `decoupled_weight_decay` itself.
+    pub decoupled_decay: bool,
+}
 
-impl Variant {
-    /// Rule `rule` in place of the one asked for.
-    pub fn new<R: Rule>(rule: R) -> Variant {
-        Variant(Box::new(rule))
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            statistics: Statistics::Mean,
+            batch_rule: BatchRule::Fixed,
+            initial_state: Vec::new(),
+            check: Ok(()),
+            decoupled_decay: true,
+        }
     }
 }
 
@@ -265,41 +145,9 @@ pub struct Gradient {
     /// g = c·ĝ + λΦ.
     pub mean: f32,
     /// (1/B) Σ_b (c·g_b + λΦ)², the per-example mean of squares of the same
-    /// transformed gradient, for rules whose [`Rule::REQUEST`] is
-    /// [`GradRequest::MeanAndSquares`]; 0 otherwise.
+    /// transformed gradient, for rules that read
+    /// [`Statistics::MeanAndSquares`]; 0 otherwise.
     pub squares: f32,
-}
-
-/// One parameter as a whole, for [`Rule::update_tensor`].
-pub struct WholeTensor<'a> {
-    /// Its shape.
-    pub shape: &'a [usize],
-    /// Φ, row-major.
-    pub value: &'a mut [f32],
-    /// g = c·ĝ + λΦ, element by element.
-    pub grad: &'a [f32],
-    /// The transformed per-example squares, or empty.
-    pub grad_sq: &'a [f32],
-    /// The rule's state tensors, in the order of [`Rule::STATE`], shaped
-    /// as [`Rule::state_shape`] says.
-    pub state: &'a mut [Tensor],
-    /// The factor 1 − η_t·λ that Φ was just multiplied by (the decoupled
-    /// weight decay; 1 without), for a rule that reads Φ as it was before
-    /// the step.
-    pub shrink: f32,
-    /// Working memory, kept between steps and shared by all parameters.
-    pub work: &'a mut Work,
-}
-
-/// Working memory for [`Rule::update_tensor`]: resize and use it as you
-/// like. It is kept between steps, so once it has grown to the largest
-/// parameter's needs, steps do not allocate.
-#[derive(Clone, Debug, Default)]
-pub struct Work {
-    /// Single-precision numbers.
-    pub f32s: Vec<f32>,
-    /// Double-precision numbers (sums).
-    pub f64s: Vec<f64>,
 }
 
 /// The sign of x: −1, 0 or 1 (0 for ±0, NaN for NaN), as `jnp.sign` and

@@ -2,7 +2,7 @@
 //! a tuner draws each from.
 //!
 //! A rule declares its space next to its formula, as
-//! [`Rule::SEARCH`](crate::Rule::SEARCH): η (or η₀) always, then the keys
+//! [`Hyperparameters::SEARCH`](crate::Hyperparameters::SEARCH): η (or η₀) always, then the keys
 //! the rule is known to be sensitive to (ε, the β's, momentum, …).
 //! Comparisons of optimizers depend on how each is tuned (Choi et al. 2019,
 //! "On Empirical Comparisons of Optimizers for Deep Learning": Adam never

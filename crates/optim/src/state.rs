@@ -19,14 +19,14 @@
 //! [`Optimizer::from_state`]: crate::Optimizer::from_state
 //! [`Optimizer::validate`]: crate::Optimizer::validate
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::optimizer::Optimizer;
+use gradlab_tensor::Tensor;
+
+use crate::denormal::flush;
 use crate::spec::SpecError;
 
-/// The whole state of an [`Optimizer`].
+/// The whole state of an [`Optimizer`](crate::Optimizer).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerState {
     /// The canonical spec of the optimizer.
@@ -40,7 +40,7 @@ pub struct OptimizerState {
     pub params: Vec<ParamState>,
 }
 
-/// One of a rule's global numbers ([`Rule::GLOBAL`](crate::Rule::GLOBAL)).
+/// One of a rule's global numbers ([`TensorRule::GLOBAL`](crate::TensorRule::GLOBAL)).
 /// JSON writes an `f64` so that it reads back bitwise.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Global {
@@ -68,7 +68,7 @@ pub struct Moment {
     /// The moment's name (`"m"`, `"v"`, `"s"`).
     pub name: String,
     /// Its shape, when it is not the parameter's (a rule's
-    /// [`state_shape`](crate::Rule::state_shape)).
+    /// [`init`](crate::TensorRule::init) may make it so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<Vec<usize>>,
     /// Its elements, row-major, for its shape (mostly the parameter's).
@@ -134,61 +134,6 @@ impl OptimizerState {
                     m.data.as_slice(),
                 )
             })
-        })
-    }
-
-    /// Puts a state back together from its header and its tensors, given as
-    /// `(name, shape, data)`. Every moment the header's spec needs for every
-    /// parameter must be there with the parameter's shape, and nothing else.
-    pub fn from_parts(
-        header: StateHeader,
-        tensors: impl IntoIterator<Item = (String, Vec<usize>, Vec<f32>)>,
-    ) -> Result<OptimizerState, StateError> {
-        let optimizer = Optimizer::from_spec(&header.spec)?;
-        let names = optimizer.state_names();
-        let mut by_name: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
-        for (name, shape, data) in tensors {
-            if by_name.contains_key(&name) {
-                return Err(StateError::DuplicateTensor { name });
-            }
-            by_name.insert(name, (shape, data));
-        }
-        let mut params = Vec::with_capacity(header.params.len());
-        for p in header.params {
-            let mut moments = Vec::with_capacity(names.len());
-            for (k, &moment) in names.iter().enumerate() {
-                let name = Self::tensor_name(p.id, moment);
-                let Some((shape, data)) = by_name.remove(&name) else {
-                    return Err(StateError::MissingTensor { name });
-                };
-                let expected = optimizer.state_shape(k, &p.shape);
-                if shape != expected {
-                    return Err(StateError::TensorShape {
-                        name,
-                        expected,
-                        found: shape,
-                    });
-                }
-                moments.push(Moment {
-                    name: moment.to_string(),
-                    shape: (shape != p.shape).then_some(shape),
-                    data,
-                });
-            }
-            params.push(ParamState {
-                id: p.id,
-                shape: p.shape,
-                moments,
-            });
-        }
-        if let Some(name) = by_name.into_keys().min() {
-            return Err(StateError::UnexpectedTensor { name });
-        }
-        Ok(OptimizerState {
-            spec: header.spec,
-            steps: header.steps,
-            global: header.global,
-            params,
         })
     }
 }
@@ -348,4 +293,31 @@ pub enum StateError {
         /// Its shape in the state.
         shape: Vec<usize>,
     },
+}
+
+/// One element of each of a rule's K state tensors: `[f32; K]`.
+pub trait StateArray: Copy + PartialEq + Send + Sync + 'static {
+    /// K.
+    const LEN: usize;
+    /// Every element 0.
+    const ZERO: Self;
+    /// Element `i` of each tensor.
+    fn load(tensors: &[Tensor], i: usize) -> Self;
+    /// Stores the elements at `i`, each flushed to 0 below 2⁻¹²⁶.
+    fn store(self, tensors: &mut [Tensor], i: usize);
+}
+
+impl<const K: usize> StateArray for [f32; K] {
+    const LEN: usize = K;
+    const ZERO: Self = [0.0; K];
+
+    fn load(tensors: &[Tensor], i: usize) -> Self {
+        std::array::from_fn(|k| tensors[k].data()[i])
+    }
+
+    fn store(self, tensors: &mut [Tensor], i: usize) {
+        for (t, x) in tensors.iter_mut().zip(self) {
+            t.data_mut()[i] = flush(x);
+        }
+    }
 }

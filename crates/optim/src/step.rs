@@ -1,15 +1,16 @@
-//! The driver: everything a step does around a rule's kernel, once for
-//! every rule.
+//! One step's view of the parameters, as a rule sees them: each tensor
+//! ([`TensorStep`]) with its gradient, its state and the step's transform,
+//! and the element-wise pass that runs a kernel over it.
 //!
-//! For each parameter it creates the state on first sight, then makes one
-//! pass (after a first one over every parameter, for a rule that needs
-//! sums over them all) over Φ, ĝ (and the per-example squares if the rule
-//! reads them) and the state: per element, the gradient transform
-//! (clipping, L2), the decoupled decay, the rule's kernel, and the state
-//! stored back flushed out of the denormal range ([`denormal`](crate::denormal)). The pass is cut
-//! into fixed chunks over rayon's threads and runs in the CPU's widest
-//! vector instructions ([`parallel`](crate::parallel)); the kernel is
-//! inlined into it, so each rule gets its own vectorized loop.
+//! The element-wise pass fuses, per element, the gradient transform
+//! (clipping, L2), the decoupled decay, the kernel, and the state stored
+//! back flushed out of the denormal range (the `denormal` module).
+//! It is cut into fixed chunks over rayon's threads and runs in the CPU's
+//! widest vector instructions (the `parallel` module); the kernel
+//! is inlined into it, so each rule gets its own vectorized loop. A rule
+//! that needs the whole tensor instead asks for it
+//! ([`TensorStep::whole`]): the transformed gradient in a buffer, Φ
+//! decayed, and the state, flushed after its update.
 
 use std::collections::BTreeMap;
 
@@ -18,26 +19,41 @@ use gradlab_tensor::Tensor;
 
 use crate::denormal::flush;
 use crate::parallel::{for_each_chunk, Chunk, Lanes};
-use crate::param::{GradRequest, Param};
-use crate::rule::{Gradient, Rule, WholeTensor, Work};
+use crate::param::{Param, Parameters};
+use crate::rule::{Gradient, Rule};
 
 /// The step's transform, folded into the rule's single pass rather than
 /// run as passes of its own: the kernel reads g = c·ĝ + λ·Φ, where c is the
 /// clipping factor of this step (1 without clipping) and λ the L2
-/// coefficient (0 without decay), and Φ has been multiplied by 1 − η_t·λ_d
-/// (1 without decoupled decay, whose multiply the loop then skips). The
-/// extra flops per element cost nothing in a loop that waits on memory.
+/// coefficient (0 without decay), and Φ has lost η_t·λ_d·Φ (none without
+/// decoupled decay, whose arithmetic the loop then skips). The extra flops
+/// per element cost nothing in a loop that waits on memory.
 #[derive(Clone, Copy, Debug)]
 pub struct Transform {
     /// c, the clipping factor.
     pub scale: f32,
     /// λ, the L2 coefficient.
     pub l2: f32,
-    /// 1 − η_t·λ_d, the decoupled decay's factor.
-    pub shrink: f32,
+    /// η_t·λ_d, the decoupled decay's fraction: Φ ← Φ − η_t·λ_d·Φ.
+    pub decay: f32,
+    /// 1 − η_t·λ_d as the sum of two f32, `keep.0 + keep.1`, exact to
+    /// about 2⁻⁴⁸.
+    keep: (f32, f32),
 }
 
 impl Transform {
+    /// The transform of a step with clipping factor `scale`, L2 coefficient
+    /// `l2` and decoupled decay `decay` = η_t·λ_d (all 1, 0 and 0 without).
+    pub fn new(scale: f32, l2: f32, decay: f64) -> Transform {
+        let (hi, lo) = split(1.0 - decay);
+        Transform {
+            scale,
+            l2,
+            decay: decay as f32,
+            keep: (hi, lo),
+        }
+    }
+
     /// g = c·ĝ + λ·Φ.
     #[inline(always)]
     pub fn of(self, g_hat: f32, phi: f32) -> f32 {
@@ -52,241 +68,330 @@ impl Transform {
         let decay = self.l2 * phi;
         self.scale * self.scale * grad_sq + decay * (g + self.scale * g_hat)
     }
+
+    /// Φ·(1 − η_t·λ_d), see [`decayed`].
+    #[inline(always)]
+    pub fn decayed(self, phi: f32) -> f32 {
+        decayed(phi, self.keep)
+    }
+}
+
+/// `x` as the sum of two f32, the larger the nearest to `x`.
+pub fn split(x: f64) -> (f32, f32) {
+    let hi = x as f32;
+    (hi, (x - f64::from(hi)) as f32)
+}
+
+/// Φ·k for k = `keep.0 + keep.1` (from [`split`]), rounded once: Φ·k₀ +
+/// Φ·k₁ in one fused multiply-add. The result is Φ·k in f64 rounded to f32
+/// (but for a tie within 2⁻²⁴ of an f32's ulp), however small 1 − k: a
+/// decay of Φ by 10⁻⁸ per step, which rounding k itself to f32 (k = 1)
+/// would lose, acts as in f64 once it moves Φ by half an ulp.
+#[inline(always)]
+pub fn decayed(phi: f32, keep: (f32, f32)) -> f32 {
+    phi.mul_add(keep.0, phi * keep.1)
+}
+
+/// A loop body over the elements of one tensor with K state tensors: a
+/// rule's kernel with the step's scalars. Implementations mark `update`
+/// `#[inline(always)]`, so that it is inlined into the pass's wide copies.
+pub trait Kernel<const K: usize>: Copy + Sync {
+    /// Updates one element: Φ and the state from g.
+    fn update(&self, phi: &mut f32, g: Gradient, state: &mut [f32; K]);
+}
+
+/// An element-wise [`Rule`]'s kernel with the scalars of one step.
+pub struct RuleKernel<R: Rule>(pub R::Scalars);
+
+impl<R: Rule> Clone for RuleKernel<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: Rule> Copy for RuleKernel<R> {}
+
+impl<R: Rule<State = [f32; K]>, const K: usize> Kernel<K> for RuleKernel<R> {
+    #[inline(always)]
+    fn update(&self, phi: &mut f32, g: Gradient, state: &mut [f32; K]) {
+        R::update(&self.0, phi, g, state);
+    }
+}
+
+/// Runs an element-wise rule's kernel over a tensor: the dispatch from a
+/// rule's state array to its number of state tensors K, implemented for
+/// every `[f32; K]`.
+pub trait Drive {
+    /// [`TensorStep::elementwise`] with rule `R`'s kernel.
+    fn drive<R: Rule<State = Self>>(step: TensorStep<'_>, c: &R::Scalars);
+}
+
+impl<const K: usize> Drive for [f32; K] {
+    fn drive<R: Rule<State = Self>>(step: TensorStep<'_>, c: &R::Scalars) {
+        step.elementwise(RuleKernel::<R>(*c));
+    }
+}
+
+/// Buffers a step keeps between parameters and between steps: the
+/// transformed gradient of a tensor taken whole, and a rule's working
+/// memory. They grow to the largest parameter once.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    grad: Vec<f32>,
+    grad_sq: Vec<f32>,
+    work: Work,
+}
+
+/// Working memory for a rule that takes tensors whole: resize and use it
+/// as you like. It is kept between steps, so once it has grown to the
+/// largest parameter's needs, steps do not allocate.
+#[derive(Clone, Debug, Default)]
+pub struct Work {
+    /// Single-precision numbers.
+    pub f32s: Vec<f32>,
+    /// Double-precision numbers (sums).
+    pub f64s: Vec<f64>,
+}
+
+/// One parameter at one step, as a rule's update receives it: its value,
+/// its gradient statistics as the training loop gave them, the step's
+/// [`Transform`] and the rule's state tensors. The rule takes it through
+/// an element-wise kernel ([`elementwise`](TensorStep::elementwise)) or as
+/// a whole ([`whole`](TensorStep::whole)).
+pub struct TensorStep<'a> {
+    pub(crate) id: usize,
+    pub(crate) shape: &'a [usize],
+    pub(crate) value: &'a mut Tensor,
+    pub(crate) grad: &'a Tensor,
+    /// The per-example squares, when the rule reads them.
+    pub(crate) grad_sq: Option<&'a Tensor>,
+    pub(crate) x: Transform,
+    pub(crate) state: &'a mut [Tensor],
+    pub(crate) scratch: &'a mut Scratch,
+    /// Set once the state is stored flushed (the element-wise pass does
+    /// it; after a whole-tensor update the optimizer does).
+    pub(crate) flushed: &'a mut bool,
+}
+
+impl<'a> TensorStep<'a> {
+    /// The parameter's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The parameter's shape.
+    pub fn shape(&self) -> &[usize] {
+        self.shape
+    }
+
+    /// Runs `kernel` over every element in the fused, vectorized, parallel
+    /// pass: g = c·ĝ + λΦ (and its per-example squares), Φ decayed, the
+    /// kernel, the state stored flushed.
+    pub fn elementwise<const K: usize>(self, kernel: impl Kernel<K>) {
+        let mut tensors = self.state.iter_mut();
+        let state: [&mut [f32]; K] =
+            std::array::from_fn(|_| tensors.next().expect("one tensor per state").data_mut());
+        let lanes = Lanes {
+            value: self.value.data_mut(),
+            grad: self.grad.data(),
+            grad_sq: self.grad_sq.map_or(&[][..], Tensor::data),
+            state,
+        };
+        let squares = self.grad_sq.is_some();
+        for_each_chunk(
+            lanes,
+            &Pass {
+                kernel,
+                x: self.x,
+                squares,
+            },
+        );
+        *self.flushed = true;
+    }
+
+    /// The tensor whole: the transformed gradient g = c·ĝ + λΦ (and its
+    /// per-example squares) in buffers, Φ after the decoupled decay, the
+    /// state (flushed by the optimizer after the update) and working
+    /// memory.
+    pub fn whole(self) -> Whole<'a> {
+        let Scratch {
+            grad,
+            grad_sq,
+            work,
+        } = self.scratch;
+        let x = self.x;
+        let value = self.value.data_mut();
+        grad.clear();
+        grad.extend(
+            value
+                .iter()
+                .zip(self.grad.data())
+                .map(|(&phi, &gh)| x.of(gh, phi)),
+        );
+        grad_sq.clear();
+        if let Some(sq) = self.grad_sq {
+            let parts = value.iter().zip(self.grad.data()).zip(grad.iter());
+            grad_sq.extend(
+                parts
+                    .zip(sq.data())
+                    .map(|(((&phi, &gh), &g), &q)| x.square_of(q, gh, g, phi)),
+            );
+        }
+        if x.decay != 0.0 {
+            for phi in value.iter_mut() {
+                *phi = x.decayed(*phi);
+            }
+        }
+        Whole {
+            shape: self.shape,
+            value,
+            grad,
+            grad_sq,
+            state: self.state,
+            decay: x.decay,
+            work,
+        }
+    }
+}
+
+/// One parameter as a whole, from [`TensorStep::whole`].
+pub struct Whole<'a> {
+    /// Its shape.
+    pub shape: &'a [usize],
+    /// Φ, row-major, after the decoupled decay.
+    pub value: &'a mut [f32],
+    /// g = c·ĝ + λΦ, element by element.
+    pub grad: &'a [f32],
+    /// The transformed per-example squares, or empty.
+    pub grad_sq: &'a [f32],
+    /// The rule's state tensors, in the order of its state names, shaped
+    /// as its `init` made them.
+    pub state: &'a mut [Tensor],
+    /// η_t·λ_d, the fraction of Φ the decoupled decay just took (0
+    /// without), for a rule that reads Φ as it was before the step.
+    pub decay: f32,
+    /// Working memory, kept between steps and shared by all parameters.
+    pub work: &'a mut Work,
 }
 
 /// The state kept for one parameter.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Slot {
     pub shape: Vec<usize>,
-    /// One tensor per name of [`Rule::STATE`], in that order.
+    /// One tensor per state name of the rule, in that order.
     pub moments: Vec<Tensor>,
+    /// The last step that updated it (a parameter seen twice in one step
+    /// is an error).
+    pub seen: u64,
 }
 
-/// Buffers for the transformed gradient of the parameters a rule takes as
-/// a whole, and the rule's working memory; they grow to the largest such
-/// parameter once.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Scratch {
-    grad: Vec<f32>,
-    grad_sq: Vec<f32>,
-    /// [`WholeTensor::work`].
-    work: Work,
-    /// The sums of [`Rule::accumulate`].
-    sums: Vec<f64>,
+/// Two slots are equal when they hold the same state, whenever last seen.
+impl PartialEq for Slot {
+    fn eq(&self, other: &Slot) -> bool {
+        self.shape == other.shape && self.moments == other.moments
+    }
 }
 
-/// Updates every parameter with rule `rule` at step `t`: the step's scalars
-/// (and the rule's global numbers) are computed once, then, for a rule that
-/// needs sums over all parameters, each parameter gets a first pass and the
-/// rule its sums, then each parameter gets its update pass.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn step_all<R: Rule>(
-    rule: &R,
-    slots: &mut BTreeMap<usize, Slot>,
-    scratch: &mut Scratch,
-    params: &mut [Param<'_>],
-    t: u64,
-    eta: f64,
-    x: Transform,
-    global: &mut [f64],
-) {
-    let mut c = rule.scalars(t, eta);
-    rule.step_global(eta, global, &mut c);
-    for p in params.iter() {
-        slots.entry(p.id).or_insert_with(|| new_slot(rule, p.value));
-    }
-    if R::SUMS > 0 {
-        // The first pass: the sums over every parameter, before any moves.
-        scratch.sums.clear();
-        scratch.sums.resize(R::SUMS, 0.0);
-        for p in params.iter_mut() {
-            let slot = slots.get_mut(&p.id).expect("created above");
-            fill_grad(scratch, p, x);
-            R::accumulate(
-                &c,
-                WholeTensor {
-                    shape: &slot.shape,
-                    value: p.value.data_mut(),
-                    grad: &scratch.grad,
-                    grad_sq: &[],
-                    state: &mut slot.moments,
-                    shrink: 1.0,
-                    work: &mut scratch.work,
-                },
-                &mut scratch.sums,
-            );
-        }
-        rule.finish(global, &scratch.sums, &mut c);
-    }
-    for p in params.iter_mut() {
-        let slot = slots.get_mut(&p.id).expect("created above");
-        let grad_sq = match R::REQUEST {
-            GradRequest::Mean | GradRequest::Norms | GradRequest::Clipped(_) => &[],
-            GradRequest::MeanAndSquares | GradRequest::PerExample => {
-                p.grad_sq.map_or(&[][..], Tensor::data)
+/// Every parameter of one step, as a rule's update goes over them:
+/// [`each`](Tensors::each) hands out one [`TensorStep`] per parameter, as
+/// often as the rule asks (Prodigy sums over all of them before it moves
+/// any).
+pub struct Tensors<'a> {
+    pub(crate) params: &'a mut dyn Parameters,
+    pub(crate) slots: &'a mut BTreeMap<usize, Slot>,
+    pub(crate) scratch: &'a mut Scratch,
+    pub(crate) x: Transform,
+    /// The rule reads the per-example squares.
+    pub(crate) squares: bool,
+}
+
+impl Tensors<'_> {
+    /// Calls `f` with every parameter, in the training loop's order. Each
+    /// call is compiled for the widest vector instructions the CPU has (so
+    /// a rule's loops over a whole tensor are vectorized), and a state
+    /// that `f` took whole is stored flushed afterwards.
+    pub fn each(&mut self, mut f: impl FnMut(TensorStep<'_>)) {
+        let Tensors {
+            params,
+            slots,
+            scratch,
+            x,
+            squares,
+        } = self;
+        params.each(&mut |p: Param<'_>| {
+            let slot = slots.get_mut(&p.id).expect("the optimizer made every slot");
+            let mut flushed = false;
+            let step = TensorStep {
+                id: p.id,
+                shape: &slot.shape,
+                value: p.value,
+                grad: p.grad,
+                grad_sq: if *squares { p.grad_sq } else { None },
+                x: *x,
+                state: &mut slot.moments,
+                scratch,
+                flushed: &mut flushed,
+            };
+            vectorized_loop(Call { f: &mut f, step });
+            if !flushed {
+                flush_state(&mut slot.moments);
             }
-        };
-        if rule.whole_tensor(&slot.shape) {
-            whole_tensor::<R>(&c, slot, scratch, p, grad_sq, x);
-        } else {
-            R::State::update_parameter::<R>(
-                &c,
-                x,
-                p.value.data_mut(),
-                p.grad.data(),
-                grad_sq,
-                &mut slot.moments,
-            );
-        }
+        });
     }
 }
 
-/// The state of a parameter seen for the first time: each tensor of the
-/// shape the rule keeps, filled with its initial value or, for the tensors
-/// the rule starts from the parameter, with a copy of Φ.
-fn new_slot<R: Rule>(rule: &R, value: &Tensor) -> Slot {
-    let shape = value.shape();
-    let mut moments: Vec<Tensor> = (0..R::STATE.len())
-        .map(|k| Tensor::zeros(&rule.state_shape(k, shape)))
-        .collect();
-    assert!(
-        moments.iter().all(|m| m.shape() == shape) || rule.whole_tensor(shape),
-        "rule '{}' keeps state not shaped like its parameter {shape:?} but does not take \
-         the parameter as a whole (Rule::whole_tensor)",
-        R::NAME
-    );
-    let initial = rule.initial_state();
-    if initial != R::State::ZERO {
-        initial.fill(&mut moments);
-    }
-    for (m, name) in moments.iter_mut().zip(R::STATE) {
-        if R::FROM_PARAMETER.contains(name) {
-            m.data_mut().copy_from_slice(value.data());
-        }
-    }
-    Slot {
-        shape: shape.to_vec(),
-        moments,
+/// A view of parameters behind a reference, so that any of them, a slice
+/// included, can be handed on as `dyn Parameters`.
+pub(crate) struct ByRef<'a, P: ?Sized>(pub &'a mut P);
+
+impl<P: Parameters + ?Sized> Parameters for ByRef<'_, P> {
+    fn each(&mut self, f: &mut dyn FnMut(Param<'_>)) {
+        self.0.each(f);
     }
 }
 
-/// g = c·ĝ + λΦ of parameter `p` into the scratch buffer.
-fn fill_grad(scratch: &mut Scratch, p: &Param<'_>, x: Transform) {
-    let value = p.value.data();
-    scratch.grad.clear();
-    scratch.grad.resize(value.len(), 0.0);
-    let pairs = value.iter().zip(p.grad.data()).zip(&mut scratch.grad);
-    for ((phi, &gh), g) in pairs {
-        *g = x.of(gh, *phi);
+/// One call of a rule's update on one tensor, as a [`Loop`] so that the
+/// wide copies of [`vectorized_loop`] inline it.
+struct Call<'f, 'a, F> {
+    f: &'f mut F,
+    step: TensorStep<'a>,
+}
+
+impl<F: FnMut(TensorStep<'_>)> Loop for Call<'_, '_, F> {
+    #[inline(always)]
+    fn run(self) {
+        (self.f)(self.step);
     }
 }
 
-/// The hook's path: the transformed gradient into the scratch buffers, the
-/// decoupled decay, the rule's whole-tensor update (compiled for the widest
-/// vectors the CPU has, where the rule inlines it), the state flushed.
-fn whole_tensor<R: Rule>(
-    c: &R::Scalars,
-    slot: &mut Slot,
-    scratch: &mut Scratch,
-    p: &mut Param<'_>,
-    grad_sq: &[f32],
-    x: Transform,
-) {
-    fill_grad(scratch, p, x);
-    let value = p.value.data_mut();
-    scratch.grad_sq.clear();
-    scratch.grad_sq.resize(grad_sq.len(), 0.0);
-    let pairs = value.iter().zip(p.grad.data()).zip(&scratch.grad);
-    for (((phi, &gh), &g), (sq, &q)) in pairs.zip(scratch.grad_sq.iter_mut().zip(grad_sq)) {
-        *sq = x.square_of(q, gh, g, *phi);
-    }
-    for phi in value.iter_mut() {
-        *phi *= x.shrink;
-    }
-    vectorized_loop(TensorPass::<R> {
-        c,
-        tensor: WholeTensor {
-            shape: &slot.shape,
-            value,
-            grad: &scratch.grad,
-            grad_sq: &scratch.grad_sq,
-            state: &mut slot.moments,
-            shrink: x.shrink,
-            work: &mut scratch.work,
-        },
-    });
-    for m in &mut slot.moments {
+/// Stores every element of `state` flushed to 0 below 2⁻¹²⁶.
+pub(crate) fn flush_state(state: &mut [Tensor]) {
+    for m in state {
         for s in m.data_mut() {
             *s = flush(*s);
         }
     }
 }
 
-/// One call of a rule's whole-tensor update, as a [`Loop`] so that the
-/// wide copies of [`vectorized_loop`] inline it.
-struct TensorPass<'a, R: Rule> {
-    c: &'a R::Scalars,
-    tensor: WholeTensor<'a>,
-}
-
-impl<R: Rule> Loop for TensorPass<'_, R> {
-    #[inline(always)]
-    fn run(self) {
-        R::update_tensor(self.c, self.tensor);
-    }
-}
-
-/// The element-wise pass for K state tensors, implemented for every
-/// `[f32; K]` (the only [`StateArray`]s).
-pub trait Drive {
-    /// One pass of rule `R` over one parameter.
-    fn update_parameter<R: Rule<State = Self>>(
-        c: &R::Scalars,
-        x: Transform,
-        value: &mut [f32],
-        grad: &[f32],
-        grad_sq: &[f32],
-        moments: &mut [Tensor],
-    );
-}
-
-impl<const K: usize> Drive for [f32; K] {
-    fn update_parameter<R: Rule<State = Self>>(
-        c: &R::Scalars,
-        x: Transform,
-        value: &mut [f32],
-        grad: &[f32],
-        grad_sq: &[f32],
-        moments: &mut [Tensor],
-    ) {
-        let mut tensors = moments.iter_mut();
-        let state: [&mut [f32]; K] =
-            std::array::from_fn(|_| tensors.next().expect("one tensor per state").data_mut());
-        let lanes = Lanes {
-            value,
-            grad,
-            grad_sq,
-            state,
-        };
-        for_each_chunk(lanes, &Pass::<R> { c, x });
-    }
-}
-
-/// Rule `R`'s pass over one chunk, at one step.
-struct Pass<'c, R: Rule> {
-    c: &'c R::Scalars,
+/// A kernel's pass over one chunk, at one step.
+struct Pass<Kn> {
+    kernel: Kn,
     x: Transform,
+    /// The rule reads the per-example squares.
+    squares: bool,
 }
 
-impl<R: Rule<State = [f32; K]>, const K: usize> Chunk<K> for Pass<'_, R> {
+impl<Kn: Kernel<K>, const K: usize> Chunk<K> for Pass<Kn> {
     // Inlined so that each `vectorized_loop` copy gets wide vectors.
     #[inline(always)]
     fn run(&self, l: Lanes<'_, K>) {
-        // Without decoupled decay the loop skips its multiply by 1.
-        if self.x.shrink == 1.0 {
-            pass::<R, K, false>(self.c, self.x, l);
-        } else {
-            pass::<R, K, true>(self.c, self.x, l);
+        // Without decoupled decay the loop skips its multiply, and without
+        // squares their reads.
+        match (self.x.decay != 0.0, self.squares) {
+            (false, false) => pass::<Kn, K, false, false>(self.kernel, self.x, l),
+            (true, false) => pass::<Kn, K, true, false>(self.kernel, self.x, l),
+            (false, true) => pass::<Kn, K, false, true>(self.kernel, self.x, l),
+            (true, true) => pass::<Kn, K, true, true>(self.kernel, self.x, l),
         }
     }
 }
@@ -295,94 +400,37 @@ impl<R: Rule<State = [f32; K]>, const K: usize> Chunk<K> for Pass<'_, R> {
 /// kernel, the state stored back flushed. The slices are cut to one length
 /// first, so the compiler drops the bounds checks and vectorizes the loop.
 #[inline(always)]
-fn pass<R: Rule<State = [f32; K]>, const K: usize, const DECAY: bool>(
-    c: &R::Scalars,
+fn pass<Kn: Kernel<K>, const K: usize, const DECAY: bool, const SQUARES: bool>(
+    kernel: Kn,
     x: Transform,
     l: Lanes<'_, K>,
 ) {
-    // A copy the loop's stores cannot touch, so the scalars stay in
-    // registers and a branch on one of them is taken once, not per element.
-    let c = *c;
-    let c = &c;
+    // The kernel (and its scalars) is a copy the loop's stores cannot
+    // touch, so it stays in registers and a branch on a scalar is taken
+    // once, not per element.
     let n = l.value.len();
     let value = &mut l.value[..n];
     let grad = &l.grad[..n];
     let mut state: [&mut [f32]; K] = l.state.map(|s| &mut s[..n]);
-    let squares = R::REQUEST != GradRequest::Mean;
-    let grad_sq = if squares { &l.grad_sq[..n] } else { &[][..] };
+    let grad_sq = if SQUARES { &l.grad_sq[..n] } else { &[][..] };
     for i in 0..n {
         let phi = &mut value[i];
         let mean = x.of(grad[i], *phi);
         let g = Gradient {
             mean,
-            squares: if squares {
+            squares: if SQUARES {
                 x.square_of(grad_sq[i], grad[i], mean, *phi)
             } else {
                 0.0
             },
         };
         if DECAY {
-            *phi *= x.shrink;
+            *phi = x.decayed(*phi);
         }
         let mut s: [f32; K] = std::array::from_fn(|k| state[k][i]);
-        R::update(c, phi, g, &mut s);
+        kernel.update(phi, g, &mut s);
         for (tensor, v) in state.iter_mut().zip(s) {
             tensor[i] = flush(v);
         }
-    }
-}
-
-/// One element of each of a rule's K state tensors: `[f32; K]`.
-pub trait StateArray: Drive + Copy + PartialEq + Send + Sync + 'static {
-    /// K.
-    const LEN: usize;
-    /// Every element 0.
-    const ZERO: Self;
-    /// Element `i` of each tensor.
-    fn load(tensors: &[Tensor], i: usize) -> Self;
-    /// Stores the elements at `i`, each flushed to 0 below 2⁻¹²⁶.
-    fn store(self, tensors: &mut [Tensor], i: usize);
-    /// Sets every element of each tensor to its value here.
-    fn fill(self, tensors: &mut [Tensor]);
-}
-
-impl<const K: usize> StateArray for [f32; K] {
-    const LEN: usize = K;
-    const ZERO: Self = [0.0; K];
-
-    fn load(tensors: &[Tensor], i: usize) -> Self {
-        std::array::from_fn(|k| tensors[k].data()[i])
-    }
-
-    fn store(self, tensors: &mut [Tensor], i: usize) {
-        for (t, x) in tensors.iter_mut().zip(self) {
-            t.data_mut()[i] = crate::denormal::flush(x);
-        }
-    }
-
-    fn fill(self, tensors: &mut [Tensor]) {
-        for (t, x) in tensors.iter_mut().zip(self) {
-            t.data_mut().fill(x);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn square_of_matches_the_per_example_definition() {
-        // Two examples g₁ = 1, g₂ = 3: ĝ = 2, (1/B) Σ g_b² = 5.
-        let (c, l2, phi) = (0.5f32, 0.1f32, 2.0f32);
-        let grad = Transform {
-            scale: c,
-            l2,
-            shrink: 1.0,
-        };
-        let g = grad.of(2.0, phi);
-        // (0.5·1 + 0.2)² = 0.49, (0.5·3 + 0.2)² = 2.89, mean 1.69.
-        assert!((grad.square_of(5.0, 2.0, g, phi) - 1.69).abs() < 1e-6);
-        assert!((g - 1.2).abs() < 1e-6);
     }
 }

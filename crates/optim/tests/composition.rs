@@ -2,7 +2,7 @@
 
 mod common;
 
-use gradlab_optim::{global_norm, GradRequest, Optimizer, Param, SpecError};
+use gradlab_optim::{global_norm, Optimizer, Param, SpecError, Statistics};
 use gradlab_tensor::Tensor;
 
 fn t(v: &[f32]) -> Tensor {
@@ -66,7 +66,7 @@ fn per_example_squares_follow_clipping_and_decay() {
     let mut opt =
         Optimizer::from_spec("adam_per_example(eta0=0.1,eps=0,weight_decay=0.1,clip_norm=1)")
             .unwrap();
-    assert_eq!(opt.grad_request(), GradRequest::MeanAndSquares);
+    assert_eq!(opt.statistics(), Statistics::MeanAndSquares);
     let mut values = vec![t(&[2.0])];
     common::step(&mut opt, &mut values, &[t(&[2.0])], Some(&[t(&[5.0])]), 2);
     assert!(
@@ -170,12 +170,12 @@ fn batch_rules_scale_the_learning_rate() {
 fn grad_requests() {
     for name in common::ALL {
         let want = if name == "adam_per_example" {
-            GradRequest::MeanAndSquares
+            Statistics::MeanAndSquares
         } else {
-            GradRequest::Mean
+            Statistics::Mean
         };
         assert_eq!(
-            Optimizer::from_spec(name).unwrap().grad_request(),
+            Optimizer::from_spec(name).unwrap().statistics(),
             want,
             "{name}"
         );

@@ -5,8 +5,8 @@ mod common;
 
 use common::Noisy;
 use gradlab_optim::{
-    hyperparameters, register, registry, Gradient, Hyperparameter, Hyperparameters, Optimizer,
-    Param, Range, RegistryError, Rule, SpecError, WholeTensor,
+    hyperparameters, register, registry, Gradient, Hyperparameter, Hyperparameters, Kernel,
+    Optimizer, Options, Param, Range, RegistryError, Rule, SpecError, TensorRule, Tensors, Whole,
 };
 use gradlab_tensor::Tensor;
 
@@ -186,36 +186,50 @@ hyperparameters! {
     }
 }
 
-impl Rule for Normalized {
+impl TensorRule for Normalized {
     const NAME: &'static str = "test_normalized";
     const STATE: &'static [&'static str] = &["m"];
-    type State = [f32; 1];
     type Scalars = f32;
 
     fn learning_rate(&self) -> f64 {
         self.lr
     }
 
-    fn scalars(&self, _t: u64, eta: f64) -> f32 {
+    fn init(&self, value: &Tensor) -> Vec<Tensor> {
+        vec![Tensor::zeros(value.shape())]
+    }
+
+    fn scalars(&self, _t: u64, eta: f64, _: &mut [f64]) -> f32 {
         eta as f32
     }
 
-    fn update(&eta: &f32, phi: &mut f32, g: Gradient, [m]: &mut [f32; 1]) {
+    fn update(&self, &eta: &f32, tensors: &mut Tensors<'_>, _: &mut [f64]) {
+        tensors.each(|p| match p.shape().len() {
+            2 => normalized(eta, p.whole()),
+            _ => p.elementwise(PlainSgd(eta)),
+        });
+    }
+}
+
+/// A matrix: Φ ← Φ − η·g/‖g‖.
+fn normalized(eta: f32, p: Whole<'_>) {
+    let norm = p.grad.iter().map(|g| g * g).sum::<f32>().sqrt();
+    let m = p.state[0].data_mut();
+    for ((phi, g), m) in p.value.iter_mut().zip(p.grad).zip(m) {
+        *m = g / norm;
+        *phi -= eta * *m;
+    }
+}
+
+/// Anything else: Φ ← Φ − η·g, keeping m = g.
+#[derive(Clone, Copy)]
+struct PlainSgd(f32);
+
+impl Kernel<1> for PlainSgd {
+    #[inline(always)]
+    fn update(&self, phi: &mut f32, g: Gradient, [m]: &mut [f32; 1]) {
         *m = g.mean;
-        *phi -= eta * g.mean;
-    }
-
-    fn whole_tensor(&self, shape: &[usize]) -> bool {
-        shape.len() == 2
-    }
-
-    fn update_tensor(&eta: &f32, p: WholeTensor<'_>) {
-        let norm = p.grad.iter().map(|g| g * g).sum::<f32>().sqrt();
-        let m = p.state[0].data_mut();
-        for ((phi, g), m) in p.value.iter_mut().zip(p.grad).zip(m) {
-            *m = g / norm;
-            *phi -= eta * *m;
-        }
+        *phi -= self.0 * g.mean;
     }
 }
 
@@ -285,8 +299,7 @@ fn the_whole_tensor_hook_sees_the_shape_and_the_transformed_gradient() {
 }
 
 hyperparameters! {
-    /// SGD with momentum, every parameter through the default whole-tensor
-    /// update.
+    /// SGD with momentum, every parameter taken whole.
     struct WholeMomentum {
         /// η.
         lr: f64 = 1e-2, Positive;
@@ -297,32 +310,37 @@ hyperparameters! {
     }
 }
 
-impl Rule for WholeMomentum {
+impl TensorRule for WholeMomentum {
     const NAME: &'static str = "test_whole_momentum";
     const STATE: &'static [&'static str] = &["v"];
-    type State = [f32; 1];
     type Scalars = [f32; 2];
 
     fn learning_rate(&self) -> f64 {
         self.lr
     }
 
-    fn scalars(&self, _t: u64, eta: f64) -> [f32; 2] {
+    fn init(&self, value: &Tensor) -> Vec<Tensor> {
+        vec![Tensor::zeros(value.shape())]
+    }
+
+    fn scalars(&self, _t: u64, eta: f64, _: &mut [f64]) -> [f32; 2] {
         [eta as f32, self.momentum as f32]
     }
 
-    fn update(&[eta, mu]: &[f32; 2], phi: &mut f32, g: Gradient, [v]: &mut [f32; 1]) {
-        *v = mu * *v + g.mean;
-        *phi -= eta * *v;
-    }
-
-    fn whole_tensor(&self, _: &[usize]) -> bool {
-        true
+    fn update(&self, &[eta, mu]: &[f32; 2], tensors: &mut Tensors<'_>, _: &mut [f64]) {
+        tensors.each(|p| {
+            let p = p.whole();
+            let v = p.state[0].data_mut();
+            for ((phi, &g), v) in p.value.iter_mut().zip(p.grad).zip(v) {
+                *v = mu * *v + g;
+                *phi -= eta * *v;
+            }
+        });
     }
 }
 
 #[test]
-fn the_default_whole_tensor_update_is_the_element_wise_one() {
+fn a_tensor_taken_whole_steps_as_the_element_wise_pass() {
     register::<WholeMomentum>().unwrap();
     for keys in [
         "",
@@ -369,7 +387,8 @@ macro_rules! rule {
     };
 }
 
-/// A rule with one state tensor `m` and the given further declarations.
+/// A tensor rule with one state tensor `m` and the given further
+/// declarations.
 macro_rules! rule_with {
     ($ty:ident, $name:literal, { $($item:item)* }) => {
         #[derive(Clone, Debug, Default, PartialEq)]
@@ -377,16 +396,18 @@ macro_rules! rule_with {
         impl Hyperparameters for $ty {
             const TABLE: &'static [Hyperparameter<Self>] = &[];
         }
-        impl Rule for $ty {
+        impl TensorRule for $ty {
             const NAME: &'static str = $name;
             const STATE: &'static [&'static str] = &["m"];
-            type State = [f32; 1];
             type Scalars = ();
             fn learning_rate(&self) -> f64 {
                 1.0
             }
-            fn scalars(&self, _: u64, _: f64) {}
-            fn update(_: &(), _: &mut f32, _: Gradient, _: &mut [f32; 1]) {}
+            fn init(&self, value: &Tensor) -> Vec<Tensor> {
+                vec![value.clone()]
+            }
+            fn scalars(&self, _: u64, _: f64, _: &mut [f64]) {}
+            fn update(&self, _: &(), _: &mut Tensors<'_>, _: &mut [f64]) {}
             $($item)*
         }
     };
@@ -398,14 +419,16 @@ rule_with!(ShortGlobal, "test_short_global", {
         Vec::new()
     }
 });
-rule_with!(UnknownCopy, "test_unknown_copy", {
-    const FROM_PARAMETER: &'static [&'static str] = &["z"];
-});
 rule_with!(UnknownEvaluation, "test_unknown_evaluation", {
     const EVALUATE_AT: Option<&'static str> = Some("x");
 });
 rule_with!(OwnDecay, "test_own_decay", {
-    const DECOUPLED_DECAY: bool = false;
+    fn options(&self) -> Options {
+        Options {
+            decoupled_decay: false,
+            ..Options::default()
+        }
+    }
 });
 
 trait HasLr {
@@ -497,10 +520,6 @@ fn registration_checks_the_declarations() {
         "rule 'test_short_global': GLOBAL names 1 numbers but initial_global gives 0"
     );
     assert_eq!(
-        error(register::<UnknownCopy>()),
-        "rule 'test_unknown_copy': FROM_PARAMETER names 'z', which is not in STATE"
-    );
-    assert_eq!(
         error(register::<UnknownEvaluation>()),
         "rule 'test_unknown_evaluation': EVALUATE_AT names 'x', which is not in STATE"
     );
@@ -509,8 +528,8 @@ fn registration_checks_the_declarations() {
             "test_own_decay_w",
             0.01
         )),
-        "rule 'test_own_decay_w': applies its own weight decay (DECOUPLED_DECAY is false), so \
-         no name can give it a decoupled one"
+        "rule 'test_own_decay_w': applies its own weight decay (Options::decoupled_decay is \
+         false), so no name can give it a decoupled one"
     );
     // None of these reached the list.
     let names = registry::names();
@@ -522,7 +541,6 @@ fn registration_checks_the_declarations() {
         "test_twice",
         "test_out_of_range",
         "test_short_global",
-        "test_unknown_copy",
         "test_unknown_evaluation",
         "test_own_decay_w",
     ] {

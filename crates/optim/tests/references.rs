@@ -248,23 +248,20 @@ fn schedule_free_adamw_follows_optax() {
     // The evaluation point, x, against optax's schedule_free_eval_params.
     let (theta, grads) = problem();
     let mut opt = Optimizer::from_spec(spec).unwrap();
-    let mut store = gradlab_autodiff::ParamStore::new();
-    for (i, (t, s)) in theta.into_iter().zip(SHAPES).enumerate() {
-        store.add(format!("p{i}"), Tensor::from_vec(t, s));
-    }
+    let mut values: Vec<Tensor> = theta
+        .into_iter()
+        .zip(SHAPES)
+        .map(|(t, s)| Tensor::from_vec(t, s))
+        .collect();
     for (g, want) in grads.iter().zip(&eval) {
         let g: Vec<Tensor> = g
             .iter()
             .zip(SHAPES)
             .map(|(g, s)| Tensor::from_vec(g.clone(), s))
             .collect();
-        let mut values: Vec<Tensor> = store.iter().map(|(_, _, v)| v.clone()).collect();
         common::step(&mut opt, &mut values, &g, None, 32);
-        for ((_, v), new) in store.iter_mut().zip(values) {
-            *v = new;
-        }
-        let x = opt.evaluation_params(&store).unwrap();
-        for ((_, _, got), want) in x.iter().zip(want) {
+        for (id, want) in want.iter().enumerate() {
+            let got = opt.evaluation_point(id).unwrap();
             for (&a, &b) in got.data().iter().zip(want) {
                 let err = (f64::from(a) - b).abs() / b.abs().max(0.1);
                 assert!(

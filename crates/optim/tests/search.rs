@@ -54,12 +54,12 @@ hyperparameters! {
         /// η.
         lr: f64 = 1e-3, Positive;
     }
+    search: [log("lr", 1e-4, 1e-2), log("beta", 0.1, 0.9)];
 }
 
 impl Rule for BadSpace {
     const NAME: &'static str = "bad_space";
     const STATE: &'static [&'static str] = &[];
-    const SEARCH: &'static [Dim] = &[log("lr", 1e-4, 1e-2), log("beta", 0.1, 0.9)];
     type State = [f32; 0];
     type Scalars = f32;
 
@@ -82,12 +82,12 @@ hyperparameters! {
         /// η.
         lr: f64 = 1e-3, Positive;
     }
+    search: [gradlab_optim::search::linear("lr", -1.0, 1.0)];
 }
 
 impl Rule for BadRange {
     const NAME: &'static str = "bad_range";
     const STATE: &'static [&'static str] = &[];
-    const SEARCH: &'static [Dim] = &[gradlab_optim::search::linear("lr", -1.0, 1.0)];
     type State = [f32; 0];
     type Scalars = f32;
 

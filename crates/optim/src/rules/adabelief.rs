@@ -1,9 +1,9 @@
 //! AdaBelief: Adam whose step is divided by how far ĝ strays from its
 //! average, not by its size.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// AdaBelief (Zhuang et al. 2020, "AdaBelief Optimizer: Adapting
@@ -34,16 +34,17 @@ hyperparameters! {
         /// ε_root, added to s at every step.
         eps_root: f64 = 1e-16, NonNegative;
     }
-}
-
-impl Rule for AdaBelief {
-    const NAME: &'static str = "adabelief";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
         log("eps", 1e-16, 1e-8),
     ];
+    tuned: "lr=3e-3";
+}
+
+impl Rule for AdaBelief {
+    const NAME: &'static str = "adabelief";
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdaBeliefScalars;

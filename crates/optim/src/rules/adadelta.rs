@@ -1,8 +1,8 @@
 //! Adadelta: a step in the units of Φ, from two running averages.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Adadelta (Zeiler 2012), exactly `torch.optim.Adadelta`'s documented
@@ -28,15 +28,16 @@ hyperparameters! {
         /// ε, added inside both square roots.
         eps: f64 = 1e-6, NonNegative;
     }
-}
-
-impl Rule for Adadelta {
-    const NAME: &'static str = "adadelta";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 0.1, 30.0),
         decay("rho", 0.5, 0.99),
         log("eps", 1e-8, 1e-4),
     ];
+    tuned: "lr=3";
+}
+
+impl Rule for Adadelta {
+    const NAME: &'static str = "adadelta";
     const STATE: &'static [&'static str] = &["v", "u"];
     type State = [f32; 2];
     type Scalars = AdadeltaScalars;

@@ -1,8 +1,8 @@
 //! Adagrad: each parameter's step divided by the root of its summed ĝ².
 
-use crate::search::{log, Dim};
 use crate::hyperparameters;
-use crate::rule::{Gradient, Rule};
+use crate::rule::{Gradient, Options, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// Adagrad (Duchi, Hazan & Singer 2011), exactly `torch.optim.Adagrad`'s
@@ -27,14 +27,15 @@ hyperparameters! {
         /// ε, added to √s.
         eps: f64 = 1e-10, NonNegative;
     }
+    search: [
+        log("lr", 1e-3, 0.3),
+        log("eps", 1e-10, 1e-4),
+    ];
+    tuned: "lr=3e-2";
 }
 
 impl Rule for Adagrad {
     const NAME: &'static str = "adagrad";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-3, 0.3),
-        log("eps", 1e-10, 1e-4),
-    ];
     const STATE: &'static [&'static str] = &["sum"];
     type State = [f32; 1];
     type Scalars = AdagradScalars;
@@ -55,8 +56,12 @@ impl Rule for Adagrad {
         }
     }
 
-    fn initial_state(&self) -> [f32; 1] {
-        [self.initial_accumulator_value as f32]
+    /// s starts at the initial accumulator value.
+    fn options(&self) -> Options {
+        Options {
+            initial_state: vec![self.initial_accumulator_value as f32],
+            ..Options::default()
+        }
     }
 }
 

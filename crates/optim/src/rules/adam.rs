@@ -1,12 +1,10 @@
 //! Adam as published (Kingma & Ba 2015), which is also AdamW.
 
-use crate::search::{decay, log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
-use crate::rule::Variant;
+use crate::hyperparameters::Flag;
 use crate::rule::{Gradient, Rule};
-use crate::rules::AmsGrad;
-use crate::Flag;
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Adam as published (slides "Adam — Adaptive Momentum" and "Bias
@@ -45,16 +43,17 @@ hyperparameters! {
         /// Divide by the largest v so far (AMSGrad, `torch.optim.Adam(amsgrad=True)`).
         amsgrad: Flag = false;
     }
-}
-
-impl Rule for Adam {
-    const NAME: &'static str = "adam";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
         log("eps", 1e-10, 1e-2),
     ];
+    tuned: "lr=3e-3";
+}
+
+impl Rule for Adam {
+    const NAME: &'static str = "adam";
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = AdamScalars;
@@ -67,10 +66,6 @@ impl Rule for Adam {
 
     fn learning_rate(&self) -> f64 {
         self.lr
-    }
-
-    fn variant(&self) -> Option<Variant> {
-        self.amsgrad.0.then(|| Variant::new(AmsGrad(*self)))
     }
 
     fn scalars(&self, t: u64, eta: f64) -> AdamScalars {

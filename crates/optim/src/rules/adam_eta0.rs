@@ -1,9 +1,9 @@
 //! The simplified Adam written with η = ε·η₀.
 
-use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// The simplified Adam with η = ε·η₀ (slide "Decoupling η from ε"):
@@ -36,15 +36,16 @@ hyperparameters! {
         /// The bias correction of both averages.
         correction: Correction = Correction::MinNT;
     }
-}
-
-impl Rule for AdamEta0 {
-    const NAME: &'static str = "adam_eta0";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("eta0", 1.0, 1000.0),
         log("eps", 1e-6, 1e-2),
         log("n_s", 100.0, 10_000.0),
     ];
+    tuned: "eta0=30,eps=1e-4";
+}
+
+impl Rule for AdamEta0 {
+    const NAME: &'static str = "adam_eta0";
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdamEta0Scalars;

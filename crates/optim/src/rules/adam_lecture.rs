@@ -1,10 +1,10 @@
 //! The lecture's simplified Adam.
 
-use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
 use crate::rules::adam::AdamScalars;
+use crate::search::log;
 
 hyperparameters! {
     /// The lecture's simplified Adam (slide "Adam (simplified)"):
@@ -33,16 +33,17 @@ hyperparameters! {
         /// The bias correction of both averages.
         correction: Correction = Correction::MinNT;
     }
-}
-
-impl Rule for AdamLecture {
-    const NAME: &'static str = "adam_lecture";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         log("n_g", 2.0, 100.0),
         log("n_s", 10.0, 10_000.0),
         log("eps", 1e-10, 1e-2),
     ];
+    tuned: "lr=3e-3";
+}
+
+impl Rule for AdamLecture {
+    const NAME: &'static str = "adam_lecture";
     const STATE: &'static [&'static str] = &["m", "s"];
     type State = [f32; 2];
     type Scalars = AdamScalars;

@@ -1,12 +1,12 @@
 //! The simplified Adam whose s averages per-example squares.
 
-use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, VALID};
 use crate::batch_rule::BatchRule;
 use crate::hyperparameters;
-use crate::param::GradRequest;
-use crate::rule::{Gradient, Rule};
+use crate::param::Statistics;
+use crate::rule::{Gradient, Options, Rule};
 use crate::rules::adam::AdamScalars;
+use crate::search::log;
 
 hyperparameters! {
     /// The simplified Adam with s averaging per-example squares (slides
@@ -28,7 +28,7 @@ hyperparameters! {
     /// `batch_rule`. At B = 64, η = 6.4·10⁻³; because √(μ² + σ²) is up to
     /// √B times Adam's √(μ² + σ²/B), that is comparable to Adam at 10⁻³
     /// when noise dominates. The averages are the lecture's (`min_nt`).
-    /// Needs [`GradRequest::MeanAndSquares`]. State: `m` (g̃), `s`.
+    /// Reads [`Statistics::MeanAndSquares`](crate::Statistics). State: `m` (g̃), `s`.
     pub struct AdamPerExample {
         /// η₀, the rate per example.
         eta0: f64 = 1e-4, Positive;
@@ -41,18 +41,17 @@ hyperparameters! {
         /// The bias correction of both averages.
         correction: Correction = Correction::MinNT;
     }
-}
-
-impl Rule for AdamPerExample {
-    const NAME: &'static str = "adam_per_example";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("eta0", 3e-5, 3e-3),
         log("n_s", 100.0, 10_000.0),
         log("eps", 1e-10, 1e-4),
     ];
+    tuned: "eta0=3e-4";
+}
+
+impl Rule for AdamPerExample {
+    const NAME: &'static str = "adam_per_example";
     const STATE: &'static [&'static str] = &["m", "s"];
-    const REQUEST: GradRequest = GradRequest::MeanAndSquares;
-    const BATCH_RULE: BatchRule = BatchRule::Linear;
     type State = [f32; 2];
     type Scalars = AdamScalars;
 
@@ -64,6 +63,15 @@ impl Rule for AdamPerExample {
 
     fn learning_rate(&self) -> f64 {
         self.eta0
+    }
+
+    /// It reads the per-example squares, and η = B·η₀.
+    fn options(&self) -> Options {
+        Options {
+            statistics: Statistics::MeanAndSquares,
+            batch_rule: BatchRule::Linear,
+            ..Options::default()
+        }
     }
 
     fn scalars(&self, t: u64, eta: f64) -> AdamScalars {

@@ -1,8 +1,8 @@
 //! Adamax: Adam with the infinity norm in place of the second moment.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Adamax (Kingma & Ba 2015, section 7.1), exactly `torch.optim.Adamax`'s
@@ -29,15 +29,16 @@ hyperparameters! {
         /// ε, the smallest u.
         eps: f64 = 1e-8, NonNegative;
     }
-}
-
-impl Rule for Adamax {
-    const NAME: &'static str = "adamax";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
     ];
+    tuned: "lr=1e-2";
+}
+
+impl Rule for Adamax {
+    const NAME: &'static str = "adamax";
     const STATE: &'static [&'static str] = &["m", "u"];
     type State = [f32; 2];
     type Scalars = AdamaxScalars;

@@ -1,9 +1,10 @@
 //! AMSGrad: Adam dividing by the largest second moment so far.
 
+use crate::hyperparameters::Flag;
 use crate::hyperparameters::{HyperValue, Hyperparameter, Hyperparameters};
 use crate::rule::{Gradient, Rule};
 use crate::rules::adam::AdamScalars;
-use crate::{Adam, Flag};
+use crate::rules::Adam;
 
 /// AMSGrad (Reddi, Kale & Kumar 2018, "On the Convergence of Adam and
 /// Beyond"), exactly `torch.optim.Adam(amsgrad=True)` (PyTorch 2.x): Adam

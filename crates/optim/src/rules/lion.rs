@@ -1,8 +1,8 @@
 //! Lion: the sign of an interpolation between the momentum and ĝ.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Lion (Chen et al. 2023, "Symbolic Discovery of Optimization
@@ -29,15 +29,16 @@ hyperparameters! {
         /// β₂, the decay of the momentum.
         b2: f64 = 0.99, Fraction;
     }
-}
-
-impl Rule for Lion {
-    const NAME: &'static str = "lion";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-5, 3e-3),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.999),
     ];
+    tuned: "lr=1e-3";
+}
+
+impl Rule for Lion {
+    const NAME: &'static str = "lion";
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = LionScalars;

@@ -1,58 +1,56 @@
-//! The built-in rules, one file each, and the list that registers them.
-//!
-//! Adding a rule to the built-in set is one file here and one line in the
-//! list below; the line names the file and the rule, optionally the
-//! decoupled weight decay its own name runs with by default (`lion = …`),
-//! and optionally a second spec name under which it runs with decoupled
-//! weight decay by default (`adamw`).
+//! The built-in rules, one file each: the lecture's, in its order, then the
+//! rules people compare them with. The registry lists them by spec name
+//! ([`registry`](crate::registry)); adding a built-in rule is one file here,
+//! one line below and one line in the registry's list.
 
-use crate::registry::Registry;
-
-/// Declares each rule's module, re-exports the rule and registers it, in
-/// the order of the list (the order spec errors name them in).
-macro_rules! builtin_rules {
-    ($( $module:ident :: $rule:ident $(= $own:expr)? $(, $decoupled:literal = $lambda:expr)? ; )*) => {
-        $( mod $module; pub use $module::$rule; )*
-
-        /// Registers every built-in rule.
-        pub(crate) fn register_builtin(registry: &mut Registry) {
-            $(
-                let own: Option<f64> = None $( .or(Some($own)) )?;
-                registry.add::<$rule>(<$rule as crate::Rule>::NAME, own).expect("a built-in rule is valid");
-                $( registry.add::<$rule>($decoupled, Some($lambda)).expect("a built-in rule is valid"); )?
-            )*
-        }
-    };
-}
-
-/// AMSGrad is spelled `adam(amsgrad=true)`: Adam runs as it when asked
-/// ([`Rule::variant`](crate::Rule::variant)), so it has no name of its own.
+mod adabelief;
+mod adadelta;
+mod adafactor;
+mod adagrad;
+mod adam;
+mod adam_eta0;
+mod adam_lecture;
+mod adam_per_example;
+mod adamax;
 mod amsgrad;
-pub use amsgrad::AmsGrad;
+mod lamb;
+mod lion;
+mod muon;
+mod nadam;
+mod prodigy;
+mod radam;
+mod rmsprop;
+mod rmsprop_momentum;
+mod schedule_free_adamw;
+mod sgd;
+mod sgd_ema;
+mod sgd_momentum;
+mod sign_sgd;
+mod signum;
+mod yogi;
 
-builtin_rules! {
-    sgd::Sgd;
-    sgd_momentum::SgdMomentum;
-    sgd_ema::SgdEma;
-    rmsprop::RmsProp;
-    rmsprop_momentum::RmsPropMomentum;
-    adam::Adam, "adamw" = 0.01;
-    adam_lecture::AdamLecture;
-    adam_eta0::AdamEta0;
-    adam_per_example::AdamPerExample;
-    adagrad::Adagrad;
-    adamax::Adamax;
-    nadam::Nadam, "nadamw" = 0.01;
-    radam::Radam;
-    adadelta::Adadelta;
-    adabelief::AdaBelief;
-    yogi::Yogi;
-    sign_sgd::SignSgd;
-    signum::Signum;
-    lamb::Lamb;
-    lion::Lion = 1e-3;
-    schedule_free_adamw::ScheduleFreeAdamW;
-    muon::Muon;
-    adafactor::Adafactor = 0.0;
-    prodigy::Prodigy;
-}
+pub use adabelief::AdaBelief;
+pub use adadelta::Adadelta;
+pub use adafactor::Adafactor;
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use adam_eta0::AdamEta0;
+pub use adam_lecture::AdamLecture;
+pub use adam_per_example::AdamPerExample;
+pub use adamax::Adamax;
+pub use amsgrad::AmsGrad;
+pub use lamb::Lamb;
+pub use lion::Lion;
+pub use muon::Muon;
+pub use nadam::Nadam;
+pub use prodigy::Prodigy;
+pub use radam::Radam;
+pub use rmsprop::RmsProp;
+pub use rmsprop_momentum::RmsPropMomentum;
+pub use schedule_free_adamw::ScheduleFreeAdamW;
+pub use sgd::Sgd;
+pub use sgd_ema::SgdEma;
+pub use sgd_momentum::SgdMomentum;
+pub use sign_sgd::SignSgd;
+pub use signum::Signum;
+pub use yogi::Yogi;

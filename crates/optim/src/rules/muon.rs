@@ -1,13 +1,15 @@
 //! Muon: momentum orthogonalized by Newton–Schulz for each weight matrix,
 //! AdamW for every other parameter.
 
-use crate::search::{decay, log, Dim};
-use gradlab_tensor::{gemm, Transpose};
+use crate::search::{decay, log};
+use gradlab_tensor::{gemm, Tensor, Transpose};
 
 use crate::average::{Correction, RunningAverage, VALID};
 use crate::hyperparameters;
-use crate::rule::{Gradient, Rule, WholeTensor};
+use crate::rule::{Gradient, Options};
 use crate::rules::adam::AdamScalars;
+use crate::step::{decayed, split, Kernel, Tensors, Whole};
+use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
     /// Muon (Jordan et al. 2024, "Muon: An optimizer for hidden layers in
@@ -22,7 +24,7 @@ hyperparameters! {
     ///   B̃ = ĝ + μ·B  (Nesterov)  or  B
     ///   X = B̃/max(‖B̃‖_F, ε)        (transposed first if rows > cols)
     ///   5 ×: A = X·Xᵀ;  X ← a·X + (b·A + c·A·A)·X    (a, b, c) = (3.4445, −4.7750, 2.0315)
-    ///   W ← (1 − η·λ)·W − η·√max(1, rows/cols)·X
+    ///   W ← W − η·λ·W − η·√max(1, rows/cols)·X
     /// any other parameter: AdamW with η_a = η·adam_lr/lr, β₁, β₂, ε_a, λ_a
     /// ```
     ///
@@ -32,11 +34,12 @@ hyperparameters! {
     /// every direction of the layer moves by the same amount. Its products
     /// run on the tensor crate's GEMM (deterministic for any number of
     /// threads); for rows ≤ cols one iteration costs
-    /// 4·rows²·cols + 2·rows³ flops. λ (`decay`) is torch's decoupled weight
-    /// decay of the matrices, 0.1, and λ_a (`adam_decay`) the AdamW half's,
-    /// the reference's 0: each half decays with its own rate, so the rule
-    /// applies both itself and the optimizer's `decoupled_weight_decay` is
-    /// refused. Deliberate differences: the iteration runs in f32 (torch
+    /// 4·rows²·cols + 2·rows³ flops. λ (`decoupled_weight_decay`, torch's
+    /// `weight_decay`, which the spec reads too) is torch's decoupled
+    /// weight decay of the matrices, 0.1, and λ_a
+    /// (`adam_decoupled_weight_decay`) the AdamW half's, the reference's 0:
+    /// each half decays with its own rate, so the rule applies both
+    /// itself. Deliberate differences: the iteration runs in f32 (torch
     /// runs it in bfloat16); torch's code keeps the momentum as an average
     /// (B ← B + (1 − μ)(ĝ − B), B̃ = ĝ + μ(B − ĝ)), its documented rule and
     /// this one keep the sum, which is 1/(1 − μ) times it: the step is the
@@ -68,109 +71,131 @@ hyperparameters! {
         /// ε of the AdamW half, added to √v̂.
         adam_eps: f64 = 1e-10, NonNegative;
         /// λ, the decoupled weight decay of the matrices (times η).
-        decay: f64 = 0.1, NonNegative;
+        decoupled_weight_decay: f64 = 0.1, NonNegative;
         /// λ_a, the decoupled weight decay of the AdamW half (times η_a).
-        adam_decay: f64 = 0.0, NonNegative;
+        adam_decoupled_weight_decay: f64 = 0.0, NonNegative;
     }
+    search: [
+        log("lr", 1e-3, 0.1),
+        decay("momentum", 0.8, 0.99),
+        log("adam_lr", 1e-4, 1e-2),
+    ];
+    tuned: "lr=2e-2";
 }
 
 /// The quintic's coefficients (a, b, c), torch's and the reference's.
 const NS: (f32, f32, f32) = (3.4445, -4.7750, 2.0315);
 
-impl Rule for Muon {
+impl TensorRule for Muon {
     const NAME: &'static str = "muon";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-3, 0.1),
-        decay("momentum", 0.8, 0.99),
-        log("adam_lr", 1e-4, 1e-2),
-    ];
     const STATE: &'static [&'static str] = &["m", "v"];
-    const DECOUPLED_DECAY: bool = false;
-    type State = [f32; 2];
     type Scalars = MuonScalars;
-
-    /// The AdamW half, element by element.
-    fn update(c: &MuonScalars, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
-        let a = &c.adam;
-        *m = a.m.keep * *m + a.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
-        *v = a.v.keep * *v + a.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
-        // Φ ← (1 − η_a·λ_a)·Φ − η_a·m̂/(√v̂ + ε)
-        *phi = c.adam_shrink * *phi - a.step * *m / (a.root * v.sqrt() + a.eps);
-    }
-
-    fn whole_tensor(&self, shape: &[usize]) -> bool {
-        shape.len() == 2
-    }
-
-    fn state_shape(&self, state: usize, shape: &[usize]) -> Vec<usize> {
-        match (state, shape.len()) {
-            (1, 2) => vec![0], // a matrix keeps no v
-            _ => shape.to_vec(),
-        }
-    }
-
-    /// A matrix: momentum, Newton–Schulz, the scaled step.
-    fn update_tensor(c: &MuonScalars, p: WholeTensor<'_>) {
-        let WholeTensor {
-            shape,
-            value,
-            grad,
-            state,
-            work,
-            ..
-        } = p;
-        let (rows, cols) = (shape[0], shape[1]);
-        let buffer = state[0].data_mut();
-        for (b, &g) in buffer.iter_mut().zip(grad) {
-            *b = c.momentum * *b + g; // B ← μ·B + ĝ
-        }
-        // X = B̃, as a (short × long) matrix.
-        let (short, long) = (rows.min(cols), rows.max(cols));
-        let n = short * long;
-        work.f32s.resize(2 * n + 2 * short * short, 0.0);
-        let (x, rest) = work.f32s.split_at_mut(n);
-        let (next, rest) = rest.split_at_mut(n);
-        let (gram, poly) = rest.split_at_mut(short * short);
-        for i in 0..rows {
-            for j in 0..cols {
-                let k = i * cols + j;
-                let b = if c.nesterov {
-                    grad[k] + c.momentum * buffer[k] // B̃ = ĝ + μ·B
-                } else {
-                    buffer[k]
-                };
-                // Row-major X, transposed when rows > cols.
-                x[if rows > cols { j * rows + i } else { k }] = b;
-            }
-        }
-        orthogonalize(x, next, gram, poly, short, long, c.ns_steps, c.eps);
-        let step = c.eta * (rows as f32 / cols as f32).max(1.0).sqrt(); // η·√max(1, rows/cols)
-        for i in 0..rows {
-            for j in 0..cols {
-                let o = x[if rows > cols { j * rows + i } else { i * cols + j }];
-                let w = &mut value[i * cols + j];
-                *w = c.shrink * *w - step * o; // W ← (1 − η·λ)·W − η·scale·X
-            }
-        }
-    }
 
     fn learning_rate(&self) -> f64 {
         self.lr
     }
 
-    fn scalars(&self, t: u64, eta: f64) -> MuonScalars {
+    /// Each half decays at its own rate: the rule applies both.
+    fn options(&self) -> Options {
+        Options {
+            decoupled_decay: false,
+            ..Options::default()
+        }
+    }
+
+    /// `m` (B for a matrix, AdamW's m otherwise) and `v` (empty for a
+    /// matrix).
+    fn init(&self, value: &Tensor) -> Vec<Tensor> {
+        let shape = value.shape();
+        let v = if shape.len() == 2 { &[0][..] } else { shape };
+        vec![Tensor::zeros(shape), Tensor::zeros(v)]
+    }
+
+    fn scalars(&self, t: u64, eta: f64, _: &mut [f64]) -> MuonScalars {
         let m = RunningAverage::from_beta(self.adam_b1, Correction::Published).expect(VALID);
         let v = RunningAverage::from_beta(self.adam_b2, Correction::Published).expect(VALID);
         let eta_a = eta * self.adam_lr / self.lr;
         MuonScalars {
             eta: eta as f32,
-            shrink: (1.0 - eta * self.decay) as f32,
-            adam_shrink: (1.0 - eta_a * self.adam_decay) as f32,
+            keep: split(1.0 - eta * self.decoupled_weight_decay),
+            adam_keep: split(1.0 - eta_a * self.adam_decoupled_weight_decay),
             momentum: self.momentum as f32,
             nesterov: self.nesterov,
             ns_steps: self.ns_steps,
             eps: self.eps as f32,
             adam: AdamScalars::new(m, v, t, eta_a, self.adam_eps),
+        }
+    }
+
+    /// Every matrix by Newton–Schulz, every other parameter by AdamW.
+    fn update(&self, c: &MuonScalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
+        tensors.each(|p| match p.shape().len() {
+            2 => update_matrix(c, p.whole()),
+            _ => p.elementwise(AdamWHalf(*c)),
+        });
+    }
+}
+
+/// The AdamW half, element by element.
+#[derive(Clone, Copy)]
+struct AdamWHalf(MuonScalars);
+
+impl Kernel<2> for AdamWHalf {
+    #[inline(always)]
+    fn update(&self, phi: &mut f32, g: Gradient, [m, v]: &mut [f32; 2]) {
+        let (c, a) = (&self.0, &self.0.adam);
+        *m = a.m.keep * *m + a.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
+        *v = a.v.keep * *v + a.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
+                                                         // Φ ← Φ − η_a·λ_a·Φ − η_a·m̂/(√v̂ + ε)
+        *phi = decayed(*phi, c.adam_keep) - a.step * *m / (a.root * v.sqrt() + a.eps);
+    }
+}
+
+/// A matrix: momentum, Newton–Schulz, the scaled step.
+fn update_matrix(c: &MuonScalars, p: Whole<'_>) {
+    let Whole {
+        shape,
+        value,
+        grad,
+        state,
+        work,
+        ..
+    } = p;
+    let (rows, cols) = (shape[0], shape[1]);
+    let buffer = state[0].data_mut();
+    for (b, &g) in buffer.iter_mut().zip(grad) {
+        *b = c.momentum * *b + g; // B ← μ·B + ĝ
+    }
+    // X = B̃, as a (short × long) matrix.
+    let (short, long) = (rows.min(cols), rows.max(cols));
+    let n = short * long;
+    work.f32s.resize(2 * n + 2 * short * short, 0.0);
+    let (x, rest) = work.f32s.split_at_mut(n);
+    let (next, rest) = rest.split_at_mut(n);
+    let (gram, poly) = rest.split_at_mut(short * short);
+    for i in 0..rows {
+        for j in 0..cols {
+            let k = i * cols + j;
+            let b = if c.nesterov {
+                grad[k] + c.momentum * buffer[k] // B̃ = ĝ + μ·B
+            } else {
+                buffer[k]
+            };
+            // Row-major X, transposed when rows > cols.
+            x[if rows > cols { j * rows + i } else { k }] = b;
+        }
+    }
+    orthogonalize(x, next, gram, poly, short, long, c.ns_steps, c.eps);
+    let step = c.eta * (rows as f32 / cols as f32).max(1.0).sqrt(); // η·√max(1, rows/cols)
+    for i in 0..rows {
+        for j in 0..cols {
+            let o = x[if rows > cols {
+                j * rows + i
+            } else {
+                i * cols + j
+            }];
+            let w = &mut value[i * cols + j];
+            *w = decayed(*w, c.keep) - step * o; // W ← W − η·λ·W − η·scale·X
         }
     }
 }
@@ -189,31 +214,69 @@ fn orthogonalize(
     steps: u64,
     eps: f32,
 ) {
-    let norm = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt() as f32;
+    let norm = x
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt() as f32;
     let scale = 1.0 / norm.max(eps);
     x.iter_mut().for_each(|v| *v *= scale);
     let (a, b, c) = NS;
     let (x, next) = (x, next);
     for _ in 0..steps {
         // A = X·Xᵀ
-        gemm(short, long, short, 1.0, x, Transpose::No, x, Transpose::Yes, 0.0, gram);
+        gemm(
+            short,
+            long,
+            short,
+            1.0,
+            x,
+            Transpose::No,
+            x,
+            Transpose::Yes,
+            0.0,
+            gram,
+        );
         // P = b·A + c·A·A
         poly.copy_from_slice(gram);
-        gemm(short, short, short, c, gram, Transpose::No, gram, Transpose::No, b, poly);
+        gemm(
+            short,
+            short,
+            short,
+            c,
+            gram,
+            Transpose::No,
+            gram,
+            Transpose::No,
+            b,
+            poly,
+        );
         // X' = a·X + P·X
         next.copy_from_slice(x);
-        gemm(short, short, long, 1.0, poly, Transpose::No, x, Transpose::No, a, next);
+        gemm(
+            short,
+            short,
+            long,
+            1.0,
+            poly,
+            Transpose::No,
+            x,
+            Transpose::No,
+            a,
+            next,
+        );
         x.copy_from_slice(next);
     }
 }
 
-/// The scalars of a step of [`Muon`]: η, 1 − η·λ, 1 − η_a·λ_a, μ, whether
-/// Nesterov, the iterations, ε, and the AdamW half's scalars.
+/// The scalars of a step of [`Muon`]: η, 1 − η·λ and 1 − η_a·λ_a (each
+/// split in two f32, see [`decayed`]), μ, whether Nesterov, the iterations,
+/// ε, and the AdamW half's scalars.
 #[derive(Clone, Copy, Debug)]
 pub struct MuonScalars {
     eta: f32,
-    shrink: f32,
-    adam_shrink: f32,
+    keep: (f32, f32),
+    adam_keep: (f32, f32),
     momentum: f32,
     nesterov: bool,
     ns_steps: u64,

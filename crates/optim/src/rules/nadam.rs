@@ -1,8 +1,8 @@
 //! NAdam: Adam with Nesterov momentum and a warming-up momentum.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"),
@@ -37,16 +37,17 @@ hyperparameters! {
         /// ψ, how fast the momentum μ_t warms up to β₁.
         momentum_decay: f64 = 4e-3, NonNegative;
     }
-}
-
-impl Rule for Nadam {
-    const NAME: &'static str = "nadam";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
         log("eps", 1e-10, 1e-2),
     ];
+    tuned: "lr=3e-3";
+}
+
+impl Rule for Nadam {
+    const NAME: &'static str = "nadam";
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = NadamScalars;

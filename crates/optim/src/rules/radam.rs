@@ -1,9 +1,9 @@
 //! RAdam: Adam whose adaptive step is switched on, and rectified, once the
 //! variance of v̂ can be trusted.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate
@@ -36,15 +36,16 @@ hyperparameters! {
         /// ε, added to √v.
         eps: f64 = 1e-8, NonNegative;
     }
-}
-
-impl Rule for Radam {
-    const NAME: &'static str = "radam";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 3e-2),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
     ];
+    tuned: "lr=1e-2";
+}
+
+impl Rule for Radam {
+    const NAME: &'static str = "radam";
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = RadamScalars;

@@ -1,9 +1,9 @@
 //! RMSProp: a learning rate per parameter from a running average of ĝ².
 
-use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// RMSProp as on the lecture's slide "RMSProp" (Hinton's lecture
@@ -32,15 +32,16 @@ hyperparameters! {
         /// The bias correction of s.
         correction: Correction = Correction::None;
     }
-}
-
-impl Rule for RmsProp {
-    const NAME: &'static str = "rmsprop";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-4, 1e-2),
         log("n_s", 10.0, 1000.0),
         log("eps", 1e-10, 1e-4),
     ];
+    tuned: "lr=1e-3,n_s=100";
+}
+
+impl Rule for RmsProp {
+    const NAME: &'static str = "rmsprop";
     const STATE: &'static [&'static str] = &["s"];
     type State = [f32; 1];
     type Scalars = RmsPropScalars;

@@ -1,9 +1,9 @@
 //! RMSProp with PyTorch's momentum.
 
-use crate::search::{decay, log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// RMSProp with classical momentum, exactly `torch.optim.RMSprop` with
@@ -35,15 +35,16 @@ hyperparameters! {
         /// The bias correction of s.
         correction: Correction = Correction::None;
     }
-}
-
-impl Rule for RmsPropMomentum {
-    const NAME: &'static str = "rmsprop_momentum";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-5, 1e-2),
         decay("momentum", 0.5, 0.99),
         log("n_s", 10.0, 1000.0),
     ];
+    tuned: "lr=1e-4,momentum=0.9";
+}
+
+impl Rule for RmsPropMomentum {
+    const NAME: &'static str = "rmsprop_momentum";
     const STATE: &'static [&'static str] = &["s", "v"];
     type State = [f32; 2];
     type Scalars = RmsPropMomentumScalars;

@@ -1,8 +1,8 @@
 //! Plain stochastic gradient descent.
 
-use crate::search::{log, Dim};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// Stochastic gradient descent, the update the lecture series "Stochastic
@@ -19,13 +19,14 @@ hyperparameters! {
         /// η, the step size.
         lr: f64 = 1e-3, Positive;
     }
+    search: [
+        log("lr", 1e-2, 3.0),
+    ];
+    tuned: "lr=0.3";
 }
 
 impl Rule for Sgd {
     const NAME: &'static str = "sgd";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-2, 3.0),
-    ];
     const STATE: &'static [&'static str] = &[];
     type State = [f32; 0];
     /// η_t.

@@ -1,9 +1,9 @@
 //! SGD on a running average of the gradient.
 
-use crate::search::{log, Dim};
 use crate::average::{Correction, RunningAverage, Weights, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// SGD on a running average of the gradient: momentum decoupled from the
@@ -28,14 +28,15 @@ hyperparameters! {
         /// The bias correction of the average.
         correction: Correction = Correction::MinNT;
     }
+    search: [
+        log("lr", 0.03, 10.0),
+        log("n_g", 2.0, 100.0),
+    ];
+    tuned: "lr=1,n_g=10";
 }
 
 impl Rule for SgdEma {
     const NAME: &'static str = "sgd_ema";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 0.03, 10.0),
-        log("n_g", 2.0, 100.0),
-    ];
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = SgdEmaScalars;

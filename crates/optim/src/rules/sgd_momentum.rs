@@ -1,9 +1,9 @@
 //! SGD with classical momentum.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::hyperparameters::Quiet;
-use crate::rule::{Gradient, Rule};
+use crate::rule::{Gradient, Options, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// SGD with classical momentum, exactly `torch.optim.SGD` with
@@ -37,14 +37,15 @@ hyperparameters! {
         /// τ, the share of each ĝ left out of v after the first step.
         dampening: Quiet = 0.0, Fraction;
     }
+    search: [
+        log("lr", 1e-3, 1.0),
+        decay("momentum", 0.5, 0.99),
+    ];
+    tuned: "lr=0.1,momentum=0.9";
 }
 
 impl Rule for SgdMomentum {
     const NAME: &'static str = "sgd_momentum";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-3, 1.0),
-        decay("momentum", 0.5, 0.99),
-    ];
     const STATE: &'static [&'static str] = &["v"];
     type State = [f32; 1];
     type Scalars = SgdMomentumScalars;
@@ -64,17 +65,24 @@ impl Rule for SgdMomentum {
             eta: eta as f32,
             mu: self.momentum as f32,
             // v₁ = ĝ₁ exactly: PyTorch starts the buffer at the gradient.
-            take: if t == 1 { 1.0 } else { (1.0 - self.dampening.0) as f32 },
+            take: if t == 1 {
+                1.0
+            } else {
+                (1.0 - self.dampening.0) as f32
+            },
             nesterov: self.nesterov,
         }
     }
 
-    fn check(&self) -> Result<(), (&'static str, String)> {
+    fn options(&self) -> Options {
         let why = "0 with nesterov=true (Nesterov momentum needs undamped momentum)";
-        if self.nesterov && self.dampening.0 != 0.0 {
-            return Err(("dampening", why.into()));
+        Options {
+            check: match self.nesterov && self.dampening.0 != 0.0 {
+                true => Err(("dampening", why.into())),
+                false => Ok(()),
+            },
+            ..Options::default()
         }
-        Ok(())
     }
 }
 

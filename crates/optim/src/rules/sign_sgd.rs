@@ -1,8 +1,8 @@
 //! SignSGD: a step of η along the sign of each coordinate of ĝ.
 
-use crate::search::{log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
+use crate::search::log;
 
 hyperparameters! {
     /// SignSGD (Bernstein et al. 2018, "signSGD: Compressed Optimisation for
@@ -20,13 +20,14 @@ hyperparameters! {
         /// η, the size of every coordinate's step.
         lr: f64 = 1e-4, Positive;
     }
+    search: [
+        log("lr", 1e-5, 1e-2),
+    ];
+    tuned: "lr=1e-3";
 }
 
 impl Rule for SignSgd {
     const NAME: &'static str = "sign_sgd";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-5, 1e-2),
-    ];
     const STATE: &'static [&'static str] = &[];
     type State = [f32; 0];
     type Scalars = f32;

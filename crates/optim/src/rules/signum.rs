@@ -1,8 +1,8 @@
 //! Signum: a step of η along the sign of each coordinate of a momentum.
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
 use crate::rule::{sign, Gradient, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Signum (Bernstein et al. 2018, "signSGD: Compressed Optimisation for
@@ -24,14 +24,15 @@ hyperparameters! {
         /// β, the decay of m.
         beta: f64 = 0.9, Fraction;
     }
+    search: [
+        log("lr", 1e-5, 1e-2),
+        decay("beta", 0.5, 0.99),
+    ];
+    tuned: "lr=1e-3";
 }
 
 impl Rule for Signum {
     const NAME: &'static str = "signum";
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-5, 1e-2),
-        decay("beta", 0.5, 0.99),
-    ];
     const STATE: &'static [&'static str] = &["m"];
     type State = [f32; 1];
     type Scalars = [f32; 3]; // η, β, 1 − β (computed before rounding)

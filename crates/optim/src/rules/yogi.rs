@@ -1,8 +1,8 @@
 //! Yogi: Adam whose second moment moves additively, by at most (1 − β₂)ĝ².
 
-use crate::search::{decay, log, Dim};
 use crate::hyperparameters;
-use crate::rule::{sign, Gradient, Rule};
+use crate::rule::{sign, Gradient, Options, Rule};
+use crate::search::{decay, log};
 
 hyperparameters! {
     /// Yogi (Zaheer et al. 2018, "Adaptive Methods for Nonconvex
@@ -34,16 +34,17 @@ hyperparameters! {
         /// τ, the value both moments start from.
         initial_accumulator_value: f64 = 1e-6, NonNegative;
     }
-}
-
-impl Rule for Yogi {
-    const NAME: &'static str = "yogi";
-    const SEARCH: &'static [Dim] = &[
+    search: [
         log("lr", 1e-3, 0.1),
         decay("b1", 0.5, 0.99),
         decay("b2", 0.9, 0.9999),
         log("eps", 1e-6, 1e-2),
     ];
+    tuned: "lr=1e-2";
+}
+
+impl Rule for Yogi {
+    const NAME: &'static str = "yogi";
     const STATE: &'static [&'static str] = &["m", "v"];
     type State = [f32; 2];
     type Scalars = YogiScalars;
@@ -71,8 +72,12 @@ impl Rule for Yogi {
         }
     }
 
-    fn initial_state(&self) -> [f32; 2] {
-        [self.initial_accumulator_value as f32; 2]
+    /// m and v start at the initial accumulator value.
+    fn options(&self) -> Options {
+        Options {
+            initial_state: vec![self.initial_accumulator_value as f32; 2],
+            ..Options::default()
+        }
     }
 }
 
