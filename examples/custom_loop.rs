@@ -9,6 +9,7 @@ use gradlab::autodiff::{Activation, GradRequest, Tape};
 use gradlab::layers::{Mlp, Mode, Module};
 use gradlab::optim::Optimizer;
 use gradlab::tensor::{rng, Tensor};
+use gradlab::train::FromTape;
 
 /// `n` points on two interleaved half circles, with Gaussian noise of
 /// standard deviation 0.1, each labelled by its moon (0 or 1).

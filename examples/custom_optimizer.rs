@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gradlab::bench::cli::{Cli, Outcome};
-use gradlab::optim::search::{decay, log, Dim};
+use gradlab::optim::search::{decay, log};
 use gradlab::optim::{hyperparameters, register, sign, Gradient, Rule};
 use gradlab::train::{Event, FitOptions, TrainConfig, Trainer};
 
@@ -45,18 +45,18 @@ hyperparameters! {
         /// β₂, the decay of the momentum.
         b2: f64 = 0.99, Fraction;
     }
+    // What `tune` searches: η on a log scale (Lion wants 3–10× less than
+    // Adam), β₁ and β₂ as 1 − β on a log scale.
+    search: [
+        log("lr", 1e-5, 3e-3),
+        decay("b1", 0.5, 0.99),
+        decay("b2", 0.9, 0.999),
+    ];
 }
 
 impl Rule for Lion {
     const NAME: &'static str = "my_lion";
     const STATE: &'static [&'static str] = &["m"];
-    /// What `tune` searches: η on a log scale (Lion wants 3–10× less than
-    /// Adam), β₁ and β₂ as 1 − β on a log scale.
-    const SEARCH: &'static [Dim] = &[
-        log("lr", 1e-5, 3e-3),
-        decay("b1", 0.5, 0.99),
-        decay("b2", 0.9, 0.999),
-    ];
     type State = [f32; 1];
     /// η_t, β₁, β₂.
     type Scalars = [f32; 3];

@@ -30,6 +30,7 @@
 //! use gradlab::layers::{Mlp, Mode, Module};
 //! use gradlab::optim::Optimizer;
 //! use gradlab::tensor::Tensor;
+//! use gradlab::train::FromTape;
 //!
 //! let x = Tensor::from_vec(vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0], &[3, 2]);
 //! let y = [0, 0, 1];

@@ -157,7 +157,7 @@ fn the_benchmark_tunes_the_registered_rule_through_the_example() {
     register::<Lion>().unwrap();
     assert_eq!(
         gradlab::optim::search_space("my_lion").unwrap(),
-        <Lion as gradlab::optim::Rule>::SEARCH
+        <Lion as gradlab::optim::Hyperparameters>::SEARCH
     );
     let out = std::env::temp_dir().join(format!("gradlab-lion-bench-{}", std::process::id()));
     let flags = [

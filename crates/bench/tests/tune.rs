@@ -352,13 +352,12 @@ gradlab_optim::hyperparameters! {
         /// η.
         lr: f64 = 1e-3, Positive;
     }
+    search: [gradlab_optim::search::log("lr", 1e-5, 1e-2)];
 }
 
 impl gradlab_optim::Rule for Searched {
     const NAME: &'static str = "searched_sign";
     const STATE: &'static [&'static str] = &[];
-    const SEARCH: &'static [gradlab_optim::search::Dim] =
-        &[gradlab_optim::search::log("lr", 1e-5, 1e-2)];
     type State = [f32; 0];
     type Scalars = f32;
 

@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gradlab::optim::{GradRequest, Optimizer, Param};
+use gradlab::optim::{Optimizer, Param, Statistics};
 use gradlab::tensor::{rng, Tensor};
 use gradlab_speed::param_shapes;
 
@@ -48,7 +48,7 @@ fn optim_step(c: &mut Criterion) {
     let names = gradlab::optim::registry::names();
     for spec in names.into_iter().chain(["adam(amsgrad=true)"]) {
         let mut opt = Optimizer::from_spec(spec).unwrap();
-        let squares_read = usize::from(opt.grad_request() == GradRequest::MeanAndSquares);
+        let squares_read = usize::from(opt.statistics() == Statistics::MeanAndSquares);
         let state = opt.state_names().len();
         // Φ read and written, ĝ read, each state tensor read and written.
         let bytes = n * 4 * (3 + squares_read + 2 * state);

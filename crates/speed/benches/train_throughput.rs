@@ -41,7 +41,7 @@ use gradlab::autodiff::{Clipping, GradRequest, Tape};
 use gradlab::data::{self, Targets};
 use gradlab::layers::{Mode, Module};
 use gradlab::tensor::Tensor;
-use gradlab::train::{Privacy, Trainer};
+use gradlab::train::{privatize_tape, FromTape, Privacy, Trainer};
 use gradlab_speed::{model_name, train_config};
 
 /// Training throughput of the peers' MLP workload.
@@ -159,7 +159,7 @@ fn materialized_step(t: &mut Trainer, m: &mut Materialized, indices: &[usize], s
     }
     let mechanism = gradlab::optim::GaussianMechanism::new(DP.noise_multiplier, DP.max_norm, 0)
         .expect("valid settings");
-    mechanism.privatize_tape(&t.model.params, &mut m.tape, b, b as f64, step);
+    privatize_tape(&mechanism, &t.model.params, &mut m.tape, b, b as f64, step);
     t.optimizer.update_for(&mut t.model.params, &m.tape, b);
 }
 

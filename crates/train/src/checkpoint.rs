@@ -80,6 +80,7 @@ use gradlab_optim::{Optimizer, OptimizerState, RdpAccountant, StateHeader};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::tape::FromTape;
 use crate::{TrainConfig, TrainError, Trainer};
 
 /// The version of `state.json` this code writes and reads.

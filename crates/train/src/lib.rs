@@ -8,7 +8,7 @@
 //!
 //! Each step gathers a batch into the tape's input buffer, records the
 //! forward pass, asks `backward` for exactly the statistics the optimizer
-//! needs ([`Optimizer::grad_request`]), and updates the parameters in place.
+//! needs ([`FromTape::grad_request`]), and updates the parameters in place.
 //! After every epoch the test set is evaluated, a row goes to the CSV log and
 //! a checkpoint to disk. Everything random is derived from the config's seed
 //! (epoch e's shuffle from (seed, e), step t's dropout from (seed, t)), so a
@@ -47,7 +47,6 @@
 //! [`Model`]: gradlab_layers::Model
 //! [`Dataset`]: gradlab_data::Dataset
 //! [`Optimizer`]: gradlab_optim::Optimizer
-//! [`Optimizer::grad_request`]: gradlab_optim::Optimizer::grad_request
 
 pub mod checkpoint;
 mod config;
@@ -55,6 +54,7 @@ mod csv_log;
 mod error;
 mod helpers;
 mod memory;
+pub mod tape;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpoints};
@@ -63,6 +63,7 @@ pub use config::{
 };
 pub use csv_log::{CsvLog, COLUMNS};
 pub use error::TrainError;
+pub use tape::{privatize_tape, FromTape, TapeParams};
 pub use trainer::{
     EpochMetrics, Evaluation, Event, FitOptions, StepInfo, Task, Trainer, DIVERGENCE_FACTOR,
 };

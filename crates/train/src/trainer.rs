@@ -23,6 +23,7 @@ use gradlab_tensor::reduce::argmax;
 use crate::checkpoint::{Checkpoints, DataIdentity};
 use crate::config::{default_optimizer, parse_activation, DEFAULT_OPTIMIZER};
 use crate::helpers::{catch_quietly, with_pool_awake};
+use crate::tape::{privatize_tape, FromTape};
 use crate::{memory, CsvLog, Privacy, TrainConfig, TrainError};
 
 /// Examples per forward pass when evaluating.
@@ -550,8 +551,7 @@ impl Trainer {
             Some(p) => {
                 let step = self.steps_done + 1;
                 let (b, expected) = (indices.len(), p.expected_batch);
-                p.mechanism
-                    .privatize_tape(&model.params, tape, b, expected, step);
+                privatize_tape(&p.mechanism, &model.params, tape, b, expected, step);
                 optimizer.update_for(&mut model.params, tape, self.config.batch_size);
                 p.accountant
                     .step(p.mechanism.noise_multiplier(), p.rate)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::{data, save_in, small, temp_dir, weights};
 use gradlab_autodiff::ParamStore;
 use gradlab_layers::load_weights;
-use gradlab_train::{Checkpoint, Event, FitOptions, TrainError, Trainer};
+use gradlab_train::{Checkpoint, Event, FitOptions, FromTape, TrainError, Trainer};
 
 const SPEC: &str = "schedule_free_adamw(lr=0.003,warmup=5)";
 

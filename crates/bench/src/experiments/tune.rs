@@ -2,7 +2,7 @@
 //!
 //! For each [workload](crate::workloads) and each optimizer, `--trials` K
 //! configurations are drawn from the optimizer's search space (declared
-//! next to its rule, [`Rule::SEARCH`](gradlab_optim::Rule::SEARCH)) by a
+//! next to its rule, [`Hyperparameters::SEARCH`](gradlab_optim::Hyperparameters::SEARCH)) by a
 //! scrambled Halton sequence, a quasi-random search seeded by the workload
 //! and the optimizer's names; each trial is a full run on seed 0. The best
 //! trial — the fewest examples to the workload's last target, ties and
