@@ -202,9 +202,21 @@ fn adam_amsgrad_follows_torch() {
 /// x' = (1 − c)x + cz'; θ ← β₁x' + (1 − β₁)z'. Also returns x' of each step,
 /// the evaluation point.
 fn optax_schedule_free(lr: f64, b1: f64, wd: f64) -> [Vec<Vec<Vec<f64>>>; 2] {
+    schedule_free(lr, b1, wd, (0, 0))
+}
+
+/// [`optax_schedule_free`] with a linear warm-up over `warmup.0` steps
+/// (factor min(1, t/W) at step t), z's step at the factor of step
+/// t − `warmup.1`: 0 as the reference `AdamWScheduleFree` takes it, 1 as
+/// optax 0.2.8 does (its schedule read at the count before the step).
+fn schedule_free(lr: f64, b1: f64, wd: f64, (warmup, lag): (u64, u64)) -> [Vec<Vec<Vec<f64>>>; 2] {
     let (b2, eps) = (0.999, 1e-8);
+    let factor = |t: u64| match warmup {
+        0 => 1.0,
+        w => (t as f64 / w as f64).min(1.0),
+    };
     let mut eval = Vec::new();
-    let mut weight_sum = 0.0;
+    let (mut weight_sum, mut max_lr) = (0.0, 0.0f64);
     let (theta0, _) = problem();
     let mut z: Vec<Vec<f64>> = theta0
         .iter()
@@ -216,16 +228,19 @@ fn optax_schedule_free(lr: f64, b1: f64, wd: f64) -> [Vec<Vec<Vec<f64>>>; 2] {
         } else {
             1
         };
+        let t = t as u64;
         if p == 0 {
-            weight_sum += lr * lr;
+            max_lr = max_lr.max(lr * factor(t));
+            weight_sum += max_lr * max_lr;
         }
-        let c = lr * lr / weight_sum;
+        let c = max_lr * max_lr / weight_sum;
+        let lr_z = lr * factor(t - lag);
         let mut x_next = vec![0.0; theta.len()];
         for i in 0..theta.len() {
             v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
             let v_hat = v[i] / (1.0 - b2.powi(t as i32));
             let u = g[i] / (v_hat.sqrt() + eps) + wd * theta[i];
-            let z_next = z[p][i] - lr * u;
+            let z_next = z[p][i] - lr_z * u;
             let x = (theta[i] - (1.0 - b1) * z[p][i]) / b1;
             x_next[i] = (1.0 - c) * x + c * z_next;
             theta[i] = b1 * x_next[i] + (1.0 - b1) * z_next;
@@ -238,6 +253,27 @@ fn optax_schedule_free(lr: f64, b1: f64, wd: f64) -> [Vec<Vec<Vec<f64>>>; 2] {
         }
     });
     [train, eval]
+}
+
+/// With a warm-up, z's step and the averaging weight both take step t's
+/// rate, as the reference `AdamWScheduleFree` does; optax 0.2.8 gives z the
+/// rate of step t − 1, and its trajectory is another one (documented on
+/// the rule).
+#[test]
+fn schedule_free_adamw_warms_up_as_the_reference_not_as_optax() {
+    let spec = "schedule_free_adamw(lr=0.01,decoupled_weight_decay=0.05,warmup=5)";
+    let [reference, _] = schedule_free(0.01, 0.9, 0.05, (5, 0));
+    assert_same(spec, reference);
+    let [optax, _] = schedule_free(0.01, 0.9, 0.05, (5, 1));
+    let ours = ours(spec);
+    let gap = ours
+        .iter()
+        .flatten()
+        .flatten()
+        .zip(optax.iter().flatten().flatten())
+        .map(|(a, b)| (a - b).abs() / b.abs().max(0.1))
+        .fold(0.0f64, f64::max);
+    assert!(gap > 1e-3, "optax's lagged warm-up is {gap:e} away");
 }
 
 #[test]
