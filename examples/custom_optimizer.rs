@@ -22,7 +22,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use gradlab::bench::cli::{Cli, Outcome};
 use gradlab::optim::search::{decay, log};
 use gradlab::optim::{hyperparameters, register, sign, Gradient, Rule};
 use gradlab::train::{Event, FitOptions, TrainConfig, Trainer};
@@ -76,8 +75,20 @@ impl Rule for Lion {
     }
 }
 
+/// The command that runs the benchmark with `my_lion` registered: the
+/// commands it lists run through this example, not `optim_bench`, which
+/// does not know the rule.
+pub const BENCH: &str = "cargo run --release --example custom_optimizer -- bench";
+
 fn main() -> ExitCode {
     gradlab::cli::end_quietly_on_closed_pipe();
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        if let Err(e) = register::<Lion>() {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        return gradlab::cli::bench(BENCH, std::env::args().skip(2));
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -102,14 +113,6 @@ struct Args {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     register::<Lion>()?;
-    if std::env::args().nth(1).as_deref() == Some("bench") {
-        let (lines, note) = bench(std::env::args().skip(2))?;
-        for line in lines {
-            println!("{line}");
-        }
-        eprintln!("{note}");
-        return Ok(());
-    }
     let args = Args::parse();
     let mnist = gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist"))?;
     let config = TrainConfig {
@@ -143,52 +146,4 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * last.test_accuracy.expect("MNIST has classes")
     );
     Ok(())
-}
-
-/// The optimizer benchmark with `my_lion` registered: `args` are
-/// `optim_bench`'s flags. Returns the lines for stdout (a listing's
-/// commands, one per line, for `| parallel`) and a note for stderr.
-pub fn bench(
-    args: impl Iterator<Item = String>,
-) -> Result<(Vec<String>, String), Box<dyn std::error::Error>> {
-    let cli = Cli::try_parse_from(std::iter::once("optim_bench".to_string()).chain(args))?;
-    // Listed commands run `optim_bench`, which does not know this rule: they
-    // run through this example instead.
-    let here = |c: String| {
-        c.replace(
-            "--example optim_bench --",
-            "--example custom_optimizer -- bench",
-        )
-    };
-    Ok(match cli.run(&mut |_| {})? {
-        Outcome::Merged(m) => (
-            Vec::new(),
-            format!(
-                "{} runs ({} diverged), {:.0} s of training → {}",
-                m.runs,
-                m.diverged,
-                m.train_seconds,
-                m.dir.join("report.md").display()
-            ),
-        ),
-        Outcome::Listed {
-            commands,
-            pending,
-            merge,
-        } => {
-            let note = match pending {
-                Some(p) => format!("{} jobs; {p}; then: {}", commands.len(), here(merge)),
-                None => format!(
-                    "{} jobs; when they are done: {}",
-                    commands.len(),
-                    here(merge)
-                ),
-            };
-            (commands.into_iter().map(here).collect(), note)
-        }
-        Outcome::Job { record, out } => (
-            Vec::new(),
-            format!("job {} done → {}", record.job, out.display()),
-        ),
-    })
 }

@@ -1,5 +1,10 @@
 //! What the command-line examples share.
 
+#[cfg(all(feature = "cli", feature = "bench"))]
+mod bench;
+#[cfg(all(feature = "cli", feature = "bench"))]
+pub use bench::bench;
+
 /// Makes a closed standard output end the program quietly with status 0,
 /// as a reader such as `head -1` expects: the next `println!` after the
 /// reader has gone exits instead of panicking with a backtrace.

@@ -8,7 +8,9 @@ mod example;
 
 use std::path::{Path, PathBuf};
 
+use clap::Parser;
 use example::Lion;
+use gradlab::bench::cli::{Cli, Outcome};
 use gradlab::optim::{register, Optimizer, Param};
 use gradlab::tensor::{rng, Tensor};
 use gradlab::train::{Checkpoint, FitOptions, TrainConfig, Trainer};
@@ -172,19 +174,28 @@ fn the_benchmark_tunes_the_registered_rule_through_the_example() {
         "--out",
         out.to_str().unwrap(),
     ];
-    let (commands, note) = example::bench(flags.iter().map(|s| s.to_string())).unwrap();
+    let cli = Cli::try_parse_from(std::iter::once("custom_optimizer").chain(flags)).unwrap();
+    let Outcome::Listed {
+        commands,
+        pending,
+        merge,
+    } = cli.run_as(example::BENCH, &mut |_| {}).unwrap()
+    else {
+        panic!("--list-jobs lists")
+    };
     // Five trials on one workload; the re-runs are listed once they have run.
     assert_eq!(commands.len(), 5);
     for c in &commands {
         assert!(c.contains("--example custom_optimizer -- bench "), "{c}");
         assert!(!c.contains("optim_bench"), "{c}");
     }
-    assert!(note.contains("once those have run"), "{note}");
+    let pending = pending.unwrap();
+    assert!(pending.contains("once those have run"), "{pending}");
     assert!(
-        note.ends_with(&format!(
+        merge.ends_with(&format!(
             "--example custom_optimizer -- bench merge {}",
             out.display()
         )),
-        "{note}"
+        "{merge}"
     );
 }

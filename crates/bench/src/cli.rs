@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use clap::{Parser, Subcommand};
 
-use crate::jobs::{self, Merged, Progress};
+use crate::jobs::{self, Merged, Progress, OPTIM_BENCH};
 use crate::options::Options;
 use crate::run::{Data, DataSets, RunRecord};
 use crate::BenchError;
@@ -85,17 +85,29 @@ impl Cli {
 
     /// Does what the flags say, reporting progress to `progress`.
     pub fn run(&self, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Outcome, BenchError> {
+        self.run_as(OPTIM_BENCH, progress)
+    }
+
+    /// [`Cli::run`] for a program that registers rules or workloads of its
+    /// own: the commands it lists and suggests run `program` (`cargo run
+    /// --release --example mine --`), which knows them, instead of
+    /// `optim_bench`.
+    pub fn run_as(
+        &self,
+        program: &str,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Outcome, BenchError> {
         if let Some(Command::Merge { dir }) = &self.command {
-            return Ok(Outcome::Merged(jobs::merge(dir)?));
+            return Ok(Outcome::Merged(jobs::merge(dir, program)?));
         }
         let out = self.out_dir();
         if self.list_jobs {
-            let (commands, pending) = jobs::commands(&self.options, &out, self.threads)?;
+            let (commands, pending) = jobs::commands(&self.options, &out, self.threads, program)?;
             return Ok(Outcome::Listed {
                 commands,
                 pending,
                 merge: format!(
-                    "cargo run --release --example optim_bench -- merge {}",
+                    "{program} merge {}",
                     jobs::shell_words(&[out.display().to_string()])
                 ),
             });

@@ -87,7 +87,7 @@ fn opt(x: Option<f64>) -> String {
 /// The columns every row starts with: what the run was.
 fn run_fields(job: usize, spec: &RunSpec) -> Vec<String> {
     vec![
-        spec.experiment.name().to_string(),
+        spec.experiment.clone(),
         job.to_string(),
         spec.series.clone(),
         opt(spec.param),

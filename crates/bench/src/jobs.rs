@@ -114,14 +114,29 @@ pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Vec<RunSpec> {
         .experiments
         .iter()
         .flat_map(|&e| {
-            let mine: Vec<&RunRecord> = records.iter().filter(|r| r.spec.experiment == e).collect();
+            let mine: Vec<&RunRecord> = records
+                .iter()
+                .filter(|r| r.spec.experiment == e.name())
+                .collect();
             e.follow_up(settings, &mine)
         })
         .collect()
 }
 
-/// The shell command that runs job `job` of the sweep `options` into `out`.
-pub fn command(options: &Options, job: usize, out: &Path, threads: Option<usize>) -> String {
+/// The command that runs the benchmark: `optim_bench`'s, to which a
+/// program with rules or workloads of its own gives its own
+/// ([`Cli::run_as`](crate::cli::Cli::run_as)).
+pub const OPTIM_BENCH: &str = "cargo run --release --example optim_bench --";
+
+/// The shell command that runs job `job` of the sweep `options` into `out`
+/// with `program` (such as [`OPTIM_BENCH`]).
+pub fn command(
+    options: &Options,
+    job: usize,
+    out: &Path,
+    threads: Option<usize>,
+    program: &str,
+) -> String {
     let mut args = options.to_args();
     args.extend([
         "--job".into(),
@@ -132,10 +147,7 @@ pub fn command(options: &Options, job: usize, out: &Path, threads: Option<usize>
     if let Some(t) = threads {
         args.extend(["--threads".into(), t.to_string()]);
     }
-    format!(
-        "cargo run --release --example optim_bench -- {}",
-        shell_words(&args)
-    )
+    format!("{program} {}", shell_words(&args))
 }
 
 /// `args` as shell words, each quoted where it must be.
@@ -154,6 +166,7 @@ pub fn commands(
     options: &Options,
     out: &Path,
     threads: Option<usize>,
+    program: &str,
 ) -> Result<(Vec<String>, Option<String>), BenchError> {
     let settings = options.resolve()?;
     let first = plan(&settings);
@@ -173,7 +186,7 @@ pub fn commands(
         }
     }
     let commands = (0..runs)
-        .map(|k| command(options, k, out, threads))
+        .map(|k| command(options, k, out, threads, program))
         .collect();
     Ok((commands, pending))
 }
@@ -290,7 +303,7 @@ pub fn sweep(
             one(plan.len() + i, spec, data, out, progress)?;
         }
     }
-    merge(out)
+    merge(out, OPTIM_BENCH)
 }
 
 /// Examples a run sees by its end.
@@ -398,8 +411,9 @@ fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchErro
 
 /// Combines the per-run files in `dir` into `runs.csv`, `curves.csv`,
 /// `targets.csv`, `report.md` and the plots. Every run of the sweep must be
-/// there, made by the same sweep.
-pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
+/// there, made by the same sweep; if some are not, the error says how to
+/// run the first of them with `program` (such as [`OPTIM_BENCH`]).
+pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     let sweep = read_sweep_file(dir)?;
     let settings = sweep.options.resolve()?;
     let first = plan(&settings);
@@ -428,7 +442,7 @@ pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
             } else {
                 ""
             },
-            command(&sweep.options, first_missing, dir, None)
+            command(&sweep.options, first_missing, dir, None, program)
         )));
     }
     let refs: Vec<&RunRecord> = records.iter().collect();
@@ -444,7 +458,7 @@ pub fn merge(dir: &Path) -> Result<Merged, BenchError> {
             let mine: Vec<&RunRecord> = refs
                 .iter()
                 .copied()
-                .filter(|r| r.spec.experiment == e)
+                .filter(|r| r.spec.experiment == e.name())
                 .collect();
             e.section(&settings, &mine)
         })

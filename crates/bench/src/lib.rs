@@ -9,13 +9,15 @@
 //!
 //! * [`options`] — [`Options`], the flags that define a sweep, and the
 //!   [`Settings`] they resolve to (full or `--quick`).
-//! * [`experiments`] — the experiments: `bias-correction`,
-//!   `scale-invariance`, `eps-to-sgd`, `batch-size`, `variants`, `lr-sweep`
-//!   and `privacy`, one per claim, and `tune`, every optimizer given the
-//!   same tuning budget on every workload; each plans its runs and writes
-//!   its report section from their numbers.
-//! * [`workloads`] — the named training problems `tune` compares on (data,
-//!   model, loss, targets, budgets).
+//! * [`experiments`] — the [`Experiment`] trait and the list of them:
+//!   `bias-correction`, `scale-invariance`, `eps-to-sgd`, `batch-size`,
+//!   `variants`, `lr-sweep` and `privacy`, one per claim, `tune`, every
+//!   optimizer given the same tuning budget on every workload, and
+//!   `speedrun`; each plans its runs and writes its report section from
+//!   their numbers.
+//! * [`workloads`] — the named training problems `tune` compares on (a
+//!   dataset and a model constructor, targets, budgets), the built-in ones
+//!   and any a program [registers](workloads::register).
 //! * [`run`] — one run to its budget, through the trainer's own loop: the
 //!   loss curve by examples seen, test evaluations at checkpoints, time to
 //!   target, timings and the gradient noise scale.
@@ -23,7 +25,9 @@
 //!   any machine, and [`merge`](jobs::merge) of the per-run files.
 //! * [`csv`], [`report`], [`plot`] — `runs.csv` and `curves.csv`,
 //!   `report.md`, and the SVG plots.
-//! * [`cli`] — the command line of `examples/optim_bench.rs`.
+//! * [`cli`] — the command line of `examples/optim_bench.rs`, and of any
+//!   program that registers rules or workloads of its own
+//!   ([`Cli::run_as`](cli::Cli::run_as)).
 //!
 //! Runs are reproducible: every random draw derives from the run's seed and
 //! the training code is deterministic for any number of threads, so the same
@@ -32,10 +36,9 @@
 //!
 //! ```no_run
 //! use gradlab_bench::{jobs, Options};
-//! use gradlab_bench::options::Choice;
 //!
 //! let options = Options {
-//!     experiment: vec![Choice::BatchSize],
+//!     experiment: vec!["batch-size".into()],
 //!     quick: true,
 //!     ..Options::default()
 //! };

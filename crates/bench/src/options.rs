@@ -8,40 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use gradlab_optim::{search_space, Optimizer};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::Args;
+use gradlab_optim::{registry, search_space, Optimizer};
 use serde::{Deserialize, Serialize};
 
-use crate::experiments::Experiment;
+use crate::experiments::{experiment, Experiment, EXPERIMENTS};
 use crate::run::RunSpec;
-use crate::workloads::{workload, Workload, WORKLOADS};
+use crate::workloads::{workload, workloads, Workload};
 use crate::BenchError;
-
-/// A name accepted by `--experiment`: one experiment, or all of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Choice {
-    /// Every experiment.
-    All,
-    /// The four running averages on a synthetic signal.
-    BiasCorrection,
-    /// The loss multiplied by α for SGD, RMSProp and Adam.
-    ScaleInvariance,
-    /// `adam_eta0` with growing ε against `sgd_ema`.
-    EpsToSgd,
-    /// Batch sizes under the learning-rate rules.
-    BatchSize,
-    /// Every optimizer at its tuned rate.
-    Variants,
-    /// A learning-rate grid per optimizer.
-    LrSweep,
-    /// DP-SGD at several noise levels.
-    Privacy,
-    /// Every optimizer tuned with equal trials on every workload.
-    Tune,
-    /// The fastest recipe to 98 % on MNIST on seeds 0–9.
-    Speedrun,
-}
 
 /// The options that define a sweep (everything but where it goes and how it
 /// is run). Values left out take the defaults of the full sweep, or of the
@@ -51,8 +26,8 @@ pub struct Options {
     /// Experiments to run, comma-separated: bias-correction,
     /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep,
     /// privacy, tune, speedrun, or all.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
-    pub experiment: Vec<Choice>,
+    #[arg(long, value_delimiter = ',', default_value = "all", value_parser = experiment_names())]
+    pub experiment: Vec<String>,
     /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
     /// fewer batch sizes and learning rates, smaller budgets.
     #[arg(long)]
@@ -124,8 +99,7 @@ impl Options {
             args.push(format!("--{flag}"));
             args.push(value);
         };
-        let names: Vec<String> = self.experiment.iter().map(choice_name).collect();
-        push("experiment", names.join(","));
+        push("experiment", self.experiment.join(","));
         if let Some(dir) = &self.data_dir {
             push("data-dir", dir.display().to_string());
         }
@@ -175,15 +149,23 @@ impl Options {
     /// Resolves the defaults and checks the values.
     pub fn resolve(&self) -> Result<Settings, BenchError> {
         let bad = |msg: String| Err(BenchError::Options(msg));
-        let mut experiments = Vec::new();
-        for choice in &self.experiment {
-            match experiment_of(*choice) {
-                None => experiments.extend(Experiment::ALL),
+        let mut experiments: Vec<&'static dyn Experiment> = Vec::new();
+        for name in &self.experiment {
+            match experiment(name) {
                 Some(e) => experiments.push(e),
+                None if name == "all" => experiments.extend(EXPERIMENTS),
+                None => {
+                    return bad(format!(
+                        "--experiment: no experiment '{name}'; the experiments are {}, or all",
+                        EXPERIMENTS.map(|e| e.name()).join(", ")
+                    ))
+                }
             }
         }
-        experiments.sort();
-        experiments.dedup();
+        // Report order, each once.
+        let order = |e: &&dyn Experiment| EXPERIMENTS.iter().position(|o| o.name() == e.name());
+        experiments.sort_by_key(order);
+        experiments.dedup_by_key(|e| e.name());
         if experiments.is_empty() {
             return bad("--experiment: name at least one experiment".into());
         }
@@ -222,7 +204,7 @@ impl Options {
         }
         if let Some(only) = &self.only {
             for name in only {
-                let tuned = crate::experiments::TUNED.iter().any(|t| t.label == name);
+                let tuned = registry::series().iter().any(|t| t.label == name);
                 if let Err(e) = Optimizer::from_spec(name).map(|_| ()).or_else(|e| {
                     if tuned {
                         Ok(())
@@ -247,7 +229,7 @@ impl Options {
             ));
         }
         let workloads = match &self.workloads {
-            None => WORKLOADS.iter().collect(),
+            None => workloads(),
             Some(names) => {
                 let mut chosen = Vec::new();
                 for name in names {
@@ -255,7 +237,8 @@ impl Options {
                         Some(w) if !chosen.contains(&w) => chosen.push(w),
                         Some(_) => {}
                         None => {
-                            let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+                            let known: Vec<String> =
+                                workloads().into_iter().map(|w| w.name).collect();
                             return bad(format!(
                                 "--workloads: no workload '{name}'; the workloads are {}",
                                 known.join(", ")
@@ -276,16 +259,18 @@ impl Options {
                 return bad(format!("{flag} must be at least 1"));
             }
         }
-        if experiments.contains(&Experiment::Tune) {
+        if experiments.iter().any(|e| e.name() == "tune") {
+            let series = registry::series();
             for name in self.only.iter().flatten() {
-                let rule = crate::experiments::TUNED
+                let rule = series
                     .iter()
                     .find(|t| t.label == name)
                     .map_or(name.as_str(), |t| t.name);
                 if search_space(rule).is_some_and(|d| d.is_empty()) {
                     return bad(format!(
-                        "--only: {name} declares no search space (Rule::SEARCH), so tune cannot \
-                         search it; declare one, or leave it out of --only"
+                        "--only: {name} declares no search space (Hyperparameters::SEARCH, \
+                         `search: [...]` in its hyperparameters! block), so tune cannot search \
+                         it; declare one, or leave it out of --only"
                     ));
                 }
             }
@@ -315,7 +300,7 @@ impl Options {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// The experiments, in the order of the report.
-    pub experiments: Vec<Experiment>,
+    pub experiments: Vec<&'static dyn Experiment>,
     /// Whether the quick subsets are used.
     pub quick: bool,
     /// Where the dataset is.
@@ -341,7 +326,7 @@ pub struct Settings {
     /// The test accuracies of `targets.csv`.
     pub targets: Vec<f64>,
     /// The workloads of `tune`.
-    pub workloads: Vec<&'static Workload>,
+    pub workloads: Vec<Workload>,
     /// Trials per optimizer and workload in `tune`.
     pub trials: usize,
     /// Seeds of `tune`'s re-runs of each best trial.
@@ -351,7 +336,12 @@ pub struct Settings {
 impl Settings {
     /// The targets of run `spec`: its workload's, or `--targets`.
     pub fn targets_of(&self, spec: &RunSpec) -> &[f64] {
-        match spec.workload() {
+        let name = spec.workload.as_deref();
+        match self
+            .workloads
+            .iter()
+            .find(|w| Some(w.name.as_str()) == name)
+        {
             Some(w) => w.targets(self.quick),
             None => &self.targets,
         }
@@ -379,27 +369,10 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn experiment_of(choice: Choice) -> Option<Experiment> {
-    Some(match choice {
-        Choice::All => return None,
-        Choice::BiasCorrection => Experiment::BiasCorrection,
-        Choice::ScaleInvariance => Experiment::ScaleInvariance,
-        Choice::EpsToSgd => Experiment::EpsToSgd,
-        Choice::BatchSize => Experiment::BatchSize,
-        Choice::Variants => Experiment::Variants,
-        Choice::LrSweep => Experiment::LrSweep,
-        Choice::Privacy => Experiment::Privacy,
-        Choice::Tune => Experiment::Tune,
-        Choice::Speedrun => Experiment::Speedrun,
-    })
-}
-
-fn choice_name(choice: &Choice) -> String {
-    choice
-        .to_possible_value()
-        .expect("no choice is skipped")
-        .get_name()
-        .to_string()
+/// The names `--experiment` takes, each with its title in `--help`.
+fn experiment_names() -> PossibleValuesParser {
+    let names = EXPERIMENTS.map(|e| PossibleValue::new(e.name()).help(e.title()));
+    PossibleValuesParser::new(names.into_iter().chain([PossibleValue::new("all")]))
 }
 
 fn join(values: &[usize]) -> String {

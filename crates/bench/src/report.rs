@@ -19,8 +19,8 @@ pub struct OutputFile {
 /// One experiment's part of the report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Section {
-    /// The experiment.
-    pub experiment: Experiment,
+    /// The experiment's name.
+    pub experiment: &'static str,
     /// Its Markdown, from its `##` heading on.
     pub markdown: String,
     /// The files it refers to.
@@ -30,7 +30,7 @@ pub struct Section {
 impl Section {
     /// A section of `experiment` that starts with its heading and the slide
     /// it tests.
-    pub fn new(experiment: Experiment) -> Section {
+    pub fn new(experiment: &dyn Experiment) -> Section {
         let markdown = format!(
             "## {} (`--experiment {}`)\n\n*Tests:* {}\n\n",
             experiment.title(),
@@ -38,7 +38,7 @@ impl Section {
             experiment.claim()
         );
         Section {
-            experiment,
+            experiment: experiment.name(),
             markdown,
             files: Vec::new(),
         }

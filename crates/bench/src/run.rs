@@ -16,10 +16,9 @@ use std::path::PathBuf;
 
 use gradlab_autodiff::NoiseScale;
 use gradlab_data::Dataset;
-use gradlab_train::{Event, Privacy, TrainConfig, TrainError, Trainer};
+use gradlab_train::{Event, Privacy, Task, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 
-use crate::experiments::Experiment;
 use crate::options::Settings;
 use crate::workloads::{self, Goal, Workload};
 use crate::BenchError;
@@ -31,8 +30,8 @@ pub const CURVE_POINTS: u32 = 40;
 /// Everything that determines a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
-    /// The experiment the run belongs to.
-    pub experiment: Experiment,
+    /// The name of the experiment the run belongs to.
+    pub experiment: String,
     /// The name of the configuration in tables and plots (`adam`,
     /// `sgd, η = B·η₀`, …); runs of one series differ only in batch size,
     /// seed and the experiment's parameter.
@@ -52,15 +51,16 @@ pub struct RunSpec {
     pub budget: usize,
     /// Number of evaluations, evenly spaced over the budget.
     pub checkpoints: usize,
-    /// Hidden layer widths of the MLP.
+    /// Hidden layer widths of the sweep's MLP; empty for a run of a
+    /// workload, which makes its own model.
     pub hidden: Vec<usize>,
     /// DP-SGD's settings, for a private run: batches are then Poisson
     /// samples of expected size `batch_size`, and each checkpoint records ε.
     #[serde(default)]
     pub privacy: Option<Privacy>,
     /// The [workload](crate::workloads) a `tune` run trains: its data,
-    /// activation and targets (`hidden` is then the workload's). `None`:
-    /// the sweep's MNIST data and an MLP of `hidden` with ReLU.
+    /// model and targets. `None`: the sweep's MNIST data and an MLP of
+    /// `hidden` with ReLU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<String>,
     /// For a `tune` run: the trial's index in its optimizer's search, or
@@ -74,8 +74,8 @@ impl RunSpec {
     ///
     /// # Panics
     /// If it names one that does not exist: specs come from the plan, whose
-    /// names are those of [`WORKLOADS`](crate::workloads::WORKLOADS).
-    pub fn workload(&self) -> Option<&'static Workload> {
+    /// names are those of [`workloads`](crate::workloads::workloads).
+    pub fn workload(&self) -> Option<Workload> {
         let name = self.workload.as_deref()?;
         Some(workloads::workload(name).unwrap_or_else(|| panic!("no workload {name}")))
     }
@@ -306,7 +306,7 @@ pub struct DataSets {
     /// The sweep's dataset (`--data-dir`, `--limit`, `--test-limit`).
     pub mnist: Data,
     quick: bool,
-    workloads: BTreeMap<&'static str, Data>,
+    workloads: BTreeMap<String, Data>,
 }
 
 impl DataSets {
@@ -329,11 +329,11 @@ impl DataSets {
             quick,
             workloads,
         } = self;
-        if !workloads.contains_key(w.name) {
+        if !workloads.contains_key(&w.name) {
             let data = w.data(w.budget(*quick), &mut || Ok(mnist.clone()))?;
-            workloads.insert(w.name, data);
+            workloads.insert(w.name.clone(), data);
         }
-        Ok(&workloads[w.name])
+        Ok(&workloads[&w.name])
     }
 }
 
@@ -354,8 +354,7 @@ pub fn execute(
     let workload = spec.workload();
     let config = TrainConfig {
         hidden: spec.hidden.clone(),
-        activation: workload.map_or("relu", |w| w.activation).into(),
-        standardize: workload.is_some_and(|w| w.standardize),
+        standardize: workload.as_ref().is_some_and(|w| w.standardize),
         optimizer: spec.optimizer.clone(),
         batch_size: b,
         seed: spec.seed,
@@ -380,7 +379,16 @@ pub fn execute(
         epochs: total.div_ceil(steps_per_epoch) as usize,
         ..config
     };
-    let mut trainer = Trainer::new(config, data.train.clone(), data.test.clone())?;
+    let (train, test) = (data.train.clone(), data.test.clone());
+    let mut trainer = match &workload {
+        Some(w) => {
+            let outputs = Task::of(&train, &test)?.outputs();
+            let model =
+                (w.model)(train.num_features(), outputs, spec.seed).map_err(TrainError::from)?;
+            Trainer::with_model(config, model, train, test)?
+        }
+        None => Trainer::new(config, train, test)?,
+    };
     // The trainer sizes a cosine schedule by whole epochs; the run stops at
     // its budget instead, which may be mid-epoch.
     trainer.optimizer = trainer

@@ -2,54 +2,24 @@
 //! training problem (data, model, loss, targets and budgets), so that a
 //! claim about optimizers is checked on more than one model and dataset.
 //!
-//! Adding a workload is one entry of [`WORKLOADS`]. The loss follows from
+//! A program adds its own with [`register`]: any dataset and any model
+//! (`examples/tune_own_model.rs` tunes optimizers on a residual MLP of its
+//! own). The loss follows from
 //! the data, as in the trainer: softmax cross-entropy for classes, mean
 //! squared error for values. A workload's targets are what its time to
 //! target is measured against; the last one is the one `tune` ranks by.
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use std::{fmt, iter};
 
+use gradlab_autodiff::Activation;
 use gradlab_data::{Dataset, TargetKind, Targets};
+use gradlab_layers::{LayerError, Mlp, Model};
 use gradlab_tensor::{random, Tensor};
 
 use crate::run::Data;
 use crate::BenchError;
-
-/// Where a workload's examples come from.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Source {
-    /// The sweep's MNIST-layout dataset (`--data-dir`, `--limit`,
-    /// `--test-limit`).
-    Mnist,
-    /// A training and a test CSV file in `dir` (below the gradlab
-    /// repository), each with a header and the class in column `target`.
-    Csv {
-        /// The directory of `train.csv` and `test.csv`.
-        dir: &'static str,
-        /// The name of the class column.
-        target: &'static str,
-    },
-    /// A synthetic regression: `features` standard normal inputs, the target
-    /// a fixed random teacher network's output (`tanh` hidden layer of
-    /// `teacher` units, scaled to unit variance) plus Gaussian noise of
-    /// standard deviation `noise`. The teacher and the inputs derive from
-    /// `seed`, the same for every run, so that runs differ only in their
-    /// own seeds.
-    Regression {
-        /// Input features.
-        features: usize,
-        /// Hidden units of the teacher.
-        teacher: usize,
-        /// Standard deviation of the label noise (the RMSE floor).
-        noise: f32,
-        /// Training examples.
-        train: usize,
-        /// Test examples.
-        test: usize,
-        /// Seed of the teacher and the examples.
-        seed: u64,
-    },
-}
 
 /// What a workload's targets measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,19 +67,29 @@ pub struct Budget {
     pub test: Option<usize>,
 }
 
-/// A training problem: data, model, loss and targets.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Makes a workload's training and test sets.
+pub type MakeData = Arc<dyn Fn() -> Result<(Dataset, Dataset), BenchError> + Send + Sync>;
+
+/// Makes a workload's model for examples of `inputs` features with
+/// `outputs` outputs (one logit per class, or one per target value), its
+/// weights drawn from `seed`.
+pub type MakeModel = Arc<dyn Fn(usize, usize, u64) -> Result<Model, LayerError> + Send + Sync>;
+
+/// A training problem: a dataset and a model constructor (any
+/// [`Module`](gradlab_layers::Module)), the loss following from the data,
+/// with the targets and budgets of a run.
+#[derive(Clone)]
 pub struct Workload {
-    /// The name `--workloads` takes.
-    pub name: &'static str,
-    /// One line on what it is.
-    pub about: &'static str,
-    /// Where the examples come from.
-    pub source: Source,
-    /// Hidden layer widths of the MLP.
-    pub hidden: &'static [usize],
-    /// The activation after every hidden layer.
-    pub activation: &'static str,
+    /// The name `--workloads` takes: lower case, digits and `-`.
+    pub name: String,
+    /// One line on what it is, in the report.
+    pub about: String,
+    /// Its examples: `None` for the sweep's MNIST-layout dataset
+    /// (`--data-dir`, `--limit`, `--test-limit`), else its own, made once
+    /// per sweep.
+    pub data: Option<MakeData>,
+    /// Its model, made afresh for every run from the run's seed.
+    pub model: MakeModel,
     /// Standardize the features by the training set's statistics.
     pub standardize: bool,
     /// Examples per step.
@@ -117,124 +97,203 @@ pub struct Workload {
     /// What the targets measure.
     pub goal: Goal,
     /// The targets of the full run, easiest first; `tune` ranks by the last.
-    pub targets: &'static [f64],
+    pub targets: Vec<f64>,
     /// The targets of `--quick`.
-    pub quick_targets: &'static [f64],
+    pub quick_targets: Vec<f64>,
     /// The budget of the full run.
     pub full: Budget,
     /// The budget of `--quick`.
     pub quick: Budget,
 }
 
-/// The 8×8 digits shipped with gradlab (`datasets/digits`).
-const DIGITS: Source = Source::Csv {
-    dir: "datasets/digits",
-    target: "digit",
-};
+/// Workloads are equal when their names are: a name is registered once.
+impl PartialEq for Workload {
+    fn eq(&self, other: &Workload) -> bool {
+        self.name == other.name
+    }
+}
 
-/// Every workload, in report order.
-pub const WORKLOADS: [Workload; 4] = [
-    Workload {
-        name: "mnist-mlp",
-        about: "MNIST, MLP 784-512-512-10 with ReLU (the default model of `cargo run --example mnist`)",
-        source: Source::Mnist,
-        hidden: &[512, 512],
-        activation: "relu",
-        standardize: false,
-        batch_size: 128,
-        goal: Goal::Accuracy,
-        targets: &[0.96, 0.97],
-        quick_targets: &[0.85, 0.9],
-        full: Budget {
-            examples: 122_880,
-            checkpoints: 12,
-            test: None,
+impl fmt::Debug for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workload")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// An MLP of `hidden` widths with `activation` after each hidden layer, the
+/// trainer's own ([`Mlp`]), as a workload's model.
+pub fn mlp(hidden: &[usize], activation: Activation) -> MakeModel {
+    let hidden = hidden.to_vec();
+    Arc::new(move |inputs, outputs, seed| {
+        let sizes: Vec<usize> = iter::once(inputs)
+            .chain(hidden.iter().copied())
+            .chain(iter::once(outputs))
+            .collect();
+        Ok(Model::from(Mlp::new(&sizes, activation, seed)?))
+    })
+}
+
+/// The built-in workloads, in report order.
+fn builtin() -> Vec<Workload> {
+    let mnist =
+        |name: &str, about: &str, model, targets: [f64; 2], quick_targets: [f64; 2]| Workload {
+            name: name.into(),
+            about: about.into(),
+            data: None,
+            model,
+            standardize: false,
+            batch_size: 128,
+            goal: Goal::Accuracy,
+            targets: targets.into(),
+            quick_targets: quick_targets.into(),
+            full: Budget {
+                examples: 122_880,
+                checkpoints: 12,
+                test: None,
+            },
+            quick: Budget {
+                examples: 15_360,
+                checkpoints: 6,
+                test: Some(2_000),
+            },
+        };
+    let digits = |file: &'static str| {
+        let dir = repository_dir("datasets/digits");
+        Dataset::from_csv(dir.join(file), "digit", TargetKind::Classes).map_err(BenchError::from)
+    };
+    vec![
+        mnist(
+            "mnist-mlp",
+            "MNIST, MLP 784-512-512-10 with ReLU (the default model of `cargo run --example mnist`)",
+            mlp(&[512, 512], Activation::Relu),
+            [0.96, 0.97],
+            [0.85, 0.9],
+        ),
+        mnist(
+            "mnist-deep-tanh",
+            "MNIST, a narrow deep MLP 784-128-128-128-128-10 with tanh",
+            mlp(&[128; 4], Activation::Tanh),
+            [0.94, 0.955],
+            [0.8, 0.87],
+        ),
+        Workload {
+            name: "digits".into(),
+            about: "the 8×8 digits CSV (1 437 training, 360 test images), standardized, MLP \
+                    64-64-10 with ReLU"
+                .into(),
+            data: Some(Arc::new(move || Ok((digits("train.csv")?, digits("test.csv")?)))),
+            model: mlp(&[64], Activation::Relu),
+            standardize: true,
+            batch_size: 32,
+            goal: Goal::Accuracy,
+            targets: vec![0.95, 0.965],
+            quick_targets: vec![0.9, 0.95],
+            full: Budget {
+                examples: 28_800,
+                checkpoints: 20,
+                test: None,
+            },
+            quick: Budget {
+                examples: 14_400,
+                checkpoints: 10,
+                test: None,
+            },
         },
-        quick: Budget {
-            examples: 15_360,
-            checkpoints: 6,
-            test: Some(2_000),
+        Workload {
+            name: "regression".into(),
+            about: "a synthetic regression: 16 Gaussian features, a random tanh teacher of 32 \
+                    units scaled to unit variance plus noise of standard deviation 0.1; MLP \
+                    16-64-64-1 with tanh"
+                .into(),
+            data: Some(Arc::new(|| regression(16, 32, 0.1, 8_192, 2_048, 20_251_202))),
+            model: mlp(&[64, 64], Activation::Tanh),
+            standardize: false,
+            batch_size: 64,
+            goal: Goal::Rmse,
+            targets: vec![0.25, 0.17],
+            quick_targets: vec![0.35, 0.25],
+            full: Budget {
+                examples: 81_920,
+                checkpoints: 16,
+                test: None,
+            },
+            quick: Budget {
+                examples: 16_384,
+                checkpoints: 8,
+                test: None,
+            },
         },
-    },
-    Workload {
-        name: "mnist-deep-tanh",
-        about: "MNIST, a narrow deep MLP 784-128-128-128-128-10 with tanh",
-        source: Source::Mnist,
-        hidden: &[128, 128, 128, 128],
-        activation: "tanh",
-        standardize: false,
-        batch_size: 128,
-        goal: Goal::Accuracy,
-        targets: &[0.94, 0.955],
-        quick_targets: &[0.8, 0.87],
-        full: Budget {
-            examples: 122_880,
-            checkpoints: 12,
-            test: None,
-        },
-        quick: Budget {
-            examples: 15_360,
-            checkpoints: 6,
-            test: Some(2_000),
-        },
-    },
-    Workload {
-        name: "digits",
-        about: "the 8×8 digits CSV (1 437 training, 360 test images), standardized, MLP 64-64-10 with ReLU",
-        source: DIGITS,
-        hidden: &[64],
-        activation: "relu",
-        standardize: true,
-        batch_size: 32,
-        goal: Goal::Accuracy,
-        targets: &[0.95, 0.965],
-        quick_targets: &[0.9, 0.95],
-        full: Budget {
-            examples: 28_800,
-            checkpoints: 20,
-            test: None,
-        },
-        quick: Budget {
-            examples: 14_400,
-            checkpoints: 10,
-            test: None,
-        },
-    },
-    Workload {
-        name: "regression",
-        about: "a synthetic regression: 16 Gaussian features, a random tanh teacher of 32 units \
-                scaled to unit variance plus noise of standard deviation 0.1; MLP 16-64-64-1 with tanh",
-        source: Source::Regression {
-            features: 16,
-            teacher: 32,
-            noise: 0.1,
-            train: 8_192,
-            test: 2_048,
-            seed: 20_251_202,
-        },
-        hidden: &[64, 64],
-        activation: "tanh",
-        standardize: false,
-        batch_size: 64,
-        goal: Goal::Rmse,
-        targets: &[0.25, 0.17],
-        quick_targets: &[0.35, 0.25],
-        full: Budget {
-            examples: 81_920,
-            checkpoints: 16,
-            test: None,
-        },
-        quick: Budget {
-            examples: 16_384,
-            checkpoints: 8,
-            test: None,
-        },
-    },
-];
+    ]
+}
+
+static REGISTRY: RwLock<Vec<Workload>> = RwLock::new(Vec::new());
+
+fn registry() -> RwLockWriteGuard<'static, Vec<Workload>> {
+    let mut list = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+    if list.is_empty() {
+        *list = builtin();
+    }
+    list
+}
+
+/// Every workload, the built-in ones first, then those registered, in
+/// order.
+pub fn workloads() -> Vec<Workload> {
+    registry().clone()
+}
 
 /// The workload called `name`.
-pub fn workload(name: &str) -> Option<&'static Workload> {
-    WORKLOADS.iter().find(|w| w.name == name)
+pub fn workload(name: &str) -> Option<Workload> {
+    registry().iter().find(|w| w.name == name).cloned()
+}
+
+/// Adds `w` to the workloads `tune` may run (`--workloads NAME`), after
+/// checking its name, batch size, targets and budgets. Its data and model
+/// are made only when a run needs them.
+pub fn register(w: Workload) -> Result<(), BenchError> {
+    let bad = |problem: String| {
+        Err(BenchError::Options(format!(
+            "workload '{}': {problem}",
+            w.name
+        )))
+    };
+    let named = w.name.starts_with(|c: char| c.is_ascii_lowercase())
+        && w.name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !named {
+        return bad("a name is lower case letters, digits and '-', starting with a letter".into());
+    }
+    if w.batch_size == 0 {
+        return bad("the batch size must be at least 1".into());
+    }
+    for (targets, what) in [(&w.targets, "targets"), (&w.quick_targets, "quick targets")] {
+        let valid = |t: f64| match w.goal {
+            Goal::Accuracy => t > 0.0 && t <= 1.0,
+            Goal::Rmse => t > 0.0 && t.is_finite(),
+        };
+        if targets.is_empty() || !targets.iter().all(|&t| valid(t)) {
+            return bad(format!(
+                "the {what} must be one or more values of the {}, got {targets:?}",
+                w.goal.name()
+            ));
+        }
+    }
+    for (b, what) in [(w.full, "full"), (w.quick, "quick")] {
+        if b.examples < w.batch_size || b.checkpoints == 0 || b.test == Some(0) {
+            return bad(format!(
+                "the {what} budget must see at least one batch and evaluate at least once, got \
+                 {b:?}"
+            ));
+        }
+    }
+    let mut list = registry();
+    if list.iter().any(|o| o.name == w.name) {
+        return bad("the name is taken".into());
+    }
+    list.push(w);
+    Ok(())
 }
 
 impl Workload {
@@ -248,57 +307,28 @@ impl Workload {
     }
 
     /// The targets of a full or a `--quick` run.
-    pub fn targets(&self, quick: bool) -> &'static [f64] {
+    pub fn targets(&self, quick: bool) -> &[f64] {
         if quick {
-            self.quick_targets
+            &self.quick_targets
         } else {
-            self.targets
+            &self.targets
         }
     }
 
-    /// The model as the report writes it: `784-512-512-10 relu`.
-    pub fn model(&self, inputs: usize, outputs: usize) -> String {
-        let widths: Vec<String> = std::iter::once(inputs)
-            .chain(self.hidden.iter().copied())
-            .chain(std::iter::once(outputs))
-            .map(|w| w.to_string())
-            .collect();
-        format!("{} {}", widths.join("-"), self.activation)
-    }
-
     /// The workload's training and test sets: `sweep` (the sweep's MNIST
-    /// data, loaded on first use) for [`Source::Mnist`], else its own,
-    /// the test set cut to `budget.test`.
+    /// data, loaded on first use) without data of its own, the test set
+    /// cut to `budget.test`.
     pub fn data(
         &self,
         budget: Budget,
         sweep: &mut dyn FnMut() -> Result<Data, BenchError>,
     ) -> Result<Data, BenchError> {
-        let data = match self.source {
-            Source::Mnist => sweep()?,
-            Source::Csv { dir, target } => {
-                let dir = repository_dir(dir);
-                let read = |file: &str| {
-                    Dataset::from_csv(dir.join(file), target, TargetKind::Classes)
-                        .map_err(BenchError::from)
-                };
+        let data = match &self.data {
+            None => sweep()?,
+            Some(make) => {
+                let (train, test) = make()?;
                 Data {
-                    train: read("train.csv")?,
-                    test: read("test.csv")?,
-                    dir,
-                }
-            }
-            Source::Regression {
-                features,
-                teacher,
-                noise,
-                train,
-                test,
-                seed,
-            } => {
-                let (train, test) = regression(features, teacher, noise, train, test, seed)?;
-                Data {
-                    dir: format!("synthetic regression (seed {seed})").into(),
+                    dir: format!("the workload {}", self.name).into(),
                     train,
                     test,
                 }
@@ -327,8 +357,11 @@ pub(crate) fn repository_dir(dir: &str) -> std::path::PathBuf {
     }
 }
 
-/// The synthetic regression of [`Source::Regression`]: a training and a
-/// test set drawn from one teacher.
+/// A synthetic regression: `features` standard normal inputs, the target a
+/// fixed random teacher network's output (`tanh` hidden layer of `teacher`
+/// units, scaled to unit variance) plus Gaussian noise of standard
+/// deviation `noise`. The teacher and the inputs derive from `seed`, the
+/// same for every run, so that runs differ only in their own seeds.
 fn regression(
     features: usize,
     teacher: usize,

@@ -5,11 +5,11 @@
 
 use gradlab_bench::experiments::speedrun::{self, Recipe};
 use gradlab_bench::run::{Checkpoint, Metrics, RunRecord};
-use gradlab_bench::{Experiment, Options, Settings};
+use gradlab_bench::{Options, Settings};
 
 fn settings() -> Settings {
     Options {
-        experiment: vec![gradlab_bench::options::Choice::Speedrun],
+        experiment: vec!["speedrun".into()],
         ..Options::default()
     }
     .resolve()
@@ -124,7 +124,7 @@ fn the_fastest_recipe_on_every_seed_and_the_shortest_that_ends_above_the_target(
         )),
         "{text}"
     );
-    assert_eq!(refs[0].spec.experiment, Experiment::Speedrun);
+    assert_eq!(refs[0].spec.experiment, "speedrun");
 }
 
 #[test]

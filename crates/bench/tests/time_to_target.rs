@@ -3,12 +3,12 @@
 
 use gradlab_bench::csv::{targets, TARGET_COLUMNS};
 use gradlab_bench::run::{Checkpoint, Metrics, Reached, RunRecord, RunSpec};
-use gradlab_bench::{Experiment, Options, Settings};
+use gradlab_bench::{Options, Settings};
 
 /// The settings of a sweep whose `--targets` are `targets`.
 fn with_targets(targets: &[f64]) -> Settings {
     Options {
-        experiment: vec![gradlab_bench::options::Choice::All],
+        experiment: vec!["all".into()],
         targets: Some(targets.to_vec()),
         ..Options::default()
     }
@@ -48,7 +48,7 @@ fn record(job: usize, diverged_after: Option<usize>) -> RunRecord {
     RunRecord {
         job,
         spec: RunSpec {
-            experiment: Experiment::Variants,
+            experiment: "variants".into(),
             series: "sgd".into(),
             param: None,
             optimizer: "sgd(lr=0.1)".into(),
@@ -115,7 +115,7 @@ fn an_rmse_target_is_reached_at_or_below_it_and_targets_csv_takes_the_workloads(
     // The same checkpoints read as RMSEs 0.95, 0.975, 0.97, 0.981 of the
     // regression workload: only the first is at or below 0.96.
     let mut r = record(0, None);
-    r.spec.experiment = Experiment::Tune;
+    r.spec.experiment = "tune".into();
     r.spec.workload = Some("regression".into());
     r.spec.trial = Some(0);
     for c in &mut r.checkpoints {

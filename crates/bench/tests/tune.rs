@@ -12,7 +12,7 @@ use clap::Parser;
 use gradlab_bench::cli::{Cli, Outcome};
 use gradlab_bench::csv::{RUN_COLUMNS, TIMING_COLUMNS};
 use gradlab_bench::experiments::tune::{candidates, point};
-use gradlab_bench::workloads::{workload, Goal, WORKLOADS};
+use gradlab_bench::workloads::{workload, workloads, Goal};
 use gradlab_bench::{BenchError, Options};
 use gradlab_optim::Optimizer;
 
@@ -245,7 +245,7 @@ fn listed_jobs_in_two_rounds_then_merge_equal_the_in_process_tune() {
 #[test]
 fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
     let settings = Options {
-        experiment: vec![gradlab_bench::options::Choice::Tune],
+        experiment: vec!["tune".into()],
         ..Options::default()
     }
     .resolve()
@@ -253,14 +253,14 @@ fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
     let all = candidates(&settings);
     // Every tuned entry, in its order; after them any rule another test of
     // this process has registered.
-    let tuned: Vec<&str> = gradlab_bench::experiments::TUNED
+    let tuned: Vec<&str> = gradlab_optim::registry::series()
         .iter()
         .map(|t| t.label)
         .collect();
     let labels: Vec<&str> = all.iter().map(|c| c.label.as_str()).collect();
     assert_eq!(labels[..tuned.len()], tuned[..]);
     for c in &all {
-        for w in &WORKLOADS {
+        for w in &workloads() {
             let specs: Vec<String> = (0..10).map(|k| c.trial(w, k)).collect();
             for spec in &specs {
                 let o = Optimizer::from_spec(spec).unwrap();
@@ -291,7 +291,7 @@ fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
 #[test]
 fn the_workloads_load_their_data() {
     let settings = Options {
-        experiment: vec![gradlab_bench::options::Choice::Tune],
+        experiment: vec!["tune".into()],
         ..Options::default()
     }
     .resolve()
@@ -316,7 +316,7 @@ fn the_workloads_load_their_data() {
     assert_eq!(t, b.train.targets().values().unwrap().data());
     let var = t.iter().map(|&y| f64::from(y).powi(2)).sum::<f64>() / t.len() as f64;
     assert!((var - 1.01).abs() < 0.05, "variance {var}");
-    assert!(settings.workloads.len() == WORKLOADS.len());
+    assert!(settings.workloads == workloads());
 }
 
 gradlab_optim::hyperparameters! {
@@ -379,7 +379,7 @@ fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refuse
     gradlab_optim::register::<Unsearched>().unwrap();
     gradlab_optim::register::<Searched>().unwrap();
     let options = |only: &str| Options {
-        experiment: vec![gradlab_bench::options::Choice::Tune],
+        experiment: vec!["tune".into()],
         only: Some(vec![only.into()]),
         ..Options::default()
     };
@@ -399,7 +399,7 @@ fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refuse
         ("searched_sign", 1)
     );
     let w = workload("digits").unwrap();
-    let spec = found[0].trial(w, 3);
+    let spec = found[0].trial(&w, 3);
     let lr: f64 = Optimizer::from_spec(&spec)
         .unwrap()
         .hyperparameter("lr")
@@ -409,7 +409,7 @@ fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refuse
     assert!((1e-5..=1e-2).contains(&lr), "{spec}");
     // Without --only, the rule without a space is left out, not refused.
     let all = Options {
-        experiment: vec![gradlab_bench::options::Choice::Tune],
+        experiment: vec!["tune".into()],
         ..Options::default()
     }
     .resolve()

@@ -150,16 +150,12 @@ pub fn search_space(name: &str) -> Option<Vec<Dim>> {
 /// Every registered spec name: the built-in ones in the lecture's order,
 /// then the ones registered since.
 pub fn names() -> Vec<&'static str> {
-    read()
-        .series
-        .iter()
-        .filter(|s| s.variant.is_none())
-        .map(|s| s.name)
-        .collect()
+    read().entries.iter().map(|e| e.name).collect()
 }
 
 /// A rule as a benchmark compares it: a registered name, or a switch of one
 /// (`amsgrad`, which is `adam(amsgrad=true)`), at its tuned configuration.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Series {
     /// Its label in tables: the spec name, or the switch's name.
@@ -175,37 +171,59 @@ pub struct Series {
 }
 
 impl Series {
-    /// The spec with the tuned base rate replaced by `rate` and `extra`
-    /// keys (each preceded by a comma) added.
+    /// The canonical spec with the tuned base rate replaced by `rate` and
+    /// `extra` keys (each preceded by a comma) added.
+    ///
+    /// # Panics
+    /// If that spec is invalid: a tuned configuration that does not parse,
+    /// or bad `extra` keys.
     pub fn spec_with(&self, rate: f64, extra: &str) -> String {
-        let (rate_key, rest) = self.rate_key_and_rest();
-        let switch = self.variant.map(|v| format!(",{v}")).unwrap_or_default();
-        format!("{}({rate_key}={rate:e}{rest}{switch}{extra})", self.name)
+        let spec = format!(
+            "{}({}={rate:e}{}{extra})",
+            self.name,
+            self.rate_key(),
+            self.rest()
+        );
+        crate::Optimizer::from_spec(&spec)
+            .unwrap_or_else(|e| panic!("the spec {spec} is invalid: {e}"))
+            .to_string()
+    }
+
+    /// The canonical spec at the tuned configuration.
+    pub fn spec(&self) -> String {
+        self.spec_with(self.rate(), "")
     }
 
     /// The tuned base rate.
     pub fn rate(&self) -> f64 {
-        let first = self.tuned.split(',').next().unwrap_or_default();
-        let (_, value) = first.split_once('=').expect("a tuned rate is key=value");
-        value.parse().expect("a tuned rate is a number")
+        let (_, value) = self.first().split_once('=').unwrap_or_default();
+        value
+            .parse()
+            .expect("registration checks that a tuned rate is a number")
     }
 
     /// The key of the base rate (`lr` or `eta0`).
     pub fn rate_key(&self) -> &'static str {
-        self.rate_key_and_rest().0
+        self.first().split_once('=').map_or("lr", |(k, _)| k)
     }
 
-    fn rate_key_and_rest(&self) -> (&'static str, String) {
-        let mut parts = self.tuned.split(',');
-        let first = parts.next().unwrap_or_default();
-        let key = first.split_once('=').map_or("lr", |(k, _)| k);
-        let rest: String = parts.map(|p| format!(",{p}")).collect();
-        (key, rest)
+    /// The keys the tuned configuration sets besides the base rate, then the
+    /// switch, each preceded by a comma (`,momentum=0.9`, `,amsgrad=true`).
+    pub fn rest(&self) -> String {
+        let keys = self.tuned.split(',').skip(1).chain(self.variant);
+        keys.filter(|k| !k.is_empty())
+            .map(|k| format!(",{k}"))
+            .collect()
+    }
+
+    fn first(&self) -> &'static str {
+        self.tuned.split(',').next().unwrap_or_default()
     }
 }
 
-/// Every rule a benchmark compares, in the registry's order: each name,
-/// and each switch after the rule it belongs with.
+/// Every rule with a tuned configuration ([`Hyperparameters::TUNED`]), in
+/// the registry's order: each name, and the AMSGrad switch after the
+/// lecture's rules.
 pub fn series() -> Vec<Series> {
     read().series.clone()
 }
@@ -405,12 +423,14 @@ impl Registry {
             variant,
             search: R::SEARCH,
         });
-        self.series.push(Series {
-            label: name,
-            name,
-            variant: None,
-            tuned: R::TUNED,
-        });
+        if !R::TUNED.is_empty() {
+            self.series.push(Series {
+                label: name,
+                name,
+                variant: None,
+                tuned: R::TUNED,
+            });
+        }
         Ok(())
     }
 }
@@ -531,6 +551,25 @@ fn check<R: TensorRule>(name: &str) -> Result<(), RegistryError> {
             None if DRIVER_KEYS.contains(&d.key) => {}
             None => return Err(key(d.key, "is searched but is not a key of the spec")),
         }
+    }
+    // The tuned configuration: the base rate (a number) first, then keys
+    // of the rule, each at a value the spec accepts.
+    for (i, kv) in R::TUNED.split(',').filter(|kv| !kv.is_empty()).enumerate() {
+        let tuned = |problem: String| state(format!("the tuned '{kv}' {problem}"));
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| tuned("is not key=value".into()))?;
+        let h = R::TABLE
+            .iter()
+            .find(|h| h.name == k)
+            .ok_or_else(|| tuned("names no key of the rule".into()))?;
+        if i == 0 && v.parse::<f64>().is_err() {
+            return Err(tuned("must be the base rate, a number".into()));
+        }
+        let mut copy = defaults.clone();
+        (h.field)(&mut copy)
+            .set(v, h.range)
+            .map_err(|expected| tuned(format!("is not {expected}")))?;
     }
     Ok(())
 }

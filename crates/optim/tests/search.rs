@@ -17,7 +17,11 @@ fn spec_at(name: &str, dims: &[Dim], u: f64) -> String {
 
 #[test]
 fn every_built_in_rule_has_a_space_of_valid_specs_led_by_its_rate() {
-    for name in registry::names() {
+    // The rules of this file's other tests are registered without a space.
+    for name in registry::names()
+        .into_iter()
+        .filter(|n| !n.starts_with("tuned_"))
+    {
         let dims = search_space(name).unwrap();
         assert!(!dims.is_empty(), "{name} declares no search space");
         let first = dims[0].key;
@@ -122,4 +126,80 @@ fn a_bad_search_space_is_refused_naming_the_key() {
         "{err}"
     );
     assert!(Optimizer::from_spec("bad_range").is_err());
+}
+
+/// A sign-descent rule called `$name` whose tuned configuration is
+/// `$tuned`.
+macro_rules! tuned_rule {
+    ($rule:ident, $name:literal, $tuned:literal) => {
+        hyperparameters! {
+            /// Sign descent with a declared tuned configuration.
+            pub struct $rule {
+                /// η.
+                lr: f64 = 1e-3, Positive;
+            }
+            tuned: $tuned;
+        }
+
+        impl Rule for $rule {
+            const NAME: &'static str = $name;
+            const STATE: &'static [&'static str] = &[];
+            type State = [f32; 0];
+            type Scalars = f32;
+
+            fn learning_rate(&self) -> f64 {
+                self.lr
+            }
+
+            fn scalars(&self, _t: u64, eta: f64) -> f32 {
+                eta as f32
+            }
+
+            fn update(&eta: &f32, phi: &mut f32, g: Gradient, _: &mut [f32; 0]) {
+                *phi -= eta * gradlab_optim::sign(g.mean);
+            }
+        }
+    };
+}
+
+tuned_rule!(TunedWell, "tuned_well", "lr=3e-4");
+tuned_rule!(TunedUnknown, "tuned_unknown", "lr=3e-4,momentum=0.9");
+tuned_rule!(TunedBare, "tuned_bare", "lr");
+tuned_rule!(TunedNegative, "tuned_negative", "lr=-1");
+tuned_rule!(TunedWords, "tuned_words", "lr=fast");
+
+#[test]
+fn a_tuned_configuration_is_checked_and_joins_the_compared_rules() {
+    for (err, expected) in [
+        (
+            gradlab_optim::register::<TunedUnknown>(),
+            "rule 'tuned_unknown': the tuned 'momentum=0.9' names no key of the rule",
+        ),
+        (
+            gradlab_optim::register::<TunedBare>(),
+            "rule 'tuned_bare': the tuned 'lr' is not key=value",
+        ),
+        (
+            gradlab_optim::register::<TunedNegative>(),
+            "rule 'tuned_negative': the tuned 'lr=-1' is not a finite number > 0",
+        ),
+        (
+            gradlab_optim::register::<TunedWords>(),
+            "rule 'tuned_words': the tuned 'lr=fast' must be the base rate, a number",
+        ),
+    ] {
+        assert_eq!(err.unwrap_err().to_string(), expected);
+    }
+    gradlab_optim::register::<TunedWell>().unwrap();
+    let series = registry::series();
+    let mine = series.iter().find(|s| s.name == "tuned_well").unwrap();
+    assert_eq!(
+        (mine.label, mine.rate(), mine.rate_key()),
+        ("tuned_well", 3e-4, "lr")
+    );
+    assert_eq!(mine.spec(), "tuned_well(lr=0.0003)");
+    // A rule without a tuned configuration is registered, not compared.
+    gradlab_optim::register::<BadRange>().unwrap_err();
+    assert!(series.iter().all(|s| !s.name.starts_with("tuned_u")));
+    assert!(series.iter().any(|s| s.label == "amsgrad"));
 }

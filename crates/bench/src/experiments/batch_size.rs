@@ -14,13 +14,50 @@ use gradlab_autodiff::NoiseScale;
 use gradlab_optim::{BatchRule, Optimizer};
 
 use crate::experiments::{
-    curve_series, group, line, mean_at, tuned, with_seeds, Config, Experiment,
+    budget, curve_series, group, line, mean_at, tuned, with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::{median, std};
+
+/// The experiment.
+#[derive(Debug)]
+pub struct BatchSize;
+
+impl Experiment for BatchSize {
+    fn name(&self) -> &'static str {
+        "batch-size"
+    }
+
+    fn title(&self) -> &'static str {
+        "Learning-rate rules for the batch size"
+    }
+
+    fn claim(&self) -> &'static str {
+        "slides \"Making Adam Adapt to the Batch Size B\" and \"Making Adam \
+             Independent of B\": s = μ² + σ²/B, so η = B·η₀ suits μ² ≫ σ²/B and \
+             η = √B·η₀ suits σ²/B ≫ μ²; averaging per-example squares makes s \
+             independent of B, and then η = B·η₀ always applies."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            32768
+        } else {
+            196608
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// A learning-rate rule: an optimizer and how its η scales with B.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,7 +111,7 @@ impl Rule {
         let default_rule = Optimizer::from_spec(&t.spec())
             .expect("a tuned spec parses")
             .batch_rule();
-        let eta_ref = t.rate * default_rule.factor(b_ref);
+        let eta_ref = t.rate() * default_rule.factor(b_ref);
         let eta0 = eta_ref / self.batch_rule.factor(b_ref);
         t.spec_with(eta0, &format!(",batch_rule={}", self.batch_rule.name()))
     }
@@ -95,7 +132,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             });
         }
     }
-    with_seeds(Experiment::BatchSize, settings, configs)
+    with_seeds(&BatchSize, settings, configs)
 }
 
 /// A rule's mean test loss per batch size at one checkpoint (`None` where a
@@ -181,8 +218,8 @@ fn split_at(settings: &Settings, b_noise: f64) -> (Vec<usize>, Vec<usize>) {
 
 /// The tables, the plots and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::BatchSize);
-    let budget = Experiment::BatchSize.budget(settings);
+    let mut s = Section::new(&BatchSize);
+    let budget = budget(&BatchSize, settings);
     let b_ref = settings.batch_size;
     let specs: Vec<String> = RULES
         .iter()

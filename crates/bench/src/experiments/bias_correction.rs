@@ -14,7 +14,38 @@ use crate::experiments::{line, summary, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, OutputFile, Section, Table};
+use crate::run::{RunRecord, RunSpec};
 use crate::stats::mean;
+
+/// The experiment.
+#[derive(Debug)]
+pub struct BiasCorrection;
+
+impl Experiment for BiasCorrection {
+    fn name(&self) -> &'static str {
+        "bias-correction"
+    }
+
+    fn title(&self) -> &'static str {
+        "Bias correction of running averages"
+    }
+
+    fn claim(&self) -> &'static str {
+        "slides \"Bias Correction\": the plain moving average started at 0 is biased \
+             toward 0 for t < N; the cumulative mean (1/t) is unbiased but fails to track a \
+             moving average for t ≫ N; the 1/min(N, t) form and the published Adam \
+             correction do both."
+    }
+
+    /// None: the averages run on a simulated signal, not on training runs.
+    fn plan(&self, _: &Settings) -> Vec<RunSpec> {
+        Vec::new()
+    }
+
+    fn section(&self, settings: &Settings, _: &[&RunRecord]) -> Section {
+        section(settings)
+    }
+}
 
 /// The averages' length N.
 pub const N: f64 = 20.0;
@@ -131,7 +162,7 @@ fn means(errs: &[SeedErrors; 4]) -> [(f64, Option<f64>, f64); 4] {
 
 /// The section: table, plot, the traces as CSV, and the reading.
 pub fn section(settings: &Settings) -> Section {
-    let mut s = Section::new(Experiment::BiasCorrection);
+    let mut s = Section::new(&BiasCorrection);
     s.paragraph(&format!(
         "Signal: x_t = {BEFORE} + noise for t ≤ {CHANGE}, then {AFTER} + noise up to t = {STEPS}, \
          the noise N(0, {NOISE}²) drawn from each seed; each average has N = {N} \

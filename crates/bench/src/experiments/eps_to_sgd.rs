@@ -6,13 +6,49 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    canonical, cell, curve_gap, curve_series, final_test_loss, final_values, group, mean_curve,
-    tuned, with_seeds, Config, Experiment,
+    budget, canonical, cell, curve_gap, curve_series, final_test_loss, final_values, group,
+    mean_curve, tuned, with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale};
 use crate::report::{loss, num, pct, power, Section, Table};
 use crate::run::{RunRecord, RunSpec};
+
+/// The experiment.
+#[derive(Debug)]
+pub struct EpsToSgd;
+
+impl Experiment for EpsToSgd {
+    fn name(&self) -> &'static str {
+        "eps-to-sgd"
+    }
+
+    fn title(&self) -> &'static str {
+        "Adam with η = ε·η₀ tends to SGD"
+    }
+
+    fn claim(&self) -> &'static str {
+        "slide \"Decoupling η from ε\": with η = ε·η₀ the update is \
+             η₀/(1 + √s/ε)·g̃, which becomes SGD (on the averaged gradient) as ε → ∞; \
+             the optimal ε is sometimes large."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            20480
+        } else {
+            122880
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// The values of ε.
 pub const EPSILONS: [f64; 6] = [1e-8, 1e-4, 1e-2, 1.0, 1e2, 1e4];
@@ -26,7 +62,7 @@ const ADAM: &str = "adam_eta0";
 /// tuned rate and the same gradient average N_g.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
     let sgd = tuned(SGD);
-    let eta0 = sgd.rate;
+    let eta0 = sgd.rate();
     let mut configs = Vec::new();
     if settings.keeps(ADAM) {
         for eps in EPSILONS {
@@ -50,7 +86,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             loss_scale: 1.0,
         });
     }
-    with_seeds(Experiment::EpsToSgd, settings, configs)
+    with_seeds(&EpsToSgd, settings, configs)
 }
 
 /// One row of the table.
@@ -62,15 +98,15 @@ struct Row {
 
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::EpsToSgd);
-    let eta0 = tuned(SGD).rate;
+    let mut s = Section::new(&EpsToSgd);
+    let eta0 = tuned(SGD).rate();
     s.paragraph(&format!(
         "`adam_eta0(eta0={eta0},eps=ε,n_g=10,n_s=1000)` and `{}`, batch size {}, {} examples \
          seen. The lecture's η is ε·η₀: tiny for small ε, while for large ε the step is η₀·g̃ \
          wherever √s ≪ ε.",
         tuned(SGD).spec(),
         settings.batch_size,
-        Experiment::EpsToSgd.budget(settings)
+        budget(&EpsToSgd, settings)
     ));
     let groups = group(records, |r| (r.series.clone(), r.param.map(f64::to_bits)));
     let sgd_runs: Vec<&RunRecord> = records

@@ -4,13 +4,50 @@
 
 use std::fmt::Write;
 
+use gradlab_optim::registry;
+
 use crate::experiments::{
-    cell, final_test_loss, final_values, group, with_seeds, Config, Experiment, TUNED,
+    budget, cell, final_test_loss, final_values, group, with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, Section, Table};
 use crate::run::{RunRecord, RunSpec};
+
+/// The experiment.
+#[derive(Debug)]
+pub struct LrSweep;
+
+impl Experiment for LrSweep {
+    fn name(&self) -> &'static str {
+        "lr-sweep"
+    }
+
+    fn title(&self) -> &'static str {
+        "Sensitivity to the learning rate"
+    }
+
+    fn claim(&self) -> &'static str {
+        "slide \"RMSProp Analysis\" (\"this makes the learning rate η \
+             dimensionless\"): how wide a range of η trains well, per optimizer."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            20480
+        } else {
+            61440
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// A final loss within this factor of the best counts as training well.
 const TOLERANCE: f64 = 1.2;
@@ -31,9 +68,12 @@ fn factor(k: i32) -> f64 {
 /// Every tuned optimizer × rate × seed at the fixed batch size.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
     let mut configs = Vec::new();
-    for t in TUNED.iter().filter(|t| settings.keeps(t.label)) {
+    for t in registry::series()
+        .into_iter()
+        .filter(|t| settings.keeps(t.label))
+    {
         for k in steps(settings) {
-            let rate = t.rate * factor(k);
+            let rate = t.rate() * factor(k);
             configs.push(Config {
                 series: t.label.into(),
                 param: Some(rate),
@@ -43,7 +83,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             });
         }
     }
-    with_seeds(Experiment::LrSweep, settings, configs)
+    with_seeds(&LrSweep, settings, configs)
 }
 
 /// One optimizer's sweep.
@@ -106,7 +146,7 @@ impl Row {
 
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::LrSweep);
+    let mut s = Section::new(&LrSweep);
     if records.is_empty() {
         s.reading("No runs: `--only` excluded every optimizer.");
         return s;
@@ -118,7 +158,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
          around the best rate where the final loss stays within {} % of the best (interpolated \
          between grid points; ≥ where it reaches the end of the grid).",
         settings.batch_size,
-        Experiment::LrSweep.budget(settings),
+        budget(&LrSweep, settings),
         num(100.0 * (TOLERANCE - 1.0))
     ));
     let mut header = vec!["optimizer".to_string(), "tuned rate".to_string()];
@@ -137,10 +177,10 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
                 .map(|(_, rs)| (rs[0].spec.param.unwrap_or(f64::NAN), final_test_loss(rs)))
                 .collect(),
         };
-        let tuned_rate = TUNED
-            .iter()
+        let tuned_rate = registry::series()
+            .into_iter()
             .find(|t| t.label == name)
-            .map_or(f64::NAN, |t| t.rate);
+            .map_or(f64::NAN, |t| t.rate());
         let mut cells = vec![format!("`{name}`"), num(tuned_rate)];
         cells.extend(
             by_rate

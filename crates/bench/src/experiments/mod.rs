@@ -1,11 +1,12 @@
-//! The experiments, one per claim of the lecture. Each plans its runs and
-//! turns their records into a section of the report: tables, plots and a
-//! reading computed from the numbers.
+//! The experiments, one per claim of the lecture, and the ones beyond it.
+//! Each is a unit struct implementing [`Experiment`] in a file of its own:
+//! it plans its runs and turns their records into a section of the report
+//! (tables, plots and a reading computed from the numbers). [`EXPERIMENTS`]
+//! lists them in report order; adding one is a file and a line there.
 
 use std::collections::BTreeMap;
 
-use gradlab_optim::Optimizer;
-use serde::{Deserialize, Serialize};
+use gradlab_optim::{registry, Optimizer, Series as Tuned};
 
 use crate::options::Settings;
 use crate::plot::{Series, Style};
@@ -23,252 +24,113 @@ pub mod speedrun;
 pub mod tune;
 pub mod variants;
 
-/// An experiment; the order of the variants is the order of the report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Experiment {
-    /// The four running averages on a synthetic signal with a step change.
-    BiasCorrection,
-    /// SGD, RMSProp and Adam with the loss multiplied by α.
-    ScaleInvariance,
-    /// `adam_eta0` with ε from 10⁻⁸ to 10⁴ against `sgd_ema`.
-    EpsToSgd,
-    /// Batch sizes 16 to 1024 under the batch-size learning-rate rules.
-    BatchSize,
-    /// Every optimizer of the optim crate at its tuned rate.
-    Variants,
-    /// A log grid of learning rates per optimizer.
-    LrSweep,
-    /// DP-SGD at several noise levels: test accuracy against ε.
-    Privacy,
-    /// Every optimizer with an equal budget of tuning trials on every
-    /// workload: time to target and performance profiles.
-    Tune,
-    /// The shortest training time to 98 % on MNIST on every seed 0–9.
-    Speedrun,
-}
+pub use batch_size::BatchSize;
+pub use bias_correction::BiasCorrection;
+pub use eps_to_sgd::EpsToSgd;
+pub use lr_sweep::LrSweep;
+pub use privacy::Privacy;
+pub use scale_invariance::ScaleInvariance;
+pub use speedrun::{Recipe, Speedrun};
+pub use tune::{Candidate, Tune};
+pub use variants::Variants;
 
-impl Experiment {
-    /// Every experiment, in report order.
-    pub const ALL: [Experiment; 9] = [
-        Experiment::BiasCorrection,
-        Experiment::ScaleInvariance,
-        Experiment::EpsToSgd,
-        Experiment::BatchSize,
-        Experiment::Variants,
-        Experiment::LrSweep,
-        Experiment::Privacy,
-        Experiment::Tune,
-        Experiment::Speedrun,
-    ];
-
-    /// The name `--experiment` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Experiment::BiasCorrection => "bias-correction",
-            Experiment::ScaleInvariance => "scale-invariance",
-            Experiment::EpsToSgd => "eps-to-sgd",
-            Experiment::BatchSize => "batch-size",
-            Experiment::Variants => "variants",
-            Experiment::LrSweep => "lr-sweep",
-            Experiment::Privacy => "privacy",
-            Experiment::Tune => "tune",
-            Experiment::Speedrun => "speedrun",
-        }
-    }
-
+/// One experiment: what it tests, the runs it plans, and its section of
+/// the report.
+pub trait Experiment: Send + Sync + std::fmt::Debug {
+    /// The name `--experiment` takes (`batch-size`).
+    fn name(&self) -> &'static str;
     /// The section title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Experiment::BiasCorrection => "Bias correction of running averages",
-            Experiment::ScaleInvariance => "Scale invariance of RMSProp and Adam",
-            Experiment::EpsToSgd => "Adam with η = ε·η₀ tends to SGD",
-            Experiment::BatchSize => "Learning-rate rules for the batch size",
-            Experiment::Variants => "Every optimizer at its tuned rate",
-            Experiment::LrSweep => "Sensitivity to the learning rate",
-            Experiment::Privacy => "Accuracy against privacy (DP-SGD)",
-            Experiment::Tune => "Optimizers tuned with equal budgets on several workloads",
-            Experiment::Speedrun => "Speedrun: the shortest training to 98 % on every seed",
-        }
-    }
-
+    fn title(&self) -> &'static str;
     /// The slide of the lecture the experiment tests, and its claim.
-    pub fn claim(self) -> &'static str {
-        match self {
-            Experiment::BiasCorrection => {
-                "slides \"Bias Correction\": the plain moving average started at 0 is biased \
-                 toward 0 for t < N; the cumulative mean (1/t) is unbiased but fails to track a \
-                 moving average for t ≫ N; the 1/min(N, t) form and the published Adam \
-                 correction do both."
-            }
-            Experiment::ScaleInvariance => {
-                "slide \"RMSProp Analysis\": scaling the gradient by α scales √s by α too, so \
-                 RMSProp's (and Adam's) update does not change and η is dimensionless; SGD's \
-                 step scales with α."
-            }
-            Experiment::EpsToSgd => {
-                "slide \"Decoupling η from ε\": with η = ε·η₀ the update is \
-                 η₀/(1 + √s/ε)·g̃, which becomes SGD (on the averaged gradient) as ε → ∞; \
-                 the optimal ε is sometimes large."
-            }
-            Experiment::BatchSize => {
-                "slides \"Making Adam Adapt to the Batch Size B\" and \"Making Adam \
-                 Independent of B\": s = μ² + σ²/B, so η = B·η₀ suits μ² ≫ σ²/B and \
-                 η = √B·η₀ suits σ²/B ≫ μ²; averaging per-example squares makes s \
-                 independent of B, and then η = B·η₀ always applies."
-            }
-            Experiment::Variants => {
-                "the whole progression of the lecture (SGD → momentum → RMSProp → Adam and \
-                 its variants), each optimizer at the rate that suits it, on one budget."
-            }
-            Experiment::LrSweep => {
-                "slide \"RMSProp Analysis\" (\"this makes the learning rate η \
-                 dimensionless\"): how wide a range of η trains well, per optimizer."
-            }
-            Experiment::Privacy => {
-                "beyond the lecture, the best-known use of per-example gradients: DP-SGD \
-                 (Abadi et al. 2016) clips each example's gradient and adds Gaussian noise; \
-                 more noise spends less privacy (a smaller ε) and costs test accuracy."
-            }
-            Experiment::Tune => {
-                "beyond the lecture, how optimizers compare when each is tuned with the same \
-                 number of trials over its own search space (Choi et al. 2019: rankings flip \
-                 with the tuning protocol), scored by time to target on several workloads and \
-                 summarized by a performance profile (Dolan & Moré 2002, as AlgoPerf does)."
-            }
-            Experiment::Speedrun => {
-                "beyond the lecture, what the throughput buys: the recipe (optimizer, η, \
-                 warm-up, schedule, batch size, epochs, width) that reaches 98 % test accuracy \
-                 on MNIST in the fewest seconds of training on every one of seeds 0–9."
-            }
-        }
+    fn claim(&self) -> &'static str;
+    /// Examples seen by each of its runs, full or `--quick` (0 when each
+    /// run has its own, as `tune`'s workloads and `speedrun`'s recipes do).
+    fn budget(&self, quick: bool) -> usize {
+        let _ = quick;
+        0
     }
-
-    /// Examples seen by each run of the experiment.
-    pub fn budget(self, settings: &Settings) -> usize {
-        if let Some(b) = settings.budget {
-            return b;
-        }
-        // Multiples of 1024, the largest batch size, so that every batch size
-        // sees exactly the budget and every checkpoint falls on a step.
-        let (full, quick) = match self {
-            Experiment::BiasCorrection => (0, 0),
-            Experiment::ScaleInvariance | Experiment::EpsToSgd => (122_880, 20_480),
-            Experiment::BatchSize | Experiment::Variants => (196_608, 32_768),
-            Experiment::LrSweep => (61_440, 20_480),
-            Experiment::Privacy => (privacy::FULL.budget(), privacy::QUICK.budget()),
-            // Each workload has its own (`Workload::budget`), each recipe
-            // its epochs.
-            Experiment::Tune | Experiment::Speedrun => (0, 0),
-        };
-        if settings.quick {
-            quick
-        } else {
-            full
-        }
-    }
-
     /// Evaluations of the test set per run.
-    pub fn checkpoints(self, settings: &Settings) -> usize {
-        if let Some(n) = settings.checkpoints {
-            return n;
-        }
-        // The variants table counts examples until a target accuracy, which
-        // is only as fine as the evaluations.
-        match (self, settings.quick) {
-            // One evaluation per epoch.
-            (Experiment::Privacy, false) => 15,
-            (Experiment::Privacy, true) => 5,
-            (Experiment::Variants, false) => 16,
-            (Experiment::Variants, true) => 8,
-            (_, false) => 8,
-            (_, true) => 4,
+    fn checkpoints(&self, quick: bool) -> usize {
+        if quick {
+            4
+        } else {
+            8
         }
     }
-
-    /// The runs of the experiment, in job order.
-    pub fn plan(self, settings: &Settings) -> Vec<RunSpec> {
-        match self {
-            Experiment::BiasCorrection => Vec::new(),
-            Experiment::ScaleInvariance => scale_invariance::plan(settings),
-            Experiment::EpsToSgd => eps_to_sgd::plan(settings),
-            Experiment::BatchSize => batch_size::plan(settings),
-            Experiment::Variants => variants::plan(settings),
-            Experiment::LrSweep => lr_sweep::plan(settings),
-            Experiment::Privacy => privacy::plan(settings),
-            Experiment::Tune => tune::plan(settings),
-            Experiment::Speedrun => speedrun::plan(settings),
-        }
+    /// Its runs, in job order.
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec>;
+    /// Whether it chooses runs from the results of its planned ones.
+    fn chooses_runs(&self) -> bool {
+        false
     }
-
-    /// Whether the experiment chooses runs from the results of its planned
-    /// ones ([`follow_up`](Experiment::follow_up)).
-    pub fn chooses_runs(self) -> bool {
-        self == Experiment::Tune
+    /// The runs it chooses from the results of its planned ones (`records`,
+    /// all of them, in job order): `tune`'s re-runs of each best trial.
+    fn follow_up(&self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
+        let _ = (settings, records);
+        Vec::new()
     }
+    /// Its report section from its run records.
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section;
+}
 
-    /// The runs the experiment chooses from the results of its planned
-    /// ones (`records`, all of them, in job order): `tune`'s re-runs of
-    /// each best trial on new seeds. None for the other experiments.
-    pub fn follow_up(self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
-        match self {
-            Experiment::Tune => tune::follow_up(settings, records),
-            _ => Vec::new(),
-        }
-    }
-
-    /// The report section from the experiment's run records.
-    pub fn section(self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        match self {
-            Experiment::BiasCorrection => bias_correction::section(settings),
-            Experiment::ScaleInvariance => scale_invariance::section(settings, records),
-            Experiment::EpsToSgd => eps_to_sgd::section(settings, records),
-            Experiment::BatchSize => batch_size::section(settings, records),
-            Experiment::Variants => variants::section(settings, records),
-            Experiment::LrSweep => lr_sweep::section(settings, records),
-            Experiment::Privacy => privacy::section(settings, records),
-            Experiment::Tune => tune::section(settings, records),
-            Experiment::Speedrun => speedrun::section(settings, records),
-        }
+/// Experiments are equal when their names are.
+impl PartialEq for dyn Experiment {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
     }
 }
 
-/// An optimizer of the optim crate with the rate at which it trains the
-/// benchmark's MLP well at batch size 128: the rate of the √10-spaced grid
-/// with the lowest final test loss in a full `lr-sweep` (61 440 examples,
-/// seed 0), rounded to 1 or 3 times a power of ten (Muon's 0.02, the
-/// reference's rate, was the best of its grid, which is centred on it).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tuned {
-    /// The spec name.
-    pub name: &'static str,
-    /// The name of its series in tables and plots, and for `--only`: the
-    /// spec name, or another for a variant of a rule (`amsgrad` is
-    /// `adam(amsgrad=true)`).
-    pub label: &'static str,
-    /// The key of its base rate: `lr`, or `eta0` for the rules written with
-    /// η₀.
-    pub key: &'static str,
-    /// The tuned base rate.
-    pub rate: f64,
-    /// Further keys, each preceded by a comma.
-    pub rest: &'static str,
+/// Every experiment, in report order.
+pub static EXPERIMENTS: [&dyn Experiment; 9] = [
+    &BiasCorrection,
+    &ScaleInvariance,
+    &EpsToSgd,
+    &BatchSize,
+    &Variants,
+    &LrSweep,
+    &Privacy,
+    &Tune,
+    &Speedrun,
+];
+
+/// The experiment `--experiment` calls `name`.
+pub fn experiment(name: &str) -> Option<&'static dyn Experiment> {
+    EXPERIMENTS.iter().copied().find(|e| e.name() == name)
 }
 
-impl Tuned {
-    /// The canonical spec with base rate `rate` and `extra` keys (each
-    /// preceded by a comma).
-    pub fn spec_with(&self, rate: f64, extra: &str) -> String {
-        canonical(&format!(
-            "{}({}={rate:e}{}{extra})",
-            self.name, self.key, self.rest
-        ))
-    }
+/// Examples seen by each run of `e`: `--budget`, or the experiment's own.
+pub fn budget(e: &dyn Experiment, settings: &Settings) -> usize {
+    settings.budget.unwrap_or_else(|| e.budget(settings.quick))
+}
 
-    /// The canonical spec at the tuned rate.
-    pub fn spec(&self) -> String {
-        self.spec_with(self.rate, "")
-    }
+/// Evaluations per run of `e`: `--checkpoints`, or the experiment's own.
+pub fn checkpoints(e: &dyn Experiment, settings: &Settings) -> usize {
+    settings
+        .checkpoints
+        .unwrap_or_else(|| e.checkpoints(settings.quick))
+}
+
+/// The rule a table calls `label` (a spec name, or a switch of one:
+/// `amsgrad`) at its tuned configuration ([`Tuned`]).
+///
+/// # Panics
+/// If there is none: the experiments only name registered rules.
+pub fn tuned(label: &str) -> Tuned {
+    registry::series()
+        .into_iter()
+        .find(|t| t.label == label)
+        .unwrap_or_else(|| panic!("no tuned configuration for {label}"))
+}
+
+/// The canonical spec of a tuned rule with its base rate `rate` and `extra`
+/// keys (each preceded by a comma).
+pub fn tuned_spec(t: &Tuned, rate: f64, extra: &str) -> String {
+    canonical(&t.spec_with(rate, extra))
+}
+
+/// The canonical spec of a tuned rule at its tuned configuration.
+pub fn tuned_at(t: &Tuned) -> String {
+    tuned_spec(t, t.rate(), "")
 }
 
 /// The canonical form of one of the benchmark's own specs.
@@ -279,211 +141,6 @@ pub(crate) fn canonical(spec: &str) -> String {
     Optimizer::from_spec(spec)
         .unwrap_or_else(|e| panic!("the benchmark's spec {spec} is invalid: {e}"))
         .to_string()
-}
-
-/// Every optimizer of the optim crate, in the lecture's order, at its tuned
-/// rate.
-pub const TUNED: [Tuned; 27] = [
-    Tuned {
-        name: "sgd",
-        label: "sgd",
-        key: "lr",
-        rate: 0.3,
-        rest: "",
-    },
-    Tuned {
-        name: "sgd_momentum",
-        label: "sgd_momentum",
-        key: "lr",
-        rate: 0.1,
-        rest: ",momentum=0.9",
-    },
-    Tuned {
-        name: "sgd_ema",
-        label: "sgd_ema",
-        key: "lr",
-        rate: 1.0,
-        rest: ",n_g=10",
-    },
-    Tuned {
-        name: "rmsprop",
-        label: "rmsprop",
-        key: "lr",
-        rate: 1e-3,
-        rest: ",n_s=100",
-    },
-    Tuned {
-        name: "rmsprop_momentum",
-        label: "rmsprop_momentum",
-        key: "lr",
-        rate: 1e-4,
-        rest: ",momentum=0.9",
-    },
-    Tuned {
-        name: "adam",
-        label: "adam",
-        key: "lr",
-        rate: 3e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "adamw",
-        label: "adamw",
-        key: "lr",
-        rate: 3e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "adam_lecture",
-        label: "adam_lecture",
-        key: "lr",
-        rate: 3e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "adam_eta0",
-        label: "adam_eta0",
-        key: "eta0",
-        rate: 30.0,
-        rest: ",eps=1e-4",
-    },
-    Tuned {
-        name: "adam_per_example",
-        label: "adam_per_example",
-        key: "eta0",
-        rate: 3e-4,
-        rest: "",
-    },
-    Tuned {
-        name: "adam",
-        label: "amsgrad",
-        key: "lr",
-        rate: 0.003,
-        rest: ",amsgrad=true",
-    },
-    Tuned {
-        name: "adagrad",
-        label: "adagrad",
-        key: "lr",
-        rate: 3e-2,
-        rest: "",
-    },
-    Tuned {
-        name: "adamax",
-        label: "adamax",
-        key: "lr",
-        rate: 1e-2,
-        rest: "",
-    },
-    Tuned {
-        name: "nadam",
-        label: "nadam",
-        key: "lr",
-        rate: 0.003,
-        rest: "",
-    },
-    Tuned {
-        name: "nadamw",
-        label: "nadamw",
-        key: "lr",
-        rate: 0.003,
-        rest: "",
-    },
-    Tuned {
-        name: "radam",
-        label: "radam",
-        key: "lr",
-        rate: 1e-2,
-        rest: "",
-    },
-    Tuned {
-        name: "adadelta",
-        label: "adadelta",
-        key: "lr",
-        rate: 3.0,
-        rest: "",
-    },
-    Tuned {
-        name: "adabelief",
-        label: "adabelief",
-        key: "lr",
-        rate: 3e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "yogi",
-        label: "yogi",
-        key: "lr",
-        rate: 0.01,
-        rest: "",
-    },
-    Tuned {
-        name: "sign_sgd",
-        label: "sign_sgd",
-        key: "lr",
-        rate: 1e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "signum",
-        label: "signum",
-        key: "lr",
-        rate: 1e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "lamb",
-        label: "lamb",
-        key: "lr",
-        rate: 1e-2,
-        rest: "",
-    },
-    Tuned {
-        name: "lion",
-        label: "lion",
-        key: "lr",
-        rate: 1e-3,
-        rest: "",
-    },
-    Tuned {
-        name: "schedule_free_adamw",
-        label: "schedule_free_adamw",
-        key: "lr",
-        rate: 1e-2,
-        rest: "",
-    },
-    Tuned {
-        name: "adafactor",
-        label: "adafactor",
-        key: "lr",
-        rate: 0.03,
-        rest: "",
-    },
-    Tuned {
-        name: "muon",
-        label: "muon",
-        key: "lr",
-        rate: 0.02,
-        rest: "",
-    },
-    Tuned {
-        name: "prodigy",
-        label: "prodigy",
-        key: "lr",
-        rate: 1.0,
-        rest: "",
-    },
-];
-
-/// The tuned entry of the optimizer called `name`.
-///
-/// # Panics
-/// If there is none: the experiments only name optimizers of [`TUNED`].
-pub fn tuned(name: &str) -> &'static Tuned {
-    TUNED
-        .iter()
-        .find(|t| t.label == name)
-        .unwrap_or_else(|| panic!("no tuned rate for {name}"))
 }
 
 /// One configuration of an experiment, before seeds are attached.
@@ -498,19 +155,19 @@ pub(crate) struct Config {
 /// The runs of `configs` for every seed of `settings`, configuration by
 /// configuration.
 pub(crate) fn with_seeds(
-    experiment: Experiment,
+    experiment: &dyn Experiment,
     settings: &Settings,
     configs: Vec<Config>,
 ) -> Vec<RunSpec> {
     let (budget, checkpoints) = (
-        experiment.budget(settings),
-        experiment.checkpoints(settings),
+        budget(experiment, settings),
+        checkpoints(experiment, settings),
     );
     configs
         .into_iter()
         .flat_map(|c| {
             settings.seeds.iter().map(move |&seed| RunSpec {
-                experiment,
+                experiment: experiment.name().into(),
                 series: c.series.clone(),
                 param: c.param,
                 optimizer: c.optimizer.clone(),

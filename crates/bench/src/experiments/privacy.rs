@@ -9,16 +9,58 @@
 
 use std::fmt::Write;
 
-use gradlab_train::Privacy;
-
 use crate::experiments::{
-    canonical, cell, final_values, group, line, mean_at, with_seeds, Config, Experiment,
+    budget, canonical, cell, final_values, group, line, mean_at, with_seeds, Config, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::mean;
+
+/// The experiment.
+#[derive(Debug)]
+pub struct Privacy;
+
+impl Experiment for Privacy {
+    fn name(&self) -> &'static str {
+        "privacy"
+    }
+
+    fn title(&self) -> &'static str {
+        "Accuracy against privacy (DP-SGD)"
+    }
+
+    fn claim(&self) -> &'static str {
+        "beyond the lecture, the best-known use of per-example gradients: DP-SGD \
+             (Abadi et al. 2016) clips each example's gradient and adds Gaussian noise; \
+             more noise spends less privacy (a smaller ε) and costs test accuracy."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            QUICK.budget()
+        } else {
+            FULL.budget()
+        }
+    }
+
+    fn checkpoints(&self, quick: bool) -> usize {
+        if quick {
+            5
+        } else {
+            15
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// The noise multipliers of the private runs.
 pub const NOISE: [f64; 5] = [0.5, 0.7, 1.0, 1.5, 2.5];
@@ -94,10 +136,10 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             loss_scale: 1.0,
         })
         .collect();
-    with_seeds(Experiment::Privacy, settings, configs)
+    with_seeds(&Privacy, settings, configs)
         .into_iter()
         .map(|mut spec| {
-            spec.privacy = Some(Privacy {
+            spec.privacy = Some(gradlab_train::Privacy {
                 max_norm: MAX_NORM,
                 noise_multiplier: spec.param.expect("every run has its σ"),
                 delta: DELTA,
@@ -119,7 +161,7 @@ struct Row {
 
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::Privacy);
+    let mut s = Section::new(&Privacy);
     let r = recipe(settings);
     s.paragraph(&format!(
         "`{}` with DP-SGD: Poisson batches of {} examples on average, each example's \
@@ -129,7 +171,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
          outside the guarantee: it is how the benchmark reads the runs.",
         canonical(OPTIMIZER),
         r.batch_size,
-        Experiment::Privacy.budget(settings),
+        budget(&Privacy, settings),
         num(DELTA)
     ));
     let mut table = Table::new(&[

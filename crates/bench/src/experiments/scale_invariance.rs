@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    cell, curve_gap, curve_series, final_values, group, points, tuned, with_seeds, Config,
+    budget, cell, curve_gap, curve_series, final_values, group, points, tuned, with_seeds, Config,
     Experiment,
 };
 use crate::options::Settings;
@@ -14,6 +14,42 @@ use crate::plot::{self, Panel, Scale};
 use crate::report::{loss, num, power, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::mean;
+
+/// The experiment.
+#[derive(Debug)]
+pub struct ScaleInvariance;
+
+impl Experiment for ScaleInvariance {
+    fn name(&self) -> &'static str {
+        "scale-invariance"
+    }
+
+    fn title(&self) -> &'static str {
+        "Scale invariance of RMSProp and Adam"
+    }
+
+    fn claim(&self) -> &'static str {
+        "slide \"RMSProp Analysis\": scaling the gradient by α scales √s by α too, so \
+             RMSProp's (and Adam's) update does not change and η is dimensionless; SGD's \
+             step scales with α."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            20480
+        } else {
+            122880
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// The loss scales α.
 pub const ALPHAS: [f64; 3] = [1e-3, 1.0, 1e3];
@@ -39,7 +75,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             });
         }
     }
-    with_seeds(Experiment::ScaleInvariance, settings, configs)
+    with_seeds(&ScaleInvariance, settings, configs)
 }
 
 /// What one optimizer's runs show.
@@ -55,8 +91,8 @@ struct Outcome {
 
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::ScaleInvariance);
-    let budget = Experiment::ScaleInvariance.budget(settings);
+    let mut s = Section::new(&ScaleInvariance);
+    let budget = budget(&ScaleInvariance, settings);
     s.paragraph(&format!(
         "Each optimizer at its tuned rate, batch size {}, {budget} examples seen, the \
          differentiated loss multiplied by α (the curves show the unscaled loss). A curve gap \

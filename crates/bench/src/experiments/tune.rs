@@ -23,13 +23,50 @@ use std::collections::BTreeMap;
 use gradlab_optim::search::Dim;
 use gradlab_optim::{registry, search_space};
 
-use crate::experiments::{canonical, cell, group, summary, Experiment, TUNED};
+use crate::experiments::{canonical, cell, group, summary, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::median;
 use crate::workloads::{Goal, Workload};
+
+/// The experiment.
+#[derive(Debug)]
+pub struct Tune;
+
+impl Experiment for Tune {
+    fn name(&self) -> &'static str {
+        "tune"
+    }
+
+    fn title(&self) -> &'static str {
+        "Optimizers tuned with equal budgets on several workloads"
+    }
+
+    fn claim(&self) -> &'static str {
+        "beyond the lecture, how optimizers compare when each is tuned with the same \
+             number of trials over its own search space (Choi et al. 2019: rankings flip \
+             with the tuning protocol), scored by time to target on several workloads and \
+             summarized by a performance profile (Dolan & Moré 2002, as AlgoPerf does)."
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn chooses_runs(&self) -> bool {
+        true
+    }
+
+    fn follow_up(&self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
+        follow_up(settings, records)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// An optimizer as `tune` searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,15 +81,17 @@ pub struct Candidate {
     pub dims: Vec<Dim>,
 }
 
-/// The optimizers `tune` searches: every entry of [`TUNED`] (its rate and
-/// the keys it searches replaced by the trial's), then every registered
-/// rule without one; those `--only` keeps, and with a search space.
+/// The optimizers `tune` searches: every rule with a tuned configuration
+/// ([`registry::series`]: its rate and the keys it searches replaced by
+/// the trial's), then every registered rule without one; those `--only`
+/// keeps, and with a search space.
 pub fn candidates(settings: &Settings) -> Vec<Candidate> {
-    let tuned = TUNED.iter().map(|t| (t.label, t.name, t.rest));
+    let series = registry::series();
+    let tuned = series.iter().map(|t| (t.label, t.name, t.rest()));
     let others = registry::names()
         .into_iter()
-        .filter(|n| !TUNED.iter().any(|t| t.name == *n))
-        .map(|n| (n, n, ""));
+        .filter(|n| !series.iter().any(|t| t.name == *n))
+        .map(|n| (n, n, String::new()));
     tuned
         .chain(others)
         .filter(|(label, _, _)| settings.keeps(label))
@@ -158,10 +197,10 @@ pub fn follow_up(settings: &Settings, trials: &[&RunRecord]) -> Vec<RunSpec> {
     let mut runs = Vec::new();
     for ((workload, label), records) in by_search(trials) {
         let w = crate::workloads::workload(&workload).expect("a planned workload");
-        let best = best_trial(settings, w, &records);
+        let best = best_trial(settings, &w, &records);
         for seed in 1..=settings.confirm_seeds as u64 {
             let optimizer = best.spec.optimizer.clone();
-            runs.push(spec(settings, w, &label, optimizer, None, seed));
+            runs.push(spec(settings, &w, &label, optimizer, None, seed));
         }
     }
     runs
@@ -180,7 +219,7 @@ fn spec(
     let examples = settings.budget.unwrap_or(budget.examples);
     let checkpoints = settings.checkpoints.unwrap_or(budget.checkpoints);
     RunSpec {
-        experiment: Experiment::Tune,
+        experiment: Tune.name().into(),
         series: label.into(),
         param: None,
         optimizer,
@@ -189,9 +228,9 @@ fn spec(
         loss_scale: 1.0,
         budget: examples,
         checkpoints: checkpoints.min(examples.div_ceil(w.batch_size)),
-        hidden: w.hidden.to_vec(),
+        hidden: Vec::new(),
         privacy: None,
-        workload: Some(w.name.into()),
+        workload: Some(w.name.clone()),
         trial,
     }
 }
@@ -266,7 +305,7 @@ struct Outcome {
 /// The section: one table per workload, the performance profile, its
 /// plot and a reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::Tune);
+    let mut s = Section::new(&Tune);
     let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
         records.iter().partition(|r| r.spec.trial.is_some());
     if trials.is_empty() {
@@ -287,7 +326,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
         let mine: Vec<&RunRecord> = trials
             .iter()
             .copied()
-            .filter(|r| r.spec.workload.as_deref() == Some(w.name))
+            .filter(|r| r.spec.workload.as_deref() == Some(w.name.as_str()))
             .collect();
         if mine.is_empty() {
             continue;
@@ -314,7 +353,7 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
                 .iter()
                 .copied()
                 .filter(|r| {
-                    r.spec.workload.as_deref() == Some(w.name)
+                    r.spec.workload.as_deref() == Some(w.name.as_str())
                         && r.spec.series == label
                         && r.spec.optimizer == best.spec.optimizer
                 })

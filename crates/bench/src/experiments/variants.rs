@@ -4,12 +4,59 @@
 
 use std::fmt::Write;
 
-use crate::experiments::{canonical, cell, group, summary, with_seeds, Config, Experiment, TUNED};
+use gradlab_optim::registry;
+
+use crate::experiments::{
+    budget, canonical, cell, checkpoints, group, summary, with_seeds, Config, Experiment,
+};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{loss, num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::{mean, std};
+
+/// The experiment.
+#[derive(Debug)]
+pub struct Variants;
+
+impl Experiment for Variants {
+    fn name(&self) -> &'static str {
+        "variants"
+    }
+
+    fn title(&self) -> &'static str {
+        "Every optimizer at its tuned rate"
+    }
+
+    fn claim(&self) -> &'static str {
+        "the whole progression of the lecture (SGD → momentum → RMSProp → Adam and \
+             its variants), each optimizer at the rate that suits it, on one budget."
+    }
+
+    fn budget(&self, quick: bool) -> usize {
+        if quick {
+            32768
+        } else {
+            196608
+        }
+    }
+
+    fn checkpoints(&self, quick: bool) -> usize {
+        if quick {
+            8
+        } else {
+            16
+        }
+    }
+
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        plan(settings)
+    }
+
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        section(settings, records)
+    }
+}
 
 /// The test accuracy whose first crossing the table reports: 97 % on the
 /// full training set, and 93 % for the quick subset of 10 000 examples,
@@ -26,7 +73,8 @@ pub fn target(settings: &Settings) -> f64 {
 /// rule `--only` names (one of the optim crate's without a tuned rate, or
 /// one the program registered) at its declared defaults.
 pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let tuned = TUNED
+    let series = registry::series();
+    let tuned = series
         .iter()
         .filter(|t| settings.keeps(t.label))
         .map(|t| (t.label.to_string(), t.spec()));
@@ -34,7 +82,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
         .only
         .iter()
         .flatten()
-        .filter(|name| !TUNED.iter().any(|t| t.label == name.as_str()))
+        .filter(|name| !series.iter().any(|t| t.label == name.as_str()))
         .map(|name| (name.clone(), canonical(name)));
     let configs = tuned
         .chain(others)
@@ -46,7 +94,7 @@ pub fn plan(settings: &Settings) -> Vec<RunSpec> {
             loss_scale: 1.0,
         })
         .collect();
-    with_seeds(Experiment::Variants, settings, configs)
+    with_seeds(&Variants, settings, configs)
 }
 
 /// One optimizer's results.
@@ -61,7 +109,7 @@ struct Row {
 
 /// The table, the plot and the reading.
 pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(Experiment::Variants);
+    let mut s = Section::new(&Variants);
     if records.is_empty() {
         s.reading("No runs: `--only` excluded every optimizer.");
         return s;
@@ -73,8 +121,8 @@ pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
          the seeds that reached it. Times are training steps only, on this machine, and vary \
          between runs.",
         settings.batch_size,
-        Experiment::Variants.budget(settings),
-        Experiment::Variants.checkpoints(settings),
+        budget(&Variants, settings),
+        checkpoints(&Variants, settings),
         pct(target)
     ));
     let mut table = Table::new(&[
