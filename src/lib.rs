@@ -92,6 +92,17 @@ pub mod cli;
 #[doc = include_str!("../README.md")]
 struct Readme;
 
+/// The snippets of `docs/training.md`: the loop by hand, an op of your own.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/training.md")]
+struct DocsTraining;
+
+/// The snippets of `docs/optimizers.md`: an optimizer without a tape, an
+/// element-wise rule and a tensor rule of your own.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/optimizers.md")]
+struct DocsOptimizers;
+
 pub use gradlab_autodiff as autodiff;
 #[cfg(feature = "bench")]
 pub use gradlab_bench as bench;

@@ -1,15 +1,18 @@
-//! The README's optimizer table: every registered rule is there, every
+//! The optimizer table of docs/optimizers.md: every registered rule is there, every
 //! spec in it parses, and each is the benchmark's tuned spec.
 
 use gradlab_optim::{registry, Optimizer};
 
 /// The first column of each row of the table, without its backticks.
 fn specs() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/optimizers.md"
+    ))
+    .unwrap();
     let start = readme
         .find("| spec, at its tuned rate |")
-        .expect("the README has the optimizer table");
+        .expect("docs/optimizers.md has the optimizer table");
     readme[start..]
         .lines()
         .skip(2)
@@ -31,7 +34,7 @@ fn the_readme_table_lists_every_rule_at_its_tuned_rate() {
         .iter()
         .map(|s| {
             Optimizer::from_spec(s)
-                .unwrap_or_else(|e| panic!("README spec {s}: {e}"))
+                .unwrap_or_else(|e| panic!("docs/optimizers.md spec {s}: {e}"))
                 .to_string()
         })
         .collect();
@@ -39,7 +42,7 @@ fn the_readme_table_lists_every_rule_at_its_tuned_rate() {
     for t in &series {
         assert!(
             canonical.contains(&t.spec()),
-            "{} is not in the README at {}",
+            "{} is not in docs/optimizers.md at {}",
             t.label,
             t.spec()
         );
@@ -48,7 +51,7 @@ fn the_readme_table_lists_every_rule_at_its_tuned_rate() {
     for name in registry::names() {
         assert!(
             specs().iter().any(|s| s.starts_with(&format!("{name}("))),
-            "{name} is not in the README's table"
+            "{name} is not in the table of docs/optimizers.md"
         );
     }
 }
