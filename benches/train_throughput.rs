@@ -1,6 +1,6 @@
 //! Training examples per second on the workload of the reference peers
 //! `peers/torch_mlp.py` and `peers/jax_mlp.py`: MLP 784-512-512-10 with
-//! ReLU and softmax cross-entropy (`gradlab_speed::train_config`: one epoch,
+//! ReLU and softmax cross-entropy (`workload::train_config`: one epoch,
 //! seed 0, no dropout), MNIST's training set in its file order cut into
 //! contiguous batches, a whole training step (gather, forward, backward,
 //! update) per batch.
@@ -28,10 +28,14 @@
 //! way. Run it next to the peers and compare ratios:
 //!
 //! ```text
-//! cargo bench -p gradlab-speed --bench train_throughput
-//! cargo bench -p gradlab-speed --bench train_throughput -- --bs 128 --opts adam --reps 5
-//! cargo bench -p gradlab-speed --bench train_throughput -- --bs 64,256,1024 --opts sgd,dp_sgd,dp_sgd_materialized
+//! cargo bench --bench train_throughput
+//! cargo bench --bench train_throughput -- --bs 128 --opts adam --reps 5
+//! cargo bench --bench train_throughput -- --bs 64,256,1024 --opts sgd,dp_sgd,dp_sgd_materialized
 //! ```
+
+// Each bench uses part of the pinned workload.
+#[allow(dead_code)]
+mod workload;
 
 use std::path::Path;
 use std::time::Instant;
@@ -42,7 +46,7 @@ use gradlab::data::{self, Targets};
 use gradlab::layers::{Mode, Module};
 use gradlab::tensor::Tensor;
 use gradlab::train::{privatize_tape, FromTape, Privacy, Trainer};
-use gradlab_speed::{model_name, train_config};
+use workload::{model_name, train_config};
 
 /// Training throughput of the peers' MLP workload.
 #[derive(Parser, Debug)]
@@ -169,7 +173,7 @@ fn main() {
         .num_threads(args.threads)
         .build_global()
         .expect("the global thread pool is built once");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist");
     let mnist = data::load(&dir).expect("MNIST ships in datasets/mnist");
     let n = mnist.train.len();
     println!(

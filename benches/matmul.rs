@@ -4,14 +4,18 @@
 //! on the calling thread).
 //!
 //! ```text
-//! cargo bench -p gradlab-speed --bench matmul -- --warm-up-time 1 --measurement-time 3
+//! cargo bench --bench matmul -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Criterion's "thrpt" is in elements/s where one element is one flop
 //! (`2·m·k·n` per product), so `Gelem/s` reads as GFLOP/s. A plain table of
 //! GFLOP/s (the median over criterion's samples) closes the run; compare it
-//! with `crates/speed/benches/peers/numpy_sgemm.py` (OpenBLAS) run right after, in the same
+//! with `benches/peers/numpy_sgemm.py` (OpenBLAS) run right after, in the same
 //! session.
+
+// Each bench uses part of the pinned workload.
+#[allow(dead_code)]
+mod workload;
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use gradlab_tensor::{gemm_with, rng, Kernel, Tensor, Transpose};
+use gradlab::tensor::{gemm_with, rng, Kernel, Tensor, Transpose};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// One product `C[m×n] = op(A)·op(B)`, named as in the numpy reference.

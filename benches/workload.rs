@@ -1,20 +1,20 @@
-//! # gradlab-speed
-//!
-//! gradlab's speed benches, kept apart from the library so that depending
-//! on `gradlab` pulls in no benchmark harness. Run them from the workspace:
+//! The workload of gradlab's speed benches, which `cargo bench` at the
+//! root runs (criterion is a dev-dependency, so depending on `gradlab`
+//! pulls in no benchmark harness):
 //!
 //! ```text
-//! cargo bench -p gradlab-speed --bench train_throughput  # training examples/s
-//! cargo bench -p gradlab-speed --bench matmul            # GFLOP/s of the MLP's products
-//! cargo bench -p gradlab-speed --bench train_step        # forward + backward per request
-//! cargo bench -p gradlab-speed --bench optim_step        # one optimizer step vs a memcpy
+//! cargo bench                          # all four
+//! cargo bench --bench train_throughput # training examples/s
+//! cargo bench --bench matmul           # GFLOP/s of the MLP's products
+//! cargo bench --bench train_step       # forward + backward per request
+//! cargo bench --bench optim_step       # one optimizer step vs a memcpy
 //! ```
 //!
 //! Every bench measures the one workload its peers (`benches/peers/`)
 //! measure, pinned here rather than taken from a default that can move:
 //! [`MLP_SIZES`] with ReLU and softmax cross-entropy, and for training the
-//! whole [`train_config`] written out. `tests/workloads.rs` checks each
-//! bench's documentation, and each peer's model, against it.
+//! whole [`train_config`] written out. `tests/bench_workloads.rs` checks
+//! each bench's documentation, and each peer's model, against it.
 
 use gradlab::train::{Privacy, TrainConfig};
 

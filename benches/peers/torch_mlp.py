@@ -8,7 +8,7 @@ Prints steady-state training examples/second per (optimizer, batch size), skippi
 Set up once (the PyTorch package is large):
     python3 -m venv /tmp/peer && /tmp/peer/bin/pip install torch numpy
 Run it next to gradlab's own benchmark, in the same session, and compare ratios:
-    /tmp/peer/bin/python crates/speed/benches/peers/torch_mlp.py --data-dir datasets/mnist --threads 2
+    /tmp/peer/bin/python benches/peers/torch_mlp.py --data-dir datasets/mnist --threads 2
 """
 import argparse
 import gzip

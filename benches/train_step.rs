@@ -7,14 +7,18 @@
 //! Each step runs inside rayon's pool, as `Trainer::step` does.
 //!
 //! ```text
-//! cargo bench -p gradlab-speed --bench train_step
+//! cargo bench --bench train_step
 //! ```
+
+// Each bench uses part of the pinned workload.
+#[allow(dead_code)]
+mod workload;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gradlab::autodiff::{Activation, GradRequest, Tape};
 use gradlab::layers::{Mlp, Mode, Module};
 use gradlab::tensor::{rng, Tensor};
-use gradlab_speed::MLP_SIZES;
+use workload::MLP_SIZES;
 
 fn train_step(c: &mut Criterion) {
     let mlp = Mlp::new(&MLP_SIZES, Activation::Relu, 0).unwrap();

@@ -8,7 +8,7 @@ size), skipping warm-up steps (which include compilation). This is the fastest p
 
 Set up once:  python3 -m venv /tmp/peer && /tmp/peer/bin/pip install "jax[cpu]" optax numpy
 Run next to gradlab's own benchmark, in the same session, and compare ratios:
-    /tmp/peer/bin/python crates/speed/benches/peers/jax_mlp.py --data-dir datasets/mnist --threads 2
+    /tmp/peer/bin/python benches/peers/jax_mlp.py --data-dir datasets/mnist --threads 2
 """
 import argparse
 import gzip

@@ -15,8 +15,12 @@
 //! a bandwidth).
 //!
 //! ```text
-//! cargo bench -p gradlab-speed --bench optim_step -- --warm-up-time 1 --measurement-time 3
+//! cargo bench --bench optim_step -- --warm-up-time 1 --measurement-time 3
 //! ```
+
+// Each bench uses part of the pinned workload.
+#[allow(dead_code)]
+mod workload;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -24,7 +28,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gradlab::optim::{Optimizer, Param, Statistics};
 use gradlab::tensor::{rng, Tensor};
-use gradlab_speed::param_shapes;
+use workload::param_shapes;
 
 fn optim_step(c: &mut Criterion) {
     let shapes = param_shapes();

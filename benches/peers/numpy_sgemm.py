@@ -6,7 +6,7 @@ an MLP 784-512-512-10 at batch 128 multiplies, and for square sizes, with 1 and 
 Run it back to back with gradlab's matmul bench in the same session and compare ratios.
 
 Set up once:  python3 -m venv /tmp/peer && /tmp/peer/bin/pip install numpy threadpoolctl
-Run:          /tmp/peer/bin/python crates/speed/benches/peers/numpy_sgemm.py
+Run:          /tmp/peer/bin/python benches/peers/numpy_sgemm.py
 """
 import statistics
 import time

@@ -15,7 +15,7 @@ Set up once (scratch virtualenv, never the test suite):
     python3 -m venv /tmp/peer && /tmp/peer/bin/pip install numpy torch \
         --index-url https://download.pytorch.org/whl/cpu
 Run, e.g. for seeds 0-2, back to back with gradlab and the JAX peer:
-    /tmp/peer/bin/python crates/speed/benches/peers/speedrun_torch.py --optimizer adam --lr 0.003 \
+    /tmp/peer/bin/python benches/peers/speedrun_torch.py --optimizer adam --lr 0.003 \
         --warmup 100 --batch-size 256 --epochs 2 --width 512 --seed 0
 """
 import argparse

@@ -14,7 +14,7 @@ until the first evaluation at or above --target.
 Set up once (scratch virtualenv, never the test suite):
     python3 -m venv /tmp/peer && /tmp/peer/bin/pip install "jax[cpu]" optax numpy
 Run, e.g. for seeds 0-2, back to back with gradlab and the PyTorch peer:
-    /tmp/peer/bin/python crates/speed/benches/peers/speedrun_jax.py --optimizer adam --lr 0.003 \
+    /tmp/peer/bin/python benches/peers/speedrun_jax.py --optimizer adam --lr 0.003 \
         --warmup 100 --batch-size 256 --epochs 2 --width 512 --seed 0
 """
 import argparse

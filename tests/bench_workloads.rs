@@ -1,12 +1,15 @@
 //! Each bench measures the model its documentation names, and each peer
-//! script runs that model too: the workload is pinned in `gradlab_speed`,
+//! script runs that model too: the workload is pinned in `benches/workload.rs`,
 //! and these tests fail when a bench or a peer drifts from it.
+
+#[path = "../benches/workload.rs"]
+mod workload;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use gradlab::train::Trainer;
-use gradlab_speed::{model_name, param_shapes, train_config, MLP_SIZES};
+use workload::{model_name, param_shapes, train_config, MLP_SIZES};
 
 fn benches() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches")
@@ -80,8 +83,7 @@ fn every_bench_names_the_pinned_model_and_takes_no_default() {
 #[test]
 fn the_training_benches_build_the_documented_model() {
     let mnist =
-        gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist"))
-            .unwrap();
+        gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist")).unwrap();
     let limited = |d: &gradlab::data::Dataset| d.clone().limit(512);
     let trainer = Trainer::new(
         train_config("sgd(lr=0.1)", 128, None),

@@ -12,7 +12,7 @@ Run by hand in a scratch virtualenv on a quiet machine (never by the test
 suite):
 
     python3 -m venv /tmp/opacus && /tmp/opacus/bin/pip install torch opacus numpy
-    /tmp/opacus/bin/python crates/speed/benches/peers/opacus_dp_mnist.py --lr 4 --batch-size 1024 --epochs 15 --seed 0
+    /tmp/opacus/bin/python benches/peers/opacus_dp_mnist.py --lr 4 --batch-size 1024 --epochs 15 --seed 0
 
 It prints, per epoch, the training seconds (evaluation excluded), the test
 accuracy and ε, as gradlab's example does.
