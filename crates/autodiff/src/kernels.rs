@@ -7,26 +7,22 @@
 use gradlab_tensor::parallel;
 use gradlab_tensor::simd::vectorized;
 
-use crate::ops::activation::Activation;
-
-/// Runs `body` with `f` as a constant: each arm of the `match` gets its own
-/// copy of `body`, in which a loop calling [`Activation::apply`] or
-/// [`Activation::derivative`] has no branch on the kind per element and
-/// vectorizes.
-#[inline(always)]
-fn specialized<R>(f: Activation, mut body: impl FnMut(Activation) -> R) -> R {
-    match f {
-        Activation::Relu => body(Activation::Relu),
-        Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
-        Activation::Tanh => body(Activation::Tanh),
-        Activation::Sigmoid => body(Activation::Sigmoid),
-        Activation::Gelu => body(Activation::Gelu),
-    }
+/// An element-wise function of several kinds, as the loops below apply it
+/// (the activations of `ops/activation.rs`).
+pub(crate) trait Pointwise: Copy + Sync {
+    /// f(x).
+    fn apply(self, x: f32) -> f32;
+    /// f′(x), given x and y = f(x).
+    fn derivative(self, x: f32, y: f32) -> f32;
+    /// Runs `body` with `self` as a constant: one copy of `body` per kind,
+    /// in which a loop calling `apply` or `derivative` has no branch on the
+    /// kind per element and vectorizes.
+    fn specialized<R>(self, body: impl FnMut(Self) -> R) -> R;
 }
 
 /// `x ← f(x)` for every element.
-pub(crate) fn activate(f: Activation, xs: &mut [f32]) {
-    specialized(f, |f| {
+pub(crate) fn activate(f: impl Pointwise, xs: &mut [f32]) {
+    f.specialized(|f| {
         parallel::chunks_mut(xs, |_, c| c.iter_mut().for_each(|x| *x = f.apply(*x)));
     });
 }
@@ -34,14 +30,14 @@ pub(crate) fn activate(f: Activation, xs: &mut [f32]) {
 /// `out = dy ⊙ f′(x)`, given x and y = f(x) (for ReLU, tanh and sigmoid, y
 /// may stand in for x: f′ reads only y, or only the sign of x).
 pub(crate) fn activation_derivative(
-    f: Activation,
+    f: impl Pointwise,
     dy: &[f32],
     x: &[f32],
     y: &[f32],
     out: &mut [f32],
 ) {
     assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
-    specialized(f, |f| {
+    f.specialized(|f| {
         parallel::chunks_mut(out, |at, o| {
             let inputs = dy[at..].iter().zip(&x[at..]).zip(&y[at..]);
             for (o, ((&d, &x), &y)) in o.iter_mut().zip(inputs) {

@@ -618,6 +618,32 @@ fn numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
+/// A compared rule's specs are the optimizer's canonical form of them.
+impl registry::Series {
+    /// The canonical spec with the tuned base rate replaced by `rate` and
+    /// `extra` keys (each preceded by a comma) added.
+    ///
+    /// # Panics
+    /// If that spec is invalid: a tuned configuration that does not parse,
+    /// or bad `extra` keys.
+    pub fn spec_with(&self, rate: f64, extra: &str) -> String {
+        let spec = format!(
+            "{}({}={rate:e}{}{extra})",
+            self.name,
+            self.rate_key(),
+            self.rest()
+        );
+        Optimizer::from_spec(&spec)
+            .unwrap_or_else(|e| panic!("the spec {spec} is invalid: {e}"))
+            .to_string()
+    }
+
+    /// The canonical spec at the tuned configuration.
+    pub fn spec(&self) -> String {
+        self.spec_with(self.rate(), "")
+    }
+}
+
 impl OptimizerState {
     /// Puts a state back together from its header and its tensors, given as
     /// `(name, shape, data)`. Every moment the header's spec needs for every

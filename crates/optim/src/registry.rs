@@ -171,29 +171,6 @@ pub struct Series {
 }
 
 impl Series {
-    /// The canonical spec with the tuned base rate replaced by `rate` and
-    /// `extra` keys (each preceded by a comma) added.
-    ///
-    /// # Panics
-    /// If that spec is invalid: a tuned configuration that does not parse,
-    /// or bad `extra` keys.
-    pub fn spec_with(&self, rate: f64, extra: &str) -> String {
-        let spec = format!(
-            "{}({}={rate:e}{}{extra})",
-            self.name,
-            self.rate_key(),
-            self.rest()
-        );
-        crate::Optimizer::from_spec(&spec)
-            .unwrap_or_else(|e| panic!("the spec {spec} is invalid: {e}"))
-            .to_string()
-    }
-
-    /// The canonical spec at the tuned configuration.
-    pub fn spec(&self) -> String {
-        self.spec_with(self.rate(), "")
-    }
-
     /// The tuned base rate.
     pub fn rate(&self) -> f64 {
         let (_, value) = self.first().split_once('=').unwrap_or_default();
@@ -615,7 +592,11 @@ impl<R: TensorRule> DynRule for R {
 
     fn parse(&mut self, keys: &mut Keys<'_>) -> Result<(), SpecError> {
         for h in R::TABLE {
-            keys.value(h.name, (h.field)(self), h.range)?;
+            if let Some(value) = keys.take(h.name) {
+                (h.field)(self)
+                    .set(value, h.range)
+                    .map_err(|expected| keys.bad(h.name, value, &expected))?;
+            }
         }
         TensorRule::options(self).check.map_err(|(key, expected)| {
             let value = self.value(key).unwrap_or_default();

@@ -24,8 +24,6 @@
 
 use std::fmt;
 
-use crate::hyperparameters::HyperValue;
-
 /// A spec string that does not describe an optimizer. The message names the
 /// valid choices.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -238,7 +236,7 @@ impl<'s> Keys<'s> {
 
     /// Removes and returns the value of `key`, remembering that the key is
     /// valid here.
-    fn take(&mut self, key: &'static str) -> Option<&'s str> {
+    pub(crate) fn take(&mut self, key: &'static str) -> Option<&'s str> {
         if !self.asked.contains(&key) {
             self.asked.push(key);
         }
@@ -281,21 +279,6 @@ impl<'s> Keys<'s> {
         match value.parse::<f64>() {
             Ok(x) if range.contains(x) => Ok(Some(x)),
             _ => Err(self.bad(key, value, range.describe())),
-        }
-    }
-
-    /// Sets `field` from `key` if it is given (a rule's hyperparameter).
-    pub fn value(
-        &mut self,
-        key: &'static str,
-        field: &mut dyn HyperValue,
-        range: Range,
-    ) -> Result<(), SpecError> {
-        match self.take(key) {
-            None => Ok(()),
-            Some(value) => field
-                .set(value, range)
-                .map_err(|expected| self.bad(key, value, &expected)),
         }
     }
 

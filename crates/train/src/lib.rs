@@ -52,8 +52,8 @@ pub mod checkpoint;
 mod config;
 mod csv_log;
 mod error;
+mod fit;
 mod helpers;
-mod memory;
 pub mod tape;
 mod trainer;
 
@@ -63,7 +63,6 @@ pub use config::{
 };
 pub use csv_log::{CsvLog, COLUMNS};
 pub use error::TrainError;
+pub use fit::FitOptions;
 pub use tape::{privatize_tape, FromTape, TapeParams};
-pub use trainer::{
-    EpochMetrics, Evaluation, Event, FitOptions, StepInfo, Task, Trainer, DIVERGENCE_FACTOR,
-};
+pub use trainer::{EpochMetrics, Evaluation, Event, StepInfo, Task, Trainer, DIVERGENCE_FACTOR};

@@ -14,7 +14,7 @@
 
 use gradlab_tensor::Tensor;
 
-use crate::kernels;
+use crate::kernels::{self, Pointwise};
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
@@ -97,6 +97,28 @@ impl Activation {
 }
 
 /// An activation is an op of its own: `y = f(x)`.
+/// The kernels' view of an activation (`kernels.rs` runs it fast).
+impl Pointwise for Activation {
+    fn apply(self, x: f32) -> f32 {
+        Activation::apply(self, x)
+    }
+
+    fn derivative(self, x: f32, y: f32) -> f32 {
+        Activation::derivative(self, x, y)
+    }
+
+    #[inline(always)]
+    fn specialized<R>(self, mut body: impl FnMut(Activation) -> R) -> R {
+        match self {
+            Activation::Relu => body(Activation::Relu),
+            Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
+            Activation::Tanh => body(Activation::Tanh),
+            Activation::Sigmoid => body(Activation::Sigmoid),
+            Activation::Gelu => body(Activation::Gelu),
+        }
+    }
+}
+
 impl Op for Activation {
     type Saved = ();
 

@@ -82,9 +82,10 @@ mod atomic_dir;
 mod resume;
 mod state;
 
+pub use crate::trainer::DataIdentity;
 pub use atomic_dir::{Checkpoints, Disk, FileWriter};
 pub(crate) use state::RunState;
-pub use state::{DataIdentity, STATE_VERSION};
+pub use state::STATE_VERSION;
 
 /// The files of a checkpoint.
 const MODEL: &str = "model.safetensors";

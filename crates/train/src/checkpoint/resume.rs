@@ -10,9 +10,10 @@ use gradlab_layers::{load_weights, read_tensors};
 use gradlab_optim::{Optimizer, OptimizerState};
 
 use super::atomic_dir::{complete_steps, generations};
-use super::state::{standardization, DataIdentity, RunState, STATE_VERSION};
+use super::state::{standardization, RunState, STATE_VERSION};
 use super::{Checkpoint, MODEL, OPTIMIZER, STATE};
 use crate::tape::FromTape;
+use crate::trainer::DataIdentity;
 use crate::{TrainError, Trainer};
 
 impl Checkpoint {

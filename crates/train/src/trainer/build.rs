@@ -10,11 +10,12 @@ use gradlab_layers::{Mlp, Mode, Model};
 use gradlab_optim::{GaussianMechanism, Optimizer, RdpAccountant};
 
 use super::evaluate::chance_loss;
+use super::memory;
 use super::{Private, Task, Trainer, DIVERGENCE_FACTOR};
 use crate::config::{default_optimizer, parse_activation, DEFAULT_OPTIMIZER};
 use crate::helpers::catch_quietly;
 use crate::tape::FromTape;
-use crate::{memory, Privacy, TrainConfig, TrainError};
+use crate::{Privacy, TrainConfig, TrainError};
 
 impl Trainer {
     /// A fresh run of `config` on `train`, evaluated on `test`, training

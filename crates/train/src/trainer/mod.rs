@@ -9,21 +9,22 @@
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use gradlab_autodiff::{GradRequest, NoiseScale, Tape};
 use gradlab_data::{Batches, Dataset, Targets};
 use gradlab_layers::Model;
 use gradlab_optim::{GaussianMechanism, Optimizer, RdpAccountant};
 
-use crate::checkpoint::DataIdentity;
 use crate::{Privacy, TrainConfig, TrainError};
 
 mod build;
+mod epochs;
 mod evaluate;
-mod fit;
+mod identity;
+mod memory;
 mod step;
+
+pub use identity::DataIdentity;
 
 use build::epoch_steps;
 pub(crate) use evaluate::EVAL_BATCH;
@@ -159,21 +160,6 @@ pub enum Event<'a> {
     Step(&'a StepInfo),
     /// An epoch finished and was evaluated.
     Epoch(&'a EpochMetrics),
-}
-
-/// How [`Trainer::fit`] runs: where it writes, and when it stops early.
-#[derive(Clone, Debug, Default)]
-pub struct FitOptions {
-    /// The checkpoint directory: a checkpoint after every epoch, and one at
-    /// an interrupt (see [`checkpoint`](crate::checkpoint)).
-    pub save: Option<PathBuf>,
-    /// Per-step and per-epoch rows go to this CSV file: a new file for a new
-    /// run, the continued log for a resumed one.
-    pub log: Option<PathBuf>,
-    /// Set this flag (from a Ctrl-C handler, say) to stop at the next step
-    /// boundary: the run is saved if `save` is set, and `fit` returns
-    /// [`TrainError::Interrupted`].
-    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// A model, its optimizer and its data, and how far training has come.

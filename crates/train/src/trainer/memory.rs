@@ -32,7 +32,7 @@ pub(crate) fn check_mlp(
 ) -> Result<(), TrainError> {
     let parameters = parameters(sizes).unwrap_or(u64::MAX);
     let widths = sizes.iter().fold(0u64, |n, &w| n.saturating_add(w as u64));
-    let activations = (batch.max(crate::trainer::EVAL_BATCH) as u64)
+    let activations = (batch.max(super::EVAL_BATCH) as u64)
         .saturating_mul(widths)
         .saturating_mul(ACTIVATION_COPIES);
     check(parameters, activations, moments, squares, moment_note)

@@ -1,5 +1,4 @@
-//! Training loops: an epoch, up to a step, and the whole run with its log
-//! and checkpoints.
+//! Training loops: an epoch, and up to a step.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -7,9 +6,8 @@ use std::time::Instant;
 use gradlab_autodiff::NoiseScale;
 use gradlab_data::Batches;
 
-use super::{EpochMetrics, Event, FitOptions, StepInfo, Trainer};
-use crate::checkpoint::Checkpoints;
-use crate::{CsvLog, TrainError};
+use super::{EpochMetrics, Event, StepInfo, Trainer};
+use crate::TrainError;
 
 impl Trainer {
     /// Trains the rest of the current epoch (all of the next one, unless
@@ -52,7 +50,7 @@ impl Trainer {
 
     /// [`train_epoch`](Trainer::train_epoch), returning
     /// [`TrainError::Interrupted`] before a step if `stop` is set.
-    fn run_epoch(
+    pub(crate) fn run_epoch(
         &mut self,
         stop: Option<&AtomicBool>,
         on_event: &mut dyn FnMut(Event),
@@ -142,100 +140,5 @@ impl Trainer {
             on_event(Event::Step(&info));
         }
         Ok(seen)
-    }
-
-    /// Trains the remaining epochs, logging and checkpointing as `options`
-    /// says. A diverging run stops with [`TrainError::Diverged`], an
-    /// interrupted one with [`TrainError::Interrupted`] after saving; in
-    /// both cases the checkpoint directory holds the last good checkpoint.
-    pub fn fit(
-        &mut self,
-        options: &FitOptions,
-        on_event: &mut dyn FnMut(Event),
-    ) -> Result<Vec<EpochMetrics>, TrainError> {
-        // Everything that could fail at the end of the first epoch is
-        // checked before it starts.
-        let checkpoints = match &options.save {
-            Some(dir) => {
-                let c = Checkpoints::open(dir)?;
-                c.check_continues(self)?;
-                Some(c)
-            }
-            None => None,
-        };
-        let mut last_saved = match &checkpoints {
-            Some(c) => c.latest()?.map(|c| c.path().to_path_buf()),
-            None => None,
-        };
-        let mut log = match &options.log {
-            Some(path) if self.steps_done > 0 => Some(CsvLog::resume(path, self.steps_done)?),
-            Some(path) => Some(CsvLog::create(path)?),
-            None => None,
-        };
-        if let (Some(c), true) = (&checkpoints, self.epochs_done() >= self.config.epochs) {
-            // A complete run has nothing to train; a new directory still
-            // gets its checkpoint.
-            c.save(self)?;
-        }
-        let mut all = Vec::new();
-        while self.epochs_done() < self.config.epochs {
-            let mut log_err = None;
-            let result = self.run_epoch(options.stop.as_deref(), &mut |e| {
-                if let (Some(log), Event::Step(s)) = (&mut log, &e) {
-                    if let Err(err) = log.step(s) {
-                        log_err.get_or_insert(err);
-                    }
-                }
-                on_event(e)
-            });
-            if let Some(err) = log_err {
-                return Err(err);
-            }
-            if let Some(log) = &mut log {
-                log.flush()?;
-            }
-            match result {
-                Ok(metrics) => {
-                    if let Some(log) = &mut log {
-                        log.epoch(&metrics)?;
-                    }
-                    if let Some(c) = &checkpoints {
-                        last_saved = Some(c.save(self)?);
-                    }
-                    all.push(metrics);
-                }
-                Err(TrainError::Interrupted { step, epoch, .. }) => {
-                    let saved = match &checkpoints {
-                        Some(c) => {
-                            c.save(self)?;
-                            Some(c.dir().to_path_buf())
-                        }
-                        None => None,
-                    };
-                    return Err(TrainError::Interrupted { step, epoch, saved });
-                }
-                Err(TrainError::Diverged {
-                    step,
-                    epoch,
-                    what,
-                    loss,
-                    limit,
-                    hint,
-                    ..
-                }) => {
-                    return Err(TrainError::Diverged {
-                        step,
-                        epoch,
-                        what,
-                        loss,
-                        limit,
-                        hint,
-                        checkpoint: last_saved,
-                    })
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(all)
     }
 }
