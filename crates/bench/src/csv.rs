@@ -9,8 +9,8 @@
 use crate::options::Settings;
 use crate::run::{RunRecord, RunSpec};
 
-/// The columns of `runs.csv`: one row per run and checkpoint.
-pub const RUN_COLUMNS: [&str; 24] = [
+/// The columns every file starts with: what the run was.
+const RUN: [&str; 10] = [
     "experiment",
     "job",
     "series",
@@ -21,6 +21,10 @@ pub const RUN_COLUMNS: [&str; 24] = [
     "batch_size",
     "seed",
     "loss_scale",
+];
+
+/// The columns of `runs.csv`: one row per run and checkpoint.
+pub const RUN_COLUMNS: [&str; 24] = after_run([
     "budget",
     "checkpoint",
     "examples_seen",
@@ -35,7 +39,7 @@ pub const RUN_COLUMNS: [&str; 24] = [
     "epsilon",
     "wall_s",
     "examples_per_s",
-];
+]);
 
 /// The columns of `runs.csv` that measure time, and so differ between two
 /// runs of the same sweep; all the others are reproducible bit for bit.
@@ -45,40 +49,27 @@ pub const TIMING_COLUMNS: [&str; 2] = ["wall_s", "examples_per_s"];
 /// the run first reached it (`status` "reached"), or "not reached" by the
 /// end of its budget, or "diverged" before reaching it. `train_s` (seconds
 /// of training by then, evaluations excluded) is its one timing column.
-pub const TARGET_COLUMNS: [&str; 15] = [
-    "experiment",
-    "job",
-    "series",
-    "param",
-    "workload",
-    "trial",
-    "optimizer",
-    "batch_size",
-    "seed",
-    "loss_scale",
-    "target",
-    "status",
-    "examples_seen",
-    "steps",
-    "train_s",
-];
+pub const TARGET_COLUMNS: [&str; 15] =
+    after_run(["target", "status", "examples_seen", "steps", "train_s"]);
 
 /// The columns of `curves.csv`: one row per run and curve point.
-pub const CURVE_COLUMNS: [&str; 13] = [
-    "experiment",
-    "job",
-    "series",
-    "param",
-    "workload",
-    "trial",
-    "optimizer",
-    "batch_size",
-    "seed",
-    "loss_scale",
-    "examples_seen",
-    "steps",
-    "train_loss",
-];
+pub const CURVE_COLUMNS: [&str; 13] = after_run(["examples_seen", "steps", "train_loss"]);
+
+/// [`RUN`]'s columns, then `rest`.
+const fn after_run<const N: usize, const M: usize>(rest: [&'static str; N]) -> [&'static str; M] {
+    assert!(M == RUN.len() + N, "the columns add up");
+    let mut columns = [""; M];
+    let mut i = 0;
+    while i < M {
+        columns[i] = if i < RUN.len() {
+            RUN[i]
+        } else {
+            rest[i - RUN.len()]
+        };
+        i += 1;
+    }
+    columns
+}
 
 fn opt(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()

@@ -16,6 +16,7 @@ use gradlab_layers::CheckpointError;
 use serde::{Deserialize, Serialize};
 
 use crate::csv;
+use crate::experiments::Experiment;
 use crate::options::{Options, Settings};
 use crate::report;
 use crate::run::{self, Data, DataSets, RunRecord, RunSpec};
@@ -113,14 +114,14 @@ pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Vec<RunSpec> {
     settings
         .experiments
         .iter()
-        .flat_map(|&e| {
-            let mine: Vec<&RunRecord> = records
-                .iter()
-                .filter(|r| r.spec.experiment == e.name())
-                .collect();
-            e.follow_up(settings, &mine)
-        })
+        .flat_map(|&e| e.follow_up(settings, &of(e, records)))
         .collect()
+}
+
+/// The records of experiment `e` among `records`, in their order.
+fn of<'a>(e: &dyn Experiment, records: &'a [RunRecord]) -> Vec<&'a RunRecord> {
+    let mine = records.iter().filter(|r| r.spec.experiment == e.name());
+    mine.collect()
 }
 
 /// The command that runs the benchmark: `optim_bench`'s, to which a
@@ -250,15 +251,12 @@ pub fn run_job(
             }
             later = follow_ups(&settings, &records);
             let total = first.len() + later.len();
-            match later.get(job - first.len()) {
-                Some(spec) => spec,
-                None => {
-                    return Err(BenchError::Options(format!(
-                        "--job {job}: the sweep has {total} runs, numbered 0 to {}",
-                        total.saturating_sub(1)
-                    )))
-                }
-            }
+            later.get(job - first.len()).ok_or_else(|| {
+                BenchError::Options(format!(
+                    "--job {job}: the sweep has {total} runs, numbered 0 to {}",
+                    total.saturating_sub(1)
+                ))
+            })?
         }
     };
     write_sweep_file(out, options, Some(&data.mnist))?;
@@ -288,10 +286,11 @@ pub fn sweep(
         examples: plan.iter().map(examples).sum(),
     });
     if let Some(data) = &mut data {
-        let mut records = Vec::with_capacity(plan.len());
-        for (job, spec) in plan.iter().enumerate() {
-            records.push(one(job, spec, data, out, progress)?);
-        }
+        let records = plan
+            .iter()
+            .enumerate()
+            .map(|(job, spec)| one(job, spec, data, out, progress))
+            .collect::<Result<Vec<_>, _>>()?;
         let later = follow_ups(&settings, &records);
         if !later.is_empty() {
             progress(Progress::Sweep {
@@ -418,6 +417,8 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     let settings = sweep.options.resolve()?;
     let first = plan(&settings);
     let (mut records, mut missing) = read_records(dir, &first, 0)?;
+    // Until the planned runs are all there, the runs chosen from their
+    // results are missing too, uncounted.
     let mut total = first.len();
     if missing.is_empty() {
         let later = follow_ups(&settings, &records);
@@ -425,9 +426,6 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
         let (more, absent) = read_records(dir, &later, first.len())?;
         records.extend(more);
         missing = absent;
-    } else if settings.experiments.iter().any(|e| e.chooses_runs()) {
-        // The runs chosen from these results are missing too, uncounted.
-        total = first.len();
     }
     if let Some(&first_missing) = missing.first() {
         let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
@@ -454,14 +452,7 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     let sections: Vec<report::Section> = settings
         .experiments
         .iter()
-        .map(|&e| {
-            let mine: Vec<&RunRecord> = refs
-                .iter()
-                .copied()
-                .filter(|r| r.spec.experiment == e.name())
-                .collect();
-            e.section(&settings, &mine)
-        })
+        .map(|&e| e.section(&settings, &of(e, &records)))
         .collect();
     let diverged = records.iter().filter(|r| r.diverged_at.is_some()).count();
     let train_seconds: f64 = records
@@ -469,7 +460,7 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
         .filter_map(|r| r.checkpoints.iter().rev().find_map(|c| c.metrics.as_ref()))
         .map(|m| m.train_seconds)
         .fold(0.0, |a, b| a + b);
-    let summary = summary(&sweep, &settings, records.len(), diverged, train_seconds);
+    let summary = summary(&sweep, records.len(), diverged, train_seconds);
     outputs.push((
         "report.md".into(),
         report::document(&settings, &summary, &sections),
@@ -490,14 +481,8 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     })
 }
 
-fn summary(
-    sweep: &SweepFile,
-    settings: &Settings,
-    runs: usize,
-    diverged: usize,
-    train_seconds: f64,
-) -> String {
-    let args = shell_words(&sweep.options.to_args());
+/// The report's opening: the command, the runs and the data.
+fn summary(sweep: &SweepFile, runs: usize, diverged: usize, train_seconds: f64) -> String {
     let data = match &sweep.data {
         Some(d) => format!(
             "{} training and {} test examples from `{}`",
@@ -510,8 +495,8 @@ fn summary(
     format!(
         "`cargo run --release --example optim_bench -- {}`{}: {runs} runs ({diverged} \
          diverged) on {data}; {} s of training in all (evaluations excluded, summed over runs).",
-        args,
-        if settings.quick {
+        shell_words(&sweep.options.to_args()),
+        if sweep.options.quick {
             " (the quick subset)"
         } else {
             ""

@@ -94,52 +94,32 @@ impl Options {
     /// The options as command-line flags, such that parsing them gives these
     /// options back.
     pub fn to_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        let mut push = |flag: &str, value: String| {
-            args.push(format!("--{flag}"));
-            args.push(value);
-        };
-        push("experiment", self.experiment.join(","));
-        if let Some(dir) = &self.data_dir {
-            push("data-dir", dir.display().to_string());
-        }
-        if let Some(h) = &self.hidden {
-            push("hidden", join(h));
-        }
-        let counts = [
-            ("seeds", self.seeds),
-            ("limit", self.limit),
-            ("test-limit", self.test_limit),
-            ("budget", self.budget),
-            ("checkpoints", self.checkpoints),
-            ("batch-size", self.batch_size),
+        let count = |n: Option<usize>| n.map(|n| n.to_string());
+        let flags = [
+            ("experiment", Some(join(&self.experiment))),
+            (
+                "data-dir",
+                self.data_dir.as_ref().map(|d| d.display().to_string()),
+            ),
+            ("hidden", self.hidden.as_deref().map(join)),
+            ("seeds", count(self.seeds)),
+            ("limit", count(self.limit)),
+            ("test-limit", count(self.test_limit)),
+            ("budget", count(self.budget)),
+            ("checkpoints", count(self.checkpoints)),
+            ("batch-size", count(self.batch_size)),
+            ("batch-sizes", self.batch_sizes.as_deref().map(join)),
+            ("only", self.only.as_deref().map(join)),
+            ("targets", self.targets.as_deref().map(join)),
+            ("workloads", self.workloads.as_deref().map(join)),
+            ("trials", count(self.trials)),
+            ("confirm-seeds", count(self.confirm_seeds)),
         ];
-        for (flag, value) in counts {
-            if let Some(n) = value {
-                push(flag, n.to_string());
-            }
-        }
-        if let Some(b) = &self.batch_sizes {
-            push("batch-sizes", join(b));
-        }
-        if let Some(only) = &self.only {
-            push("only", only.join(","));
-        }
-        if let Some(t) = &self.targets {
-            let t: Vec<String> = t.iter().map(f64::to_string).collect();
-            push("targets", t.join(","));
-        }
-        if let Some(w) = &self.workloads {
-            push("workloads", w.join(","));
-        }
-        for (flag, value) in [
-            ("trials", self.trials),
-            ("confirm-seeds", self.confirm_seeds),
-        ] {
-            if let Some(n) = value {
-                push(flag, n.to_string());
-            }
-        }
+        let mut args: Vec<String> = flags
+            .into_iter()
+            .filter_map(|(flag, value)| Some([format!("--{flag}"), value?]))
+            .flatten()
+            .collect();
         if self.quick {
             args.push("--quick".into());
         }
@@ -174,12 +154,9 @@ impl Options {
         if hidden.is_empty() || hidden.contains(&0) {
             return bad(format!("--hidden: widths must be positive, got {hidden:?}"));
         }
-        let seeds = self.seeds.unwrap_or(if quick { 2 } else { 3 });
-        if seeds == 0 {
-            return bad("--seeds must be at least 1".into());
-        }
         let train_limit = self.limit.or(quick.then_some(10_000));
         for (flag, value) in [
+            ("--seeds", self.seeds),
             ("--limit", train_limit),
             ("--test-limit", self.test_limit),
             ("--budget", self.budget),
@@ -191,76 +168,61 @@ impl Options {
             }
         }
         let batch_sizes = self.batch_sizes.clone().unwrap_or_else(|| {
-            if quick {
-                vec![16, 64, 256, 1024]
-            } else {
-                vec![16, 32, 64, 128, 256, 512, 1024]
-            }
+            pick(
+                quick,
+                vec![16, 32, 64, 128, 256, 512, 1024],
+                vec![16, 64, 256, 1024],
+            )
         });
         if batch_sizes.is_empty() || batch_sizes.contains(&0) {
             return bad(format!(
                 "--batch-sizes must be positive, got {batch_sizes:?}"
             ));
         }
-        if let Some(only) = &self.only {
-            for name in only {
-                let tuned = registry::series().iter().any(|t| t.label == name);
-                if let Err(e) = Optimizer::from_spec(name).map(|_| ()).or_else(|e| {
-                    if tuned {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                }) {
-                    return bad(format!("--only: {e}"));
-                }
+        let series = registry::series();
+        for name in self.only.iter().flatten() {
+            let tuned = series.iter().any(|t| t.label == name);
+            if let (Err(e), false) = (Optimizer::from_spec(name), tuned) {
+                return bad(format!("--only: {e}"));
             }
         }
-        let targets = self.targets.clone().unwrap_or_else(|| {
-            if quick {
-                vec![0.9, 0.93, 0.95]
-            } else {
-                vec![0.97, 0.98, 0.983]
-            }
-        });
+        let targets = self
+            .targets
+            .clone()
+            .unwrap_or_else(|| pick(quick, vec![0.97, 0.98, 0.983], vec![0.9, 0.93, 0.95]));
         if targets.is_empty() || !targets.iter().all(|&t| t > 0.0 && t <= 1.0) {
             return bad(format!(
                 "--targets: test accuracies in (0, 1], got {targets:?}"
             ));
         }
-        let workloads = match &self.workloads {
-            None => workloads(),
-            Some(names) => {
-                let mut chosen = Vec::new();
-                for name in names {
-                    match workload(name) {
-                        Some(w) if !chosen.contains(&w) => chosen.push(w),
-                        Some(_) => {}
-                        None => {
-                            let known: Vec<String> =
-                                workloads().into_iter().map(|w| w.name).collect();
-                            return bad(format!(
-                                "--workloads: no workload '{name}'; the workloads are {}",
-                                known.join(", ")
-                            ));
-                        }
-                    }
+        let mut chosen = Vec::new();
+        for name in self.workloads.iter().flatten() {
+            match workload(name) {
+                Some(w) if !chosen.contains(&w) => chosen.push(w),
+                Some(_) => {}
+                None => {
+                    let known: Vec<String> = workloads().into_iter().map(|w| w.name).collect();
+                    return bad(format!(
+                        "--workloads: no workload '{name}'; the workloads are {}",
+                        known.join(", ")
+                    ));
                 }
-                if chosen.is_empty() {
-                    return bad("--workloads: name at least one workload".into());
-                }
-                chosen
             }
-        };
-        let trials = self.trials.unwrap_or(if quick { 5 } else { 10 });
-        let confirm_seeds = self.confirm_seeds.unwrap_or(5);
+        }
+        if self.workloads.is_some() && chosen.is_empty() {
+            return bad("--workloads: name at least one workload".into());
+        }
+        let workloads = self.workloads.as_ref().map_or_else(workloads, |_| chosen);
+        let (trials, confirm_seeds) = (
+            self.trials.unwrap_or(pick(quick, 10, 5)),
+            self.confirm_seeds.unwrap_or(5),
+        );
         for (flag, value) in [("--trials", trials), ("--confirm-seeds", confirm_seeds)] {
             if value == 0 {
                 return bad(format!("{flag} must be at least 1"));
             }
         }
         if experiments.iter().any(|e| e.name() == "tune") {
-            let series = registry::series();
             for name in self.only.iter().flatten() {
                 let rule = series
                     .iter()
@@ -284,7 +246,7 @@ impl Options {
             quick,
             data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
             hidden,
-            seeds: (0..seeds as u64).collect(),
+            seeds: (0..self.seeds.unwrap_or(pick(quick, 3, 2)) as u64).collect(),
             train_limit,
             test_limit: self.test_limit,
             budget: self.budget,
@@ -347,6 +309,11 @@ impl Settings {
         }
     }
 
+    /// `full`, or `quick` for the `--quick` subset.
+    pub fn pick<T>(&self, full: T, quick: T) -> T {
+        pick(self.quick, full, quick)
+    }
+
     /// Whether runs of the optimizer named `name` (`adam`, `sgd`, …) are
     /// part of the sweep.
     pub fn keeps(&self, name: &str) -> bool {
@@ -369,13 +336,22 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
+/// `full`, or `quick_value` for the `--quick` subset.
+fn pick<T>(quick: bool, full: T, quick_value: T) -> T {
+    if quick {
+        quick_value
+    } else {
+        full
+    }
+}
+
 /// The names `--experiment` takes, each with its title in `--help`.
 fn experiment_names() -> PossibleValuesParser {
-    let names = EXPERIMENTS.map(|e| PossibleValue::new(e.name()).help(e.title()));
+    let names = EXPERIMENTS.map(|e| PossibleValue::new(e.name()).help(e.about().title));
     PossibleValuesParser::new(names.into_iter().chain([PossibleValue::new("all")]))
 }
 
-fn join(values: &[usize]) -> String {
-    let parts: Vec<String> = values.iter().map(usize::to_string).collect();
+fn join<T: ToString>(values: &[T]) -> String {
+    let parts: Vec<String> = values.iter().map(T::to_string).collect();
     parts.join(",")
 }

@@ -352,20 +352,9 @@ pub fn execute(
     let b = spec.batch_size;
     let total = spec.total_steps();
     let workload = spec.workload();
-    let config = TrainConfig {
-        hidden: spec.hidden.clone(),
-        standardize: workload.as_ref().is_some_and(|w| w.standardize),
-        optimizer: spec.optimizer.clone(),
-        batch_size: b,
-        seed: spec.seed,
-        loss_scale: spec.loss_scale,
-        // Every step of an ordinary run sees exactly B examples; a private
-        // run's Poisson batches are B on average.
-        drop_last: spec.privacy.is_none(),
-        privacy: spec.privacy,
-        ..TrainConfig::default()
-    };
-    let steps_per_epoch = match config.privacy {
+    // Every step of an ordinary run sees exactly B examples; a private
+    // run's Poisson batches are B on average.
+    let steps_per_epoch = match spec.privacy {
         Some(_) => data.train.len().div_ceil(b),
         None => data.train.len() / b,
     } as u64;
@@ -376,8 +365,16 @@ pub fn execute(
         )));
     }
     let config = TrainConfig {
+        hidden: spec.hidden.clone(),
+        standardize: workload.as_ref().is_some_and(|w| w.standardize),
+        optimizer: spec.optimizer.clone(),
+        batch_size: b,
+        seed: spec.seed,
+        loss_scale: spec.loss_scale,
+        drop_last: spec.privacy.is_none(),
+        privacy: spec.privacy,
         epochs: total.div_ceil(steps_per_epoch) as usize,
-        ..config
+        ..TrainConfig::default()
     };
     let (train, test) = (data.train.clone(), data.test.clone());
     let mut trainer = match &workload {
@@ -402,7 +399,15 @@ pub fn execute(
     let mut stops: Vec<u64> = marks.iter().chain(&curve_marks).copied().collect();
     stops.sort_unstable();
     stops.dedup();
-    let mut checkpoints = Vec::with_capacity(marks.len());
+    // Every checkpoint, without metrics until the run gets there.
+    let mut checkpoints: Vec<Checkpoint> = marks
+        .iter()
+        .map(|&steps| Checkpoint {
+            examples: steps * b as u64,
+            steps,
+            metrics: None,
+        })
+        .collect();
     let mut curve = Vec::with_capacity(curve_marks.len());
     // Sums since the last checkpoint (`window`) and the last curve point.
     let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
@@ -443,39 +448,27 @@ pub fn execute(
             });
             (point_loss, point_steps) = (0.0, 0);
         }
-        if marks.binary_search(&step).is_ok() {
+        if let Ok(k) = marks.binary_search(&step) {
             let test = trainer.evaluate_test();
-            let test_loss = test.loss;
             // Weights can grow without bound while every batch loss stays
             // below the trainer's limit; a test loss above it is the same
             // divergence seen one step later.
-            if trainer.diverges(test_loss) {
+            if trainer.diverges(test.loss) {
                 diverged_at = Some(step);
                 break;
             }
-            checkpoints.push(Checkpoint {
-                examples: step * b as u64,
-                steps: step,
-                metrics: Some(Metrics {
-                    train_loss: window_loss / window_steps as f64,
-                    test_loss,
-                    test_accuracy: test.accuracy,
-                    test_rmse: test.rmse,
-                    lr,
-                    noise: noise.take(),
-                    train_seconds: seconds,
-                    epsilon: trainer.epsilon(),
-                }),
+            checkpoints[k].metrics = Some(Metrics {
+                train_loss: window_loss / window_steps as f64,
+                test_loss: test.loss,
+                test_accuracy: test.accuracy,
+                test_rmse: test.rmse,
+                lr,
+                noise: noise.take(),
+                train_seconds: seconds,
+                epsilon: trainer.epsilon(),
             });
             (window_loss, window_steps) = (0.0, 0);
         }
-    }
-    for &s in &marks[checkpoints.len()..] {
-        checkpoints.push(Checkpoint {
-            examples: s * b as u64,
-            steps: s,
-            metrics: None,
-        });
     }
     Ok(RunRecord {
         job,

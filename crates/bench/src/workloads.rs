@@ -49,10 +49,7 @@ impl Goal {
 
     /// Whether `a` is a better value than `b`.
     pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            Goal::Accuracy => a > b,
-            Goal::Rmse => a < b,
-        }
+        self.reaches(a, b) && a != b
     }
 }
 
@@ -136,6 +133,11 @@ pub fn mlp(hidden: &[usize], activation: Activation) -> MakeModel {
 
 /// The built-in workloads, in report order.
 fn builtin() -> Vec<Workload> {
+    let budget = |examples, checkpoints, test| Budget {
+        examples,
+        checkpoints,
+        test,
+    };
     let mnist =
         |name: &str, about: &str, model, targets: [f64; 2], quick_targets: [f64; 2]| Workload {
             name: name.into(),
@@ -147,16 +149,8 @@ fn builtin() -> Vec<Workload> {
             goal: Goal::Accuracy,
             targets: targets.into(),
             quick_targets: quick_targets.into(),
-            full: Budget {
-                examples: 122_880,
-                checkpoints: 12,
-                test: None,
-            },
-            quick: Budget {
-                examples: 15_360,
-                checkpoints: 6,
-                test: Some(2_000),
-            },
+            full: budget(122_880, 12, None),
+            quick: budget(15_360, 6, Some(2_000)),
         };
     let digits = |file: &'static str| {
         let dir = repository_dir("datasets/digits");
@@ -189,16 +183,8 @@ fn builtin() -> Vec<Workload> {
             goal: Goal::Accuracy,
             targets: vec![0.95, 0.965],
             quick_targets: vec![0.9, 0.95],
-            full: Budget {
-                examples: 28_800,
-                checkpoints: 20,
-                test: None,
-            },
-            quick: Budget {
-                examples: 14_400,
-                checkpoints: 10,
-                test: None,
-            },
+            full: budget(28_800, 20, None),
+            quick: budget(14_400, 10, None),
         },
         Workload {
             name: "regression".into(),
@@ -213,16 +199,8 @@ fn builtin() -> Vec<Workload> {
             goal: Goal::Rmse,
             targets: vec![0.25, 0.17],
             quick_targets: vec![0.35, 0.25],
-            full: Budget {
-                examples: 81_920,
-                checkpoints: 16,
-                test: None,
-            },
-            quick: Budget {
-                examples: 16_384,
-                checkpoints: 8,
-                test: None,
-            },
+            full: budget(81_920, 16, None),
+            quick: budget(16_384, 8, None),
         },
     ]
 }

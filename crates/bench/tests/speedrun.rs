@@ -3,9 +3,9 @@
 //! recipe for a default is the shortest whose every seed *ends* at or above
 //! it.
 
-use gradlab_bench::experiments::speedrun::{self, Recipe};
+use gradlab_bench::experiments::speedrun::{self, Recipe, Speedrun};
 use gradlab_bench::run::{Checkpoint, Metrics, RunRecord};
-use gradlab_bench::{Options, Settings};
+use gradlab_bench::{Experiment, Options, Settings};
 
 fn settings() -> Settings {
     Options {
@@ -18,7 +18,8 @@ fn settings() -> Settings {
 
 /// A run of `recipe` on `seed` with checkpoints `(accuracy, seconds)`.
 fn run(recipe: &Recipe, seed: u64, curve: &[(f64, f64)]) -> RunRecord {
-    let mut spec = speedrun::plan(&settings())
+    let mut spec = Speedrun
+        .plan(&settings())
         .into_iter()
         .find(|s| s.series == recipe.label())
         .expect("the recipe is planned");
@@ -74,7 +75,7 @@ fn the_fastest_recipe_on_every_seed_and_the_shortest_that_ends_above_the_target(
         records.push(run(fragile, seed, &[(0.98, 1.5), (end, 4.0)]));
     }
     let refs: Vec<&RunRecord> = records.iter().collect();
-    let text = speedrun::section(&settings(), &refs).markdown;
+    let text = Speedrun.section(&settings(), &refs).markdown;
     let row = |r: &Recipe| {
         text.lines()
             .find(|l| l.starts_with(&format!("| {} |", r.label())))
@@ -130,7 +131,7 @@ fn the_fastest_recipe_on_every_seed_and_the_shortest_that_ends_above_the_target(
 #[test]
 fn every_recipe_runs_whole_epochs_of_full_batches_on_ten_seeds() {
     let settings = settings();
-    let plan = speedrun::plan(&settings);
+    let plan = Speedrun.plan(&settings);
     let recipes = speedrun::recipes(&settings);
     assert_eq!(plan.len(), recipes.len() * speedrun::SEEDS as usize);
     for r in &recipes {

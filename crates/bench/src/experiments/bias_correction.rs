@@ -10,7 +10,7 @@ use std::fmt::Write;
 use gradlab_optim::{Correction, RunningAverage};
 use gradlab_tensor::{rng, Tensor};
 
-use crate::experiments::{line, summary, Experiment};
+use crate::experiments::{summary, About, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, OutputFile, Section, Table};
@@ -20,32 +20,6 @@ use crate::stats::mean;
 /// The experiment.
 #[derive(Debug)]
 pub struct BiasCorrection;
-
-impl Experiment for BiasCorrection {
-    fn name(&self) -> &'static str {
-        "bias-correction"
-    }
-
-    fn title(&self) -> &'static str {
-        "Bias correction of running averages"
-    }
-
-    fn claim(&self) -> &'static str {
-        "slides \"Bias Correction\": the plain moving average started at 0 is biased \
-             toward 0 for t < N; the cumulative mean (1/t) is unbiased but fails to track a \
-             moving average for t ≫ N; the 1/min(N, t) form and the published Adam \
-             correction do both."
-    }
-
-    /// None: the averages run on a simulated signal, not on training runs.
-    fn plan(&self, _: &Settings) -> Vec<RunSpec> {
-        Vec::new()
-    }
-
-    fn section(&self, settings: &Settings, _: &[&RunRecord]) -> Section {
-        section(settings)
-    }
-}
 
 /// The averages' length N.
 pub const N: f64 = 20.0;
@@ -160,93 +134,92 @@ fn means(errs: &[SeedErrors; 4]) -> [(f64, Option<f64>, f64); 4] {
         .map(|(start, lag, end)| (mean(start), lag.as_ref().map(|l| mean(l)), mean(end)))
 }
 
-/// The section: table, plot, the traces as CSV, and the reading.
-pub fn section(settings: &Settings) -> Section {
-    let mut s = Section::new(&BiasCorrection);
-    s.paragraph(&format!(
-        "Signal: x_t = {BEFORE} + noise for t ≤ {CHANGE}, then {AFTER} + noise up to t = {STEPS}, \
-         the noise N(0, {NOISE}²) drawn from each seed; each average has N = {N} \
-         (β = 1 − 1/N = {}). Errors are |x̃_t − level|, averaged over the steps named and \
-         over {} seeds. No training: these are the optim crate's `RunningAverage` updates \
-         themselves.",
-        1.0 - 1.0 / N,
-        settings.seeds.len()
-    ));
-    let errs = seed_errors(&settings.seeds);
-    let mut table = Table::new(&[
-        "correction",
-        "error over the first N steps",
-        "steps to cover 90 % of the change",
-        "error over the last N steps",
-    ]);
-    for ((_, name), (start, lag, end)) in CORRECTIONS.iter().zip(&errs) {
-        table.row(vec![
-            name.to_string(),
-            summary(start, num),
-            lag.as_ref()
-                .map_or("not within the signal".into(), |l| summary(l, num)),
-            summary(end, num),
-        ]);
+impl Experiment for BiasCorrection {
+    fn about(&self) -> About {
+        About {
+            name: "bias-correction",
+            title: "Bias correction of running averages",
+            claim: "slides \"Bias Correction\": the plain moving average started at 0 is biased \
+                    toward 0 for t < N; the cumulative mean (1/t) is unbiased but fails to track \
+                    a moving average for t ≫ N; the 1/min(N, t) form and the published Adam \
+                    correction do both.",
+            budget: (0, 0),
+            checkpoints: (8, 4),
+        }
     }
-    s.table(
-        "Mean absolute error of each average over seeds (lower is better): mean ± the \
-         half-width of its 95 % t-interval (standard deviation):",
-        &table,
-    );
 
-    let trace = simulate(settings.seeds[0]);
-    let t = |i: usize| (i + 1) as f64;
-    let mut series = vec![
-        Series {
-            label: "x_t".into(),
-            points: trace
-                .signal
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| (t(i), f64::from(x)))
-                .collect(),
-            color: 7,
-            style: Style::Markers,
-        },
-        line(
-            "level",
-            trace
-                .truth
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| (t(i), f64::from(x)))
-                .collect(),
-            7,
-        ),
-    ];
-    for (c, ((_, name), est)) in CORRECTIONS.iter().zip(&trace.estimates).enumerate() {
-        let points = est
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| (t(i), f64::from(x)))
-            .collect();
-        series.push(line(*name, points, c));
+    /// None: the averages run on a simulated signal, not on training runs.
+    fn plan(&self, _: &Settings) -> Vec<RunSpec> {
+        Vec::new()
     }
-    let panel = Panel {
-        title: format!("N = {N}, seed {}", settings.seeds[0]),
-        x_label: "step t".into(),
-        y_label: "estimate x̃_t".into(),
-        x_scale: Scale::Linear,
-        y_scale: Scale::Linear,
-        series,
-    };
-    s.plot(
-        "bias-correction.svg",
-        "the four running averages of a noisy step signal",
-        plot::svg("Bias correction: the four running averages", &[panel], 1),
-    );
-    s.files.push(OutputFile {
-        name: "bias-correction.csv".into(),
-        contents: traces_csv(&settings.seeds),
-    });
-    s.paragraph("The traces of every seed are in `bias-correction.csv`.");
-    s.reading(&reading(&means(&errs)));
-    s
+
+    /// The table, the plot, the traces as CSV, and the reading.
+    fn section(&self, settings: &Settings, _: &[&RunRecord]) -> Section {
+        let mut s = Section::new(self);
+        s.paragraph(&format!(
+            "Signal: x_t = {BEFORE} + noise for t ≤ {CHANGE}, then {AFTER} + noise up to \
+             t = {STEPS}, the noise N(0, {NOISE}²) drawn from each seed; each average has \
+             N = {N} (β = 1 − 1/N = {}). Errors are |x̃_t − level|, averaged over the steps \
+             named and over {} seeds. No training: these are the optim crate's \
+             `RunningAverage` updates themselves.",
+            1.0 - 1.0 / N,
+            settings.seeds.len()
+        ));
+        let errs = seed_errors(&settings.seeds);
+        let mut table = Table::new(&[
+            "correction",
+            "error over the first N steps",
+            "steps to cover 90 % of the change",
+            "error over the last N steps",
+        ]);
+        for ((_, name), (start, lag, end)) in CORRECTIONS.iter().zip(&errs) {
+            table.row(vec![
+                name.to_string(),
+                summary(start, num),
+                lag.as_ref()
+                    .map_or("not within the signal".into(), |l| summary(l, num)),
+                summary(end, num),
+            ]);
+        }
+        s.table(
+            "Mean absolute error of each average over seeds (lower is better): mean ± the \
+             half-width of its 95 % t-interval (standard deviation):",
+            &table,
+        );
+
+        let trace = simulate(settings.seeds[0]);
+        let steps = |values: &[f32]| -> Vec<(f64, f64)> {
+            let points = values.iter().enumerate();
+            points
+                .map(|(i, &x)| ((i + 1) as f64, f64::from(x)))
+                .collect()
+        };
+        let mut series = vec![
+            Series::new("x_t", steps(&trace.signal), 7, Style::Markers),
+            Series::new("level", steps(&trace.truth), 7, Style::Line),
+        ];
+        for (c, ((_, name), est)) in CORRECTIONS.iter().zip(&trace.estimates).enumerate() {
+            series.push(Series::new(*name, steps(est), c, Style::Line));
+        }
+        let panel = Panel::new(
+            format!("N = {N}, seed {}", settings.seeds[0]),
+            ("step t", Scale::Linear),
+            ("estimate x̃_t", Scale::Linear),
+            series,
+        );
+        s.plot(
+            "bias-correction.svg",
+            "the four running averages of a noisy step signal",
+            plot::svg("Bias correction: the four running averages", &[panel], 1),
+        );
+        s.files.push(OutputFile {
+            name: "bias-correction.csv".into(),
+            contents: traces_csv(&settings.seeds),
+        });
+        s.paragraph("The traces of every seed are in `bias-correction.csv`.");
+        s.reading(&reading(&means(&errs)));
+        s
+    }
 }
 
 /// Every seed's signal and averages, one row per seed and step.

@@ -6,49 +6,17 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    budget, canonical, cell, curve_gap, curve_series, final_test_loss, final_values, group,
-    mean_curve, tuned, with_seeds, Config, Experiment,
+    budget, canonical, curve_gap, curve_series, final_cell, final_test_loss, group, loss_panel,
+    mean_curve, run_spec, tuned, with_seeds, About, Experiment,
 };
 use crate::options::Settings;
-use crate::plot::{self, Panel, Scale};
+use crate::plot;
 use crate::report::{loss, num, pct, power, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 
 /// The experiment.
 #[derive(Debug)]
 pub struct EpsToSgd;
-
-impl Experiment for EpsToSgd {
-    fn name(&self) -> &'static str {
-        "eps-to-sgd"
-    }
-
-    fn title(&self) -> &'static str {
-        "Adam with η = ε·η₀ tends to SGD"
-    }
-
-    fn claim(&self) -> &'static str {
-        "slide \"Decoupling η from ε\": with η = ε·η₀ the update is \
-             η₀/(1 + √s/ε)·g̃, which becomes SGD (on the averaged gradient) as ε → ∞; \
-             the optimal ε is sometimes large."
-    }
-
-    fn budget(&self, quick: bool) -> usize {
-        if quick {
-            20480
-        } else {
-            122880
-        }
-    }
-
-    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
-        plan(settings)
-    }
-
-    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        section(settings, records)
-    }
-}
 
 /// The values of ε.
 pub const EPSILONS: [f64; 6] = [1e-8, 1e-4, 1e-2, 1.0, 1e2, 1e4];
@@ -58,135 +26,122 @@ const SGD: &str = "sgd_ema";
 /// The name of the Adam series.
 const ADAM: &str = "adam_eta0";
 
-/// `adam_eta0` for every ε and `sgd_ema`, both with step η₀ = `sgd_ema`'s
-/// tuned rate and the same gradient average N_g.
-pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let sgd = tuned(SGD);
-    let eta0 = sgd.rate();
-    let mut configs = Vec::new();
-    if settings.keeps(ADAM) {
-        for eps in EPSILONS {
-            configs.push(Config {
-                series: ADAM.into(),
-                param: Some(eps),
-                optimizer: canonical(&format!(
-                    "{ADAM}(eta0={eta0:e},eps={eps:e},n_g=10,n_s=1000)"
-                )),
-                batch_size: settings.batch_size,
-                loss_scale: 1.0,
-            });
+impl Experiment for EpsToSgd {
+    fn about(&self) -> About {
+        About {
+            name: "eps-to-sgd",
+            title: "Adam with η = ε·η₀ tends to SGD",
+            claim: "slide \"Decoupling η from ε\": with η = ε·η₀ the update is \
+                    η₀/(1 + √s/ε)·g̃, which becomes SGD (on the averaged gradient) as ε → ∞; \
+                    the optimal ε is sometimes large.",
+            budget: (122880, 20480),
+            checkpoints: (8, 4),
         }
     }
-    if settings.keeps(SGD) {
-        configs.push(Config {
-            series: SGD.into(),
-            param: None,
-            optimizer: sgd.spec(),
-            batch_size: settings.batch_size,
-            loss_scale: 1.0,
-        });
+
+    /// `adam_eta0` for every ε and `sgd_ema`, both with step η₀ =
+    /// `sgd_ema`'s tuned rate and the same gradient average N_g.
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        let sgd = tuned(SGD);
+        let eta0 = sgd.rate();
+        let run = |series, optimizer, param| RunSpec {
+            param,
+            ..run_spec(self, settings, series, optimizer, settings.batch_size)
+        };
+        let mut runs = Vec::new();
+        if settings.keeps(ADAM) {
+            for eps in EPSILONS {
+                let spec = format!("{ADAM}(eta0={eta0:e},eps={eps:e},n_g=10,n_s=1000)");
+                runs.push(run(ADAM, canonical(&spec), Some(eps)));
+            }
+        }
+        if settings.keeps(SGD) {
+            runs.push(run(SGD, sgd.spec(), None));
+        }
+        with_seeds(settings, runs)
     }
-    with_seeds(&EpsToSgd, settings, configs)
-}
 
-/// One row of the table.
-struct Row {
-    eps: Option<f64>,
-    final_loss: Option<f64>,
-    gap: Option<f64>,
-}
-
-/// The table, the plot and the reading.
-pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(&EpsToSgd);
-    let eta0 = tuned(SGD).rate();
-    s.paragraph(&format!(
-        "`adam_eta0(eta0={eta0},eps=ε,n_g=10,n_s=1000)` and `{}`, batch size {}, {} examples \
-         seen. The lecture's η is ε·η₀: tiny for small ε, while for large ε the step is η₀·g̃ \
-         wherever √s ≪ ε.",
-        tuned(SGD).spec(),
-        settings.batch_size,
-        budget(&EpsToSgd, settings)
-    ));
-    let groups = group(records, |r| (r.series.clone(), r.param.map(f64::to_bits)));
-    let sgd_runs: Vec<&RunRecord> = records
-        .iter()
-        .copied()
-        .filter(|r| r.spec.series == SGD)
-        .collect();
-    let sgd_curve = (!sgd_runs.is_empty()).then(|| mean_curve(&sgd_runs));
-    let sgd_loss = final_test_loss(&sgd_runs);
-    let mut table = Table::new(&[
-        "optimizer",
-        "ε",
-        "η = ε·η₀",
-        "final test loss",
-        "final test accuracy",
-        "final test loss − SGD's",
-        "mean curve gap to SGD",
-    ]);
-    let mut series = Vec::new();
-    let mut rows = Vec::new();
-    for (i, ((name, _), runs)) in groups.iter().enumerate() {
-        let eps = runs[0].spec.param;
-        let final_loss = final_test_loss(runs);
-        let curve = mean_curve(runs);
-        let gap = match (&sgd_curve, eps, final_loss) {
-            (Some(sgd), Some(_), Some(_)) => Some(curve_gap(&curve, sgd)),
-            _ => None,
-        };
-        let diff = match (final_loss, sgd_loss, eps) {
-            (Some(a), Some(b), Some(_)) => num(a - b),
-            _ => "–".into(),
-        };
-        table.row(vec![
-            format!("`{name}`"),
-            eps.map_or("–".into(), power),
-            eps.map_or("–".into(), |e| num(e * eta0)),
-            cell(runs, final_values(runs, |m| m.test_loss), loss),
-            cell(runs, final_values(runs, |m| m.accuracy()), pct),
-            diff,
-            gap.map_or("–".into(), |g| format!("{} %", num(100.0 * g))),
+    /// The table, the plot and the reading.
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        let mut s = Section::new(self);
+        let eta0 = tuned(SGD).rate();
+        s.paragraph(&format!(
+            "`adam_eta0(eta0={eta0},eps=ε,n_g=10,n_s=1000)` and `{}`, batch size {}, {} examples \
+             seen. The lecture's η is ε·η₀: tiny for small ε, while for large ε the step is η₀·g̃ \
+             wherever √s ≪ ε.",
+            tuned(SGD).spec(),
+            settings.batch_size,
+            budget(self, settings)
+        ));
+        let sgd_runs: Vec<&RunRecord> = records
+            .iter()
+            .copied()
+            .filter(|r| r.spec.series == SGD)
+            .collect();
+        let sgd_curve = (!sgd_runs.is_empty()).then(|| mean_curve(&sgd_runs));
+        let sgd_loss = final_test_loss(&sgd_runs);
+        let mut table = Table::new(&[
+            "optimizer",
+            "ε",
+            "η = ε·η₀",
+            "final test loss",
+            "final test accuracy",
+            "final test loss − SGD's",
+            "mean curve gap to SGD",
         ]);
-        let label = match eps {
-            Some(e) => format!("ε = {}", power(e)),
-            None => format!("{SGD} (η₀)"),
-        };
-        series.push(curve_series(label, runs, i));
-        rows.push(Row {
-            eps,
-            final_loss,
-            gap,
-        });
+        let mut series = Vec::new();
+        // ε, the final test loss and the curve gap to SGD of each Adam row.
+        let mut rows = Vec::new();
+        let groups = group(records, |r| (r.series.clone(), r.param.map(f64::to_bits)));
+        for (i, ((name, _), runs)) in groups.iter().enumerate() {
+            let (eps, final_loss) = (runs[0].spec.param, final_test_loss(runs));
+            let gap = match (&sgd_curve, eps, final_loss) {
+                (Some(sgd), Some(_), Some(_)) => Some(curve_gap(&mean_curve(runs), sgd)),
+                _ => None,
+            };
+            let diff = match (eps, final_loss, sgd_loss) {
+                (Some(_), Some(a), Some(b)) => num(a - b),
+                _ => "–".into(),
+            };
+            table.row(vec![
+                format!("`{name}`"),
+                eps.map_or("–".into(), power),
+                eps.map_or("–".into(), |e| num(e * eta0)),
+                final_cell(runs, |m| m.test_loss, loss),
+                final_cell(runs, |m| m.accuracy(), pct),
+                diff,
+                gap.map_or("–".into(), |g| format!("{} %", num(100.0 * g))),
+            ]);
+            let label = eps.map_or(format!("{SGD} (η₀)"), |e| format!("ε = {}", power(e)));
+            series.push(curve_series(label, runs, i));
+            if let Some(eps) = eps {
+                rows.push((eps, final_loss, gap));
+            }
+        }
+        s.table(
+            "Final test metrics (mean over seeds) and the distance to SGD:",
+            &table,
+        );
+        s.plot(
+            "eps-to-sgd.svg",
+            "training loss against examples seen for each ε and for SGD",
+            plot::svg(
+                "Adam with η = ε·η₀ against SGD",
+                &[loss_panel(format!("η₀ = {}", num(eta0)), series)],
+                1,
+            ),
+        );
+        s.reading(&reading(&rows, sgd_loss));
+        s
     }
-    s.table(
-        "Final test metrics (mean over seeds) and the distance to SGD:",
-        &table,
-    );
-    let panel = Panel {
-        title: format!("η₀ = {}", num(eta0)),
-        x_label: "examples seen".into(),
-        y_label: "training loss".into(),
-        x_scale: Scale::Log,
-        y_scale: Scale::Log,
-        series,
-    };
-    s.plot(
-        "eps-to-sgd.svg",
-        "training loss against examples seen for each ε and for SGD",
-        plot::svg("Adam with η = ε·η₀ against SGD", &[panel], 1),
-    );
-    s.reading(&reading(&rows, sgd_loss));
-    s
 }
 
-fn reading(rows: &[Row], sgd_loss: Option<f64>) -> String {
-    let adam: Vec<&Row> = rows.iter().filter(|r| r.eps.is_some()).collect();
+fn reading(adam: &[(f64, Option<f64>, Option<f64>)], sgd_loss: Option<f64>) -> String {
     if adam.is_empty() {
         return "No adam_eta0 runs: `--only` excluded them.".into();
     }
     let mut text = String::new();
-    let gaps: Vec<(f64, f64)> = adam.iter().filter_map(|r| Some((r.eps?, r.gap?))).collect();
+    let gaps: Vec<(f64, f64)> = adam.iter().filter_map(|r| Some((r.0, r.2?))).collect();
     if let (Some(first), Some(last)) = (gaps.first(), gaps.last()) {
         let monotone = gaps.windows(2).all(|w| w[1].1 <= w[0].1);
         let _ = write!(
@@ -208,25 +163,23 @@ fn reading(rows: &[Row], sgd_loss: Option<f64>) -> String {
     }
     let best = adam
         .iter()
-        .filter_map(|r| Some((r.eps?, r.final_loss?)))
+        .filter_map(|r| Some((r.0, r.1?)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    match best {
-        Some((eps, l)) => {
-            let _ = write!(
-                text,
-                "The best ε is {} (final test loss {}{}).",
-                power(eps),
-                loss(l),
-                sgd_loss.map_or(String::new(), |s| format!(", SGD's {}", loss(s)))
-            );
-            if eps >= 1.0 {
-                text.push_str(
-                    " The optimum lies at a large ε, where the update is mostly SGD's: the \
-                     slide's remark that the optimal ε is sometimes large.",
-                );
-            }
-        }
-        None => text.push_str("Every adam_eta0 run diverged."),
+    let Some((eps, l)) = best else {
+        return text + "Every adam_eta0 run diverged.";
+    };
+    let sgd = sgd_loss.map_or(String::new(), |s| format!(", SGD's {}", loss(s)));
+    let _ = write!(
+        text,
+        "The best ε is {} (final test loss {}{sgd}).",
+        power(eps),
+        loss(l)
+    );
+    if eps >= 1.0 {
+        text.push_str(
+            " The optimum lies at a large ε, where the update is mostly SGD's: the slide's \
+             remark that the optimal ε is sometimes large.",
+        );
     }
     text
 }

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use gradlab_optim::{registry, Optimizer, Series as Tuned};
 
 use crate::options::Settings;
-use crate::plot::{Series, Style};
+use crate::plot::{Panel, Scale, Series, Style};
 use crate::report::Section;
-use crate::run::{RunRecord, RunSpec};
+use crate::run::{Metrics, RunRecord, RunSpec};
 use crate::stats::{ci95, mean, std};
 
 pub mod batch_size;
@@ -34,28 +34,31 @@ pub use speedrun::{Recipe, Speedrun};
 pub use tune::{Candidate, Tune};
 pub use variants::Variants;
 
+/// What an experiment is: its names, the claim it tests and the size of its
+/// runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct About {
+    /// The name `--experiment` takes (`batch-size`).
+    pub name: &'static str,
+    /// The section title.
+    pub title: &'static str,
+    /// The slide of the lecture the experiment tests, and its claim.
+    pub claim: &'static str,
+    /// Examples seen by each of its runs, full and `--quick` (0 when each
+    /// run has its own, as `tune`'s workloads and `speedrun`'s recipes do).
+    pub budget: (usize, usize),
+    /// Evaluations of the test set per run, full and `--quick`.
+    pub checkpoints: (usize, usize),
+}
+
 /// One experiment: what it tests, the runs it plans, and its section of
 /// the report.
 pub trait Experiment: Send + Sync + std::fmt::Debug {
-    /// The name `--experiment` takes (`batch-size`).
-    fn name(&self) -> &'static str;
-    /// The section title.
-    fn title(&self) -> &'static str;
-    /// The slide of the lecture the experiment tests, and its claim.
-    fn claim(&self) -> &'static str;
-    /// Examples seen by each of its runs, full or `--quick` (0 when each
-    /// run has its own, as `tune`'s workloads and `speedrun`'s recipes do).
-    fn budget(&self, quick: bool) -> usize {
-        let _ = quick;
-        0
-    }
-    /// Evaluations of the test set per run.
-    fn checkpoints(&self, quick: bool) -> usize {
-        if quick {
-            4
-        } else {
-            8
-        }
+    /// What it is and tests.
+    fn about(&self) -> About;
+    /// The name `--experiment` takes ([`About::name`]).
+    fn name(&self) -> &'static str {
+        self.about().name
     }
     /// Its runs, in job order.
     fn plan(&self, settings: &Settings) -> Vec<RunSpec>;
@@ -100,14 +103,14 @@ pub fn experiment(name: &str) -> Option<&'static dyn Experiment> {
 
 /// Examples seen by each run of `e`: `--budget`, or the experiment's own.
 pub fn budget(e: &dyn Experiment, settings: &Settings) -> usize {
-    settings.budget.unwrap_or_else(|| e.budget(settings.quick))
+    let (full, quick) = e.about().budget;
+    settings.budget.unwrap_or(settings.pick(full, quick))
 }
 
 /// Evaluations per run of `e`: `--checkpoints`, or the experiment's own.
 pub fn checkpoints(e: &dyn Experiment, settings: &Settings) -> usize {
-    settings
-        .checkpoints
-        .unwrap_or_else(|| e.checkpoints(settings.quick))
+    let (full, quick) = e.about().checkpoints;
+    settings.checkpoints.unwrap_or(settings.pick(full, quick))
 }
 
 /// The rule a table calls `label` (a spec name, or a switch of one:
@@ -122,17 +125,6 @@ pub fn tuned(label: &str) -> Tuned {
         .unwrap_or_else(|| panic!("no tuned configuration for {label}"))
 }
 
-/// The canonical spec of a tuned rule with its base rate `rate` and `extra`
-/// keys (each preceded by a comma).
-pub fn tuned_spec(t: &Tuned, rate: f64, extra: &str) -> String {
-    canonical(&t.spec_with(rate, extra))
-}
-
-/// The canonical spec of a tuned rule at its tuned configuration.
-pub fn tuned_at(t: &Tuned) -> String {
-    tuned_spec(t, t.rate(), "")
-}
-
 /// The canonical form of one of the benchmark's own specs.
 ///
 /// # Panics
@@ -143,44 +135,55 @@ pub(crate) fn canonical(spec: &str) -> String {
         .to_string()
 }
 
-/// One configuration of an experiment, before seeds are attached.
-pub(crate) struct Config {
-    pub series: String,
-    pub param: Option<f64>,
-    pub optimizer: String,
-    pub batch_size: usize,
-    pub loss_scale: f32,
+/// A run of `e` on seed 0: `optimizer` at batch size `batch_size`, seeing
+/// `budget` examples and evaluated `checkpoints` times (at most once a
+/// step), on the sweep's MLP, its loss unscaled and not private.
+pub(crate) fn run_spec_sized(
+    e: &dyn Experiment,
+    settings: &Settings,
+    series: impl Into<String>,
+    optimizer: String,
+    batch_size: usize,
+    (budget, checkpoints): (usize, usize),
+) -> RunSpec {
+    RunSpec {
+        experiment: e.name().into(),
+        series: series.into(),
+        param: None,
+        optimizer,
+        batch_size,
+        seed: 0,
+        loss_scale: 1.0,
+        budget,
+        checkpoints: checkpoints.min(budget.div_ceil(batch_size)),
+        hidden: settings.hidden.clone(),
+        privacy: None,
+        workload: None,
+        trial: None,
+    }
 }
 
-/// The runs of `configs` for every seed of `settings`, configuration by
-/// configuration.
-pub(crate) fn with_seeds(
-    experiment: &dyn Experiment,
+/// [`run_spec_sized`] at the experiment's budget and checkpoints
+/// ([`budget`], [`checkpoints`]).
+pub(crate) fn run_spec(
+    e: &dyn Experiment,
     settings: &Settings,
-    configs: Vec<Config>,
-) -> Vec<RunSpec> {
-    let (budget, checkpoints) = (
-        budget(experiment, settings),
-        checkpoints(experiment, settings),
-    );
-    configs
-        .into_iter()
-        .flat_map(|c| {
-            settings.seeds.iter().map(move |&seed| RunSpec {
-                experiment: experiment.name().into(),
-                series: c.series.clone(),
-                param: c.param,
-                optimizer: c.optimizer.clone(),
-                batch_size: c.batch_size,
-                seed,
-                loss_scale: c.loss_scale,
-                budget,
-                checkpoints: checkpoints.min(budget.div_ceil(c.batch_size)),
-                hidden: settings.hidden.clone(),
-                privacy: None,
-                workload: None,
-                trial: None,
-            })
+    series: impl Into<String>,
+    optimizer: String,
+    batch_size: usize,
+) -> RunSpec {
+    let size = (budget(e, settings), checkpoints(e, settings));
+    run_spec_sized(e, settings, series, optimizer, batch_size, size)
+}
+
+/// `runs` for every seed of `settings`, run by run.
+pub(crate) fn with_seeds(settings: &Settings, runs: Vec<RunSpec>) -> Vec<RunSpec> {
+    runs.into_iter()
+        .flat_map(|r| {
+            settings
+                .seeds
+                .iter()
+                .map(move |&seed| RunSpec { seed, ..r.clone() })
         })
         .collect()
 }
@@ -200,6 +203,16 @@ pub(crate) fn group<'a, K: PartialEq + Clone>(
         }
     }
     groups
+}
+
+/// The runs grouped by series ([`group`]).
+pub(crate) fn by_series<'a>(records: &[&'a RunRecord]) -> Vec<(String, Vec<&'a RunRecord>)> {
+    group(records, |r| r.series.clone())
+}
+
+/// The runs grouped by the experiment's parameter ([`group`]).
+pub(crate) fn by_param<'a>(records: &[&'a RunRecord]) -> Vec<(Option<u64>, Vec<&'a RunRecord>)> {
+    group(records, |r| r.param.map(f64::to_bits))
 }
 
 /// The loss curve averaged over runs that share their batch size (and so
@@ -230,17 +243,14 @@ pub(crate) fn curve_series(label: impl Into<String>, runs: &[&RunRecord], color:
     if let Some(examples) = diverged {
         points.push((examples as f64, f64::INFINITY));
     }
-    line(label, points, color)
+    Series::new(label, points, color, Style::Line)
 }
 
-/// A curve as a plot series.
-pub(crate) fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: usize) -> Series {
-    Series {
-        label: label.into(),
-        points,
-        color,
-        style: Style::Line,
-    }
+/// A panel of training-loss curves against examples seen, both axes
+/// logarithmic.
+pub(crate) fn loss_panel(title: impl Into<String>, series: Vec<Series>) -> Panel {
+    let (x, y) = (("examples seen", Scale::Log), ("training loss", Scale::Log));
+    Panel::new(title, x, y, series)
 }
 
 /// The values of `value` at checkpoint `k`, one per run, or `None` if a
@@ -248,7 +258,7 @@ pub(crate) fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: usi
 pub(crate) fn values_at(
     runs: &[&RunRecord],
     k: usize,
-    value: impl Fn(&crate::run::Metrics) -> f64,
+    value: impl Fn(&Metrics) -> f64,
 ) -> Option<Vec<f64>> {
     runs.iter()
         .map(|r| r.checkpoints.get(k)?.metrics.as_ref().map(&value))
@@ -260,7 +270,7 @@ pub(crate) fn values_at(
 pub(crate) fn mean_at(
     runs: &[&RunRecord],
     k: usize,
-    value: impl Fn(&crate::run::Metrics) -> f64,
+    value: impl Fn(&Metrics) -> f64,
 ) -> Option<f64> {
     values_at(runs, k, value).map(|v| mean(&v))
 }
@@ -269,14 +279,10 @@ pub(crate) fn mean_at(
 /// `None` if any diverged.
 pub(crate) fn final_values(
     runs: &[&RunRecord],
-    value: impl Fn(&crate::run::Metrics) -> f64,
+    value: impl Fn(&Metrics) -> f64,
 ) -> Option<Vec<f64>> {
-    let last = runs
-        .iter()
-        .map(|r| r.checkpoints.len())
-        .min()?
-        .checked_sub(1)?;
-    values_at(runs, last, value)
+    let last = runs.iter().map(|r| r.checkpoints.len()).min()?;
+    values_at(runs, last.checked_sub(1)?, value)
 }
 
 /// The mean final test loss of `runs`, `None` if any diverged.
@@ -288,21 +294,15 @@ pub(crate) fn final_test_loss(runs: &[&RunRecord]) -> Option<f64> {
 /// 95 % Student-t interval and the standard deviation (the mean alone for
 /// one seed).
 pub(crate) fn summary(values: &[f64], fmt: fn(f64) -> String) -> String {
-    if values.len() >= 2 {
-        format!(
-            "{} ± {} (sd {})",
-            fmt(mean(values)),
-            fmt(ci95(values)),
-            fmt(std(values))
-        )
-    } else {
-        fmt(mean(values))
+    if values.len() < 2 {
+        return fmt(mean(values));
     }
+    let (m, h, s) = (fmt(mean(values)), fmt(ci95(values)), fmt(std(values)));
+    format!("{m} ± {h} (sd {s})")
 }
 
-/// The seeds' `values` as a table cell: `m ± h (sd s)`, the mean, the
-/// half-width of its 95 % Student-t interval and the standard deviation
-/// (the mean alone for one seed), or "diverged (k/n)".
+/// The seeds' `values` as a table cell: their [`summary`], or
+/// "diverged (k/n)".
 pub(crate) fn cell(
     runs: &[&RunRecord],
     values: Option<Vec<f64>>,
@@ -315,6 +315,15 @@ pub(crate) fn cell(
             format!("diverged ({diverged}/{})", runs.len())
         }
     }
+}
+
+/// The cell of the final values of `value` ([`final_values`], [`cell`]).
+pub(crate) fn final_cell(
+    runs: &[&RunRecord],
+    value: impl Fn(&Metrics) -> f64,
+    fmt: fn(f64) -> String,
+) -> String {
+    cell(runs, final_values(runs, value), fmt)
 }
 
 /// The mean relative gap |a − b|/b between two curves over the examples
@@ -330,10 +339,27 @@ pub(crate) fn curve_gap(a: &[(f64, f64)], b: &[(f64, f64)]) -> f64 {
     mean(&gaps)
 }
 
-/// A run's loss curve as points.
-pub(crate) fn points(r: &RunRecord) -> Vec<(f64, f64)> {
-    r.curve
-        .iter()
-        .map(|p| (p.examples as f64, p.loss))
-        .collect()
+/// The gap between the loss curves of two runs ([`curve_gap`]).
+pub(crate) fn run_gap(a: &RunRecord, b: &RunRecord) -> f64 {
+    let points = |r: &RunRecord| -> Vec<(f64, f64)> {
+        r.curve
+            .iter()
+            .map(|p| (p.examples as f64, p.loss))
+            .collect()
+    };
+    curve_gap(&points(a), &points(b))
+}
+
+/// The smallest and the largest of `xs` (∞ and −∞ for none).
+pub(crate) fn min_max(xs: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    xs.into_iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
+/// `values` joined by `", "`.
+pub(crate) fn join<T: ToString>(values: &[T]) -> String {
+    let parts: Vec<String> = values.iter().map(T::to_string).collect();
+    parts.join(", ")
 }

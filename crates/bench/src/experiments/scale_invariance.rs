@@ -6,11 +6,11 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    budget, cell, curve_gap, curve_series, final_values, group, points, tuned, with_seeds, Config,
-    Experiment,
+    budget, by_param, by_series, curve_series, final_cell, loss_panel, run_gap, run_spec, tuned,
+    with_seeds, About, Experiment,
 };
 use crate::options::Settings;
-use crate::plot::{self, Panel, Scale};
+use crate::plot;
 use crate::report::{loss, num, power, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::mean;
@@ -18,38 +18,6 @@ use crate::stats::mean;
 /// The experiment.
 #[derive(Debug)]
 pub struct ScaleInvariance;
-
-impl Experiment for ScaleInvariance {
-    fn name(&self) -> &'static str {
-        "scale-invariance"
-    }
-
-    fn title(&self) -> &'static str {
-        "Scale invariance of RMSProp and Adam"
-    }
-
-    fn claim(&self) -> &'static str {
-        "slide \"RMSProp Analysis\": scaling the gradient by α scales √s by α too, so \
-             RMSProp's (and Adam's) update does not change and η is dimensionless; SGD's \
-             step scales with α."
-    }
-
-    fn budget(&self, quick: bool) -> usize {
-        if quick {
-            20480
-        } else {
-            122880
-        }
-    }
-
-    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
-        plan(settings)
-    }
-
-    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        section(settings, records)
-    }
-}
 
 /// The loss scales α.
 pub const ALPHAS: [f64; 3] = [1e-3, 1.0, 1e3];
@@ -61,134 +29,138 @@ pub const OPTIMIZERS: [&str; 3] = ["sgd", "rmsprop", "adam"];
 /// (with several seeds, the gap between seeds sets the line).
 const COINCIDE: f64 = 0.01;
 
-/// Every optimizer × α × seed at the fixed batch size.
-pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let mut configs = Vec::new();
-    for name in OPTIMIZERS.into_iter().filter(|n| settings.keeps(n)) {
-        for alpha in ALPHAS {
-            configs.push(Config {
-                series: name.to_string(),
-                param: Some(alpha),
-                optimizer: tuned(name).spec(),
-                batch_size: settings.batch_size,
-                loss_scale: alpha as f32,
+impl Experiment for ScaleInvariance {
+    fn about(&self) -> About {
+        About {
+            name: "scale-invariance",
+            title: "Scale invariance of RMSProp and Adam",
+            claim: "slide \"RMSProp Analysis\": scaling the gradient by α scales √s by α too, \
+                    so RMSProp's (and Adam's) update does not change and η is dimensionless; \
+                    SGD's step scales with α.",
+            budget: (122880, 20480),
+            checkpoints: (8, 4),
+        }
+    }
+
+    /// Every optimizer × α × seed at the fixed batch size.
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        let mut runs = Vec::new();
+        for name in OPTIMIZERS.into_iter().filter(|n| settings.keeps(n)) {
+            for alpha in ALPHAS {
+                runs.push(RunSpec {
+                    param: Some(alpha),
+                    loss_scale: alpha as f32,
+                    ..run_spec(
+                        self,
+                        settings,
+                        name,
+                        tuned(name).spec(),
+                        settings.batch_size,
+                    )
+                });
+            }
+        }
+        with_seeds(settings, runs)
+    }
+
+    /// The table, the plot and the reading.
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        let mut s = Section::new(self);
+        s.paragraph(&format!(
+            "Each optimizer at its tuned rate, batch size {}, {} examples seen, the \
+             differentiated loss multiplied by α (the curves show the unscaled loss). A curve \
+             gap is the mean over the points of a training-loss curve of |ℓ_α − ℓ₁|/ℓ₁, \
+             comparing runs of the same seed; the gap between seeds at α = 1 shows how much \
+             runs differ for reasons other than α.",
+            settings.batch_size,
+            budget(self, settings)
+        ));
+        let others: Vec<f64> = ALPHAS.into_iter().filter(|&a| a != 1.0).collect();
+        let mut header = vec!["optimizer".to_string()];
+        header.extend(ALPHAS.map(|a| format!("final test loss, α = {}", power(a))));
+        header.extend(
+            others
+                .iter()
+                .map(|a| format!("curve gap, α = {}", power(*a))),
+        );
+        header.push("curve gap between seeds, α = 1".into());
+        let mut table = Table::new(&header);
+        let mut panels = Vec::new();
+        let mut outcomes = Vec::new();
+        let both_ran =
+            |a: &RunRecord, b: &RunRecord| a.diverged_at.is_none() && b.diverged_at.is_none();
+        for (name, runs) in by_series(records) {
+            let mut row = vec![format!("`{}`", runs[0].spec.optimizer)];
+            let mut series = Vec::new();
+            for (i, (_, rs)) in by_param(&runs).iter().enumerate() {
+                row.push(final_cell(rs, |m| m.test_loss, loss));
+                let alpha = rs[0].spec.param.unwrap_or(1.0);
+                series.push(curve_series(format!("α = {}", power(alpha)), rs, i));
+            }
+            let at = |alpha: f64| -> Vec<&RunRecord> {
+                let mut rs = runs.clone();
+                rs.retain(|r| r.spec.param == Some(alpha));
+                rs
+            };
+            let reference = at(1.0);
+            // Per α ≠ 1: the mean relative gap of its curves to α = 1, seed
+            // by seed, or `None` if a run diverged.
+            let gaps: Vec<(f64, Option<f64>)> = others
+                .iter()
+                .map(|&alpha| {
+                    let per_seed: Option<Vec<f64>> = at(alpha)
+                        .iter()
+                        .map(|r| {
+                            let base = reference.iter().find(|b| b.spec.seed == r.spec.seed)?;
+                            both_ran(r, base).then(|| run_gap(r, base))
+                        })
+                        .collect();
+                    (alpha, per_seed.filter(|g| !g.is_empty()).map(|g| mean(&g)))
+                })
+                .collect();
+            // How much two seeds' curves differ at α = 1: runs differ that
+            // much for reasons other than α.
+            let pairs: Vec<f64> = reference
+                .iter()
+                .enumerate()
+                .flat_map(|(i, a)| reference[i + 1..].iter().map(move |b| (*a, *b)))
+                .filter(|(a, b)| both_ran(a, b))
+                .map(|(a, b)| run_gap(a, b))
+                .collect();
+            let seed_gap = (!pairs.is_empty()).then(|| mean(&pairs));
+            row.extend(
+                gaps.iter()
+                    .map(|(_, g)| g.map_or("diverged".into(), percent)),
+            );
+            row.push(seed_gap.map_or("–".into(), percent));
+            table.row(row);
+            panels.push(loss_panel(name.clone(), series));
+            outcomes.push(Outcome {
+                name,
+                gaps,
+                seed_gap,
             });
         }
+        s.table(
+            "Final test loss (mean over seeds) per α, and curve gaps (mean over seeds):",
+            &table,
+        );
+        s.plot(
+            "scale-invariance.svg",
+            "training loss against examples seen for each α",
+            plot::svg("Scale invariance: loss × α", &panels, panels.len()),
+        );
+        s.reading(&reading(&outcomes));
+        s
     }
-    with_seeds(&ScaleInvariance, settings, configs)
 }
 
-/// What one optimizer's runs show.
+/// What one optimizer's runs show: per α ≠ 1 the curve gap to α = 1, and
+/// the gap between seeds at α = 1.
 struct Outcome {
     name: String,
-    /// Per α ≠ 1: the mean relative gap of its curves to α = 1, seed by
-    /// seed, or `None` if a run diverged.
     gaps: Vec<(f64, Option<f64>)>,
-    /// The mean relative gap between the curves of two seeds at α = 1: how
-    /// much runs differ for reasons other than α.
     seed_gap: Option<f64>,
-}
-
-/// The table, the plot and the reading.
-pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(&ScaleInvariance);
-    let budget = budget(&ScaleInvariance, settings);
-    s.paragraph(&format!(
-        "Each optimizer at its tuned rate, batch size {}, {budget} examples seen, the \
-         differentiated loss multiplied by α (the curves show the unscaled loss). A curve gap \
-         is the mean over the points of a training-loss curve of |ℓ_α − ℓ₁|/ℓ₁, comparing runs \
-         of the same seed; the gap between seeds at α = 1 shows how much runs differ for \
-         reasons other than α.",
-        settings.batch_size
-    ));
-    let others: Vec<f64> = ALPHAS.into_iter().filter(|&a| a != 1.0).collect();
-    let mut header = vec!["optimizer".to_string()];
-    header.extend(
-        ALPHAS
-            .iter()
-            .map(|a| format!("final test loss, α = {}", power(*a))),
-    );
-    header.extend(
-        others
-            .iter()
-            .map(|a| format!("curve gap, α = {}", power(*a))),
-    );
-    header.push("curve gap between seeds, α = 1".into());
-    let mut table = Table::new(&header);
-    let mut panels = Vec::new();
-    let mut outcomes = Vec::new();
-    for (name, runs) in group(records, |r| r.series.clone()) {
-        let mut row = vec![format!("`{}`", runs[0].spec.optimizer)];
-        let mut series = Vec::new();
-        for (i, (_, rs)) in group(&runs, |r| r.param.map(f64::to_bits))
-            .iter()
-            .enumerate()
-        {
-            row.push(cell(rs, final_values(rs, |m| m.test_loss), loss));
-            let alpha = rs[0].spec.param.unwrap_or(1.0);
-            series.push(curve_series(format!("α = {}", power(alpha)), rs, i));
-        }
-        let at = |alpha: f64| -> Vec<&RunRecord> {
-            runs.iter()
-                .copied()
-                .filter(|r| r.spec.param == Some(alpha))
-                .collect()
-        };
-        let reference = at(1.0);
-        let gaps: Vec<(f64, Option<f64>)> = others
-            .iter()
-            .map(|&alpha| {
-                let scaled = at(alpha);
-                let per_seed: Option<Vec<f64>> = scaled
-                    .iter()
-                    .map(|r| {
-                        let base = reference.iter().find(|b| b.spec.seed == r.spec.seed)?;
-                        (r.diverged_at.is_none() && base.diverged_at.is_none())
-                            .then(|| curve_gap(&points(r), &points(base)))
-                    })
-                    .collect();
-                (alpha, per_seed.filter(|g| !g.is_empty()).map(|g| mean(&g)))
-            })
-            .collect();
-        let pairs: Vec<f64> = reference
-            .iter()
-            .enumerate()
-            .flat_map(|(i, a)| reference[i + 1..].iter().map(move |b| (*a, *b)))
-            .filter(|(a, b)| a.diverged_at.is_none() && b.diverged_at.is_none())
-            .map(|(a, b)| curve_gap(&points(a), &points(b)))
-            .collect();
-        let seed_gap = (!pairs.is_empty()).then(|| mean(&pairs));
-        row.extend(
-            gaps.iter()
-                .map(|(_, g)| g.map_or("diverged".into(), percent)),
-        );
-        row.push(seed_gap.map_or("–".into(), percent));
-        table.row(row);
-        panels.push(Panel {
-            title: name.clone(),
-            x_label: "examples seen".into(),
-            y_label: "training loss".into(),
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-            series,
-        });
-        outcomes.push(Outcome {
-            name,
-            gaps,
-            seed_gap,
-        });
-    }
-    s.table(
-        "Final test loss (mean over seeds) per α, and curve gaps (mean over seeds):",
-        &table,
-    );
-    s.plot(
-        "scale-invariance.svg",
-        "training loss against examples seen for each α",
-        plot::svg("Scale invariance: loss × α", &panels, panels.len()),
-    );
-    s.reading(&reading(&outcomes));
-    s
 }
 
 fn percent(x: f64) -> String {
@@ -223,31 +195,25 @@ fn reading(outcomes: &[Outcome]) -> String {
             .filter(|(_, g)| g.is_none())
             .map(|(a, _)| power(*a))
             .collect();
-        let largest = o.largest_gap().map_or(String::new(), |(a, g)| {
-            format!(
+        let mut what = Vec::new();
+        if !diverged.is_empty() {
+            what.push(format!("diverged at α = {}", diverged.join(", ")));
+        }
+        if let Some((a, g)) = o.largest_gap() {
+            what.push(format!(
                 "its curves at α = {} differ from α = 1 by {}",
                 power(a),
                 percent(g)
-            )
-        });
+            ));
+        }
         let seeds = o.seed_gap.map_or("a single seed".to_string(), |g| {
             format!("two seeds differ by {}", percent(g))
         });
         let _ = write!(
             text,
-            "{}: {}{}{} ({seeds}), so {}. ",
+            "{}: {} ({seeds}), so {}. ",
             o.name,
-            if diverged.is_empty() {
-                String::new()
-            } else {
-                format!("diverged at α = {}", diverged.join(", "))
-            },
-            if diverged.is_empty() || largest.is_empty() {
-                ""
-            } else {
-                "; "
-            },
-            largest,
+            what.join("; "),
             if o.invariant() {
                 "α changes its runs no more than the seed does"
             } else {
@@ -255,10 +221,8 @@ fn reading(outcomes: &[Outcome]) -> String {
             }
         );
     }
-    let adaptive_ok = outcomes
-        .iter()
-        .filter(|o| o.name != "sgd")
-        .all(Outcome::invariant);
+    let adaptive = || outcomes.iter().filter(|o| o.name != "sgd");
+    let adaptive_ok = adaptive().all(Outcome::invariant);
     let sgd_moves = outcomes
         .iter()
         .filter(|o| o.name == "sgd")
@@ -275,11 +239,7 @@ fn reading(outcomes: &[Outcome]) -> String {
              against ε."
         }
     });
-    let adaptive_differ = outcomes
-        .iter()
-        .filter(|o| o.name != "sgd")
-        .any(|o| o.largest_gap().is_some_and(|(_, g)| g > 0.0));
-    if adaptive_ok && adaptive_differ {
+    if adaptive_ok && adaptive().any(|o| o.largest_gap().is_some_and(|(_, g)| g > 0.0)) {
         text.push_str(
             " The adaptive curves are not bitwise equal: 10⁻³ and 10³ are not powers of two, \
              so scaling rounds differently, and ε is added to √s unscaled; training amplifies \

@@ -12,7 +12,7 @@
 //! the two peers (`crates/speed/benches/peers/speedrun_{jax,torch}.py`), to
 //! be run by hand, back to back, on the same machine.
 
-use crate::experiments::{cell, Experiment};
+use crate::experiments::{by_series, cell, min_max, run_spec_sized, About, Experiment};
 use crate::options::Settings;
 use crate::report::{num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
@@ -22,30 +22,6 @@ use gradlab_optim::Optimizer;
 /// The experiment.
 #[derive(Debug)]
 pub struct Speedrun;
-
-impl Experiment for Speedrun {
-    fn name(&self) -> &'static str {
-        "speedrun"
-    }
-
-    fn title(&self) -> &'static str {
-        "Speedrun: the shortest training to 98 % on every seed"
-    }
-
-    fn claim(&self) -> &'static str {
-        "beyond the lecture, what the throughput buys: the recipe (optimizer, η, \
-             warm-up, schedule, batch size, epochs, width) that reaches 98 % test accuracy \
-             on MNIST in the fewest seconds of training on every one of seeds 0–9."
-    }
-
-    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
-        plan(settings)
-    }
-
-    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        section(settings, records)
-    }
-}
 
 /// One recipe of the speedrun.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,11 +91,7 @@ pub const EVALUATIONS_PER_EPOCH: usize = 8;
 /// The target test accuracy: 98 %, or 94 % for the quick subset of 10 000
 /// training examples, which an MLP does not take to 98 % in a few epochs.
 pub fn target(settings: &Settings) -> f64 {
-    if settings.quick {
-        0.94
-    } else {
-        0.98
-    }
+    settings.pick(0.98, 0.94)
 }
 
 /// The recipes: Adam (and NAdam) with a cosine schedule after 100 warm-up
@@ -156,174 +128,170 @@ pub fn recipes(settings: &Settings) -> Vec<Recipe> {
     ]
 }
 
-/// Every recipe on seeds 0–9 (`--only` keeps the recipes of the rules it
-/// names).
-pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let n = settings.train_limit.unwrap_or(60_000);
-    recipes(settings)
-        .into_iter()
-        .filter(|r| settings.keeps(r.rule))
-        .flat_map(|r| {
-            // Whole epochs of full batches, as the trainer takes them.
-            let per_epoch = n / r.batch_size;
-            let budget = settings
-                .budget
-                .unwrap_or(r.epochs * per_epoch * r.batch_size);
-            let checkpoints = settings
-                .checkpoints
-                .unwrap_or(r.epochs * EVALUATIONS_PER_EPOCH);
-            (0..SEEDS).map(move |seed| RunSpec {
-                experiment: Speedrun.name().into(),
-                series: r.label(),
-                param: None,
-                optimizer: r.optimizer_for_run(budget as u64 / r.batch_size as u64),
-                batch_size: r.batch_size,
-                seed,
-                loss_scale: 1.0,
-                budget,
-                checkpoints: checkpoints.min(budget.div_ceil(r.batch_size)),
-                hidden: vec![r.width, r.width],
-                privacy: None,
-                workload: None,
-                trial: None,
-            })
-        })
-        .collect()
-}
-
 /// One recipe's results over its seeds.
 struct Row {
     label: String,
     recipe: Option<Recipe>,
-    spec: RunSpec,
-    /// Seconds of training to the target, one per seed that reached it.
-    seconds: Vec<f64>,
-    seeds: usize,
+    optimizer: String,
+    /// Seconds of training to the target, min, median and max over the
+    /// seeds, when every seed reached it.
+    seconds: Option<(f64, f64, f64)>,
     /// The lowest final accuracy over the seeds (`None` if one diverged).
     worst_final: Option<f64>,
     /// Seconds of the whole run, median over seeds.
     total_seconds: f64,
 }
 
-/// The table, the best recipe, the peers' commands and a reading.
-pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(&Speedrun);
-    if records.is_empty() {
-        s.reading("No runs: `--only` excluded every recipe.");
-        return s;
-    }
-    let target = target(settings);
-    s.paragraph(&format!(
-        "MLP 784-W-W-10 (ReLU), every recipe on seeds 0–{}, evaluated {} times an epoch (not \
-         timed). Time to {} is the seconds of training steps until the first evaluation at or \
-         above it, on this machine; it varies between runs.",
-        SEEDS - 1,
-        EVALUATIONS_PER_EPOCH,
-        pct(target)
-    ));
-    let mut table = Table::new(&[
-        "recipe".to_string(),
-        "optimizer".into(),
-        format!("seeds reaching {}", pct(target)),
-        format!("time to {}: min (s)", pct(target)),
-        "median (s)".into(),
-        "max (s)".into(),
-        "whole run, median (s)".into(),
-        "final test accuracy".into(),
-        "lowest final".into(),
-    ]);
-    let mut rows = Vec::new();
-    for (label, runs) in super::group(records, |r| r.series.clone()) {
-        let seconds: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.time_to(target).map(|t| t.train_seconds))
-            .collect();
-        let finals: Option<Vec<f64>> = runs
-            .iter()
-            .map(|r| r.last().map(|m| m.accuracy()))
-            .collect();
-        let totals: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.last().map(|m| m.train_seconds))
-            .collect();
-        let worst_final = finals
-            .as_ref()
-            .map(|f| f.iter().copied().fold(f64::INFINITY, f64::min));
-        let all = seconds.len() == runs.len();
-        let stat = |f: fn(&[f64]) -> f64| if all { num(f(&seconds)) } else { "—".into() };
-        table.row(vec![
-            label.clone(),
-            format!("`{}`", runs[0].spec.optimizer),
-            format!("{}/{}", seconds.len(), runs.len()),
-            stat(|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
-            stat(median),
-            stat(|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-            num(median(&totals)),
-            cell(&runs, finals.clone(), pct),
-            worst_final.map_or("diverged".into(), pct),
-        ]);
-        rows.push(Row {
-            recipe: recipes(settings).into_iter().find(|r| r.label() == label),
-            label,
-            spec: runs[0].spec.clone(),
-            seconds,
-            seeds: runs.len(),
-            worst_final,
-            total_seconds: median(&totals),
-        });
-    }
-    s.table(
-        "Over seeds 0–9: the time to the target (min, median, max over the seeds, when every \
-         seed reaches it), and the final accuracy, mean ± the half-width of its 95 % \
-         t-interval (standard deviation), and its lowest:",
-        &table,
-    );
-    let best = rows
-        .iter()
-        .filter(|r| r.seconds.len() == r.seeds)
-        .min_by(|a, b| median(&a.seconds).total_cmp(&median(&b.seconds)));
-    let default = rows
-        .iter()
-        .filter(|r| r.worst_final.is_some_and(|w| w >= target))
-        .min_by(|a, b| a.total_seconds.total_cmp(&b.total_seconds));
-    let mut reading = String::new();
-    match best {
-        Some(b) => {
-            reading.push_str(&format!(
-                "The fastest recipe to {} on every seed is **{}** (`{}`): median {} s of \
-                 training, from {} to {} s. ",
-                pct(target),
-                b.label,
-                b.spec.optimizer,
-                num(median(&b.seconds)),
-                num(b.seconds.iter().copied().fold(f64::INFINITY, f64::min)),
-                num(b.seconds.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-            ));
-            if let Some(r) = b.recipe {
-                s.paragraph(&peer_commands(&r, target));
-            }
+impl Experiment for Speedrun {
+    fn about(&self) -> About {
+        About {
+            name: "speedrun",
+            title: "Speedrun: the shortest training to 98 % on every seed",
+            claim: "beyond the lecture, what the throughput buys: the recipe (optimizer, η, \
+                    warm-up, schedule, batch size, epochs, width) that reaches 98 % test \
+                    accuracy on MNIST in the fewest seconds of training on every one of seeds \
+                    0–9.",
+            budget: (0, 0),
+            checkpoints: (8, 4),
         }
-        None => reading.push_str(&format!(
-            "No recipe reaches {} on every seed. ",
-            pct(target)
-        )),
     }
-    match default {
-        Some(d) => reading.push_str(&format!(
-            "The shortest recipe whose every seed *ends* at or above {} is {} ({} s of training, \
-             lowest final accuracy {}).",
-            pct(target),
-            d.label,
-            num(d.total_seconds),
-            pct(d.worst_final.unwrap_or(f64::NAN))
-        )),
-        None => reading.push_str(&format!(
-            "No recipe ends at or above {} on every seed.",
-            pct(target)
-        )),
+
+    /// Every recipe on seeds 0–9 (`--only` keeps the recipes of the rules
+    /// it names).
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        let n = settings.train_limit.unwrap_or(60_000);
+        let recipes = recipes(settings)
+            .into_iter()
+            .filter(|r| settings.keeps(r.rule));
+        recipes
+            .flat_map(|r| {
+                // Whole epochs of full batches, as the trainer takes them.
+                let budget = r.epochs * (n / r.batch_size) * r.batch_size;
+                let budget = settings.budget.unwrap_or(budget);
+                let checkpoints = r.epochs * EVALUATIONS_PER_EPOCH;
+                let size = (budget, settings.checkpoints.unwrap_or(checkpoints));
+                let optimizer = r.optimizer_for_run(budget as u64 / r.batch_size as u64);
+                let run = RunSpec {
+                    hidden: vec![r.width, r.width],
+                    ..run_spec_sized(self, settings, r.label(), optimizer, r.batch_size, size)
+                };
+                (0..SEEDS).map(move |seed| RunSpec {
+                    seed,
+                    ..run.clone()
+                })
+            })
+            .collect()
     }
-    s.reading(&reading);
-    s
+
+    /// The table, the best recipe, the peers' commands and a reading.
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        let mut s = Section::new(self);
+        if records.is_empty() {
+            s.reading("No runs: `--only` excluded every recipe.");
+            return s;
+        }
+        let target = target(settings);
+        s.paragraph(&format!(
+            "MLP 784-W-W-10 (ReLU), every recipe on seeds 0–{}, evaluated {} times an epoch (not \
+             timed). Time to {} is the seconds of training steps until the first evaluation at or \
+             above it, on this machine; it varies between runs.",
+            SEEDS - 1,
+            EVALUATIONS_PER_EPOCH,
+            pct(target)
+        ));
+        let mut table = Table::new(&[
+            "recipe".to_string(),
+            "optimizer".into(),
+            format!("seeds reaching {}", pct(target)),
+            format!("time to {}: min (s)", pct(target)),
+            "median (s)".into(),
+            "max (s)".into(),
+            "whole run, median (s)".into(),
+            "final test accuracy".into(),
+            "lowest final".into(),
+        ]);
+        let mut rows = Vec::new();
+        for (label, runs) in by_series(records) {
+            let seconds: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| Some(r.time_to(target)?.train_seconds))
+                .collect();
+            let finals: Option<Vec<f64>> =
+                runs.iter().map(|r| Some(r.last()?.accuracy())).collect();
+            let totals: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| Some(r.last()?.train_seconds))
+                .collect();
+            let worst_final = finals.as_ref().map(|f| min_max(f.iter().copied()).0);
+            let (lo, hi) = min_max(seconds.iter().copied());
+            let every = (seconds.len() == runs.len()).then(|| (lo, median(&seconds), hi));
+            let stat = |x: fn((f64, f64, f64)) -> f64| every.map_or("—".into(), |t| num(x(t)));
+            table.row(vec![
+                label.clone(),
+                format!("`{}`", runs[0].spec.optimizer),
+                format!("{}/{}", seconds.len(), runs.len()),
+                stat(|t| t.0),
+                stat(|t| t.1),
+                stat(|t| t.2),
+                num(median(&totals)),
+                cell(&runs, finals, pct),
+                worst_final.map_or("diverged".into(), pct),
+            ]);
+            rows.push(Row {
+                recipe: recipes(settings).into_iter().find(|r| r.label() == label),
+                label,
+                optimizer: runs[0].spec.optimizer.clone(),
+                seconds: every,
+                worst_final,
+                total_seconds: median(&totals),
+            });
+        }
+        s.table(
+            "Over seeds 0–9: the time to the target (min, median, max over the seeds, when every \
+             seed reaches it), and the final accuracy, mean ± the half-width of its 95 % \
+             t-interval (standard deviation), and its lowest:",
+            &table,
+        );
+        let best = rows
+            .iter()
+            .filter_map(|r| Some((r, r.seconds?)))
+            .min_by(|(_, a), (_, b)| a.1.total_cmp(&b.1));
+        let mut reading = match best {
+            Some((b, (lo, median, hi))) => {
+                if let Some(r) = b.recipe {
+                    s.paragraph(&peer_commands(&r, target));
+                }
+                format!(
+                    "The fastest recipe to {} on every seed is **{}** (`{}`): median {} s of \
+                     training, from {} to {} s. ",
+                    pct(target),
+                    b.label,
+                    b.optimizer,
+                    num(median),
+                    num(lo),
+                    num(hi),
+                )
+            }
+            None => format!("No recipe reaches {} on every seed. ", pct(target)),
+        };
+        let default = rows
+            .iter()
+            .filter(|r| r.worst_final.is_some_and(|w| w >= target))
+            .min_by(|a, b| a.total_seconds.total_cmp(&b.total_seconds));
+        reading += &match default {
+            Some(d) => format!(
+                "The shortest recipe whose every seed *ends* at or above {} is {} ({} s of \
+                 training, lowest final accuracy {}).",
+                pct(target),
+                d.label,
+                num(d.total_seconds),
+                pct(d.worst_final.unwrap_or(f64::NAN))
+            ),
+            None => format!("No recipe ends at or above {} on every seed.", pct(target)),
+        };
+        s.reading(&reading);
+        s
+    }
 }
 
 /// The commands that time recipe `r` in gradlab and in the peers.

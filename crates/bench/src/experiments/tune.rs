@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use gradlab_optim::search::Dim;
 use gradlab_optim::{registry, search_space};
 
-use crate::experiments::{canonical, cell, group, summary, Experiment};
+use crate::experiments::{canonical, cell, group, run_spec_sized, summary, About, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, Section, Table};
@@ -34,39 +34,6 @@ use crate::workloads::{Goal, Workload};
 /// The experiment.
 #[derive(Debug)]
 pub struct Tune;
-
-impl Experiment for Tune {
-    fn name(&self) -> &'static str {
-        "tune"
-    }
-
-    fn title(&self) -> &'static str {
-        "Optimizers tuned with equal budgets on several workloads"
-    }
-
-    fn claim(&self) -> &'static str {
-        "beyond the lecture, how optimizers compare when each is tuned with the same \
-             number of trials over its own search space (Choi et al. 2019: rankings flip \
-             with the tuning protocol), scored by time to target on several workloads and \
-             summarized by a performance profile (Dolan & Moré 2002, as AlgoPerf does)."
-    }
-
-    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
-        plan(settings)
-    }
-
-    fn chooses_runs(&self) -> bool {
-        true
-    }
-
-    fn follow_up(&self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
-        follow_up(settings, records)
-    }
-
-    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        section(settings, records)
-    }
-}
 
 /// An optimizer as `tune` searches it.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,10 +63,7 @@ pub fn candidates(settings: &Settings) -> Vec<Candidate> {
         .chain(others)
         .filter(|(label, _, _)| settings.keeps(label))
         .filter_map(|(label, name, rest)| {
-            let dims = search_space(name)?;
-            if dims.is_empty() {
-                return None;
-            }
+            let dims = search_space(name).filter(|d| !d.is_empty())?;
             // The entry's own keys stay unless the search sets them.
             let fixed: String = rest
                 .split(',')
@@ -177,36 +141,158 @@ impl Candidate {
     }
 }
 
-/// Every trial: for each workload, each optimizer's K trials on seed 0.
-pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    let candidates = candidates(settings);
-    let mut runs = Vec::new();
-    for w in &settings.workloads {
-        for c in &candidates {
-            for k in 0..settings.trials {
-                runs.push(spec(settings, w, &c.label, c.trial(w, k), Some(k), 0));
+impl Experiment for Tune {
+    fn about(&self) -> About {
+        About {
+            name: "tune",
+            title: "Optimizers tuned with equal budgets on several workloads",
+            claim: "beyond the lecture, how optimizers compare when each is tuned with the same \
+                    number of trials over its own search space (Choi et al. 2019: rankings flip \
+                    with the tuning protocol), scored by time to target on several workloads \
+                    and summarized by a performance profile (Dolan & Moré 2002, as AlgoPerf \
+                    does).",
+            budget: (0, 0),
+            checkpoints: (8, 4),
+        }
+    }
+
+    /// Every trial: for each workload, each optimizer's K trials on seed 0.
+    fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
+        let candidates = candidates(settings);
+        let mut runs = Vec::new();
+        for w in &settings.workloads {
+            for c in &candidates {
+                for k in 0..settings.trials {
+                    runs.push(spec(settings, w, &c.label, c.trial(w, k), Some(k), 0));
+                }
             }
         }
+        runs
     }
-    runs
-}
 
-/// The re-runs of every best trial on seeds 1 to `--confirm-seeds`, from
-/// the records of the trials (all of them, in job order).
-pub fn follow_up(settings: &Settings, trials: &[&RunRecord]) -> Vec<RunSpec> {
-    let mut runs = Vec::new();
-    for ((workload, label), records) in by_search(trials) {
-        let w = crate::workloads::workload(&workload).expect("a planned workload");
-        let best = best_trial(settings, &w, &records);
-        for seed in 1..=settings.confirm_seeds as u64 {
-            let optimizer = best.spec.optimizer.clone();
-            runs.push(spec(settings, &w, &label, optimizer, None, seed));
+    fn chooses_runs(&self) -> bool {
+        true
+    }
+
+    /// The re-runs of every best trial on seeds 1 to `--confirm-seeds`,
+    /// from the records of the trials (all of them, in job order).
+    fn follow_up(&self, settings: &Settings, trials: &[&RunRecord]) -> Vec<RunSpec> {
+        let mut runs = Vec::new();
+        for ((workload, label), records) in by_search(trials) {
+            let w = crate::workloads::workload(&workload).expect("a planned workload");
+            let best = &best_trial(settings, &w, &records).spec.optimizer;
+            for seed in 1..=settings.confirm_seeds as u64 {
+                runs.push(spec(settings, &w, &label, best.clone(), None, seed));
+            }
         }
+        runs
     }
-    runs
+
+    /// One table per workload, the performance profile, its plot and a
+    /// reading.
+    fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
+        let mut s = Section::new(self);
+        let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
+            records.iter().partition(|r| r.spec.trial.is_some());
+        if trials.is_empty() {
+            s.reading("No runs: `--only` or `--workloads` excluded everything.");
+            return s;
+        }
+        s.paragraph(&format!(
+            "{} trials per optimizer and workload, drawn from the search space declared next to \
+             each rule by a scrambled Halton sequence, each a full run on seed 0; the best trial \
+             (fewest examples to the workload's last target) re-run on seeds 1–{}. Time to \
+             target is read at the evaluations, so it is a multiple of the evaluation interval; \
+             training times are steps only, on this machine, and vary between runs. Medians \
+             count a run that did not reach the target as infinitely slow.",
+            settings.trials, settings.confirm_seeds
+        ));
+        let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
+        for w in &settings.workloads {
+            let on_w = |r: &&RunRecord| r.spec.workload.as_deref() == Some(w.name.as_str());
+            let mine: Vec<&RunRecord> = trials.iter().copied().filter(on_w).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let target = rank_target(settings, w);
+            let shown = |x: f64| shown_target(w.goal, x);
+            let mut table = Table::new(&[
+                "optimizer".to_string(),
+                "best trial's configuration".into(),
+                format!("trials reaching {}", shown(target)),
+                "best trial: examples".into(),
+                "median trial: examples".into(),
+                format!("re-runs reaching {}", shown(target)),
+                "re-runs: examples".into(),
+                "re-runs: training time (s)".into(),
+                format!("re-runs: final {}", w.goal.name()),
+            ]);
+            let fmt_score = match w.goal {
+                Goal::Accuracy => crate::report::pct,
+                Goal::Rmse => num,
+            };
+            let mut rows = Vec::new();
+            for ((_, label), runs) in by_search(&mine) {
+                let best = best_trial(settings, w, &runs);
+                let (trial_examples, _) = times(&runs, target);
+                let reached = trial_examples.iter().filter(|t| t.is_finite()).count();
+                let mut again = reruns.clone();
+                again.retain(|r| {
+                    on_w(r) && r.spec.series == label && r.spec.optimizer == best.spec.optimizer
+                });
+                let (examples, seconds) = times(&again, target);
+                let again_reached = examples.iter().filter(|t| t.is_finite()).count();
+                let finals: Option<Vec<f64>> =
+                    again.iter().map(|r| final_score(r, w.goal)).collect();
+                table.row(vec![
+                    label.clone(),
+                    format!("`{}`", best.spec.optimizer),
+                    format!("{reached}/{}", runs.len()),
+                    best.time_to(target)
+                        .map_or("not reached".into(), |t| t.examples.to_string()),
+                    count(median(&trial_examples)),
+                    format!("{again_reached}/{}", again.len()),
+                    times_cell(&examples, |x| num(x.round())),
+                    times_cell(&seconds, num),
+                    if again.is_empty() {
+                        "—".into()
+                    } else {
+                        cell(&again, finals, fmt_score)
+                    },
+                ]);
+                rows.push(Outcome {
+                    label,
+                    best: best.spec.optimizer.clone(),
+                    examples: median_or_inf(&examples),
+                    seconds: median_or_inf(&seconds),
+                });
+            }
+            let targets: Vec<String> = w
+                .targets(settings.quick)
+                .iter()
+                .map(|&t| shown(t))
+                .collect();
+            s.table(
+                &format!(
+                    "**{}** — {}. Batch size {}, {} examples per run; targets {}, ranked by {}.",
+                    w.name,
+                    w.about,
+                    w.batch_size,
+                    mine[0].spec.budget,
+                    targets.join(", "),
+                    shown(target)
+                ),
+                &table,
+            );
+            outcomes.push((w, rows));
+        }
+        profile(&mut s, &outcomes);
+        s
+    }
 }
 
-/// A run of `tune`.
+/// A run of `tune`: `optimizer` on workload `w`, at its batch size and
+/// budget.
 fn spec(
     settings: &Settings,
     w: &Workload,
@@ -217,21 +303,13 @@ fn spec(
 ) -> RunSpec {
     let budget = w.budget(settings.quick);
     let examples = settings.budget.unwrap_or(budget.examples);
-    let checkpoints = settings.checkpoints.unwrap_or(budget.checkpoints);
+    let size = (examples, settings.checkpoints.unwrap_or(budget.checkpoints));
     RunSpec {
-        experiment: Tune.name().into(),
-        series: label.into(),
-        param: None,
-        optimizer,
-        batch_size: w.batch_size,
         seed,
-        loss_scale: 1.0,
-        budget: examples,
-        checkpoints: checkpoints.min(examples.div_ceil(w.batch_size)),
         hidden: Vec::new(),
-        privacy: None,
         workload: Some(w.name.clone()),
         trial,
+        ..run_spec_sized(&Tune, settings, label, optimizer, w.batch_size, size)
     }
 }
 
@@ -244,9 +322,8 @@ fn by_search<'a>(records: &[&'a RunRecord]) -> Vec<((String, String), Vec<&'a Ru
 
 /// The target `tune` ranks by: the workload's last.
 fn rank_target(settings: &Settings, w: &Workload) -> f64 {
-    *w.targets(settings.quick)
-        .last()
-        .expect("a workload has targets")
+    let targets = w.targets(settings.quick);
+    *targets.last().expect("a workload has targets")
 }
 
 /// The final value of the goal of run `r`, `None` if it diverged.
@@ -263,21 +340,13 @@ fn best_trial<'a>(settings: &Settings, w: &Workload, trials: &[&'a RunRecord]) -
         let examples = r.time_to(target).map_or(u64::MAX, |t| t.examples);
         (examples, final_score(r, w.goal))
     };
-    let mut best = trials[0];
-    for &r in &trials[1..] {
-        let ((ea, sa), (eb, sb)) = (key(r), key(best));
-        let better = ea < eb
-            || (ea == eb
-                && match (sa, sb) {
-                    (Some(a), Some(b)) => w.goal.better(a, b),
-                    (Some(_), None) => true,
-                    _ => false,
-                });
-        if better {
-            best = r;
-        }
-    }
-    best
+    let better = |r: &RunRecord, than: &RunRecord| match (key(r), key(than)) {
+        ((ea, _), (eb, _)) if ea != eb => ea < eb,
+        ((_, Some(a)), (_, Some(b))) => w.goal.better(a, b),
+        ((_, sa), (_, sb)) => sa.is_some() && sb.is_none(),
+    };
+    let later = trials[1..].iter();
+    later.fold(trials[0], |best, &r| if better(r, best) { r } else { best })
 }
 
 /// Examples (and seconds) to `target` of each run, ∞ where it was not
@@ -291,124 +360,14 @@ fn times(runs: &[&RunRecord], target: f64) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-/// One optimizer's results on one workload.
+/// One optimizer's results on one workload: the best trial's configuration
+/// and the median over the re-runs of examples and seconds to target (∞ if
+/// not reached by half of them).
 struct Outcome {
     label: String,
-    /// The best trial's configuration.
     best: String,
-    /// Median over the re-runs of examples and seconds to target (∞ if not
-    /// reached by half of them).
     examples: f64,
     seconds: f64,
-}
-
-/// The section: one table per workload, the performance profile, its
-/// plot and a reading.
-pub fn section(settings: &Settings, records: &[&RunRecord]) -> Section {
-    let mut s = Section::new(&Tune);
-    let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
-        records.iter().partition(|r| r.spec.trial.is_some());
-    if trials.is_empty() {
-        s.reading("No runs: `--only` or `--workloads` excluded everything.");
-        return s;
-    }
-    s.paragraph(&format!(
-        "{} trials per optimizer and workload, drawn from the search space declared next to \
-         each rule by a scrambled Halton sequence, each a full run on seed 0; the best trial \
-         (fewest examples to the workload's last target) re-run on seeds 1–{}. Time to target \
-         is read at the evaluations, so it is a multiple of the evaluation interval; training \
-         times are steps only, on this machine, and vary between runs. Medians count a run \
-         that did not reach the target as infinitely slow.",
-        settings.trials, settings.confirm_seeds
-    ));
-    let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
-    for w in &settings.workloads {
-        let mine: Vec<&RunRecord> = trials
-            .iter()
-            .copied()
-            .filter(|r| r.spec.workload.as_deref() == Some(w.name.as_str()))
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let target = rank_target(settings, w);
-        let shown = |x: f64| shown_target(w.goal, x);
-        let mut table = Table::new(&[
-            "optimizer".to_string(),
-            "best trial's configuration".into(),
-            format!("trials reaching {}", shown(target)),
-            "best trial: examples".into(),
-            "median trial: examples".into(),
-            format!("re-runs reaching {}", shown(target)),
-            "re-runs: examples".into(),
-            "re-runs: training time (s)".into(),
-            format!("re-runs: final {}", w.goal.name()),
-        ]);
-        let mut rows = Vec::new();
-        for ((_, label), runs) in by_search(&mine) {
-            let best = best_trial(settings, w, &runs);
-            let (trial_examples, _) = times(&runs, target);
-            let reached = trial_examples.iter().filter(|t| t.is_finite()).count();
-            let again: Vec<&RunRecord> = reruns
-                .iter()
-                .copied()
-                .filter(|r| {
-                    r.spec.workload.as_deref() == Some(w.name.as_str())
-                        && r.spec.series == label
-                        && r.spec.optimizer == best.spec.optimizer
-                })
-                .collect();
-            let (examples, seconds) = times(&again, target);
-            let again_reached = examples.iter().filter(|t| t.is_finite()).count();
-            let finals: Option<Vec<f64>> = again.iter().map(|r| final_score(r, w.goal)).collect();
-            let fmt_score: fn(f64) -> String = match w.goal {
-                Goal::Accuracy => crate::report::pct,
-                Goal::Rmse => num,
-            };
-            table.row(vec![
-                label.clone(),
-                format!("`{}`", best.spec.optimizer),
-                format!("{reached}/{}", runs.len()),
-                best.time_to(target)
-                    .map_or("not reached".into(), |t| t.examples.to_string()),
-                count(median(&trial_examples)),
-                format!("{again_reached}/{}", again.len()),
-                times_cell(&examples, |x| num(x.round())),
-                times_cell(&seconds, num),
-                if again.is_empty() {
-                    "—".into()
-                } else {
-                    cell(&again, finals, fmt_score)
-                },
-            ]);
-            rows.push(Outcome {
-                label,
-                best: best.spec.optimizer.clone(),
-                examples: median_or_inf(&examples),
-                seconds: median_or_inf(&seconds),
-            });
-        }
-        let budget = mine[0].spec.budget;
-        s.table(
-            &format!(
-                "**{}** — {}. Batch size {}, {} examples per run; targets {}, ranked by {}.",
-                w.name,
-                w.about,
-                w.batch_size,
-                budget,
-                w.targets(settings.quick)
-                    .iter()
-                    .map(|&t| shown(t))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                shown(target)
-            ),
-            &table,
-        );
-        outcomes.push((w, rows));
-    }
-    profile(&mut s, &outcomes);
-    s
 }
 
 /// A target as the report writes it: a percentage or an RMSE.
@@ -444,13 +403,10 @@ fn times_cell(xs: &[f64], fmt: fn(f64) -> String) -> String {
         "—".into()
     } else if xs.iter().all(|x| x.is_finite()) {
         summary(xs, fmt)
+    } else if median(xs).is_finite() {
+        format!("median {}", fmt(median(xs)))
     } else {
-        let m = median(xs);
-        if m.is_finite() {
-            format!("median {}", fmt(m))
-        } else {
-            "not reached".into()
-        }
+        "not reached".into()
     }
 }
 
@@ -489,72 +445,65 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
     let n = outcomes.len() as f64;
     let order: Vec<String> = outcomes[0].1.iter().map(|o| o.label.clone()).collect();
     let measures: [(&str, &str, TimeOf); 2] = [
-        ("examples", "examples to target", |o| o.examples),
-        ("time", "training time to target", |o| o.seconds),
+        ("examples to target", "", |o| o.examples),
+        (
+            "training time to target",
+            " (seconds on this machine, so the columns are marked (s))",
+            |o| o.seconds,
+        ),
     ];
     let mut panels = Vec::new();
     let mut leaders = Vec::new();
-    for (key, what, time) in measures {
+    for (what, note, time) in measures {
         let ratios = ratios(outcomes, time);
-        let header: Vec<String> = std::iter::once("optimizer".to_string())
-            .chain(TAUS.iter().map(|t| match key {
-                "time" => format!("ρ({t}) (s)"),
-                _ => format!("ρ({t})"),
-            }))
-            .chain(std::iter::once(match key {
-                "time" => "reached (s)".to_string(),
-                _ => "reached".to_string(),
-            }))
-            .collect();
+        let unit = if note.is_empty() { "" } else { " (s)" };
+        let mut header = vec!["optimizer".to_string()];
+        header.extend(TAUS.iter().map(|t| format!("ρ({t}){unit}")));
+        header.push(format!("reached{unit}"));
         let mut table = Table::new(&header);
-        let rho = |rs: &[f64], tau: f64| rs.iter().filter(|&&r| r <= tau).count() as f64 / n;
-        for label in &order {
+        let rho = |label: &String, tau: f64| {
             let rs = &ratios[label];
+            rs.iter().filter(|&&r| r <= tau).count() as f64 / n
+        };
+        for label in &order {
             let mut row = vec![label.clone()];
-            row.extend(TAUS.iter().map(|&t| num(rho(rs, t))));
-            let reached = rs.iter().filter(|r| r.is_finite()).count();
+            row.extend(TAUS.iter().map(|&t| num(rho(label, t))));
+            let reached = ratios[label].iter().filter(|r| r.is_finite()).count();
             row.push(num(reached as f64 / n));
             table.row(row);
         }
         s.table(
             &format!(
-                "Performance profile by {what}{} over {} workload{}: ρ(τ) is the fraction of \
+                "Performance profile by {what}{note} over {} workload{}: ρ(τ) is the fraction of \
                  workloads on which the optimizer's median time over its re-runs is within a \
                  factor τ of the best optimizer's there; \"reached\" is ρ(∞).",
-                if key == "time" {
-                    " (seconds on this machine, so the columns are marked (s))"
-                } else {
-                    ""
-                },
                 outcomes.len(),
                 if outcomes.len() == 1 { "" } else { "s" }
             ),
             &table,
         );
         // The highest ρ(1), then ρ(2); the first in order on a tie.
-        let score = |label: &String| (rho(&ratios[label], 1.0), rho(&ratios[label], 2.0));
+        let score = |label: &String| (rho(label, 1.0), rho(label, 2.0));
         let best = order
             .iter()
             .fold(&order[0], |b, l| if score(l) > score(b) { l } else { b });
-        leaders.push((
-            what,
-            best.clone(),
-            rho(&ratios[best], 1.0),
-            rho(&ratios[best], 2.0),
+        leaders.push(format!(
+            "by {what}, {best} leads the profile (fastest on {} of the workloads, within 2× \
+             of the fastest on {})",
+            pct0(rho(best, 1.0)),
+            pct0(rho(best, 2.0))
         ));
         let series = order
             .iter()
             .enumerate()
             .map(|(i, label)| step_series(label, &ratios[label], n, i))
             .collect();
-        panels.push(Panel {
-            title: format!("by {what}"),
-            x_label: "τ (time / best time)".into(),
-            y_label: "ρ(τ): fraction of workloads".into(),
-            x_scale: Scale::Log,
-            y_scale: Scale::Linear,
+        panels.push(Panel::new(
+            format!("by {what}"),
+            ("τ (time / best time)", Scale::Log),
+            ("ρ(τ): fraction of workloads", Scale::Linear),
             series,
-        });
+        ));
     }
     s.plot(
         "tune-profile.svg",
@@ -570,12 +519,8 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
                 .min_by(|a, b| a.examples.total_cmp(&b.examples))
                 .expect("rows");
             if fastest.examples.is_finite() {
-                format!(
-                    "on {} `{}` ({} examples)",
-                    w.name,
-                    fastest.best,
-                    num(fastest.examples.round())
-                )
+                let examples = num(fastest.examples.round());
+                format!("on {} `{}` ({examples} examples)", w.name, fastest.best)
             } else {
                 format!(
                     "on {} no optimizer reached the target on most seeds",
@@ -584,20 +529,9 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             }
         })
         .collect();
-    let lead: Vec<String> = leaders
-        .iter()
-        .map(|(what, label, r1, r2)| {
-            format!(
-                "by {what}, {label} leads the profile (fastest on {} of the workloads, within 2× \
-                 of the fastest on {})",
-                pct0(*r1),
-                pct0(*r2)
-            )
-        })
-        .collect();
     s.reading(&format!(
         "With equal budgets of trials, {}. The fastest configurations: {}.",
-        lead.join("; "),
+        leaders.join("; "),
         best_configs.join("; ")
     ));
 }
@@ -621,10 +555,5 @@ fn step_series(label: &str, ratios: &[f64], n: f64, color: usize) -> Series {
     }
     let end = points.last().map_or(1.0, |p| p.0) * 1.5;
     points.push((end.max(2.0), reached / n));
-    Series {
-        label: label.into(),
-        points,
-        color,
-        style: Style::Line,
-    }
+    Series::new(label, points, color, Style::Line)
 }

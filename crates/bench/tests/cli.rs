@@ -1,0 +1,61 @@
+//! The command line's options: they render back into the same flags, and
+//! values with no meaning are errors that say what is wrong.
+
+use clap::Parser;
+use gradlab_bench::cli::Cli;
+
+#[test]
+fn options_render_back_to_themselves() {
+    let cli = Cli::try_parse_from([
+        "optim_bench",
+        "--experiment",
+        "batch-size,variants",
+        "--quick",
+        "--hidden",
+        "32",
+        "--only",
+        "adam,sgd",
+        "--batch-sizes",
+        "16,64",
+        "--budget",
+        "512",
+        "--targets",
+        "0.9,0.975",
+    ])
+    .unwrap();
+    let mut again = vec!["optim_bench".to_string()];
+    again.extend(cli.options.to_args());
+    assert_eq!(Cli::try_parse_from(again).unwrap().options, cli.options);
+}
+
+#[test]
+fn bad_options_are_errors() {
+    for (args, message) in [
+        (
+            &["--targets", "0"][..],
+            "--targets: test accuracies in (0, 1], got [0.0]",
+        ),
+        (
+            &["--targets", "0.9,1.5"],
+            "--targets: test accuracies in (0, 1], got [0.9, 1.5]",
+        ),
+        (&["--seeds", "0"], "--seeds must be at least 1"),
+        (&["--budget", "0"], "--budget must be at least 1"),
+        (&["--batch-sizes", "16,0"], "--batch-sizes must be positive"),
+        (&["--hidden", "0"], "--hidden: widths must be positive"),
+        (
+            &["--workloads", "digits,cifar"],
+            "--workloads: no workload 'cifar'; the workloads are mnist-mlp, \
+             mnist-deep-tanh, digits, regression",
+        ),
+        (&["--trials", "0"], "--trials must be at least 1"),
+        (
+            &["--confirm-seeds", "0"],
+            "--confirm-seeds must be at least 1",
+        ),
+    ] {
+        let cli = Cli::try_parse_from(["optim_bench"].iter().chain(args)).unwrap();
+        let err = cli.options.resolve().unwrap_err().to_string();
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}
