@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 
 use crate::jobs::{self, Merged, Progress, OPTIM_BENCH};
 use crate::options::Options;
-use crate::run::{Data, DataSets, RunRecord};
+use crate::run::{DataSets, RunRecord};
+use crate::workloads::Data;
 use crate::BenchError;
 
 /// Benchmark gradlab's optimizers: one experiment per claim of the
@@ -115,7 +116,12 @@ impl Cli {
         match self.job {
             Some(k) => {
                 let settings = self.options.resolve()?;
-                let mut data = DataSets::new(Data::load(&settings)?, &settings);
+                let data = Data::load(
+                    &settings.data_dir,
+                    settings.train_limit,
+                    settings.test_limit,
+                )?;
+                let mut data = DataSets::new(data, &settings);
                 let record = jobs::run_job(&self.options, &mut data, k, &out, progress)?;
                 Ok(Outcome::Job {
                     record: Box::new(record),

@@ -163,12 +163,25 @@ pub fn curves(records: &[&RunRecord]) -> String {
     table(&CURVE_COLUMNS, rows)
 }
 
+/// The targets of run `spec`: its workload's, or `--targets`.
+fn targets_of<'a>(settings: &'a Settings, spec: &RunSpec) -> &'a [f64] {
+    let name = spec.workload.as_deref();
+    match settings
+        .workloads
+        .iter()
+        .find(|w| Some(w.name.as_str()) == name)
+    {
+        Some(w) => w.targets(settings.quick),
+        None => &settings.targets,
+    }
+}
+
 /// `targets.csv` for `records` and the test accuracies `targets`, in the
 /// order given.
 pub fn targets(records: &[&RunRecord], settings: &Settings) -> String {
     let rows = records.iter().flat_map(|r| {
         let head = run_fields(r.job, &r.spec);
-        settings.targets_of(&r.spec).iter().map(move |&t| {
+        targets_of(settings, &r.spec).iter().map(move |&t| {
             let mut row = head.clone();
             row.push(t.to_string());
             match r.time_to(t) {

@@ -16,10 +16,11 @@ use gradlab_layers::CheckpointError;
 use serde::{Deserialize, Serialize};
 
 use crate::csv;
-use crate::experiments::Experiment;
+use crate::experiments::{selected, Experiment};
 use crate::options::{Options, Settings};
 use crate::report;
-use crate::run::{self, Data, DataSets, RunRecord, RunSpec};
+use crate::run::{self, DataSets, RunRecord, RunSpec};
+use crate::workloads::Data;
 use crate::BenchError;
 
 /// The `format` field of the files this module writes.
@@ -99,23 +100,28 @@ pub struct Merged {
 /// experiments in report order, each experiment's runs in its own order.
 /// The runs an experiment chooses from these runs' results
 /// ([`follow_ups`]) come after them.
-pub fn plan(settings: &Settings) -> Vec<RunSpec> {
-    settings
-        .experiments
-        .iter()
-        .flat_map(|e| e.plan(settings))
-        .collect()
+///
+/// # Errors
+/// If `--experiment` names no experiment.
+pub fn plan(settings: &Settings) -> Result<Vec<RunSpec>, BenchError> {
+    let experiments = selected(settings)?;
+    Ok(experiments.iter().flat_map(|e| e.plan(settings)).collect())
 }
 
 /// The runs chosen from the results of the [`plan`]'s runs (`records`, all
 /// of them, in job order), numbered after them: `tune`'s re-runs of each
 /// best trial.
-pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Vec<RunSpec> {
-    settings
-        .experiments
+pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Result<Vec<RunSpec>, BenchError> {
+    let experiments = selected(settings)?;
+    Ok(experiments
         .iter()
         .flat_map(|&e| e.follow_up(settings, &of(e, records)))
-        .collect()
+        .collect())
+}
+
+/// Whether an experiment of the sweep chooses runs from others' results.
+fn chooses_runs(settings: &Settings) -> Result<bool, BenchError> {
+    Ok(selected(settings)?.iter().any(|e| e.chooses_runs()))
 }
 
 /// The records of experiment `e` among `records`, in their order.
@@ -170,13 +176,13 @@ pub fn commands(
     program: &str,
 ) -> Result<(Vec<String>, Option<String>), BenchError> {
     let settings = options.resolve()?;
-    let first = plan(&settings);
+    let first = plan(&settings)?;
     let mut runs = first.len();
     let mut pending = None;
-    if settings.experiments.iter().any(|e| e.chooses_runs()) {
+    if chooses_runs(&settings)? {
         let (records, missing) = read_records(out, &first, 0)?;
         if missing.is_empty() {
-            runs += follow_ups(&settings, &records).len();
+            runs += follow_ups(&settings, &records)?.len();
         } else {
             pending = Some(format!(
                 "jobs {} on are chosen from the results of jobs 0–{}: once those have run, \
@@ -233,13 +239,13 @@ pub fn run_job(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunRecord, BenchError> {
     let settings = options.resolve()?;
-    let first = plan(&settings);
+    let first = plan(&settings)?;
     let later;
     let spec = match first.get(job) {
         Some(spec) => spec,
         None => {
             let (records, missing) = read_records(out, &first, 0)?;
-            if !missing.is_empty() && settings.experiments.iter().any(|e| e.chooses_runs()) {
+            if !missing.is_empty() && chooses_runs(&settings)? {
                 return Err(BenchError::Options(format!(
                     "--job {job}: jobs from {} on are chosen from the results of jobs 0–{}, and \
                      {} of those have no file in {} yet; run them first",
@@ -249,7 +255,7 @@ pub fn run_job(
                     out.display()
                 )));
             }
-            later = follow_ups(&settings, &records);
+            later = follow_ups(&settings, &records)?;
             let total = first.len() + later.len();
             later.get(job - first.len()).ok_or_else(|| {
                 BenchError::Options(format!(
@@ -274,11 +280,18 @@ pub fn sweep(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Merged, BenchError> {
     let settings = options.resolve()?;
-    let plan = plan(&settings);
+    let plan = plan(&settings)?;
     let mut data = if plan.is_empty() {
         None
     } else {
-        Some(DataSets::new(Data::load(&settings)?, &settings))
+        {
+            let data = Data::load(
+                &settings.data_dir,
+                settings.train_limit,
+                settings.test_limit,
+            )?;
+            Some(DataSets::new(data, &settings))
+        }
     };
     write_sweep_file(out, options, data.as_ref().map(|d| &d.mnist))?;
     progress(Progress::Sweep {
@@ -291,7 +304,7 @@ pub fn sweep(
             .enumerate()
             .map(|(job, spec)| one(job, spec, data, out, progress))
             .collect::<Result<Vec<_>, _>>()?;
-        let later = follow_ups(&settings, &records);
+        let later = follow_ups(&settings, &records)?;
         if !later.is_empty() {
             progress(Progress::Sweep {
                 runs: later.len(),
@@ -415,13 +428,13 @@ fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchErro
 pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     let sweep = read_sweep_file(dir)?;
     let settings = sweep.options.resolve()?;
-    let first = plan(&settings);
+    let first = plan(&settings)?;
     let (mut records, mut missing) = read_records(dir, &first, 0)?;
     // Until the planned runs are all there, the runs chosen from their
     // results are missing too, uncounted.
     let mut total = first.len();
     if missing.is_empty() {
-        let later = follow_ups(&settings, &records);
+        let later = follow_ups(&settings, &records)?;
         total += later.len();
         let (more, absent) = read_records(dir, &later, first.len())?;
         records.extend(more);
@@ -449,10 +462,9 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
         ("curves.csv".to_string(), csv::curves(&refs)),
         ("targets.csv".to_string(), csv::targets(&refs, &settings)),
     ];
-    let sections: Vec<report::Section> = settings
-        .experiments
-        .iter()
-        .map(|&e| e.section(&settings, &of(e, &records)))
+    let sections: Vec<report::Section> = selected(&settings)?
+        .into_iter()
+        .map(|e| e.section(&settings, &of(e, &records)))
         .collect();
     let diverged = records.iter().filter(|r| r.diverged_at.is_some()).count();
     let train_seconds: f64 = records

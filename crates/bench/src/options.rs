@@ -8,13 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use gradlab_optim::{registry, search_space, Optimizer};
 use serde::{Deserialize, Serialize};
 
-use crate::experiments::{experiment, Experiment, EXPERIMENTS};
-use crate::run::RunSpec;
 use crate::workloads::{workload, workloads, Workload};
 use crate::BenchError;
 
@@ -26,7 +23,7 @@ pub struct Options {
     /// Experiments to run, comma-separated: bias-correction,
     /// scale-invariance, eps-to-sgd, batch-size, variants, lr-sweep,
     /// privacy, tune, speedrun, or all.
-    #[arg(long, value_delimiter = ',', default_value = "all", value_parser = experiment_names())]
+    #[arg(long, value_delimiter = ',', default_value = "all")]
     pub experiment: Vec<String>,
     /// A subset that runs in minutes: 10 000 training examples, 2 seeds,
     /// fewer batch sizes and learning rates, smaller budgets.
@@ -129,23 +126,12 @@ impl Options {
     /// Resolves the defaults and checks the values.
     pub fn resolve(&self) -> Result<Settings, BenchError> {
         let bad = |msg: String| Err(BenchError::Options(msg));
-        let mut experiments: Vec<&'static dyn Experiment> = Vec::new();
+        let mut experiments: Vec<String> = Vec::new();
         for name in &self.experiment {
-            match experiment(name) {
-                Some(e) => experiments.push(e),
-                None if name == "all" => experiments.extend(EXPERIMENTS),
-                None => {
-                    return bad(format!(
-                        "--experiment: no experiment '{name}'; the experiments are {}, or all",
-                        EXPERIMENTS.map(|e| e.name()).join(", ")
-                    ))
-                }
+            if !experiments.contains(name) {
+                experiments.push(name.clone());
             }
         }
-        // Report order, each once.
-        let order = |e: &&dyn Experiment| EXPERIMENTS.iter().position(|o| o.name() == e.name());
-        experiments.sort_by_key(order);
-        experiments.dedup_by_key(|e| e.name());
         if experiments.is_empty() {
             return bad("--experiment: name at least one experiment".into());
         }
@@ -222,7 +208,7 @@ impl Options {
                 return bad(format!("{flag} must be at least 1"));
             }
         }
-        if experiments.iter().any(|e| e.name() == "tune") {
+        if experiments.iter().any(|e| e == "tune" || e == "all") {
             for name in self.only.iter().flatten() {
                 let rule = series
                     .iter()
@@ -261,8 +247,10 @@ impl Options {
 /// A sweep's options with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
-    /// The experiments, in the order of the report.
-    pub experiments: Vec<&'static dyn Experiment>,
+    /// The experiments `--experiment` names (`all`: every one), each once;
+    /// [`experiments::selected`](crate::experiments::selected) finds them,
+    /// in the order of the report.
+    pub experiments: Vec<String>,
     /// Whether the quick subsets are used.
     pub quick: bool,
     /// Where the dataset is.
@@ -296,19 +284,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The targets of run `spec`: its workload's, or `--targets`.
-    pub fn targets_of(&self, spec: &RunSpec) -> &[f64] {
-        let name = spec.workload.as_deref();
-        match self
-            .workloads
-            .iter()
-            .find(|w| Some(w.name.as_str()) == name)
-        {
-            Some(w) => w.targets(self.quick),
-            None => &self.targets,
-        }
-    }
-
     /// `full`, or `quick` for the `--quick` subset.
     pub fn pick<T>(&self, full: T, quick: T) -> T {
         pick(self.quick, full, quick)
@@ -343,12 +318,6 @@ fn pick<T>(quick: bool, full: T, quick_value: T) -> T {
     } else {
         full
     }
-}
-
-/// The names `--experiment` takes, each with its title in `--help`.
-fn experiment_names() -> PossibleValuesParser {
-    let names = EXPERIMENTS.map(|e| PossibleValue::new(e.name()).help(e.about().title));
-    PossibleValuesParser::new(names.into_iter().chain([PossibleValue::new("all")]))
 }
 
 fn join<T: ToString>(values: &[T]) -> String {

@@ -3,7 +3,6 @@
 
 use std::fmt::Write;
 
-use crate::experiments::Experiment;
 use crate::options::Settings;
 
 /// A file an experiment's section adds to the output directory (its plots,
@@ -28,16 +27,12 @@ pub struct Section {
 }
 
 impl Section {
-    /// A section of `experiment` that starts with its heading and the slide
-    /// it tests.
-    pub fn new(experiment: &dyn Experiment) -> Section {
-        let about = experiment.about();
-        let markdown = format!(
-            "## {} (`--experiment {}`)\n\n*Tests:* {}\n\n",
-            about.title, about.name, about.claim
-        );
+    /// A section of the experiment `name` that starts with its heading,
+    /// `title`, and the slide it tests with its `claim`.
+    pub fn new(name: &'static str, title: &str, claim: &str) -> Section {
+        let markdown = format!("## {title} (`--experiment {name}`)\n\n*Tests:* {claim}\n\n");
         Section {
-            experiment: about.name,
+            experiment: name,
             markdown,
             files: Vec::new(),
         }

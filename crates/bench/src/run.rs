@@ -12,15 +12,13 @@
 //! repetition and for any number of threads; only its timings vary.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use gradlab_autodiff::NoiseScale;
-use gradlab_data::Dataset;
 use gradlab_train::{Event, Privacy, Task, TrainConfig, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::options::Settings;
-use crate::workloads::{self, Goal, Workload};
+use crate::workloads::{self, Data, Goal, Workload};
 use crate::BenchError;
 
 /// Points of a run's loss curve: geometrically spaced in examples seen, so
@@ -270,34 +268,6 @@ pub struct Reached {
     pub steps: u64,
     /// Seconds of training.
     pub train_seconds: f64,
-}
-
-/// The training and test sets of a sweep, loaded once.
-#[derive(Clone)]
-pub struct Data {
-    /// Where they were loaded from.
-    pub dir: PathBuf,
-    /// The training examples used.
-    pub train: Dataset,
-    /// The test examples used.
-    pub test: Dataset,
-}
-
-impl Data {
-    /// Loads the MNIST-layout dataset of `settings` and keeps the first
-    /// examples of each split that its limits allow.
-    pub fn load(settings: &Settings) -> Result<Data, BenchError> {
-        let mnist = gradlab_data::load(&settings.data_dir)?;
-        let limit = |d: Dataset, n: Option<usize>| match n {
-            Some(n) => d.limit(n),
-            None => d,
-        };
-        Ok(Data {
-            dir: settings.data_dir.clone(),
-            train: limit(mnist.train, settings.train_limit),
-            test: limit(mnist.test, settings.test_limit),
-        })
-    }
 }
 
 /// The sweep's MNIST data and the data of every workload its runs train,

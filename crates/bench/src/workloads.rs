@@ -9,7 +9,7 @@
 //! squared error for values. A workload's targets are what its time to
 //! target is measured against; the last one is the one `tune` ranks by.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use std::{fmt, iter};
 
@@ -18,7 +18,6 @@ use gradlab_data::{Dataset, TargetKind, Targets};
 use gradlab_layers::{LayerError, Mlp, Model};
 use gradlab_tensor::{random, Tensor};
 
-use crate::run::Data;
 use crate::BenchError;
 
 /// What a workload's targets measure.
@@ -62,6 +61,35 @@ pub struct Budget {
     pub checkpoints: usize,
     /// Test examples evaluated (`None`: all the workload has).
     pub test: Option<usize>,
+}
+
+/// The training and test sets of a sweep, loaded once.
+#[derive(Clone)]
+pub struct Data {
+    /// Where they were loaded from.
+    pub dir: PathBuf,
+    /// The training examples used.
+    pub train: Dataset,
+    /// The test examples used.
+    pub test: Dataset,
+}
+
+impl Data {
+    /// Loads the MNIST-layout dataset in `dir` and keeps the first
+    /// `train` and `test` examples of its splits (all of a split for
+    /// `None`), as `--limit` and `--test-limit` ask.
+    pub fn load(dir: &Path, train: Option<usize>, test: Option<usize>) -> Result<Data, BenchError> {
+        let mnist = gradlab_data::load(dir)?;
+        let limit = |d: Dataset, n: Option<usize>| match n {
+            Some(n) => d.limit(n),
+            None => d,
+        };
+        Ok(Data {
+            dir: dir.to_path_buf(),
+            train: limit(mnist.train, train),
+            test: limit(mnist.test, test),
+        })
+    }
 }
 
 /// Makes a workload's training and test sets.

@@ -59,3 +59,40 @@ fn bad_options_are_errors() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn an_unknown_experiment_is_an_error_that_lists_them() {
+    let out = std::env::temp_dir().join(format!("gradlab-cli-{}", std::process::id()));
+    for flags in [
+        &["--experiment", "batch-size,adam-sweep"][..],
+        &["--experiment", "nope", "--list-jobs"],
+    ] {
+        let mut args = vec!["optim_bench", "--out", out.to_str().unwrap()];
+        args.extend(flags);
+        let cli = Cli::try_parse_from(args).unwrap();
+        let err = cli.run(&mut |_| {}).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--experiment: no experiment '")
+                && err.ends_with(
+                    "the experiments are bias-correction, scale-invariance, eps-to-sgd, \
+                     batch-size, variants, lr-sweep, privacy, tune, speedrun, or all"
+                ),
+            "{flags:?}: {err}"
+        );
+        // Nothing was written.
+        assert!(!out.exists());
+    }
+    let settings = gradlab_bench::Options {
+        experiment: vec!["tune".into(), "tune".into(), "all".into()],
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let names: Vec<&str> = gradlab_bench::experiments::selected(&settings)
+        .unwrap()
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(names.len(), 9, "all, each once, in report order: {names:?}");
+    assert_eq!(names[0], "bias-correction");
+}

@@ -292,7 +292,7 @@ fn the_quick_sweep_plans_every_experiment() {
         ..Cli::try_parse_from(["optim_bench"]).unwrap().options
     };
     let settings = options.resolve().unwrap();
-    let plan = jobs::plan(&settings);
+    let plan = jobs::plan(&settings).unwrap();
     let count = |e: &str| plan.iter().filter(|r| r.experiment == e).count();
     // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 27 optimizers; 27 × 5 rates; × 2 seeds.
     assert_eq!(count("scale-invariance"), 18);

@@ -296,8 +296,9 @@ fn the_workloads_load_their_data() {
     }
     .resolve()
     .unwrap();
-    let mut mnist =
-        || -> Result<gradlab_bench::run::Data, BenchError> { panic!("no MNIST workload here") };
+    let mut mnist = || -> Result<gradlab_bench::workloads::Data, BenchError> {
+        panic!("no MNIST workload here")
+    };
     let digits = workload("digits").unwrap();
     let d = digits.data(digits.full, &mut mnist).unwrap();
     assert_eq!(

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use gradlab_autodiff::Activation;
-use gradlab_bench::run::{execute, Data, RunSpec};
-use gradlab_bench::workloads::{mlp, register, workload, workloads, Budget, Goal, Workload};
+use gradlab_bench::run::{execute, RunSpec};
+use gradlab_bench::workloads::{mlp, register, workload, workloads, Budget, Data, Goal, Workload};
 use gradlab_bench::{BenchError, Options};
 use gradlab_data::{Dataset, Targets};
 use gradlab_tensor::Tensor;

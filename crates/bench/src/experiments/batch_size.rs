@@ -15,7 +15,7 @@ use gradlab_optim::{BatchRule, Optimizer};
 
 use crate::experiments::{
     budget, by_series, cell, curve_series, group, join, loss_panel, mean_at, min_max, run_spec,
-    tuned, values_at, with_seeds, About, Experiment,
+    section, tuned, values_at, with_seeds, About, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
@@ -105,7 +105,7 @@ impl Experiment for BatchSize {
 
     /// The tables, the plots and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         let budget = budget(self, settings);
         let b_ref = settings.batch_size;
         let specs: Vec<String> = RULES

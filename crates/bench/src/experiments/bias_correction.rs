@@ -10,7 +10,7 @@ use std::fmt::Write;
 use gradlab_optim::{Correction, RunningAverage};
 use gradlab_tensor::{rng, Tensor};
 
-use crate::experiments::{summary, About, Experiment};
+use crate::experiments::{section, summary, About, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, OutputFile, Section, Table};
@@ -155,7 +155,7 @@ impl Experiment for BiasCorrection {
 
     /// The table, the plot, the traces as CSV, and the reading.
     fn section(&self, settings: &Settings, _: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         s.paragraph(&format!(
             "Signal: x_t = {BEFORE} + noise for t ≤ {CHANGE}, then {AFTER} + noise up to \
              t = {STEPS}, the noise N(0, {NOISE}²) drawn from each seed; each average has \

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::experiments::{
     budget, canonical, curve_gap, curve_series, final_cell, final_test_loss, group, loss_panel,
-    mean_curve, run_spec, tuned, with_seeds, About, Experiment,
+    mean_curve, run_spec, section, tuned, with_seeds, About, Experiment,
 };
 use crate::options::Settings;
 use crate::plot;
@@ -63,7 +63,7 @@ impl Experiment for EpsToSgd {
 
     /// The table, the plot and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         let eta0 = tuned(SGD).rate();
         s.paragraph(&format!(
             "`adam_eta0(eta0={eta0},eps=ε,n_g=10,n_s=1000)` and `{}`, batch size {}, {} examples \

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use gradlab_optim::registry;
 
 use crate::experiments::{
-    budget, by_param, by_series, final_cell, final_test_loss, run_spec, with_seeds, About,
+    budget, by_param, by_series, final_cell, final_test_loss, run_spec, section, with_seeds, About,
     Experiment,
 };
 use crate::options::Settings;
@@ -74,7 +74,7 @@ impl Experiment for LrSweep {
 
     /// The table, the plot and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         if records.is_empty() {
             s.reading("No runs: `--only` excluded every optimizer.");
             return s;

@@ -13,6 +13,7 @@ use crate::plot::{Panel, Scale, Series, Style};
 use crate::report::Section;
 use crate::run::{Metrics, RunRecord, RunSpec};
 use crate::stats::{ci95, mean, std};
+use crate::BenchError;
 
 pub mod batch_size;
 pub mod bias_correction;
@@ -99,6 +100,33 @@ pub static EXPERIMENTS: [&dyn Experiment; 9] = [
 /// The experiment `--experiment` calls `name`.
 pub fn experiment(name: &str) -> Option<&'static dyn Experiment> {
     EXPERIMENTS.iter().copied().find(|e| e.name() == name)
+}
+
+/// The experiments of a sweep of `settings`, in report order: those
+/// `--experiment` names, or every one for `all`. A name of none is an
+/// error that lists them.
+pub fn selected(settings: &Settings) -> Result<Vec<&'static dyn Experiment>, BenchError> {
+    for name in &settings.experiments {
+        if name != "all" && experiment(name).is_none() {
+            return Err(BenchError::Options(format!(
+                "--experiment: no experiment '{name}'; the experiments are {}, or all",
+                EXPERIMENTS.map(|e| e.name()).join(", ")
+            )));
+        }
+    }
+    let named = |e: &&dyn Experiment| {
+        settings
+            .experiments
+            .iter()
+            .any(|n| n == "all" || n == e.name())
+    };
+    Ok(EXPERIMENTS.iter().copied().filter(named).collect())
+}
+
+/// A section of the report for `e`, headed by its title and claim.
+pub(crate) fn section(e: &dyn Experiment) -> Section {
+    let about = e.about();
+    Section::new(about.name, about.title, about.claim)
 }
 
 /// Examples seen by each run of `e`: `--budget`, or the experiment's own.

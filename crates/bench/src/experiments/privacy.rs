@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use crate::experiments::{
     budget, by_param, canonical, cell, final_cell, final_values, mean_at, min_max, run_spec,
-    with_seeds, About, Experiment,
+    section, with_seeds, About, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
@@ -106,7 +106,7 @@ impl Experiment for Privacy {
 
     /// The table, the plot and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         let r = recipe(settings);
         s.paragraph(&format!(
             "`{}` with DP-SGD: Poisson batches of {} examples on average, each example's \

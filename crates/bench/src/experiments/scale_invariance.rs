@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use crate::experiments::{
-    budget, by_param, by_series, curve_series, final_cell, loss_panel, run_gap, run_spec, tuned,
-    with_seeds, About, Experiment,
+    budget, by_param, by_series, curve_series, final_cell, loss_panel, run_gap, run_spec, section,
+    tuned, with_seeds, About, Experiment,
 };
 use crate::options::Settings;
 use crate::plot;
@@ -65,7 +65,7 @@ impl Experiment for ScaleInvariance {
 
     /// The table, the plot and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         s.paragraph(&format!(
             "Each optimizer at its tuned rate, batch size {}, {} examples seen, the \
              differentiated loss multiplied by α (the curves show the unscaled loss). A curve \

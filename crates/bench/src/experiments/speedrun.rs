@@ -12,7 +12,7 @@
 //! the two peers (`crates/speed/benches/peers/speedrun_{jax,torch}.py`), to
 //! be run by hand, back to back, on the same machine.
 
-use crate::experiments::{by_series, cell, min_max, run_spec_sized, About, Experiment};
+use crate::experiments::{by_series, cell, min_max, run_spec_sized, section, About, Experiment};
 use crate::options::Settings;
 use crate::report::{num, pct, Section, Table};
 use crate::run::{RunRecord, RunSpec};
@@ -185,7 +185,7 @@ impl Experiment for Speedrun {
 
     /// The table, the best recipe, the peers' commands and a reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         if records.is_empty() {
             s.reading("No runs: `--only` excluded every recipe.");
             return s;

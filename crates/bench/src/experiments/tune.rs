@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use gradlab_optim::search::Dim;
 use gradlab_optim::{registry, search_space};
 
-use crate::experiments::{canonical, cell, group, run_spec_sized, summary, About, Experiment};
+use crate::experiments::{
+    canonical, cell, group, run_spec_sized, section, summary, About, Experiment,
+};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, Section, Table};
@@ -191,7 +193,7 @@ impl Experiment for Tune {
     /// One table per workload, the performance profile, its plot and a
     /// reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
             records.iter().partition(|r| r.spec.trial.is_some());
         if trials.is_empty() {

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use gradlab_optim::registry;
 
 use crate::experiments::{
-    budget, by_series, canonical, cell, checkpoints, mean_at, run_spec, summary, with_seeds, About,
-    Experiment,
+    budget, by_series, canonical, cell, checkpoints, mean_at, run_spec, section, summary,
+    with_seeds, About, Experiment,
 };
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
@@ -63,7 +63,7 @@ impl Experiment for Variants {
 
     /// The table, the plot and the reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
-        let mut s = Section::new(self);
+        let mut s = section(self);
         if records.is_empty() {
             s.reading("No runs: `--only` excluded every optimizer.");
             return s;
