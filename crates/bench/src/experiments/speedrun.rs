@@ -9,7 +9,7 @@
 //! time; the recipe for a default that *ends* above the target is the
 //! shortest whose every seed's final accuracy is at least the target. The
 //! section prints the commands that run the best recipe in gradlab and in
-//! the two peers (`crates/speed/benches/peers/speedrun_{jax,torch}.py`), to
+//! the two peers (`benches/peers/speedrun_{jax,torch}.py`), to
 //! be run by hand, back to back, on the same machine.
 
 use crate::experiments::{by_series, cell, min_max, run_spec_sized, section, About, Experiment};
@@ -306,8 +306,8 @@ fn peer_commands(r: &Recipe, target: f64) -> String {
          ```text\n\
          cargo run --release --example mnist -- --optimizer '{}' --batch-size {} --epochs {} \
          --hidden {w},{w} --seed S\n\
-         python crates/speed/benches/peers/speedrun_jax.py {flags} --seed S\n\
-         python crates/speed/benches/peers/speedrun_torch.py {flags} --seed S\n\
+         python benches/peers/speedrun_jax.py {flags} --seed S\n\
+         python benches/peers/speedrun_torch.py {flags} --seed S\n\
          ```",
         r.optimizer(),
         r.batch_size,
