@@ -177,5 +177,5 @@ pub use spec::{format_float, significant, Range, SpecError};
 pub use state::{
     Global, Moment, OptimizerState, ParamShape, ParamState, StateArray, StateError, StateHeader,
 };
-pub use step::{Kernel, TensorStep, Tensors, Transform, Whole, Work};
+pub use step::{Kernel, PerTensor, TensorStep, Tensors, Transform, Whole, Work};
 pub use tensor_rule::TensorRule;

@@ -36,21 +36,16 @@ pub struct Transform {
     pub l2: f32,
     /// η_t·λ_d, the decoupled decay's fraction: Φ ← Φ − η_t·λ_d·Φ.
     pub decay: f32,
-    /// 1 − η_t·λ_d as the sum of two f32, `keep.0 + keep.1`, exact to
-    /// about 2⁻⁴⁸.
-    keep: (f32, f32),
 }
 
 impl Transform {
     /// The transform of a step with clipping factor `scale`, L2 coefficient
     /// `l2` and decoupled decay `decay` = η_t·λ_d (all 1, 0 and 0 without).
     pub fn new(scale: f32, l2: f32, decay: f64) -> Transform {
-        let (hi, lo) = split(1.0 - decay);
         Transform {
             scale,
             l2,
             decay: decay as f32,
-            keep: (hi, lo),
         }
     }
 
@@ -69,27 +64,22 @@ impl Transform {
         self.scale * self.scale * grad_sq + decay * (g + self.scale * g_hat)
     }
 
-    /// Φ·(1 − η_t·λ_d), see [`decayed`].
+    /// Φ − η_t·λ_d·Φ, see [`decayed`].
     #[inline(always)]
     pub fn decayed(self, phi: f32) -> f32 {
-        decayed(phi, self.keep)
+        decayed(phi, self.decay)
     }
 }
 
-/// `x` as the sum of two f32, the larger the nearest to `x`.
-pub fn split(x: f64) -> (f32, f32) {
-    let hi = x as f32;
-    (hi, (x - f64::from(hi)) as f32)
-}
-
-/// Φ·k for k = `keep.0 + keep.1` (from [`split`]), rounded once: Φ·k₀ +
-/// Φ·k₁ in one fused multiply-add. The result is Φ·k in f64 rounded to f32
-/// (but for a tie within 2⁻²⁴ of an f32's ulp), however small 1 − k: a
-/// decay of Φ by 10⁻⁸ per step, which rounding k itself to f32 (k = 1)
-/// would lose, acts as in f64 once it moves Φ by half an ulp.
+/// Φ − d·Φ for the decay fraction d = η·λ, in one fused multiply-add:
+/// rounded once, however small d. Multiplying by 1 − d instead would round
+/// the factor first — 1 − 10⁻⁸ is 1 in f32, so a decay of 10⁻⁸ per step
+/// would never act, and 1 − 10⁻⁷ rounds to a decay 19 % too strong. The
+/// one rounding left is d's own, 2⁻²⁴ relative, which moves the result by
+/// at most d·2⁻²⁴·|Φ|: less than an ulp of Φ for any d < 1.
 #[inline(always)]
-pub fn decayed(phi: f32, keep: (f32, f32)) -> f32 {
-    phi.mul_add(keep.0, phi * keep.1)
+pub fn decayed(phi: f32, d: f32) -> f32 {
+    (-d).mul_add(phi, phi)
 }
 
 /// A loop body over the elements of one tensor with K state tensors: a
@@ -306,11 +296,12 @@ pub struct Tensors<'a> {
 }
 
 impl Tensors<'_> {
-    /// Calls `f` with every parameter, in the training loop's order. Each
-    /// call is compiled for the widest vector instructions the CPU has (so
-    /// a rule's loops over a whole tensor are vectorized), and a state
-    /// that `f` took whole is stored flushed afterwards.
-    pub fn each(&mut self, mut f: impl FnMut(TensorStep<'_>)) {
+    /// Runs `work` on every parameter, in the training loop's order, and
+    /// stores a state it took whole flushed afterwards. Each call is
+    /// compiled for the widest vector instructions the CPU has, so that a
+    /// rule's loops over a whole tensor vectorize when `work`'s
+    /// [`tensor`](PerTensor::tensor) is inlined into it (see [`PerTensor`]).
+    pub fn each(&mut self, work: &mut impl PerTensor) {
         let Tensors {
             params,
             slots,
@@ -332,7 +323,10 @@ impl Tensors<'_> {
                 scratch,
                 flushed: &mut flushed,
             };
-            vectorized_loop(Call { f: &mut f, step });
+            vectorized_loop(Call {
+                work: &mut *work,
+                step,
+            });
             if !flushed {
                 flush_state(&mut slot.moments);
             }
@@ -352,15 +346,33 @@ impl<P: Parameters + ?Sized> Parameters for ByRef<'_, P> {
 
 /// One call of a rule's update on one tensor, as a [`Loop`] so that the
 /// wide copies of [`vectorized_loop`] inline it.
-struct Call<'f, 'a, F> {
-    f: &'f mut F,
+struct Call<'w, 'a, W> {
+    work: &'w mut W,
     step: TensorStep<'a>,
 }
 
-impl<F: FnMut(TensorStep<'_>)> Loop for Call<'_, '_, F> {
+impl<W: PerTensor> Loop for Call<'_, '_, W> {
     #[inline(always)]
     fn run(self) {
-        (self.f)(self.step);
+        self.work.tensor(self.step);
+    }
+}
+
+/// What a tensor rule does to each parameter of a step
+/// ([`Tensors::each`]). A closure `|p: TensorStep| …` is one; a rule whose
+/// loops over a whole tensor should be fast implements it on a struct of
+/// its scalars with `tensor` marked `#[inline(always)]`, which is then
+/// compiled into the wide-vector copies of the call (a closure's body is
+/// called, not inlined, once it is large).
+pub trait PerTensor {
+    /// The work on one parameter.
+    fn tensor(&mut self, p: TensorStep<'_>);
+}
+
+impl<F: FnMut(TensorStep<'_>)> PerTensor for F {
+    #[inline(always)]
+    fn tensor(&mut self, p: TensorStep<'_>) {
+        self(p)
     }
 }
 

@@ -16,7 +16,7 @@ use gradlab_tensor::Tensor;
 use crate::hyperparameters::Hyperparameters;
 use crate::rule::{Options, Rule};
 use crate::state::StateArray;
-use crate::step::{Drive, Tensors};
+use crate::step::{Drive, TensorStep, Tensors};
 
 /// An update rule over whole tensors: optax's `init` (the state of one
 /// tensor) and `update` (one step of every tensor), with optional numbers
@@ -121,6 +121,6 @@ where
     }
 
     fn update(&self, c: &Self::Scalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| R::State::drive::<R>(p, c));
+        tensors.each(&mut |p: TensorStep<'_>| R::State::drive::<R>(p, c));
     }
 }

@@ -6,7 +6,8 @@ mod common;
 use common::Noisy;
 use gradlab_optim::{
     hyperparameters, register, registry, Gradient, Hyperparameter, Hyperparameters, Kernel,
-    Optimizer, Options, Param, Range, RegistryError, Rule, SpecError, TensorRule, Tensors, Whole,
+    Optimizer, Options, Param, Range, RegistryError, Rule, SpecError, TensorRule, TensorStep,
+    Tensors, Whole,
 };
 use gradlab_tensor::Tensor;
 
@@ -204,7 +205,7 @@ impl TensorRule for Normalized {
     }
 
     fn update(&self, &eta: &f32, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| match p.shape().len() {
+        tensors.each(&mut |p: TensorStep<'_>| match p.shape().len() {
             2 => normalized(eta, p.whole()),
             _ => p.elementwise(PlainSgd(eta)),
         });
@@ -328,7 +329,7 @@ impl TensorRule for WholeMomentum {
     }
 
     fn update(&self, &[eta, mu]: &[f32; 2], tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| {
+        tensors.each(&mut |p: TensorStep<'_>| {
             let p = p.whole();
             let v = p.state[0].data_mut();
             for ((phi, &g), v) in p.value.iter_mut().zip(p.grad).zip(v) {

@@ -6,7 +6,7 @@ use crate::search::{linear, log};
 use gradlab_tensor::Tensor;
 
 use crate::rule::Options;
-use crate::step::{Tensors, Whole, Work};
+use crate::step::{PerTensor, TensorStep, Tensors, Whole, Work};
 use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
@@ -99,13 +99,24 @@ impl TensorRule for Adafactor {
     }
 
     fn update(&self, c: &AdafactorScalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| update_tensor(c, p.whole()));
+        tensors.each(&mut AdafactorTensor(*c));
+    }
+}
+
+/// Adafactor's work on one tensor.
+struct AdafactorTensor(AdafactorScalars);
+
+impl PerTensor for AdafactorTensor {
+    #[inline(always)]
+    fn tensor(&mut self, p: TensorStep<'_>) {
+        update_tensor(&self.0, p);
     }
 }
 
 /// One tensor: the second moment (factored for a matrix), U, the clipped
 /// step relative to RMS(Φ).
-fn update_tensor(c: &AdafactorScalars, p: Whole<'_>) {
+#[inline(always)]
+fn update_tensor(c: &AdafactorScalars, p: TensorStep<'_>) {
     let Whole {
         shape,
         value,
@@ -114,7 +125,7 @@ fn update_tensor(c: &AdafactorScalars, p: Whole<'_>) {
         decay,
         work,
         ..
-    } = p;
+    } = p.whole();
     let n = value.len();
     if n == 0 {
         return; // nothing to update (and no row or column to average)

@@ -4,7 +4,7 @@ use crate::hyperparameters;
 use crate::search::{decay, log};
 use gradlab_tensor::Tensor;
 
-use crate::step::{Tensors, Whole};
+use crate::step::{PerTensor, TensorStep, Tensors, Whole};
 use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
@@ -79,16 +79,26 @@ impl TensorRule for Lamb {
     }
 
     fn update(&self, c: &LambScalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| update_tensor(c, p.whole()));
+        tensors.each(&mut LambTensor(*c));
+    }
+}
+
+/// LAMB's work on one tensor.
+struct LambTensor(LambScalars);
+
+impl PerTensor for LambTensor {
+    #[inline(always)]
+    fn tensor(&mut self, p: TensorStep<'_>) {
+        update_tensor(&self.0, p);
     }
 }
 
 /// One tensor: the moments and both norms in one pass, then the step.
 #[inline(always)]
-fn update_tensor(c: &LambScalars, p: Whole<'_>) {
+fn update_tensor(c: &LambScalars, p: TensorStep<'_>) {
     let Whole {
         value, grad, state, ..
-    } = p;
+    } = p.whole();
     let [m, v] = state else {
         unreachable!("LAMB keeps two state tensors")
     };

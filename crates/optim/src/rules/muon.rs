@@ -8,7 +8,7 @@ use crate::average::{Correction, RunningAverage, VALID};
 use crate::hyperparameters;
 use crate::rule::{Gradient, Options};
 use crate::rules::adam::AdamScalars;
-use crate::step::{decayed, split, Kernel, Tensors, Whole};
+use crate::step::{decayed, Kernel, PerTensor, TensorStep, Tensors, Whole};
 use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
@@ -117,8 +117,8 @@ impl TensorRule for Muon {
         let eta_a = eta * self.adam_lr / self.lr;
         MuonScalars {
             eta: eta as f32,
-            keep: split(1.0 - eta * self.decoupled_weight_decay),
-            adam_keep: split(1.0 - eta_a * self.adam_decoupled_weight_decay),
+            decay: (eta * self.decoupled_weight_decay) as f32,
+            adam_decay: (eta_a * self.adam_decoupled_weight_decay) as f32,
             momentum: self.momentum as f32,
             nesterov: self.nesterov,
             ns_steps: self.ns_steps,
@@ -129,10 +129,21 @@ impl TensorRule for Muon {
 
     /// Every matrix by Newton–Schulz, every other parameter by AdamW.
     fn update(&self, c: &MuonScalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| match p.shape().len() {
-            2 => update_matrix(c, p.whole()),
-            _ => p.elementwise(AdamWHalf(*c)),
-        });
+        tensors.each(&mut MuonTensor(*c));
+    }
+}
+
+/// Muon's work on one tensor: a matrix by Newton–Schulz, any other by
+/// AdamW.
+struct MuonTensor(MuonScalars);
+
+impl PerTensor for MuonTensor {
+    #[inline(always)]
+    fn tensor(&mut self, p: TensorStep<'_>) {
+        match p.shape().len() {
+            2 => update_matrix(&self.0, p.whole()),
+            _ => p.elementwise(AdamWHalf(self.0)),
+        }
     }
 }
 
@@ -147,11 +158,12 @@ impl Kernel<2> for AdamWHalf {
         *m = a.m.keep * *m + a.m.take * g.mean; // m ← β₁·m + (1 − β₁)·ĝ
         *v = a.v.keep * *v + a.v.take * g.mean * g.mean; // v ← β₂·v + (1 − β₂)·ĝ²
                                                          // Φ ← Φ − η_a·λ_a·Φ − η_a·m̂/(√v̂ + ε)
-        *phi = decayed(*phi, c.adam_keep) - a.step * *m / (a.root * v.sqrt() + a.eps);
+        *phi = decayed(*phi, c.adam_decay) - a.step * *m / (a.root * v.sqrt() + a.eps);
     }
 }
 
 /// A matrix: momentum, Newton–Schulz, the scaled step.
+#[inline(always)]
 fn update_matrix(c: &MuonScalars, p: Whole<'_>) {
     let Whole {
         shape,
@@ -195,7 +207,7 @@ fn update_matrix(c: &MuonScalars, p: Whole<'_>) {
                 i * cols + j
             }];
             let w = &mut value[i * cols + j];
-            *w = decayed(*w, c.keep) - step * o; // W ← W − η·λ·W − η·scale·X
+            *w = decayed(*w, c.decay) - step * o; // W ← W − η·λ·W − η·scale·X
         }
     }
 }
@@ -269,14 +281,14 @@ fn orthogonalize(
     }
 }
 
-/// The scalars of a step of [`Muon`]: η, 1 − η·λ and 1 − η_a·λ_a (each
-/// split in two f32, see [`decayed`]), μ, whether Nesterov, the iterations,
-/// ε, and the AdamW half's scalars.
+/// The scalars of a step of [`Muon`]: η, the decay fractions η·λ and
+/// η_a·λ_a (see [`decayed`]), μ, whether Nesterov, the iterations, ε, and
+/// the AdamW half's scalars.
 #[derive(Clone, Copy, Debug)]
 pub struct MuonScalars {
     eta: f32,
-    keep: (f32, f32),
-    adam_keep: (f32, f32),
+    decay: f32,
+    adam_decay: f32,
     momentum: f32,
     nesterov: bool,
     ns_steps: u64,

@@ -6,7 +6,7 @@ use crate::search::{decay, log};
 use gradlab_tensor::Tensor;
 
 use crate::rule::{Gradient, Options};
-use crate::step::{Kernel, Tensors, Whole};
+use crate::step::{Kernel, PerTensor, TensorStep, Tensors, Whole};
 use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
@@ -121,8 +121,12 @@ impl TensorRule for Prodigy {
     /// A first pass for m, v, s and the sums over every parameter, the new
     /// d, then the step.
     fn update(&self, c: &ProdigyScalars, tensors: &mut Tensors<'_>, global: &mut [f64]) {
-        let mut sums = [0.0f64; 2];
-        tensors.each(|p| accumulate(c, p.whole(), &mut sums));
+        let mut first = FirstPass {
+            c: *c,
+            sums: [0.0; 2],
+        };
+        tensors.each(&mut first);
+        let sums = first.sums;
         let [d, r] = global else {
             unreachable!("two global numbers")
         };
@@ -135,16 +139,32 @@ impl TensorRule for Prodigy {
             d_eps: (*d * self.eps) as f32,
             ..*c
         };
-        tensors.each(|p| p.elementwise(Step(c)));
+        tensors.each(&mut |p: TensorStep<'_>| p.elementwise(Step(c)));
+    }
+}
+
+/// The first pass: the step's scalars, and the sums Σ ĝ·(Φ₀ − Φ) and
+/// Σ |s| so far.
+struct FirstPass {
+    c: ProdigyScalars,
+    sums: [f64; 2],
+}
+
+impl PerTensor for FirstPass {
+    /// One parameter: m, v and s, and its part of the sums.
+    #[inline(always)]
+    fn tensor(&mut self, p: TensorStep<'_>) {
+        accumulate(&self.c, p, &mut self.sums);
     }
 }
 
 /// The first pass over one parameter: m, v and s, and the sums
 /// Σ ĝ·(Φ₀ − Φ) and Σ |s|.
-fn accumulate(c: &ProdigyScalars, p: Whole<'_>, sums: &mut [f64; 2]) {
+#[inline(always)]
+fn accumulate(c: &ProdigyScalars, p: TensorStep<'_>, sums: &mut [f64; 2]) {
     let Whole {
         value, grad, state, ..
-    } = p;
+    } = p.whole();
     let [m, v, s, x0] = state else {
         unreachable!("four state tensors")
     };

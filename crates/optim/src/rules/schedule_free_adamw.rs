@@ -7,7 +7,7 @@ use crate::search::{decay, integer, log};
 use gradlab_tensor::Tensor;
 
 use crate::rule::{Gradient, Options};
-use crate::step::{Kernel, Tensors};
+use crate::step::{Kernel, TensorStep, Tensors};
 use crate::tensor_rule::TensorRule;
 
 hyperparameters! {
@@ -122,7 +122,7 @@ impl TensorRule for ScheduleFreeAdamW {
     }
 
     fn update(&self, c: &ScheduleFreeScalars, tensors: &mut Tensors<'_>, _: &mut [f64]) {
-        tensors.each(|p| p.elementwise(Step(*c)));
+        tensors.each(&mut |p: TensorStep<'_>| p.elementwise(Step(*c)));
     }
 
     /// y = β₁·x + (1 − β₁)·z, as the step computes it.
