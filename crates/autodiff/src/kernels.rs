@@ -121,3 +121,156 @@ fn squares(v: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>()
 }
+
+/// `y[b, o, ·] = yt[o, b·P ..][..P] + bias[o]`: a `[O, B·P]` product laid
+/// out image by image, `[B, O, P]`, with the bias added.
+pub(crate) fn batch_major(
+    yt: &[f32],
+    outputs: usize,
+    batch: usize,
+    p: usize,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    parallel::rows_mut(y, outputs * p, |first, images| {
+        for (b, image) in (first..).zip(images.chunks_exact_mut(outputs * p)) {
+            for (o, out) in image.chunks_exact_mut(p).enumerate() {
+                let src = &yt[o * batch * p + b * p..][..p];
+                match bias {
+                    Some(bias) => out.iter_mut().zip(src).for_each(|(y, &v)| *y = v + bias[o]),
+                    None => out.copy_from_slice(src),
+                }
+            }
+        }
+    });
+}
+
+/// The inverse layout: `dyt[o, b·P ..][..P] = dy[b, o, ·]`.
+pub(crate) fn channel_major(dy: &[f32], outputs: usize, batch: usize, p: usize, dyt: &mut [f32]) {
+    parallel::rows_mut(dyt, batch * p, |first, rows| {
+        for (o, row) in (first..).zip(rows.chunks_exact_mut(batch * p)) {
+            for (b, out) in row.chunks_exact_mut(p).enumerate() {
+                out.copy_from_slice(&dy[(b * outputs + o) * p..][..p]);
+            }
+        }
+    });
+}
+
+/// Each example's weight gradient of a shared weight:
+/// `out[b, o·K + k] = Σ_p dy[b, o, p] · cols[k, b·P + p]`, for `dy` as
+/// `[B, O, P]` and `cols` as `[K, B·P]`. Four outputs at a time share each
+/// read of a window row.
+pub(crate) fn per_example_products(
+    dy: &[f32],
+    cols: &[f32],
+    outputs: usize,
+    k: usize,
+    p: usize,
+    batch: usize,
+    out: &mut [f32],
+) {
+    parallel::rows_mut(out, outputs * k, |first, rows| {
+        for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * k)) {
+            let d = &dy[b * outputs * p..][..outputs * p];
+            for o0 in (0..outputs).step_by(4) {
+                let n = (outputs - o0).min(4);
+                for kk in 0..k {
+                    let a = &cols[kk * batch * p + b * p..][..p];
+                    let mut acc = [0.0f32; 4];
+                    for (r, acc) in acc.iter_mut().enumerate().take(n) {
+                        *acc = dot(&d[(o0 + r) * p..][..p], a);
+                    }
+                    for (r, &v) in acc.iter().enumerate().take(n) {
+                        g[(o0 + r) * k + kk] = v;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `n[b] = s · ⟨A_b A_bᵀ, D_b D_bᵀ⟩`, the ghost norm of a shared weight's
+/// per-example gradient, for the windows `A_b` (the columns of `cols`,
+/// `[K, B·P]`, that belong to b) and the output gradients `D_b` (`dy` as
+/// `[B, O, P]`): for each position p, a row of each Gram matrix, 64
+/// positions q at a time on the stack.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ghost_norms(
+    cols: &[f32],
+    dy: &[f32],
+    k: usize,
+    outputs: usize,
+    p: usize,
+    batch: usize,
+    s: f32,
+    n: &mut [f32],
+) {
+    const Q: usize = 64;
+    parallel::per_row(n, p * (k + outputs), |first, out| {
+        for (b, o) in (first..).zip(out) {
+            let d = &dy[b * outputs * p..][..outputs * p];
+            let mut total = 0.0f32;
+            for pi in 0..p {
+                for q0 in (0..p).step_by(Q) {
+                    let width = (p - q0).min(Q);
+                    let (mut ra, mut rd) = ([0.0f32; Q], [0.0f32; Q]);
+                    for kk in 0..k {
+                        let a = &cols[kk * batch * p + b * p..][..p];
+                        let ap = a[pi];
+                        ra[..width]
+                            .iter_mut()
+                            .zip(&a[q0..q0 + width])
+                            .for_each(|(r, &v)| *r += ap * v);
+                    }
+                    for oo in 0..outputs {
+                        let row = &d[oo * p..][..p];
+                        let dp = row[pi];
+                        rd[..width]
+                            .iter_mut()
+                            .zip(&row[q0..q0 + width])
+                            .for_each(|(r, &v)| *r += dp * v);
+                    }
+                    total += dot(&ra[..width], &rd[..width]);
+                }
+            }
+            *o = s * total;
+        }
+    });
+}
+
+/// `out[b, o] = Σ_p dy[b, o, p]`, for `dy` as `[B, O, P]`.
+pub(crate) fn position_sums(dy: &[f32], p: usize, out: &mut [f32]) {
+    parallel::per_row(out, p, |first, out| {
+        for (i, o) in (first..).zip(out) {
+            *o = dy[i * p..][..p].iter().sum();
+        }
+    });
+}
+
+/// `grad[o]` (+)= the sum of row o of `m`, rows `n` wide (overwritten
+/// when `first`).
+pub(crate) fn row_sums(m: &[f32], n: usize, first: bool, grad: &mut [f32]) {
+    for (g, row) in grad.iter_mut().zip(m.chunks_exact(n)) {
+        let sum: f32 = row.iter().sum();
+        *g = if first { sum } else { *g + sum };
+    }
+}
+
+/// Σ_i a_i b_i, in eight independent sums so the loop vectorizes.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}

@@ -44,6 +44,7 @@
 
 pub mod elementwise;
 mod gemm;
+pub mod im2col;
 pub mod matmul;
 pub mod parallel;
 pub mod philox;

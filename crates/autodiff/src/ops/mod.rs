@@ -7,9 +7,11 @@
 
 pub mod activation;
 pub mod arith;
+pub mod conv;
 pub mod dropout;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
 pub mod reduce;
+pub mod reshape;
 pub mod softmax;

@@ -1,0 +1,349 @@
+//! 2-D convolution: `y = W ⋆ x + b` over a batch of images, in PyTorch's
+//! layouts (`x` is `[B, C, H, W]`, `W` is `[O, C, kh, kw]`, `y` is
+//! `[B, O, OH, OW]`).
+//!
+//! **As a product.** With the input's windows packed as columns (im2col,
+//! see the tensor crate's `im2col` module: `cols` is `[K, B·P]`, K = C·kh·kw
+//! values per window, P = OH·OW windows per image), the convolution of the
+//! whole batch is one matrix product, `Y = W·cols + b` (`[O, K]·[K, B·P]`).
+//!
+//! **Derivative.** With `dY = ∂L/∂y` laid out the same way (`[O, B·P]`):
+//!
+//! ```text
+//! dW = dY·colsᵀ      db_o = Σ_b Σ_p dY_b,o,p      dx = col2im(Wᵀ·dY)
+//! ```
+//!
+//! col2im adds each window's gradient back to the input positions the
+//! window read: a position read by several windows gets the sum.
+//!
+//! **Per example: weight sharing.** The filter is used at every position,
+//! so example b's gradient sums an outer product per position:
+//! `g_b(W) = Σ_p δ_b,p a_b,pᵀ` (a_b,p the window, δ_b,p the output gradient
+//! there), `g_b(b) = Σ_p δ_b,p`. Unlike the linear layer's, its square is
+//! not a product of squares, so the op computes each g_b — `[O, K]` — and
+//! from them the mean of squares, the norms and, when asked, the
+//! per-example gradients. For the norms alone there is a second way, the
+//! ghost norm: `‖g_b‖² = ⟨A_b A_bᵀ, D_b D_bᵀ⟩` with the `[P, K]` windows A_b
+//! and `[P, O]` gradients D_b, which costs `P²·(K + O)` per example against
+//! `P·K·O` for materializing; the op takes whichever is cheaper for its
+//! shapes (mixed ghost clipping, Bu et al. 2022).
+
+use gradlab_tensor::im2col::{col2im, im2col, ConvGeometry};
+use gradlab_tensor::{gemm, Tensor, Transpose};
+
+use crate::kernels;
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// A 2-D convolution: inputs `x`, `w` and, when `bias`, `b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    /// Steps between windows, down and across.
+    pub stride: (usize, usize),
+    /// Zeros added on each side, top/bottom and left/right.
+    pub padding: (usize, usize),
+    /// Spacing of the window's taps (1: adjacent).
+    pub dilation: (usize, usize),
+    /// Whether the third input is a bias.
+    pub bias: bool,
+}
+
+/// What the convolution keeps between its passes, reused step after step.
+#[derive(Default)]
+pub struct ConvSaved {
+    /// The packed windows, `[K, B·P]`.
+    cols: Tensor,
+    /// The output or its gradient as `[O, B·P]`.
+    yt: Tensor,
+    /// `Wᵀ·dY`, `[K, B·P]`.
+    dcols: Tensor,
+    /// The input's gradient before it is added to another's.
+    dx: Tensor,
+    /// Each example's weight gradient, `[B, O·K]`.
+    per_example: Tensor,
+    /// Each example's bias gradient, `[B, O]`.
+    per_example_bias: Tensor,
+}
+
+impl Conv2d {
+    /// The geometry of input `x` under weight `w`.
+    fn geometry(&self, x: &Tensor, w: &Tensor) -> ConvGeometry {
+        ConvGeometry {
+            channels: x.shape()[1],
+            height: x.shape()[2],
+            width: x.shape()[3],
+            kernel: (w.shape()[2], w.shape()[3]),
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+}
+
+impl Op for Conv2d {
+    type Saved = ConvSaved;
+
+    fn name(&self) -> String {
+        format!(
+            "conv2d stride {:?} padding {:?}{}{}",
+            self.stride,
+            self.padding,
+            if self.dilation == (1, 1) {
+                String::new()
+            } else {
+                format!(" dilation {:?}", self.dilation)
+            },
+            if self.bias { " + bias" } else { "" }
+        )
+    }
+
+    /// Image b of the output is example b's; a weight or bias that is itself
+    /// a batch would sum over examples.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples {
+            batched: batched[0],
+            mixes: batched[1..].iter().any(|&b| b),
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut ConvSaved) {
+        let (xv, w) = (x[0], x[1]);
+        let g = self.geometry(xv, w);
+        let (batch, outputs) = (xv.shape()[0], w.shape()[0]);
+        let (k, p) = (g.patch(), g.positions());
+        saved.cols.resize_for(&[k, batch * p]);
+        im2col(&g, xv.data(), batch, saved.cols.data_mut());
+        // Y = W·cols, [O, B·P], then image by image into [B, O, P] with
+        // the bias.
+        saved.yt.resize_for(&[outputs, batch * p]);
+        gemm(
+            outputs,
+            k,
+            batch * p,
+            1.0,
+            w.data(),
+            Transpose::No,
+            saved.cols.data(),
+            Transpose::No,
+            0.0,
+            saved.yt.data_mut(),
+        );
+        y.resize_for(&[batch, outputs, g.out_height(), g.out_width()]);
+        let bias = self.bias.then(|| x[2].data());
+        kernels::batch_major(saved.yt.data(), outputs, batch, p, bias, y.data_mut());
+    }
+
+    fn backward(&self, cx: &mut Backward, saved: &mut ConvSaved) {
+        let (x, dy) = (cx.x, cx.dy);
+        let (xv, w) = (x[0], x[1]);
+        let g = self.geometry(xv, w);
+        let (batch, outputs) = (xv.shape()[0], w.shape()[0]);
+        let (k, p) = (g.patch(), g.positions());
+        let ConvSaved {
+            cols,
+            yt: dyt,
+            dcols,
+            dx,
+            per_example,
+            per_example_bias,
+        } = saved;
+        // dY as [O, B·P], the layout of the product.
+        dyt.resize_for(&[outputs, batch * p]);
+        kernels::channel_major(dy.data(), outputs, batch, p, dyt.data_mut());
+        let s = cx.batch() as f32;
+        let batched = cx.is_batch(0);
+        let ghost = ghost_is_cheaper(k, outputs, p);
+        let weight_stats = batched && (cx.per_example(1) || (cx.wants_norms(1) && !ghost));
+        if weight_stats {
+            // g_b(W)/B for every example, the rows of `per_example`.
+            per_example.resize_for(&[batch, outputs * k]);
+            kernels::per_example_products(
+                dy.data(),
+                cols.data(),
+                outputs,
+                k,
+                p,
+                batch,
+                per_example.data_mut(),
+            );
+        }
+        if batched && cx.wants_norms(1) {
+            cx.norms(1, |n| {
+                if ghost {
+                    // ‖g_b‖² = B²·⟨A_b A_bᵀ, D_b D_bᵀ⟩
+                    kernels::ghost_norms(cols.data(), dy.data(), k, outputs, p, batch, s * s, n);
+                } else {
+                    kernels::row_norms(per_example.data(), s * s, n);
+                }
+            });
+        }
+        if batched && cx.per_example(1) {
+            cx.accumulate_with_stats(1, |grad, first, sq, pe| {
+                // dW = dY·colsᵀ, and (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
+                let beta = if first { 0.0 } else { 1.0 };
+                gemm(
+                    outputs,
+                    batch * p,
+                    k,
+                    1.0,
+                    dyt.data(),
+                    Transpose::No,
+                    cols.data(),
+                    Transpose::Yes,
+                    beta,
+                    grad.data_mut(),
+                );
+                sq.resize_for(w.shape());
+                kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
+                if let Some(pe) = pe {
+                    let mut shape = vec![batch];
+                    shape.extend(w.shape());
+                    pe.resize_for(&shape);
+                    pe.data_mut()
+                        .iter_mut()
+                        .zip(per_example.data())
+                        .for_each(|(o, &v)| *o = s * v);
+                }
+            });
+        } else {
+            // dW = dY·colsᵀ
+            cx.accumulate(1, |grad, first| {
+                let beta = if first { 0.0 } else { 1.0 };
+                gemm(
+                    outputs,
+                    batch * p,
+                    k,
+                    1.0,
+                    dyt.data(),
+                    Transpose::No,
+                    cols.data(),
+                    Transpose::Yes,
+                    beta,
+                    grad.data_mut(),
+                );
+            });
+        }
+        if self.bias {
+            let bias_stats = batched && (cx.per_example(2) || cx.wants_norms(2));
+            if bias_stats {
+                per_example_bias.resize_for(&[batch, outputs]);
+                kernels::position_sums(dy.data(), p, per_example_bias.data_mut());
+            }
+            if batched && cx.wants_norms(2) {
+                // ‖g_b(b)‖² = B²·‖Σ_p dY_b,·,p‖²
+                cx.norms(2, |n| kernels::row_norms(per_example_bias.data(), s * s, n));
+            }
+            // db_o = Σ over the row o of dY as [O, B·P].
+            cx.accumulate(2, |grad, first| {
+                kernels::row_sums(dyt.data(), batch * p, first, grad.data_mut())
+            });
+            if batched && cx.per_example(2) {
+                cx.stats(2, |sq, pe| {
+                    sq.resize_for(&[outputs]);
+                    kernels::scaled_column_sums_of_squares(
+                        per_example_bias.data(),
+                        s,
+                        sq.data_mut(),
+                    );
+                    if let Some(pe) = pe {
+                        pe.resize_for(&[batch, outputs]);
+                        pe.data_mut()
+                            .iter_mut()
+                            .zip(per_example_bias.data())
+                            .for_each(|(o, &v)| *o = s * v);
+                    }
+                });
+            }
+        }
+        if cx.needs_grad(0) {
+            // dx = col2im(Wᵀ·dY)
+            dcols.resize_for(&[k, batch * p]);
+            gemm(
+                k,
+                outputs,
+                batch * p,
+                1.0,
+                w.data(),
+                Transpose::Yes,
+                dyt.data(),
+                Transpose::No,
+                0.0,
+                dcols.data_mut(),
+            );
+            cx.accumulate(0, |grad, first| {
+                if first {
+                    col2im(&g, dcols.data(), batch, grad.data_mut());
+                } else {
+                    dx.resize_for(grad.shape());
+                    col2im(&g, dcols.data(), batch, dx.data_mut());
+                    grad.data_mut()
+                        .iter_mut()
+                        .zip(dx.data())
+                        .for_each(|(g, d)| *g += d);
+                }
+            });
+        }
+    }
+}
+
+/// Whether the ghost norm, `P²·(K + O)` per example, costs less than
+/// materializing g_b, `P·K·O` (both already have the windows).
+fn ghost_is_cheaper(k: usize, outputs: usize, p: usize) -> bool {
+    p * (k + outputs) < k * outputs
+}
+
+impl Graph<'_, '_> {
+    /// The 2-D convolution of a batch `x` (`[B, C, H, W]`) with filters `w`
+    /// (`[O, C, kh, kw]`, PyTorch's `nn.Conv2d` layout) and an optional
+    /// bias `b` (`[O]`): output `[B, O, OH, OW]` with
+    /// OH = ⌊(H + 2·ph − dh·(kh − 1) − 1)/sh⌋ + 1 (and OW alike).
+    ///
+    /// # Panics
+    /// If the shapes do not fit, or the window does not fit in the padded
+    /// image.
+    pub fn conv2d(&mut self, x: Var, w: Var, b: Option<Var>, op: Conv2d) -> Var {
+        let xs = self.value(x).shape().to_vec();
+        let ws = self.value(w).shape().to_vec();
+        assert!(
+            xs.len() == 4 && ws.len() == 4,
+            "conv2d: input {xs:?} and weight {ws:?} must be [B, C, H, W] and [O, C, kh, kw]"
+        );
+        assert!(
+            xs[1] == ws[1],
+            "conv2d: input {xs:?} has {} channels but weight {ws:?} takes {}",
+            xs[1],
+            ws[1]
+        );
+        let g = op.geometry(self.value(x), self.value(w));
+        assert!(
+            op.stride.0 > 0 && op.stride.1 > 0 && op.dilation.0 > 0 && op.dilation.1 > 0,
+            "conv2d: stride {:?} and dilation {:?} must be positive",
+            op.stride,
+            op.dilation
+        );
+        assert!(
+            g.positions() > 0,
+            "conv2d: a {}×{} window (dilation {:?}) does not fit in input {xs:?} padded by {:?}",
+            ws[2],
+            ws[3],
+            op.dilation,
+            op.padding
+        );
+        let op = Conv2d {
+            bias: b.is_some(),
+            ..op
+        };
+        match b {
+            Some(b) => {
+                let shape = self.value(b).shape();
+                assert!(
+                    shape == [ws[0]],
+                    "conv2d: bias of shape {shape:?} for {} filters",
+                    ws[0]
+                );
+                self.apply(op, &[x, w, b])
+            }
+            None => self.apply(op, &[x, w]),
+        }
+    }
+}
