@@ -1,10 +1,12 @@
-//! The convolution and reshape ops: finite differences over strides,
+//! The ops of convolutional networks — convolution, reshape, pooling,
+//! group and layer normalization: finite differences over strides,
 //! paddings, dilations, odd sizes and several channels; per-example
 //! gradients, means of squares, norms (materialized and ghost) and clipped
-//! means of a small CNN against a loop of batch-size-1 backwards; the same
-//! bits for one and two threads.
+//! means of a small CNN through all of them against a loop of batch-size-1
+//! backwards; the same bits for one and two threads.
 
 use gradlab_autodiff::ops::conv::Conv2d;
+use gradlab_autodiff::ops::pool::{Pool2d, Pooling};
 use gradlab_autodiff::{
     gradient_check, Clipping, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
 };
@@ -71,9 +73,88 @@ fn convolution_and_reshape_match_finite_differences() {
     }
 }
 
-/// A small CNN: conv (3×3, padding 1) → relu → conv (stride 2) → tanh →
-/// a conv whose output is 1×1 (its norms are ghost norms) → flatten →
-/// linear, cross-entropy. `ids` are its parameters in order.
+#[test]
+fn pooling_and_normalization_match_finite_differences() {
+    let check = |name: &str, store: &mut ParamStore, build: &dyn Fn(&mut Graph, &[Var]) -> Var| {
+        let worst = gradient_check(store, 1e-2, build);
+        assert!(
+            worst.error() <= TOL,
+            "{name}: ∂L/∂{}[{}] analytic {} vs numeric {}",
+            worst.param,
+            worst.index,
+            worst.analytic,
+            worst.numeric
+        );
+    };
+    for (seed, shape) in [[2, 3, 6, 6], [1, 2, 7, 5], [3, 4, 5, 8]]
+        .into_iter()
+        .enumerate()
+    {
+        let x = Tensor::uniform(&shape, -1.0, 1.0, &mut rng(seed as u64));
+        for (kind, kernel, stride, padding) in [
+            (Pooling::Max, (2, 2), (2, 2), (0, 0)),
+            (Pooling::Max, (3, 3), (2, 1), (1, 1)),
+            (Pooling::Average, (2, 3), (1, 2), (1, 0)),
+            (Pooling::Average, (3, 3), (2, 2), (1, 1)),
+        ] {
+            let mut store = ParamStore::new();
+            // Distinct values at least 2/n apart, a permutation of a grid, so
+            // that no perturbation of h swaps a window's maximum.
+            let n = x.len();
+            let spread: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919) % n) as f32 * 2.0 / n as f32 - 1.0)
+                .collect();
+            store.add("x", Tensor::from_vec(spread, &shape));
+            let op = Pool2d {
+                kind,
+                kernel,
+                stride,
+                padding,
+            };
+            // A max pool's derivative jumps where two values tie; uniform
+            // draws do not tie, and h = 1e-2 stays below their gaps often
+            // enough — but not always: use h = 1e-3 there.
+            let worst = gradient_check(
+                &mut store,
+                if kind == Pooling::Max { 1e-3 } else { 1e-2 },
+                |g, v| g.pool2d(v[0], op),
+            );
+            assert!(worst.error() <= TOL, "{op:?} on {shape:?}: {worst:?}");
+        }
+        let mut store = ParamStore::new();
+        store.add("x", x.clone());
+        check(
+            &format!("global average pool {shape:?}"),
+            &mut store,
+            &|g, v| g.global_avg_pool(v[0]),
+        );
+        let c = shape[1];
+        for groups in (1..=c).filter(|g| c % g == 0) {
+            let mut store = ParamStore::new();
+            store.add("x", x.clone());
+            store.add("g", Tensor::uniform(&[c], 0.5, 1.5, &mut rng(5)));
+            store.add("b", Tensor::uniform(&[c], -0.5, 0.5, &mut rng(6)));
+            check(
+                &format!("group norm {groups} groups {shape:?}"),
+                &mut store,
+                &|g, v| g.group_norm(v[0], groups, v[1], v[2], 1e-5),
+            );
+        }
+        let d = shape[3];
+        let mut store = ParamStore::new();
+        store.add("x", x.clone());
+        store.add("g", Tensor::uniform(&[d], 0.5, 1.5, &mut rng(7)));
+        store.add("b", Tensor::uniform(&[d], -0.5, 0.5, &mut rng(8)));
+        check(&format!("layer norm {shape:?}"), &mut store, &|g, v| {
+            g.layer_norm(v[0], v[1], v[2], 1e-5)
+        });
+    }
+}
+
+/// A small CNN through every op of the file: conv (3×3, padding 1) →
+/// group norm → relu → max pool → conv (its 2×2 output takes the ghost
+/// norm) → tanh → average pool (3×3, stride 1, padding 1) → global average
+/// pool → layer norm → linear, cross-entropy. `ids` are its parameters.
 struct Cnn {
     ids: Vec<ParamId>,
 }
@@ -81,18 +162,20 @@ struct Cnn {
 impl Cnn {
     fn new(store: &mut ParamStore) -> Cnn {
         let mut r = rng(7);
-        let mut add = |name: &str, shape: &[usize], bound: f32| {
-            store.add(name, Tensor::uniform(shape, -bound, bound, &mut r))
+        let mut add = |name: &str, shape: &[usize], lo: f32, hi: f32| {
+            store.add(name, Tensor::uniform(shape, lo, hi, &mut r))
         };
         let ids = vec![
-            add("c1.w", &[4, 2, 3, 3], 0.4),
-            add("c1.b", &[4], 0.1),
-            add("c2.w", &[6, 4, 3, 3], 0.3),
-            add("c2.b", &[6], 0.1),
-            add("c3.w", &[5, 6, 3, 3], 0.3),
-            add("c3.b", &[5], 0.1),
-            add("fc.w", &[3, 5], 0.5),
-            add("fc.b", &[3], 0.1),
+            add("c1.w", &[4, 2, 3, 3], -0.4, 0.4),
+            add("c1.b", &[4], -0.1, 0.1),
+            add("gn.g", &[4], 0.5, 1.5),
+            add("gn.b", &[4], -0.2, 0.2),
+            add("c2.w", &[6, 4, 3, 3], -0.3, 0.3),
+            add("c2.b", &[6], -0.1, 0.1),
+            add("ln.g", &[6], 0.5, 1.5),
+            add("ln.b", &[6], -0.2, 0.2),
+            add("fc.w", &[3, 6], -0.5, 0.5),
+            add("fc.b", &[3], -0.1, 0.1),
         ];
         Cnn { ids }
     }
@@ -100,18 +183,29 @@ impl Cnn {
     fn forward(&self, g: &mut Graph, x: Var) -> Var {
         let p: Vec<Var> = self.ids.iter().map(|&id| g.param(id)).collect();
         let h = g.conv2d(x, p[0], Some(p[1]), conv((1, 1), (1, 1), (1, 1)));
+        let h = g.group_norm(h, 2, p[2], p[3], 1e-5);
         let h = g.relu(h);
-        let h = g.conv2d(h, p[2], Some(p[3]), conv((2, 2), (0, 0), (1, 1)));
-        let h = g.tanh(h);
+        let h = g.max_pool2d(h, 2);
         let h = g.conv2d(h, p[4], Some(p[5]), conv((1, 1), (0, 0), (1, 1)));
-        let h = g.flatten(h);
-        g.linear(h, p[6], Some(p[7]), None)
+        let h = g.tanh(h);
+        let h = g.pool2d(
+            h,
+            Pool2d {
+                kind: Pooling::Average,
+                kernel: (3, 3),
+                stride: (1, 1),
+                padding: (1, 1),
+            },
+        );
+        let h = g.global_avg_pool(h);
+        let h = g.layer_norm(h, p[6], p[7], 1e-5);
+        g.linear(h, p[8], Some(p[9]), None)
     }
 }
 
-/// Images `[B, 2, 7, 7]` and labels.
+/// Images `[B, 2, 8, 8]` and labels.
 fn batch(b: usize, seed: u64) -> (Tensor, Vec<usize>) {
-    let x = Tensor::uniform(&[b, 2, 7, 7], -1.0, 1.0, &mut rng(seed));
+    let x = Tensor::uniform(&[b, 2, 8, 8], -1.0, 1.0, &mut rng(seed));
     (x, (0..b).map(|i| (i * 5 + seed as usize) % 3).collect())
 }
 
@@ -129,7 +223,7 @@ fn singles(cnn: &Cnn, store: &ParamStore, x: &Tensor, labels: &[usize]) -> Vec<V
     let mut tape = Tape::new();
     (0..b)
         .map(|i| {
-            let xi = Tensor::from_vec(x.data()[i * width..][..width].to_vec(), &[1, 2, 7, 7]);
+            let xi = Tensor::from_vec(x.data()[i * width..][..width].to_vec(), &[1, 2, 8, 8]);
             let mut g = tape.record(store);
             let xv = g.input(&xi);
             let logits = cnn.forward(&mut g, xv);
@@ -214,7 +308,7 @@ fn a_cnns_norms_and_clipped_means_equal_those_of_single_backwards() {
     for (k, &id) in cnn.ids.iter().enumerate() {
         let want: Vec<f32> = tensor_norms[k].iter().map(|&v| v as f32).collect();
         let e = rel_err(tape.example_norms(id).unwrap().data(), &want);
-        // c3's weight takes the ghost norm: a 1×1 output.
+        // c2's weight takes the ghost norm: a 2×2 output.
         assert!(e <= 1e-5, "{}: norms rel err {e:e}", store.name(id));
     }
     let mut sorted = totals.clone();

@@ -12,6 +12,8 @@ pub mod dropout;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod reshape;
 pub mod softmax;

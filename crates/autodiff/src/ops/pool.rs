@@ -1,0 +1,261 @@
+//! Pooling over the windows of each channel of a batch of images
+//! (`[B, C, H, W]` → `[B, C, OH, OW]`): the maximum, the mean, and the mean
+//! over the whole image (global average pooling, → `[B, C]`).
+//!
+//! **Derivative.** A maximum passes its output's gradient to the input it
+//! took (the first of equal ones); a mean spreads it evenly over its
+//! window, `dY/(kh·kw)` to each of its values (padding included, as
+//! PyTorch's default `count_include_pad`). A value in several windows
+//! receives the sum.
+//!
+//! Each channel of each image is pooled on its own: the examples stay apart,
+//! and there are no parameters, so no per-example statistics to give.
+
+use gradlab_tensor::im2col::ConvGeometry;
+use gradlab_tensor::{parallel, Tensor};
+
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// What a pooling window computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pooling {
+    /// The largest value (padding never wins).
+    Max,
+    /// The mean of the window, padding counted as zeros.
+    Average,
+}
+
+/// Pooling with a `kernel` window moved by `stride`, the image padded by
+/// `padding` on each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2d {
+    /// What each window computes.
+    pub kind: Pooling,
+    /// The window's height and width.
+    pub kernel: (usize, usize),
+    /// Steps between windows.
+    pub stride: (usize, usize),
+    /// Padding on each side.
+    pub padding: (usize, usize),
+}
+
+impl Pool2d {
+    /// The geometry of one channel of input `x`.
+    fn geometry(&self, x: &Tensor) -> ConvGeometry {
+        ConvGeometry {
+            channels: 1,
+            height: x.shape()[2],
+            width: x.shape()[3],
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: (1, 1),
+        }
+    }
+
+    /// Calls `f(output index, input index)` for every tap of every window
+    /// of one channel that lies inside the image, window by window.
+    fn taps(g: &ConvGeometry, mut f: impl FnMut(usize, Option<usize>)) {
+        let (oh, ow) = (g.out_height(), g.out_width());
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let o = oy * ow + ox;
+                for i in 0..g.kernel.0 {
+                    for j in 0..g.kernel.1 {
+                        let r = (oy * g.stride.0 + i).checked_sub(g.padding.0);
+                        let c = (ox * g.stride.1 + j).checked_sub(g.padding.1);
+                        let at = match (r, c) {
+                            (Some(r), Some(c)) if r < g.height && c < g.width => {
+                                Some(r * g.width + c)
+                            }
+                            _ => None,
+                        };
+                        f(o, at);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Op for Pool2d {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!(
+            "{} pool {:?} stride {:?}",
+            match self.kind {
+                Pooling::Max => "max",
+                Pooling::Average => "average",
+            },
+            self.kernel,
+            self.stride
+        )
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        let x = x[0];
+        let g = self.geometry(x);
+        let (plane, out) = (g.height * g.width, g.positions());
+        let s = x.shape();
+        y.resize_for(&[s[0], s[1], g.out_height(), g.out_width()]);
+        let area = (g.kernel.0 * g.kernel.1) as f32;
+        let kind = self.kind;
+        parallel::rows_mut(y.data_mut(), out, |first, planes| {
+            for (n, y) in (first..).zip(planes.chunks_exact_mut(out)) {
+                let x = &x.data()[n * plane..][..plane];
+                match kind {
+                    Pooling::Max => y.fill(f32::NEG_INFINITY),
+                    Pooling::Average => y.fill(0.0),
+                }
+                Pool2d::taps(&g, |o, at| match (kind, at) {
+                    (Pooling::Max, Some(i)) if x[i] > y[o] => y[o] = x[i],
+                    (Pooling::Average, Some(i)) => y[o] += x[i] / area,
+                    _ => {}
+                });
+            }
+        });
+    }
+
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let (x, y, dy) = (cx.x[0], cx.y, cx.dy);
+        let g = self.geometry(x);
+        let (plane, out) = (g.height * g.width, g.positions());
+        let area = (g.kernel.0 * g.kernel.1) as f32;
+        let kind = self.kind;
+        cx.accumulate(0, |dx, first| {
+            parallel::rows_mut(dx.data_mut(), plane, |start, planes| {
+                for (n, dx) in (start..).zip(planes.chunks_exact_mut(plane)) {
+                    if first {
+                        dx.fill(0.0);
+                    }
+                    let (x, y) = (&x.data()[n * plane..][..plane], &y.data()[n * out..][..out]);
+                    let dy = &dy.data()[n * out..][..out];
+                    // The first tap that holds each window's maximum.
+                    let mut taken = usize::MAX;
+                    let mut window = usize::MAX;
+                    Pool2d::taps(&g, |o, at| {
+                        if o != window {
+                            (window, taken) = (o, usize::MAX);
+                        }
+                        match (kind, at) {
+                            (Pooling::Max, Some(i)) if taken == usize::MAX && x[i] == y[o] => {
+                                taken = i;
+                                dx[i] += dy[o];
+                            }
+                            (Pooling::Average, Some(i)) => dx[i] += dy[o] / area,
+                            _ => {}
+                        }
+                    });
+                }
+            });
+        });
+    }
+}
+
+/// The mean of each channel of each image: `[B, C, H, W]` → `[B, C]`.
+pub struct GlobalAveragePool;
+
+impl Op for GlobalAveragePool {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        "global average pool".into()
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        let x = x[0];
+        let s = x.shape();
+        let plane = s[2] * s[3];
+        y.resize_for(&[s[0], s[1]]);
+        for (y, p) in y.data_mut().iter_mut().zip(x.data().chunks_exact(plane)) {
+            *y = p.iter().sum::<f32>() / plane as f32;
+        }
+    }
+
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let s = cx.x[0].shape();
+        let plane = s[2] * s[3];
+        let dy = cx.dy.data();
+        // ∂L/∂x = dY/(H·W) at every position of the channel.
+        cx.add(0, |i| dy[i / plane] / plane as f32);
+    }
+}
+
+impl Graph<'_, '_> {
+    /// Max or average pooling of a batch of images `x` (`[B, C, H, W]`).
+    ///
+    /// # Panics
+    /// If `x` is not 4-D, the window or stride is 0, or the window does not
+    /// fit in the padded image (or the padding exceeds half the window, as
+    /// PyTorch requires).
+    pub fn pool2d(&mut self, x: Var, op: Pool2d) -> Var {
+        let shape = self.value(x).shape().to_vec();
+        assert!(
+            shape.len() == 4,
+            "pool2d: input {shape:?} must be [B, C, H, W]"
+        );
+        let (k, s, p) = (op.kernel, op.stride, op.padding);
+        assert!(
+            k.0 > 0 && k.1 > 0 && s.0 > 0 && s.1 > 0,
+            "pool2d: window {k:?} and stride {s:?} must be positive"
+        );
+        assert!(
+            2 * p.0 <= k.0 && 2 * p.1 <= k.1,
+            "pool2d: padding {p:?} exceeds half the window {k:?}"
+        );
+        assert!(
+            op.geometry(self.value(x)).positions() > 0,
+            "pool2d: a {k:?} window does not fit in input {shape:?} padded by {p:?}"
+        );
+        self.apply(op, &[x])
+    }
+
+    /// The maximum over `k × k` windows moved by `k` (no padding).
+    pub fn max_pool2d(&mut self, x: Var, k: usize) -> Var {
+        self.pool2d(
+            x,
+            Pool2d {
+                kind: Pooling::Max,
+                kernel: (k, k),
+                stride: (k, k),
+                padding: (0, 0),
+            },
+        )
+    }
+
+    /// The mean over `k × k` windows moved by `k` (no padding).
+    pub fn avg_pool2d(&mut self, x: Var, k: usize) -> Var {
+        self.pool2d(
+            x,
+            Pool2d {
+                kind: Pooling::Average,
+                kernel: (k, k),
+                stride: (k, k),
+                padding: (0, 0),
+            },
+        )
+    }
+
+    /// The mean of every channel: `[B, C, H, W]` → `[B, C]`.
+    ///
+    /// # Panics
+    /// If `x` is not 4-D or has an empty image.
+    pub fn global_avg_pool(&mut self, x: Var) -> Var {
+        let shape = self.value(x).shape().to_vec();
+        assert!(
+            shape.len() == 4 && shape[2] * shape[3] > 0,
+            "global_avg_pool: input {shape:?} must be [B, C, H, W] with H, W > 0"
+        );
+        self.apply(GlobalAveragePool, &[x])
+    }
+}
