@@ -27,12 +27,15 @@
 
 mod activation;
 pub mod checkpoint;
+mod conv;
 mod dropout;
 mod error;
 mod linear;
 mod mlp;
 mod model;
 mod module;
+mod norm;
+mod params;
 mod sequential;
 
 pub use activation::Act;
@@ -40,10 +43,12 @@ pub use checkpoint::{
     encode_tensors, encode_weights, load_weights, read_tensors, save_weights, write_atomic,
     write_tensors, CheckpointError,
 };
+pub use conv::{Conv2d, ConvShape, Flatten, GlobalAvgPool, Image, Pool2d, Residual};
 pub use dropout::Dropout;
 pub use error::LayerError;
 pub use linear::Linear;
 pub use mlp::Mlp;
 pub use model::Model;
 pub use module::{Mode, Module};
+pub use norm::{GroupNorm, LayerNorm};
 pub use sequential::Sequential;

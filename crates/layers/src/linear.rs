@@ -3,6 +3,7 @@
 use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Var};
 use gradlab_tensor::{Rng, Tensor};
 
+use crate::params::add_params;
 use crate::{LayerError, Mode, Module};
 
 /// `y = x·Wᵀ + b`, with `W` stored `[out, in]` — PyTorch's `nn.Linear`
@@ -48,22 +49,16 @@ impl Linear {
                 outputs,
             });
         }
-        let names = [format!("{name}.weight"), format!("{name}.bias")];
-        let wanted = if bias { &names[..] } else { &names[..1] };
-        if let Some(taken) = wanted.iter().find(|n| store.find(n).is_some()) {
-            return Err(LayerError::Name {
-                name: name.to_string(),
-                param: taken.clone(),
-            });
-        }
-        let [weight_name, bias_name] = names;
         let bound = 1.0 / (inputs as f32).sqrt();
-        let w = Tensor::uniform(&[outputs, inputs], -bound, bound, rng);
-        let weight = store.add(weight_name, w);
-        let bias = bias.then(|| {
-            let b = Tensor::uniform(&[outputs], -bound, bound, rng);
-            store.add(bias_name, b)
-        });
+        let mut tensors = vec![(
+            "weight",
+            Tensor::uniform(&[outputs, inputs], -bound, bound, rng),
+        )];
+        if bias {
+            tensors.push(("bias", Tensor::uniform(&[outputs], -bound, bound, rng)));
+        }
+        let ids = add_params(store, "Linear", name, tensors)?;
+        let (weight, bias) = (ids[0], ids.get(1).copied());
         Ok(Linear {
             weight,
             bias,
