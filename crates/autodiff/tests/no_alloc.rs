@@ -42,8 +42,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The tests run one at a time: the count is global.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn steady_state_step_allocates_nothing() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Large enough for the matmuls and elementwise ops to take their
     // parallel paths.
     let sizes = [784, 512, 512, 10];
@@ -117,6 +123,79 @@ fn steady_state_step_allocates_nothing() {
                 &counts[1..],
                 &[0; 11],
                 "{request:?}, fused {fused}: allocations per step {counts:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_cnn_step_allocates_nothing_after_the_first() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    use gradlab_autodiff::ops::conv::Conv2d;
+    let conv = |stride, padding| Conv2d {
+        stride: (stride, stride),
+        padding: (padding, padding),
+        dilation: (1, 1),
+        bias: true,
+    };
+    let b = 64;
+    let mut store = ParamStore::new();
+    let mut r = rng(1);
+    let mut add = |name: &str, shape: &[usize], lo: f32, hi: f32| {
+        store.add(name, Tensor::uniform(shape, lo, hi, &mut r))
+    };
+    let p = [
+        add("c1.w", &[8, 1, 5, 5], -0.2, 0.2),
+        add("c1.b", &[8], -0.1, 0.1),
+        add("c2.w", &[16, 8, 3, 3], -0.1, 0.1),
+        add("c2.b", &[16], -0.1, 0.1),
+        add("gn.g", &[16], 0.5, 1.5),
+        add("gn.b", &[16], -0.1, 0.1),
+        add("fc.w", &[10, 16 * 7 * 7], -0.05, 0.05),
+        add("fc.b", &[10], -0.1, 0.1),
+    ];
+    let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut r);
+    let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| COUNTED.set(true))
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for request in [
+            GradRequest::Mean,
+            GradRequest::MeanAndSquares,
+            GradRequest::PerExample,
+            GradRequest::Norms,
+            GradRequest::Clipped(Clipping::flat(1.0)),
+            GradRequest::Clipped(Clipping::per_tensor(1.0)),
+        ] {
+            let mut tape = Tape::new();
+            let mut counts = vec![];
+            for _ in 0..6 {
+                let before = ALLOCATIONS.load(Ordering::SeqCst);
+                let mut g = tape.record(&store);
+                let v = p.map(|id| g.param(id));
+                let h = g.input(&x);
+                let h = g.reshape(h, &[b, 1, 28, 28]);
+                let h = g.conv2d(h, v[0], Some(v[1]), conv(1, 2));
+                let h = g.relu(h);
+                let h = g.max_pool2d(h, 2);
+                let h = g.conv2d(h, v[2], Some(v[3]), conv(2, 1));
+                let h = g.group_norm(h, 4, v[4], v[5], 1e-5);
+                let h = g.tanh(h);
+                let h = g.flatten(h);
+                let h = g.linear(h, v[6], Some(v[7]), None);
+                let loss = g.softmax_cross_entropy(h, &labels);
+                g.backward(loss, request).unwrap();
+                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+            }
+            assert_eq!(
+                &counts[1..],
+                &[0; 5],
+                "{request:?}: allocations per step {counts:?}"
             );
         }
     });

@@ -55,4 +55,4 @@ mod tensor;
 
 pub use matmul::{gemm, gemm_with, reserve_workers, Kernel, Transpose};
 pub use random::{rng, Rng};
-pub use tensor::Tensor;
+pub use tensor::{Tensor, MAX_DIMS};

@@ -196,9 +196,8 @@ impl Op for Conv2d {
                 sq.resize_for(w.shape());
                 kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
                 if let Some(pe) = pe {
-                    let mut shape = vec![batch];
-                    shape.extend(w.shape());
-                    pe.resize_for(&shape);
+                    let ws = w.shape();
+                    pe.resize_for(&[batch, ws[0], ws[1], ws[2], ws[3]]);
                     pe.data_mut()
                         .iter_mut()
                         .zip(per_example.data())
@@ -302,12 +301,11 @@ impl Graph<'_, '_> {
     /// If the shapes do not fit, or the window does not fit in the padded
     /// image.
     pub fn conv2d(&mut self, x: Var, w: Var, b: Option<Var>, op: Conv2d) -> Var {
-        let xs = self.value(x).shape().to_vec();
-        let ws = self.value(w).shape().to_vec();
-        assert!(
-            xs.len() == 4 && ws.len() == 4,
-            "conv2d: input {xs:?} and weight {ws:?} must be [B, C, H, W] and [O, C, kh, kw]"
-        );
+        let (xs, ws) = (self.value(x).shape(), self.value(w).shape());
+        let four = |s: &[usize]| <[usize; 4]>::try_from(s).ok();
+        let (Some(xs), Some(ws)) = (four(xs), four(ws)) else {
+            panic!("conv2d: input {xs:?} and weight {ws:?} must be [B, C, H, W] and [O, C, kh, kw]")
+        };
         assert!(
             xs[1] == ws[1],
             "conv2d: input {xs:?} has {} channels but weight {ws:?} takes {}",

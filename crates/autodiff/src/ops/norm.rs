@@ -232,7 +232,7 @@ impl Graph<'_, '_> {
     /// # Panics
     /// If `groups` does not divide C, or γ and β are not `[C]`.
     pub fn group_norm(&mut self, x: Var, groups: usize, gamma: Var, beta: Var, eps: f32) -> Var {
-        let shape = self.value(x).shape().to_vec();
+        let shape = self.value(x).shape();
         assert!(
             shape.len() >= 2 && groups > 0 && shape[1].is_multiple_of(groups),
             "group_norm: {groups} groups do not divide the channels of {shape:?}"
@@ -261,8 +261,11 @@ impl Graph<'_, '_> {
     /// # Panics
     /// If γ and β are not `[D]`.
     pub fn layer_norm(&mut self, x: Var, gamma: Var, beta: Var, eps: f32) -> Var {
-        let shape = self.value(x).shape().to_vec();
-        let d = *shape.last().expect("layer_norm: a scalar has no features");
+        let d = *self
+            .value(x)
+            .shape()
+            .last()
+            .expect("layer_norm: a scalar has no features");
         for v in [gamma, beta] {
             let s = self.value(v).shape();
             assert!(
@@ -270,7 +273,7 @@ impl Graph<'_, '_> {
                 "layer_norm: affine parameter {s:?} for rows of {d}"
             );
         }
-        assert!(d > 0, "layer_norm: rows of 0 values in {shape:?}");
+        assert!(d > 0, "layer_norm: rows of 0 values");
         let op = Normalize {
             group: d,
             span: 1,

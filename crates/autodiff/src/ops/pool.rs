@@ -199,11 +199,10 @@ impl Graph<'_, '_> {
     /// fit in the padded image (or the padding exceeds half the window, as
     /// PyTorch requires).
     pub fn pool2d(&mut self, x: Var, op: Pool2d) -> Var {
-        let shape = self.value(x).shape().to_vec();
-        assert!(
-            shape.len() == 4,
-            "pool2d: input {shape:?} must be [B, C, H, W]"
-        );
+        let shape = self.value(x).shape();
+        let Ok(shape) = <[usize; 4]>::try_from(shape) else {
+            panic!("pool2d: input {shape:?} must be [B, C, H, W]")
+        };
         let (k, s, p) = (op.kernel, op.stride, op.padding);
         assert!(
             k.0 > 0 && k.1 > 0 && s.0 > 0 && s.1 > 0,
@@ -251,7 +250,7 @@ impl Graph<'_, '_> {
     /// # Panics
     /// If `x` is not 4-D or has an empty image.
     pub fn global_avg_pool(&mut self, x: Var) -> Var {
-        let shape = self.value(x).shape().to_vec();
+        let shape = self.value(x).shape();
         assert!(
             shape.len() == 4 && shape[2] * shape[3] > 0,
             "global_avg_pool: input {shape:?} must be [B, C, H, W] with H, W > 0"

@@ -8,24 +8,31 @@
 //! A reshape that keeps axis 0 keeps the examples apart; one that moves
 //! values across it mixes them.
 
-use gradlab_tensor::Tensor;
+use gradlab_tensor::{Tensor, MAX_DIMS};
 
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
-/// `x` under `shape`.
+/// `x` under another shape, kept inline (recording one allocates nothing).
 pub struct Reshape {
-    /// The output's shape.
-    pub shape: Vec<usize>,
+    dims: [usize; MAX_DIMS],
+    len: usize,
     /// Whether axis 0 has the same length before and after.
     keeps_rows: bool,
+}
+
+impl Reshape {
+    /// The output's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.dims[..self.len]
+    }
 }
 
 impl Op for Reshape {
     type Saved = ();
 
     fn name(&self) -> String {
-        format!("reshape to {:?}", self.shape)
+        format!("reshape to {:?}", self.shape())
     }
 
     fn examples(&self, batched: &[bool]) -> Examples {
@@ -38,7 +45,7 @@ impl Op for Reshape {
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
         y.assign(x[0]);
-        y.resize_for(&self.shape);
+        y.resize_for(self.shape());
     }
 
     fn backward(&self, cx: &mut Backward, _: &mut ()) {
@@ -57,9 +64,10 @@ impl Graph<'_, '_> {
     /// `x`'s values under `shape`, in the same row-major order.
     ///
     /// # Panics
-    /// If `shape` holds another number of values.
+    /// If `shape` holds another number of values, or has more than
+    /// [`MAX_DIMS`] axes.
     pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Var {
-        let from = self.value(x).shape().to_vec();
+        let from = self.value(x).shape();
         let (n, m) = (
             from.iter().product::<usize>(),
             shape.iter().product::<usize>(),
@@ -68,14 +76,19 @@ impl Graph<'_, '_> {
             n == m,
             "reshape: {from:?} holds {n} values, {shape:?} holds {m}"
         );
+        assert!(
+            shape.len() <= MAX_DIMS,
+            "reshape: {shape:?} has more than {MAX_DIMS} axes"
+        );
         let keeps_rows = !from.is_empty() && shape.first() == from.first();
-        self.apply(
-            Reshape {
-                shape: shape.to_vec(),
-                keeps_rows,
-            },
-            &[x],
-        )
+        let mut dims = [0; MAX_DIMS];
+        dims[..shape.len()].copy_from_slice(shape);
+        let op = Reshape {
+            dims,
+            len: shape.len(),
+            keeps_rows,
+        };
+        self.apply(op, &[x])
     }
 
     /// `[B, …]` to `[B, n]`: every example's values as one row.
@@ -83,9 +96,9 @@ impl Graph<'_, '_> {
     /// # Panics
     /// If `x` has no axis.
     pub fn flatten(&mut self, x: Var) -> Var {
-        let shape = self.value(x).shape().to_vec();
+        let shape = self.value(x).shape();
         assert!(!shape.is_empty(), "flatten: a scalar has no rows");
-        let rest = shape[1..].iter().product();
-        self.reshape(x, &[shape[0], rest])
+        let (rows, rest) = (shape[0], shape[1..].iter().product());
+        self.reshape(x, &[rows, rest])
     }
 }
