@@ -1,7 +1,10 @@
-//! Train an MLP on MNIST (or any dataset in the same IDX layout).
+//! Train an MLP or a CNN on MNIST (or any dataset in the same IDX layout,
+//! such as `datasets/fashion-mnist`).
 //!
 //! ```text
 //! cargo run --example mnist
+//! cargo run --release --example mnist -- --model cnn
+//! cargo run --release --example mnist -- --model cnn --dp-epsilon 3
 //! cargo run --release --example mnist -- --optimizer "sgd_momentum(lr=0.05,momentum=0.9)" --epochs 3
 //! cargo run --example mnist -- --limit 5000 --epochs 1 --save runs/quick --log runs/quick.csv
 //! cargo run --example mnist -- --resume runs/quick --epochs 2
@@ -26,19 +29,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use gradlab::data;
+use gradlab::layers::{Cnn, CnnKind, Model};
 use gradlab::optim::{accountant, format_float, significant, Optimizer};
-use gradlab::train::{Checkpoint, Event, FitOptions, Privacy, TrainConfig, TrainError, Trainer};
+use gradlab::train::{
+    Checkpoint, Event, FitOptions, Privacy, Task, TrainConfig, TrainError, Trainer,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Train a multi-layer perceptron on MNIST with gradlab.
+/// Train a multi-layer perceptron or a convolutional network on MNIST with
+/// gradlab.
 ///
 /// When resuming, the saved run's settings apply: a flag that differs from
 /// them is an error, and `--epochs` only moves where the run stops.
 #[derive(Parser, Debug)]
 #[command(name = "mnist", version, args_override_self = true)]
 struct Args {
+    /// The network: `mlp` (the widths of --hidden), or `cnn` (gradlab's
+    /// small CNN; with --dp-noise or --dp-epsilon, its private CNN, with
+    /// their own recipe) [default: mlp].
+    #[arg(long, value_enum)]
+    model: Option<Network>,
     /// Optimizer spec, e.g. "adam(lr=1e-3)", "sgd(lr=0.1)",
     /// "adam_per_example(eta0=1e-5)" [default: adam(lr=3e-3,schedule=cosine,warmup=100)].
     #[arg(long)]
@@ -108,12 +120,76 @@ struct Args {
     dp_per_tensor: bool,
 }
 
+/// The networks `--model` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Network {
+    /// A multi-layer perceptron.
+    Mlp,
+    /// A convolutional network.
+    Cnn,
+}
+
+/// A recipe: the defaults of a new run of a network.
+struct Recipe {
+    /// The rule's spec for a run of this many steps.
+    optimizer: fn(u64) -> String,
+    batch_size: usize,
+    epochs: usize,
+    clip: f32,
+}
+
+/// The defaults of a new run of `network`, privately or not.
+fn recipe(network: Network, private: bool) -> Recipe {
+    let mlp = TrainConfig::default();
+    match (network, private) {
+        // The trainer shortens the default's warm-up to the run.
+        (Network::Mlp, _) => Recipe {
+            optimizer: |_| TrainConfig::default().optimizer,
+            batch_size: mlp.batch_size,
+            epochs: mlp.epochs,
+            clip: 1.0,
+        },
+        (Network::Cnn, false) => Recipe {
+            optimizer: cnn_optimizer,
+            batch_size: 64,
+            epochs: CNN_EPOCHS,
+            clip: 1.0,
+        },
+        (Network::Cnn, true) => Recipe {
+            optimizer: |_| PRIVATE_CNN_OPTIMIZER.into(),
+            batch_size: PRIVATE_CNN_BATCH,
+            epochs: PRIVATE_CNN_EPOCHS,
+            clip: PRIVATE_CNN_CLIP,
+        },
+    }
+}
+
+/// The CNN's rule for a run of `steps` steps: Adam at 2·10⁻³, warmed up
+/// over min(100, ⌊T/20⌋) steps (as the MLP's default) and cosine-decayed.
+fn cnn_optimizer(steps: u64) -> String {
+    match (steps / 20).min(100) {
+        0 => "adam(lr=2e-3,schedule=cosine)".into(),
+        w => format!("adam(lr=2e-3,schedule=cosine,warmup={w})"),
+    }
+}
+/// The CNN's epochs.
+const CNN_EPOCHS: usize = 4;
+/// The private CNN's rule (Tramèr & Boneh 2021 train it with momentum SGD).
+const PRIVATE_CNN_OPTIMIZER: &str = "sgd_momentum(lr=0.5,momentum=0.9)";
+/// The private CNN's expected batch (large batches average the noise away).
+const PRIVATE_CNN_BATCH: usize = 512;
+/// The private CNN's epochs.
+const PRIVATE_CNN_EPOCHS: usize = 40;
+/// The private CNN's clipping bound C.
+const PRIVATE_CNN_CLIP: f32 = 0.1;
+
 /// The privacy settings the flags ask for, for a new run of `steps_per_epoch`
 /// × `epochs` steps.
 fn privacy(
     args: &Args,
     steps_per_epoch: u64,
     epochs: usize,
+    clip: f32,
 ) -> Result<Option<Privacy>, TrainError> {
     let noise = match (args.dp_noise, args.dp_epsilon) {
         (None, None) => {
@@ -139,7 +215,7 @@ fn privacy(
         (None, None) => unreachable!("handled above"),
     };
     Ok(Some(Privacy {
-        max_norm: args.dp_clip.unwrap_or(1.0),
+        max_norm: args.dp_clip.unwrap_or(clip),
         noise_multiplier,
         delta,
         per_tensor: args.dp_per_tensor,
@@ -244,6 +320,29 @@ fn set_threads(threads: Option<usize>) -> Result<(), TrainError> {
         .map_err(|e| TrainError::Config(format!("--threads: {e}")))
 }
 
+/// The kind of CNN a model of this name is, if it is one of them for images
+/// of `image` and `classes` classes.
+fn cnn_named(name: &str, image: [usize; 3], classes: usize) -> Option<CnnKind> {
+    [CnnKind::Standard, CnnKind::Private]
+        .into_iter()
+        .find(|&kind| Cnn::name_of(kind, image, classes) == name)
+}
+
+/// The MLP's flags do not apply to a CNN.
+fn check_cnn_flags(args: &Args) -> Result<(), TrainError> {
+    let mlp_flags = [
+        ("--hidden", args.hidden.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--dropout", args.dropout.is_some()),
+    ];
+    match mlp_flags.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(TrainError::Config(format!(
+            "{flag} shapes the MLP; --model cnn has its own architecture"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The flags given for a resumed run must agree with its saved settings.
 fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
     let c = saved.config();
@@ -255,6 +354,17 @@ fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
             checkpoint: saved.path().to_path_buf(),
         })
     };
+    if let Some(network) = args.model {
+        let was = if saved.model_name().starts_with("mlp") {
+            Network::Mlp
+        } else {
+            Network::Cnn
+        };
+        if network != was {
+            let name = |n: Network| format!("{n:?}").to_lowercase();
+            return conflict("--model", name(network), name(was));
+        }
+    }
     if let Some(spec) = &args.optimizer {
         // Compared in canonical form, so `lr=1e-3` and `lr=0.001` agree.
         let canonical = |s: &str| -> Result<String, TrainError> {
@@ -397,11 +507,25 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     let source = std::fs::canonicalize(&data_dir).unwrap_or_else(|_| data_dir.clone());
 
     let defaults = TrainConfig::default();
+    let image = [1, mnist.train.rows(), mnist.train.cols()];
+    let classes = Task::of(&mnist.train, &mnist.test)?.outputs();
     let mut trainer = match &saved {
-        Some(saved) => saved.resume(mnist.train, mnist.test, args.epochs)?,
+        Some(saved) => match cnn_named(saved.model_name(), image, classes) {
+            Some(kind) => {
+                let cnn = Cnn::new(kind, image, classes, saved.config().seed)?;
+                saved.resume_with(Model::from(cnn), mnist.train, mnist.test, args.epochs)?
+            }
+            None => saved.resume(mnist.train, mnist.test, args.epochs)?,
+        },
         None => {
-            let batch_size = args.batch_size.unwrap_or(defaults.batch_size);
-            let epochs = args.epochs.unwrap_or(defaults.epochs);
+            let network = args.model.unwrap_or(Network::Mlp);
+            let private = args.dp_noise.is_some() || args.dp_epsilon.is_some();
+            if network == Network::Cnn {
+                check_cnn_flags(args)?;
+            }
+            let recipe = recipe(network, private);
+            let batch_size = args.batch_size.unwrap_or(recipe.batch_size);
+            let epochs = args.epochs.unwrap_or(recipe.epochs);
             let examples = args
                 .limit
                 .map_or(mnist.train.len(), |n| n.min(mnist.train.len()));
@@ -410,7 +534,10 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 hidden: args.hidden.clone().unwrap_or(defaults.hidden),
                 activation: args.activation.clone().unwrap_or(defaults.activation),
                 dropout: args.dropout.unwrap_or(defaults.dropout),
-                optimizer: args.optimizer.clone().unwrap_or(defaults.optimizer),
+                optimizer: match &args.optimizer {
+                    Some(spec) => spec.clone(),
+                    None => (recipe.optimizer)(steps_per_epoch.saturating_mul(epochs as u64)),
+                },
                 batch_size,
                 epochs,
                 seed: args.seed.unwrap_or(defaults.seed),
@@ -418,28 +545,46 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 loss_scale: 1.0,
                 standardize: false,
                 drop_last: false,
-                privacy: privacy(args, steps_per_epoch, epochs)?,
+                privacy: privacy(args, steps_per_epoch, epochs, recipe.clip)?,
             };
-            Trainer::new(config, mnist.train, mnist.test)?
+            match network {
+                Network::Mlp => Trainer::new(config, mnist.train, mnist.test)?,
+                Network::Cnn => {
+                    let kind = if private {
+                        CnnKind::Private
+                    } else {
+                        CnnKind::Standard
+                    };
+                    let cnn = Cnn::new(kind, image, classes, config.seed)?;
+                    Trainer::with_model(config, Model::from(cnn), mnist.train, mnist.test)?
+                }
+            }
         }
     }
     .with_data_source(source);
     let quiet = args.quiet;
     let c = &trainer.config;
-    let widths = std::iter::once(trainer.train_set().num_features())
-        .chain(c.hidden.iter().copied())
-        .chain([trainer.task().outputs()]);
-    let sizes: Vec<String> = widths.map(|s| s.to_string()).collect();
-    if !quiet {
-        console.line(format_args!(
-            "gradlab · MLP {} ({}{}) · {} params · {} · batch {} · {} epoch{} · {} threads",
+    let network = if let Some(kind) = cnn_named(&trainer.model.name, image, classes) {
+        format!("{} ({kind})", trainer.model.name)
+    } else {
+        let widths = std::iter::once(trainer.train_set().num_features())
+            .chain(c.hidden.iter().copied())
+            .chain([trainer.task().outputs()]);
+        let sizes: Vec<String> = widths.map(|s| s.to_string()).collect();
+        format!(
+            "MLP {} ({}{})",
             sizes.join("-"),
             c.activation,
             if c.dropout > 0.0 {
                 format!(", dropout {}", c.dropout)
             } else {
                 String::new()
-            },
+            }
+        )
+    };
+    if !quiet {
+        console.line(format_args!(
+            "gradlab · {network} · {} params · {} · batch {} · {} epoch{} · {} threads",
             trainer.model.params.num_scalars(),
             match trainer.optimizer.schedule().warmup {
                 0 => trainer.optimizer.to_string(),

@@ -824,3 +824,74 @@ fn a_raw_file_read_beside_its_gz_twin_is_named() {
         stderr(&o)
     );
 }
+
+/// A quick CNN run: 256 examples, one epoch, one thread.
+const QUICK_CNN: [&str; 10] = [
+    "--model",
+    "cnn",
+    "--limit",
+    "256",
+    "--batch-size",
+    "64",
+    "--epochs",
+    "1",
+    "--threads",
+    "1",
+];
+
+fn run_cnn(args: &[&str]) -> Output {
+    mnist(&[&QUICK_CNN[..], args].concat()).output().unwrap()
+}
+
+#[test]
+fn a_cnn_run_resumes_as_a_cnn_exactly() {
+    let (split, whole) = (temp("cnn-split"), temp("cnn-whole"));
+    // A constant rate, so that one epoch resumed to two is two epochs.
+    let adam = ["--optimizer", "adam(lr=1e-3)"];
+    let o = run_cnn(&[&adam[..], &["--save", s(&split)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("gradlab · cnn 1x28x28-10 (conv 5×5 ×32, relu, max pool 2"),
+        "{out}"
+    );
+    let o = mnist(&["--resume", s(&split), "--epochs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("resuming"), "{}", stdout(&o));
+    let o = run_cnn(&[&adam[..], &["--save", s(&whole), "--epochs", "2"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sha256_of_model(&split), sha256_of_model(&whole));
+    let o = mnist(&["--resume", s(&split), "--model", "mlp"])
+        .output()
+        .unwrap();
+    assert_error(&o, &["--model", "mlp", "cnn", "differs from the saved run"]);
+}
+
+#[test]
+fn the_mlp_flags_are_errors_with_a_cnn() {
+    for (flag, value) in [
+        ("--hidden", "32"),
+        ("--activation", "tanh"),
+        ("--dropout", "0.1"),
+    ] {
+        assert_error(
+            &run_cnn(&[flag, value]),
+            &[flag, "shapes the MLP; --model cnn has its own architecture"],
+        );
+    }
+}
+
+#[test]
+fn a_private_cnn_run_trains_the_private_cnn() {
+    let o = run_cnn(&["--dp-noise", "1", "--limit", "512", "--batch-size", "256"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("gradlab · private-cnn 1x28x28-10 (conv 8×8/2 ×16, group norm"),
+        "{out}"
+    );
+    assert!(out.contains("clip C = 0.1 (flat)"), "{out}");
+    assert!(out.contains("privacy spent   ε = "), "{out}");
+}

@@ -27,6 +27,7 @@
 
 mod activation;
 pub mod checkpoint;
+mod cnn;
 mod conv;
 mod dropout;
 mod error;
@@ -43,6 +44,7 @@ pub use checkpoint::{
     encode_tensors, encode_weights, load_weights, read_tensors, save_weights, write_atomic,
     write_tensors, CheckpointError,
 };
+pub use cnn::{Cnn, CnnKind};
 pub use conv::{Conv2d, ConvShape, Flatten, GlobalAvgPool, Image, Pool2d, Residual};
 pub use dropout::Dropout;
 pub use error::LayerError;

@@ -2,7 +2,7 @@
 
 use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 
-use crate::{Mlp, Mode, Module};
+use crate::{Cnn, Mlp, Mode, Module};
 
 /// A network and its parameter store: what a trainer trains and a
 /// checkpoint saves. Any [`Module`] can be one — a [`Sequential`] of your
@@ -44,6 +44,17 @@ impl From<Mlp> for Model {
             name: format!("mlp {}", widths.join("-")),
             net: Box::new(mlp.net),
             params: mlp.params,
+        }
+    }
+}
+
+/// A CNN is named for its kind, image shape and classes: `cnn 1x28x28-10`.
+impl From<Cnn> for Model {
+    fn from(cnn: Cnn) -> Model {
+        Model {
+            name: cnn.name(),
+            net: Box::new(cnn.net),
+            params: cnn.params,
         }
     }
 }

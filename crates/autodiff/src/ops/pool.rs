@@ -11,6 +11,8 @@
 //! Each channel of each image is pooled on its own: the examples stay apart,
 //! and there are no parameters, so no per-example statistics to give.
 
+use std::ops::Range;
+
 use gradlab_tensor::im2col::ConvGeometry;
 use gradlab_tensor::{parallel, Tensor};
 
@@ -54,26 +56,21 @@ impl Pool2d {
         }
     }
 
-    /// Calls `f(output index, input index)` for every tap of every window
-    /// of one channel that lies inside the image, window by window.
-    fn taps(g: &ConvGeometry, mut f: impl FnMut(usize, Option<usize>)) {
+    /// Calls `f(output index, rows, columns)` for every window of one
+    /// channel, window by window, with the rows and columns of the window
+    /// that lie inside the image (the padding holds no value to read).
+    #[inline]
+    fn windows(g: &ConvGeometry, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) {
         let (oh, ow) = (g.out_height(), g.out_width());
+        // The part of a window starting at `start - pad` that lies in 0..len.
+        let inside = |start: usize, pad: usize, k: usize, len: usize| {
+            start.saturating_sub(pad)..(start + k).saturating_sub(pad).min(len)
+        };
         for oy in 0..oh {
+            let rows = inside(oy * g.stride.0, g.padding.0, g.kernel.0, g.height);
             for ox in 0..ow {
-                let o = oy * ow + ox;
-                for i in 0..g.kernel.0 {
-                    for j in 0..g.kernel.1 {
-                        let r = (oy * g.stride.0 + i).checked_sub(g.padding.0);
-                        let c = (ox * g.stride.1 + j).checked_sub(g.padding.1);
-                        let at = match (r, c) {
-                            (Some(r), Some(c)) if r < g.height && c < g.width => {
-                                Some(r * g.width + c)
-                            }
-                            _ => None,
-                        };
-                        f(o, at);
-                    }
-                }
+                let cols = inside(ox * g.stride.1, g.padding.1, g.kernel.1, g.width);
+                f(oy * ow + ox, rows.clone(), cols);
             }
         }
     }
@@ -109,14 +106,14 @@ impl Op for Pool2d {
         parallel::rows_mut(y.data_mut(), out, |first, planes| {
             for (n, y) in (first..).zip(planes.chunks_exact_mut(out)) {
                 let x = &x.data()[n * plane..][..plane];
-                match kind {
-                    Pooling::Max => y.fill(f32::NEG_INFINITY),
-                    Pooling::Average => y.fill(0.0),
-                }
-                Pool2d::taps(&g, |o, at| match (kind, at) {
-                    (Pooling::Max, Some(i)) if x[i] > y[o] => y[o] = x[i],
-                    (Pooling::Average, Some(i)) => y[o] += x[i] / area,
-                    _ => {}
+                Pool2d::windows(&g, |o, rows, cols| {
+                    let taps = rows.flat_map(|r| x[r * g.width..][cols.clone()].iter());
+                    y[o] = match kind {
+                        Pooling::Max => {
+                            taps.fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+                        }
+                        Pooling::Average => taps.map(|&v| v / area).sum(),
+                    };
                 });
             }
         });
@@ -136,20 +133,21 @@ impl Op for Pool2d {
                     }
                     let (x, y) = (&x.data()[n * plane..][..plane], &y.data()[n * out..][..out]);
                     let dy = &dy.data()[n * out..][..out];
-                    // The first tap that holds each window's maximum.
-                    let mut taken = usize::MAX;
-                    let mut window = usize::MAX;
-                    Pool2d::taps(&g, |o, at| {
-                        if o != window {
-                            (window, taken) = (o, usize::MAX);
-                        }
-                        match (kind, at) {
-                            (Pooling::Max, Some(i)) if taken == usize::MAX && x[i] == y[o] => {
-                                taken = i;
+                    Pool2d::windows(&g, |o, rows, cols| match kind {
+                        Pooling::Max => {
+                            // The first tap that holds the window's maximum.
+                            let mut taps =
+                                rows.flat_map(|r| cols.clone().map(move |c| r * g.width + c));
+                            if let Some(i) = taps.find(|&i| x[i] == y[o]) {
                                 dx[i] += dy[o];
                             }
-                            (Pooling::Average, Some(i)) => dx[i] += dy[o] / area,
-                            _ => {}
+                        }
+                        Pooling::Average => {
+                            for r in rows {
+                                for v in &mut dx[r * g.width..][cols.clone()] {
+                                    *v += dy[o] / area;
+                                }
+                            }
                         }
                     });
                 }
