@@ -29,6 +29,22 @@ pub enum BackwardError {
         /// What is wrong.
         why: &'static str,
     },
+    /// Per-example statistics need each example's loss to depend on that
+    /// example alone, and an op of the graph mixes them (batch
+    /// normalization, a mean over the batch).
+    #[error(
+        "backward: {request:?} needs per-example losses, but node %{node} ({op}) depends on a \
+         statistic across examples, mixing them; use GradRequest::Mean for this graph, or an \
+         op that keeps examples apart (group or layer norm for batch norm)"
+    )]
+    MixedExamples {
+        /// What was asked for.
+        request: GradRequest,
+        /// The first node that mixes examples.
+        node: usize,
+        /// Its op.
+        op: String,
+    },
     /// A parameter is used in a way the per-example statistics do not cover.
     #[error(
         "backward: {request:?} cannot give per-example gradients of parameter {name:?}: {why}; \

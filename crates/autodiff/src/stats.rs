@@ -47,19 +47,24 @@ pub(crate) fn check_loss(
         }
     };
     if request != GradRequest::Mean {
-        let why = if l.mixed {
-            Some("depends on a statistic across examples")
-        } else if !l.batched {
-            Some("is not a per-example [B] vector")
-        } else {
-            None
-        };
-        if let Some(why) = why {
+        let nodes = &tape.nodes[..tape.len];
+        if l.mixed {
+            // Name the op that mixed the examples: the first mixed node
+            // whose inputs were not.
+            let (node, op) = nodes[..=loss.0]
+                .iter()
+                .enumerate()
+                .find(|(_, n)| n.mixed && n.inputs.iter().all(|v| !nodes[v.0].mixed))
+                .map(|(i, n)| (i, n.name()))
+                .unwrap_or((loss.0, l.name()));
+            return Err(BackwardError::MixedExamples { request, node, op });
+        }
+        if !l.batched {
             return Err(BackwardError::NotPerExample {
                 request,
                 node: loss.0,
                 op: l.name(),
-                why,
+                why: "is not a per-example [B] vector",
             });
         }
     }

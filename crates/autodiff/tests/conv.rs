@@ -365,3 +365,110 @@ fn a_cnn_step_is_bitwise_the_same_on_one_and_two_threads() {
     };
     assert!(results(1) == results(2));
 }
+
+#[test]
+fn batch_normalization_matches_finite_differences() {
+    for (seed, shape) in [vec![4, 3, 3, 2], vec![5, 2, 1, 3], vec![6, 4]]
+        .into_iter()
+        .enumerate()
+    {
+        let c = shape[1];
+        let x = Tensor::uniform(&shape, -1.0, 1.0, &mut rng(seed as u64));
+        let affine = |store: &mut ParamStore| {
+            store.add("g", Tensor::uniform(&[c], 0.5, 1.5, &mut rng(5)));
+            store.add("b", Tensor::uniform(&[c], -0.5, 0.5, &mut rng(6)));
+        };
+        let mut store = ParamStore::new();
+        store.add("x", x.clone());
+        affine(&mut store);
+        let worst = gradient_check(&mut store, 1e-2, |g, v| {
+            g.batch_norm(v[0], v[1], v[2], 1e-5)
+        });
+        assert!(worst.error() <= TOL, "batch norm {shape:?}: {worst:?}");
+        // Running statistics: constants.
+        let mean = Tensor::uniform(&[c], -0.3, 0.3, &mut rng(7));
+        let var = Tensor::uniform(&[c], 0.5, 2.0, &mut rng(8));
+        let mut store = ParamStore::new();
+        store.add("x", x);
+        affine(&mut store);
+        let worst = gradient_check(&mut store, 1e-2, |g, v| {
+            let (m, s) = (g.constant(&mean), g.constant(&var));
+            g.batch_norm_with(v[0], v[1], v[2], m, s, 1e-5)
+        });
+        assert!(
+            worst.error() <= TOL,
+            "batch norm, given statistics {shape:?}: {worst:?}"
+        );
+    }
+}
+
+#[test]
+fn a_per_example_request_through_batch_norm_is_an_error_naming_it() {
+    let mut store = ParamStore::new();
+    let w = store.add("w", Tensor::uniform(&[3, 2, 3, 3], -0.5, 0.5, &mut rng(1)));
+    let gamma = store.add("g", Tensor::ones(&[3]));
+    let beta = store.add("b", Tensor::zeros(&[3]));
+    let x = Tensor::uniform(&[4, 2, 5, 5], -1.0, 1.0, &mut rng(2));
+    let labels = [0, 1, 2, 0];
+    let mut tape = Tape::new();
+    for request in [
+        GradRequest::Mean,
+        GradRequest::MeanAndSquares,
+        GradRequest::PerExample,
+        GradRequest::Norms,
+        GradRequest::Clipped(Clipping::flat(1.0)),
+    ] {
+        let mut g = tape.record(&store);
+        let (xv, wv, gv, bv) = (g.input(&x), g.param(w), g.param(gamma), g.param(beta));
+        let h = g.conv2d(xv, wv, None, conv((1, 1), (0, 0), (1, 1)));
+        let h = g.batch_norm(h, gv, bv, 1e-5);
+        let h = g.global_avg_pool(h);
+        let loss = g.softmax_cross_entropy(h, &labels);
+        let result = g.backward(loss, request);
+        if request == GradRequest::Mean {
+            assert!(result.is_ok());
+            continue;
+        }
+        let err = result.unwrap_err().to_string();
+        assert!(
+            err.contains("(batch norm (batch statistics)) depends on a statistic across examples"),
+            "{err}"
+        );
+        assert!(tape.grad(w).is_none(), "nothing is left half-computed");
+    }
+}
+
+#[test]
+fn batch_norm_is_bitwise_the_same_on_one_and_two_threads() {
+    let mut store = ParamStore::new();
+    let x = store.add(
+        "x",
+        Tensor::uniform(&[64, 16, 14, 14], -1.0, 1.0, &mut rng(1)),
+    );
+    let gamma = store.add("g", Tensor::uniform(&[16], 0.5, 1.5, &mut rng(2)));
+    let beta = store.add("b", Tensor::uniform(&[16], -0.5, 0.5, &mut rng(3)));
+    let weights = Tensor::uniform(&[64, 16, 14, 14], -1.0, 1.0, &mut rng(4));
+    let results = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut tape = Tape::new();
+            let mut g = tape.record(&store);
+            let (xv, gv, bv) = (g.param(x), g.param(gamma), g.param(beta));
+            let y = g.batch_norm(xv, gv, bv, 1e-5);
+            let c = g.constant(&weights);
+            let weighted = g.mul(y, c);
+            let loss = g.sum(weighted);
+            let value = g.value(y).clone();
+            g.backward(loss, GradRequest::Mean).unwrap();
+            let grads: Vec<Tensor> = [x, gamma, beta]
+                .iter()
+                .map(|&id| tape.grad(id).unwrap().clone())
+                .collect();
+            (value, grads)
+        })
+    };
+    assert!(results(1) == results(2));
+}

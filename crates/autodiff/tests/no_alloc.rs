@@ -156,6 +156,15 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
         add("fc.w", &[10, 16 * 7 * 7], -0.05, 0.05),
         add("fc.b", &[10], -0.1, 0.1),
     ];
+    let bn = [
+        add("bn.g", &[8], 0.5, 1.5),
+        add("bn.b", &[8], -0.1, 0.1),
+        add("bn.fc", &[10, 8 * 7 * 7], -0.05, 0.05),
+    ];
+    let running = [
+        Tensor::uniform(&[8], -0.1, 0.1, &mut r),
+        Tensor::uniform(&[8], 0.5, 1.5, &mut r),
+    ];
     let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut r);
     let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -196,6 +205,38 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
                 &counts[1..],
                 &[0; 5],
                 "{request:?}: allocations per step {counts:?}"
+            );
+        }
+        // Batch norm, with the batch's statistics and with given ones.
+        for given in [false, true] {
+            let mut tape = Tape::new();
+            let mut counts = vec![];
+            for _ in 0..6 {
+                let before = ALLOCATIONS.load(Ordering::SeqCst);
+                let mut g = tape.record(&store);
+                let v = p.map(|id| g.param(id));
+                let [gamma, beta, fc] = bn.map(|id| g.param(id));
+                let h = g.input(&x);
+                let h = g.reshape(h, &[b, 1, 28, 28]);
+                let h = g.conv2d(h, v[0], Some(v[1]), conv(1, 2));
+                let h = if given {
+                    let (m, s) = (g.constant(&running[0]), g.constant(&running[1]));
+                    g.batch_norm_with(h, gamma, beta, m, s, 1e-5)
+                } else {
+                    g.batch_norm(h, gamma, beta, 1e-5)
+                };
+                let h = g.relu(h);
+                let h = g.max_pool2d(h, 4);
+                let h = g.flatten(h);
+                let h = g.linear(h, fc, Some(v[7]), None);
+                let loss = g.softmax_cross_entropy(h, &labels);
+                g.backward(loss, GradRequest::Mean).unwrap();
+                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+            }
+            assert_eq!(
+                &counts[1..],
+                &[0; 5],
+                "batch norm: allocations per step {counts:?}"
             );
         }
     });

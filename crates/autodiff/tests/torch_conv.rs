@@ -9,6 +9,8 @@ use gradlab_autodiff::ops::pool::{Pool2d, Pooling};
 use gradlab_autodiff::{GradRequest, Graph, ParamStore, Tape, Var};
 use gradlab_tensor::Tensor;
 
+// BATCH_NORM_RUNNING_* are the layers crate's (its BatchNorm2d updates them).
+#[allow(dead_code)]
 #[path = "reference/torch_conv.rs"]
 mod torch;
 
@@ -176,6 +178,43 @@ fn normalization_matches_pytorch() {
             &torch::LAYER_NORM_D0,
             &torch::LAYER_NORM_D1,
             &torch::LAYER_NORM_D2,
+        ],
+    );
+}
+
+#[test]
+fn batch_normalization_matches_pytorch() {
+    let inputs = || {
+        vec![
+            tensor(&[2, 4, 5, 3], x_at),
+            tensor(&[4], gamma_at),
+            tensor(&[4], beta_at),
+        ]
+    };
+    check(
+        "batch norm, training",
+        inputs(),
+        |g, v| g.batch_norm(v[0], v[1], v[2], 1e-5),
+        &torch::BATCH_NORM_Y,
+        &[
+            &torch::BATCH_NORM_D0,
+            &torch::BATCH_NORM_D1,
+            &torch::BATCH_NORM_D2,
+        ],
+    );
+    check(
+        "batch norm, evaluating",
+        inputs(),
+        |g, v| {
+            let mean = g.constant(&tensor(&[4], b_at));
+            let var = g.constant(&tensor(&[4], gamma_at));
+            g.batch_norm_with(v[0], v[1], v[2], mean, var, 1e-5)
+        },
+        &torch::BATCH_NORM_EVAL_Y,
+        &[
+            &torch::BATCH_NORM_EVAL_D0,
+            &torch::BATCH_NORM_EVAL_D1,
+            &torch::BATCH_NORM_EVAL_D2,
         ],
     );
 }

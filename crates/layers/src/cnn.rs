@@ -281,6 +281,10 @@ impl Module for Cnn {
     fn params(&self) -> Vec<ParamId> {
         self.net.params()
     }
+
+    fn update_state(&self, params: &mut ParamStore) {
+        self.net.update_state(params);
+    }
 }
 
 #[cfg(test)]

@@ -212,4 +212,8 @@ impl<M: Module> Module for Residual<M> {
     fn params(&self) -> Vec<ParamId> {
         self.0.params()
     }
+
+    fn update_state(&self, params: &mut ParamStore) {
+        self.0.update_state(params);
+    }
 }

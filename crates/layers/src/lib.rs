@@ -52,5 +52,5 @@ pub use linear::Linear;
 pub use mlp::Mlp;
 pub use model::Model;
 pub use module::{Mode, Module};
-pub use norm::{GroupNorm, LayerNorm};
+pub use norm::{BatchNorm2d, GroupNorm, LayerNorm};
 pub use sequential::Sequential;

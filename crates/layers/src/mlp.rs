@@ -88,6 +88,10 @@ impl Module for Mlp {
     fn params(&self) -> Vec<ParamId> {
         self.net.params()
     }
+
+    fn update_state(&self, params: &mut ParamStore) {
+        self.net.update_state(params);
+    }
 }
 
 #[cfg(test)]

@@ -67,4 +67,8 @@ impl Module for Model {
     fn params(&self) -> Vec<ParamId> {
         self.net.params()
     }
+
+    fn update_state(&self, params: &mut ParamStore) {
+        self.net.update_state(params);
+    }
 }

@@ -1,6 +1,6 @@
 //! The [`Module`] trait.
 
-use gradlab_autodiff::{Graph, ParamId, Var};
+use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 
 /// Whether a forward pass trains or evaluates: dropout is active only while
 /// training, with masks drawn from `seed` (one seed per step makes a run
@@ -23,4 +23,15 @@ pub trait Module {
 
     /// The parameters this module owns, in a fixed order.
     fn params(&self) -> Vec<ParamId>;
+
+    /// Folds what the last training forward measured into the state the
+    /// module keeps in `params` — [`BatchNorm2d`]'s running averages — once
+    /// the step is taken. A trainer calls it after every step; a loop by
+    /// hand does too. Most modules keep no state: the default does nothing,
+    /// and a container passes the call to every module it holds.
+    ///
+    /// [`BatchNorm2d`]: crate::BatchNorm2d
+    fn update_state(&self, params: &mut ParamStore) {
+        let _ = params;
+    }
 }

@@ -1,6 +1,10 @@
-//! Normalization layers: group normalization over channels of images, and
-//! layer normalization over the features of a row.
+//! Normalization layers: group normalization over channels of images,
+//! layer normalization over the features of a row, and batch normalization
+//! over the batch.
 
+use std::sync::Mutex;
+
+use gradlab_autodiff::ops::batch_norm::channel_statistics;
 use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 use gradlab_tensor::Tensor;
 
@@ -115,5 +119,139 @@ impl Module for LayerNorm {
 
     fn params(&self) -> Vec<ParamId> {
         vec![self.weight, self.bias]
+    }
+}
+
+/// Batch normalization (`nn.BatchNorm2d(channels)`, and `nn.BatchNorm1d` on
+/// `[B, C]`): while training, each channel standardized by the batch's own
+/// mean and variance, then scaled and shifted; the running averages of
+/// those statistics (momentum 0.1, the variance unbiased, as PyTorch keeps
+/// them) standardize while evaluating.
+///
+/// It mixes the examples of a batch, so it cannot train privately or with
+/// per-example statistics: such a request is an error naming it (use
+/// [`GroupNorm`] there). The running averages live in the parameter store
+/// as `{name}.running_mean` and `{name}.running_var` — saved, resumed and
+/// loaded into PyTorch with the weights — but are not parameters: no
+/// gradient reaches them, so no optimizer steps them, and
+/// [`Module::params`] does not list them. [`Module::update_state`] folds
+/// each training batch's statistics into them after its step.
+#[derive(Debug)]
+pub struct BatchNorm2d {
+    /// γ, `[C]`.
+    pub weight: ParamId,
+    /// β, `[C]`.
+    pub bias: ParamId,
+    /// The running mean, `[C]`.
+    pub running_mean: ParamId,
+    /// The running (unbiased) variance, `[C]`.
+    pub running_var: ParamId,
+    /// The weight of a new batch in the running averages.
+    pub momentum: f32,
+    /// The statistics of the last training forward, until the step folds
+    /// them into the running averages.
+    measured: Mutex<Measured>,
+}
+
+/// A training batch's per-channel statistics.
+#[derive(Debug, Default)]
+struct Measured {
+    mean: Vec<f32>,
+    /// Biased, as the forward uses it.
+    var: Vec<f32>,
+    /// Values per channel.
+    count: usize,
+    /// Not yet folded into the running averages.
+    fresh: bool,
+}
+
+impl BatchNorm2d {
+    /// Adds γ = 1, β = 0, a running mean of 0 and a running variance of 1
+    /// for `channels` channels.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        channels: usize,
+    ) -> Result<BatchNorm2d, LayerError> {
+        if channels == 0 {
+            return Err(LayerError::Setting {
+                layer: "BatchNorm2d",
+                name: name.into(),
+                problem: "needs at least one channel".into(),
+            });
+        }
+        let ids = add_params(
+            store,
+            "BatchNorm2d",
+            name,
+            vec![
+                ("weight", Tensor::ones(&[channels])),
+                ("bias", Tensor::zeros(&[channels])),
+                ("running_mean", Tensor::zeros(&[channels])),
+                ("running_var", Tensor::ones(&[channels])),
+            ],
+        )?;
+        Ok(BatchNorm2d {
+            weight: ids[0],
+            bias: ids[1],
+            running_mean: ids[2],
+            running_var: ids[3],
+            momentum: 0.1,
+            measured: Mutex::new(Measured::default()),
+        })
+    }
+}
+
+impl Module for BatchNorm2d {
+    fn forward(&self, g: &mut Graph, x: Var, mode: Mode) -> Var {
+        let (w, b) = (g.param(self.weight), g.param(self.bias));
+        match mode {
+            Mode::Train { .. } => {
+                let y = g.batch_norm(x, w, b, EPS);
+                let value = g.value(x);
+                let channels = value.shape()[1];
+                let mut m = self.measured.lock().unwrap_or_else(|e| e.into_inner());
+                m.mean.resize(channels, 0.0);
+                m.var.resize(channels, 0.0);
+                let Measured { mean, var, .. } = &mut *m;
+                channel_statistics(value, mean, var);
+                m.count = value.len() / channels;
+                m.fresh = true;
+                y
+            }
+            Mode::Eval => {
+                let store = g.store();
+                let (mean, var) = (store.get(self.running_mean), store.get(self.running_var));
+                let (mean, var) = (g.constant(mean), g.constant(var));
+                g.batch_norm_with(x, w, b, mean, var, EPS)
+            }
+        }
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        vec![self.weight, self.bias]
+    }
+
+    /// running ← (1 − m)·running + m·batch, the variance unbiased
+    /// (× N/(N − 1)).
+    fn update_state(&self, params: &mut ParamStore) {
+        let mut m = self.measured.lock().unwrap_or_else(|e| e.into_inner());
+        if !m.fresh {
+            return;
+        }
+        m.fresh = false;
+        let (k, n) = (self.momentum, m.count as f32);
+        let unbiased = n / (n - 1.0);
+        let fold = |running: &mut [f32], batch: &[f32], scale: f32| {
+            for (r, &v) in running.iter_mut().zip(batch) {
+                *r = (1.0 - k) * *r + k * (v * scale);
+            }
+        };
+        fold(params.get_mut(self.running_mean).data_mut(), &m.mean, 1.0);
+        fold(
+            params.get_mut(self.running_var).data_mut(),
+            &m.var,
+            unbiased,
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Modules applied one after the other.
 
-use gradlab_autodiff::{Graph, ParamId, Var};
+use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 
 use crate::{Mode, Module};
 
@@ -40,5 +40,9 @@ impl Module for Sequential {
 
     fn params(&self) -> Vec<ParamId> {
         self.modules.iter().flat_map(|m| m.params()).collect()
+    }
+
+    fn update_state(&self, params: &mut ParamStore) {
+        self.modules.iter().for_each(|m| m.update_state(params));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod arith;
+pub mod batch_norm;
 pub mod conv;
 pub mod dropout;
 pub mod linear;

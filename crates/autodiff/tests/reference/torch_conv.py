@@ -17,6 +17,9 @@ of R. The cases take odd sizes, strides, paddings and a dilation:
 - global average pool: x, `mean((2, 3))`
 - group_norm: z [2, 4, 5, 3], 2 groups, γ and β, ε = 1e-5
 - layer_norm: r [3, 5] over the last axis, γ and β, ε = 1e-5
+- batch_norm: z, γ and β, ε = 1e-5, training (the batch's statistics; and the
+  running averages after that step from μ = 0, σ² = 1 at momentum 0.1) and
+  evaluating (running statistics μ_c = b_at(c), σ²_c = gamma_at(c))
 
 Run by hand in a scratch virtualenv (never by the test suite):
 
@@ -108,6 +111,22 @@ def main():
         "LAYER_NORM",
         lambda r, g, b: F.layer_norm(r, (5,), g, b, eps=1e-5),
         [r, tensor([5], gamma_at), tensor([5], beta_at)],
+    )
+
+    case(
+        "BATCH_NORM",
+        lambda z, g, b: F.batch_norm(z, None, None, g, b, training=True, eps=1e-5),
+        [z, tensor([4], gamma_at), tensor([4], beta_at)],
+    )
+    running_mean, running_var = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    F.batch_norm(z, running_mean, running_var, training=True, momentum=0.1, eps=1e-5)
+    out.append(rust_array("BATCH_NORM_RUNNING_MEAN", running_mean))
+    out.append(rust_array("BATCH_NORM_RUNNING_VAR", running_var))
+    case(
+        "BATCH_NORM_EVAL",
+        lambda z, g, b: F.batch_norm(z, tensor([4], b_at), tensor([4], gamma_at), g, b,
+                                     training=False, eps=1e-5),
+        [z, tensor([4], gamma_at), tensor([4], beta_at)],
     )
 
     header = (

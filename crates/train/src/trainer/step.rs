@@ -66,6 +66,9 @@ impl Trainer {
                     .expect("σ and q were checked when the run was built");
             }
         }
+        // The state a layer keeps besides its weights (batch norm's running
+        // averages) takes in this batch.
+        model.net.update_state(&mut model.params);
         self.steps_done += 1;
         Ok(loss)
     }

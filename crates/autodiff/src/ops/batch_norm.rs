@@ -1,0 +1,320 @@
+//! Batch normalization: each channel of `[B, C, …]` standardized over the
+//! whole batch and every position, then scaled and shifted per channel
+//! (PyTorch's `nn.BatchNorm2d` and `nn.BatchNorm1d`):
+//!
+//! ```text
+//! μ_c = mean_{b,s} x_{b,c,s}    σ²_c = mean_{b,s} (x_{b,c,s} − μ_c)²
+//! x̂ = (x − μ_c)/√(σ²_c + ε)    y = γ_c·x̂ + β_c
+//! ```
+//!
+//! over the N = B·S values of channel c while training
+//! ([`Statistics::Batch`]); evaluation reads μ and σ² from running averages
+//! instead ([`Statistics::Given`]: two more inputs, constants).
+//!
+//! **Derivative.** With batch statistics every x̂ depends on every example
+//! of the batch, so per channel, with dY = ∂L/∂y:
+//!
+//! ```text
+//! dx = γ_c/√(σ²_c + ε) · (dY − mean(dY) − x̂·mean(dY·x̂))
+//! dγ_c = Σ dY·x̂      dβ_c = Σ dY
+//! ```
+//!
+//! and with given statistics dx = γ_c/√(σ²_c + ε)·dY.
+//!
+//! Batch statistics mix the examples: the op declares so, and a
+//! per-example request through it is an error that names it (group or
+//! layer normalization, which standardize within an example, pass them).
+
+use gradlab_tensor::{parallel, Tensor};
+
+use crate::op::{Backward, Examples, Op};
+use crate::tape::{Graph, Var};
+
+/// Where μ and σ² come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistics {
+    /// The batch's own, per channel (training).
+    Batch,
+    /// Inputs 3 and 4, `[C]` each (evaluation: the running averages).
+    Given,
+}
+
+/// Batch normalization with `eps` added to the variance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNorm {
+    /// Where the statistics come from.
+    pub statistics: Statistics,
+    /// ε, added to the variance.
+    pub eps: f32,
+}
+
+/// What batch normalization keeps between its passes.
+#[derive(Default)]
+pub struct BatchNormSaved {
+    /// x̂.
+    xhat: Tensor,
+    /// μ of every channel.
+    mean: Tensor,
+    /// 1/√(σ² + ε) of every channel.
+    rstd: Tensor,
+    /// Σ dY and Σ dY·x̂ of every channel.
+    sums: (Tensor, Tensor),
+}
+
+/// The mean μ_c and the (biased) variance σ²_c of every channel of `x`
+/// (`[B, C, …]`) over the batch and every position, into `mean` and `var`
+/// (`[C]` each): two passes, for accuracy. A batch normalization layer
+/// reads them to keep its running averages.
+pub fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
+    let s = x.shape();
+    let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
+    let n = x.len() / channels;
+    channel_sums(x.data(), x.data(), channels, plane, mean, |v, _| v);
+    mean.iter_mut().for_each(|m| *m /= n as f32);
+    let mean = &*mean;
+    parallel::per_row(var, n, |first, block| {
+        for (c, v) in (first..).zip(block) {
+            let mut sum = 0.0f32;
+            each_plane(x.data(), channels, plane, c, |p| {
+                sum += p
+                    .iter()
+                    .map(|&v| (v - mean[c]) * (v - mean[c]))
+                    .sum::<f32>();
+            });
+            *v = sum / n as f32;
+        }
+    });
+}
+
+/// Calls `f(values)` for each `[S]` slice of channel `c` of `x`
+/// (`[B, C, S]` in row-major order), example by example.
+#[inline]
+fn each_plane(x: &[f32], channels: usize, plane: usize, c: usize, mut f: impl FnMut(&[f32])) {
+    for b in 0..x.len() / (channels * plane) {
+        f(&x[(b * channels + c) * plane..][..plane]);
+    }
+}
+
+/// Per channel of `x` (`[B, C, S]`): `out[c] = Σ f(x, y)` over the
+/// channel's values, `y` being the same positions of `other`.
+fn channel_sums(
+    x: &[f32],
+    other: &[f32],
+    channels: usize,
+    plane: usize,
+    out: &mut [f32],
+    f: impl Fn(f32, f32) -> f32 + Sync + Send,
+) {
+    let n = x.len() / channels;
+    parallel::per_row(out, n, |first, block| {
+        for (c, o) in (first..).zip(block) {
+            let mut sum = 0.0f32;
+            for b in 0..x.len() / (channels * plane) {
+                let at = (b * channels + c) * plane;
+                let (xs, ys) = (&x[at..][..plane], &other[at..][..plane]);
+                sum += xs.iter().zip(ys).map(|(&u, &v)| f(u, v)).sum::<f32>();
+            }
+            *o = sum;
+        }
+    });
+}
+
+impl Op for BatchNorm {
+    type Saved = BatchNormSaved;
+
+    fn name(&self) -> String {
+        match self.statistics {
+            Statistics::Batch => "batch norm (batch statistics)".into(),
+            Statistics::Given => "batch norm (running statistics)".into(),
+        }
+    }
+
+    /// Batch statistics mix every example into every output.
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples {
+            batched: batched[0],
+            mixes: (self.statistics == Statistics::Batch && batched[0])
+                || batched[1..].iter().any(|&b| b),
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut BatchNormSaved) {
+        let xv = x[0];
+        let s = xv.shape();
+        let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
+        saved.mean.resize_for(&[channels]);
+        saved.rstd.resize_for(&[channels]);
+        let eps = self.eps;
+        match self.statistics {
+            Statistics::Batch => {
+                channel_statistics(xv, saved.mean.data_mut(), saved.rstd.data_mut());
+                saved
+                    .rstd
+                    .data_mut()
+                    .iter_mut()
+                    .for_each(|r| *r = 1.0 / (*r + eps).sqrt());
+            }
+            Statistics::Given => {
+                saved.mean.assign(x[3]);
+                let var = x[4].data();
+                saved
+                    .rstd
+                    .data_mut()
+                    .iter_mut()
+                    .zip(var)
+                    .for_each(|(r, &v)| *r = 1.0 / (v + eps).sqrt());
+            }
+        }
+        let (mean, rstd) = (saved.mean.data(), saved.rstd.data());
+        saved.xhat.resize_for(s);
+        parallel::rows_mut(saved.xhat.data_mut(), plane, |first, rows| {
+            for (i, row) in (first..).zip(rows.chunks_exact_mut(plane)) {
+                let c = i % channels;
+                row.iter_mut()
+                    .zip(&xv.data()[i * plane..][..plane])
+                    .for_each(|(o, &v)| *o = (v - mean[c]) * rstd[c]);
+            }
+        });
+        y.assign(&saved.xhat);
+        let (gamma, beta) = (x[1].data(), x[2].data());
+        parallel::rows_mut(y.data_mut(), plane, |first, rows| {
+            for (i, row) in (first..).zip(rows.chunks_exact_mut(plane)) {
+                let c = i % channels;
+                row.iter_mut().for_each(|v| *v = gamma[c] * *v + beta[c]);
+            }
+        });
+    }
+
+    fn backward(&self, cx: &mut Backward, saved: &mut BatchNormSaved) {
+        let (xv, dy) = (cx.x[0], cx.dy);
+        let s = xv.shape();
+        let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
+        let n = (xv.len() / channels) as f32;
+        let BatchNormSaved {
+            xhat,
+            rstd,
+            sums: (sum_dy, sum_dy_xhat),
+            ..
+        } = saved;
+        sum_dy.resize_for(&[channels]);
+        sum_dy_xhat.resize_for(&[channels]);
+        channel_sums(
+            dy.data(),
+            dy.data(),
+            channels,
+            plane,
+            sum_dy.data_mut(),
+            |d, _| d,
+        );
+        channel_sums(
+            dy.data(),
+            xhat.data(),
+            channels,
+            plane,
+            sum_dy_xhat.data_mut(),
+            |d, h| d * h,
+        );
+        let (xhat, rstd) = (&*xhat, rstd.data());
+        for (input, sums) in [(1, &*sum_dy_xhat), (2, &*sum_dy)] {
+            // dγ_c = Σ dY·x̂, dβ_c = Σ dY.
+            cx.accumulate(input, |grad, first| {
+                let g = grad.data_mut();
+                if first {
+                    g.copy_from_slice(sums.data());
+                } else {
+                    g.iter_mut().zip(sums.data()).for_each(|(g, s)| *g += s);
+                }
+            });
+        }
+        let gamma = cx.x[1].data();
+        let batch = self.statistics == Statistics::Batch;
+        let (sd, sdh) = (sum_dy.data(), sum_dy_xhat.data());
+        cx.accumulate(0, |grad, first| {
+            parallel::rows_mut(grad.data_mut(), plane, |start, rows| {
+                for (i, out) in (start..).zip(rows.chunks_exact_mut(plane)) {
+                    let c = i % channels;
+                    let (d, h) = (
+                        &dy.data()[i * plane..][..plane],
+                        &xhat.data()[i * plane..][..plane],
+                    );
+                    let scale = gamma[c] * rstd[c];
+                    // Batch statistics: dY − mean(dY) − x̂·mean(dY·x̂).
+                    let (mean_dy, mean_dot) = if batch {
+                        (sd[c] / n, sdh[c] / n)
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    for ((o, &d), &h) in out.iter_mut().zip(d).zip(h) {
+                        let v = scale * (d - mean_dy - h * mean_dot);
+                        *o = if first { v } else { *o + v };
+                    }
+                }
+            });
+        });
+    }
+}
+
+impl Graph<'_, '_> {
+    /// Batch normalization of `x` (`[B, C, …]`) with the batch's own
+    /// statistics per channel, scaled by `gamma` and shifted by `beta`
+    /// (`[C]` each): PyTorch's `nn.BatchNorm2d` in training mode. It mixes
+    /// the examples of the batch, so no per-example statistic passes it.
+    ///
+    /// # Panics
+    /// If `x` has fewer than 2 axes or a channel of a single value, or γ and
+    /// β are not `[C]`.
+    pub fn batch_norm(&mut self, x: Var, gamma: Var, beta: Var, eps: f32) -> Var {
+        let shape = self.value(x).shape();
+        assert!(
+            shape.len() >= 2 && shape[0] * shape[2..].iter().product::<usize>() > 1,
+            "batch_norm: input {shape:?} must be [B, C, …] with more than one value per channel"
+        );
+        self.check_affine("batch_norm", x, &[gamma, beta]);
+        let op = BatchNorm {
+            statistics: Statistics::Batch,
+            eps,
+        };
+        self.apply(op, &[x, gamma, beta])
+    }
+
+    /// Batch normalization of `x` (`[B, C, …]`) with the given per-channel
+    /// `mean` and `var` (`[C]`, the running averages): PyTorch's
+    /// `nn.BatchNorm2d` in evaluation mode.
+    ///
+    /// # Panics
+    /// If `x` has fewer than 2 axes, or γ, β, μ or σ² are not `[C]`.
+    pub fn batch_norm_with(
+        &mut self,
+        x: Var,
+        gamma: Var,
+        beta: Var,
+        mean: Var,
+        var: Var,
+        eps: f32,
+    ) -> Var {
+        let shape = self.value(x).shape();
+        assert!(
+            shape.len() >= 2,
+            "batch_norm: input {shape:?} must be [B, C, …]"
+        );
+        self.check_affine("batch_norm", x, &[gamma, beta, mean, var]);
+        let op = BatchNorm {
+            statistics: Statistics::Given,
+            eps,
+        };
+        self.apply(op, &[x, gamma, beta, mean, var])
+    }
+
+    /// Panics unless every one of `per_channel` is `[C]` for the channels
+    /// (axis 1) of `x`.
+    fn check_affine(&self, op: &str, x: Var, per_channel: &[Var]) {
+        let channels = self.value(x).shape()[1];
+        for &v in per_channel {
+            let s = self.value(v).shape();
+            assert!(
+                s == [channels],
+                "{op}: per-channel input {s:?} for {channels} channels"
+            );
+        }
+    }
+}
