@@ -58,14 +58,6 @@ pub struct NormSaved {
     per_example: (Tensor, Tensor),
 }
 
-impl Normalize {
-    /// The affine parameter of value `i` of an example.
-    #[inline]
-    fn param(&self, i: usize, len: usize) -> usize {
-        (i / self.span) % len
-    }
-}
-
 impl Op for Normalize {
     type Saved = NormSaved;
 
@@ -83,6 +75,13 @@ impl Op for Normalize {
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut NormSaved) {
         let (xv, n, eps) = (x[0], self.group, self.eps);
+        // The loops walk whole spans of one parameter.
+        let example = xv.len() / xv.shape()[0];
+        assert!(
+            self.span > 0 && n % self.span == 0 && example % n == 0,
+            "normalize: groups of {n} in examples of {example} values, spans of {}",
+            self.span
+        );
         let groups = xv.len() / n;
         saved.mean.resize_for(&[groups]);
         saved.rstd.resize_for(&[groups]);
@@ -116,13 +115,13 @@ impl Op for Normalize {
         });
         y.assign(&saved.xhat);
         let (gamma, beta) = (x[1].data(), x[2].data());
-        let example = xv.len() / xv.shape()[0];
         let op = *self;
         parallel::rows_mut(y.data_mut(), example, |_, rows| {
             for row in rows.chunks_exact_mut(example) {
-                for (i, v) in row.iter_mut().enumerate() {
-                    let a = op.param(i, gamma.len());
-                    *v = gamma[a] * *v + beta[a];
+                // Spans of values that share one parameter, in order.
+                for (j, span) in row.chunks_exact_mut(op.span).enumerate() {
+                    let a = j % gamma.len();
+                    span.iter_mut().for_each(|v| *v = gamma[a] * *v + beta[a]);
                 }
             }
         });
@@ -154,16 +153,20 @@ impl Op for Normalize {
                     &dy.data()[b * example..][..example],
                     &xhat.data()[b * example..][..example],
                 );
-                for (i, (&d, &h)) in d.iter().zip(h).enumerate() {
-                    row[op.param(i, len)] += d * h;
+                let spans = d.chunks_exact(op.span).zip(h.chunks_exact(op.span));
+                for (j, (d, h)) in spans.enumerate() {
+                    let sum = &mut row[j % len];
+                    d.iter().zip(h).for_each(|(&d, &h)| *sum += d * h);
                 }
             }
         });
         parallel::rows_mut(pb.data_mut(), len, |first, rows| {
             for (b, row) in (first..).zip(rows.chunks_exact_mut(len)) {
                 row.fill(0.0);
-                for (i, &d) in dy.data()[b * example..][..example].iter().enumerate() {
-                    row[op.param(i, len)] += d;
+                let d = &dy.data()[b * example..][..example];
+                for (j, d) in d.chunks_exact(op.span).enumerate() {
+                    let sum = &mut row[j % len];
+                    d.iter().for_each(|&d| *sum += d);
                 }
             }
         });
@@ -203,19 +206,30 @@ impl Op for Normalize {
             parallel::rows_mut(grad.data_mut(), n, |start, rows| {
                 for (g, out) in (start..).zip(rows.chunks_exact_mut(n)) {
                     let (d, h) = (&dy.data()[g * n..][..n], &xhat.data()[g * n..][..n]);
-                    // Position of the group's first value within its example.
-                    let at = g * n % example;
-                    let dxhat = |i: usize| gamma[op.param(at + i, len)] * d[i];
+                    // The group starts a span: its first value's span
+                    // within the example, and each later span's parameter.
+                    let first_span = g * n % example / op.span;
+                    let gamma_of = |j: usize| gamma[(first_span + j) % len];
                     let (mut sum, mut dot) = (0.0f32, 0.0f32);
-                    for (i, &h) in h.iter().enumerate() {
-                        let v = dxhat(i);
-                        sum += v;
-                        dot += v * h;
+                    let spans = d.chunks_exact(op.span).zip(h.chunks_exact(op.span));
+                    for (j, (d, h)) in spans.enumerate() {
+                        let gamma = gamma_of(j);
+                        for (&d, &h) in d.iter().zip(h) {
+                            let v = gamma * d;
+                            sum += v;
+                            dot += v * h;
+                        }
                     }
                     let (mean, mean_dot, r) = (sum / n as f32, dot / n as f32, rstd.data()[g]);
-                    for (i, (o, &h)) in out.iter_mut().zip(h).enumerate() {
-                        let v = r * (dxhat(i) - mean - h * mean_dot);
-                        *o = if first { v } else { *o + v };
+                    let spans = out
+                        .chunks_exact_mut(op.span)
+                        .zip(d.chunks_exact(op.span).zip(h.chunks_exact(op.span)));
+                    for (j, (out, (d, h))) in spans.enumerate() {
+                        let gamma = gamma_of(j);
+                        for (o, (&d, &h)) in out.iter_mut().zip(d.iter().zip(h)) {
+                            let v = r * (gamma * d - mean - h * mean_dot);
+                            *o = if first { v } else { *o + v };
+                        }
                     }
                 }
             });

@@ -107,12 +107,28 @@ impl Op for Pool2d {
             for (n, y) in (first..).zip(planes.chunks_exact_mut(out)) {
                 let x = &x.data()[n * plane..][..plane];
                 Pool2d::windows(&g, |o, rows, cols| {
-                    let taps = rows.flat_map(|r| x[r * g.width..][cols.clone()].iter());
+                    let row = |r: usize| &x[r * g.width..][cols.clone()];
                     y[o] = match kind {
                         Pooling::Max => {
-                            taps.fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+                            let mut m = f32::NEG_INFINITY;
+                            for r in rows {
+                                for &v in row(r) {
+                                    if v > m {
+                                        m = v;
+                                    }
+                                }
+                            }
+                            m
                         }
-                        Pooling::Average => taps.map(|&v| v / area).sum(),
+                        Pooling::Average => {
+                            let mut sum = 0.0;
+                            for r in rows {
+                                for &v in row(r) {
+                                    sum += v / area;
+                                }
+                            }
+                            sum
+                        }
                     };
                 });
             }
@@ -136,10 +152,14 @@ impl Op for Pool2d {
                     Pool2d::windows(&g, |o, rows, cols| match kind {
                         Pooling::Max => {
                             // The first tap that holds the window's maximum.
-                            let mut taps =
-                                rows.flat_map(|r| cols.clone().map(move |c| r * g.width + c));
-                            if let Some(i) = taps.find(|&i| x[i] == y[o]) {
-                                dx[i] += dy[o];
+                            'window: for r in rows {
+                                for c in cols.clone() {
+                                    let i = r * g.width + c;
+                                    if x[i] == y[o] {
+                                        dx[i] += dy[o];
+                                        break 'window;
+                                    }
+                                }
                             }
                         }
                         Pooling::Average => {
