@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use gradlab::data;
-use gradlab::layers::{Cnn, CnnKind, Model};
+use gradlab::layers::{Cnn, CnnKind, Model, Module};
 use gradlab::optim::{accountant, format_float, significant, Optimizer};
 use gradlab::train::{
     Checkpoint, Event, FitOptions, Privacy, Task, TrainConfig, TrainError, Trainer,
@@ -52,14 +52,16 @@ struct Args {
     #[arg(long, value_enum)]
     model: Option<Network>,
     /// Optimizer spec, e.g. "adam(lr=1e-3)", "sgd(lr=0.1)",
-    /// "adam_per_example(eta0=1e-5)" [default: adam(lr=3e-3,schedule=cosine,warmup=100)].
+    /// "adam_per_example(eta0=1e-5)" [default: adam(lr=3e-3,schedule=cosine,warmup=100),
+    /// or the CNN's recipe].
     #[arg(long)]
     optimizer: Option<String>,
-    /// Examples per step [default: 64].
+    /// Examples per step [default: 64, or the CNN's recipe].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Passes over the training set [default: 3]. When resuming, the run
-    /// stops after this many epochs in all, on the saved schedule.
+    /// Passes over the training set [default: 3, or the CNN's recipe]. When
+    /// resuming, the run stops after this many epochs in all, on the saved
+    /// schedule.
     #[arg(long)]
     epochs: Option<usize>,
     /// Hidden layer widths, comma-separated [default: 256,256].
@@ -108,7 +110,8 @@ struct Args {
     /// --dp-delta) over the run's epochs.
     #[arg(long)]
     dp_epsilon: Option<f64>,
-    /// DP-SGD: the bound C on each example's gradient norm [default: 1].
+    /// DP-SGD: the bound C on each example's gradient norm [default: 1, or
+    /// the private CNN's recipe].
     #[arg(long)]
     dp_clip: Option<f32>,
     /// DP-SGD: the δ of the (ε, δ) reported [default: 1e-5].
@@ -174,10 +177,12 @@ fn cnn_optimizer(steps: u64) -> String {
 }
 /// The CNN's epochs.
 const CNN_EPOCHS: usize = 4;
-/// The private CNN's rule (Tramèr & Boneh 2021 train it with momentum SGD).
-const PRIVATE_CNN_OPTIMIZER: &str = "sgd_momentum(lr=0.5,momentum=0.9)";
-/// The private CNN's expected batch (large batches average the noise away).
-const PRIVATE_CNN_BATCH: usize = 512;
+/// The private CNN's rule: momentum SGD (as Tramèr & Boneh 2021 train it),
+/// cosine-decayed.
+const PRIVATE_CNN_OPTIMIZER: &str = "sgd_momentum(lr=2,momentum=0.9,schedule=cosine)";
+/// The private CNN's expected batch: large batches average the noise away
+/// (Dörmann et al. 2021).
+const PRIVATE_CNN_BATCH: usize = 1024;
 /// The private CNN's epochs.
 const PRIVATE_CNN_EPOCHS: usize = 40;
 /// The private CNN's clipping bound C.
@@ -585,7 +590,12 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
     if !quiet {
         console.line(format_args!(
             "gradlab · {network} · {} params · {} · batch {} · {} epoch{} · {} threads",
-            trainer.model.params.num_scalars(),
+            trainer
+                .model
+                .params()
+                .iter()
+                .map(|&id| trainer.model.params.get(id).len())
+                .sum::<usize>(),
             match trainer.optimizer.schedule().warmup {
                 0 => trainer.optimizer.to_string(),
                 w => format!(

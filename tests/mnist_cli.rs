@@ -852,7 +852,7 @@ fn a_cnn_run_resumes_as_a_cnn_exactly() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("gradlab · cnn 1x28x28-10 (conv 5×5 ×32, relu, max pool 2"),
+        out.contains("gradlab · cnn 1x28x28-10 (conv 5×5 ×32, batch norm, relu, max pool 2"),
         "{out}"
     );
     let o = mnist(&["--resume", s(&split), "--epochs", "2", "--threads", "1"])

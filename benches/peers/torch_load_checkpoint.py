@@ -64,8 +64,10 @@ def model_for(name, config):
         flat = 64 * (h // 4) * (w // 4)
         return nn.Sequential(
             nn.Unflatten(1, (c, h, w)),
-            nn.Conv2d(c, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, 32, 5, padding=2, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(flat, 128), nn.ReLU(), nn.Linear(128, classes),
         )
     if kind == "private-cnn":
@@ -98,7 +100,13 @@ def main():
     data = sys.argv[2] if len(sys.argv) > 2 else state.get("data_source") or "datasets/mnist"
     model = model_for(state["model"], state["config"])
     weights = load_file(os.path.join(ckpt, "model.safetensors"))
-    model.load_state_dict({k.removeprefix("layers."): v for k, v in weights.items()}, strict=True)
+    tensors = {k.removeprefix("layers."): v for k, v in weights.items()}
+    # Batch norm's step counter matters to PyTorch only without a momentum;
+    # gradlab does not keep it.
+    for name, buffer in model.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            tensors[name] = buffer
+    model.load_state_dict(tensors, strict=True)
     model.eval()
     images = idx(os.path.join(data, "t10k-images-idx3-ubyte"))
     labels = idx(os.path.join(data, "t10k-labels-idx1-ubyte"))

@@ -8,17 +8,19 @@ use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Var};
 use gradlab_tensor::Rng;
 
 use crate::{
-    Act, Conv2d, ConvShape, Flatten, GroupNorm, Image, LayerError, Linear, Mode, Module, Pool2d,
-    Sequential,
+    Act, BatchNorm2d, Conv2d, ConvShape, Flatten, GroupNorm, Image, LayerError, Linear, Mode,
+    Module, Pool2d, Sequential,
 };
 
 /// Which of the two networks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CnnKind {
     /// For ordinary training: two 5 × 5 convolutions of 32 and 64 channels,
-    /// each followed by ReLU and 2 × 2 max pooling, then a hidden layer of
-    /// 128 and the output layer (the classic MNIST network of TensorFlow's
-    /// "Deep MNIST" tutorial, with a smaller hidden layer).
+    /// each followed by batch normalization, ReLU and 2 × 2 max pooling,
+    /// then a hidden layer of 128 and the output layer (the classic MNIST
+    /// network of TensorFlow's "Deep MNIST" tutorial, with a smaller hidden
+    /// layer and batch norm, which makes it train faster and generalize
+    /// better). The convolutions have no bias: batch norm's β is one.
     Standard,
     /// For DP-SGD: Papernot et al.'s tempered-activation CNN (AAAI 2021,
     /// "Tempered Sigmoid Activations for Deep Learning with Differential
@@ -39,7 +41,8 @@ impl fmt::Display for CnnKind {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(match self {
             CnnKind::Standard => {
-                "conv 5×5 ×32, relu, max pool 2, conv 5×5 ×64, relu, max pool 2, fc 128, relu, fc"
+                "conv 5×5 ×32, batch norm, relu, max pool 2, conv 5×5 ×64, batch norm, relu, \
+                 max pool 2, fc 128, relu, fc"
             }
             CnnKind::Private => {
                 "conv 8×8/2 ×16, group norm, tanh, max pool 2/1, conv 4×4/2 ×32, group norm, \
@@ -108,6 +111,7 @@ impl Builder {
         kernel: usize,
         stride: usize,
         padding: usize,
+        bias: bool,
     ) -> Result<(), LayerError> {
         let [c, h, w] = self.shape;
         let name = self.name();
@@ -130,7 +134,7 @@ impl Builder {
             stride,
             padding,
         };
-        let conv = Conv2d::new(&mut self.params, &name, shape, true, &mut self.rng)?;
+        let conv = Conv2d::new(&mut self.params, &name, shape, bias, &mut self.rng)?;
         self.push(conv, 1);
         self.shape = [outputs, oh, ow];
         Ok(())
@@ -138,6 +142,13 @@ impl Builder {
 
     fn act(&mut self, f: Activation) {
         self.push(Act(f), 1);
+    }
+
+    fn batch_norm(&mut self) -> Result<(), LayerError> {
+        let name = self.name();
+        let bn = BatchNorm2d::new(&mut self.params, &name, self.shape[0])?;
+        self.push(bn, 1);
+        Ok(())
     }
 
     fn group_norm(&mut self, groups: usize) -> Result<(), LayerError> {
@@ -197,7 +208,8 @@ impl Cnn {
     /// use gradlab_layers::{Cnn, CnnKind};
     /// let cnn = Cnn::new(CnnKind::Standard, [1, 28, 28], 10, 0)?;
     /// assert_eq!(cnn.name(), "cnn 1x28x28-10");
-    /// assert_eq!(cnn.params.num_scalars(), 454_922);
+    /// // 455 018 weights, and batch norm's 192 running averages.
+    /// assert_eq!(cnn.params.num_scalars(), 455_210);
     /// # Ok::<(), gradlab_layers::LayerError>(())
     /// ```
     pub fn new(
@@ -227,10 +239,12 @@ impl Cnn {
         match kind {
             CnnKind::Standard => {
                 let relu = Activation::Relu;
-                b.conv(32, 5, 1, 2)?;
+                b.conv(32, 5, 1, 2, false)?;
+                b.batch_norm()?;
                 b.act(relu);
                 b.max_pool(2, 2)?;
-                b.conv(64, 5, 1, 2)?;
+                b.conv(64, 5, 1, 2, false)?;
+                b.batch_norm()?;
                 b.act(relu);
                 b.max_pool(2, 2)?;
                 b.flatten();
@@ -238,11 +252,11 @@ impl Cnn {
             }
             CnnKind::Private => {
                 let tanh = Activation::Tanh;
-                b.conv(16, 8, 2, 3)?;
+                b.conv(16, 8, 2, 3, true)?;
                 b.group_norm(4)?;
                 b.act(tanh);
                 b.max_pool(2, 1)?;
-                b.conv(32, 4, 2, 0)?;
+                b.conv(32, 4, 2, 0, true)?;
                 b.group_norm(4)?;
                 b.act(tanh);
                 b.max_pool(2, 1)?;
@@ -304,18 +318,24 @@ mod tests {
 
     #[test]
     fn parameters_are_named_and_shaped_as_in_pytorch() {
-        // nn.Sequential(Unflatten, Conv2d, ReLU, MaxPool2d, Conv2d, ReLU,
-        // MaxPool2d, Flatten, Linear, ReLU, Linear)
+        // nn.Sequential(Unflatten, Conv2d, BatchNorm2d, ReLU, MaxPool2d,
+        // Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear, ReLU, Linear)
         let cnn = Cnn::new(CnnKind::Standard, [1, 28, 28], 10, 0).unwrap();
         let want = [
             "layers.1.weight [32, 1, 5, 5]",
-            "layers.1.bias [32]",
-            "layers.4.weight [64, 32, 5, 5]",
-            "layers.4.bias [64]",
-            "layers.8.weight [128, 3136]",
-            "layers.8.bias [128]",
-            "layers.10.weight [10, 128]",
-            "layers.10.bias [10]",
+            "layers.2.weight [32]",
+            "layers.2.bias [32]",
+            "layers.2.running_mean [32]",
+            "layers.2.running_var [32]",
+            "layers.5.weight [64, 32, 5, 5]",
+            "layers.6.weight [64]",
+            "layers.6.bias [64]",
+            "layers.6.running_mean [64]",
+            "layers.6.running_var [64]",
+            "layers.10.weight [128, 3136]",
+            "layers.10.bias [128]",
+            "layers.12.weight [10, 128]",
+            "layers.12.bias [10]",
         ];
         assert_eq!(names(&cnn), want);
         // nn.Sequential(Unflatten, Conv2d, GroupNorm, Tanh, MaxPool2d,
@@ -361,7 +381,7 @@ mod tests {
         let err = Cnn::new(CnnKind::Standard, [1, 2, 2], 10, 0).err().unwrap();
         assert_eq!(
             err.to_string(),
-            "MaxPool2d \"layers.6\": a 2×2 window does not fit a 1×1 image"
+            "MaxPool2d \"layers.8\": a 2×2 window does not fit a 1×1 image"
         );
         let err = Cnn::new(CnnKind::Standard, [1, 28, 28], 0, 0)
             .err()
