@@ -895,3 +895,15 @@ fn a_private_cnn_run_trains_the_private_cnn() {
     assert!(out.contains("clip C = 0.1 (flat)"), "{out}");
     assert!(out.contains("privacy spent   ε = "), "{out}");
 }
+
+#[test]
+fn per_example_statistics_through_the_cnns_batch_norm_are_an_error_naming_it() {
+    let o = run_cnn(&["--optimizer", "adam_per_example(eta0=1e-5)"]);
+    assert_error(
+        &o,
+        &[
+            "batch norm (batch statistics)",
+            "depends on a statistic across examples",
+        ],
+    );
+}
