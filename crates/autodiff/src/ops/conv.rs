@@ -177,22 +177,26 @@ impl Op for Conv2d {
                 }
             });
         }
+        // dW = dY·colsᵀ, written over the gradient or added to it.
+        let weight_product = |grad: &mut Tensor, first: bool| {
+            let beta = if first { 0.0 } else { 1.0 };
+            gemm(
+                outputs,
+                batch * p,
+                k,
+                1.0,
+                dyt.data(),
+                Transpose::No,
+                cols.data(),
+                Transpose::Yes,
+                beta,
+                grad.data_mut(),
+            );
+        };
         if batched && cx.per_example(1) {
             cx.accumulate_with_stats(1, |grad, first, sq, pe| {
-                // dW = dY·colsᵀ, and (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
-                let beta = if first { 0.0 } else { 1.0 };
-                gemm(
-                    outputs,
-                    batch * p,
-                    k,
-                    1.0,
-                    dyt.data(),
-                    Transpose::No,
-                    cols.data(),
-                    Transpose::Yes,
-                    beta,
-                    grad.data_mut(),
-                );
+                weight_product(grad, first);
+                // (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
                 sq.resize_for(w.shape());
                 kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
                 if let Some(pe) = pe {
@@ -205,22 +209,7 @@ impl Op for Conv2d {
                 }
             });
         } else {
-            // dW = dY·colsᵀ
-            cx.accumulate(1, |grad, first| {
-                let beta = if first { 0.0 } else { 1.0 };
-                gemm(
-                    outputs,
-                    batch * p,
-                    k,
-                    1.0,
-                    dyt.data(),
-                    Transpose::No,
-                    cols.data(),
-                    Transpose::Yes,
-                    beta,
-                    grad.data_mut(),
-                );
-            });
+            cx.accumulate(1, weight_product);
         }
         if self.bias {
             let bias_stats = batched && (cx.per_example(2) || cx.wants_norms(2));
