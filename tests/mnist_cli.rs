@@ -799,7 +799,9 @@ fn help_says_what_the_command_does() {
     let o = mnist(&["--help"]).output().unwrap();
     assert!(o.status.success());
     assert!(
-        stdout(&o).starts_with("Train a multi-layer perceptron on MNIST with gradlab."),
+        stdout(&o).starts_with(
+            "Train a multi-layer perceptron or a convolutional network on MNIST with gradlab."
+        ),
         "{}",
         stdout(&o)
     );
