@@ -101,13 +101,21 @@ fn main() {
             );
             let rates: Vec<f64> = (0..args.reps)
                 .map(|_| {
+                    // Every setting spelled out; the MLP's three are unused
+                    // by a run of another model.
                     let config = TrainConfig {
+                        hidden: Vec::new(),
+                        activation: "relu".into(),
+                        dropout: 0.0,
                         optimizer: spec.into(),
                         batch_size: bs,
                         epochs: 1,
                         seed: 0,
+                        limit: None,
+                        loss_scale: 1.0,
+                        standardize: false,
+                        drop_last: false,
                         privacy,
-                        ..TrainConfig::default()
                     };
                     let cnn = Cnn::new(kind, [1, 28, 28], 10, 0).expect("a valid CNN");
                     let mut trainer = Trainer::with_model(

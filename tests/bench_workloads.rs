@@ -81,6 +81,21 @@ fn every_bench_names_the_pinned_model_and_takes_no_default() {
 }
 
 #[test]
+fn the_cnn_bench_names_its_networks_and_takes_no_default() {
+    let text = read(&benches().join("cnn_throughput.rs"));
+    for name in ["cnn 1x28x28-10", "private-cnn 1x28x28-10"] {
+        assert!(
+            text.contains(name),
+            "cnn_throughput's doc does not name {name}"
+        );
+    }
+    assert!(
+        !text.contains("TrainConfig::default") && !text.contains("..TrainConfig"),
+        "cnn_throughput spells out its configuration instead of taking a default"
+    );
+}
+
+#[test]
 fn the_training_benches_build_the_documented_model() {
     let mnist =
         gradlab::data::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist")).unwrap();
