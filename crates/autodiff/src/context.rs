@@ -79,9 +79,11 @@ pub struct Backward<'a> {
     pub(crate) request: GradRequest,
     pub(crate) batch: usize,
     pub(crate) pass: Pass,
+    /// In clipping's second pass, the factors c_b that scaled `dy`'s rows.
+    pub(crate) factors: Option<&'a [f32]>,
 }
 
-impl Backward<'_> {
+impl<'a> Backward<'a> {
     /// Whether input `i` needs a gradient (some parameter is upstream of
     /// it); [`add`](Backward::add) and [`accumulate`](Backward::accumulate)
     /// do nothing for one that does not.
@@ -147,6 +149,21 @@ impl Backward<'_> {
     /// [`GradRequest::Clipped`] is being computed (in the walk).
     pub fn wants_norms(&self, i: usize) -> bool {
         self.request.computes_norms() && self.pass == Pass::Walk && self.inputs[i].param.is_some()
+    }
+
+    /// Whether the request is the clipped mean
+    /// ([`GradRequest::Clipped`]), in either of its passes: the walk leaves
+    /// the parameters' gradients to the second pass.
+    pub fn clipping(&self) -> bool {
+        matches!(self.request, GradRequest::Clipped(_))
+    }
+
+    /// In clipping's second pass, the factors c_b by which the rows of `dy`
+    /// were scaled (`None` in the walk). An op that kept each example's
+    /// gradient of a parameter from the walk may write the clipped mean
+    /// (1/B) Σ_b c_b·g_b from those instead of from `dy`.
+    pub fn clip_factors(&self) -> Option<&'a [f32]> {
+        self.factors
     }
 
     /// Fills the per-example norms of parameter input `i`: `f` writes

@@ -4,8 +4,8 @@
 //! the widest instruction set the CPU has. The ops call these; what each
 //! computes is written beside it in plain terms.
 
-use gradlab_tensor::parallel;
 use gradlab_tensor::simd::vectorized;
+use gradlab_tensor::{gemm_strided, parallel};
 
 /// An element-wise function of several kinds, as the loops below apply it
 /// (the activations of `ops/activation.rs`).
@@ -158,8 +158,9 @@ pub(crate) fn channel_major(dy: &[f32], outputs: usize, batch: usize, p: usize, 
 
 /// Each example's weight gradient of a shared weight:
 /// `out[b, o·K + k] = Σ_p dy[b, o, p] · cols[k, b·P + p]`, for `dy` as
-/// `[B, O, P]` and `cols` as `[K, B·P]`. Four outputs at a time share each
-/// read of a window row.
+/// `[B, O, P]` and `cols` as `[K, B·P]`: per example the product
+/// `D_b·A_bᵀ` (`[O, P]·[P, K]`) on the GEMM, reading `A_bᵀ` in place from
+/// the columns of `cols` that belong to b.
 pub(crate) fn per_example_products(
     dy: &[f32],
     cols: &[f32],
@@ -172,19 +173,34 @@ pub(crate) fn per_example_products(
     parallel::rows_mut(out, outputs * k, |first, rows| {
         for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * k)) {
             let d = &dy[b * outputs * p..][..outputs * p];
-            for o0 in (0..outputs).step_by(4) {
-                let n = (outputs - o0).min(4);
-                for kk in 0..k {
-                    let a = &cols[kk * batch * p + b * p..][..p];
-                    let mut acc = [0.0f32; 4];
-                    for (r, acc) in acc.iter_mut().enumerate().take(n) {
-                        *acc = dot(&d[(o0 + r) * p..][..p], a);
-                    }
-                    for (r, &v) in acc.iter().enumerate().take(n) {
-                        g[(o0 + r) * k + kk] = v;
-                    }
-                }
-            }
+            gemm_strided(
+                outputs,
+                p,
+                k,
+                1.0,
+                d,
+                (p, 1),
+                &cols[b * p..],
+                (1, batch * p),
+                0.0,
+                g,
+            );
+        }
+    });
+}
+
+/// `out` (+)= Σ_b c_b · m[b, ·] (overwritten when `first`), the rows of
+/// `m` (`[B, n]`) weighted by `c`, summed in the order of b.
+pub(crate) fn weighted_row_sum(m: &[f32], c: &[f32], first: bool, out: &mut [f32]) {
+    let n = out.len();
+    parallel::chunks_mut(out, |at, out| {
+        if first {
+            out.fill(0.0);
+        }
+        for (row, &cb) in m.chunks_exact(n).zip(c) {
+            out.iter_mut()
+                .zip(&row[at..])
+                .for_each(|(o, &v)| *o += cb * v);
         }
     });
 }

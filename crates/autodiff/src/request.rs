@@ -22,10 +22,11 @@ pub enum GradRequest {
     Norms,
     /// The clipped mean (1/B) Σ_b c_b·g_b in place of ĝ, with
     /// c_b = min(1, C/(‖g_b‖ + 10⁻⁶)) as Opacus computes it, and the norms
-    /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). No g_b is
-    /// materialized: the weight-gradient matmuls wait until the walk has
-    /// produced every norm, then run once with the rows of δ scaled by c_b
-    /// (Bu et al. 2022, "book-keeping").
+    /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). The
+    /// weight-gradient matmuls wait until the walk has produced every norm,
+    /// then run once with the rows of δ scaled by c_b (Bu et al. 2022,
+    /// "book-keeping"); an op that materialized its g_b for the norms (a
+    /// convolution, where that is cheaper) sums Σ_b c_b·g_b instead.
     Clipped(Clipping),
 }
 

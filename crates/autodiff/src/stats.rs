@@ -15,7 +15,8 @@
 //! its parameter inputs wanted. A parameter's gradient is linear in the
 //! output gradient's rows, row b carrying example b's contribution, so
 //! this gives (1/B) Σ_b c_b·g_b with one weight-gradient matmul, as a plain
-//! backward has.
+//! backward has. An op that kept its g_b from the walk is also handed the
+//! factors, and sums Σ_b c_b·g_b instead of running the matmul.
 
 use std::mem;
 
@@ -229,7 +230,7 @@ fn clip(
             scaled.resize_for(dy.shape());
             kernels::scale_rows(dy.data(), factors.data(), scaled.data_mut());
             let pass = (request, batch, Pass::Clip(only));
-            differentiate(tape, store, i, pass, Some(&scaled));
+            differentiate(tape, store, i, pass, Some((&scaled, factors.data())));
         };
         if clipping.per_tensor {
             for &(p, id) in &params[..count] {

@@ -387,14 +387,15 @@ pub(crate) fn values<'a>(
 }
 
 /// Runs the backward of op node `i` in `pass`, from its gradient or, if
-/// given, from `dy`: the op receives its inputs' values and writes their
-/// gradients (and a parameter's statistics) through a [`Backward`].
+/// given, from clipping's row-scaled gradient and its factors: the op
+/// receives its inputs' values and writes their gradients (and a
+/// parameter's statistics) through a [`Backward`].
 pub(crate) fn differentiate(
     tape: &mut Tape,
     store: &ParamStore,
     i: usize,
     (request, batch, pass): (GradRequest, usize, Pass),
-    dy: Option<&Tensor>,
+    clipped: Option<(&Tensor, &[f32])>,
 ) {
     let (before, rest) = tape.nodes[..tape.len].split_at_mut(i);
     let node = &mut rest[0];
@@ -423,13 +424,14 @@ pub(crate) fn differentiate(
     let mut cx = Backward {
         x: &x[..node.inputs.len()],
         y: &node.value,
-        dy: dy.unwrap_or(&own[0].tensor),
+        dy: clipped.map_or(&own[0].tensor, |(dy, _)| dy),
         grads,
         params: &mut tape.params,
         inputs,
         request,
         batch,
         pass,
+        factors: clipped.map(|(_, c)| c),
     };
     let op = node.op.as_mut().expect("an op node holds its op");
     op.backward(&mut cx);

@@ -314,22 +314,111 @@ fn a_cnns_norms_and_clipped_means_equal_those_of_single_backwards() {
     let mut sorted = totals.clone();
     sorted.sort_by(f64::total_cmp);
     let c = sorted[b / 2];
-    run(
-        &cnn,
-        &store,
+    // Flat: one factor per example from its total norm; per tensor: each
+    // tensor clipped to C/√10 by its own norm.
+    for per_tensor in [false, true] {
+        let clipping = if per_tensor {
+            Clipping::per_tensor(c as f32)
+        } else {
+            Clipping::flat(c as f32)
+        };
+        run(
+            &cnn,
+            &store,
+            &mut tape,
+            &x,
+            &labels,
+            GradRequest::Clipped(clipping),
+        );
+        for (k, &id) in cnn.ids.iter().enumerate() {
+            let mut mean = vec![0.0f32; store.get(id).len()];
+            for (e, s) in singles.iter().enumerate() {
+                let (bound, n) = if per_tensor {
+                    (c / (cnn.ids.len() as f64).sqrt(), tensor_norms[k][e])
+                } else {
+                    (c, totals[e])
+                };
+                let f = ((bound / (n + 1e-6)).min(1.0) / b as f64) as f32;
+                mean.iter_mut().zip(&s[k]).for_each(|(m, &g)| *m += f * g);
+            }
+            let e = rel_err(tape.grad(id).unwrap().data(), &mean);
+            assert!(
+                e <= 1e-5,
+                "{} per_tensor={per_tensor}: clipped mean rel err {e:e}",
+                store.name(id)
+            );
+        }
+    }
+}
+
+/// Clipping materializes a convolution's per-example gradients unless they
+/// would take more than 64 MiB; this one's (4 examples × 2 048 × 2 304
+/// floats) would, so it clips by ghost norms and a second weight product,
+/// and must agree with single backwards (which materialize).
+#[test]
+fn a_convolution_too_large_to_materialize_is_clipped_by_its_ghost_norms() {
+    let mut store = ParamStore::new();
+    let mut r = rng(11);
+    let w = store.add(
+        "w",
+        Tensor::uniform(&[2048, 256, 3, 3], -0.02, 0.02, &mut r),
+    );
+    let bias = store.add("b", Tensor::uniform(&[2048], -0.1, 0.1, &mut r));
+    let fc = store.add("fc", Tensor::uniform(&[3, 2048], -0.05, 0.05, &mut r));
+    let ids = [w, bias, fc];
+    let x = Tensor::uniform(&[4, 256, 3, 3], -1.0, 1.0, &mut r);
+    let labels = [0, 2, 1, 2];
+    let grads = |tape: &mut Tape, x: &Tensor, labels: &[usize], request: GradRequest| {
+        let mut g = tape.record(&store);
+        let xv = g.input(x);
+        let (wv, bv, fv) = (g.param(w), g.param(bias), g.param(fc));
+        let h = g.conv2d(xv, wv, Some(bv), conv((1, 1), (0, 0), (1, 1)));
+        let h = g.tanh(h);
+        let h = g.global_avg_pool(h);
+        let logits = g.linear(h, fv, None, None);
+        let loss = g.softmax_cross_entropy(logits, labels);
+        g.backward(loss, request).unwrap();
+        ids.map(|id| tape.grad(id).unwrap().data().to_vec())
+    };
+    let mut tape = Tape::new();
+    let width = x.len() / 4;
+    let singles: Vec<[Vec<f32>; 3]> = (0..4)
+        .map(|i| {
+            let xi = Tensor::from_vec(x.data()[i * width..][..width].to_vec(), &[1, 256, 3, 3]);
+            grads(&mut tape, &xi, &labels[i..i + 1], GradRequest::Mean)
+        })
+        .collect();
+    let totals: Vec<f64> = singles
+        .iter()
+        .map(|s| {
+            s.iter()
+                .flatten()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    let mut sorted = totals.clone();
+    sorted.sort_by(f64::total_cmp);
+    let c = sorted[1];
+    let clipped = grads(
         &mut tape,
         &x,
         &labels,
         GradRequest::Clipped(Clipping::flat(c as f32)),
     );
-    for (k, &id) in cnn.ids.iter().enumerate() {
-        let mut mean = vec![0.0f32; store.get(id).len()];
+    for (k, got) in clipped.iter().enumerate() {
+        let mut mean = vec![0.0f32; got.len()];
         for (e, s) in singles.iter().enumerate() {
-            let f = ((c / (totals[e] + 1e-6)).min(1.0) / b as f64) as f32;
+            let f = ((c / (totals[e] + 1e-6)).min(1.0) / 4.0) as f32;
             mean.iter_mut().zip(&s[k]).for_each(|(m, &g)| *m += f * g);
         }
-        let e = rel_err(tape.grad(id).unwrap().data(), &mean);
-        assert!(e <= 1e-5, "{}: clipped mean rel err {e:e}", store.name(id));
+        let e = rel_err(got, &mean);
+        assert!(
+            e <= 1e-5,
+            "{}: clipped mean rel err {e:e}",
+            store.name(ids[k])
+        );
     }
 }
 

@@ -130,6 +130,79 @@ pub fn gemm(
     gemm_with(Kernel::best(), m, k, n, alpha, a, ta, b, tb, beta, c);
 }
 
+/// `C = α·A·B + β·C` on the calling thread, for operands given by their
+/// strides: element `(i, j)` of the `m × k` matrix A is `a[i·rs + j·cs]`
+/// for `(rs, cs) = a_strides` (B, `k × n`, alike), and C is row-major
+/// `[m, n]`.
+///
+/// For many small products run side by side, one per task of an outer
+/// parallel loop (one per example, say), where cutting each into tiles
+/// would cost more than it gives; a sub-matrix of a larger one, or its
+/// transpose, is read in place by its strides. Each element is computed
+/// in the same order as by [`gemm`], so the result does not depend on the
+/// thread it runs on.
+///
+/// # Panics
+/// If an operand's last element lies past its slice, C's length is not
+/// `m·n`, or a stride is zero.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    a_strides: (usize, usize),
+    b: &[f32],
+    b_strides: (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    let reaches = |(rs, cs): (usize, usize), rows: usize, cols: usize, len: usize| {
+        rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+    };
+    assert!(
+        a_strides.0 > 0 && a_strides.1 > 0 && b_strides.0 > 0 && b_strides.1 > 0,
+        "gemm_strided: strides {a_strides:?} and {b_strides:?} must be positive"
+    );
+    assert!(
+        reaches(a_strides, m, k, a.len()) && reaches(b_strides, k, n, b.len()) && c.len() == m * n,
+        "gemm_strided: {m}×{k}·{k}×{n} with strides {a_strides:?}, {b_strides:?} reaches past \
+         A, B or C ({}, {}, {} elements)",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let kernel = Kernel::best();
+    let product = Product {
+        m,
+        k,
+        n,
+        alpha,
+        a: Strided {
+            ptr: a.as_ptr(),
+            rs: a_strides.0,
+            cs: a_strides.1,
+        },
+        b: Strided {
+            ptr: b.as_ptr(),
+            rs: b_strides.0,
+            cs: b_strides.1,
+        },
+        beta,
+        c: c.as_mut_ptr(),
+        rsc: n,
+        squares: Squares::No,
+    };
+    // SAFETY: every element A, B and C are read or written at was checked
+    // to lie within its slice above; C is borrowed mutably, so no one else
+    // touches it, and `best` only returns a kernel this CPU runs.
+    unsafe { gemm::run(kernel, &product) };
+}
+
 /// The operands of a product, as the public entry points take them.
 struct Operands<'a> {
     a: &'a [f32],

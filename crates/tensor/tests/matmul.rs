@@ -1,7 +1,7 @@
 //! gemm against a naive f64 triple loop, on every kernel this CPU has, and
 //! its determinism across thread counts.
 
-use gradlab_tensor::{gemm, gemm_with, rng, Kernel, Tensor, Transpose};
+use gradlab_tensor::{gemm, gemm_strided, gemm_with, rng, Kernel, Tensor, Transpose};
 use rayon::ThreadPoolBuilder;
 
 use Transpose::{No, Yes};
@@ -314,4 +314,53 @@ fn results_are_bitwise_identical_on_one_and_two_threads() {
         let same = x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
         assert!(same, "result {i} differs between 1 and 2 threads");
     }
+}
+
+/// A sub-matrix read in place by its strides — a block of columns of a
+/// wider matrix, transposed — gives the bits `gemm` gives on a copy of it.
+#[test]
+fn gemm_strided_reads_a_strided_block_as_gemm_reads_a_copy() {
+    let (m, k, n, width) = (7, 25, 40, 300);
+    let a = random(m * k, 1);
+    // B (`[k, n]`) is columns 100..125 of a `[40, 300]` matrix,
+    // transposed: element (p, j) at wide[j·300 + 100 + p].
+    let wide = random(n * width, 2);
+    let mut copy = vec![0.0; k * n];
+    for p in 0..k {
+        for j in 0..n {
+            copy[p * n + j] = wide[j * width + 100 + p];
+        }
+    }
+    for beta in [0.0, 0.5] {
+        let c0 = random(m * n, 3);
+        let (mut want, mut got) = (c0.clone(), c0);
+        gemm(m, k, n, 1.5, &a, No, &copy, No, beta, &mut want);
+        gemm_strided(
+            m,
+            k,
+            n,
+            1.5,
+            &a,
+            (k, 1),
+            &wide[100..],
+            (1, width),
+            beta,
+            &mut got,
+        );
+        assert!(got == want, "beta {beta}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "gemm_strided: 2×3·3×4 with strides (3, 1), (1, 10) reaches past")]
+fn gemm_strided_refuses_strides_that_reach_past_an_operand() {
+    let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 30], vec![0.0; 8]);
+    gemm_strided(2, 3, 4, 1.0, &a, (3, 1), &b[..30], (1, 10), 0.0, &mut c);
+}
+
+#[test]
+#[should_panic(expected = "gemm_strided: strides (0, 1) and (4, 1) must be positive")]
+fn gemm_strided_refuses_a_zero_stride() {
+    let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 12], vec![0.0; 8]);
+    gemm_strided(2, 3, 4, 1.0, &a, (0, 1), &b, (4, 1), 0.0, &mut c);
 }

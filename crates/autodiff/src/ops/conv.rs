@@ -25,8 +25,16 @@
 //! per-example gradients. For the norms alone there is a second way, the
 //! ghost norm: `‖g_b‖² = ⟨A_b A_bᵀ, D_b D_bᵀ⟩` with the `[P, K]` windows A_b
 //! and `[P, O]` gradients D_b, which costs `P²·(K + O)` per example against
-//! `P·K·O` for materializing; the op takes whichever is cheaper for its
-//! shapes (mixed ghost clipping, Bu et al. 2022).
+//! `P·K·O` for materializing; for the norms alone the op takes whichever
+//! is cheaper for its shapes (mixed ghost clipping, Bu et al. 2022).
+//!
+//! **Clipping** then needs the clipped mean (1/B) Σ_b c_b·g_b. After ghost
+//! norms that is a second weight product from the row-scaled dY (`P·K·O`
+//! per example again); from materialized g_b it is a weighted sum, `K·O`
+//! per example. So for the clipped request the op materializes the g_b —
+//! on the GEMM, one `[O, P]·[P, K]` product per example — unless they
+//! would take too much memory, and its second pass reads the factors c_b
+//! ([`Backward::clip_factors`]) instead of running the product again.
 
 use gradlab_tensor::im2col::{col2im, im2col, ConvGeometry};
 use gradlab_tensor::{gemm, Tensor, Transpose};
@@ -147,12 +155,55 @@ impl Op for Conv2d {
             per_example,
             per_example_bias,
         } = saved;
-        // dY as [O, B·P], the layout of the product.
-        dyt.resize_for(&[outputs, batch * p]);
-        kernels::channel_major(dy.data(), outputs, batch, p, dyt.data_mut());
         let s = cx.batch() as f32;
         let batched = cx.is_batch(0);
-        let ghost = ghost_is_cheaper(k, outputs, p);
+        let ghost = if cx.clipping() {
+            !materialize_for_clipping(batch, k, outputs)
+        } else {
+            ghost_is_cheaper(k, outputs, p)
+        };
+        // dY as [O, B·P], the layout of the product.
+        let channel_major = |dyt: &mut Tensor| {
+            dyt.resize_for(&[outputs, batch * p]);
+            kernels::channel_major(dy.data(), outputs, batch, p, dyt.data_mut());
+        };
+        // dW = dY·colsᵀ, written over the gradient or added to it.
+        let weight_product = |dyt: &Tensor, grad: &mut Tensor, first: bool| {
+            let beta = if first { 0.0 } else { 1.0 };
+            gemm(
+                outputs,
+                batch * p,
+                k,
+                1.0,
+                dyt.data(),
+                Transpose::No,
+                cols.data(),
+                Transpose::Yes,
+                beta,
+                grad.data_mut(),
+            );
+        };
+        if let (Some(c), true) = (cx.clip_factors(), batched) {
+            // Clipping's second pass (the batch's input needs no gradient
+            // in it): the clipped mean Σ_b c_b·(g_b/B) from the g_b/B the
+            // walk kept, or for a weight with ghost norms from dY, whose rows
+            // are scaled by c_b.
+            if ghost {
+                channel_major(dyt);
+                cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
+            } else {
+                cx.accumulate(1, |grad, first| {
+                    kernels::weighted_row_sum(per_example.data(), c, first, grad.data_mut())
+                });
+            }
+            if self.bias {
+                cx.accumulate(2, |grad, first| {
+                    kernels::weighted_row_sum(per_example_bias.data(), c, first, grad.data_mut())
+                });
+            }
+            return;
+        }
+        channel_major(dyt);
         let weight_stats = batched && (cx.per_example(1) || (cx.wants_norms(1) && !ghost));
         if weight_stats {
             // g_b(W)/B for every example, the rows of `per_example`.
@@ -177,25 +228,9 @@ impl Op for Conv2d {
                 }
             });
         }
-        // dW = dY·colsᵀ, written over the gradient or added to it.
-        let weight_product = |grad: &mut Tensor, first: bool| {
-            let beta = if first { 0.0 } else { 1.0 };
-            gemm(
-                outputs,
-                batch * p,
-                k,
-                1.0,
-                dyt.data(),
-                Transpose::No,
-                cols.data(),
-                Transpose::Yes,
-                beta,
-                grad.data_mut(),
-            );
-        };
         if batched && cx.per_example(1) {
             cx.accumulate_with_stats(1, |grad, first, sq, pe| {
-                weight_product(grad, first);
+                weight_product(dyt, grad, first);
                 // (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
                 sq.resize_for(w.shape());
                 kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
@@ -209,7 +244,7 @@ impl Op for Conv2d {
                 }
             });
         } else {
-            cx.accumulate(1, weight_product);
+            cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
         }
         if self.bias {
             let bias_stats = batched && (cx.per_example(2) || cx.wants_norms(2));
@@ -278,6 +313,19 @@ impl Op for Conv2d {
 /// materializing g_b, `P·K·O` (both already have the windows).
 fn ghost_is_cheaper(k: usize, outputs: usize, p: usize) -> bool {
     p * (k + outputs) < k * outputs
+}
+
+/// The most floats the per-example weight gradients of one convolution may
+/// take when clipping materializes them (64 MiB).
+const MATERIALIZED_MAX: usize = 1 << 24;
+
+/// Whether clipping materializes this convolution's g_b: the clipped mean
+/// then costs `K·O` per example (Σ_b c_b·g_b) where the ghost norm's
+/// `P²·(K + O)` is followed by a second weight product, `P·K·O`; so it
+/// always does, unless the `B·K·O` floats would take more than
+/// [`MATERIALIZED_MAX`].
+fn materialize_for_clipping(batch: usize, k: usize, outputs: usize) -> bool {
+    batch * k * outputs <= MATERIALIZED_MAX
 }
 
 impl Graph<'_, '_> {
