@@ -122,30 +122,8 @@ fn squares(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>()
 }
 
-/// `y[b, o, ·] = yt[o, b·P ..][..P] + bias[o]`: a `[O, B·P]` product laid
-/// out image by image, `[B, O, P]`, with the bias added.
-pub(crate) fn batch_major(
-    yt: &[f32],
-    outputs: usize,
-    batch: usize,
-    p: usize,
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-) {
-    parallel::rows_mut(y, outputs * p, |first, images| {
-        for (b, image) in (first..).zip(images.chunks_exact_mut(outputs * p)) {
-            for (o, out) in image.chunks_exact_mut(p).enumerate() {
-                let src = &yt[o * batch * p + b * p..][..p];
-                match bias {
-                    Some(bias) => out.iter_mut().zip(src).for_each(|(y, &v)| *y = v + bias[o]),
-                    None => out.copy_from_slice(src),
-                }
-            }
-        }
-    });
-}
-
-/// The inverse layout: `dyt[o, b·P ..][..P] = dy[b, o, ·]`.
+/// `dyt[o, b·P ..][..P] = dy[b, o, ·]`: an output gradient `[B, O, P]` laid
+/// out as the weight product reads it, `[O, B·P]`.
 pub(crate) fn channel_major(dy: &[f32], outputs: usize, batch: usize, p: usize, dyt: &mut [f32]) {
     parallel::rows_mut(dyt, batch * p, |first, rows| {
         for (o, row) in (first..).zip(rows.chunks_exact_mut(batch * p)) {

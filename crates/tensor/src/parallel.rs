@@ -43,6 +43,41 @@ pub fn rows_mut(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) +
     }
 }
 
+/// Calls `f(i, a_i, b_i)` for row i of two row-major buffers that have the
+/// same number of rows (`a_row` and `b_row` elements long), in parallel
+/// when they are large: for work that fills a row of one from a row of
+/// scratch space in the other (an example's output from its own buffer).
+///
+/// # Panics
+/// If the buffers do not have the same number of rows.
+pub fn zip_rows_mut(
+    a: &mut [f32],
+    a_row: usize,
+    b: &mut [f32],
+    b_row: usize,
+    f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    let rows = a.len() / a_row.max(1);
+    assert!(
+        a.len() == rows * a_row && b.len() == rows * b_row,
+        "zip_rows_mut: {} and {} elements are not the same number of rows of {a_row} and {b_row}",
+        a.len(),
+        b.len()
+    );
+    if a_row == 0 || b_row == 0 {
+        return;
+    }
+    if a.len() + b.len() < PARALLEL_MIN {
+        let pairs = a.chunks_exact_mut(a_row).zip(b.chunks_exact_mut(b_row));
+        vectorized(|| pairs.enumerate().for_each(|(i, (x, y))| f(i, x, y)));
+    } else {
+        a.par_chunks_mut(a_row)
+            .zip(b.par_chunks_mut(b_row))
+            .enumerate()
+            .for_each(|(i, (x, y))| vectorized(|| f(i, x, y)));
+    }
+}
+
 /// Calls `f(first_row, block)` over consecutive blocks of `out`, which
 /// holds one result per row of some row-major data with `row_len` elements
 /// per row (a norm per row, say): each block covers about 16 384

@@ -37,7 +37,7 @@
 //! ([`Backward::clip_factors`]) instead of running the product again.
 
 use gradlab_tensor::im2col::{col2im, im2col, ConvGeometry};
-use gradlab_tensor::{gemm, Tensor, Transpose};
+use gradlab_tensor::{gemm, gemm_strided, parallel, Tensor, Transpose};
 
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
@@ -61,9 +61,9 @@ pub struct Conv2d {
 pub struct ConvSaved {
     /// The packed windows, `[K, B·P]`.
     cols: Tensor,
-    /// The output or its gradient as `[O, B·P]`.
-    yt: Tensor,
-    /// `Wᵀ·dY`, `[K, B·P]`.
+    /// The output's gradient as `[O, B·P]`.
+    dyt: Tensor,
+    /// `Wᵀ·dY_b`, the gradient of each example's windows, `[B, K·P]`.
     dcols: Tensor,
     /// The input's gradient before it is added to another's.
     dx: Tensor,
@@ -121,24 +121,33 @@ impl Op for Conv2d {
         let (k, p) = (g.patch(), g.positions());
         saved.cols.resize_for(&[k, batch * p]);
         im2col(&g, xv.data(), batch, saved.cols.data_mut());
-        // Y = W·cols, [O, B·P], then image by image into [B, O, P] with
-        // the bias.
-        saved.yt.resize_for(&[outputs, batch * p]);
-        gemm(
-            outputs,
-            k,
-            batch * p,
-            1.0,
-            w.data(),
-            Transpose::No,
-            saved.cols.data(),
-            Transpose::No,
-            0.0,
-            saved.yt.data_mut(),
-        );
+        // Y_b = W·cols_b (+ b), example by example straight into its
+        // [O, P] image of y: the same products, element for element, as
+        // one [O, K]·[K, B·P] GEMM, without laying that out again.
         y.resize_for(&[batch, outputs, g.out_height(), g.out_width()]);
         let bias = self.bias.then(|| x[2].data());
-        kernels::batch_major(saved.yt.data(), outputs, batch, p, bias, y.data_mut());
+        let cols = saved.cols.data();
+        parallel::rows_mut(y.data_mut(), outputs * p, |first, images| {
+            for (b, image) in (first..).zip(images.chunks_exact_mut(outputs * p)) {
+                gemm_strided(
+                    outputs,
+                    k,
+                    p,
+                    1.0,
+                    w.data(),
+                    (k, 1),
+                    &cols[b * p..],
+                    (batch * p, 1),
+                    0.0,
+                    image,
+                );
+                if let Some(bias) = bias {
+                    for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
+                        row.iter_mut().for_each(|v| *v += c);
+                    }
+                }
+            }
+        });
     }
 
     fn backward(&self, cx: &mut Backward, saved: &mut ConvSaved) {
@@ -149,7 +158,7 @@ impl Op for Conv2d {
         let (k, p) = (g.patch(), g.positions());
         let ConvSaved {
             cols,
-            yt: dyt,
+            dyt,
             dcols,
             dx,
             per_example,
@@ -279,26 +288,25 @@ impl Op for Conv2d {
             }
         }
         if cx.needs_grad(0) {
-            // dx = col2im(Wᵀ·dY)
-            dcols.resize_for(&[k, batch * p]);
-            gemm(
-                k,
-                outputs,
-                batch * p,
-                1.0,
-                w.data(),
-                Transpose::Yes,
-                dyt.data(),
-                Transpose::No,
-                0.0,
-                dcols.data_mut(),
-            );
+            // dx_b = col2im(Wᵀ·dY_b), example by example, so that the
+            // [K, P] gradient of b's windows is still in cache when it is
+            // unpacked (each element the same product as in one
+            // [K, O]·[O, B·P] GEMM).
+            dcols.resize_for(&[batch, k * p]);
+            let dy = dy.data();
+            let unpack = |dxs: &mut [f32], dcols: &mut [f32]| {
+                parallel::zip_rows_mut(dxs, g.input(), dcols, k * p, |b, image, dc| {
+                    let dy_b = &dy[b * outputs * p..][..outputs * p];
+                    gemm_strided(k, outputs, p, 1.0, w.data(), (1, k), dy_b, (p, 1), 0.0, dc);
+                    col2im(&g, dc, 1, image);
+                });
+            };
             cx.accumulate(0, |grad, first| {
                 if first {
-                    col2im(&g, dcols.data(), batch, grad.data_mut());
+                    unpack(grad.data_mut(), dcols.data_mut());
                 } else {
                     dx.resize_for(grad.shape());
-                    col2im(&g, dcols.data(), batch, dx.data_mut());
+                    unpack(dx.data_mut(), dcols.data_mut());
                     grad.data_mut()
                         .iter_mut()
                         .zip(dx.data())
