@@ -104,3 +104,32 @@ pub(crate) fn sum(data: &[f32]) -> f64 {
         partials.iter().sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row i of each buffer reaches the call for i, small and large alike.
+    #[test]
+    fn zip_rows_mut_hands_each_call_the_rows_of_its_index() {
+        for rows in [3, 5000] {
+            let (mut a, mut b) = (vec![0.0; rows * 4], vec![0.0; rows * 20]);
+            zip_rows_mut(&mut a, 4, &mut b, 20, |i, x, y| {
+                x.fill(i as f32);
+                y.fill(-(i as f32));
+            });
+            for i in 0..rows {
+                assert!(a[i * 4..][..4].iter().all(|&v| v == i as f32));
+                assert!(b[i * 20..][..20].iter().all(|&v| v == -(i as f32)));
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "zip_rows_mut: 8 and 9 elements are not the same number of rows of 4 and 3"
+    )]
+    fn zip_rows_mut_refuses_buffers_of_different_row_counts() {
+        zip_rows_mut(&mut [0.0; 8], 4, &mut [0.0; 9], 3, |_, _, _| {});
+    }
+}
