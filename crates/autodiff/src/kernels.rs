@@ -162,7 +162,101 @@ pub(crate) fn per_example_products(
                 (1, batch * p),
                 0.0,
                 g,
+                k,
             );
+        }
+    });
+}
+
+/// Each example's gradient of a weight applied at each of its `t`
+/// positions: `out[b] = D_bᵀ·X_b` (`[O, T]·[T, I]`, row b of `out` as
+/// `[B, O·I]`), for the `[T, I]` rows X_b of `x` (`[B·T, I]`) and the
+/// `[T, O]` rows D_b of `d` (`[B·T, O]`).
+pub(crate) fn sequence_products(
+    x: &[f32],
+    d: &[f32],
+    (t, inputs, outputs): (usize, usize, usize),
+    out: &mut [f32],
+) {
+    parallel::rows_mut(out, outputs * inputs, |first, rows| {
+        for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * inputs)) {
+            let xb = &x[b * t * inputs..][..t * inputs];
+            let db = &d[b * t * outputs..][..t * outputs];
+            gemm_strided(
+                outputs,
+                t,
+                inputs,
+                1.0,
+                db,
+                (1, outputs),
+                xb,
+                (inputs, 1),
+                0.0,
+                g,
+                inputs,
+            );
+        }
+    });
+}
+
+/// `n[b] = s · ⟨X_b X_bᵀ, D_b D_bᵀ⟩`, the ghost norm of a weight applied at
+/// each of `t` positions, for the rows X_b of `x` and D_b of `d` as in
+/// [`sequence_products`]; `grams` (`[B, 2·T²]`) holds each example's two
+/// `[T, T]` Gram matrices.
+pub(crate) fn sequence_ghost_norms(
+    x: &[f32],
+    d: &[f32],
+    (t, inputs, outputs): (usize, usize, usize),
+    s: f32,
+    grams: &mut [f32],
+    n: &mut [f32],
+) {
+    parallel::zip_rows_mut(n, 1, grams, 2 * t * t, |b, nb, g| {
+        let (gx, gd) = g.split_at_mut(t * t);
+        let xb = &x[b * t * inputs..][..t * inputs];
+        let db = &d[b * t * outputs..][..t * outputs];
+        gemm_strided(
+            t,
+            inputs,
+            t,
+            1.0,
+            xb,
+            (inputs, 1),
+            xb,
+            (1, inputs),
+            0.0,
+            gx,
+            t,
+        );
+        gemm_strided(
+            t,
+            outputs,
+            t,
+            1.0,
+            db,
+            (outputs, 1),
+            db,
+            (1, outputs),
+            0.0,
+            gd,
+            t,
+        );
+        nb[0] = s * dot(gx, gd);
+    });
+}
+
+/// `out[b, ·] = Σ_t d[b·T + t, ·]`: each example's sum over its `t` rows,
+/// for `d` as `[B·T, O]` and `out` as `[B, O]`.
+pub(crate) fn example_row_sums(d: &[f32], t: usize, out: &mut [f32], outputs: usize) {
+    parallel::rows_mut(out, outputs, |first, rows| {
+        for (b, o) in (first..).zip(rows.chunks_exact_mut(outputs)) {
+            o.copy_from_slice(&d[b * t * outputs..][..outputs]);
+            for row in d[b * t * outputs..][..t * outputs]
+                .chunks_exact(outputs)
+                .skip(1)
+            {
+                o.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+            }
         }
     });
 }

@@ -71,9 +71,11 @@
 //! This holds while examples do not interact. The tape tracks which values
 //! belong to one example and which mix them (a sum over the batch, a product
 //! contracting over it); if the loss depends on a mixing value, or a
-//! parameter enters the graph other than as the weight of a matmul with a
-//! batch or a row vector combined with a batch, the per-example requests
-//! return a [`BackwardError`] instead of wrong numbers.
+//! parameter enters the graph through an op that does not give per-example
+//! statistics (those that do: a matmul or linear layer with a batch — over
+//! sequences too —, a row vector combined with a batch, a convolution, a
+//! group or layer norm, an embedding), the per-example requests return a
+//! [`BackwardError`] instead of wrong numbers.
 //!
 //! From ĝ and the mean of squares, [`Tape::noise_scale`] estimates the
 //! gradient noise scale B_noise = tr(Σ)/|G|² (McCandlish et al. 2018).

@@ -134,7 +134,8 @@ fn check_params(
             format!(
                 "it reaches the loss through {user}, which does not give a parameter \
                  per-example statistics (the built-in ops that do: a matmul or linear layer \
-                 with a batch, a row vector combined with a batch)"
+                 with a batch, a row vector combined with a batch, a convolution, a group or \
+                 layer norm, an embedding)"
             )
         } else {
             continue;

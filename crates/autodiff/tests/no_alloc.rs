@@ -241,3 +241,80 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
         }
     });
 }
+
+#[test]
+fn a_gpt_step_allocates_nothing_after_the_first() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (b, t, d, vocab) = (16, 32, 64, 40);
+    let mut store = ParamStore::new();
+    let mut r = rng(2);
+    let mut add = |name: &str, shape: &[usize], lo: f32, hi: f32| {
+        store.add(name, Tensor::uniform(shape, lo, hi, &mut r))
+    };
+    let p = [
+        add("wte", &[vocab, d], -0.1, 0.1),
+        add("wpe", &[t, d], -0.1, 0.1),
+        add("ln1.g", &[d], 0.5, 1.5),
+        add("ln1.b", &[d], -0.1, 0.1),
+        add("attn.w", &[3 * d, d], -0.1, 0.1),
+        add("attn.b", &[3 * d], -0.1, 0.1),
+        add("proj.w", &[d, d], -0.1, 0.1),
+        add("ln2.g", &[d], 0.5, 1.5),
+        add("ln2.b", &[d], -0.1, 0.1),
+        add("fc.w", &[4 * d, d], -0.1, 0.1),
+        add("fcproj.w", &[d, 4 * d], -0.1, 0.1),
+        add("head", &[vocab, d], -0.1, 0.1),
+    ];
+    let tokens = Tensor::from_vec(
+        (0..b * t).map(|i| ((i * 7) % vocab) as f32).collect(),
+        &[b, t],
+    );
+    let positions = Tensor::from_vec((0..b * t).map(|i| (i % t) as f32).collect(), &[b, t]);
+    let targets: Vec<usize> = (0..b * t).map(|i| (i * 3) % vocab).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| COUNTED.set(true))
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for request in [
+            GradRequest::Mean,
+            GradRequest::MeanAndSquares,
+            GradRequest::PerExample,
+            GradRequest::Norms,
+            GradRequest::Clipped(Clipping::flat(1.0)),
+            GradRequest::Clipped(Clipping::per_tensor(1.0)),
+        ] {
+            let mut tape = Tape::new();
+            let mut counts = vec![];
+            for _ in 0..6 {
+                let before = ALLOCATIONS.load(Ordering::SeqCst);
+                let mut g = tape.record(&store);
+                let v = p.map(|id| g.param(id));
+                let (x, pos) = (g.input(&tokens), g.input(&positions));
+                let (x, pos) = (g.embedding(x, v[0]), g.embedding(pos, v[1]));
+                let h = g.add(x, pos);
+                let a = g.layer_norm(h, v[2], v[3], 1e-5);
+                let qkv = g.linear(a, v[4], Some(v[5]), None);
+                let a = g.causal_attention(qkv, 4);
+                let a = g.linear(a, v[6], None, None);
+                let h = g.add(h, a);
+                let m = g.layer_norm(h, v[7], v[8], 1e-5);
+                let m = g.linear(m, v[9], None, Some(Activation::Gelu));
+                let m = g.linear(m, v[10], None, None);
+                let h = g.add(h, m);
+                let logits = g.linear(h, v[11], None, None);
+                let loss = g.softmax_cross_entropy(logits, &targets);
+                g.backward(loss, request).unwrap();
+                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+            }
+            assert_eq!(
+                &counts[1..],
+                &[0; 5],
+                "{request:?}: allocations per step {counts:?}"
+            );
+        }
+    });
+}

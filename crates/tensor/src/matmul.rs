@@ -132,8 +132,9 @@ pub fn gemm(
 
 /// `C = α·A·B + β·C` on the calling thread, for operands given by their
 /// strides: element `(i, j)` of the `m × k` matrix A is `a[i·rs + j·cs]`
-/// for `(rs, cs) = a_strides` (B, `k × n`, alike), and C is row-major
-/// `[m, n]`.
+/// for `(rs, cs) = a_strides` (B, `k × n`, alike), and element `(i, j)` of
+/// C is `c[i·c_row + j]` (`c_row = n` for a row-major `[m, n]`; wider to
+/// write a block of columns of a larger matrix).
 ///
 /// For many small products run side by side, one per task of an outer
 /// parallel loop (one per example, say), where cutting each into tiles
@@ -143,8 +144,8 @@ pub fn gemm(
 /// thread it runs on.
 ///
 /// # Panics
-/// If an operand's last element lies past its slice, C's length is not
-/// `m·n`, or a stride is zero.
+/// If an operand's last element lies past its slice, `c_row < n`, or a
+/// stride is zero.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_strided(
     m: usize,
@@ -157,6 +158,7 @@ pub fn gemm_strided(
     b_strides: (usize, usize),
     beta: f32,
     c: &mut [f32],
+    c_row: usize,
 ) {
     let reaches = |(rs, cs): (usize, usize), rows: usize, cols: usize, len: usize| {
         rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
@@ -166,9 +168,12 @@ pub fn gemm_strided(
         "gemm_strided: strides {a_strides:?} and {b_strides:?} must be positive"
     );
     assert!(
-        reaches(a_strides, m, k, a.len()) && reaches(b_strides, k, n, b.len()) && c.len() == m * n,
-        "gemm_strided: {m}×{k}·{k}×{n} with strides {a_strides:?}, {b_strides:?} reaches past \
-         A, B or C ({}, {}, {} elements)",
+        reaches(a_strides, m, k, a.len())
+            && reaches(b_strides, k, n, b.len())
+            && c_row >= n
+            && reaches((c_row, 1), m, n, c.len()),
+        "gemm_strided: {m}×{k}·{k}×{n} with strides {a_strides:?}, {b_strides:?}, {c_row} \
+         reaches past A, B or C ({}, {}, {} elements)",
         a.len(),
         b.len(),
         c.len()
@@ -194,7 +199,7 @@ pub fn gemm_strided(
         },
         beta,
         c: c.as_mut_ptr(),
-        rsc: n,
+        rsc: c_row,
         squares: Squares::No,
     };
     // SAFETY: every element A, B and C are read or written at was checked

@@ -346,21 +346,48 @@ fn gemm_strided_reads_a_strided_block_as_gemm_reads_a_copy() {
             (1, width),
             beta,
             &mut got,
+            n,
         );
         assert!(got == want, "beta {beta}");
     }
 }
 
 #[test]
-#[should_panic(expected = "gemm_strided: 2×3·3×4 with strides (3, 1), (1, 10) reaches past")]
+#[should_panic(expected = "gemm_strided: 2×3·3×4 with strides (3, 1), (1, 10), 4 reaches past")]
 fn gemm_strided_refuses_strides_that_reach_past_an_operand() {
     let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 30], vec![0.0; 8]);
-    gemm_strided(2, 3, 4, 1.0, &a, (3, 1), &b[..30], (1, 10), 0.0, &mut c);
+    gemm_strided(2, 3, 4, 1.0, &a, (3, 1), &b[..30], (1, 10), 0.0, &mut c, 4);
+}
+
+#[test]
+#[should_panic(expected = "gemm_strided: 2×3·3×4 with strides (3, 1), (4, 1), 6 reaches past")]
+fn gemm_strided_refuses_a_c_that_its_row_stride_overruns() {
+    let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 12], vec![0.0; 9]);
+    gemm_strided(2, 3, 4, 1.0, &a, (3, 1), &b, (4, 1), 0.0, &mut c, 6);
+}
+
+/// C given a row stride wider than n: a block of columns of a larger
+/// matrix is written, the columns around it are left alone.
+#[test]
+fn gemm_strided_writes_a_block_of_columns() {
+    let (m, k, n) = (5, 7, 3);
+    let (a, b) = (random(m * k, 4), random(k * n, 5));
+    let mut want = vec![0.0; m * n];
+    gemm(m, k, n, 1.0, &a, No, &b, No, 0.0, &mut want);
+    let mut wide = vec![9.0; m * 8];
+    gemm_strided(m, k, n, 1.0, &a, (k, 1), &b, (n, 1), 0.0, &mut wide[2..], 8);
+    for i in 0..m {
+        assert!(wide[i * 8 + 2..][..n] == want[i * n..][..n]);
+        assert!(wide[i * 8..][..2]
+            .iter()
+            .chain(&wide[i * 8 + 5..][..3])
+            .all(|&v| v == 9.0));
+    }
 }
 
 #[test]
 #[should_panic(expected = "gemm_strided: strides (0, 1) and (4, 1) must be positive")]
 fn gemm_strided_refuses_a_zero_stride() {
     let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 12], vec![0.0; 8]);
-    gemm_strided(2, 3, 4, 1.0, &a, (0, 1), &b, (4, 1), 0.0, &mut c);
+    gemm_strided(2, 3, 4, 1.0, &a, (0, 1), &b, (4, 1), 0.0, &mut c, 4);
 }

@@ -19,28 +19,17 @@
 //! **Per example: weight sharing.** The filter is used at every position,
 //! so example b's gradient sums an outer product per position:
 //! `g_b(W) = Σ_p δ_b,p a_b,pᵀ` (a_b,p the window, δ_b,p the output gradient
-//! there), `g_b(b) = Σ_p δ_b,p`. Unlike the linear layer's, its square is
-//! not a product of squares, so the op computes each g_b — `[O, K]` — and
-//! from them the mean of squares, the norms and, when asked, the
-//! per-example gradients. For the norms alone there is a second way, the
-//! ghost norm: `‖g_b‖² = ⟨A_b A_bᵀ, D_b D_bᵀ⟩` with the `[P, K]` windows A_b
-//! and `[P, O]` gradients D_b, which costs `P²·(K + O)` per example against
-//! `P·K·O` for materializing; for the norms alone the op takes whichever
-//! is cheaper for its shapes (mixed ghost clipping, Bu et al. 2022).
-//!
-//! **Clipping** then needs the clipped mean (1/B) Σ_b c_b·g_b. After ghost
-//! norms that is a second weight product from the row-scaled dY (`P·K·O`
-//! per example again); from materialized g_b it is a weighted sum, `K·O`
-//! per example. So for the clipped request the op materializes the g_b —
-//! on the GEMM, one `[O, P]·[P, K]` product per example — unless they
-//! would take too much memory, and its second pass reads the factors c_b
-//! ([`Backward::clip_factors`]) instead of running the product again.
+//! there), `g_b(b) = Σ_p δ_b,p`. The `sharing` module says how its norms,
+//! mean of squares and clipped mean are computed — materialized on the
+//! GEMM, one `[O, P]·[P, K]` product per example, or by ghost norms — and
+//! why.
 
 use gradlab_tensor::im2col::{col2im, im2col, ConvGeometry};
 use gradlab_tensor::{gemm, gemm_strided, parallel, Tensor, Transpose};
 
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
+use crate::ops::sharing;
 use crate::tape::{Graph, Var};
 
 /// A 2-D convolution: inputs `x`, `w` and, when `bias`, `b`.
@@ -140,6 +129,7 @@ impl Op for Conv2d {
                     (batch * p, 1),
                     0.0,
                     image,
+                    p,
                 );
                 if let Some(bias) = bias {
                     for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
@@ -166,11 +156,7 @@ impl Op for Conv2d {
         } = saved;
         let s = cx.batch() as f32;
         let batched = cx.is_batch(0);
-        let ghost = if cx.clipping() {
-            !materialize_for_clipping(batch, k, outputs)
-        } else {
-            ghost_is_cheaper(k, outputs, p)
-        };
+        let ghost = sharing::ghost_norm(cx.clipping(), batch, k, outputs, p);
         // dY as [O, B·P], the layout of the product.
         let channel_major = |dyt: &mut Tensor| {
             dyt.resize_for(&[outputs, batch * p]);
@@ -297,7 +283,19 @@ impl Op for Conv2d {
             let unpack = |dxs: &mut [f32], dcols: &mut [f32]| {
                 parallel::zip_rows_mut(dxs, g.input(), dcols, k * p, |b, image, dc| {
                     let dy_b = &dy[b * outputs * p..][..outputs * p];
-                    gemm_strided(k, outputs, p, 1.0, w.data(), (1, k), dy_b, (p, 1), 0.0, dc);
+                    gemm_strided(
+                        k,
+                        outputs,
+                        p,
+                        1.0,
+                        w.data(),
+                        (1, k),
+                        dy_b,
+                        (p, 1),
+                        0.0,
+                        dc,
+                        p,
+                    );
                     col2im(&g, dc, 1, image);
                 });
             };
@@ -315,25 +313,6 @@ impl Op for Conv2d {
             });
         }
     }
-}
-
-/// Whether the ghost norm, `P²·(K + O)` per example, costs less than
-/// materializing g_b, `P·K·O` (both already have the windows).
-fn ghost_is_cheaper(k: usize, outputs: usize, p: usize) -> bool {
-    p * (k + outputs) < k * outputs
-}
-
-/// The most floats the per-example weight gradients of one convolution may
-/// take when clipping materializes them (64 MiB).
-const MATERIALIZED_MAX: usize = 1 << 24;
-
-/// Whether clipping materializes this convolution's g_b: the clipped mean
-/// then costs `K·O` per example (Σ_b c_b·g_b) where the ghost norm's
-/// `P²·(K + O)` is followed by a second weight product, `P·K·O`; so it
-/// always does, unless the `B·K·O` floats would take more than
-/// [`MATERIALIZED_MAX`].
-fn materialize_for_clipping(batch: usize, k: usize, outputs: usize) -> bool {
-    batch * k * outputs <= MATERIALIZED_MAX
 }
 
 impl Graph<'_, '_> {

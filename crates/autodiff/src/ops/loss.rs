@@ -6,7 +6,9 @@
 //! `ℓ_b = log Σ_j e^(z_bj) − z_b,y_b = (m_b + log Σ_j e^(z_bj − m_b)) − z_b,y_b`
 //! with `m_b = max_j z_bj`, so no exponential overflows.
 //! Derivative: `∂ℓ_b/∂z_bj = p_bj − [j = y_b]`, where `p_b = softmax(z_b)` is
-//! kept from the forward pass.
+//! kept from the forward pass. Over sequences (logits `[B, T, C]`, a class
+//! per position) example b's loss is the mean over its T positions,
+//! `ℓ_b = (1/T) Σ_t ℓ_b,t`, and `∂ℓ_b/∂z_btj = (p_btj − [j = y_bt])/T`.
 //!
 //! **Mean squared error** (prediction p_b, target t_b, n outputs):
 //! `ℓ_b = (1/n) Σ_j (p_bj − t_bj)²`, derivative
@@ -17,7 +19,8 @@ use gradlab_tensor::Tensor;
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
-/// Softmax cross-entropy of logits `[B, C]` against class indices.
+/// Softmax cross-entropy of logits `[B, C]` (or `[B, T, C]`, a class per
+/// position) against class indices.
 pub struct SoftmaxCrossEntropy;
 
 /// The labels of the batch and the softmax of its logits.
@@ -39,30 +42,43 @@ impl Op for SoftmaxCrossEntropy {
     }
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, saved: &mut Classes) {
-        let (b, c) = x[0].dims2("softmax_cross_entropy");
-        saved.softmax.resize_for(&[b, c]);
+        let s = x[0].shape();
+        let (b, c) = (s[0], s[s.len() - 1]);
+        let t = x[0].len() / (b * c).max(1);
+        saved.softmax.resize_for(s);
         y.resize_for(&[b]);
-        for ((p, zb), (loss, &label)) in saved
+        let rows = saved
             .softmax
             .data_mut()
             .chunks_exact_mut(c)
             .zip(x[0].data().chunks_exact(c))
-            .zip(y.data_mut().iter_mut().zip(&saved.labels))
-        {
+            .zip(&saved.labels);
+        let losses = y.data_mut();
+        losses.fill(0.0);
+        for (i, ((p, zb), &label)) in rows.enumerate() {
             let log_sum_exp = softmax_row(zb, p);
-            *loss = log_sum_exp - zb[label];
+            losses[i / t] += log_sum_exp - zb[label];
+        }
+        if t > 1 {
+            losses.iter_mut().for_each(|l| *l /= t as f32);
         }
     }
 
-    /// `∂ℓ_b/∂z_bj = p_bj − [j = y_b]`.
+    /// `∂ℓ_b/∂z_btj = (p_btj − [j = y_bt])/T` (T = 1 for `[B, C]`).
     fn backward(&self, cx: &mut Backward, saved: &mut Classes) {
         let dy = cx.dy.data();
         let (p, labels) = (saved.softmax.data(), &saved.labels);
-        let c = saved.softmax.shape()[1];
+        let c = *saved
+            .softmax
+            .shape()
+            .last()
+            .expect("logits have a class axis");
+        let t = labels.len() / dy.len().max(1);
         cx.add(0, |i| {
-            let (b, j) = (i / c, i % c);
-            let onehot = if labels[b] == j { 1.0 } else { 0.0 };
-            dy[b] * (p[i] - onehot)
+            let (r, j) = (i / c, i % c);
+            let onehot = if labels[r] == j { 1.0 } else { 0.0 };
+            let d = if t > 1 { dy[r / t] / t as f32 } else { dy[r] };
+            d * (p[i] - onehot)
         });
     }
 }
@@ -110,20 +126,28 @@ impl Op for Mse {
 
 impl Graph<'_, '_> {
     /// The per-example cross-entropy of `softmax(logits)` against class
-    /// indices: a `[B]` vector.
+    /// indices: a `[B]` vector. Logits `[B, T, C]` take a label per position
+    /// (`B·T` of them, in row-major order) and give each example the mean of
+    /// its positions' losses.
     ///
     /// # Panics
-    /// If `logits` is not `[B, C]`, `labels` has not B entries, or a label is
-    /// not below C.
+    /// If `logits` is not `[B, C]` or `[B, T, C]`, the labels are not one
+    /// per row, or a label is not below C.
     pub fn softmax_cross_entropy(&mut self, logits: Var, labels: &[usize]) -> Var {
-        let (b, c) = self.value(logits).dims2("softmax_cross_entropy");
+        let s = self.value(logits).shape();
         assert!(
-            labels.len() == b,
-            "softmax_cross_entropy: {} labels for logits of shape [{b}, {c}]",
+            s.len() == 2 || s.len() == 3,
+            "softmax_cross_entropy: logits {s:?} must be [B, C] or [B, T, C]"
+        );
+        let c = s[s.len() - 1];
+        let rows = self.value(logits).len() / c.max(1);
+        assert!(
+            labels.len() == rows,
+            "softmax_cross_entropy: {} labels for logits of shape {s:?}",
             labels.len()
         );
         if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y >= c) {
-            panic!("softmax_cross_entropy: label {y} of example {i} is not below {c} classes");
+            panic!("softmax_cross_entropy: label {y} of row {i} is not below {c} classes");
         }
         self.apply_with(SoftmaxCrossEntropy, &[logits], |saved| {
             saved.labels.clear();

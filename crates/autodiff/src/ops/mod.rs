@@ -7,9 +7,11 @@
 
 pub mod activation;
 pub mod arith;
+pub mod attention;
 pub mod batch_norm;
 pub mod conv;
 pub mod dropout;
+pub mod embedding;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
@@ -17,4 +19,5 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod reshape;
+pub mod sharing;
 pub mod softmax;
