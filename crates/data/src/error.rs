@@ -348,6 +348,52 @@ pub enum DataError {
         /// What the column holds.
         expected: &'static str,
     },
+    /// A text with no characters.
+    #[error("CharText: the text is empty")]
+    EmptyText,
+    /// A text file that is not UTF-8.
+    #[error("{}: not UTF-8 text (byte {offset} is the first that is not)", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Bytes before the first that is not UTF-8 (after decompression).
+        offset: usize,
+    },
+    /// A character outside a text's vocabulary.
+    #[error("CharText::encode: {char:?} (character {index}) never occurs in the text")]
+    UnknownChar {
+        /// The character.
+        char: char,
+        /// Its position in the string, in characters.
+        index: usize,
+    },
+    /// A split of a text that leaves a part without a whole window.
+    #[error(
+        "CharText::split: a validation fraction of {validation} of {tokens} tokens leaves a \
+         part shorter than a window of {context} tokens and its target; give a fraction in \
+         (0, 1) that leaves more than {context} tokens on each side"
+    )]
+    TextSplit {
+        /// Tokens in the text.
+        tokens: usize,
+        /// The fraction given.
+        validation: f64,
+        /// The window's length.
+        context: usize,
+    },
+    /// Windows that do not fit in the tokens given.
+    #[error(
+        "windows: {batch} windows of {context} tokens need a context and a batch of at least \
+         1 and more than {context} tokens; got {tokens}"
+    )]
+    Windows {
+        /// Tokens given.
+        tokens: usize,
+        /// The window's length.
+        context: usize,
+        /// Windows asked for.
+        batch: usize,
+    },
     /// A file that is not a regular file (a directory, a pipe, a device),
     /// which a loader refuses rather than read without end.
     #[error("{}: not a regular file (a pipe or a device is not read: it may never end)", path.display())]

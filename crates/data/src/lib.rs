@@ -18,6 +18,9 @@
 //!   training and a test [`Dataset`].
 //! * [`batches`] — [`Batches`]: a per-epoch shuffle that depends only on the
 //!   seed and the epoch number, or the sequential order for evaluation.
+//! * [`text`] — [`CharText`]: UTF-8 text (raw or gzip) as one token per
+//!   character, a training/validation split, and seeded windows of it for
+//!   a language model.
 //!
 //! ## The IDX format
 //!
@@ -78,6 +81,7 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod mnist;
+pub mod text;
 
 pub use batches::{Batches, Iter as BatchIter};
 pub use csv::TargetKind;
@@ -85,6 +89,7 @@ pub use dataset::{Dataset, Standardization, Targets, MAX_CLASSES, MAX_MAGNITUDE}
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_ndim, Idx};
 pub use mnist::{load, Mnist};
+pub use text::CharText;
 
 /// The number of classes of MNIST-layout data: labels are the digits 0–9.
 pub const NUM_CLASSES: usize = 10;
