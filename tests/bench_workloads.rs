@@ -175,3 +175,24 @@ fn the_matmul_bench_and_its_peer_multiply_the_models_products() {
     let peer = read(&benches().join("peers/numpy_sgemm.py"));
     assert_eq!(products(&peer, "(\""), want, "numpy_sgemm.py");
 }
+
+/// The GPT bench names its model, builds that model, and its peer builds
+/// the same size.
+#[test]
+fn the_gpt_bench_and_its_peer_build_the_documented_model() {
+    let text = read(&benches().join("gpt_throughput.rs"));
+    assert!(
+        text.contains("`gpt vocab V context 128 layers 4 heads 4 width 128`"),
+        "gpt_throughput's doc does not name its model"
+    );
+    let squeezed: String = text.split_whitespace().collect();
+    assert!(
+        squeezed.contains("GptConfig{vocab,context:128,layers:4,heads:4,width:128,}"),
+        "gpt_throughput does not build the model its doc names"
+    );
+    let peer = read(&benches().join("peers/gpt_peers.py"));
+    assert!(
+        peer.contains("CONTEXT, LAYERS, HEADS, WIDTH = 128, 4, 4, 128"),
+        "gpt_peers.py builds another model"
+    );
+}
