@@ -9,6 +9,10 @@ use gradlab_autodiff::{
 };
 use gradlab_tensor::{rng, Tensor};
 
+mod common;
+
+use common::{check_norms_and_clipped_means, check_statistics, rel_err};
+
 const TOL: f32 = 5e-3;
 
 fn ids(b: usize, t: usize, vocab: usize, seed: u64) -> Tensor {
@@ -199,13 +203,6 @@ fn batch(gpt: &Gpt, b: usize, seed: u64) -> (Tensor, Vec<usize>) {
     (x, targets)
 }
 
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
-    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    (diff / norm.max(1e-30)).sqrt()
-}
-
 /// Every parameter's gradient for each example alone.
 fn singles(gpt: &Gpt, store: &ParamStore, x: &Tensor, targets: &[usize]) -> Vec<Vec<Vec<f32>>> {
     let b = x.shape()[0];
@@ -240,92 +237,23 @@ fn a_gpts_per_example_statistics_equal_a_loop_of_single_backwards() {
         let mut tape = Tape::new();
         for request in [GradRequest::PerExample, GradRequest::MeanAndSquares] {
             run(&gpt, &store, &mut tape, &x, &targets, request);
-            for (k, &id) in gpt.ids.iter().enumerate() {
-                let n = store.get(id).len();
-                let (mut mean, mut mean_sq, mut stacked) =
-                    (vec![0.0f32; n], vec![0.0f32; n], vec![]);
-                for s in &singles {
-                    for (j, &v) in s[k].iter().enumerate() {
-                        mean[j] += v / b as f32;
-                        mean_sq[j] += v * v / b as f32;
-                    }
-                    stacked.extend_from_slice(&s[k]);
-                }
-                let what = format!("{request:?} {} B={b}", store.name(id));
-                let e = rel_err(tape.grad(id).unwrap().data(), &mean);
-                assert!(e <= 1e-5, "{what}: mean rel err {e:e}");
-                let e = rel_err(tape.grad_sq(id).unwrap().data(), &mean_sq);
-                assert!(e <= 1e-5, "{what}: mean of squares rel err {e:e}");
-                if request == GradRequest::PerExample {
-                    let pe = tape.per_example(id).unwrap();
-                    assert_eq!(&pe.shape()[1..], store.get(id).shape(), "{what}");
-                    let e = rel_err(pe.data(), &stacked);
-                    assert!(e <= 1e-5, "{what}: per-example rel err {e:e}");
-                }
-            }
+            check_statistics(&store, &tape, &gpt.ids, &singles, request);
         }
     }
 }
 
+/// The attention and MLP weights (T·(in + out) < in·out) take ghost norms
+/// for `Norms`, the attention's projection materializes; clipping
+/// materializes them all.
 #[test]
 fn a_gpts_norms_and_clipped_means_equal_those_of_single_backwards() {
     let mut store = ParamStore::new();
     let gpt = Gpt::new(&mut store);
-    let b = 8;
-    let (x, targets) = batch(&gpt, b, 40);
+    let (x, targets) = batch(&gpt, 8, 40);
     let singles = singles(&gpt, &store, &x, &targets);
-    let norm = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
-    let tensor_norms: Vec<Vec<f64>> = (0..gpt.ids.len())
-        .map(|k| singles.iter().map(|s| norm(&s[k])).collect())
-        .collect();
-    let totals: Vec<f64> = (0..b)
-        .map(|e| tensor_norms.iter().map(|t| t[e] * t[e]).sum::<f64>().sqrt())
-        .collect();
-    let mut tape = Tape::new();
-    // The attention and MLP weights (T·(in + out) < in·out) take ghost
-    // norms, the attention's projection materializes.
-    run(&gpt, &store, &mut tape, &x, &targets, GradRequest::Norms);
-    for (k, &id) in gpt.ids.iter().enumerate() {
-        let want: Vec<f32> = tensor_norms[k].iter().map(|&v| v as f32).collect();
-        let e = rel_err(tape.example_norms(id).unwrap().data(), &want);
-        assert!(e <= 1e-5, "{}: norms rel err {e:e}", store.name(id));
-    }
-    let mut sorted = totals.clone();
-    sorted.sort_by(f64::total_cmp);
-    let c = sorted[b / 2];
-    for per_tensor in [false, true] {
-        let clipping = if per_tensor {
-            Clipping::per_tensor(c as f32)
-        } else {
-            Clipping::flat(c as f32)
-        };
-        run(
-            &gpt,
-            &store,
-            &mut tape,
-            &x,
-            &targets,
-            GradRequest::Clipped(clipping),
-        );
-        for (k, &id) in gpt.ids.iter().enumerate() {
-            let mut mean = vec![0.0f32; store.get(id).len()];
-            for (e, s) in singles.iter().enumerate() {
-                let (bound, n) = if per_tensor {
-                    (c / (gpt.ids.len() as f64).sqrt(), tensor_norms[k][e])
-                } else {
-                    (c, totals[e])
-                };
-                let f = ((bound / (n + 1e-6)).min(1.0) / b as f64) as f32;
-                mean.iter_mut().zip(&s[k]).for_each(|(m, &g)| *m += f * g);
-            }
-            let e = rel_err(tape.grad(id).unwrap().data(), &mean);
-            assert!(
-                e <= 1e-5,
-                "{} per_tensor={per_tensor}: clipped mean rel err {e:e}",
-                store.name(id)
-            );
-        }
-    }
+    check_norms_and_clipped_means(&store, &gpt.ids, &singles, |tape, request| {
+        run(&gpt, &store, tape, &x, &targets, request)
+    });
 }
 
 /// Clipping materializes a shared weight's per-example gradients unless

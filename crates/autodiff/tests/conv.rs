@@ -12,6 +12,10 @@ use gradlab_autodiff::{
 };
 use gradlab_tensor::{rng, Tensor};
 
+mod common;
+
+use common::{check_norms_and_clipped_means, check_statistics, rel_err};
+
 const TOL: f32 = 5e-3;
 
 /// Input `[B, C, H, W]`, weight `[O, C, kh, kw]`, stride, padding, dilation.
@@ -209,13 +213,6 @@ fn batch(b: usize, seed: u64) -> (Tensor, Vec<usize>) {
     (x, (0..b).map(|i| (i * 5 + seed as usize) % 3).collect())
 }
 
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
-    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    (diff / norm.max(1e-30)).sqrt()
-}
-
 /// Every parameter's gradient for each example alone.
 fn singles(cnn: &Cnn, store: &ParamStore, x: &Tensor, labels: &[usize]) -> Vec<Vec<Vec<f32>>> {
     let b = labels.len();
@@ -262,93 +259,22 @@ fn a_cnns_per_example_statistics_equal_a_loop_of_single_backwards() {
         let mut tape = Tape::new();
         for request in [GradRequest::PerExample, GradRequest::MeanAndSquares] {
             run(&cnn, &store, &mut tape, &x, &labels, request);
-            for (k, &id) in cnn.ids.iter().enumerate() {
-                let n = store.get(id).len();
-                let (mut mean, mut mean_sq, mut stacked) =
-                    (vec![0.0f32; n], vec![0.0f32; n], vec![]);
-                for s in &singles {
-                    for (j, &v) in s[k].iter().enumerate() {
-                        mean[j] += v / b as f32;
-                        mean_sq[j] += v * v / b as f32;
-                    }
-                    stacked.extend_from_slice(&s[k]);
-                }
-                let what = format!("{request:?} {} B={b}", store.name(id));
-                let e = rel_err(tape.grad(id).unwrap().data(), &mean);
-                assert!(e <= 1e-5, "{what}: mean rel err {e:e}");
-                let e = rel_err(tape.grad_sq(id).unwrap().data(), &mean_sq);
-                assert!(e <= 1e-5, "{what}: mean of squares rel err {e:e}");
-                if request == GradRequest::PerExample {
-                    let pe = tape.per_example(id).unwrap();
-                    assert_eq!(&pe.shape()[1..], store.get(id).shape(), "{what}");
-                    let e = rel_err(pe.data(), &stacked);
-                    assert!(e <= 1e-5, "{what}: per-example rel err {e:e}");
-                }
-            }
+            check_statistics(&store, &tape, &cnn.ids, &singles, request);
         }
     }
 }
 
+/// c2's weight takes the ghost norm for `Norms` (a 2×2 output); clipping
+/// materializes it.
 #[test]
 fn a_cnns_norms_and_clipped_means_equal_those_of_single_backwards() {
     let mut store = ParamStore::new();
     let cnn = Cnn::new(&mut store);
-    let b = 16;
-    let (x, labels) = batch(b, 40);
+    let (x, labels) = batch(16, 40);
     let singles = singles(&cnn, &store, &x, &labels);
-    let norm = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
-    let tensor_norms: Vec<Vec<f64>> = (0..cnn.ids.len())
-        .map(|k| singles.iter().map(|s| norm(&s[k])).collect())
-        .collect();
-    let totals: Vec<f64> = (0..b)
-        .map(|e| tensor_norms.iter().map(|t| t[e] * t[e]).sum::<f64>().sqrt())
-        .collect();
-    let mut tape = Tape::new();
-    run(&cnn, &store, &mut tape, &x, &labels, GradRequest::Norms);
-    for (k, &id) in cnn.ids.iter().enumerate() {
-        let want: Vec<f32> = tensor_norms[k].iter().map(|&v| v as f32).collect();
-        let e = rel_err(tape.example_norms(id).unwrap().data(), &want);
-        // c2's weight takes the ghost norm: a 2×2 output.
-        assert!(e <= 1e-5, "{}: norms rel err {e:e}", store.name(id));
-    }
-    let mut sorted = totals.clone();
-    sorted.sort_by(f64::total_cmp);
-    let c = sorted[b / 2];
-    // Flat: one factor per example from its total norm; per tensor: each
-    // tensor clipped to C/√10 by its own norm.
-    for per_tensor in [false, true] {
-        let clipping = if per_tensor {
-            Clipping::per_tensor(c as f32)
-        } else {
-            Clipping::flat(c as f32)
-        };
-        run(
-            &cnn,
-            &store,
-            &mut tape,
-            &x,
-            &labels,
-            GradRequest::Clipped(clipping),
-        );
-        for (k, &id) in cnn.ids.iter().enumerate() {
-            let mut mean = vec![0.0f32; store.get(id).len()];
-            for (e, s) in singles.iter().enumerate() {
-                let (bound, n) = if per_tensor {
-                    (c / (cnn.ids.len() as f64).sqrt(), tensor_norms[k][e])
-                } else {
-                    (c, totals[e])
-                };
-                let f = ((bound / (n + 1e-6)).min(1.0) / b as f64) as f32;
-                mean.iter_mut().zip(&s[k]).for_each(|(m, &g)| *m += f * g);
-            }
-            let e = rel_err(tape.grad(id).unwrap().data(), &mean);
-            assert!(
-                e <= 1e-5,
-                "{} per_tensor={per_tensor}: clipped mean rel err {e:e}",
-                store.name(id)
-            );
-        }
-    }
+    check_norms_and_clipped_means(&store, &cnn.ids, &singles, |tape, request| {
+        run(&cnn, &store, tape, &x, &labels, request)
+    });
 }
 
 /// Clipping materializes a convolution's per-example gradients unless they

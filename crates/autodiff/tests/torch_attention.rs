@@ -6,90 +6,19 @@
 //! flat index, as in the script; each op's output y is reduced to
 //! L = Σ y ⊙ R.
 
-use gradlab_autodiff::{Activation, GradRequest, Graph, ParamStore, Tape, Var};
+use gradlab_autodiff::Activation;
 use gradlab_tensor::Tensor;
+
+mod common;
+
+use common::{b_at, beta_at, check_against_torch, gamma_at, tensor, w_at, x_at};
 
 #[path = "reference/torch_attention.rs"]
 mod torch;
 
-fn tensor(shape: &[usize], f: fn(f64) -> f64) -> Tensor {
-    let n = shape.iter().product::<usize>();
-    Tensor::from_vec((0..n).map(|k| f(k as f64) as f32).collect(), shape)
-}
-
-fn x_at(k: f64) -> f64 {
-    (0.3 + 0.37 * k).sin() + 0.2 * (1.9 * k).cos()
-}
-
-fn w_at(k: f64) -> f64 {
-    0.5 * (1.0 + 0.61 * k).sin()
-}
-
-fn b_at(k: f64) -> f64 {
-    0.2 * (2.0 + 0.9 * k).cos()
-}
-
-fn r_at(k: f64) -> f64 {
-    (0.5 + 0.77 * k).cos()
-}
-
-fn gamma_at(k: f64) -> f64 {
-    1.0 + 0.3 * (0.4 + 1.7 * k).sin()
-}
-
-fn beta_at(k: f64) -> f64 {
-    0.1 * (0.8 + 1.3 * k).cos()
-}
-
-/// Runs `f` on `inputs` (as parameters), backpropagates R and checks the
-/// output and every input's gradient against PyTorch's, within 2·10⁻⁵ of
-/// the largest magnitude of each.
-fn check(
-    name: &str,
-    inputs: Vec<Tensor>,
-    f: impl Fn(&mut Graph, &[Var]) -> Var,
-    want_y: &[f32],
-    want_grads: &[&[f32]],
-) {
-    let mut store = ParamStore::new();
-    let ids: Vec<_> = inputs
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| store.add(format!("x{i}"), t))
-        .collect();
-    let mut tape = Tape::new();
-    let mut g = tape.record(&store);
-    let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
-    let y = f(&mut g, &vars);
-    let shape = g.value(y).shape().to_vec();
-    let got_y = g.value(y).data().to_vec();
-    let r = g.input(&tensor(&shape, r_at));
-    let weighted = g.mul(y, r);
-    let loss = g.sum(weighted);
-    g.backward(loss, GradRequest::Mean).unwrap();
-    let close = |what: &str, got: &[f32], want: &[f32]| {
-        assert_eq!(got.len(), want.len(), "{name} {what}: length");
-        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-        for (k, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (a - b).abs() <= 2e-5 * scale,
-                "{name} {what}[{k}]: {a} against PyTorch's {b}"
-            );
-        }
-    };
-    close("y", &got_y, want_y);
-    for (i, (&id, want)) in ids.iter().zip(want_grads).enumerate() {
-        close(
-            &format!("∂L/∂input {i}"),
-            tape.grad(id).unwrap().data(),
-            want,
-        );
-    }
-}
-
 #[test]
 fn causal_attention_matches_pytorch() {
-    check(
+    check_against_torch(
         "causal attention",
         vec![tensor(&[2, 5, 12], x_at)],
         |g, v| g.causal_attention(v[0], 2),
@@ -104,7 +33,7 @@ fn embedding_matches_pytorch() {
         (0..10).map(|k| ((3 * k + k * k) % 7) as f32).collect(),
         &[2, 5],
     );
-    check(
+    check_against_torch(
         "embedding",
         vec![tensor(&[7, 3], w_at)],
         |g, v| {
@@ -118,7 +47,7 @@ fn embedding_matches_pytorch() {
 
 #[test]
 fn layer_norm_over_positions_matches_pytorch() {
-    check(
+    check_against_torch(
         "layer norm",
         vec![
             tensor(&[2, 5, 4], x_at),
@@ -137,7 +66,7 @@ fn layer_norm_over_positions_matches_pytorch() {
 
 #[test]
 fn linear_over_positions_matches_pytorch() {
-    check(
+    check_against_torch(
         "linear + gelu",
         vec![
             tensor(&[2, 3, 4], x_at),
@@ -153,7 +82,7 @@ fn linear_over_positions_matches_pytorch() {
 #[test]
 fn cross_entropy_over_positions_matches_pytorch() {
     let labels: Vec<usize> = (0..6).map(|k| (5 * k + 1) % 6).collect();
-    check(
+    check_against_torch(
         "cross-entropy",
         vec![tensor(&[2, 3, 6], x_at)],
         |g, v| g.softmax_cross_entropy(v[0], &labels),

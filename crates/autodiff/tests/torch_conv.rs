@@ -6,88 +6,14 @@
 
 use gradlab_autodiff::ops::conv::Conv2d;
 use gradlab_autodiff::ops::pool::{Pool2d, Pooling};
-use gradlab_autodiff::{GradRequest, Graph, ParamStore, Tape, Var};
-use gradlab_tensor::Tensor;
+mod common;
+
+use common::{b_at, beta_at, check_against_torch, gamma_at, tensor, w_at, x_at};
 
 // BATCH_NORM_RUNNING_* are the layers crate's (its BatchNorm2d updates them).
 #[allow(dead_code)]
 #[path = "reference/torch_conv.rs"]
 mod torch;
-
-fn tensor(shape: &[usize], f: fn(f64) -> f64) -> Tensor {
-    let n = shape.iter().product::<usize>();
-    Tensor::from_vec((0..n).map(|k| f(k as f64) as f32).collect(), shape)
-}
-
-fn x_at(k: f64) -> f64 {
-    (0.3 + 0.37 * k).sin() + 0.2 * (1.9 * k).cos()
-}
-
-fn w_at(k: f64) -> f64 {
-    0.5 * (1.0 + 0.61 * k).sin()
-}
-
-fn b_at(k: f64) -> f64 {
-    0.2 * (2.0 + 0.9 * k).cos()
-}
-
-fn r_at(k: f64) -> f64 {
-    (0.5 + 0.77 * k).cos()
-}
-
-fn gamma_at(k: f64) -> f64 {
-    1.0 + 0.3 * (0.4 + 1.7 * k).sin()
-}
-
-fn beta_at(k: f64) -> f64 {
-    0.1 * (0.8 + 1.3 * k).cos()
-}
-
-/// Runs `f` on `inputs` (as parameters), backpropagates R and checks the
-/// output and every input's gradient against PyTorch's, within `tol`
-/// relative to the largest magnitude of each.
-fn check(
-    name: &str,
-    inputs: Vec<Tensor>,
-    f: impl Fn(&mut Graph, &[Var]) -> Var,
-    want_y: &[f32],
-    want_grads: &[&[f32]],
-) {
-    let mut store = ParamStore::new();
-    let ids: Vec<_> = inputs
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| store.add(format!("x{i}"), t))
-        .collect();
-    let mut tape = Tape::new();
-    let mut g = tape.record(&store);
-    let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
-    let y = f(&mut g, &vars);
-    let shape = g.value(y).shape().to_vec();
-    let got_y = g.value(y).data().to_vec();
-    let r = g.input(&tensor(&shape, r_at));
-    let weighted = g.mul(y, r);
-    let loss = g.sum(weighted);
-    g.backward(loss, GradRequest::Mean).unwrap();
-    let close = |what: &str, got: &[f32], want: &[f32]| {
-        assert_eq!(got.len(), want.len(), "{name} {what}: length");
-        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-        for (k, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (a - b).abs() <= 2e-5 * scale,
-                "{name} {what}[{k}]: {a} against PyTorch's {b}"
-            );
-        }
-    };
-    close("y", &got_y, want_y);
-    for (i, (&id, want)) in ids.iter().zip(want_grads).enumerate() {
-        close(
-            &format!("∂L/∂input {i}"),
-            tape.grad(id).unwrap().data(),
-            want,
-        );
-    }
-}
 
 #[test]
 fn convolution_matches_pytorch() {
@@ -97,7 +23,7 @@ fn convolution_matches_pytorch() {
         dilation: (1, 2),
         bias: true,
     };
-    check(
+    check_against_torch(
         "conv2d",
         vec![
             tensor(&[2, 3, 7, 6], x_at),
@@ -119,7 +45,7 @@ fn pooling_matches_pytorch() {
         stride: (2, 1),
         padding: (1, 1),
     };
-    check(
+    check_against_torch(
         "max pool",
         x(),
         |g, v| g.pool2d(v[0], max),
@@ -132,14 +58,14 @@ fn pooling_matches_pytorch() {
         stride: (2, 2),
         padding: (1, 1),
     };
-    check(
+    check_against_torch(
         "average pool",
         x(),
         |g, v| g.pool2d(v[0], average),
         &torch::AVG_POOL_Y,
         &[&torch::AVG_POOL_D0],
     );
-    check(
+    check_against_torch(
         "global average pool",
         x(),
         |g, v| g.global_avg_pool(v[0]),
@@ -150,7 +76,7 @@ fn pooling_matches_pytorch() {
 
 #[test]
 fn normalization_matches_pytorch() {
-    check(
+    check_against_torch(
         "group norm",
         vec![
             tensor(&[2, 4, 5, 3], x_at),
@@ -165,7 +91,7 @@ fn normalization_matches_pytorch() {
             &torch::GROUP_NORM_D2,
         ],
     );
-    check(
+    check_against_torch(
         "layer norm",
         vec![
             tensor(&[3, 5], x_at),
@@ -191,7 +117,7 @@ fn batch_normalization_matches_pytorch() {
             tensor(&[4], beta_at),
         ]
     };
-    check(
+    check_against_torch(
         "batch norm, training",
         inputs(),
         |g, v| g.batch_norm(v[0], v[1], v[2], 1e-5),
@@ -202,7 +128,7 @@ fn batch_normalization_matches_pytorch() {
             &torch::BATCH_NORM_D2,
         ],
     );
-    check(
+    check_against_torch(
         "batch norm, evaluating",
         inputs(),
         |g, v| {

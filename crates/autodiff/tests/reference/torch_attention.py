@@ -23,52 +23,10 @@ Run by hand in a scratch virtualenv (never by the test suite):
 Written with torch 2.15.0 (CPU, float64, rounded to f32); then `cargo fmt`.
 """
 
-import math
-import os
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def tensor(shape, f):
-    n = math.prod(shape)
-    return torch.tensor([f(k) for k in range(n)], dtype=torch.float64).reshape(shape)
-
-
-def x_at(k):
-    return math.sin(0.3 + 0.37 * k) + 0.2 * math.cos(1.9 * k)
-
-
-def w_at(k):
-    return 0.5 * math.sin(1.0 + 0.61 * k)
-
-
-def b_at(k):
-    return 0.2 * math.cos(2.0 + 0.9 * k)
-
-
-def r_at(k):
-    return math.cos(0.5 + 0.77 * k)
-
-
-def gamma_at(k):
-    return 1.0 + 0.3 * math.sin(0.4 + 1.7 * k)
-
-
-def beta_at(k):
-    return 0.1 * math.cos(0.8 + 1.3 * k)
-
-
-def f32(v):
-    """The shortest decimal that reads back as the f32 nearest to v."""
-    s = str(np.float32(v))
-    return s if ("." in s or "e" in s) else s + ".0"
-
-
-def rust_array(name, t):
-    values = ", ".join(f32(v) for v in t.detach().reshape(-1).tolist())
-    return f"pub const {name}: [f32; {t.numel()}] = [{values}];\n"
+from common import Constants, b_at, beta_at, gamma_at, tensor, w_at, x_at
 
 
 def attention(qkv, heads):
@@ -81,16 +39,8 @@ def attention(qkv, heads):
 
 
 def main():
-    out = []
-
-    def case(prefix, f, inputs):
-        leaves = [t.clone().requires_grad_(True) for t in inputs]
-        y = f(*leaves)
-        r = tensor(y.shape, r_at)
-        (y * r).sum().backward()
-        out.append(rust_array(f"{prefix}_Y", y))
-        for i, leaf in enumerate(leaves):
-            out.append(rust_array(f"{prefix}_D{i}", leaf.grad))
+    out = Constants()
+    case = out.case
 
     case("ATTENTION", lambda qkv: attention(qkv, 2), [tensor([2, 5, 12], x_at)])
     ids = torch.tensor([(3 * k + k * k) % 7 for k in range(10)]).reshape(2, 5)
@@ -112,15 +62,7 @@ def main():
         [tensor([2, 3, 6], x_at)],
     )
 
-    header = (
-        "//! Written by `torch_attention.py` with torch "
-        + torch.__version__
-        + " (cargo fmt has laid it out); do not edit.\n\n"
-    )
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_attention.rs")
-    with open(path, "w") as f:
-        f.write(header + "".join(out))
-    print(f"wrote {path}")
+    out.write("torch_attention.py", "torch_attention.rs")
 
 
 if __name__ == "__main__":
