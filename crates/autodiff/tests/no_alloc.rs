@@ -45,6 +45,17 @@ static GLOBAL: Counting = Counting;
 /// The tests run one at a time: the count is global.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The allocations counted during each of `steps` calls of `step`.
+fn allocations_per_step(steps: usize, mut step: impl FnMut()) -> Vec<usize> {
+    (0..steps)
+        .map(|_| {
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            step();
+            ALLOCATIONS.load(Ordering::SeqCst) - before
+        })
+        .collect()
+}
+
 #[test]
 fn steady_state_step_allocates_nothing() {
     let _serial = SERIAL
@@ -93,9 +104,7 @@ fn steady_state_step_allocates_nothing() {
         .flat_map(|r| [(r, false), (r, true)]);
         for (request, fused) in cases {
             let mut tape = Tape::new();
-            let mut counts = vec![];
-            for _ in 0..12 {
-                let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let counts = allocations_per_step(12, || {
                 let mut g = tape.record(&store);
                 let mut h = g.input(&x);
                 for (l, &(w, bias)) in layers.iter().enumerate() {
@@ -113,8 +122,7 @@ fn steady_state_step_allocates_nothing() {
                 }
                 let loss = g.softmax_cross_entropy(h, &labels);
                 g.backward(loss, request).unwrap();
-                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
-            }
+            });
             assert!(
                 counts[0] > 0,
                 "the first step must have allocated its buffers"
@@ -182,9 +190,7 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
             GradRequest::Clipped(Clipping::per_tensor(1.0)),
         ] {
             let mut tape = Tape::new();
-            let mut counts = vec![];
-            for _ in 0..6 {
-                let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let counts = allocations_per_step(6, || {
                 let mut g = tape.record(&store);
                 let v = p.map(|id| g.param(id));
                 let h = g.input(&x);
@@ -199,8 +205,7 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
                 let h = g.linear(h, v[6], Some(v[7]), None);
                 let loss = g.softmax_cross_entropy(h, &labels);
                 g.backward(loss, request).unwrap();
-                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
-            }
+            });
             assert_eq!(
                 &counts[1..],
                 &[0; 5],
@@ -210,9 +215,7 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
         // Batch norm, with the batch's statistics and with given ones.
         for given in [false, true] {
             let mut tape = Tape::new();
-            let mut counts = vec![];
-            for _ in 0..6 {
-                let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let counts = allocations_per_step(6, || {
                 let mut g = tape.record(&store);
                 let v = p.map(|id| g.param(id));
                 let [gamma, beta, fc] = bn.map(|id| g.param(id));
@@ -231,8 +234,7 @@ fn a_cnn_step_allocates_nothing_after_the_first() {
                 let h = g.linear(h, fc, Some(v[7]), None);
                 let loss = g.softmax_cross_entropy(h, &labels);
                 g.backward(loss, GradRequest::Mean).unwrap();
-                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
-            }
+            });
             assert_eq!(
                 &counts[1..],
                 &[0; 5],
@@ -288,9 +290,7 @@ fn a_gpt_step_allocates_nothing_after_the_first() {
             GradRequest::Clipped(Clipping::per_tensor(1.0)),
         ] {
             let mut tape = Tape::new();
-            let mut counts = vec![];
-            for _ in 0..6 {
-                let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let counts = allocations_per_step(6, || {
                 let mut g = tape.record(&store);
                 let v = p.map(|id| g.param(id));
                 let (x, pos) = (g.input(&tokens), g.input(&positions));
@@ -308,8 +308,7 @@ fn a_gpt_step_allocates_nothing_after_the_first() {
                 let logits = g.linear(h, v[11], None, None);
                 let loss = g.softmax_cross_entropy(logits, &targets);
                 g.backward(loss, request).unwrap();
-                counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
-            }
+            });
             assert_eq!(
                 &counts[1..],
                 &[0; 5],
