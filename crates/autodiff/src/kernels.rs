@@ -4,7 +4,7 @@
 //! the widest instruction set the CPU has. The ops call these; what each
 //! computes is written beside it in plain terms.
 
-use gradlab_tensor::simd::vectorized;
+use gradlab_tensor::simd::{vectorized, vectorized_loop, Loop};
 use gradlab_tensor::{gemm_strided, parallel};
 
 /// An element-wise function of several kinds, as the loops below apply it
@@ -23,8 +23,43 @@ pub(crate) trait Pointwise: Copy + Sync {
 /// `x ← f(x)` for every element.
 pub(crate) fn activate(f: impl Pointwise, xs: &mut [f32]) {
     f.specialized(|f| {
-        parallel::chunks_mut(xs, |_, c| c.iter_mut().for_each(|x| *x = f.apply(*x)));
+        parallel::chunks_mut(xs, |_, c| vectorized_loop(Activate { f, xs: c }));
     });
+}
+
+/// One chunk of [`activate`], a [`Loop`] so that a large f (GELU's
+/// exponential) is still inlined into the wide copies.
+struct Activate<'a, F> {
+    f: F,
+    xs: &'a mut [f32],
+}
+
+impl<F: Pointwise> Loop for Activate<'_, F> {
+    #[inline(always)]
+    fn run(self) {
+        let f = self.f;
+        self.xs.iter_mut().for_each(|x| *x = f.apply(*x));
+    }
+}
+
+/// One chunk of [`activation_derivative`], a [`Loop`] as [`Activate`].
+struct Derivative<'a, F> {
+    f: F,
+    dy: &'a [f32],
+    x: &'a [f32],
+    y: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl<F: Pointwise> Loop for Derivative<'_, F> {
+    #[inline(always)]
+    fn run(self) {
+        let f = self.f;
+        let inputs = self.dy.iter().zip(self.x).zip(self.y);
+        for (o, ((&d, &x), &y)) in self.out.iter_mut().zip(inputs) {
+            *o = d * f.derivative(x, y);
+        }
+    }
 }
 
 /// `out = dy ⊙ f′(x)`, given x and y = f(x) (for ReLU, tanh and sigmoid, y
@@ -39,10 +74,14 @@ pub(crate) fn activation_derivative(
     assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
     f.specialized(|f| {
         parallel::chunks_mut(out, |at, o| {
-            let inputs = dy[at..].iter().zip(&x[at..]).zip(&y[at..]);
-            for (o, ((&d, &x), &y)) in o.iter_mut().zip(inputs) {
-                *o = d * f.derivative(x, y);
-            }
+            let (dy, x, y) = (&dy[at..], &x[at..], &y[at..]);
+            vectorized_loop(Derivative {
+                f,
+                dy,
+                x,
+                y,
+                out: o,
+            });
         });
     });
 }
