@@ -313,9 +313,10 @@ fn bias_gradient(dz: &[f32], outputs: usize, first: bool, g: &mut Tensor) {
     }
 }
 
-/// dW (+)= dZᵀ·x over all `rows` (positions included).
+/// dW (+)= dZᵀ·x over all `rows` (positions included; none for an empty
+/// batch, which leaves dW zero).
 fn weight_gradient(dz: &Tensor, x: &Tensor, rows: usize, first: bool, g: &mut Tensor) {
-    let (outputs, inputs) = (dz.len() / rows.max(1), x.len() / rows.max(1));
+    let (outputs, inputs) = (g.shape()[0], g.shape()[1]);
     let beta = if first { 0.0 } else { 1.0 };
     gemm(
         outputs,
