@@ -92,7 +92,8 @@ pub mod cli;
 #[doc = include_str!("../README.md")]
 struct Readme;
 
-/// The snippets of `docs/training.md`: the loop by hand, an op of your own.
+/// The snippets of `docs/training.md`: the loop by hand, an op of your own,
+/// a GPT's training step.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/training.md")]
 struct DocsTraining;
