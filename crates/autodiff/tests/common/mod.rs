@@ -51,6 +51,46 @@ pub fn check_statistics(
     }
 }
 
+/// ‖g_e‖ over all parameters, for each example's gradients `singles[e]`.
+pub fn total_norms(singles: &[Vec<Vec<f32>>]) -> Vec<f64> {
+    singles
+        .iter()
+        .map(|s| {
+            s.iter()
+                .flatten()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect()
+}
+
+/// Checks `got[k]`, parameter k's gradient after flat clipping to `c`,
+/// against (1/B) Σ_e min(1, c/(‖g_e‖ + 10⁻⁶))·g_e from the single backwards'
+/// gradients `singles[e][k]`, within 10⁻⁵ relative.
+pub fn check_flat_clipped_mean(
+    store: &ParamStore,
+    ids: &[ParamId],
+    singles: &[Vec<Vec<f32>>],
+    c: f64,
+    got: &[Vec<f32>],
+) {
+    let (b, totals) = (singles.len() as f64, total_norms(singles));
+    for (k, got) in got.iter().enumerate() {
+        let mut mean = vec![0.0f32; got.len()];
+        for (e, s) in singles.iter().enumerate() {
+            let f = ((c / (totals[e] + 1e-6)).min(1.0) / b) as f32;
+            mean.iter_mut().zip(&s[k]).for_each(|(m, &g)| *m += f * g);
+        }
+        let e = rel_err(got, &mean);
+        assert!(
+            e <= 1e-5,
+            "{}: clipped mean rel err {e:e}",
+            store.name(ids[k])
+        );
+    }
+}
+
 /// Checks each parameter's per-example norms (`Norms`) and the clipped
 /// means (`Clipped`, flat and per tensor, C the median total norm) that
 /// `run(tape, request)` leaves on the tape, against the single backwards'
@@ -66,9 +106,7 @@ pub fn check_norms_and_clipped_means(
     let tensor_norms: Vec<Vec<f64>> = (0..ids.len())
         .map(|k| singles.iter().map(|s| norm(&s[k])).collect())
         .collect();
-    let totals: Vec<f64> = (0..b)
-        .map(|e| tensor_norms.iter().map(|t| t[e] * t[e]).sum::<f64>().sqrt())
-        .collect();
+    let totals = total_norms(singles);
     let mut tape = Tape::new();
     run(&mut tape, GradRequest::Norms);
     for (k, &id) in ids.iter().enumerate() {
