@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gradlab::data::{Dataset, TargetKind};
-use gradlab::train::{Event, FitOptions, Task, TrainConfig, Trainer};
+use gradlab::train::{Event, FitOptions, TrainConfig, Trainer};
 
 /// Train an MLP on a CSV file.
 #[derive(Parser, Debug)]
@@ -94,10 +94,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (n_train, n_test) = (train.len(), test.len());
     let mut trainer = Trainer::new(config, train, test)?;
-    let task = match trainer.task() {
-        Task::Classes(c) => format!("{c} classes"),
-        Task::Values(k) => format!("{k} value{}", if k == 1 { "" } else { "s" }),
-    };
+    let task = trainer.task();
     println!(
         "{} · {} features → {task} · {n_train} train / {n_test} test examples · {} · {}",
         trainer.model.name,

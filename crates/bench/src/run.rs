@@ -387,7 +387,7 @@ pub fn execute(
     let mut diverged_at = None;
 
     for step in stops {
-        let result = trainer.train_until(step, &mut |event| {
+        let result = trainer.train_until(step, None, &mut |event| {
             if let Event::Step(s) = event {
                 let loss = f64::from(s.loss);
                 seconds += s.seconds;

@@ -65,6 +65,15 @@ pub enum Targets {
     Classes(Vec<usize>),
     /// One real-valued vector per example: a `[n, k]` tensor.
     Values(Tensor),
+    /// A class index at each of `positions` positions of every example
+    /// (the next character after each position of a text), example after
+    /// example: `n · positions` labels.
+    Sequences {
+        /// The labels, `positions` per example.
+        labels: Vec<usize>,
+        /// Labels per example.
+        positions: usize,
+    },
 }
 
 impl Default for Targets {
@@ -75,19 +84,28 @@ impl Default for Targets {
 }
 
 impl Targets {
-    /// The class indices, for classes.
+    /// The class indices, for classes (for sequences, every position's,
+    /// example after example).
     pub fn classes(&self) -> Option<&[usize]> {
         match self {
-            Targets::Classes(c) => Some(c),
+            Targets::Classes(c) | Targets::Sequences { labels: c, .. } => Some(c),
             Targets::Values(_) => None,
+        }
+    }
+
+    /// Labels per example, for sequences.
+    pub fn positions(&self) -> Option<usize> {
+        match self {
+            Targets::Sequences { positions, .. } => Some(*positions),
+            _ => None,
         }
     }
 
     /// The target values `[n, k]`, for a regression.
     pub fn values(&self) -> Option<&Tensor> {
         match self {
-            Targets::Classes(_) => None,
             Targets::Values(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -96,6 +114,7 @@ impl Targets {
         match self {
             Targets::Classes(c) => c.len(),
             Targets::Values(v) => v.shape().first().copied().unwrap_or(0),
+            Targets::Sequences { labels, positions } => labels.len() / positions.max(&1),
         }
     }
 
@@ -150,10 +169,16 @@ impl Dataset {
         self.names.as_deref()
     }
 
-    /// The number of classes, for class labels: the layout's (10 for MNIST
-    /// files), or one more than the largest label.
+    /// The number of classes, for class labels (and labelled sequences):
+    /// the layout's (10 for MNIST files, a text's vocabulary), or one more
+    /// than the largest label.
     pub fn classes(&self) -> Option<usize> {
-        matches!(self.targets, Targets::Classes(_)).then_some(self.classes)
+        self.targets.classes().is_some().then_some(self.classes)
+    }
+
+    /// Labels per example, for sequences ([`Targets::Sequences`]).
+    pub fn positions(&self) -> Option<usize> {
+        self.targets.positions()
     }
 
     /// The width k of each target vector, for a regression.
@@ -234,6 +259,11 @@ impl Dataset {
                 update(b"values");
                 in_blocks(v.data().iter().map(|x| x.to_le_bytes()), update);
             }
+            Targets::Sequences { labels, positions } => {
+                update(b"sequences");
+                update(&(*positions as u64).to_le_bytes());
+                in_blocks(labels.iter().map(|&l| (l as u64).to_le_bytes()), update);
+            }
         }
     }
 
@@ -300,6 +330,25 @@ impl Dataset {
                 for (o, &i) in out.data_mut().chunks_exact_mut(k).zip(indices) {
                     o.copy_from_slice(v.row(i));
                 }
+            }
+            Targets::Sequences { labels, positions } => {
+                let t = *positions;
+                if !matches!(y, Targets::Sequences { .. }) {
+                    *y = Targets::Sequences {
+                        labels: Vec::new(),
+                        positions: t,
+                    };
+                }
+                let Targets::Sequences {
+                    labels: out,
+                    positions: p,
+                } = y
+                else {
+                    unreachable!()
+                };
+                *p = t;
+                out.clear();
+                out.extend(indices.iter().flat_map(|&i| &labels[i * t..(i + 1) * t]));
             }
         }
     }

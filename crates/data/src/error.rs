@@ -275,6 +275,21 @@ pub enum DataError {
         /// [`MAX_CLASSES`](crate::dataset::MAX_CLASSES).
         limit: usize,
     },
+    /// [`Dataset::with_classes`](crate::Dataset::with_classes) on targets
+    /// that are values.
+    #[error("Dataset::with_classes: the targets are values, not class labels")]
+    NotClasses,
+    /// A label not below the number of classes given to
+    /// [`Dataset::with_classes`](crate::Dataset::with_classes).
+    #[error("Dataset::with_classes: example {example} has class {value}, not below {classes}")]
+    BeyondClasses {
+        /// The example.
+        example: usize,
+        /// Its label.
+        value: usize,
+        /// The number of classes given.
+        classes: usize,
+    },
     /// A split that leaves the training or the test set empty.
     #[error(
         "Dataset::split: a test fraction of {fraction} of {examples} examples leaves a set \

@@ -1,8 +1,11 @@
 //! Text for a character-level language model: [`CharText`] reads UTF-8 text
 //! (files raw or gzip), makes every distinct character a token, and holds
 //! the text as token ids; [`CharText::split`] divides it into training and
-//! validation parts; [`windows`] draws a batch of seeded windows from a
-//! part — inputs `[B, T]` and, one position on, their targets.
+//! validation parts; [`CharText::sequences`] cuts a part into a
+//! [`Dataset`] of windows that a trainer shuffles, batches and
+//! Poisson-samples like any examples; [`windows`] draws a batch of seeded
+//! windows at random offsets — inputs `[B, T]` and, one position on, their
+//! targets.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use gradlab_tensor::Tensor;
 use rand::Rng as _;
 
-use crate::DataError;
+use crate::{DataError, Dataset, Targets};
 
 /// Mixed into the seed of [`windows`], so that its draws differ from other
 /// users of the run's seed (weight initialisation, say).
@@ -138,6 +141,48 @@ impl CharText {
             });
         }
         Ok(self.ids.split_at(at))
+    }
+}
+
+impl CharText {
+    /// `tokens` (a part of this text, from [`split`](CharText::split)) cut
+    /// into ⌊(n − 1)/T⌋ windows of T = `context` tokens, one after the
+    /// other without overlap, as a dataset: example i's features are the
+    /// ids of tokens iT … iT + T − 1 (as `f32`), its labels those of
+    /// iT + 1 … iT + T, the next token after each position
+    /// ([`Targets::Sequences`]), its classes the vocabulary. Each token is
+    /// in one example only, so that an example's privacy is its window's.
+    /// Fewer than `context + 1` tokens, or a token beyond the vocabulary,
+    /// is an error.
+    ///
+    /// ```
+    /// use gradlab_data::CharText;
+    /// let t = CharText::new("abcdefg")?;
+    /// let data = t.sequences(t.ids(), 3)?;
+    /// assert_eq!((data.len(), data.num_features(), data.classes()), (2, 3, Some(7)));
+    /// assert_eq!(data.labels().unwrap(), [1, 2, 3, 4, 5, 6]);
+    /// # Ok::<(), gradlab_data::DataError>(())
+    /// ```
+    pub fn sequences(&self, tokens: &[u32], context: usize) -> Result<Dataset, DataError> {
+        if context == 0 || tokens.len() <= context {
+            return Err(DataError::Windows {
+                tokens: tokens.len(),
+                context,
+                batch: 1,
+            });
+        }
+        let n = (tokens.len() - 1) / context;
+        let x: Vec<f32> = tokens[..n * context].iter().map(|&t| t as f32).collect();
+        let labels = tokens[1..=n * context]
+            .iter()
+            .map(|&t| t as usize)
+            .collect();
+        let x = Tensor::from_vec(x, &[n, context]);
+        let y = Targets::Sequences {
+            labels,
+            positions: context,
+        };
+        Dataset::from_tensors(x, y)?.with_classes(self.vocab.len())
     }
 }
 

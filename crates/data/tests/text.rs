@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use gradlab_data::text::windows;
-use gradlab_data::{CharText, DataError};
+use gradlab_data::{CharText, DataError, Dataset, Targets};
 use gradlab_tensor::Tensor;
 
 fn scratch(name: &str) -> PathBuf {
@@ -172,4 +172,72 @@ fn jane_austens_novels_read_as_one_text() {
     );
     assert!(text.contains("It is a truth universally acknowledged"));
     assert!(t.vocab().len() < 120, "{} characters", t.vocab().len());
+}
+
+#[test]
+fn sequences_cut_a_part_into_windows_labelled_by_the_next_token() {
+    let t = CharText::new("the cat sat on the mat.").unwrap();
+    let (train, validation) = t.split(0.3, 4).unwrap();
+    let data = t.sequences(train, 4).unwrap();
+    // 16 training tokens: ⌊15/4⌋ = 3 windows, without overlap.
+    assert_eq!((data.len(), data.num_features()), (3, 4));
+    assert_eq!(data.classes(), Some(t.vocab().len()));
+    assert_eq!(data.positions(), Some(4));
+    let (mut x, mut y) = (Tensor::default(), Targets::default());
+    data.gather(&[2, 0], &mut x, &mut y);
+    assert_eq!(x.shape(), &[2, 4]);
+    let ids = |s: &str| t.encode(s).unwrap();
+    let as_f32 = |v: Vec<u32>| v.into_iter().map(|i| i as f32).collect::<Vec<_>>();
+    assert_eq!(
+        x.data(),
+        [as_f32(ids("sat ")), as_f32(ids("the "))].concat()
+    );
+    let next: Vec<usize> = [ids("at o"), ids("he c")]
+        .concat()
+        .into_iter()
+        .map(|i| i as usize)
+        .collect();
+    assert_eq!(y.classes().unwrap(), next);
+    assert_eq!(y.positions(), Some(4));
+    // The validation part has every class of the text even if it uses few.
+    let v = t.sequences(validation, 4).unwrap();
+    assert_eq!((v.len(), v.classes()), (1, Some(t.vocab().len())));
+    // A subset keeps each example's labels with it.
+    let sub = data.subset(&[1]);
+    assert_eq!(sub.labels().unwrap(), &data.labels().unwrap()[4..8]);
+}
+
+#[test]
+fn sequences_and_labels_out_of_range_are_errors() {
+    let t = CharText::new("abcde").unwrap();
+    assert!(matches!(
+        t.sequences(t.ids(), 5),
+        Err(DataError::Windows {
+            tokens: 5,
+            context: 5,
+            ..
+        })
+    ));
+    assert!(t.sequences(t.ids(), 0).is_err());
+    let x = Tensor::from_vec(vec![0.0; 6], &[2, 3]);
+    let labels = |n: usize| Targets::Sequences {
+        labels: vec![1; n],
+        positions: 3,
+    };
+    let err = Dataset::from_tensors(x.clone(), labels(5)).unwrap_err();
+    assert!(
+        err.to_string().contains("sequence labels have shape [5]"),
+        "{err}"
+    );
+    let data = Dataset::from_tensors(x, labels(6)).unwrap();
+    assert_eq!(
+        data.with_classes(1).unwrap_err().to_string(),
+        "Dataset::with_classes: example 0 has class 1, not below 1"
+    );
+    let values = Dataset::from_tensors(
+        Tensor::zeros(&[2, 1]),
+        Targets::Values(Tensor::zeros(&[2, 1])),
+    )
+    .unwrap();
+    assert!(matches!(values.with_classes(3), Err(DataError::NotClasses)));
 }

@@ -6,8 +6,9 @@
 //! the per-example requests refuse. GELU is its tanh form (GPT-2's,
 //! PyTorch's `nn.GELU(approximate="tanh")`).
 
-use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Var};
+use gradlab_autodiff::{Activation, Graph, ParamId, ParamStore, Tape, Var};
 use gradlab_tensor::{rng, Rng, Tensor};
+use rand::Rng as _;
 
 use crate::params::add_params;
 use crate::{LayerError, LayerNorm, Linear, Mode, Module};
@@ -203,6 +204,33 @@ pub struct GptConfig {
     pub width: usize,
 }
 
+impl GptConfig {
+    /// The size a [`Gpt::name`] records, read back: `None` for a name of
+    /// another form.
+    ///
+    /// ```
+    /// use gradlab_layers::GptConfig;
+    /// let c = GptConfig::from_name("gpt vocab 81 context 128 layers 4 heads 4 width 128");
+    /// assert_eq!(c.map(|c| (c.vocab, c.width)), Some((81, 128)));
+    /// assert_eq!(GptConfig::from_name("mlp 784-10"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<GptConfig> {
+        let words: Vec<&str> = name.split(' ').collect();
+        let ["gpt", "vocab", vocab, "context", context, "layers", layers, "heads", heads, "width", width] =
+            words[..]
+        else {
+            return None;
+        };
+        Some(GptConfig {
+            vocab: vocab.parse().ok()?,
+            context: context.parse().ok()?,
+            layers: layers.parse().ok()?,
+            heads: heads.parse().ok()?,
+            width: width.parse().ok()?,
+        })
+    }
+}
+
 /// A GPT that owns its parameters: token ids `[B, T]` (T ≤ context) to
 /// next-token logits `[B, T, vocab]`.
 pub struct Gpt {
@@ -340,4 +368,69 @@ impl Module for Gpt {
         p.extend(self.lm_head.params());
         p
     }
+}
+
+/// `n` tokens drawn one at a time from a language model `net` (weights
+/// `params`, inputs `[1, t]` of token ids with t ≤ `context`, outputs
+/// `[1, t, vocab]` logits: a [`Gpt`]) after `prompt`: each is drawn from
+/// softmax(z/τ) of the last position's logits z at temperature τ, and
+/// joins the input of the next draw, the window keeping the last `context`
+/// tokens. τ < 1 sharpens the distribution towards the likeliest token,
+/// τ > 1 flattens it. Seeded: the same arguments draw the same tokens.
+///
+/// # Panics
+/// If the prompt is empty, `context` is 0, or τ is not positive and finite.
+pub fn sample(
+    net: &dyn Module,
+    params: &ParamStore,
+    context: usize,
+    prompt: &[u32],
+    n: usize,
+    temperature: f32,
+    seed: u64,
+) -> Vec<u32> {
+    assert!(
+        !prompt.is_empty() && context > 0,
+        "sample: needs a prompt of at least one token and a context"
+    );
+    assert!(
+        temperature.is_finite() && temperature > 0.0,
+        "sample: the temperature must be positive and finite, got {temperature}"
+    );
+    let mut r = rng(seed);
+    let mut tape = Tape::new();
+    let mut tokens = prompt.to_vec();
+    let mut weights = Vec::new();
+    for _ in 0..n {
+        let window = &tokens[tokens.len().saturating_sub(context)..];
+        let mut g = tape.record(params);
+        let x = g.input_with(|x| {
+            x.resize_for(&[1, window.len()]);
+            for (v, &t) in x.data_mut().iter_mut().zip(window) {
+                *v = t as f32;
+            }
+        });
+        let y = net.forward(&mut g, x, Mode::Eval);
+        let logits = g.value(y).data();
+        let vocab = logits.len() / window.len();
+        let last = &logits[(window.len() - 1) * vocab..];
+        // exp((z − max)/τ): the largest weight is 1, none overflows.
+        let max = last.iter().fold(f32::NEG_INFINITY, |m, &z| m.max(z));
+        weights.clear();
+        weights.extend(
+            last.iter()
+                .map(|&z| (f64::from(z - max) / f64::from(temperature)).exp()),
+        );
+        let mut u = r.random::<f64>() * weights.iter().sum::<f64>();
+        let mut next = vocab - 1;
+        for (i, &w) in weights.iter().enumerate() {
+            if u < w {
+                next = i;
+                break;
+            }
+            u -= w;
+        }
+        tokens.push(next as u32);
+    }
+    tokens.split_off(prompt.len())
 }

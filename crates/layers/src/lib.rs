@@ -49,7 +49,7 @@ pub use cnn::{Cnn, CnnKind};
 pub use conv::{Conv2d, ConvShape, Flatten, GlobalAvgPool, Image, Pool2d, Residual};
 pub use dropout::Dropout;
 pub use error::LayerError;
-pub use gpt::{CausalSelfAttention, Embedding, Gpt, GptConfig, TransformerBlock};
+pub use gpt::{sample, CausalSelfAttention, Embedding, Gpt, GptConfig, TransformerBlock};
 pub use linear::Linear;
 pub use mlp::Mlp;
 pub use model::Model;

@@ -2,7 +2,7 @@
 
 use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 
-use crate::{Cnn, Mlp, Mode, Module};
+use crate::{Cnn, Gpt, Mlp, Mode, Module};
 
 /// A network and its parameter store: what a trainer trains and a
 /// checkpoint saves. Any [`Module`] can be one — a [`Sequential`] of your
@@ -55,6 +55,21 @@ impl From<Cnn> for Model {
             name: cnn.name(),
             net: Box::new(cnn.net),
             params: cnn.params,
+        }
+    }
+}
+
+/// A GPT is named for its size
+/// (`gpt vocab 81 context 128 layers 4 heads 4 width 128`, which
+/// [`GptConfig::from_name`](crate::GptConfig::from_name) reads back); its
+/// weights move into the model's store.
+impl From<Gpt> for Model {
+    fn from(mut gpt: Gpt) -> Model {
+        let params = std::mem::take(&mut gpt.params);
+        Model {
+            name: gpt.name(),
+            net: Box::new(gpt),
+            params,
         }
     }
 }

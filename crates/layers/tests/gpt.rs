@@ -3,7 +3,7 @@
 //! weight sharing against single backwards, and its settings' errors.
 
 use gradlab_autodiff::{Clipping, GradRequest, Tape};
-use gradlab_layers::{Gpt, GptConfig, LayerError, Mode, Module};
+use gradlab_layers::{sample, Gpt, GptConfig, LayerError, Mode, Model, Module};
 use gradlab_tensor::Tensor;
 
 const SMALL: GptConfig = GptConfig {
@@ -220,4 +220,115 @@ fn a_sequence_longer_than_the_context_is_refused() {
     let mut g = tape.record(&gpt.params);
     let xv = g.input(&Tensor::zeros(&[1, 7]));
     gpt.forward(&mut g, xv, Mode::Eval);
+}
+
+#[test]
+fn a_gpts_name_gives_back_its_size_and_names_its_model() {
+    let gpt = Gpt::new(SMALL, 0).unwrap();
+    assert_eq!(GptConfig::from_name(&gpt.name()), Some(SMALL));
+    for other in [
+        "gpt vocab 13",
+        "gpt vocab x context 6 layers 2 heads 2 width 8",
+        "",
+    ] {
+        assert_eq!(GptConfig::from_name(other), None, "{other:?}");
+    }
+    let scalars = gpt.params.num_scalars();
+    let model = Model::from(gpt);
+    assert_eq!(
+        model.name,
+        "gpt vocab 13 context 6 layers 2 heads 2 width 8"
+    );
+    assert_eq!(model.params.num_scalars(), scalars);
+    assert_eq!(model.params().len(), model.params.len());
+}
+
+/// The last position's logits of `gpt` after `tokens` (its last `context`).
+fn last_logits(gpt: &Gpt, tokens: &[u32]) -> Vec<f32> {
+    let window = &tokens[tokens.len().saturating_sub(SMALL.context)..];
+    let ids: Vec<f32> = window.iter().map(|&t| t as f32).collect();
+    let mut tape = Tape::new();
+    let mut g = tape.record(&gpt.params);
+    let x = g.input(&Tensor::from_vec(ids, &[1, window.len()]));
+    let y = gpt.forward(&mut g, x, Mode::Eval);
+    g.value(y).data()[(window.len() - 1) * SMALL.vocab..].to_vec()
+}
+
+#[test]
+fn sampling_is_seeded_and_at_a_low_temperature_takes_the_likeliest_token() {
+    // Weights larger than nanoGPT's draw, so that the logits differ.
+    let mut gpt = Gpt::new(SMALL, 3).unwrap();
+    let ids: Vec<_> = gpt.params().into_iter().collect();
+    let mut r = gradlab_tensor::rng(9);
+    for id in ids {
+        let shape = gpt.params.get(id).shape().to_vec();
+        *gpt.params.get_mut(id) = Tensor::normal(&shape, 0.0, 0.5, &mut r);
+    }
+    let prompt = [3, 1];
+    // More tokens than the context: the window slides.
+    let a = sample(&gpt, &gpt.params, SMALL.context, &prompt, 12, 1.0, 5);
+    assert_eq!(a.len(), 12);
+    assert!(a.iter().all(|&t| (t as usize) < SMALL.vocab));
+    assert_eq!(
+        a,
+        sample(&gpt, &gpt.params, SMALL.context, &prompt, 12, 1.0, 5)
+    );
+    assert_ne!(
+        a,
+        sample(&gpt, &gpt.params, SMALL.context, &prompt, 12, 1.0, 6)
+    );
+    // τ → 0: softmax(z/τ) puts all its mass on the largest logit.
+    let greedy = sample(&gpt, &gpt.params, SMALL.context, &prompt, 12, 1e-6, 5);
+    let mut tokens = prompt.to_vec();
+    for &t in &greedy {
+        let z = last_logits(&gpt, &tokens);
+        let best = (0..z.len()).max_by(|&i, &j| z[i].total_cmp(&z[j])).unwrap();
+        assert_eq!(t as usize, best);
+        tokens.push(t);
+    }
+}
+
+#[test]
+fn sampling_draws_tokens_as_often_as_the_softmax_says() {
+    // One draw per seed from the same prompt: the frequencies of 4 000
+    // draws against softmax(z/τ), within 4 standard errors.
+    let mut gpt = Gpt::new(SMALL, 3).unwrap();
+    let head = gpt.lm_head.weight;
+    let shape = gpt.params.get(head).shape().to_vec();
+    *gpt.params.get_mut(head) = Tensor::normal(&shape, 0.0, 1.0, &mut gradlab_tensor::rng(4));
+    let prompt = [2, 7, 7];
+    let tau = 0.7f64;
+    let z = last_logits(&gpt, &prompt);
+    let w: Vec<f64> = z.iter().map(|&v| (f64::from(v) / tau).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let n = 4000;
+    let mut counts = [0usize; SMALL.vocab];
+    for seed in 0..n {
+        let t = sample(
+            &gpt,
+            &gpt.params,
+            SMALL.context,
+            &prompt,
+            1,
+            tau as f32,
+            seed,
+        );
+        counts[t[0] as usize] += 1;
+    }
+    for (k, &c) in counts.iter().enumerate() {
+        let p = w[k] / total;
+        let se = (p * (1.0 - p) / n as f64).sqrt();
+        let f = c as f64 / n as f64;
+        assert!(
+            (f - p).abs() <= 4.0 * se + 1e-3,
+            "token {k}: {f} drawn, p = {p}"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "sample: the temperature must be positive and finite, got 0")]
+fn a_temperature_of_zero_is_refused() {
+    let gpt = Gpt::new(SMALL, 0).unwrap();
+    sample(&gpt, &gpt.params, SMALL.context, &[0], 1, 0.0, 0);
 }

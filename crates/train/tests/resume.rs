@@ -414,7 +414,7 @@ fn training_in_pieces_equals_fitting_and_an_epoch_then_reports_what_it_would_hav
     let (mut starts, mut steps, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
     for until in [3, 7, 7, 16, 21] {
         pieces
-            .train_until(until, &mut |e| match e {
+            .train_until(until, None, &mut |e| match e {
                 Event::EpochStart { epoch, batches } => starts.push((epoch, batches)),
                 Event::Step(s) => {
                     steps.push(s.step);
@@ -446,6 +446,29 @@ fn training_in_pieces_equals_fitting_and_an_epoch_then_reports_what_it_would_hav
         ),
         (b.epoch, b.steps, b.train_loss, b.test_loss, b.b_noise)
     );
+}
+
+#[test]
+fn train_until_stops_before_a_step_when_asked() {
+    let (train, test) = data(300);
+    let mut t = Trainer::new(small(1000, 2, "sgd(lr=0.1)"), train, test).unwrap();
+    let stop = AtomicBool::new(false);
+    let mut steps = 0;
+    let result = t.train_until(10, Some(&stop), &mut |e| {
+        if let Event::Step(_) = e {
+            steps += 1;
+            if steps == 4 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    match result {
+        Err(TrainError::Interrupted { step, epoch, saved }) => {
+            assert_eq!((step, epoch, saved), (4, 1, None));
+        }
+        other => panic!("expected an interruption, got {other:?}"),
+    }
+    assert_eq!(t.steps_done(), 4);
 }
 
 #[test]

@@ -7,8 +7,8 @@ mod common;
 
 use common::temp_dir;
 use gradlab_autodiff::{Activation, ParamStore};
-use gradlab_data::{Dataset, Targets};
-use gradlab_layers::{Linear, Model};
+use gradlab_data::{CharText, Dataset, Targets};
+use gradlab_layers::{Gpt, GptConfig, Linear, Model};
 use gradlab_tensor::{rng, Tensor};
 use gradlab_train::{Checkpoint, FitOptions, Task, TrainConfig, TrainError, Trainer};
 
@@ -64,7 +64,7 @@ fn a_regression_reaches_the_noise_floor() {
     // The chance level of a regression is the loss of predicting 0, E[t²].
     let mean_sq = match t.train_set().targets() {
         Targets::Values(v) => v.data().iter().map(|&y| f64::from(y * y)).sum::<f64>() / 2000.0,
-        Targets::Classes(_) => unreachable!(),
+        _ => unreachable!(),
     };
     assert!((t.loss_limit() - 100.0 * mean_sq).abs() < 1e-9 * t.loss_limit());
     let history = t.fit(&FitOptions::default(), &mut |_| {}).unwrap();
@@ -346,4 +346,171 @@ fn csv_columns_in_another_order_are_refused() {
         "{err}"
     );
     assert!(Trainer::new(c, read(&a), read(&a)).is_ok());
+}
+
+/// A text whose next character follows from the last two: "abcab cabca …"
+/// with a period every 7 characters.
+fn text() -> CharText {
+    let s: String = (0..3000)
+        .map(|i| {
+            if i % 7 == 6 {
+                '.'
+            } else {
+                ['a', 'b', 'c'][i % 3]
+            }
+        })
+        .collect();
+    CharText::new(&s).unwrap()
+}
+
+fn tiny_gpt(vocab: usize, seed: u64) -> Model {
+    let config = GptConfig {
+        vocab,
+        context: 16,
+        layers: 1,
+        heads: 2,
+        width: 16,
+    };
+    Model::from(Gpt::new(config, seed).unwrap())
+}
+
+#[test]
+fn a_gpt_learns_a_text_position_by_position_and_resumes_bitwise() {
+    let t = text();
+    let (train_ids, val_ids) = t.split(0.1, 16).unwrap();
+    let train = t.sequences(train_ids, 16).unwrap();
+    let val = t.sequences(val_ids, 16).unwrap();
+    let c = TrainConfig {
+        batch_size: 16,
+        epochs: 10,
+        optimizer: "adamw(lr=1e-2)".into(),
+        ..TrainConfig::default()
+    };
+    let mut whole =
+        Trainer::with_model(c.clone(), tiny_gpt(4, 1), train.clone(), val.clone()).unwrap();
+    assert_eq!(
+        whole.task(),
+        Task::Sequences {
+            classes: 4,
+            positions: 16
+        }
+    );
+    assert_eq!(whole.task().to_string(), "4 classes at 16 positions");
+    assert!((whole.loss_limit() - 100.0 * 4f64.ln()).abs() < 1e-9);
+    let history = whole.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    // Every character but the first of a window follows from the ones
+    // before: the accuracy is over every position.
+    let last = history.last().unwrap();
+    assert!(last.test_accuracy.unwrap() > 0.85, "{last:?}");
+    assert!(last.test_loss < 0.35, "{last:?}");
+    let eval = whole.evaluate(&val).unwrap();
+    assert_eq!(
+        (eval.loss, eval.accuracy),
+        (last.test_loss, last.test_accuracy)
+    );
+
+    let dir = temp_dir("gpt");
+    let save = FitOptions {
+        save: Some(dir.clone()),
+        ..FitOptions::default()
+    };
+    let two = TrainConfig { epochs: 4, ..c };
+    let mut first = Trainer::with_model(two, tiny_gpt(4, 1), train.clone(), val.clone()).unwrap();
+    first.fit(&save, &mut |_| {}).unwrap();
+    let saved = Checkpoint::latest(&dir).unwrap();
+    let mut resumed = saved
+        .resume_with(tiny_gpt(4, 7), train.clone(), val.clone(), Some(10))
+        .unwrap();
+    resumed.fit(&save, &mut |_| {}).unwrap();
+    assert_eq!(common::weights(&resumed), common::weights(&whole));
+    // The labels are part of the data's identity: other targets, same
+    // features, are another run's data.
+    let mut shifted = train.labels().unwrap().to_vec();
+    shifted.rotate_left(1);
+    let x = Tensor::from_vec(
+        (0..train.len())
+            .flat_map(|i| {
+                let mut row = Tensor::default();
+                train.gather(&[i], &mut row, &mut Targets::default());
+                row.into_vec()
+            })
+            .collect(),
+        &[train.len(), 16],
+    );
+    let other = Dataset::from_tensors(
+        x,
+        Targets::Sequences {
+            labels: shifted,
+            positions: 16,
+        },
+    )
+    .unwrap()
+    .with_classes(4)
+    .unwrap();
+    let err = saved
+        .resume_with(tiny_gpt(4, 7), other, val, None)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("training data"), "{err}");
+}
+
+#[test]
+fn sequences_beside_single_labels_or_of_another_length_are_refused() {
+    let t = text();
+    let seq = |n| t.sequences(t.ids(), n).unwrap();
+    let labels = Targets::Classes(vec![0; 10]);
+    let single = Dataset::from_tensors(Tensor::zeros(&[10, 16]), labels).unwrap();
+    let err = Trainer::with_model(TrainConfig::default(), tiny_gpt(4, 0), seq(16), single)
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "the training examples have a label at each of 16 positions but the test examples one \
+         target"
+    );
+    let eight = Targets::Sequences {
+        labels: vec![0; 80],
+        positions: 8,
+    };
+    let eight = Dataset::from_tensors(Tensor::zeros(&[10, 16]), eight).unwrap();
+    let err = Trainer::with_model(TrainConfig::default(), tiny_gpt(4, 0), seq(16), eight)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("each of 8 positions"), "{err}");
+    // A model whose vocabulary is not the text's.
+    let err = Trainer::with_model(TrainConfig::default(), tiny_gpt(5, 0), seq(16), seq(16))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains(
+            "[1, 16, 4] (one logit per class at each position: the data has 4 classes at 16 \
+             positions)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_private_gpt_clips_each_sequence_and_spends_epsilon() {
+    let t = text();
+    let data = t.sequences(t.ids(), 16).unwrap();
+    let c = TrainConfig {
+        batch_size: 32,
+        epochs: 2,
+        optimizer: "adamw(lr=1e-2)".into(),
+        privacy: Some(gradlab_train::Privacy {
+            max_norm: 1.0,
+            noise_multiplier: 1.0,
+            delta: 1e-5,
+            per_tensor: false,
+            poisson: true,
+        }),
+        ..TrainConfig::default()
+    };
+    let mut private = Trainer::with_model(c, tiny_gpt(4, 1), data.clone(), data.limit(20)).unwrap();
+    let history = private.fit(&FitOptions::default(), &mut |_| {}).unwrap();
+    let eps = history.last().unwrap().epsilon.unwrap();
+    assert!(eps.is_finite() && eps > 0.0);
+    // The trained model is better than chance (ln 4) despite the noise.
+    assert!(history.last().unwrap().test_loss < 4f64.ln(), "{history:?}");
 }

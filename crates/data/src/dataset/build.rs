@@ -111,11 +111,23 @@ impl Dataset {
             });
         }
         let classes = match &y {
-            Targets::Classes(labels) => {
-                if let Some(example) = labels.iter().position(|&l| l >= MAX_CLASSES) {
+            Targets::Classes(labels) | Targets::Sequences { labels, .. } => {
+                if let Targets::Sequences { labels, positions } = &y {
+                    if *positions == 0 || labels.len() != n * positions {
+                        return Err(DataError::Shape {
+                            what: "the sequence labels",
+                            shape: vec![labels.len()],
+                            expected: format!(
+                                "[{n} examples × {positions} positions], positions ≥ 1"
+                            ),
+                        });
+                    }
+                }
+                let example = |i: usize| i / y.positions().unwrap_or(1);
+                if let Some(i) = labels.iter().position(|&l| l >= MAX_CLASSES) {
                     return Err(DataError::ClassTooLarge {
-                        example,
-                        value: labels[example],
+                        example: example(i),
+                        value: labels[i],
                         limit: MAX_CLASSES,
                     });
                 }
@@ -157,6 +169,25 @@ impl Dataset {
             names: None,
             standardization: None,
         })
+    }
+
+    /// This dataset with `classes` classes rather than one more than its
+    /// largest label: a text's vocabulary, or a test set in which the last
+    /// classes happen not to occur. A label not below `classes`, or targets
+    /// that are not classes, is an error.
+    pub fn with_classes(mut self, classes: usize) -> Result<Dataset, DataError> {
+        let Some(labels) = self.targets.classes() else {
+            return Err(DataError::NotClasses);
+        };
+        if let Some(i) = labels.iter().position(|&l| l >= classes) {
+            return Err(DataError::BeyondClasses {
+                example: i / self.positions().unwrap_or(1),
+                value: labels[i],
+                classes,
+            });
+        }
+        self.classes = classes;
+        Ok(self)
     }
 
     /// This dataset with its features named `names`, one per feature, as a

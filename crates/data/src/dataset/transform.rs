@@ -47,6 +47,17 @@ impl Dataset {
                 let data = indices.iter().flat_map(|&i| v.row(i)).copied().collect();
                 Targets::Values(Tensor::from_vec(data, &[indices.len(), k]))
             }
+            Targets::Sequences { labels, positions } => {
+                let t = *positions;
+                Targets::Sequences {
+                    labels: indices
+                        .iter()
+                        .flat_map(|&i| &labels[i * t..(i + 1) * t])
+                        .copied()
+                        .collect(),
+                    positions: t,
+                }
+            }
         };
         Dataset {
             features,

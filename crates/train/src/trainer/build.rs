@@ -228,7 +228,7 @@ fn checked_model(
 }
 
 /// Checks that `model` takes a batch of `train` and maps it to
-/// `[B, outputs]`.
+/// [`Task::output_shape`].
 fn check_output(model: &Model, train: &Dataset, task: Task) -> Result<(), TrainError> {
     let probe = || {
         let mut tape = Tape::new();
@@ -247,16 +247,20 @@ fn check_output(model: &Model, train: &Dataset, task: Task) -> Result<(), TrainE
             train.num_features()
         ))
     })?;
-    if shape != [1, task.outputs()] {
+    let needed = task.output_shape(1);
+    if shape != needed {
         let wanted = match task {
             Task::Classes(c) => format!("one logit per class: the data has {c} classes"),
             Task::Values(k) => format!("one output per target value: the data has {k}"),
+            Task::Sequences { classes, positions } => format!(
+                "one logit per class at each position: the data has {classes} classes at \
+                 {positions} positions"
+            ),
         };
         return Err(TrainError::Config(format!(
             "the model {:?} maps a batch of 1 example to shape {shape:?}, but a trainer needs \
-             [1, {}] ({wanted})",
+             {needed:?} ({wanted})",
             model.name,
-            task.outputs()
         )));
     }
     Ok(())

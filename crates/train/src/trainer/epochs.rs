@@ -26,10 +26,13 @@ impl Trainer {
     /// evaluated and reports no [`Event::Epoch`]; its loss and noise sums
     /// carry on into [`train_epoch`](Trainer::train_epoch) as after a
     /// resume. A harness that evaluates on its own schedule (by examples
-    /// seen, say) calls this between its evaluations.
+    /// seen, say) calls this between its evaluations. If `stop` is set
+    /// before a step, it returns [`TrainError::Interrupted`] there (and
+    /// saves nothing: saving is the caller's).
     pub fn train_until(
         &mut self,
         steps: u64,
+        stop: Option<&AtomicBool>,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<(), TrainError> {
         while self.steps_done < steps {
@@ -43,7 +46,7 @@ impl Trainer {
                 let batches = order.num_batches();
                 on_event(Event::EpochStart { epoch, batches });
             }
-            self.run_steps(epoch, &order, steps, None, on_event)?;
+            self.run_steps(epoch, &order, steps, stop, on_event)?;
         }
         Ok(())
     }

@@ -24,11 +24,22 @@ impl Trainer {
     /// for a classifier, a class the model has no output for) is an error.
     pub fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation, TrainError> {
         let fits = match self.task {
-            Task::Classes(c) => data.classes().is_some_and(|d| d <= c),
+            Task::Classes(c) => {
+                data.classes().is_some_and(|d| d <= c) && data.positions().is_none()
+            }
             Task::Values(k) => data.target_width() == Some(k),
+            Task::Sequences { classes, positions } => {
+                data.classes().is_some_and(|d| d <= classes) && data.positions() == Some(positions)
+            }
         };
         if data.num_features() != self.train.num_features() || !fits {
             let kind = |d: &Dataset| match (d.classes(), d.target_width()) {
+                (Some(c), _) if d.positions().is_some() => {
+                    format!(
+                        "{} features, {c} classes at each position",
+                        d.num_features()
+                    )
+                }
                 (Some(c), _) => format!("{} features, {c} classes", d.num_features()),
                 (_, w) => format!("{} features, {} values", d.num_features(), w.unwrap_or(0)),
             };
@@ -82,7 +93,7 @@ impl Trainer {
 /// loss of predicting 0) for values — or 1 if the targets are all 0.
 pub(super) fn chance_loss(task: Task, train: &Dataset) -> f64 {
     match (task, train.targets()) {
-        (Task::Classes(c), _) => (c.max(2) as f64).ln(),
+        (Task::Classes(c) | Task::Sequences { classes: c, .. }, _) => (c.max(2) as f64).ln(),
         (Task::Values(_), Targets::Values(t)) => {
             let sq = t.data().iter().map(|&v| f64::from(v) * f64::from(v));
             let mean_sq = sq.sum::<f64>() / t.len().max(1) as f64;
@@ -92,7 +103,7 @@ pub(super) fn chance_loss(task: Task, train: &Dataset) -> f64 {
                 1.0
             }
         }
-        (Task::Values(_), Targets::Classes(_)) => unreachable!("the task is read from the targets"),
+        (Task::Values(_), _) => unreachable!("the task is read from the targets"),
     }
 }
 
@@ -121,9 +132,10 @@ fn evaluate(
         let y = model.net.forward(&mut g, x, Mode::Eval);
         let losses = loss(&mut g, y, targets);
         loss_sum += g.value(losses).sum() as f64;
-        if let Targets::Classes(labels) = &*targets {
+        if let Some(labels) = targets.classes() {
+            // One row of logits per label: per example, or per position.
             let z = g.value(y);
-            let classes = z.shape()[1];
+            let classes = z.shape()[z.shape().len() - 1];
             correct += z
                 .data()
                 .chunks_exact(classes)
@@ -137,7 +149,7 @@ fn evaluate(
     match data.classes() {
         Some(_) => Evaluation {
             loss,
-            accuracy: Some(correct as f64 / n),
+            accuracy: Some(correct as f64 / (n * data.positions().unwrap_or(1) as f64)),
             rmse: None,
         },
         // Each example's loss is the mean of its k squared errors, so their

@@ -44,6 +44,15 @@ pub enum Task {
     Classes(usize),
     /// Predict this many real values per example: mean squared error, RMSE.
     Values(usize),
+    /// Classify each of `positions` positions of every example (the next
+    /// character of a text) into `classes` classes: cross-entropy averaged
+    /// over the positions, accuracy over every position.
+    Sequences {
+        /// Classes at each position.
+        classes: usize,
+        /// Positions per example.
+        positions: usize,
+    },
 }
 
 impl Task {
@@ -51,6 +60,27 @@ impl Task {
     /// set has), or values of one width. Sets of two kinds, or values of
     /// two widths, are an error.
     pub fn of(train: &Dataset, test: &Dataset) -> Result<Task, TrainError> {
+        match (train.positions(), test.positions()) {
+            (Some(a), Some(b)) if a == b => {
+                let classes = train.classes().max(test.classes()).unwrap_or(0);
+                return Ok(Task::Sequences {
+                    classes,
+                    positions: a,
+                });
+            }
+            (None, None) => {}
+            (a, b) => {
+                let kind = |p: Option<usize>| match p {
+                    Some(t) => format!("a label at each of {t} positions"),
+                    None => "one target".into(),
+                };
+                return Err(TrainError::Config(format!(
+                    "the training examples have {} but the test examples {}",
+                    kind(a),
+                    kind(b)
+                )));
+            }
+        }
         match (train.classes(), test.classes()) {
             (Some(a), Some(b)) => return Ok(Task::Classes(a.max(b))),
             (None, None) => {}
@@ -73,10 +103,33 @@ impl Task {
         Ok(Task::Values(a.unwrap_or(0)))
     }
 
-    /// The width of the model's output: C logits, or the k values.
+    /// The width of the model's output (at each position, for sequences):
+    /// C logits, or the k values.
     pub fn outputs(self) -> usize {
         match self {
-            Task::Classes(c) | Task::Values(c) => c,
+            Task::Classes(c) | Task::Values(c) | Task::Sequences { classes: c, .. } => c,
+        }
+    }
+
+    /// The shape of the model's output for a batch of `b` examples:
+    /// `[B, C]`, `[B, k]`, or `[B, T, C]` for sequences.
+    pub fn output_shape(self, b: usize) -> Vec<usize> {
+        match self {
+            Task::Sequences { classes, positions } => vec![b, positions, classes],
+            _ => vec![b, self.outputs()],
+        }
+    }
+}
+
+/// "10 classes", "1 value", "81 classes at 128 positions".
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Task::Classes(c) => write!(f, "{c} classes"),
+            Task::Values(k) => write!(f, "{k} value{}", if k == 1 { "" } else { "s" }),
+            Task::Sequences { classes, positions } => {
+                write!(f, "{classes} classes at {positions} positions")
+            }
         }
     }
 }
@@ -86,7 +139,8 @@ impl Task {
 pub struct Evaluation {
     /// The mean per-example loss.
     pub loss: f64,
-    /// The fraction classified correctly, for classes.
+    /// The fraction classified correctly, for classes (of every position,
+    /// for sequences).
     pub accuracy: Option<f64>,
     /// The root mean squared error over every target value, for a
     /// regression.

@@ -107,10 +107,13 @@ impl Trainer {
 }
 
 /// The per-example losses of outputs `y` against `targets`: softmax
-/// cross-entropy for classes, mean squared error for values.
+/// cross-entropy for classes (averaged over the positions of a sequence),
+/// mean squared error for values.
 pub(super) fn loss(g: &mut Graph, y: Var, targets: &Targets) -> Var {
     match targets {
-        Targets::Classes(labels) => g.softmax_cross_entropy(y, labels),
+        Targets::Classes(labels) | Targets::Sequences { labels, .. } => {
+            g.softmax_cross_entropy(y, labels)
+        }
         Targets::Values(t) => g.mse(y, t),
     }
 }
