@@ -17,6 +17,9 @@ use crate::TrainError;
 /// Examples per forward pass when evaluating.
 pub(crate) const EVAL_BATCH: usize = 1000;
 
+/// Positions per forward pass when evaluating sequences.
+const EVAL_POSITIONS: usize = 8192;
+
 impl Trainer {
     /// The model's mean loss and metric on `data` (dropout off), its
     /// features standardized as the training set's are if `data` carries no
@@ -124,7 +127,14 @@ fn evaluate(
     targets: &mut Targets,
     data: &Dataset,
 ) -> Evaluation {
-    let order = Batches::sequential(data.len(), EVAL_BATCH).expect("EVAL_BATCH is not 0");
+    // A sequence's activations grow with its positions (and attention's
+    // with their square): sequences go in batches of at most
+    // EVAL_POSITIONS positions, so that the evaluation tape stays small.
+    let batch = match data.positions() {
+        Some(t) => (EVAL_POSITIONS / t).max(1),
+        None => EVAL_BATCH,
+    };
+    let order = Batches::sequential(data.len(), batch).expect("a batch is not 0");
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     for indices in order.iter() {
         let mut g = tape.record(params);
