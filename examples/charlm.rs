@@ -193,25 +193,6 @@ fn read_text(path: &Path) -> Result<CharText, TrainError> {
     })
 }
 
-/// Sizes the global thread pool, as `mnist` does.
-fn set_threads(threads: Option<usize>) -> Result<(), TrainError> {
-    let Some(mut n) = threads else {
-        return Ok(());
-    };
-    if n == 0 {
-        return Err(TrainError::Config("--threads must be at least 1".into()));
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if n > cores {
-        eprintln!("warning: --threads {n} is more than the {cores} cores here; using {cores}");
-        n = cores;
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-        .map_err(|e| TrainError::Config(format!("--threads: {e}")))
-}
-
 /// The flags that define a run must agree with the saved run's.
 fn check_flags(args: &Args, saved: &Checkpoint, size: &GptConfig) -> Result<(), TrainError> {
     let c = saved.config();
@@ -312,7 +293,7 @@ fn millions(n: f64) -> String {
 }
 
 fn run(args: &Args, stop: &AtomicBool) -> Result<(), TrainError> {
-    set_threads(args.threads)?;
+    gradlab::cli::set_threads(args.threads)?;
     let bad = |msg: String| Err(TrainError::Config(msg));
     if args.eval_every == 0 {
         return bad("--eval-every must be at least 1".into());

@@ -304,27 +304,6 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Sizes the global thread pool: `threads` if given, capped at the number of
-/// cores (more threads than cores only take turns, and a few thousand of
-/// them bring the machine to a halt).
-fn set_threads(threads: Option<usize>) -> Result<(), TrainError> {
-    let Some(mut n) = threads else {
-        return Ok(());
-    };
-    if n == 0 {
-        return Err(TrainError::Config("--threads must be at least 1".into()));
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if n > cores {
-        eprintln!("warning: --threads {n} is more than the {cores} cores here; using {cores}");
-        n = cores;
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-        .map_err(|e| TrainError::Config(format!("--threads: {e}")))
-}
-
 /// The kind of CNN a model of this name is, if it is one of them for images
 /// of `image` and `classes` classes.
 fn cnn_named(name: &str, image: [usize; 3], classes: usize) -> Option<CnnKind> {
@@ -480,7 +459,7 @@ fn epochs_note(trainer: &Trainer, saved_epochs: usize) -> Option<String> {
 }
 
 fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), TrainError> {
-    set_threads(args.threads)?;
+    gradlab::cli::set_threads(args.threads)?;
     let saved = args.resume.as_deref().map(Checkpoint::latest).transpose()?;
     if let Some(saved) = &saved {
         check_flags(args, saved)?;

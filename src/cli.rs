@@ -29,6 +29,30 @@ pub fn end_quietly_on_closed_pipe() {
     }));
 }
 
+/// Sizes the global thread pool for `--threads`: `threads` if given,
+/// capped at the number of cores with a warning (more threads than cores
+/// only take turns, and a few thousand of them bring the machine to a
+/// halt); 0 is an error. Results do not depend on it.
+#[cfg(feature = "cli")]
+pub fn set_threads(threads: Option<usize>) -> Result<(), gradlab_train::TrainError> {
+    use gradlab_train::TrainError;
+    let Some(mut n) = threads else {
+        return Ok(());
+    };
+    if n == 0 {
+        return Err(TrainError::Config("--threads must be at least 1".into()));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if n > cores {
+        eprintln!("warning: --threads {n} is more than the {cores} cores here; using {cores}");
+        n = cores;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| TrainError::Config(format!("--threads: {e}")))
+}
+
 /// Whether `message` is the panic of `print!` on a closed standard output.
 fn is_closed_pipe(message: &str) -> bool {
     message.starts_with("failed printing to stdout")
