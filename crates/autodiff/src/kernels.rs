@@ -14,17 +14,31 @@ pub(crate) trait Pointwise: Copy + Sync {
     fn apply(self, x: f32) -> f32;
     /// f′(x), given x and y = f(x).
     fn derivative(self, x: f32, y: f32) -> f32;
-    /// Runs `body` with `self` as a constant: one copy of `body` per kind,
-    /// in which a loop calling `apply` or `derivative` has no branch on the
-    /// kind per element and vectorizes.
-    fn specialized<R>(self, body: impl FnMut(Self) -> R) -> R;
+    /// Runs `body` with `self` as a value of a type of its kind alone: one
+    /// copy of `body` per kind, in which a loop calling `apply` or
+    /// `derivative` has no branch on the kind per element and vectorizes.
+    /// (A kind passed as a value of one type, the enum, leaves a `match`
+    /// in every element when the compiler does not copy the loop per
+    /// kind, and the loop stays scalar.)
+    fn specialized(self, body: impl Specialize);
+}
+
+/// A loop over a [`Pointwise`] function, compiled once per kind by
+/// [`Pointwise::specialized`].
+pub(crate) trait Specialize {
+    /// Runs the loop with `f`.
+    fn run<F: Pointwise>(self, f: F);
 }
 
 /// `x ← f(x)` for every element.
 pub(crate) fn activate(f: impl Pointwise, xs: &mut [f32]) {
-    f.specialized(|f| {
-        parallel::chunks_mut(xs, |_, c| vectorized_loop(Activate { f, xs: c }));
-    });
+    struct Run<'a>(&'a mut [f32]);
+    impl Specialize for Run<'_> {
+        fn run<F: Pointwise>(self, f: F) {
+            parallel::chunks_mut(self.0, |_, c| vectorized_loop(Activate { f, xs: c }));
+        }
+    }
+    f.specialized(Run(xs));
 }
 
 /// One chunk of [`activate`], a [`Loop`] so that a large f (GELU's
@@ -72,18 +86,28 @@ pub(crate) fn activation_derivative(
     out: &mut [f32],
 ) {
     assert!(dy.len() == out.len() && x.len() == out.len() && y.len() == out.len());
-    f.specialized(|f| {
-        parallel::chunks_mut(out, |at, o| {
-            let (dy, x, y) = (&dy[at..], &x[at..], &y[at..]);
-            vectorized_loop(Derivative {
-                f,
-                dy,
-                x,
-                y,
-                out: o,
+    struct Run<'a> {
+        dy: &'a [f32],
+        x: &'a [f32],
+        y: &'a [f32],
+        out: &'a mut [f32],
+    }
+    impl Specialize for Run<'_> {
+        fn run<F: Pointwise>(self, f: F) {
+            let Run { dy, x, y, out } = self;
+            parallel::chunks_mut(out, |at, o| {
+                let (dy, x, y) = (&dy[at..], &x[at..], &y[at..]);
+                vectorized_loop(Derivative {
+                    f,
+                    dy,
+                    x,
+                    y,
+                    out: o,
+                });
             });
-        });
-    });
+        }
+    }
+    f.specialized(Run { dy, x, y, out });
 }
 
 /// Every row of `out` ← `row`.

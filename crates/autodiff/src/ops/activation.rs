@@ -14,7 +14,7 @@
 
 use gradlab_tensor::Tensor;
 
-use crate::kernels::{self, Pointwise};
+use crate::kernels::{self, Pointwise, Specialize};
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
@@ -143,14 +143,54 @@ impl Pointwise for Activation {
     }
 
     #[inline(always)]
-    fn specialized<R>(self, mut body: impl FnMut(Activation) -> R) -> R {
+    fn specialized(self, body: impl Specialize) {
         match self {
-            Activation::Relu => body(Activation::Relu),
-            Activation::LeakyRelu(a) => body(Activation::LeakyRelu(a)),
-            Activation::Tanh => body(Activation::Tanh),
-            Activation::Sigmoid => body(Activation::Sigmoid),
-            Activation::Gelu => body(Activation::Gelu),
+            Activation::Relu => body.run(Kind::<RELU>(0.0)),
+            Activation::LeakyRelu(a) => body.run(Kind::<LEAKY_RELU>(a)),
+            Activation::Tanh => body.run(Kind::<TANH>(0.0)),
+            Activation::Sigmoid => body.run(Kind::<SIGMOID>(0.0)),
+            Activation::Gelu => body.run(Kind::<GELU>(0.0)),
         }
+    }
+}
+
+/// An [`Activation`] whose kind is a constant of its type (the kernels'
+/// copy of a loop for that kind); the `f32` is leaky ReLU's slope.
+#[derive(Clone, Copy)]
+struct Kind<const K: u8>(f32);
+
+const RELU: u8 = 0;
+const LEAKY_RELU: u8 = 1;
+const TANH: u8 = 2;
+const SIGMOID: u8 = 3;
+const GELU: u8 = 4;
+
+impl<const K: u8> Kind<K> {
+    #[inline(always)]
+    fn activation(self) -> Activation {
+        match K {
+            RELU => Activation::Relu,
+            LEAKY_RELU => Activation::LeakyRelu(self.0),
+            TANH => Activation::Tanh,
+            SIGMOID => Activation::Sigmoid,
+            _ => Activation::Gelu,
+        }
+    }
+}
+
+impl<const K: u8> Pointwise for Kind<K> {
+    #[inline(always)]
+    fn apply(self, x: f32) -> f32 {
+        self.activation().apply(x)
+    }
+
+    #[inline(always)]
+    fn derivative(self, x: f32, y: f32) -> f32 {
+        self.activation().derivative(x, y)
+    }
+
+    fn specialized(self, body: impl Specialize) {
+        body.run(self);
     }
 }
 
