@@ -117,10 +117,22 @@ impl Op for Normalize {
         let (gamma, beta) = (x[1].data(), x[2].data());
         let op = *self;
         parallel::rows_mut(y.data_mut(), example, |_, rows| {
-            for row in rows.chunks_exact_mut(example) {
-                // Spans of values that share one parameter, in order.
-                for (j, span) in row.chunks_exact_mut(op.span).enumerate() {
-                    let a = j % gamma.len();
+            // The parameters repeat every L spans: blocks of L spans, each
+            // span of values sharing one parameter, in order (a value per
+            // parameter, layer norm's case, is a loop that vectorizes).
+            let blocks = rows
+                .chunks_exact_mut(example)
+                .flat_map(|row| row.chunks_mut(gamma.len() * op.span));
+            for block in blocks {
+                if op.span == 1 {
+                    let params = gamma.iter().zip(beta);
+                    block
+                        .iter_mut()
+                        .zip(params)
+                        .for_each(|(v, (g, b))| *v = g * *v + b);
+                    continue;
+                }
+                for (a, span) in block.chunks_exact_mut(op.span).enumerate() {
                     span.iter_mut().for_each(|v| *v = gamma[a] * *v + beta[a]);
                 }
             }
@@ -153,10 +165,19 @@ impl Op for Normalize {
                     &dy.data()[b * example..][..example],
                     &xhat.data()[b * example..][..example],
                 );
-                let spans = d.chunks_exact(op.span).zip(h.chunks_exact(op.span));
-                for (j, (d, h)) in spans.enumerate() {
-                    let sum = &mut row[j % len];
-                    d.iter().zip(h).for_each(|(&d, &h)| *sum += d * h);
+                let blocks = d.chunks(len * op.span).zip(h.chunks(len * op.span));
+                for (d, h) in blocks {
+                    if op.span == 1 {
+                        let terms = d.iter().zip(h);
+                        row.iter_mut()
+                            .zip(terms)
+                            .for_each(|(sum, (&d, &h))| *sum += d * h);
+                        continue;
+                    }
+                    let spans = d.chunks_exact(op.span).zip(h.chunks_exact(op.span));
+                    for (sum, (d, h)) in row.iter_mut().zip(spans) {
+                        d.iter().zip(h).for_each(|(&d, &h)| *sum += d * h);
+                    }
                 }
             }
         });
@@ -164,9 +185,14 @@ impl Op for Normalize {
             for (b, row) in (first..).zip(rows.chunks_exact_mut(len)) {
                 row.fill(0.0);
                 let d = &dy.data()[b * example..][..example];
-                for (j, d) in d.chunks_exact(op.span).enumerate() {
-                    let sum = &mut row[j % len];
-                    d.iter().for_each(|&d| *sum += d);
+                for d in d.chunks(len * op.span) {
+                    if op.span == 1 {
+                        row.iter_mut().zip(d).for_each(|(sum, &d)| *sum += d);
+                        continue;
+                    }
+                    for (sum, d) in row.iter_mut().zip(d.chunks_exact(op.span)) {
+                        d.iter().for_each(|&d| *sum += d);
+                    }
                 }
             }
         });
@@ -209,6 +235,24 @@ impl Op for Normalize {
                     // The group starts a span: its first value's span
                     // within the example, and each later span's parameter.
                     let first_span = g * n % example / op.span;
+                    if op.span == 1 && first_span % len + n <= len {
+                        // A value per parameter, the group's parameters
+                        // side by side (layer norm): loops that vectorize.
+                        let gamma = &gamma[first_span % len..][..n];
+                        let (mut sum, mut dot) = (0.0f32, 0.0f32);
+                        for ((&d, &h), &gamma) in d.iter().zip(h).zip(gamma) {
+                            let v = gamma * d;
+                            sum += v;
+                            dot += v * h;
+                        }
+                        let (mean, mean_dot, r) = (sum / n as f32, dot / n as f32, rstd.data()[g]);
+                        let values = d.iter().zip(h).zip(gamma);
+                        for (o, ((&d, &h), &gamma)) in out.iter_mut().zip(values) {
+                            let v = r * (gamma * d - mean - h * mean_dot);
+                            *o = if first { v } else { *o + v };
+                        }
+                        continue;
+                    }
                     let gamma_of = |j: usize| gamma[(first_span + j) % len];
                     let (mut sum, mut dot) = (0.0f32, 0.0f32);
                     let spans = d.chunks_exact(op.span).zip(h.chunks_exact(op.span));
