@@ -29,8 +29,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use clap::Parser;
@@ -140,37 +139,11 @@ struct Args {
 fn main() -> ExitCode {
     gradlab::cli::end_quietly_on_closed_pipe();
     let args = Args::parse();
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
-    let handler = ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
-    });
-    if let Err(e) = handler {
-        eprintln!("warning: Ctrl-C will not save the run: {e}");
-    }
-    match run(&args, &stop) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e @ TrainError::Interrupted { .. }) => {
-            eprintln!("{e}");
-            if let TrainError::Interrupted {
-                saved: Some(dir), ..
-            } = &e
-            {
-                eprintln!(
-                    "continue with: cargo run --release --example charlm -- --resume {}",
-                    dir.display()
-                );
-            }
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let stop = gradlab::cli::stop_on_ctrl_c();
+    gradlab::cli::exit_status(
+        run(&args, &stop),
+        "cargo run --release --example charlm -- --resume",
+    )
 }
 
 /// `datasets/austen` below the working directory, or else the copy that

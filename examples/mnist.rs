@@ -231,45 +231,17 @@ fn privacy(
 fn main() -> ExitCode {
     gradlab::cli::end_quietly_on_closed_pipe();
     let args = Args::parse();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = gradlab::cli::stop_on_ctrl_c();
     let console = Console {
         broken: AtomicBool::new(false),
         stop: stop.clone(),
     };
-    let handler_stop = stop.clone();
-    let handler = ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            // The second Ctrl-C: the checkpoint directory holds its last
-            // complete checkpoint whatever a save was doing.
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
-    });
-    if let Err(e) = handler {
-        eprintln!("warning: Ctrl-C will not save the run: {e}");
-    }
-    match run(&args, &console, stop) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = run(&args, &console, stop);
+    if result.is_err() && console.broken.load(Ordering::SeqCst) {
         // Whoever read the output is gone (`| head`): end quietly.
-        Err(_) if console.broken.load(Ordering::SeqCst) => ExitCode::SUCCESS,
-        Err(e @ TrainError::Interrupted { .. }) => {
-            eprintln!("{e}");
-            if let TrainError::Interrupted {
-                saved: Some(dir), ..
-            } = &e
-            {
-                eprintln!(
-                    "continue with: cargo run --example mnist -- --resume {}",
-                    dir.display()
-                );
-            }
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        return ExitCode::SUCCESS;
     }
+    gradlab::cli::exit_status(result, "cargo run --example mnist -- --resume")
 }
 
 /// Standard output that tolerates a reader going away: after a broken pipe

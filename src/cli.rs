@@ -53,6 +53,58 @@ pub fn set_threads(threads: Option<usize>) -> Result<(), gradlab_train::TrainErr
         .map_err(|e| TrainError::Config(format!("--threads: {e}")))
 }
 
+/// A flag that Ctrl-C sets, for a training loop to stop at its next step
+/// boundary (and save); a second Ctrl-C exits at once with status 130 (a
+/// checkpoint directory still holds its last complete checkpoint, whatever
+/// a save was doing). If no handler can be installed, a warning says that
+/// Ctrl-C will not save the run.
+#[cfg(feature = "cli")]
+pub fn stop_on_ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C will not save the run: {e}");
+    }
+    stop
+}
+
+/// The exit status of a training command's `result`, its error said in one
+/// line on stderr: 0 for success; 130 for a run stopped by Ctrl-C, with the
+/// command that continues it (`resume`, followed by the directory it was
+/// saved in); 1 for any other error.
+#[cfg(feature = "cli")]
+pub fn exit_status(
+    result: Result<(), gradlab_train::TrainError>,
+    resume: &str,
+) -> std::process::ExitCode {
+    use gradlab_train::TrainError;
+    use std::process::ExitCode;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ TrainError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            if let TrainError::Interrupted {
+                saved: Some(dir), ..
+            } = &e
+            {
+                eprintln!("continue with: {resume} {}", dir.display());
+            }
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Whether `message` is the panic of `print!` on a closed standard output.
 fn is_closed_pipe(message: &str) -> bool {
     message.starts_with("failed printing to stdout")

@@ -2,7 +2,7 @@
 """The `charlm` example's default run in PyTorch eager: the same model, data, batches, recipe and
 evaluations, for its validation-loss curve.
 
-Model: nanoGPT's GPT with vocab V (the characters of the text: 81 for Jane Austen's six novels),
+Model (`gpt_peers.torch_gpt`, the throughput peer's): nanoGPT's GPT with vocab V (the characters of the text: 81 for Jane Austen's six novels),
 context 128, 4 layers, 4 heads, width 128 — token and position embeddings, pre-LN blocks
 x + attn(ln_1(x)), x + mlp(ln_2(x)), GELU (tanh form), final LayerNorm, untied head without
 bias; nanoGPT's initialization (N(0, 0.02²), the residual projections N(0, (0.02/√(2·4))²)).
@@ -24,26 +24,15 @@ Run (it prints one line per evaluation, as `charlm` does):
     /tmp/peer/bin/python benches/peers/charlm_peer.py --threads 2
 """
 import argparse
-import glob
-import gzip
 import math
 import os
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-CONTEXT, LAYERS, HEADS, WIDTH = 128, 4, 4, 128
-
-
-def austen(root):
-    text = "".join(gzip.open(p, "rt", encoding="utf-8").read()
-                   for p in sorted(glob.glob(os.path.join(root, "datasets/austen/*.txt.gz"))))
-    vocab = sorted(set(text))
-    index = {c: i for i, c in enumerate(vocab)}
-    return np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text)), len(vocab)
+from gpt_peers import CONTEXT, austen_ids, torch_gpt
 
 
 def windows(ids):
@@ -51,42 +40,6 @@ def windows(ids):
     x = ids[: n * CONTEXT].reshape(n, CONTEXT)
     y = ids[1: n * CONTEXT + 1].reshape(n, CONTEXT)
     return torch.from_numpy(x), torch.from_numpy(y)
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln_1, self.ln_2 = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
-        self.c_attn, self.attn_proj = nn.Linear(WIDTH, 3 * WIDTH), nn.Linear(WIDTH, WIDTH)
-        self.c_fc, self.mlp_proj = nn.Linear(WIDTH, 4 * WIDTH), nn.Linear(4 * WIDTH, WIDTH)
-
-    def forward(self, x):
-        b, t, d = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
-        q, k, v = (z.view(b, t, HEADS, d // HEADS).transpose(1, 2) for z in (q, k, v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + self.attn_proj(a.transpose(1, 2).contiguous().view(b, t, d))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-
-class Gpt(nn.Module):
-    def __init__(self, vocab):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(vocab, WIDTH), nn.Embedding(CONTEXT, WIDTH)
-        self.h = nn.ModuleList(Block() for _ in range(LAYERS))
-        self.ln_f, self.lm_head = nn.LayerNorm(WIDTH), nn.Linear(WIDTH, vocab, bias=False)
-        for name, p in self.named_parameters():
-            if p.dim() == 2:
-                std = 0.02 / math.sqrt(2 * LAYERS) if name.endswith("proj.weight") else 0.02
-                nn.init.normal_(p, 0.0, std)
-            elif name.endswith("bias"):
-                nn.init.zeros_(p)
-
-    def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-        for block in self.h:
-            x = block(x)
-        return self.lm_head(self.ln_f(x))
 
 
 @torch.no_grad()
@@ -114,7 +67,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    ids, vocab = austen(root)
+    ids, vocab = austen_ids(root)
     at = round((1.0 - 0.1) * len(ids))
     xt, yt = windows(ids[:at])
     xv, yv = windows(ids[at:])
@@ -122,7 +75,7 @@ def main():
     per_epoch = -(-n // bs)
     total = per_epoch * args.epochs
     warmup = min(max(total // 20, 1), 100)
-    model = Gpt(vocab)
+    model = torch_gpt(vocab)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), eps=1e-8,
                             weight_decay=0.1)
     factor = lambda i: (min((i + 1) / warmup, 1.0)

@@ -35,49 +35,26 @@ import numpy as np
 CONTEXT, LAYERS, HEADS, WIDTH = 128, 4, 4, 128
 
 
-def austen(root):
+def austen_ids(root):
+    """Jane Austen's six novels as character ids (the characters in increasing order, as
+    gradlab's CharText numbers them), and the number of characters."""
     text = "".join(gzip.open(p, "rt", encoding="utf-8").read()
                    for p in sorted(glob.glob(os.path.join(root, "datasets/austen/*.txt.gz"))))
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}
-    ids = np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text))
-    return ids[: round(0.9 * len(ids))], len(vocab)
+    return np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text)), len(vocab)
 
 
-def batches(train, bs, seed):
-    rng = np.random.default_rng(seed)
-    while True:
-        starts = rng.integers(0, len(train) - CONTEXT, bs)
-        x = np.stack([train[s:s + CONTEXT] for s in starts])
-        y = np.stack([train[s + 1:s + CONTEXT + 1] for s in starts])
-        yield x, y
+def austen(root):
+    ids, vocab = austen_ids(root)
+    return ids[: round(0.9 * len(ids))], vocab
 
 
-def timed(args, bs, make_step):
-    rates = []
-    for _ in range(args.reps):
-        step = make_step()
-        t0 = None
-        for i in range(args.steps):
-            if i == args.warmup:
-                t0 = time.perf_counter()
-            step(i)
-        rates.append((args.steps - args.warmup) * bs * CONTEXT / (time.perf_counter() - t0))
-    return rates
-
-
-def report(row, bs, rates):
-    print(f"{row:14s} B={bs:4d}  {statistics.median(rates):9.0f} tokens/s  "
-          f"(runs: {', '.join(f'{r:.0f}' for r in rates)})", flush=True)
-
-
-def torch_rows(args, train, vocab):
+def torch_gpt(vocab):
+    """nanoGPT's GPT of the workload in PyTorch, initialized as nanoGPT does."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     class Block(nn.Module):
         def __init__(self):
@@ -113,11 +90,48 @@ def torch_rows(args, train, vocab):
                 x = block(x)
             return self.lm_head(self.ln_f(x))
 
+    return Gpt()
+
+
+def batches(train, bs, seed):
+    rng = np.random.default_rng(seed)
+    while True:
+        starts = rng.integers(0, len(train) - CONTEXT, bs)
+        x = np.stack([train[s:s + CONTEXT] for s in starts])
+        y = np.stack([train[s + 1:s + CONTEXT + 1] for s in starts])
+        yield x, y
+
+
+def timed(args, bs, make_step):
+    rates = []
+    for _ in range(args.reps):
+        step = make_step()
+        t0 = None
+        for i in range(args.steps):
+            if i == args.warmup:
+                t0 = time.perf_counter()
+            step(i)
+        rates.append((args.steps - args.warmup) * bs * CONTEXT / (time.perf_counter() - t0))
+    return rates
+
+
+def report(row, bs, rates):
+    print(f"{row:14s} B={bs:4d}  {statistics.median(rates):9.0f} tokens/s  "
+          f"(runs: {', '.join(f'{r:.0f}' for r in rates)})", flush=True)
+
+
+def torch_rows(args, train, vocab):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
     for row in args.rows.split(","):
         for bs in (int(b) for b in args.bs.split(",")):
             def make_step():
                 torch.manual_seed(0)
-                model = Gpt()
+                model = torch_gpt(vocab)
                 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
                 data = batches(train, bs, 0)
 
