@@ -35,8 +35,8 @@ use std::time::Instant;
 use clap::Parser;
 use gradlab::data::CharText;
 use gradlab::layers::{sample, Gpt, GptConfig, Model};
-use gradlab::optim::{accountant, format_float, significant, Optimizer};
-use gradlab::train::{Checkpoint, Checkpoints, Event, Privacy, TrainConfig, TrainError, Trainer};
+use gradlab::optim::{format_float, significant, Optimizer};
+use gradlab::train::{Checkpoint, Checkpoints, Event, TrainConfig, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The default recipe for a run of `steps` steps: AdamW at 3·10⁻³ with
@@ -121,19 +121,8 @@ struct Args {
     /// Print only the evaluations, the summary and the sample.
     #[arg(long)]
     quiet: bool,
-    /// Train privately (DP-SGD) with noise multiplier σ.
-    #[arg(long, conflicts_with = "dp_epsilon")]
-    dp_noise: Option<f64>,
-    /// Train privately (DP-SGD) with the σ that spends exactly this ε (at
-    /// --dp-delta) over the run.
-    #[arg(long)]
-    dp_epsilon: Option<f64>,
-    /// DP-SGD: the bound C on each window's gradient norm [default: 1].
-    #[arg(long)]
-    dp_clip: Option<f32>,
-    /// DP-SGD: the δ of the (ε, δ) reported [default: 1e-5].
-    #[arg(long)]
-    dp_delta: Option<f64>,
+    #[command(flatten)]
+    dp: gradlab::cli::DpArgs,
 }
 
 fn main() -> ExitCode {
@@ -169,11 +158,7 @@ fn read_text(path: &Path) -> Result<CharText, TrainError> {
 /// The flags that define a run must agree with the saved run's.
 fn check_flags(args: &Args, saved: &Checkpoint, size: &GptConfig) -> Result<(), TrainError> {
     let c = saved.config();
-    if args.dp_epsilon.is_some() {
-        return Err(TrainError::Config(
-            "--dp-epsilon chooses the noise of a new run; a resumed run keeps its own σ".into(),
-        ));
-    }
+    args.dp.check_resumed(saved)?;
     if let Some(spec) = &args.optimizer {
         let canonical = |s: &str| -> Result<String, TrainError> {
             Ok(Optimizer::for_run(s, saved.schedule_steps())?.to_string())
@@ -183,10 +168,8 @@ fn check_flags(args: &Args, saved: &Checkpoint, size: &GptConfig) -> Result<(), 
             return Err(conflict(saved, "--optimizer", given, was));
         }
     }
-    let dp = c.privacy;
-    let dp_setting = |f: fn(&Privacy) -> String| dp.as_ref().map_or("none (not private)".into(), f);
     let s = |v: usize| v.to_string();
-    let checks: [(&str, Option<String>, String); 9] = [
+    let checks: [(&str, Option<String>, String); 7] = [
         ("--context", args.context.map(s), s(size.context)),
         ("--layers", args.layers.map(s), s(size.layers)),
         ("--heads", args.heads.map(s), s(size.heads)),
@@ -197,16 +180,6 @@ fn check_flags(args: &Args, saved: &Checkpoint, size: &GptConfig) -> Result<(), 
             "--seed",
             args.seed.map(|v| v.to_string()),
             c.seed.to_string(),
-        ),
-        (
-            "--dp-noise",
-            args.dp_noise.map(|v| v.to_string()),
-            dp_setting(|p| p.noise_multiplier.to_string()),
-        ),
-        (
-            "--dp-clip",
-            args.dp_clip.map(|v| v.to_string()),
-            dp_setting(|p| p.max_norm.to_string()),
         ),
     ];
     for (flag, given, was) in checks {
@@ -224,40 +197,6 @@ fn conflict(saved: &Checkpoint, setting: &str, given: String, was: String) -> Tr
         saved: was,
         checkpoint: saved.path().to_path_buf(),
     }
-}
-
-/// The privacy settings the flags ask for, for a new run of `steps_per_epoch`
-/// × `epochs` steps.
-fn privacy(
-    args: &Args,
-    steps_per_epoch: u64,
-    epochs: usize,
-) -> Result<Option<Privacy>, TrainError> {
-    let delta = args.dp_delta.unwrap_or(1e-5);
-    let noise_multiplier = match (args.dp_noise, args.dp_epsilon) {
-        (Some(sigma), _) => sigma,
-        (None, Some(epsilon)) => {
-            let steps = steps_per_epoch.saturating_mul(epochs as u64);
-            accountant::noise_multiplier(epsilon, delta, 1.0 / steps_per_epoch as f64, steps)?
-        }
-        (None, None) => {
-            if args.dp_clip.is_some() || args.dp_delta.is_some() {
-                return Err(TrainError::Config(
-                    "--dp-clip and --dp-delta set up a private run, which needs --dp-noise or \
-                     --dp-epsilon"
-                        .into(),
-                ));
-            }
-            return Ok(None);
-        }
-    };
-    Ok(Some(Privacy {
-        max_norm: args.dp_clip.unwrap_or(1.0),
-        noise_multiplier,
-        delta,
-        per_tensor: false,
-        poisson: true,
-    }))
 }
 
 /// "1.23 M" for 1 234 567.
@@ -349,7 +288,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<(), TrainError> {
                 batch_size,
                 epochs,
                 seed: args.seed.unwrap_or(0),
-                privacy: privacy(args, steps_per_epoch, epochs)?,
+                privacy: args.dp.privacy(steps_per_epoch, epochs, 1.0)?,
                 ..TrainConfig::default()
             };
             let seed = config.seed;

@@ -32,10 +32,8 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use gradlab::data;
 use gradlab::layers::{Cnn, CnnKind, Model, Module};
-use gradlab::optim::{accountant, format_float, significant, Optimizer};
-use gradlab::train::{
-    Checkpoint, Event, FitOptions, Privacy, Task, TrainConfig, TrainError, Trainer,
-};
+use gradlab::optim::{format_float, significant, Optimizer};
+use gradlab::train::{Checkpoint, Event, FitOptions, Task, TrainConfig, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train a multi-layer perceptron or a convolutional network on MNIST with
@@ -102,25 +100,8 @@ struct Args {
     /// Print only the final summary.
     #[arg(long)]
     quiet: bool,
-    /// Train privately (DP-SGD) with noise multiplier σ: noise of standard
-    /// deviation σ·C on each batch's sum of clipped gradients.
-    #[arg(long, conflicts_with = "dp_epsilon")]
-    dp_noise: Option<f64>,
-    /// Train privately (DP-SGD) with the σ that spends exactly this ε (at
-    /// --dp-delta) over the run's epochs.
-    #[arg(long)]
-    dp_epsilon: Option<f64>,
-    /// DP-SGD: the bound C on each example's gradient norm [default: 1, or
-    /// the private CNN's recipe].
-    #[arg(long)]
-    dp_clip: Option<f32>,
-    /// DP-SGD: the δ of the (ε, δ) reported [default: 1e-5].
-    #[arg(long)]
-    dp_delta: Option<f64>,
-    /// DP-SGD: clip each parameter tensor to C/√P instead of the whole
-    /// gradient to C.
-    #[arg(long)]
-    dp_per_tensor: bool,
+    #[command(flatten)]
+    dp: gradlab::cli::DpArgs,
 }
 
 /// The networks `--model` names.
@@ -187,46 +168,6 @@ const PRIVATE_CNN_BATCH: usize = 1024;
 const PRIVATE_CNN_EPOCHS: usize = 40;
 /// The private CNN's clipping bound C.
 const PRIVATE_CNN_CLIP: f32 = 0.1;
-
-/// The privacy settings the flags ask for, for a new run of `steps_per_epoch`
-/// × `epochs` steps.
-fn privacy(
-    args: &Args,
-    steps_per_epoch: u64,
-    epochs: usize,
-    clip: f32,
-) -> Result<Option<Privacy>, TrainError> {
-    let noise = match (args.dp_noise, args.dp_epsilon) {
-        (None, None) => {
-            if args.dp_clip.is_some() || args.dp_delta.is_some() || args.dp_per_tensor {
-                return Err(TrainError::Config(
-                    "--dp-clip, --dp-delta and --dp-per-tensor set up a private run, which \
-                     needs --dp-noise or --dp-epsilon"
-                        .into(),
-                ));
-            }
-            return Ok(None);
-        }
-        (Some(sigma), _) => Some(sigma),
-        (None, Some(_)) => None,
-    };
-    let delta = args.dp_delta.unwrap_or(1e-5);
-    let noise_multiplier = match (noise, args.dp_epsilon) {
-        (Some(sigma), _) => sigma,
-        (None, Some(epsilon)) => {
-            let steps = steps_per_epoch.saturating_mul(epochs as u64);
-            accountant::noise_multiplier(epsilon, delta, 1.0 / steps_per_epoch as f64, steps)?
-        }
-        (None, None) => unreachable!("handled above"),
-    };
-    Ok(Some(Privacy {
-        max_norm: args.dp_clip.unwrap_or(clip),
-        noise_multiplier,
-        delta,
-        per_tensor: args.dp_per_tensor,
-        poisson: true,
-    }))
-}
 
 fn main() -> ExitCode {
     gradlab::cli::end_quietly_on_closed_pipe();
@@ -334,34 +275,8 @@ fn check_flags(args: &Args, saved: &Checkpoint) -> Result<(), TrainError> {
     }
     let list = |h: &[usize]| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let limit = |l: Option<usize>| l.map_or("none (every example)".into(), |n| n.to_string());
-    if args.dp_epsilon.is_some() {
-        return Err(TrainError::Config(
-            "--dp-epsilon chooses the noise of a new run; a resumed run keeps its own σ".into(),
-        ));
-    }
-    let dp = c.privacy;
-    let dp_setting = |f: fn(&Privacy) -> String| dp.as_ref().map_or("none (not private)".into(), f);
-    let checks: [(&str, Option<String>, String); 10] = [
-        (
-            "--dp-noise",
-            args.dp_noise.map(|s| s.to_string()),
-            dp_setting(|p| p.noise_multiplier.to_string()),
-        ),
-        (
-            "--dp-clip",
-            args.dp_clip.map(|s| s.to_string()),
-            dp_setting(|p| p.max_norm.to_string()),
-        ),
-        (
-            "--dp-delta",
-            args.dp_delta.map(|s| s.to_string()),
-            dp_setting(|p| p.delta.to_string()),
-        ),
-        (
-            "--dp-per-tensor",
-            args.dp_per_tensor.then(|| "true".to_string()),
-            dp_setting(|p| p.per_tensor.to_string()),
-        ),
+    args.dp.check_resumed(saved)?;
+    let checks: [(&str, Option<String>, String); 6] = [
         (
             "--batch-size",
             args.batch_size.map(|b| b.to_string()),
@@ -475,7 +390,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
         },
         None => {
             let network = args.model.unwrap_or(Network::Mlp);
-            let private = args.dp_noise.is_some() || args.dp_epsilon.is_some();
+            let private = args.dp.private();
             if network == Network::Cnn {
                 check_cnn_flags(args)?;
             }
@@ -501,7 +416,7 @@ fn run(args: &Args, console: &Console, stop: Arc<AtomicBool>) -> Result<(), Trai
                 loss_scale: 1.0,
                 standardize: false,
                 drop_last: false,
-                privacy: privacy(args, steps_per_epoch, epochs, recipe.clip)?,
+                privacy: args.dp.privacy(steps_per_epoch, epochs, recipe.clip)?,
             };
             match network {
                 Network::Mlp => Trainer::new(config, mnist.train, mnist.test)?,

@@ -6,25 +6,13 @@
 //! The tests run the example's binary, which `cargo test` builds next to
 //! them (`target/<profile>/examples/mnist`).
 
-use std::io::{BufRead, BufReader, Read};
+mod cli;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
-use sha2::{Digest, Sha256};
-
-fn mnist_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("mnist{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: `cargo test` builds it; alone, run `cargo build --example mnist`",
-        bin.display()
-    );
-    bin
-}
+use cli::{assert_error, example_binary, finish, s, sha256_of_model, stderr, stdout, temp};
 
 /// A quick run: 512 examples, MLP 784-16-10, one epoch, one thread.
 const QUICK: [&str; 10] = [
@@ -41,7 +29,7 @@ const QUICK: [&str; 10] = [
 ];
 
 fn mnist(args: &[&str]) -> Command {
-    let mut c = Command::new(mnist_binary());
+    let mut c = Command::new(example_binary("mnist"));
     c.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
@@ -51,40 +39,6 @@ fn mnist(args: &[&str]) -> Command {
 /// Runs the example with `args` after `QUICK` (later flags win).
 fn run(args: &[&str]) -> Output {
     mnist(&[&QUICK[..], args].concat()).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Asserts that `o` failed with status 1 and a one-line error containing
-/// every one of `parts`.
-fn assert_error(o: &Output, parts: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning")).collect();
-    assert_eq!(lines.len(), 1, "one line: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for p in parts {
-        assert!(err.contains(p), "{p:?} not in: {err}");
-    }
-}
-
-/// A fresh path for the test `tag`, under Cargo's directory for test files.
-fn temp(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gradlab-cli-{tag}"));
-    let _ = std::fs::remove_dir_all(&d);
-    let _ = std::fs::remove_file(&d);
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Writes an IDX file of unsigned bytes.
@@ -124,37 +78,6 @@ fn idx_dataset(tag: &str, n: u32, side: u32, test_side: u32, seed: u8) -> PathBu
         );
     }
     dir
-}
-
-/// Waits for `child` and returns its status and what it wrote to stderr.
-fn finish(mut child: Child) -> (ExitStatus, String) {
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (child.wait().unwrap(), err)
-}
-
-fn sha256_of_model(dir: &Path) -> String {
-    let step = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("step-")
-        })
-        .max()
-        .unwrap();
-    let bytes = std::fs::read(step.join("model.safetensors")).unwrap();
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]
