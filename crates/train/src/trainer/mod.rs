@@ -56,9 +56,10 @@ pub enum Task {
 }
 
 impl Task {
-    /// The task of a training and a test set: classes (as many as either
-    /// set has), or values of one width. Sets of two kinds, or values of
-    /// two widths, are an error.
+    /// The task of a training and a test set: labelled sequences of one
+    /// length, classes (as many as either set has), or values of one
+    /// width. Sets of two kinds, sequences of two lengths or values of two
+    /// widths are an error.
     pub fn of(train: &Dataset, test: &Dataset) -> Result<Task, TrainError> {
         match (train.positions(), test.positions()) {
             (Some(a), Some(b)) if a == b => {
