@@ -6,11 +6,12 @@
 
 mod cli;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use cli::{assert_error, example_binary, finish, s, sha256_of_model, stderr, stdout, temp};
+use cli::{
+    assert_error, example_binary, interrupt_after, s, sha256_of_model, stderr, stdout, temp,
+};
 
 /// A GPT of 1 layer, 16 wide, 2 heads, context 16; one epoch of windows in
 /// batches of 16, evaluated every 10 steps; one thread.
@@ -103,24 +104,10 @@ fn ctrl_c_saves_and_the_resumed_run_is_the_uninterrupted_one() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let dir = temp("charlm-ctrlc");
-    let mut child = charlm(&[&["--text", s(&t)], &SMALL[..], &args, &["--save", s(&dir)]].concat())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("step") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no evaluation");
-    }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let (status, err) = finish(child);
+    let (status, err) = interrupt_after(
+        charlm(&[&["--text", s(&t)], &SMALL[..], &args, &["--save", s(&dir)]].concat()),
+        "step",
+    );
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted after step") && err.contains(&format!("--resume {}", s(&dir))),

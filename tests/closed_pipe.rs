@@ -7,28 +7,15 @@
 //! The binaries are the ones `cargo test` builds beside this test
 //! (`target/<profile>/examples/`).
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod cli;
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: `cargo test` builds it",
-        bin.display()
-    );
-    bin
-}
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 
 /// Runs example `name` with `args`, reads one line of its output and closes
 /// the pipe; returns its exit status and stderr.
 fn read_one_line(name: &str, args: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut child = Command::new(example(name))
+    let mut child = Command::new(cli::example_binary(name))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
@@ -57,7 +44,7 @@ fn read_one_line(name: &str, args: &[&str]) -> (std::process::ExitStatus, String
 fn read_nothing(name: &str, args: &[&str]) -> (std::process::ExitStatus, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = Command::new(example(name))
+    let o = Command::new(cli::example_binary(name))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
@@ -72,7 +59,30 @@ fn read_nothing(name: &str, args: &[&str]) -> (std::process::ExitStatus, String)
 fn every_example_ends_quietly_on_a_closed_pipe() {
     let jobs = std::env::temp_dir().join(format!("gradlab-pipe-jobs-{}", std::process::id()));
     let jobs = jobs.to_str().unwrap();
-    let cases: [(&str, Vec<&str>); 8] = [
+    let cases: [(&str, Vec<&str>); 9] = [
+        (
+            "charlm",
+            vec![
+                "--text",
+                "datasets/austen/README.md",
+                "--context",
+                "16",
+                "--layers",
+                "1",
+                "--width",
+                "16",
+                "--heads",
+                "2",
+                "--batch-size",
+                "4",
+                "--epochs",
+                "3",
+                "--eval-every",
+                "5",
+                "--threads",
+                "1",
+            ],
+        ),
         (
             "mnist",
             vec![

@@ -12,7 +12,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use cli::{assert_error, example_binary, finish, s, sha256_of_model, stderr, stdout, temp};
+use cli::{
+    assert_error, example_binary, finish, interrupt_after, s, sha256_of_model, stderr, stdout, temp,
+};
 
 /// A quick run: 512 examples, MLP 784-16-10, one epoch, one thread.
 const QUICK: [&str; 10] = [
@@ -308,24 +310,10 @@ fn ctrl_c_saves_and_the_resumed_run_is_the_uninterrupted_one() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let dir = temp("ctrlc");
-    let mut child = mnist(&[&args[..], &["--save", s(&dir)]].concat())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("epoch 1/") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no epoch line");
-    }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let (status, err) = finish(child);
+    let (status, err) = interrupt_after(
+        mnist(&[&args[..], &["--save", s(&dir)]].concat()),
+        "epoch 1/",
+    );
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted after step") && err.contains(&format!("--resume {}", s(&dir))),

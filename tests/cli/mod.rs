@@ -3,9 +3,9 @@
 //! the checkpoints they write.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -90,4 +90,31 @@ pub fn sha256_of_model(dir: &Path) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Runs `command` until its standard output has printed a line starting
+/// with `prefix`, then interrupts it (SIGINT, a Ctrl-C) and returns its
+/// exit status and what it wrote to stderr.
+pub fn interrupt_after(mut command: Command, prefix: &str) -> (ExitStatus, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with(prefix) {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no line starting with {prefix:?}"
+        );
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    finish(child)
 }
