@@ -171,6 +171,126 @@ pub(crate) fn scale_rows(dy: &[f32], factors: &[f32], out: &mut [f32]) {
     });
 }
 
+/// e^x for the activations and attention's softmax, in plain arithmetic
+/// so that a loop over it vectorizes (libm's `expf` is a call per
+/// element): x = n·ln 2 + r with
+/// |r| ≤ ½ln 2 (ln 2 split in two, Cody and Waite, so that r is exact),
+/// e^r by its Taylor polynomial to r⁷ (relative error below 10⁻⁸), times
+/// 2ⁿ written into the exponent bits. x is clamped to [−87, 88], where
+/// e^x is a normal f32 (0 and ∞ are not needed by its callers: σ(2u) is
+/// within one rounding of 1 or 0 there, and a softmax weight below e^−87
+/// of the row's largest is as good as 0).
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    // Rounded to the nearest integer by adding and taking away 1.5·2²³,
+    // which vectorizes where `round` is a call.
+    const ROUND: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// Row i of the `[T, T]` scores `s` ← the softmax of its first i + 1
+/// entries (the positions up to its own), the rest 0: attention's causal
+/// softmax, with the row's maximum subtracted so that no exponential
+/// overflows.
+pub(crate) fn causal_softmax(s: &mut [f32], t: usize) {
+    vectorized_loop(CausalSoftmax { s, t });
+}
+
+/// [`causal_softmax`] as a [`Loop`], so that the exponential is inlined
+/// into the wide copies.
+struct CausalSoftmax<'a> {
+    s: &'a mut [f32],
+    t: usize,
+}
+
+impl Loop for CausalSoftmax<'_> {
+    #[inline(always)]
+    fn run(self) {
+        for (i, row) in self.s.chunks_exact_mut(self.t).enumerate() {
+            let (live, masked) = row.split_at_mut(i + 1);
+            let m = largest(live);
+            live.iter_mut().for_each(|v| *v = exp(*v - m));
+            let inv = 1.0 / total(live);
+            live.iter_mut().for_each(|v| *v *= inv);
+            masked.fill(0.0);
+        }
+    }
+}
+
+/// The causal softmax's backward in place: row i of `dp` (`[T, T]`, dP)
+/// ← P ⊙ (dP − Σ_j P ⊙ dP) over its first i + 1 entries (P the row of
+/// `p`), the rest 0 (masked weights are 0 and get no gradient).
+pub(crate) fn causal_softmax_backward(dp: &mut [f32], p: &[f32], t: usize) {
+    vectorized_loop(CausalSoftmaxBackward { dp, p, t });
+}
+
+/// [`causal_softmax_backward`] as a [`Loop`].
+struct CausalSoftmaxBackward<'a> {
+    dp: &'a mut [f32],
+    p: &'a [f32],
+    t: usize,
+}
+
+impl Loop for CausalSoftmaxBackward<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let rows = self
+            .dp
+            .chunks_exact_mut(self.t)
+            .zip(self.p.chunks_exact(self.t));
+        for (i, (row, p)) in rows.enumerate() {
+            let (live, masked) = row.split_at_mut(i + 1);
+            let inner = dot(live, &p[..=i]);
+            live.iter_mut()
+                .zip(p)
+                .for_each(|(d, &pj)| *d = pj * (*d - inner));
+            masked.fill(0.0);
+        }
+    }
+}
+
+/// max_i v_i, in eight independent maxima so the loop vectorizes.
+#[inline(always)]
+fn largest(v: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max(x);
+        }
+    }
+    acc.iter()
+        .chain(tail)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// Σ_i v_i, in eight independent sums so the loop vectorizes (the order is
+/// fixed, so the result is the same on every CPU).
+#[inline(always)]
+fn total(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail.iter().sum::<f32>()
+}
+
 /// Σ_i v_i², in eight independent sums so the loop vectorizes.
 #[inline(always)]
 fn squares(v: &[f32]) -> f32 {

@@ -63,7 +63,17 @@ fn linear_over_sequences_matches_finite_differences() {
 
 #[test]
 fn causal_attention_matches_finite_differences() {
-    for (b, t, d, heads) in [(1, 1, 2, 1), (2, 4, 6, 2), (1, 5, 8, 4), (2, 3, 3, 1)] {
+    // T = 33 and 70 cross the op's 32-row causal blocks (a last block of
+    // one row, and of six).
+    let sizes = [
+        (1, 1, 2, 1),
+        (2, 4, 6, 2),
+        (1, 5, 8, 4),
+        (2, 3, 3, 1),
+        (2, 33, 2, 1),
+        (1, 70, 4, 2),
+    ];
+    for (b, t, d, heads) in sizes {
         let mut store = ParamStore::new();
         store.add(
             "qkv",
@@ -75,6 +85,63 @@ fn causal_attention_matches_finite_differences() {
             1e-2,
             |g, v| g.causal_attention(v[0], heads),
         );
+    }
+}
+
+/// Causal attention written out in f64, one query at a time:
+/// o_i = Σ_{j ≤ i} softmax_j(q_i·k_j/√dₕ) v_j per head.
+fn attention_by_the_formula(qkv: &Tensor, heads: usize) -> Vec<f64> {
+    let s = qkv.shape();
+    let (b, t, d) = (s[0], s[1], s[2] / 3);
+    let dh = d / heads;
+    let at = |e: usize, i: usize, c: usize| f64::from(qkv.data()[(e * t + i) * 3 * d + c]);
+    let mut out = vec![0.0; b * t * d];
+    for e in 0..b {
+        for h in 0..heads {
+            for i in 0..t {
+                let scores: Vec<f64> = (0..=i)
+                    .map(|j| {
+                        let dot: f64 = (0..dh)
+                            .map(|c| at(e, i, h * dh + c) * at(e, j, d + h * dh + c))
+                            .sum();
+                        dot / (dh as f64).sqrt()
+                    })
+                    .collect();
+                let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let weights: Vec<f64> = scores.iter().map(|s| (s - top).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                for c in 0..dh {
+                    out[(e * t + i) * d + h * dh + c] = (0..=i)
+                        .map(|j| weights[j] / total * at(e, j, 2 * d + h * dh + c))
+                        .sum();
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn causal_attention_over_several_blocks_equals_the_formula() {
+    for (b, t, d, heads) in [
+        (2, 31, 8, 2),
+        (1, 32, 4, 1),
+        (2, 97, 12, 3),
+        (1, 128, 16, 4),
+    ] {
+        let qkv = Tensor::uniform(&[b, t, 3 * d], -2.0, 2.0, &mut rng(t as u64));
+        let store = ParamStore::new();
+        let mut tape = Tape::new();
+        let mut g = tape.record(&store);
+        let x = g.input(&qkv);
+        let y = g.causal_attention(x, heads);
+        let expected = attention_by_the_formula(&qkv, heads);
+        for (k, (&got, &want)) in g.value(y).data().iter().zip(&expected).enumerate() {
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{b}×{t}×{d}, {heads} heads: output {k} is {got}, the formula gives {want}"
+            );
+        }
     }
 }
 

@@ -100,32 +100,7 @@ impl Activation {
 #[inline(always)]
 fn gelu_gate(x: f32) -> f32 {
     let u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
-    1.0 / (1.0 + exp(-2.0 * u))
-}
-
-/// e^x for the activations, in plain arithmetic so that a loop over it
-/// vectorizes (libm's `expf` is a call per element): x = n·ln 2 + r with
-/// |r| ≤ ½ln 2 (ln 2 split in two, Cody and Waite, so that r is exact),
-/// e^r by its Taylor polynomial to r⁷ (relative error below 10⁻⁸), times
-/// 2ⁿ written into the exponent bits. x is clamped to [−87, 88], where
-/// e^x is a normal f32 (0 and ∞ are not needed by its callers: σ(2u) is
-/// within one rounding of 1 or 0 there).
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    let x = x.clamp(-87.0, 88.0);
-    // Rounded to the nearest integer by adding and taking away 1.5·2²³,
-    // which vectorizes where `round` is a call.
-    const ROUND: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    let r = (x - n * LN2_HI) - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    1.0 / (1.0 + kernels::exp(-2.0 * u))
 }
 
 /// An activation is an op of its own: `y = f(x)`.

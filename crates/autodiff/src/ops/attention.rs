@@ -18,12 +18,18 @@
 //! ```
 //!
 //! (the softmax's Jacobian applied row by row; masked entries have P = 0,
-//! so they get no gradient). Each product runs on the GEMM; the examples
-//! run in parallel, and nothing crosses examples, so per-example requests
-//! pass through it unchanged.
+//! so they get no gradient). Each product runs on the GEMM, in spans of
+//! 32 rows that stop at the diagonal: a query's row of S needs only the
+//! keys up to its own, and dV, dK only the queries from theirs, so the
+//! blocks above the diagonal, all zeros of P and dS, are never computed.
+//! The softmax and its backward run over a row's live part in wide
+//! vectors, on an exponential in plain arithmetic (`kernels.rs`). The
+//! examples run in parallel, and nothing crosses examples, so per-example
+//! requests pass through it unchanged.
 
 use gradlab_tensor::{gemm_strided, parallel, Tensor};
 
+use crate::kernels;
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
 
@@ -75,14 +81,16 @@ impl Op for CausalAttention {
             for (h, p) in ps.chunks_exact_mut(t * t).enumerate() {
                 let (q, k, v) = (&xb[h * dh..], &xb[d + h * dh..], &xb[2 * d + h * dh..]);
                 // S = Q·Kᵀ/√dₕ, then the causal softmax of each row in place.
-                gemm_strided(t, dh, t, scale, q, (row, 1), k, (1, row), 0.0, p, t);
-                for (i, r) in p.chunks_exact_mut(t).enumerate() {
-                    softmax_in_place(&mut r[..=i]);
-                    r[i + 1..].fill(0.0);
+                for (r0, r1) in blocks(t) {
+                    let (q, s) = (&q[r0 * row..], &mut p[r0 * t..]);
+                    gemm_strided(r1 - r0, dh, r1, scale, q, (row, 1), k, (1, row), 0.0, s, t);
                 }
+                kernels::causal_softmax(p, t);
                 // O = P·V, into the head's columns of the output rows.
-                let o = &mut out[h * dh..];
-                gemm_strided(t, t, dh, 1.0, p, (t, 1), v, (row, 1), 0.0, o, d);
+                for (r0, r1) in blocks(t) {
+                    let (p, o) = (&p[r0 * t..], &mut out[r0 * d + h * dh..]);
+                    gemm_strided(r1 - r0, r1, dh, 1.0, p, (t, 1), v, (row, 1), 0.0, o, d);
+                }
             }
         });
     }
@@ -106,40 +114,85 @@ impl Op for CausalAttention {
                     let p = &weights.data()[(b * heads + h) * t * t..][..t * t];
                     let (q, k, v) = (&xb[h * dh..], &xb[d + h * dh..], &xb[2 * d + h * dh..]);
                     let d_out = &dyb[h * dh..];
-                    // dV = Pᵀ·dO
-                    let dv = &mut g[2 * d + h * dh..];
-                    gemm_strided(t, t, dh, 1.0, p, (1, t), d_out, (d, 1), beta, dv, row);
-                    // dP = dO·Vᵀ, then dS = P ⊙ (dP − rowsum(P ⊙ dP)) in place.
-                    gemm_strided(t, dh, t, 1.0, d_out, (d, 1), v, (1, row), 0.0, ds, t);
-                    for (dsi, pi) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                        let inner: f32 = dsi.iter().zip(pi).map(|(a, b)| a * b).sum();
-                        dsi.iter_mut()
-                            .zip(pi)
-                            .for_each(|(s, &pij)| *s = pij * (*s - inner));
+                    // dV = Pᵀ·dO: key j gets from the queries i ≥ j.
+                    for (c0, c1) in blocks(t) {
+                        let (pt, d_out) = (&p[c0 * t + c0..], &d_out[c0 * d..]);
+                        let dv = &mut g[c0 * row + 2 * d + h * dh..];
+                        gemm_strided(
+                            c1 - c0,
+                            t - c0,
+                            dh,
+                            1.0,
+                            pt,
+                            (1, t),
+                            d_out,
+                            (d, 1),
+                            beta,
+                            dv,
+                            row,
+                        );
                     }
-                    // dQ = dS·K/√dₕ, dK = dSᵀ·Q/√dₕ
-                    let dq = &mut g[h * dh..];
-                    gemm_strided(t, t, dh, scale, ds, (t, 1), k, (row, 1), beta, dq, row);
-                    let dk = &mut g[d + h * dh..];
-                    gemm_strided(t, t, dh, scale, ds, (1, t), q, (row, 1), beta, dk, row);
+                    // dP = dO·Vᵀ, then dS = P ⊙ (dP − rowsum(P ⊙ dP)) in place.
+                    for (r0, r1) in blocks(t) {
+                        let (d_out, dp) = (&d_out[r0 * d..], &mut ds[r0 * t..]);
+                        gemm_strided(r1 - r0, dh, r1, 1.0, d_out, (d, 1), v, (1, row), 0.0, dp, t);
+                    }
+                    kernels::causal_softmax_backward(ds, p, t);
+                    // dQ = dS·K/√dₕ (queries i from keys j ≤ i), dK = dSᵀ·Q/√dₕ
+                    // (keys j from queries i ≥ j).
+                    for (r0, r1) in blocks(t) {
+                        let (dsr, dq) = (&ds[r0 * t..], &mut g[r0 * row + h * dh..]);
+                        gemm_strided(
+                            r1 - r0,
+                            r1,
+                            dh,
+                            scale,
+                            dsr,
+                            (t, 1),
+                            k,
+                            (row, 1),
+                            beta,
+                            dq,
+                            row,
+                        );
+                    }
+                    for (c0, c1) in blocks(t) {
+                        let (dst, q) = (&ds[c0 * t + c0..], &q[c0 * row..]);
+                        let dk = &mut g[c0 * row + d + h * dh..];
+                        gemm_strided(
+                            c1 - c0,
+                            t - c0,
+                            dh,
+                            scale,
+                            dst,
+                            (1, t),
+                            q,
+                            (row, 1),
+                            beta,
+                            dk,
+                            row,
+                        );
+                    }
                 }
             });
         });
     }
 }
 
-/// `r ← softmax(r)`, with the maximum subtracted so that no exponential
-/// overflows.
-fn softmax_in_place(r: &mut [f32]) {
-    let m = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut s = 0.0;
-    for v in r.iter_mut() {
-        *v = (*v - m).exp();
-        s += *v;
-    }
-    let inv = 1.0 / s;
-    r.iter_mut().for_each(|v| *v *= inv);
+/// The rows of a `[T, T]` causal block cut into spans of [`BLOCK`]:
+/// `(start, end)` pairs. Row span r0..r1 of S reads only the keys before
+/// r1 (the rest are masked), so the products skip the blocks above the
+/// diagonal: nearly half of the work at T = 128.
+fn blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..t)
+        .step_by(BLOCK)
+        .map(move |r0| (r0, (r0 + BLOCK).min(t)))
 }
+
+/// The rows per span of [`blocks`]: small enough that the skipped triangle
+/// is most of the masked half (5/8 of the products are left at T = 128),
+/// large enough that each product still fills the micro-kernel's tiles.
+const BLOCK: usize = 32;
 
 impl Graph<'_, '_> {
     /// Causal self-attention with `heads` heads over `qkv` (`[B, T, 3·d]`:
