@@ -50,7 +50,8 @@
 //! [`Adagrad`], [`Adamax`], [`Nadam`] (and `nadamw`), [`Radam`],
 //! [`Adadelta`], [`Adafactor`] and [`Muon`] (with AdamW for its non-matrix
 //! parameters); from optax, [`AdaBelief`], [`Yogi`], [`SignSgd`],
-//! [`Signum`], [`Lamb`], [`Lion`], [`ScheduleFreeAdamW`] and [`Prodigy`].
+//! [`Signum`], [`Lamb`], [`Lion`], [`ScheduleFreeAdamW`] and [`Prodigy`];
+//! from its authors' code, [`AdEMAMix`].
 //!
 //! ## How a rule is written
 //!
@@ -168,9 +169,9 @@ pub use param::{Param, Parameters, Statistics};
 pub use registry::{register, register_decoupled, search_space, series, RegistryError, Series};
 pub use rule::{sign, Gradient, Options, Rule};
 pub use rules::{
-    AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample, Adamax,
-    AmsGrad, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp, RmsPropMomentum, ScheduleFreeAdamW,
-    Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
+    AdEMAMix, AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample,
+    Adamax, AmsGrad, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp, RmsPropMomentum,
+    ScheduleFreeAdamW, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{format_float, significant, Range, SpecError};

@@ -46,6 +46,7 @@ fn a_thousand_steps_of_decay_follow_f64_rounded_each_step() {
         "adamw",
         "nadamw",
         "lion",
+        "ademamix",
         "adafactor",
         "muon",
         "sgd",

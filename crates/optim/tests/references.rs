@@ -862,3 +862,52 @@ fn lion_follows_optax() {
     });
     assert_same("lion(lr=0.01,weight_decay=0.1)", want);
 }
+
+/// AdEMAMix, its authors' PyTorch `AdEMAMix` (apple/ml-ademamix,
+/// `pytorch/ademamix.py`): at step count t, α from
+/// `linear_warmup_scheduler(t, α, 0, T_α)` and β₃ from
+/// `linear_hl_warmup_scheduler(t, β₃, β₁, T_β)`; m₁ ← β₁m₁ + (1 − β₁)g;
+/// m₂ ← β₃m₂ + (1 − β₃)g; v ← β₂v + (1 − β₂)g²;
+/// u = (m₁/(1 − β₁ᵗ) + α·m₂)/(√v/√(1 − β₂ᵗ) + ε) + λθ; θ ← θ − η·u. The
+/// warm-ups end inside the 50 steps, so both of their branches are crossed.
+#[test]
+fn ademamix_follows_its_authors_pytorch() {
+    let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.1);
+    let run = |b3_end: f64, alpha_end: f64, alpha_warmup: Option<f64>, b3_warmup: Option<f64>| {
+        let linear = |t: f64, end: f64, start: f64, warmup: f64| {
+            if t < warmup {
+                let a = t / warmup;
+                (1.0 - a) * start + a * end
+            } else {
+                end
+            }
+        };
+        let f = |beta: f64| 0.5f64.ln() / (beta + 1e-8).ln() - 1.0;
+        let f_inv = |h: f64| 0.5f64.powf(1.0 / (h + 1.0));
+        reference([0.0; 3], move |t, theta, g, [m1, m2, v]| {
+            let t = t as f64;
+            let alpha = alpha_warmup.map_or(alpha_end, |w| linear(t, alpha_end, 0.0, w));
+            let b3 = match b3_warmup {
+                Some(w) if t < w => {
+                    let a = t / w;
+                    f_inv((1.0 - a) * f(b1) + a * f(b3_end))
+                }
+                _ => b3_end,
+            };
+            *m1 = b1 * *m1 + (1.0 - b1) * g;
+            *m2 = b3 * *m2 + (1.0 - b3) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let denom = v.sqrt() / (1.0 - b2.powf(t)).sqrt() + eps;
+            let u = (*m1 / (1.0 - b1.powf(t)) + alpha * *m2) / denom + wd * *theta;
+            *theta -= lr * u;
+        })
+    };
+    assert_same(
+        "ademamix(lr=0.01,weight_decay=0.1)",
+        run(0.9999, 2.0, None, None),
+    );
+    assert_same(
+        "ademamix(lr=0.01,b3=0.999,alpha=5,alpha_warmup=20,b3_warmup=30,weight_decay=0.1)",
+        run(0.999, 5.0, Some(20.0), Some(30.0)),
+    );
+}

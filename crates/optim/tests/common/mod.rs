@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 27] = [
+pub const ALL: [&str; 28] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -31,6 +31,7 @@ pub const ALL: [&str; 27] = [
     "signum",
     "lamb",
     "lion",
+    "ademamix",
     "schedule_free_adamw",
     "muon",
     "adafactor",
