@@ -51,7 +51,7 @@
 //! [`Adadelta`], [`Adafactor`] and [`Muon`] (with AdamW for its non-matrix
 //! parameters); from optax, [`AdaBelief`], [`Yogi`], [`SignSgd`],
 //! [`Signum`], [`Lamb`], [`Lion`], [`ScheduleFreeAdamW`] and [`Prodigy`];
-//! from its authors' code, [`AdEMAMix`].
+//! from its authors' code, [`AdEMAMix`]; from timm, [`CautiousAdamW`].
 //!
 //! ## How a rule is written
 //!
@@ -170,8 +170,8 @@ pub use registry::{register, register_decoupled, search_space, series, RegistryE
 pub use rule::{sign, Gradient, Options, Rule};
 pub use rules::{
     AdEMAMix, AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample,
-    Adamax, AmsGrad, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp, RmsPropMomentum,
-    ScheduleFreeAdamW, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
+    Adamax, AmsGrad, CautiousAdamW, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp,
+    RmsPropMomentum, ScheduleFreeAdamW, Sgd, SgdEma, SgdMomentum, SignSgd, Signum, Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{format_float, significant, Range, SpecError};

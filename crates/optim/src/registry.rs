@@ -338,6 +338,7 @@ impl Registry {
             self.add::<Lamb>("lamb", lamb),
             self.add::<Lion>("lion", Decay::decoupled(1e-3)),
             self.add::<AdEMAMix>("ademamix", Decay::decoupled(0.0)),
+            self.add::<CautiousAdamW>("cautious_adamw", Decay::decoupled(0.01)),
             self.add::<ScheduleFreeAdamW>("schedule_free_adamw", Decay::OWNED),
             self.add::<Adafactor>("adafactor", Decay::decoupled(0.0)),
             self.add::<Muon>("muon", muon),

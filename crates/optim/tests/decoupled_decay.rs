@@ -47,6 +47,7 @@ fn a_thousand_steps_of_decay_follow_f64_rounded_each_step() {
         "nadamw",
         "lion",
         "ademamix",
+        "cautious_adamw",
         "adafactor",
         "muon",
         "sgd",

@@ -911,3 +911,36 @@ fn ademamix_follows_its_authors_pytorch() {
         run(0.999, 5.0, Some(20.0), Some(30.0)),
     );
 }
+
+/// Cautious AdamW, timm's `cadamw` (`AdamWLegacy(caution=True)`,
+/// `_single_tensor_adamw`, timm 1.0): θ ← (1 − ηλ)θ; m, v as Adam's;
+/// μ = 1[m·g > 0]/max(mean(1[m·g > 0]), 10⁻³) over the tensor;
+/// θ ← θ − η/(1 − β₁ᵗ)·(m·μ)/(√v/√(1 − β₂ᵗ) + ε). The stream's gradients
+/// change sign, so the mask leaves coordinates out.
+#[test]
+fn cautious_adamw_follows_timm() {
+    let (lr, b1, b2, eps, wd) = (0.01, 0.9, 0.999, 1e-8, 0.1);
+    let mut masked = 0;
+    let want = reference_tensor(|t, theta, g, [m, v]| {
+        let t = t as i32;
+        theta.iter_mut().for_each(|x| *x *= 1.0 - lr * wd);
+        for ((m, v), &g) in m.iter_mut().zip(v.iter_mut()).zip(g) {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+        }
+        let mask: Vec<f64> = m
+            .iter()
+            .zip(g)
+            .map(|(m, g)| f64::from(m * g > 0.0))
+            .collect();
+        masked += mask.iter().filter(|&&a| a == 0.0).count();
+        let mean = mask.iter().sum::<f64>() / mask.len() as f64;
+        let step = lr / (1.0 - b1.powi(t));
+        for ((x, (m, v)), a) in theta.iter_mut().zip(m.iter().zip(v.iter())).zip(&mask) {
+            let denom = v.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps;
+            *x -= step * (m * a / mean.max(1e-3)) / denom;
+        }
+    });
+    assert!(masked > 50, "the mask left out only {masked} coordinates");
+    assert_same("cautious_adamw(lr=0.01,weight_decay=0.1)", want);
+}

@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 28] = [
+pub const ALL: [&str; 29] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -32,6 +32,7 @@ pub const ALL: [&str; 28] = [
     "lamb",
     "lion",
     "ademamix",
+    "cautious_adamw",
     "schedule_free_adamw",
     "muon",
     "adafactor",
