@@ -53,6 +53,7 @@ hyperparameters! {
         decay("b3", 0.99, 0.99999),
         log("alpha", 0.5, 10.0),
     ];
+    tuned: "lr=3e-3";
 }
 
 impl Rule for AdEMAMix {

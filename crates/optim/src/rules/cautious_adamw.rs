@@ -45,6 +45,7 @@ hyperparameters! {
         decay("b2", 0.9, 0.9999),
         log("eps", 1e-10, 1e-2),
     ];
+    tuned: "lr=1e-3";
 }
 
 impl TensorRule for CautiousAdamW {
