@@ -418,6 +418,21 @@ type TimeOf = fn(&Outcome) -> f64;
 /// The factors τ the profile table reports.
 const TAUS: [f64; 5] = [1.0, 1.25, 1.5, 2.0, 4.0];
 
+/// AlgoPerf's r_max: a time more than this factor of the best counts as
+/// not reaching the target.
+const R_MAX: f64 = 4.0;
+
+/// AlgoPerf's benchmark score of an optimizer from its ratios r_w = time /
+/// best time on each workload: the area under its profile up to r_max,
+/// normalized to [0, 1], B = (1/(r_max − 1))·∫₁^{r_max} ρ(τ) dτ. Its
+/// profile steps up by 1/n at each r_w, so B is the mean over workloads of
+/// (r_max − r_w)/(r_max − 1) where r_w ≤ r_max, and 0 elsewhere: 1 for the
+/// fastest on every workload.
+fn benchmark_score(ratios: &[f64]) -> f64 {
+    let area = |r: f64| ((R_MAX - r.max(1.0)) / (R_MAX - 1.0)).max(0.0);
+    ratios.iter().map(|&r| area(r)).sum::<f64>() / ratios.len().max(1) as f64
+}
+
 /// ρ(τ) of each optimizer: the fraction of workloads on which its time is
 /// within τ of the best time there (`time` picks the measure).
 fn ratios(
@@ -462,6 +477,7 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
         let mut header = vec!["optimizer".to_string()];
         header.extend(TAUS.iter().map(|t| format!("ρ({t}){unit}")));
         header.push(format!("reached{unit}"));
+        header.push(format!("score{unit}"));
         let mut table = Table::new(&header);
         let rho = |label: &String, tau: f64| {
             let rs = &ratios[label];
@@ -472,26 +488,30 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             row.extend(TAUS.iter().map(|&t| num(rho(label, t))));
             let reached = ratios[label].iter().filter(|r| r.is_finite()).count();
             row.push(num(reached as f64 / n));
+            row.push(num(benchmark_score(&ratios[label])));
             table.row(row);
         }
         s.table(
             &format!(
                 "Performance profile by {what}{note} over {} workload{}: ρ(τ) is the fraction of \
                  workloads on which the optimizer's median time over its re-runs is within a \
-                 factor τ of the best optimizer's there; \"reached\" is ρ(∞).",
+                 factor τ of the best optimizer's there; \"reached\" is ρ(∞); \"score\" is \
+                 AlgoPerf's benchmark score, the area under ρ from τ = 1 to r_max = 4 over 3 (1 \
+                 for the fastest on every workload, 0 for none within 4×).",
                 outcomes.len(),
                 if outcomes.len() == 1 { "" } else { "s" }
             ),
             &table,
         );
-        // The highest ρ(1), then ρ(2); the first in order on a tie.
-        let score = |label: &String| (rho(label, 1.0), rho(label, 2.0));
+        // The highest benchmark score, then ρ(1); the first in order on a tie.
+        let score = |label: &String| (benchmark_score(&ratios[label]), rho(label, 1.0));
         let best = order
             .iter()
             .fold(&order[0], |b, l| if score(l) > score(b) { l } else { b });
         leaders.push(format!(
-            "by {what}, {best} leads the profile (fastest on {} of the workloads, within 2× \
-             of the fastest on {})",
+            "by {what}, {best} has the highest score, {} (fastest on {} of the workloads, \
+             within 2× of the fastest on {})",
+            num(benchmark_score(&ratios[best])),
             pct0(rho(best, 1.0)),
             pct0(rho(best, 2.0))
         ));
@@ -558,4 +578,22 @@ fn step_series(label: &str, ratios: &[f64], n: f64, color: usize) -> Series {
     let end = points.last().map_or(1.0, |p| p.0) * 1.5;
     points.push((end.max(2.0), reached / n));
     Series::new(label, points, color, Style::Line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_benchmark_score_is_the_area_under_the_profile_to_r_max() {
+        // Fastest everywhere: ρ = 1 from τ = 1.
+        assert_eq!(benchmark_score(&[1.0, 1.0, 1.0]), 1.0);
+        // r = 2.5 on one workload of two: ρ = ½ on [1, 2.5), 1 on [2.5, 4]:
+        // area ½·1.5 + 1·1.5 = 2.25, over 3.
+        assert!((benchmark_score(&[1.0, 2.5]) - 0.75).abs() < 1e-12);
+        // Beyond r_max or not reached counts as nothing.
+        assert_eq!(benchmark_score(&[4.0, 7.0, f64::INFINITY]), 0.0);
+        // (4 − 1.3)/3 = 0.9 and (4 − 3.4)/3 = 0.2, averaged.
+        assert!((benchmark_score(&[1.3, 3.4]) - 0.55).abs() < 1e-12);
+    }
 }
