@@ -419,3 +419,17 @@ fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refuse
     assert!(labels.contains(&"searched_sign".to_string()));
     assert!(!labels.contains(&"unsearched_sign".to_string()));
 }
+
+#[test]
+fn the_benchmark_score_is_the_area_under_the_profile_to_r_max() {
+    use gradlab_bench::experiments::tune::benchmark_score;
+    // Fastest everywhere: ρ = 1 from τ = 1.
+    assert_eq!(benchmark_score(&[1.0, 1.0, 1.0]), 1.0);
+    // r = 2.5 on one workload of two: ρ = ½ on [1, 2.5), 1 on [2.5, 4]:
+    // area ½·1.5 + 1·1.5 = 2.25, over 3.
+    assert!((benchmark_score(&[1.0, 2.5]) - 0.75).abs() < 1e-12);
+    // Beyond r_max = 4 or not reached counts as nothing.
+    assert_eq!(benchmark_score(&[4.0, 7.0, f64::INFINITY]), 0.0);
+    // (4 − 1.3)/3 = 0.9 and (4 − 3.4)/3 = 0.2, averaged.
+    assert!((benchmark_score(&[1.3, 3.4]) - 0.55).abs() < 1e-12);
+}

@@ -18,7 +18,6 @@
 //! of workloads on which its median time to target over the re-runs is
 //! within a factor τ of the best optimizer's.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use gradlab_optim::search::Dim;
@@ -416,29 +415,17 @@ fn times_cell(xs: &[f64], fmt: fn(f64) -> String) -> String {
 /// Which time of an outcome a profile reads.
 type TimeOf = fn(&Outcome) -> f64;
 
-/// How many of the highest-scoring rules the profile plot draws, beside
-/// [`REFERENCES`].
-const PROFILED: usize = 4;
-
-/// The rules every profile plot draws, when they ran: the default of deep
-/// learning and the lecture's Adam.
-const REFERENCES: [&str; 2] = ["adamw", "adam_lecture"];
+/// The profile plot draws this many of the highest scores, and these two
+/// references when they ran: deep learning's default and the lecture's Adam.
+const PROFILED: (usize, [&str; 2]) = (4, ["adamw", "adam_lecture"]);
 
 /// The factors τ the profile table reports.
 const TAUS: [f64; 5] = [1.0, 1.25, 1.5, 2.0, 4.0];
 
-/// AlgoPerf's r_max: a time more than this factor of the best counts as
-/// not reaching the target.
-const R_MAX: f64 = 4.0;
-
-/// AlgoPerf's benchmark score of an optimizer from its ratios r_w = time /
-/// best time on each workload: the area under its profile up to r_max,
-/// normalized to [0, 1], B = (1/(r_max − 1))·∫₁^{r_max} ρ(τ) dτ. Its
-/// profile steps up by 1/n at each r_w, so B is the mean over workloads of
-/// (r_max − r_w)/(r_max − 1) where r_w ≤ r_max, and 0 elsewhere: 1 for the
-/// fastest on every workload.
-fn benchmark_score(ratios: &[f64]) -> f64 {
-    let area = |r: f64| ((R_MAX - r.max(1.0)) / (R_MAX - 1.0)).max(0.0);
+/// AlgoPerf's score from the ratios r_w = time / best time: ∫₁⁴ ρ(τ) dτ / 3,
+/// the mean over workloads of (4 − r_w)/3 where r_w ≤ 4, else 0.
+pub fn benchmark_score(ratios: &[f64]) -> f64 {
+    let area = |r: f64| ((4.0 - r.max(1.0)) / 3.0).max(0.0);
     ratios.iter().map(|&r| area(r)).sum::<f64>() / ratios.len().max(1) as f64
 }
 
@@ -505,8 +492,7 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
                 "Performance profile by {what}{note} over {} workload{}: ρ(τ) is the fraction of \
                  workloads on which the optimizer's median time over its re-runs is within a \
                  factor τ of the best optimizer's there; \"reached\" is ρ(∞); \"score\" is \
-                 AlgoPerf's benchmark score, the area under ρ from τ = 1 to r_max = 4 over 3 (1 \
-                 for the fastest on every workload, 0 for none within 4×).",
+                 AlgoPerf's, ∫ρ(τ)dτ from 1 to r_max = 4 over 3 (1: fastest everywhere).",
                 outcomes.len(),
                 if outcomes.len() == 1 { "" } else { "s" }
             ),
@@ -524,22 +510,16 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             pct0(rho(best, 1.0)),
             pct0(rho(best, 2.0))
         ));
-        // Thirty near-identical step lines read as none: the plot shows the
-        // PROFILED highest scores and the two references, AdamW and the
-        // lecture's Adam (the tables above have every rule), in the table's
-        // order, so that no two of them share a colour and a dash.
+        // Thirty near-identical step lines read as none (the tables have them).
         let mut ranked: Vec<&String> = order.iter().collect();
-        ranked.sort_by(|a, b| score(b).partial_cmp(&score(a)).unwrap_or(Ordering::Equal));
-        ranked.truncate(PROFILED);
-        let drawn = |l: &String| ranked.contains(&l) || REFERENCES.contains(&l.as_str());
+        ranked.sort_by(|a, b| score(b).0.total_cmp(&score(a).0));
+        ranked.truncate(PROFILED.0);
+        let drawn = |l: &String| ranked.contains(&l) || PROFILED.1.contains(&l.as_str());
         let series = order
             .iter()
             .filter(|label| drawn(label))
             .enumerate()
-            .map(|(i, label)| {
-                let named = format!("{label} ({})", num(benchmark_score(&ratios[label])));
-                step_series(&named, &ratios[label], n, i)
-            })
+            .map(|(i, l)| step_series(&format!("{l} ({})", num(score(l).0)), &ratios[l], n, i))
             .collect();
         panels.push(Panel::new(
             format!("by {what}"),
@@ -550,11 +530,8 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
     }
     s.plot(
         "tune-profile.svg",
-        &format!(
-            "performance profiles of the {PROFILED} highest scores, AdamW and the lecture's \
-             Adam: the fraction of workloads each reaches the target on within a factor τ of the \
-             best optimizer, by examples and by training time"
-        ),
+        "performance profiles of the four highest scores, AdamW and the lecture's Adam, by \
+         examples and by training time to target",
         plot::svg("Performance profiles of the tuned optimizers", &panels, 2),
     );
     let best_configs: Vec<String> = outcomes
@@ -602,22 +579,4 @@ fn step_series(label: &str, ratios: &[f64], n: f64, color: usize) -> Series {
     let end = points.last().map_or(1.0, |p| p.0) * 1.5;
     points.push((end.max(2.0), reached / n));
     Series::new(label, points, color, Style::Line)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_benchmark_score_is_the_area_under_the_profile_to_r_max() {
-        // Fastest everywhere: ρ = 1 from τ = 1.
-        assert_eq!(benchmark_score(&[1.0, 1.0, 1.0]), 1.0);
-        // r = 2.5 on one workload of two: ρ = ½ on [1, 2.5), 1 on [2.5, 4]:
-        // area ½·1.5 + 1·1.5 = 2.25, over 3.
-        assert!((benchmark_score(&[1.0, 2.5]) - 0.75).abs() < 1e-12);
-        // Beyond r_max or not reached counts as nothing.
-        assert_eq!(benchmark_score(&[4.0, 7.0, f64::INFINITY]), 0.0);
-        // (4 − 1.3)/3 = 0.9 and (4 − 3.4)/3 = 0.2, averaged.
-        assert!((benchmark_score(&[1.3, 3.4]) - 0.55).abs() < 1e-12);
-    }
 }
