@@ -9,7 +9,7 @@
 
 mod cli;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// Runs example `name` with `args`, reads one line of its output and closes
@@ -28,14 +28,7 @@ fn read_one_line(name: &str, args: &[&str]) -> (std::process::ExitStatus, String
     out.read_line(&mut first).unwrap();
     assert!(!first.is_empty(), "{name} printed nothing");
     drop(out);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (child.wait().unwrap(), err)
+    cli::finish(child)
 }
 
 /// Runs example `name` with `args` writing into a pipe whose reader has
