@@ -48,6 +48,7 @@ fn a_thousand_steps_of_decay_follow_f64_rounded_each_step() {
         "lion",
         "ademamix",
         "cautious_adamw",
+        "shampoo",
         "adafactor",
         "muon",
         "sgd",

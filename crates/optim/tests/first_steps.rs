@@ -680,3 +680,17 @@ fn cautious_adamw() {
         ],
     );
 }
+
+#[test]
+fn shampoo() {
+    // Each parameter is one element, a block of 1 × 1: the preconditioned direction is
+    // parallel to m̂, and grafting gives it the graft's length, so Shampoo steps as its
+    // graft. β₁ = β₂ = 0 and ε_g = 0 make that |ĝ|/|ĝ|: η·sign(ĝ), η = 0.1, from t = 1.
+    // t=1: ĝ = (1, 4) → Φ = (0.9, 1.9); t=2: ĝ = (0.9, 3.8) → Φ = (0.8, 1.8); t=3 → (0.7, 1.7)
+    check(
+        "shampoo(lr=0.1,b1=0,b2=0,graft_eps=0,precondition_frequency=1,\
+         start_preconditioning_step=1)",
+        false,
+        [[0.9, 1.9], [0.8, 1.8], [0.7, 1.7]],
+    );
+}

@@ -76,7 +76,13 @@ fn steps_after_the_first_do_not_allocate() {
     // Workers start asynchronously, allocating as they do: wait until both run.
     pool.broadcast(|_| ());
     for name in names {
-        let spec = common::with_keys(name, "clip_norm=1,schedule=cosine,total_steps=10");
+        let mut spec = common::with_keys(name, "clip_norm=1,schedule=cosine,total_steps=10");
+        if name == "shampoo" {
+            // Its roots at steps 100, 200, … on blocks of 8: the long
+            // vector's 25 000 eigendecompositions then take a moment, not
+            // minutes, and the first one still comes after step 1.
+            spec = common::with_keys(&spec, "max_preconditioner_dim=8");
+        }
         let mut opt = Optimizer::from_spec(&spec).unwrap();
         let mut params: Vec<Param<'_>> = values
             .iter_mut()

@@ -944,3 +944,225 @@ fn cautious_adamw_follows_timm() {
     assert!(masked > 50, "the mask left out only {masked} coordinates");
     assert_same("cautious_adamw(lr=0.01,weight_decay=0.1)", want);
 }
+
+/// `(X + εI)^power` of the symmetric `n × n` matrix X in f64, as
+/// Distributed Shampoo's `_matrix_inverse_root_eigen` computes it:
+/// λ, Q = eigh(X); λ ← λ − min(min λ, 0) + ε; Q·diag(λ^power)·Qᵀ. The
+/// eigendecomposition here is classical Jacobi (the largest off-diagonal
+/// entry rotated away each time, the angle by atan2), not the rule's
+/// cyclic sweeps.
+fn matrix_power(x: &[f64], n: usize, eps: f64, power: f64) -> Vec<f64> {
+    let (mut a, mut q) = (x.to_vec(), vec![0.0; n * n]);
+    (0..n).for_each(|i| q[i * n + i] = 1.0);
+    for _ in 0..100 * n * n {
+        let (mut p, mut r, mut largest) = (0, 1, 0.0f64);
+        for i in 0..n {
+            for j in i + 1..n {
+                if a[i * n + j].abs() > largest {
+                    (p, r, largest) = (i, j, a[i * n + j].abs());
+                }
+            }
+        }
+        if largest == 0.0 {
+            break;
+        }
+        let phi = 0.5 * (2.0 * a[p * n + r]).atan2(a[r * n + r] - a[p * n + p]);
+        let (s, c) = phi.sin_cos();
+        // A ← JᵀAJ, Q ← QJ with J the rotation by φ in the plane (p, r).
+        let rotate = |x: &mut [f64], i: usize, j: usize| {
+            let (xi, xj) = (x[i], x[j]);
+            x[i] = c * xi - s * xj;
+            x[j] = s * xi + c * xj;
+        };
+        for k in 0..n {
+            rotate(&mut a, k * n + p, k * n + r);
+            rotate(&mut q, k * n + p, k * n + r);
+        }
+        for k in 0..n {
+            rotate(&mut a, p * n + k, r * n + k);
+        }
+        if largest < 1e-300 || a[p * n + r].abs() >= largest {
+            break;
+        }
+    }
+    let lambda: Vec<f64> = (0..n).map(|i| a[i * n + i]).collect();
+    let lowest = lambda
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let lambda: Vec<f64> = lambda
+        .iter()
+        .map(|l| (l - lowest + eps).powf(power))
+        .collect();
+    (0..n * n)
+        .map(|k| {
+            (0..n)
+                .map(|l| q[(k / n) * n + l] * lambda[l] * q[(k % n) * n + l])
+                .sum()
+        })
+        .collect()
+}
+
+/// Distributed Shampoo (facebookresearch/optimizers at 4be04ba) with
+/// `AdamGraftingConfig(beta2=β₂, epsilon=ε_g)`, bias correction and
+/// decoupled weight decay: per block G, L ← β₂L + (1 − β₂)GGᵀ,
+/// R ← β₂R + (1 − β₂)GᵀG (a vector: R only, of g gᵀ); V ← β₂V + (1 − β₂)G²;
+/// at t = s and at t > s with t % f = 0 the roots (X/(1 − β₂ᵗ) + εI)^(−1/4)
+/// (−1/2 for a vector); M ← β₁M + (1 − β₁)G, G̃ = M/(1 − β₁ᵗ);
+/// D = G̃/(√(V/(1 − β₂ᵗ)) + ε_g); P = D before s, else
+/// ‖D‖/(‖L̃G̃R̃‖ + 10⁻¹⁶)·L̃G̃R̃; P += λW; W ← W − ηP. `views` gives each
+/// parameter as (rows, cols, matrix) after the reference's merging.
+#[allow(clippy::type_complexity)]
+fn distributed_shampoo(
+    (lr, b1, b2, eps, graft_eps, wd): (f64, f64, f64, f64, f64, f64),
+    (f, s, block): (usize, usize, usize),
+    views: [(usize, usize, bool); 2],
+) -> Vec<Vec<Vec<f64>>> {
+    // Per block: (offset, rows, cols, L, R, L̃, R̃).
+    type Blocks = Vec<(usize, usize, usize, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>;
+    let mut blocks: Vec<Blocks> = views
+        .iter()
+        .map(|&(rows, cols, _)| {
+            let mut list = Blocks::new();
+            for r0 in (0..rows).step_by(block) {
+                for c0 in (0..cols).step_by(block) {
+                    let (r, c) = (block.min(rows - r0), block.min(cols - c0));
+                    let z = |n: usize| vec![0.0; n * n];
+                    list.push((r0 * cols + c0, r, c, z(r), z(c), z(r), z(c)));
+                }
+            }
+            list
+        })
+        .collect();
+    let mut mv: Vec<(Vec<f64>, Vec<f64>)> = SHAPES
+        .iter()
+        .map(|s| {
+            let n = s.iter().product();
+            (vec![0.0; n], vec![0.0; n])
+        })
+        .collect();
+    let (theta, grads) = problem();
+    let mut theta: Vec<Vec<f64>> = theta
+        .iter()
+        .map(|t| t.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    grads
+        .iter()
+        .enumerate()
+        .map(|(step, g)| {
+            let t = step + 1;
+            let (bc1, bc2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+            for p in 0..2 {
+                let (_, cols, matrix) = views[p];
+                let g: Vec<f64> = g[p].iter().map(|&x| f64::from(x)).collect();
+                let (m, v) = &mut mv[p];
+                for i in 0..g.len() {
+                    m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                }
+                let power = if matrix { -0.25 } else { -0.5 };
+                let mut step_of = vec![0.0; g.len()];
+                for (off, r, c, l, rr, lt, rt) in &mut blocks[p] {
+                    let (r, c, off) = (*r, *c, *off);
+                    let get = |x: &[f64], i: usize, j: usize| x[off + i * cols + j];
+                    let gb: Vec<f64> = (0..r * c).map(|k| get(&g, k / c, k % c)).collect();
+                    let gt = transpose(&gb, r, c);
+                    let (ggt, gtg) = (matmul(&gb, &gt, r, c, r), matmul(&gt, &gb, c, r, c));
+                    for (x, y) in l.iter_mut().zip(&ggt) {
+                        *x = b2 * *x + (1.0 - b2) * y;
+                    }
+                    for (x, y) in rr.iter_mut().zip(&gtg) {
+                        *x = b2 * *x + (1.0 - b2) * y;
+                    }
+                    if t == s || (t > s && t % f == 0) {
+                        let scaled = |x: &[f64]| x.iter().map(|x| x / bc2).collect::<Vec<_>>();
+                        *lt = matrix_power(&scaled(l), r, eps, power);
+                        *rt = matrix_power(&scaled(rr), c, eps, power);
+                    }
+                    let filtered: Vec<f64> =
+                        (0..r * c).map(|k| get(m, k / c, k % c) / bc1).collect();
+                    let d: Vec<f64> = (0..r * c)
+                        .map(|k| filtered[k] / ((get(v, k / c, k % c) / bc2).sqrt() + graft_eps))
+                        .collect();
+                    let dir = if t < s {
+                        d
+                    } else {
+                        let left = if matrix {
+                            matmul(lt, &filtered, r, r, c)
+                        } else {
+                            filtered
+                        };
+                        let psh = matmul(&left, rt, r, c, c);
+                        let norm = |x: &[f64]| x.iter().map(|x| x * x).sum::<f64>().sqrt();
+                        let ratio = norm(&d) / (norm(&psh) + 1e-16);
+                        psh.iter().map(|x| ratio * x).collect()
+                    };
+                    for k in 0..r * c {
+                        step_of[off + (k / c) * cols + k % c] = dir[k];
+                    }
+                }
+                for (x, d) in theta[p].iter_mut().zip(&step_of) {
+                    *x -= lr * (d + wd * *x);
+                }
+            }
+            theta.clone()
+        })
+        .collect()
+}
+
+/// Shampoo with blocks of 3 (the [3, 4] matrix as a 3 × 3 and a 3 × 1
+/// block, the vector as 3 + 2), preconditioning from step 4 with roots
+/// every 5 steps, so that the graft, both sides, the blocks and the
+/// refreshes all act within the 50 steps.
+#[test]
+fn shampoo_follows_distributed_shampoo() {
+    let hyper = (0.01, 0.9, 0.99, 1e-6, 1e-8, 0.1);
+    assert_same(
+        "shampoo(lr=0.01,b2=0.99,eps=1e-6,precondition_frequency=5,\
+         start_preconditioning_step=4,max_preconditioner_dim=3,weight_decay=0.1)",
+        distributed_shampoo(hyper, (5, 4, 3), [(3, 4, true), (1, 5, false)]),
+    );
+}
+
+/// Shampoo at its defaults but for f and s: blocks of 128 merge the
+/// [3, 4] matrix into one vector of 12 (the reference's `merge_dims`),
+/// preconditioned by its 12 × 12 factor's inverse square root. It starts
+/// at step 15, when the factor has full rank: before, its null space
+/// holds only the f32 rounding of the factor, which ε = 10⁻⁸ amplifies (in
+/// the reference too, whose factors are f32).
+#[test]
+fn shampoo_merges_a_small_matrix_into_a_vector() {
+    let hyper = (1e-3, 0.9, 0.999, 1e-8, 1e-8, 0.0);
+    assert_same(
+        "shampoo(precondition_frequency=10,start_preconditioning_step=15)",
+        distributed_shampoo(hyper, (10, 15, 128), [(1, 12, false), (1, 5, false)]),
+    );
+}
+
+/// Axes of size 1 do not count: a [3, 1, 4] parameter steps bitwise as
+/// the same numbers shaped [3, 4], and a [1, 5] one as a [5].
+#[test]
+fn shampoo_drops_axes_of_size_one() {
+    let run = |shapes: [&[usize]; 2]| {
+        let spec = "shampoo(lr=0.01,precondition_frequency=3,start_preconditioning_step=2,\
+                    max_preconditioner_dim=3)";
+        let mut opt = Optimizer::from_spec(spec).unwrap();
+        let (theta, grads) = problem();
+        let mut values: Vec<Tensor> = theta
+            .into_iter()
+            .zip(shapes)
+            .map(|(t, s)| Tensor::from_vec(t, s))
+            .collect();
+        for g in &grads {
+            let g: Vec<Tensor> = g
+                .iter()
+                .zip(shapes)
+                .map(|(g, s)| Tensor::from_vec(g.clone(), s))
+                .collect();
+            common::step(&mut opt, &mut values, &g, None, 32);
+        }
+        values.into_iter().map(Tensor::into_vec).collect::<Vec<_>>()
+    };
+    assert_eq!(run([&[3, 1, 4], &[1, 5]]), run(SHAPES));
+}

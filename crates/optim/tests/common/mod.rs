@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 29] = [
+pub const ALL: [&str; 30] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -33,6 +33,7 @@ pub const ALL: [&str; 29] = [
     "lion",
     "ademamix",
     "cautious_adamw",
+    "shampoo",
     "schedule_free_adamw",
     "muon",
     "adafactor",
