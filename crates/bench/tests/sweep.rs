@@ -294,16 +294,16 @@ fn the_quick_sweep_plans_every_experiment() {
     let settings = options.resolve().unwrap();
     let plan = jobs::plan(&settings).unwrap();
     let count = |e: &str| plan.iter().filter(|r| r.experiment == e).count();
-    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 30 optimizers; 30 × 5 rates; × 2 seeds.
+    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 31 optimizers; 31 × 5 rates; × 2 seeds.
     assert_eq!(count("scale-invariance"), 18);
     assert_eq!(count("eps-to-sgd"), 14);
     assert_eq!(count("batch-size"), 40);
-    assert_eq!(count("variants"), 60);
-    assert_eq!(count("lr-sweep"), 300);
+    assert_eq!(count("variants"), 62);
+    assert_eq!(count("lr-sweep"), 310);
     // σ = 0 and 5 noise multipliers, × 2 seeds.
     assert_eq!(count("privacy"), 12);
-    // 4 workloads × 30 optimizers × 5 trials (the re-runs follow from them).
-    assert_eq!(count("tune"), 600);
+    // 4 workloads × 31 optimizers × 5 trials (the re-runs follow from them).
+    assert_eq!(count("tune"), 620);
     // 2 recipes × seeds 0–9.
     assert_eq!(count("speedrun"), 20);
     // Every batch size sees exactly the budget, and every checkpoint falls

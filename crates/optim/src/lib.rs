@@ -51,8 +51,8 @@
 //! [`Adadelta`], [`Adafactor`] and [`Muon`] (with AdamW for its non-matrix
 //! parameters); from optax, [`AdaBelief`], [`Yogi`], [`SignSgd`],
 //! [`Signum`], [`Lamb`], [`Lion`], [`ScheduleFreeAdamW`] and [`Prodigy`];
-//! from its authors' code, [`AdEMAMix`]; from timm, [`CautiousAdamW`]; from
-//! Distributed Shampoo, [`Shampoo`].
+//! from their authors' code, [`AdEMAMix`] and [`Soap`]; from timm,
+//! [`CautiousAdamW`]; from Distributed Shampoo, [`Shampoo`].
 //!
 //! ## How a rule is written
 //!
@@ -173,7 +173,8 @@ pub use rule::{sign, Gradient, Options, Rule};
 pub use rules::{
     AdEMAMix, AdaBelief, Adadelta, Adafactor, Adagrad, Adam, AdamEta0, AdamLecture, AdamPerExample,
     Adamax, AmsGrad, CautiousAdamW, Lamb, Lion, Muon, Nadam, Prodigy, Radam, RmsProp,
-    RmsPropMomentum, ScheduleFreeAdamW, Sgd, SgdEma, SgdMomentum, Shampoo, SignSgd, Signum, Yogi,
+    RmsPropMomentum, ScheduleFreeAdamW, Sgd, SgdEma, SgdMomentum, Shampoo, SignSgd, Signum, Soap,
+    Yogi,
 };
 pub use schedule::{Decay, Schedule};
 pub use spec::{format_float, significant, Range, SpecError};

@@ -12,7 +12,7 @@
 //! | key | meaning | where |
 //! |---|---|---|
 //! | `weight_decay` | L2: the gradient becomes ĝ + λΦ | every rule (torch's `weight_decay` of SGD, Adam, RMSprop, …) |
-//! | `decoupled_weight_decay` | Φ ← Φ − η_t·λ·Φ beside the rule's step (AdamW's) | every rule; the default of `adamw`, `nadamw`, `cautious_adamw` (0.01), `lion` (10⁻³), `ademamix`, `shampoo`, `adafactor` (0); applied by the rule itself, at its own rate, for `muon` (the matrices), `schedule_free_adamw` (at y, in z's step) and `prodigy` (times d) |
+//! | `decoupled_weight_decay` | Φ ← Φ − η_t·λ·Φ beside the rule's step (AdamW's) | every rule; the default of `adamw`, `nadamw`, `cautious_adamw` (0.01), `lion` (10⁻³), `ademamix`, `shampoo`, `adafactor` (0); applied by the rule itself, at its own rate, for `muon` (the matrices), `schedule_free_adamw` (at y, in z's step), `soap` (after its step) and `prodigy` (times d) |
 //! | `adam_decoupled_weight_decay` | the same, for `muon`'s AdamW half | `muon` |
 //! | `trust_weight_decay` | λΦ added to LAMB's direction inside the trust ratio | `lamb` |
 //!
@@ -21,7 +21,7 @@
 //! (`torch.optim.AdamW`, `NAdam(decoupled_weight_decay=True)`), `lion`
 //! (optax), `adafactor`, `muon` (torch), `schedule_free_adamw` and
 //! `prodigy` (optax), `ademamix` (its authors'), `cautious_adamw` (timm) and
-//! `shampoo` (Distributed Shampoo), and the trust-ratio decay of `lamb` (optax); those
+//! `shampoo` (Distributed Shampoo) and `soap` (its authors'), and the trust-ratio decay of `lamb` (optax); those
 //! names take no L2 decay. `decay` and `adam_decay`, gradlab's earlier
 //! spellings, are read too. The canonical spec (and every checkpoint)
 //! writes the spelling of the table.
@@ -341,6 +341,7 @@ impl Registry {
             self.add::<AdEMAMix>("ademamix", Decay::decoupled(0.0)),
             self.add::<CautiousAdamW>("cautious_adamw", Decay::decoupled(0.01)),
             self.add::<Shampoo>("shampoo", Decay::decoupled(0.0)),
+            self.add::<Soap>("soap", Decay::OWNED),
             self.add::<ScheduleFreeAdamW>("schedule_free_adamw", Decay::OWNED),
             self.add::<Adafactor>("adafactor", Decay::decoupled(0.0)),
             self.add::<Muon>("muon", muon),

@@ -694,3 +694,16 @@ fn shampoo() {
         [[0.9, 1.9], [0.8, 1.8], [0.7, 1.7]],
     );
 }
+
+#[test]
+fn soap() {
+    // The first call only sets the eigenbases up, and a one-element parameter (a vector)
+    // is not rotated: then Adam with t counted from the second call, here β₁ = β₂ = 0,
+    // ε → 0, so η·ĝ/|ĝ| with η = 0.1.
+    // t=1: Φ stays (1, 2); t=2: ĝ = (1, 4) → Φ = (0.9, 1.9); t=3: ĝ = (0.9, 3.8) → (0.8, 1.8)
+    check(
+        "soap(lr=0.1,b1=0,b2=0,eps=1e-30,weight_decay=0)",
+        false,
+        [[1.0, 2.0], [0.9, 1.9], [0.8, 1.8]],
+    );
+}

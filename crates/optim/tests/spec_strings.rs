@@ -32,7 +32,8 @@ fn defaults_have_canonical_forms() {
         "lion(lr=0.0001,b1=0.9,b2=0.99,decoupled_weight_decay=0.001)",
         "ademamix(lr=0.001,b1=0.9,b2=0.999,b3=0.9999,alpha=2,eps=1e-8,alpha_warmup=0,b3_warmup=0,decoupled_weight_decay=0)",
         "cautious_adamw(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,decoupled_weight_decay=0.01)",
-        "shampoo(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,graft_eps=1e-8,precondition_frequency=100,start_preconditioning_step=100,max_preconditioner_dim=64,decoupled_weight_decay=0)",
+        "shampoo(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,graft_eps=1e-8,precondition_frequency=100,start_preconditioning_step=100,max_preconditioner_dim=128,decoupled_weight_decay=0)",
+        "soap(lr=0.003,b1=0.95,b2=0.95,shampoo_beta=0.95,eps=1e-8,precondition_frequency=10,max_precond_dim=10000,decoupled_weight_decay=0.01)",
         "schedule_free_adamw(lr=0.0025,b1=0.9,b2=0.999,eps=1e-8,decoupled_weight_decay=0,weight_lr_power=2)",
         "muon(lr=0.001,momentum=0.95,nesterov=true,ns_steps=5,eps=1e-7,adam_lr=0.0003,adam_b1=0.9,adam_b2=0.95,adam_eps=1e-10,decoupled_weight_decay=0.1,adam_decoupled_weight_decay=0)",
         "adafactor(lr=0.01,beta2_decay=-0.8,eps1=1.1920929e-7,eps2=0.001,d=1,decoupled_weight_decay=0)",
@@ -82,6 +83,7 @@ fn every_optimizer_round_trips_through_display() {
         "ademamix(lr=2e-3,b3=0.999,alpha=8,alpha_warmup=1000,b3_warmup=1000,weight_decay=0.1)",
         "cautious_adamw(lr=3e-4,b2=0.95,weight_decay=0.1,schedule=cosine,total_steps=100)",
         "shampoo(lr=2e-3,b1=0.95,b2=0.995,eps=1e-12,precondition_frequency=20,max_preconditioner_dim=64,weight_decay=0.01)",
+        "soap(lr=1e-3,b1=0.9,b2=0.99,shampoo_beta=0.99,precondition_frequency=5,max_precond_dim=512,weight_decay=0.1)",
         "schedule_free_adamw(lr=0.01,b1=0.95,decay=1e-4,warmup=100)",
         "muon(lr=0.02,momentum=0.9,nesterov=false,ns_steps=3,decay=0,adam_lr=1e-3,adam_decay=0.01)",
         "adafactor(lr=0.05,beta2_decay=-0.5,d=2,weight_decay=0.01,schedule=cosine,total_steps=50)",
@@ -134,7 +136,7 @@ fn unknown_names_list_every_optimizer() {
     let valid =
         "sgd, sgd_momentum, sgd_ema, rmsprop, rmsprop_momentum, adam, adamw, adam_lecture, \
                  adam_eta0, adam_per_example, adagrad, adamax, nadam, nadamw, radam, adadelta, \
-                 adabelief, yogi, sign_sgd, signum, lamb, lion, ademamix, cautious_adamw, shampoo, \
+                 adabelief, yogi, sign_sgd, signum, lamb, lion, ademamix, cautious_adamw, shampoo, soap, \
                  schedule_free_adamw, adafactor, muon, prodigy";
     assert_eq!(
         error("rprop(lr=0.1)"),
@@ -378,6 +380,14 @@ fn bad_hyperparameters_of_the_added_rules_name_their_key() {
             "max_preconditioner_dim",
             "shampoo",
         ),
+        ("soap(shampoo_beta=1)", "shampoo_beta", "soap"),
+        ("soap(eps=0)", "eps", "soap"),
+        (
+            "soap(precondition_frequency=0)",
+            "precondition_frequency",
+            "soap",
+        ),
+        ("soap(weight_decay=-0.01)", "weight_decay", "soap"),
     ];
     for (spec, key, name) in cases {
         let err = Optimizer::from_spec(spec).unwrap_err();

@@ -8,7 +8,7 @@ use gradlab_tensor::Tensor;
 
 /// Each optimizer, most with composition keys that carry state of their own
 /// (the schedule's position, clipping, decay).
-const SPECS: [&str; 30] = [
+const SPECS: [&str; 31] = [
     "sgd(lr=0.05,weight_decay=0.01,clip_norm=1)",
     "sgd_momentum(lr=0.01,nesterov=true,schedule=cosine,total_steps=20)",
     "sgd_ema(lr=0.05,schedule=step,step_size=5,gamma=0.5)",
@@ -35,6 +35,7 @@ const SPECS: [&str; 30] = [
     "ademamix(lr=0.001,alpha=5,alpha_warmup=8,b3_warmup=8,weight_decay=0.01)",
     "cautious_adamw(lr=0.01,weight_decay=0.1,clip_norm=1)",
     "shampoo(lr=0.01,weight_decay=0.1,precondition_frequency=3,start_preconditioning_step=2,max_preconditioner_dim=3)",
+    "soap(lr=0.01,weight_decay=0.1,precondition_frequency=2)",
     "schedule_free_adamw(lr=0.01,warmup=3,decay=0.01)",
     "muon(lr=0.02,adam_lr=0.01)",
     "adafactor(lr=0.05,weight_decay=0.01)",

@@ -67,10 +67,21 @@ fn one_and_two_threads_agree_bitwise() {
     }
 }
 
-/// Muon's matrices go through Newton–Schulz on the GEMM, whose products
-/// are split over threads: a matrix large enough to be split.
+/// Muon's matrices go through Newton–Schulz on the GEMM, SOAP's through
+/// rotations into their eigenbasis and back, whose products are split
+/// over threads: a matrix large enough to be split (SOAP refreshing its
+/// bases at the third step).
 #[test]
-fn muon_s_matrices_agree_bitwise_across_threads() {
+fn matrices_agree_bitwise_across_threads() {
+    for spec in [
+        "muon(lr=0.02,clip_norm=100)",
+        "soap(precondition_frequency=2)",
+    ] {
+        matrices_agree(spec);
+    }
+}
+
+fn matrices_agree(spec: &str) {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -83,7 +94,7 @@ fn muon_s_matrices_agree_bitwise_across_threads() {
                 .iter()
                 .map(|s| Tensor::normal(s, 0.0, 1.0, &mut r))
                 .collect();
-            let mut opt = Optimizer::from_spec("muon(lr=0.02,clip_norm=100)").unwrap();
+            let mut opt = Optimizer::from_spec(spec).unwrap();
             for _ in 0..3 {
                 let grads: Vec<Tensor> = shapes
                     .iter()
@@ -95,6 +106,9 @@ fn muon_s_matrices_agree_bitwise_across_threads() {
         })
     };
     let ((v1, o1), (v2, o2)) = (run(1), run(2));
-    assert!(v1 == v2, "muon: parameters differ between 1 and 2 threads");
-    assert!(o1 == o2, "muon: states differ between 1 and 2 threads");
+    assert!(
+        v1 == v2,
+        "{spec}: parameters differ between 1 and 2 threads"
+    );
+    assert!(o1 == o2, "{spec}: states differ between 1 and 2 threads");
 }

@@ -30,6 +30,7 @@ mod sgd_momentum;
 mod shampoo;
 mod sign_sgd;
 mod signum;
+mod soap;
 mod yogi;
 
 pub use adabelief::AdaBelief;
@@ -59,4 +60,5 @@ pub use sgd_momentum::SgdMomentum;
 pub use shampoo::Shampoo;
 pub use sign_sgd::SignSgd;
 pub use signum::Signum;
+pub use soap::Soap;
 pub use yogi::Yogi;

@@ -33,9 +33,10 @@ hyperparameters! {
     /// the matrix, whose Kronecker product approximates it, so a layer of
     /// m·n weights keeps m² + n² numbers and takes roots of m × m and
     /// n × n matrices. The roots are recomputed every f steps only (each
-    /// is an eigendecomposition, L = QΛQᵀ, L̃ = Q(Λ + ε)^(−1/4)Qᵀ, by
-    /// cyclic Jacobi rotations in f64 from the f32 factors, with
-    /// Λ shifted up by its most negative rounding as the reference does),
+    /// is an eigendecomposition, L = QΛQᵀ, L̃ = Q(Λ + ε)^(−1/4)Qᵀ, in f64
+    /// from the f32 factors — Householder tridiagonalization, then QR
+    /// sweeps — with Λ shifted up by its most negative rounding as the
+    /// reference does),
     /// and Adam alone steers before step s, when the factors are still
     /// poor. Grafting borrows Adam's step length per block and keeps
     /// Shampoo's direction, so η means what it means for Adam.
@@ -46,13 +47,13 @@ hyperparameters! {
     /// axis is cut into blocks of b (the last shorter), each block with its
     /// own factors and graft. Deliberate differences: a tensor still of
     /// more than two axes after merging is taken as a matrix (its first
-    /// axis × the rest; the reference keeps one factor per axis); b is 64,
-    /// not 1 024, because the roots run on a CPU core: a matrix's blocks
-    /// cost ≈ 8·b flops per weight at every step (four products) and
-    /// ≈ 100·b per weight at a refresh (Jacobi's sweeps), a vector's
-    /// ≈ 50·b² at a refresh — on the 784-512-512-10 MLP (670 000
-    /// weights) a step takes ≈ 9 ms and a refresh ≈ 0.9 s on one AVX-512
-    /// core, AdamW's step 0.2 ms; ε = 10⁻⁸ (the winning
+    /// axis × the rest; the reference keeps one factor per axis); b is
+    /// 128, not 1 024, because the blocks run one after another on a CPU
+    /// core: a matrix's blocks cost ≈ 8·b flops per weight at every step
+    /// (four products) and ≈ 20·b at a refresh (two eigendecompositions),
+    /// a vector's ≈ 10·b² at a refresh — on the 784-512-512-10 MLP
+    /// (670 000 weights, AVX-512) a step takes ≈ 13 ms and a refresh
+    /// ≈ 0.3 s, AdamW's step 0.2 ms; ε = 10⁻⁸ (the winning
     /// submission's; the library's default is 10⁻¹²); the graft's β₂ is
     /// β₂, as the submission sets it. The reference's `momentum`, NAdam
     /// and Nesterov switches are not here (its defaults are off). λ is
@@ -77,7 +78,7 @@ hyperparameters! {
         /// s, the first step that preconditions (Adam before it).
         start_preconditioning_step: u64 = 100;
         /// b, the largest side of a block.
-        max_preconditioner_dim: u64 = 64;
+        max_preconditioner_dim: u64 = 128;
     }
     search: [
         log("lr", 1e-4, 3e-2),
@@ -196,8 +197,8 @@ fn update_tensor(c: &ShampooScalars, view: View, p: Whole<'_>) {
         // The roots' working memory, reserved from the first step so that
         // the first refresh does not allocate.
         let side = rows.max(cols);
-        if work.f64s.len() < 2 * side * side + side {
-            work.f64s.resize(2 * side * side + side, 0.0);
+        if work.f64s.len() < 2 * side * side + 5 * side {
+            work.f64s.resize(2 * side * side + 5 * side, 0.0);
         }
         if work.f32s.len() < 2 * rows * cols {
             work.f32s.resize(2 * rows * cols, 0.0);
@@ -303,12 +304,13 @@ fn inverse_root(
     power: f64,
     work: &mut Work,
 ) {
-    let (a, rest) = work.f64s[..2 * n * n + n].split_at_mut(n * n);
-    let (q, lambda) = rest.split_at_mut(n * n);
+    let (a, rest) = work.f64s[..2 * n * n + 5 * n].split_at_mut(n * n);
+    let (q, rest) = rest.split_at_mut(n * n);
+    let (lambda, scratch) = rest.split_at_mut(n);
     for (a, &x) in a.iter_mut().zip(factor) {
         *a = f64::from(x) / correction;
     }
-    symmetric_eigen(a, q, n);
+    symmetric_eigen(a, q, scratch, n);
     let lowest = (0..n).map(|i| a[i * n + i]).fold(f64::INFINITY, f64::min);
     for (k, l) in lambda.iter_mut().enumerate() {
         *l = (a[k * n + k] - lowest.min(0.0) + eps).powf(power);

@@ -7,7 +7,7 @@ use gradlab_tensor::{rng, Tensor};
 
 /// One spec per optimizer, with its defaults (AMSGrad is a switch of
 /// Adam's).
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 31] = [
     "sgd",
     "sgd_momentum",
     "sgd_ema",
@@ -34,6 +34,7 @@ pub const ALL: [&str; 30] = [
     "ademamix",
     "cautious_adamw",
     "shampoo",
+    "soap",
     "schedule_free_adamw",
     "muon",
     "adafactor",
