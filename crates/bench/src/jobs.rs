@@ -4,7 +4,9 @@
 //! A sweep's output directory holds `sweep.json` (its options and data) and
 //! one file per run, `runs/00007.json`. Every way of running writes exactly
 //! these files — the in-process sweep one run after another, `--job K` one
-//! run, on any machine — and [`merge`] alone turns them into `runs.csv`,
+//! run, on any machine — and skips a run whose file is there already, so
+//! an interrupted sweep or job list is finished by running it again; and
+//! [`merge`] alone turns them into `runs.csv`,
 //! `curves.csv`, `targets.csv`, `report.md` and the plots. So a sweep
 //! dispatched with GNU parallel or a Slurm job array and then merged gives
 //! the same files as a sweep run in one process.
@@ -77,7 +79,7 @@ pub enum Progress<'a> {
     },
     /// A training step of this many examples finished.
     Examples(u64),
-    /// A run finished (possibly diverged) and its file is written.
+    /// A run finished (possibly diverged): its file written, or found.
     Done(&'a RunRecord),
 }
 
@@ -208,25 +210,32 @@ fn read_records(
     let mut records = Vec::with_capacity(plan.len());
     let mut missing = Vec::new();
     for (i, spec) in plan.iter().enumerate() {
-        let job = offset + i;
-        let path = run_path(dir, job);
-        if !path.exists() {
-            missing.push(job);
-            continue;
+        match finished(dir, offset + i, spec)? {
+            Some(record) => records.push(record),
+            None => missing.push(offset + i),
         }
-        let file: RunFile = read_json(&path)?;
-        check_format(&path, &file.format, file.version)?;
-        if file.record.job != job || file.record.spec != *spec {
-            return Err(BenchError::Merge(format!(
-                "{}: made by a different sweep (it ran {:?}, job {job} of this sweep is {:?})",
-                path.display(),
-                file.record.spec,
-                spec
-            )));
-        }
-        records.push(file.record);
     }
     Ok((records, missing))
+}
+
+/// The record of job `job` if `dir` holds its file, which must be of
+/// `spec`'s run.
+fn finished(dir: &Path, job: usize, spec: &RunSpec) -> Result<Option<RunRecord>, BenchError> {
+    let path = run_path(dir, job);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file: RunFile = read_json(&path)?;
+    check_format(&path, &file.format, file.version)?;
+    if file.record.job != job || file.record.spec != *spec {
+        return Err(BenchError::Merge(format!(
+            "{}: made by a different sweep (it ran {:?}, job {job} of this sweep is {:?})",
+            path.display(),
+            file.record.spec,
+            spec
+        )));
+    }
+    Ok(Some(file.record))
 }
 
 /// Runs job `job` of the sweep `options` on `data` and writes its file (and
@@ -284,14 +293,12 @@ pub fn sweep(
     let mut data = if plan.is_empty() {
         None
     } else {
-        {
-            let data = Data::load(
-                &settings.data_dir,
-                settings.train_limit,
-                settings.test_limit,
-            )?;
-            Some(DataSets::new(data, &settings))
-        }
+        let data = Data::load(
+            &settings.data_dir,
+            settings.train_limit,
+            settings.test_limit,
+        )?;
+        Some(DataSets::new(data, &settings))
     };
     write_sweep_file(out, options, data.as_ref().map(|d| &d.mnist))?;
     progress(Progress::Sweep {
@@ -330,6 +337,11 @@ fn one(
     out: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunRecord, BenchError> {
+    // A run whose file is there (a sweep or a job run again) is skipped.
+    if let Some(record) = finished(out, job, spec)? {
+        progress(Progress::Done(&record));
+        return Ok(record);
+    }
     progress(Progress::Run { job, spec });
     let data = data.for_run(spec)?;
     let record = run::execute(job, spec, data, &mut |n| progress(Progress::Examples(n)))?;
@@ -442,17 +454,17 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     }
     if let Some(&first_missing) = missing.first() {
         let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
+        let more = if missing.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        };
         return Err(BenchError::Merge(format!(
-            "{} of {} runs have no file in {}: jobs {}{}; run each with --job K, e.g.\n  {}",
+            "{} of {} runs have no file in {}: jobs {}{more}; run each with --job K, e.g.\n  {}",
             missing.len(),
             total,
             dir.join(RUNS_DIR).display(),
             shown.join(", "),
-            if missing.len() > shown.len() {
-                ", …"
-            } else {
-                ""
-            },
             command(&sweep.options, first_missing, dir, None, program)
         )));
     }
@@ -467,11 +479,12 @@ pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
         .map(|e| e.section(&settings, &of(e, &records)))
         .collect();
     let diverged = records.iter().filter(|r| r.diverged_at.is_some()).count();
+    let last = |r: &RunRecord| r.checkpoints.iter().rev().find_map(|c| c.metrics.clone());
     let train_seconds: f64 = records
         .iter()
-        .filter_map(|r| r.checkpoints.iter().rev().find_map(|c| c.metrics.as_ref()))
+        .filter_map(last)
         .map(|m| m.train_seconds)
-        .fold(0.0, |a, b| a + b);
+        .sum();
     let summary = summary(&sweep, records.len(), diverged, train_seconds);
     outputs.push((
         "report.md".into(),

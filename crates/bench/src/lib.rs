@@ -56,7 +56,7 @@ pub mod options;
 pub mod plot;
 pub mod report;
 pub mod run;
-mod stats;
+pub mod stats;
 pub mod workloads;
 
 pub use error::BenchError;

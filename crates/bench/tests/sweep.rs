@@ -228,6 +228,41 @@ fn listed_jobs_then_merge_equal_the_in_process_sweep() {
     }
 }
 
+/// A sweep run again into its directory, and a listed job run again, run
+/// only what has no file there: an interrupted sweep is finished by
+/// running it again, and the files of finished runs stay as they were.
+#[test]
+fn runs_already_done_are_skipped() {
+    let dir = temp_dir("skip");
+    sweep_into(&dir);
+    let first = read(&dir, "runs/00001.json");
+    fs::remove_file(dir.join("runs/00000.json")).unwrap();
+    let mut ran = Vec::new();
+    let again = cli(&["--out", dir.to_str().unwrap()]);
+    again
+        .run(&mut |p| {
+            if let jobs::Progress::Run { job, .. } = p {
+                ran.push(job);
+            }
+        })
+        .unwrap();
+    assert_eq!(ran, [0], "only the run without a file runs again");
+    assert_eq!(
+        read(&dir, "runs/00001.json"),
+        first,
+        "a finished run's file stays"
+    );
+    let job = cli(&["--job", "1", "--out", dir.to_str().unwrap()]);
+    let mut ran = 0;
+    let outcome = job
+        .run(&mut |p| ran += usize::from(matches!(p, jobs::Progress::Run { .. })))
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Job { .. }));
+    assert_eq!(ran, 0, "a listed job whose file is there does not run");
+    assert_eq!(read(&dir, "runs/00001.json"), first);
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Two identical sweeps, and sweeps on 1 and 3 threads, write the same
 /// `runs.csv` apart from its timing columns and the same `curves.csv`, byte
 /// for byte.
