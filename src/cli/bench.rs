@@ -38,9 +38,7 @@ pub fn bench(program: &str, args: impl IntoIterator<Item = String>) -> ExitCode 
     let mut progress = |p: Progress<'_>| match p {
         Progress::Sweep { runs, examples } => {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            // A second `Sweep` announces the runs chosen from the first
-            // ones' results (tune's re-runs): the bar grows by them.
-            bar.set_length(bar.position() + examples);
+            bar.set_length(examples);
             bar.reset_eta();
             bar.set_style(
                 ProgressStyle::with_template(
@@ -77,18 +75,11 @@ pub fn bench(program: &str, args: impl IntoIterator<Item = String>) -> ExitCode 
     let result = cli.run_as(program, &mut progress);
     bar.finish_and_clear();
     match result {
-        Ok(Outcome::Listed {
-            commands,
-            pending,
-            merge,
-        }) => {
+        Ok(Outcome::Listed { commands, merge }) => {
             for c in &commands {
                 println!("{c}");
             }
-            match pending {
-                Some(note) => eprintln!("{} jobs; {note}; then: {merge}", commands.len()),
-                None => eprintln!("{} jobs; when they are done: {merge}", commands.len()),
-            }
+            eprintln!("{} jobs; when they are done: {merge}", commands.len());
         }
         Ok(Outcome::Job { record, out }) => {
             let last = record.last();

@@ -59,9 +59,6 @@ pub enum Outcome {
     Listed {
         /// One command per run.
         commands: Vec<String>,
-        /// When runs chosen from the others' results are not listed yet:
-        /// how to list them.
-        pending: Option<String>,
         /// The merge command to run after them.
         merge: String,
     },
@@ -103,10 +100,9 @@ impl Cli {
         }
         let out = self.out_dir();
         if self.list_jobs {
-            let (commands, pending) = jobs::commands(&self.options, &out, self.threads, program)?;
+            let commands = jobs::commands(&self.options, &out, self.threads, program)?;
             return Ok(Outcome::Listed {
                 commands,
-                pending,
                 merge: format!(
                     "{program} merge {}",
                     jobs::shell_words(&[out.display().to_string()])

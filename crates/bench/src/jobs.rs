@@ -98,32 +98,14 @@ pub struct Merged {
     pub files: Vec<String>,
 }
 
-/// The runs of the sweep known before any has run, in job order: the
-/// experiments in report order, each experiment's runs in its own order.
-/// The runs an experiment chooses from these runs' results
-/// ([`follow_ups`]) come after them.
+/// The runs of the sweep, in job order: the experiments in report order,
+/// each experiment's runs in its own order.
 ///
 /// # Errors
 /// If `--experiment` names no experiment.
 pub fn plan(settings: &Settings) -> Result<Vec<RunSpec>, BenchError> {
     let experiments = selected(settings)?;
     Ok(experiments.iter().flat_map(|e| e.plan(settings)).collect())
-}
-
-/// The runs chosen from the results of the [`plan`]'s runs (`records`, all
-/// of them, in job order), numbered after them: `tune`'s re-runs of each
-/// best trial.
-pub fn follow_ups(settings: &Settings, records: &[RunRecord]) -> Result<Vec<RunSpec>, BenchError> {
-    let experiments = selected(settings)?;
-    Ok(experiments
-        .iter()
-        .flat_map(|&e| e.follow_up(settings, &of(e, records)))
-        .collect())
-}
-
-/// Whether an experiment of the sweep chooses runs from others' results.
-fn chooses_runs(settings: &Settings) -> Result<bool, BenchError> {
-    Ok(selected(settings)?.iter().any(|e| e.chooses_runs()))
 }
 
 /// The records of experiment `e` among `records`, in their order.
@@ -167,52 +149,28 @@ pub(crate) fn shell_words<S: AsRef<str>>(args: &[S]) -> String {
         .expect("the benchmark's arguments hold no NUL byte")
 }
 
-/// One command per run of the sweep `options`, each writing into `out`:
-/// the [`plan`]'s runs, then, once `out` holds all of their files, the
-/// runs chosen from their results. The second value says, when there are
-/// such runs still to be chosen, how to list them.
+/// One command per run of the sweep `options`, each writing into `out`.
 pub fn commands(
     options: &Options,
     out: &Path,
     threads: Option<usize>,
     program: &str,
-) -> Result<(Vec<String>, Option<String>), BenchError> {
-    let settings = options.resolve()?;
-    let first = plan(&settings)?;
-    let mut runs = first.len();
-    let mut pending = None;
-    if chooses_runs(&settings)? {
-        let (records, missing) = read_records(out, &first, 0)?;
-        if missing.is_empty() {
-            runs += follow_ups(&settings, &records)?.len();
-        } else {
-            pending = Some(format!(
-                "jobs {} on are chosen from the results of jobs 0–{}: once those have run, \
-                 list again with the same --out to get them",
-                first.len(),
-                first.len().saturating_sub(1)
-            ));
-        }
-    }
-    let commands = (0..runs)
+) -> Result<Vec<String>, BenchError> {
+    let runs = plan(&options.resolve()?)?.len();
+    Ok((0..runs)
         .map(|k| command(options, k, out, threads, program))
-        .collect();
-    Ok((commands, pending))
+        .collect())
 }
 
-/// The records of `plan`'s runs in `dir`, numbered from job `offset`, and
-/// the jobs that have no file there. A file of another run is an error.
-fn read_records(
-    dir: &Path,
-    plan: &[RunSpec],
-    offset: usize,
-) -> Result<(Vec<RunRecord>, Vec<usize>), BenchError> {
+/// The records of `plan`'s runs in `dir` and the jobs that have no file
+/// there. A file of another run is an error.
+fn read_records(dir: &Path, plan: &[RunSpec]) -> Result<(Vec<RunRecord>, Vec<usize>), BenchError> {
     let mut records = Vec::with_capacity(plan.len());
     let mut missing = Vec::new();
-    for (i, spec) in plan.iter().enumerate() {
-        match finished(dir, offset + i, spec)? {
+    for (job, spec) in plan.iter().enumerate() {
+        match finished(dir, job, spec)? {
             Some(record) => records.push(record),
-            None => missing.push(offset + i),
+            None => missing.push(job),
         }
     }
     Ok((records, missing))
@@ -247,33 +205,14 @@ pub fn run_job(
     out: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunRecord, BenchError> {
-    let settings = options.resolve()?;
-    let first = plan(&settings)?;
-    let later;
-    let spec = match first.get(job) {
-        Some(spec) => spec,
-        None => {
-            let (records, missing) = read_records(out, &first, 0)?;
-            if !missing.is_empty() && chooses_runs(&settings)? {
-                return Err(BenchError::Options(format!(
-                    "--job {job}: jobs from {} on are chosen from the results of jobs 0–{}, and \
-                     {} of those have no file in {} yet; run them first",
-                    first.len(),
-                    first.len() - 1,
-                    missing.len(),
-                    out.display()
-                )));
-            }
-            later = follow_ups(&settings, &records)?;
-            let total = first.len() + later.len();
-            later.get(job - first.len()).ok_or_else(|| {
-                BenchError::Options(format!(
-                    "--job {job}: the sweep has {total} runs, numbered 0 to {}",
-                    total.saturating_sub(1)
-                ))
-            })?
-        }
-    };
+    let runs = plan(&options.resolve()?)?;
+    let spec = runs.get(job).ok_or_else(|| {
+        BenchError::Options(format!(
+            "--job {job}: the sweep has {} runs, numbered 0 to {}",
+            runs.len(),
+            runs.len().saturating_sub(1)
+        ))
+    })?;
     write_sweep_file(out, options, Some(&data.mnist))?;
     progress(Progress::Sweep {
         runs: 1,
@@ -306,20 +245,8 @@ pub fn sweep(
         examples: plan.iter().map(examples).sum(),
     });
     if let Some(data) = &mut data {
-        let records = plan
-            .iter()
-            .enumerate()
-            .map(|(job, spec)| one(job, spec, data, out, progress))
-            .collect::<Result<Vec<_>, _>>()?;
-        let later = follow_ups(&settings, &records)?;
-        if !later.is_empty() {
-            progress(Progress::Sweep {
-                runs: later.len(),
-                examples: later.iter().map(examples).sum(),
-            });
-        }
-        for (i, spec) in later.iter().enumerate() {
-            one(plan.len() + i, spec, data, out, progress)?;
+        for (job, spec) in plan.iter().enumerate() {
+            one(job, spec, data, out, progress)?;
         }
     }
     merge(out, OPTIM_BENCH)
@@ -440,18 +367,9 @@ fn check_format(path: &Path, format: &str, version: u32) -> Result<(), BenchErro
 pub fn merge(dir: &Path, program: &str) -> Result<Merged, BenchError> {
     let sweep = read_sweep_file(dir)?;
     let settings = sweep.options.resolve()?;
-    let first = plan(&settings)?;
-    let (mut records, mut missing) = read_records(dir, &first, 0)?;
-    // Until the planned runs are all there, the runs chosen from their
-    // results are missing too, uncounted.
-    let mut total = first.len();
-    if missing.is_empty() {
-        let later = follow_ups(&settings, &records)?;
-        total += later.len();
-        let (more, absent) = read_records(dir, &later, first.len())?;
-        records.extend(more);
-        missing = absent;
-    }
+    let runs = plan(&settings)?;
+    let (records, missing) = read_records(dir, &runs)?;
+    let total = runs.len();
     if let Some(&first_missing) = missing.first() {
         let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
         let more = if missing.len() > shown.len() {

@@ -76,15 +76,23 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub workloads: Option<Vec<String>>,
-    /// Trials per optimizer and workload in `tune` [default: 10; quick: 5].
+    /// Trials per study, optimizer and workload in `tune` [default: 5;
+    /// quick: 3].
     #[arg(long)]
     #[serde(default)]
     pub trials: Option<usize>,
-    /// Seeds on which `tune` re-runs each best trial (seeds 1, 2, …)
-    /// [default: 5].
+    /// Independent studies of `--trials` each in `tune`, study s on seed s;
+    /// an optimizer's time is the median over studies of each one's
+    /// fastest trial (AlgoPerf's) [default: 3].
     #[arg(long)]
     #[serde(default)]
-    pub confirm_seeds: Option<usize>,
+    pub studies: Option<usize>,
+    /// `tune` without tuning (AlgoPerf's self-tuning ruleset): each
+    /// optimizer at its benchmark configuration once per study, on 1.5×
+    /// the budget.
+    #[arg(long)]
+    #[serde(default)]
+    pub self_tuning: bool,
 }
 
 impl Options {
@@ -110,15 +118,17 @@ impl Options {
             ("targets", self.targets.as_deref().map(join)),
             ("workloads", self.workloads.as_deref().map(join)),
             ("trials", count(self.trials)),
-            ("confirm-seeds", count(self.confirm_seeds)),
+            ("studies", count(self.studies)),
         ];
         let mut args: Vec<String> = flags
             .into_iter()
             .filter_map(|(flag, value)| Some([format!("--{flag}"), value?]))
             .flatten()
             .collect();
-        if self.quick {
-            args.push("--quick".into());
+        for (set, flag) in [(self.quick, "--quick"), (self.self_tuning, "--self-tuning")] {
+            if set {
+                args.push(flag.into());
+            }
         }
         args
     }
@@ -199,11 +209,11 @@ impl Options {
             return bad("--workloads: name at least one workload".into());
         }
         let workloads = self.workloads.as_ref().map_or_else(workloads, |_| chosen);
-        let (trials, confirm_seeds) = (
-            self.trials.unwrap_or(pick(quick, 10, 5)),
-            self.confirm_seeds.unwrap_or(5),
+        let (trials, studies) = (
+            self.trials.unwrap_or(pick(quick, 5, 3)),
+            self.studies.unwrap_or(3),
         );
-        for (flag, value) in [("--trials", trials), ("--confirm-seeds", confirm_seeds)] {
+        for (flag, value) in [("--trials", trials), ("--studies", studies)] {
             if value == 0 {
                 return bad(format!("{flag} must be at least 1"));
             }
@@ -226,7 +236,8 @@ impl Options {
         Ok(Settings {
             workloads,
             trials,
-            confirm_seeds,
+            studies,
+            self_tuning: self.self_tuning,
             experiments,
             targets,
             quick,
@@ -277,10 +288,12 @@ pub struct Settings {
     pub targets: Vec<f64>,
     /// The workloads of `tune`.
     pub workloads: Vec<Workload>,
-    /// Trials per optimizer and workload in `tune`.
+    /// Trials per study, optimizer and workload in `tune`.
     pub trials: usize,
-    /// Seeds of `tune`'s re-runs of each best trial.
-    pub confirm_seeds: usize,
+    /// Studies per optimizer and workload in `tune`.
+    pub studies: usize,
+    /// `tune` without tuning: each optimizer's benchmark configuration.
+    pub self_tuning: bool,
 }
 
 impl Settings {

@@ -61,8 +61,8 @@ pub struct RunSpec {
     /// `hidden` with ReLU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<String>,
-    /// For a `tune` run: the trial's index in its optimizer's search, or
-    /// `None` for a re-run of the best trial's configuration.
+    /// For a `tune` run: the trial's index in its optimizer's search
+    /// (study s holds trials sK … sK + K − 1; 0 when self-tuning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<usize>,
 }

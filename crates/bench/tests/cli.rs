@@ -49,10 +49,7 @@ fn bad_options_are_errors() {
              mnist-deep-tanh, digits, regression",
         ),
         (&["--trials", "0"], "--trials must be at least 1"),
-        (
-            &["--confirm-seeds", "0"],
-            "--confirm-seeds must be at least 1",
-        ),
+        (&["--studies", "0"], "--studies must be at least 1"),
     ] {
         let cli = Cli::try_parse_from(["optim_bench"].iter().chain(args)).unwrap();
         let err = cli.options.resolve().unwrap_err().to_string();

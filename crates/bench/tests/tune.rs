@@ -1,8 +1,10 @@
-//! A tiny `tune`: two optimizers, two trials each, on the digits and the
-//! regression workloads (and MNIST's, shrunk), re-run on two seeds. It is
-//! deterministic, its re-runs are the best trials worked out here from
-//! `targets.csv`, and listing its jobs, running them in two rounds and
-//! merging gives the in-process sweep's files.
+//! A tiny `tune`: two optimizers, two studies of two trials each, on the
+//! digits and the regression workloads (and MNIST's, shrunk). It is
+//! deterministic, each study runs on its own seed, the report's times per
+//! study and their medians are the ones worked out here from
+//! `targets.csv`, and listing its jobs, running them and merging gives the
+//! in-process sweep's files. Self-tuning runs each rule's benchmark
+//! configuration once per study on 1.5× the budget.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +14,8 @@ use clap::Parser;
 use gradlab_bench::cli::{Cli, Outcome};
 use gradlab_bench::csv::{RUN_COLUMNS, TIMING_COLUMNS};
 use gradlab_bench::experiments::tune::{candidates, point};
-use gradlab_bench::workloads::{workload, workloads, Goal};
+use gradlab_bench::report::num;
+use gradlab_bench::workloads::{workload, workloads};
 use gradlab_bench::{BenchError, Options};
 use gradlab_optim::Optimizer;
 
@@ -25,7 +28,7 @@ const TINY: [&str; 17] = [
     "digits,regression,mnist-deep-tanh",
     "--trials",
     "2",
-    "--confirm-seeds",
+    "--studies",
     "2",
     "--limit",
     "300",
@@ -93,7 +96,7 @@ fn untimed_targets(dir: &Path) -> Vec<BTreeMap<String, String>> {
 }
 
 #[test]
-fn a_tiny_tune_is_deterministic_and_re_runs_each_best_trial() {
+fn a_tiny_tune_is_deterministic_and_scores_each_study() {
     let (a, b) = (temp_dir("a"), temp_dir("b"));
     sweep_into(&a);
     sweep_into(&b);
@@ -104,77 +107,69 @@ fn a_tiny_tune_is_deterministic_and_re_runs_each_best_trial() {
         fs::read_to_string(b.join("curves.csv")).unwrap()
     );
 
-    // 3 workloads × 2 optimizers × (2 trials + 2 re-runs), each with 4
+    // 3 workloads × 2 optimizers × 2 studies × 2 trials, each with 4
     // checkpoints.
     let runs = untimed_runs(&a);
     assert_eq!(runs.len(), 3 * 2 * 4 * 4);
-    // The best trial, worked out from targets.csv: the fewest examples to
-    // the ranking target (the workload's last quick target), else the best
-    // final score; the re-runs (no trial index, seeds 1 and 2) run it.
+    let report = fs::read_to_string(a.join("report.md")).unwrap();
     let targets = untimed_targets(&a);
     for name in ["digits", "regression", "mnist-deep-tanh"] {
         let w = workload(name).unwrap();
         let rank = *w.quick_targets.last().unwrap();
+        let table = &report[report.find(&format!("**{name}**")).unwrap()..];
         for series in ["sgd", "amsgrad"] {
-            let mine =
-                |r: &&BTreeMap<String, String>| r["workload"] == name && r["series"] == series;
             let trials: Vec<&BTreeMap<String, String>> = targets
                 .iter()
-                .filter(mine)
-                .filter(|r| !r["trial"].is_empty() && r["target"].parse::<f64>().unwrap() == rank)
+                .filter(|r| r["workload"] == name && r["series"] == series)
+                .filter(|r| r["target"].parse::<f64>().unwrap() == rank)
                 .collect();
-            assert_eq!(trials.len(), 2, "{name} {series}");
-            let final_score = |optimizer: &str| -> f64 {
-                let column = match w.goal {
-                    Goal::Accuracy => "test_accuracy",
-                    Goal::Rmse => "test_rmse",
-                };
-                let last = runs
+            // Trials 0 and 1 are study 0 on seed 0, trials 2 and 3 study 1
+            // on seed 1, four distinct configurations.
+            let mut seen: Vec<(&str, &str)> = trials
+                .iter()
+                .map(|r| (r["trial"].as_str(), r["seed"].as_str()))
+                .collect();
+            seen.sort_unstable();
+            assert_eq!(seen, [("0", "0"), ("1", "0"), ("2", "1"), ("3", "1")]);
+            let mut configs: Vec<&str> = trials.iter().map(|r| r["optimizer"].as_str()).collect();
+            configs.sort_unstable();
+            configs.dedup();
+            assert_eq!(configs.len(), 4, "{name} {series}");
+            if series == "amsgrad" {
+                assert!(configs.iter().all(|c| c.contains("amsgrad=true")));
+            }
+            // Each study's fastest trial, and the median of the two: their
+            // mean, or not reached when either study missed the target.
+            let study = |seed: &str| {
+                trials
                     .iter()
-                    .rfind(|r| {
-                        r["optimizer"] == optimizer
-                            && !r["trial"].is_empty()
-                            && r["workload"] == name
-                    })
-                    .unwrap();
-                // A diverged run has no score: the worst.
-                let v: f64 = last[column].parse().unwrap_or(f64::NAN);
-                match (v.is_nan(), w.goal) {
-                    (true, _) => f64::NEG_INFINITY,
-                    (false, Goal::Rmse) => -v,
-                    (false, Goal::Accuracy) => v,
+                    .filter(|r| r["seed"] == seed)
+                    .filter_map(|r| r["examples_seen"].parse::<f64>().ok())
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let shown = |x: f64| {
+                if x.is_finite() {
+                    num(x)
+                } else {
+                    "not reached".into()
                 }
             };
-            let key = |r: &BTreeMap<String, String>| {
-                let examples = r["examples_seen"].parse::<u64>().unwrap_or(u64::MAX);
-                (examples, -final_score(&r["optimizer"]))
-            };
-            let best = if key(trials[1]) < key(trials[0]) {
-                trials[1]
-            } else {
-                trials[0]
-            };
-            let reruns: Vec<&BTreeMap<String, String>> = runs
-                .iter()
-                .filter(mine)
-                .filter(|r| r["trial"].is_empty())
-                .collect();
-            assert_eq!(reruns.len(), 2 * 4);
-            for r in &reruns {
-                assert_eq!(r["optimizer"], best["optimizer"], "{name} {series}");
-                assert!(r["seed"] == "1" || r["seed"] == "2");
-            }
-            // Every trial of amsgrad keeps its switch.
-            if series == "amsgrad" {
-                assert!(trials
-                    .iter()
-                    .all(|t| t["optimizer"].contains("amsgrad=true")));
-            }
+            let (s0, s1) = (study("0"), study("1"));
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| {series} |")))
+                .unwrap();
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(
+                cells[3],
+                format!("{} / {}", shown(s0), shown(s1)),
+                "{name} {series}: {row}"
+            );
+            assert_eq!(cells[4], shown((s0 + s1) / 2.0), "{name} {series}: {row}");
         }
     }
-    let report = fs::read_to_string(a.join("report.md")).unwrap();
     assert!(report.contains("Performance profile by examples to target over 3 workloads"));
-    assert!(report.contains("**regression**"));
+    assert!(report.contains("with its range over the studies"));
     assert!(fs::read_to_string(a.join("tune-profile.svg"))
         .unwrap()
         .starts_with("<svg"));
@@ -183,19 +178,70 @@ fn a_tiny_tune_is_deterministic_and_re_runs_each_best_trial() {
     }
 }
 
+/// Self-tuning: no search, each rule's benchmark configuration once per
+/// study (seeds 0 and 1), on 1.5× the budget at the same evaluation
+/// interval (640 examples in 4 evaluations → 960 in 6).
 #[test]
-fn listed_jobs_in_two_rounds_then_merge_equal_the_in_process_tune() {
+fn self_tuning_runs_the_benchmark_configuration_on_one_and_a_half_budgets() {
+    let dir = temp_dir("self");
+    let out = cli(&["--self-tuning", "--out", dir.to_str().unwrap()])
+        .run(&mut |_| {})
+        .unwrap();
+    assert!(matches!(out, Outcome::Merged(m) if m.runs == 3 * 2 * 2));
+    let runs = untimed_runs(&dir);
+    assert_eq!(runs.len(), 3 * 2 * 2 * 6);
+    let configured: BTreeMap<&str, String> = candidates(
+        &Options {
+            experiment: vec!["tune".into()],
+            ..Options::default()
+        }
+        .resolve()
+        .unwrap(),
+    )
+    .into_iter()
+    .filter(|c| c.label == "sgd" || c.label == "amsgrad")
+    .map(|c| {
+        (
+            if c.label == "sgd" { "sgd" } else { "amsgrad" },
+            c.configured,
+        )
+    })
+    .collect();
+    assert_eq!(
+        configured["amsgrad"],
+        "adam(lr=0.003,b1=0.9,b2=0.999,eps=1e-8,amsgrad=true)"
+    );
+    for r in &runs {
+        assert_eq!(r["optimizer"], configured[r["series"].as_str()]);
+        assert_eq!(r["budget"], "960");
+        assert!(r["seed"] == "0" || r["seed"] == "1");
+    }
+    // Six evaluations per run, the last at 960 examples (rounded up to a
+    // whole step of the workload's batch, 32 to 128).
+    let seen: Vec<u64> = runs
+        .iter()
+        .map(|r| r["examples_seen"].parse().unwrap())
+        .collect();
+    assert!(
+        seen.chunks(6)
+            .all(|c| (960..1024 + 1).contains(&c[5]) && c[4] < 960),
+        "{seen:?}"
+    );
+    let report = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Self-tuning: each optimizer at its benchmark configuration"));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn listed_jobs_then_merge_equal_the_in_process_tune() {
     let (one, many) = (temp_dir("in-process"), temp_dir("jobs"));
     sweep_into(&one);
     let out = many.to_str().unwrap();
-    let list = || match cli(&["--list-jobs", "--out", out])
+    let Outcome::Listed { commands, .. } = cli(&["--list-jobs", "--out", out])
         .run(&mut |_| {})
         .unwrap()
-    {
-        Outcome::Listed {
-            commands, pending, ..
-        } => (commands, pending),
-        other => panic!("--list-jobs lists, got {other:?}"),
+    else {
+        panic!("--list-jobs lists");
     };
     let run = |command: &str| -> Result<Outcome, BenchError> {
         let (_, args) = command.split_once(" -- ").unwrap();
@@ -204,31 +250,23 @@ fn listed_jobs_in_two_rounds_then_merge_equal_the_in_process_tune() {
             .unwrap()
             .run(&mut |_| {})
     };
-    // Round one: the trials; the re-runs are not known yet.
-    let (trials, pending) = list();
-    assert_eq!(trials.len(), 3 * 2 * 2);
-    assert!(pending.unwrap().contains("list again"));
-    let rerun = trials[0].replace("--job 0 ", "--job 12 ");
-    let err = run(&rerun).unwrap_err();
+    assert_eq!(commands.len(), 3 * 2 * 2 * 2);
+    let past = commands[0].replace("--job 0 ", "--job 24 ");
+    let err = run(&past).unwrap_err();
     assert!(
-        matches!(&err, BenchError::Options(m) if m.contains("chosen from the results")),
+        matches!(&err, BenchError::Options(m) if m.contains("the sweep has 24 runs, numbered 0 to 23")),
         "{err}"
     );
-    for c in &trials {
+    for c in &commands[..12] {
         assert!(matches!(run(c).unwrap(), Outcome::Job { .. }));
     }
-    // Round two: all the jobs, the re-runs after the trials.
-    let (all, pending) = list();
-    assert!(pending.is_none());
-    assert_eq!(all.len(), 3 * 2 * 4);
-    assert_eq!(all[..trials.len()], trials[..]);
     let merge = Cli::try_parse_from(["optim_bench", "merge", out]).unwrap();
     let err = merge.run(&mut |_| {}).unwrap_err();
     assert!(
         matches!(&err, BenchError::Merge(m) if m.contains("12 of 24 runs")),
         "{err}"
     );
-    for c in &all[trials.len()..] {
+    for c in &commands[12..] {
         assert!(matches!(run(c).unwrap(), Outcome::Job { .. }));
     }
     assert!(matches!(

@@ -63,16 +63,6 @@ pub trait Experiment: Send + Sync + std::fmt::Debug {
     }
     /// Its runs, in job order.
     fn plan(&self, settings: &Settings) -> Vec<RunSpec>;
-    /// Whether it chooses runs from the results of its planned ones.
-    fn chooses_runs(&self) -> bool {
-        false
-    }
-    /// The runs it chooses from the results of its planned ones (`records`,
-    /// all of them, in job order): `tune`'s re-runs of each best trial.
-    fn follow_up(&self, settings: &Settings, records: &[&RunRecord]) -> Vec<RunSpec> {
-        let _ = (settings, records);
-        Vec::new()
-    }
     /// Its report section from its run records.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section;
 }

@@ -1,31 +1,36 @@
-//! `tune`: every optimizer given the same tuning budget on every workload.
+//! `tune`: every optimizer given the same tuning budget on every workload,
+//! scored as AlgoPerf scores its external-tuning ruleset (Dahl et al. 2023).
 //!
-//! For each [workload](crate::workloads) and each optimizer, `--trials` K
-//! configurations are drawn from the optimizer's search space (declared
-//! next to its rule, [`Hyperparameters::SEARCH`](gradlab_optim::Hyperparameters::SEARCH)) by a
+//! For each [workload](crate::workloads) and each optimizer, `--studies` S
+//! independent studies each draw `--trials` K configurations from the
+//! optimizer's search space (declared next to its rule,
+//! [`Hyperparameters::SEARCH`](gradlab_optim::Hyperparameters::SEARCH)) by a
 //! scrambled Halton sequence, a quasi-random search seeded by the workload
-//! and the optimizer's names; each trial is a full run on seed 0. The best
-//! trial — the fewest examples to the workload's last target, ties and
-//! misses broken by the final value of its goal — is then re-run on
-//! `--confirm-seeds` new seeds (1, 2, …), so that the figures reported for
-//! it are not the luck of the seed it was chosen on.
+//! and the optimizer's names (study s takes points sK … sK + K − 1); every
+//! trial of study s is a full run on seed s. A study's time to the
+//! workload's last target is its fastest trial's, and the optimizer's time
+//! on the workload the median over its studies (∞ when most studies never
+//! reach the target): what a user with K trials can expect, not the luck
+//! of one search.
 //!
-//! The per-workload table gives, per optimizer, the best trial's time to
-//! target, the median over the trials (how much a user must tune) and the
-//! fraction of trials that reach the target (robustness), then the re-runs'
-//! figures. Across workloads, a performance profile (Dolan & Moré 2002, as
-//! AlgoPerf scores optimizers) gives for each optimizer ρ(τ), the fraction
-//! of workloads on which its median time to target over the re-runs is
-//! within a factor τ of the best optimizer's.
+//! With `--self-tuning`, AlgoPerf's other ruleset: nothing is searched;
+//! each optimizer runs its benchmark configuration (the first column of
+//! [the optimizers' table](gradlab_optim::registry::series)) once per
+//! study, on 1.5× the budget.
+//!
+//! Across workloads, a performance profile (Dolan & Moré 2002) gives for
+//! each optimizer ρ(τ), the fraction of workloads on which its time is
+//! within a factor τ of the best optimizer's, and AlgoPerf's benchmark
+//! score, ∫₁⁴ ρ(τ)dτ/3, by examples (steps) and by training time; the
+//! score's range over the studies (each study's times alone) shows how
+//! much of a ranking is the draw.
 
 use std::collections::BTreeMap;
 
 use gradlab_optim::search::Dim;
 use gradlab_optim::{registry, search_space};
 
-use crate::experiments::{
-    canonical, cell, group, run_spec_sized, section, summary, About, Experiment,
-};
+use crate::experiments::{canonical, group, run_spec_sized, section, About, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Panel, Scale, Series, Style};
 use crate::report::{num, Section, Table};
@@ -48,6 +53,9 @@ pub struct Candidate {
     pub fixed: String,
     /// The search space.
     pub dims: Vec<Dim>,
+    /// The configuration it runs without tuning: its tuned one (the
+    /// optimizers' table), else its defaults.
+    pub configured: String,
 }
 
 /// The optimizers `tune` searches: every rule with a tuned configuration
@@ -56,15 +64,23 @@ pub struct Candidate {
 /// keeps, and with a search space.
 pub fn candidates(settings: &Settings) -> Vec<Candidate> {
     let series = registry::series();
-    let tuned = series.iter().map(|t| (t.label, t.name, t.rest()));
+    let tuned = series.iter().map(|t| {
+        let keys = t
+            .tuned
+            .split(',')
+            .chain(t.variant)
+            .collect::<Vec<_>>()
+            .join(",");
+        (t.label, t.name, t.rest(), format!("{}({keys})", t.name))
+    });
     let others = registry::names()
         .into_iter()
         .filter(|n| !series.iter().any(|t| t.name == *n))
-        .map(|n| (n, n, String::new()));
+        .map(|n| (n, n, String::new(), n.to_string()));
     tuned
         .chain(others)
-        .filter(|(label, _, _)| settings.keeps(label))
-        .filter_map(|(label, name, rest)| {
+        .filter(|(label, ..)| settings.keeps(label))
+        .filter_map(|(label, name, rest, configured)| {
             let dims = search_space(name).filter(|d| !d.is_empty())?;
             // The entry's own keys stay unless the search sets them.
             let fixed: String = rest
@@ -78,6 +94,7 @@ pub fn candidates(settings: &Settings) -> Vec<Candidate> {
                 name: name.into(),
                 fixed,
                 dims,
+                configured: canonical(&configured),
             })
         })
         .collect()
@@ -158,33 +175,23 @@ impl Experiment for Tune {
         }
     }
 
-    /// Every trial: for each workload, each optimizer's K trials on seed 0.
+    /// Every trial: for each workload and optimizer, study s's K trials
+    /// on seed s (or, self-tuning, its configuration once per study).
     fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
         let candidates = candidates(settings);
         let mut runs = Vec::new();
         for w in &settings.workloads {
             for c in &candidates {
-                for k in 0..settings.trials {
-                    runs.push(spec(settings, w, &c.label, c.trial(w, k), Some(k), 0));
+                for study in 0..settings.studies {
+                    let seed = study as u64;
+                    if settings.self_tuning {
+                        runs.push(spec(settings, w, &c.label, c.configured.clone(), 0, seed));
+                        continue;
+                    }
+                    for k in study * settings.trials..(study + 1) * settings.trials {
+                        runs.push(spec(settings, w, &c.label, c.trial(w, k), k, seed));
+                    }
                 }
-            }
-        }
-        runs
-    }
-
-    fn chooses_runs(&self) -> bool {
-        true
-    }
-
-    /// The re-runs of every best trial on seeds 1 to `--confirm-seeds`,
-    /// from the records of the trials (all of them, in job order).
-    fn follow_up(&self, settings: &Settings, trials: &[&RunRecord]) -> Vec<RunSpec> {
-        let mut runs = Vec::new();
-        for ((workload, label), records) in by_search(trials) {
-            let w = crate::workloads::workload(&workload).expect("a planned workload");
-            let best = &best_trial(settings, &w, &records).spec.optimizer;
-            for seed in 1..=settings.confirm_seeds as u64 {
-                runs.push(spec(settings, &w, &label, best.clone(), None, seed));
             }
         }
         runs
@@ -194,25 +201,34 @@ impl Experiment for Tune {
     /// reading.
     fn section(&self, settings: &Settings, records: &[&RunRecord]) -> Section {
         let mut s = section(self);
-        let (trials, reruns): (Vec<&RunRecord>, Vec<&RunRecord>) =
-            records.iter().partition(|r| r.spec.trial.is_some());
-        if trials.is_empty() {
+        if records.is_empty() {
             s.reading("No runs: `--only` or `--workloads` excluded everything.");
             return s;
         }
-        s.paragraph(&format!(
-            "{} trials per optimizer and workload, drawn from the search space declared next to \
-             each rule by a scrambled Halton sequence, each a full run on seed 0; the best trial \
-             (fewest examples to the workload's last target) re-run on seeds 1–{}. Time to \
-             target is read at the evaluations, so it is a multiple of the evaluation interval; \
-             training times are steps only, on this machine, and vary between runs. Medians \
-             count a run that did not reach the target as infinitely slow.",
-            settings.trials, settings.confirm_seeds
-        ));
+        let (k, studies) = (settings.trials, settings.studies);
+        s.paragraph(&if settings.self_tuning {
+            format!(
+                "Self-tuning: each optimizer at its benchmark configuration, untuned, once per \
+                 study on seeds 0–{}, with 1.5× each workload's budget.",
+                studies - 1
+            )
+        } else {
+            format!(
+                "{studies} studies of {k} trials per optimizer and workload, drawn from the search \
+                 space declared next to each rule by a scrambled Halton sequence; study s's \
+                 trials run on seed s."
+            )
+        });
+        s.paragraph(
+            "A study's time to target is its fastest trial's, an optimizer's the median over its \
+             studies (∞, \"not reached\", when most studies never reach it). Time to target is \
+             read at the evaluations, so it is a multiple of the evaluation interval; training \
+             times are steps only, on this machine, and vary between runs.",
+        );
         let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
         for w in &settings.workloads {
             let on_w = |r: &&RunRecord| r.spec.workload.as_deref() == Some(w.name.as_str());
-            let mine: Vec<&RunRecord> = trials.iter().copied().filter(on_w).collect();
+            let mine: Vec<&RunRecord> = records.iter().copied().filter(on_w).collect();
             if mine.is_empty() {
                 continue;
             }
@@ -220,14 +236,12 @@ impl Experiment for Tune {
             let shown = |x: f64| shown_target(w.goal, x);
             let mut table = Table::new(&[
                 "optimizer".to_string(),
-                "best trial's configuration".into(),
+                "fastest trial's configuration".into(),
                 format!("trials reaching {}", shown(target)),
-                "best trial: examples".into(),
-                "median trial: examples".into(),
-                format!("re-runs reaching {}", shown(target)),
-                "re-runs: examples".into(),
-                "re-runs: training time (s)".into(),
-                format!("re-runs: final {}", w.goal.name()),
+                "each study: examples".into(),
+                "median over studies: examples".into(),
+                "median over studies: training time (s)".into(),
+                format!("fastest trial: final {}", w.goal.name()),
             ]);
             let fmt_score = match w.goal {
                 Goal::Accuracy => crate::report::pct,
@@ -236,37 +250,36 @@ impl Experiment for Tune {
             let mut rows = Vec::new();
             for ((_, label), runs) in by_search(&mine) {
                 let best = best_trial(settings, w, &runs);
-                let (trial_examples, _) = times(&runs, target);
-                let reached = trial_examples.iter().filter(|t| t.is_finite()).count();
-                let mut again = reruns.clone();
-                again.retain(|r| {
-                    on_w(r) && r.spec.series == label && r.spec.optimizer == best.spec.optimizer
-                });
-                let (examples, seconds) = times(&again, target);
-                let again_reached = examples.iter().filter(|t| t.is_finite()).count();
-                let finals: Option<Vec<f64>> =
-                    again.iter().map(|r| final_score(r, w.goal)).collect();
+                let reached = times(&runs, target)
+                    .0
+                    .iter()
+                    .filter(|t| t.is_finite())
+                    .count();
+                // Each study's fastest trial, by examples and by seconds.
+                let fastest = |xs: Vec<f64>| xs.into_iter().fold(f64::INFINITY, f64::min);
+                let per_study: Vec<(f64, f64)> = group(&runs, |s| s.seed)
+                    .into_iter()
+                    .map(|(_, study)| times(&study, target))
+                    .map(|(examples, seconds)| (fastest(examples), fastest(seconds)))
+                    .collect();
+                let (examples, seconds): (Vec<f64>, Vec<f64>) = per_study.iter().copied().unzip();
+                let each: Vec<String> = examples.iter().map(|&x| count(x)).collect();
+                let final_value = final_score(best, w.goal).map_or("diverged".into(), fmt_score);
                 table.row(vec![
                     label.clone(),
                     format!("`{}`", best.spec.optimizer),
                     format!("{reached}/{}", runs.len()),
-                    best.time_to(target)
-                        .map_or("not reached".into(), |t| t.examples.to_string()),
-                    count(median(&trial_examples)),
-                    format!("{again_reached}/{}", again.len()),
-                    times_cell(&examples, |x| num(x.round())),
-                    times_cell(&seconds, num),
-                    if again.is_empty() {
-                        "—".into()
-                    } else {
-                        cell(&again, finals, fmt_score)
-                    },
+                    each.join(" / "),
+                    count(median(&examples)),
+                    seconds_cell(median(&seconds)),
+                    final_value,
                 ]);
                 rows.push(Outcome {
                     label,
                     best: best.spec.optimizer.clone(),
-                    examples: median_or_inf(&examples),
-                    seconds: median_or_inf(&seconds),
+                    examples: median(&examples),
+                    seconds: median(&seconds),
+                    studies: per_study,
                 });
             }
             let targets: Vec<String> = w
@@ -293,25 +306,39 @@ impl Experiment for Tune {
     }
 }
 
-/// A run of `tune`: `optimizer` on workload `w`, at its batch size and
-/// budget.
+/// A run of `tune`: trial `trial` of `optimizer` on workload `w`, at its
+/// batch size and budget (self-tuning: 1.5× it, on the same evaluation
+/// grid).
 fn spec(
     settings: &Settings,
     w: &Workload,
     label: &str,
     optimizer: String,
-    trial: Option<usize>,
+    trial: usize,
     seed: u64,
 ) -> RunSpec {
     let budget = w.budget(settings.quick);
-    let examples = settings.budget.unwrap_or(budget.examples);
-    let size = (examples, settings.checkpoints.unwrap_or(budget.checkpoints));
+    let mut examples = settings.budget.unwrap_or(budget.examples);
+    let mut checkpoints = settings.checkpoints.unwrap_or(budget.checkpoints);
+    if settings.self_tuning {
+        (examples, checkpoints) = (
+            examples / checkpoints * (checkpoints * 3).div_ceil(2),
+            (checkpoints * 3).div_ceil(2),
+        );
+    }
     RunSpec {
         seed,
         hidden: Vec::new(),
         workload: Some(w.name.clone()),
-        trial,
-        ..run_spec_sized(&Tune, settings, label, optimizer, w.batch_size, size)
+        trial: Some(trial),
+        ..run_spec_sized(
+            &Tune,
+            settings,
+            label,
+            optimizer,
+            w.batch_size,
+            (examples, checkpoints),
+        )
     }
 }
 
@@ -362,14 +389,15 @@ fn times(runs: &[&RunRecord], target: f64) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
-/// One optimizer's results on one workload: the best trial's configuration
-/// and the median over the re-runs of examples and seconds to target (∞ if
-/// not reached by half of them).
+/// One optimizer's results on one workload: the fastest trial's
+/// configuration, the median over studies of examples and seconds to
+/// target (∞ if most studies missed it), and each study's.
 struct Outcome {
     label: String,
     best: String,
     examples: f64,
     seconds: f64,
+    studies: Vec<(f64, f64)>,
 }
 
 /// A target as the report writes it: a percentage or an RMSE.
@@ -389,31 +417,17 @@ fn count(x: f64) -> String {
     }
 }
 
-/// The median of `xs`, ∞ for no values.
-fn median_or_inf(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
-        f64::INFINITY
-    } else {
-        median(xs)
-    }
-}
-
-/// The re-runs' times to target: `m ± h (sd s)` when every seed reached
-/// it, else the median (∞ if half of them or more did not).
-fn times_cell(xs: &[f64], fmt: fn(f64) -> String) -> String {
-    if xs.is_empty() {
-        "—".into()
-    } else if xs.iter().all(|x| x.is_finite()) {
-        summary(xs, fmt)
-    } else if median(xs).is_finite() {
-        format!("median {}", fmt(median(xs)))
+/// Seconds that may be ∞ ("not reached").
+fn seconds_cell(x: f64) -> String {
+    if x.is_finite() {
+        num(x)
     } else {
         "not reached".into()
     }
 }
 
-/// Which time of an outcome a profile reads.
-type TimeOf = fn(&Outcome) -> f64;
+/// Which time of an outcome a profile reads: the median's, and a study's.
+type TimeOf = (fn(&Outcome) -> f64, fn(&(f64, f64)) -> f64);
 
 /// The profile plot draws this many of the highest scores, and these two
 /// references when they ran: deep learning's default and the lecture's Adam.
@@ -431,9 +445,9 @@ pub fn benchmark_score(ratios: &[f64]) -> f64 {
 
 /// ρ(τ) of each optimizer: the fraction of workloads on which its time is
 /// within τ of the best time there (`time` picks the measure).
-fn ratios(
+fn ratios_of(
     outcomes: &[(&Workload, Vec<Outcome>)],
-    time: fn(&Outcome) -> f64,
+    time: &dyn Fn(&Outcome) -> f64,
 ) -> BTreeMap<String, Vec<f64>> {
     let mut ratios: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (_, rows) in outcomes {
@@ -458,17 +472,38 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
     let n = outcomes.len() as f64;
     let order: Vec<String> = outcomes[0].1.iter().map(|o| o.label.clone()).collect();
     let measures: [(&str, &str, TimeOf); 2] = [
-        ("examples to target", "", |o| o.examples),
+        ("examples to target", "", (|o| o.examples, |t| t.0)),
         (
             "training time to target",
             " (seconds on this machine, so the columns are marked (s))",
-            |o| o.seconds,
+            (|o| o.seconds, |t| t.1),
         ),
     ];
+    let studies = outcomes[0].1.first().map_or(0, |o| o.studies.len());
     let mut panels = Vec::new();
     let mut leaders = Vec::new();
-    for (what, note, time) in measures {
-        let ratios = ratios(outcomes, time);
+    for (what, note, (time, of_study)) in measures {
+        let ratios = ratios_of(outcomes, &time);
+        // Each study's score, from its times alone.
+        let scores: Vec<BTreeMap<String, Vec<f64>>> = (0..studies)
+            .map(|i| {
+                ratios_of(outcomes, &|o| {
+                    o.studies.get(i).map_or(f64::INFINITY, of_study)
+                })
+            })
+            .collect();
+        let range = |label: &String| {
+            let each = scores.iter().map(|r| benchmark_score(&r[label]));
+            let (lo, hi) = each.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+            format!(
+                "{} ({}–{})",
+                num(benchmark_score(&ratios[label])),
+                num(lo),
+                num(hi)
+            )
+        };
         let unit = if note.is_empty() { "" } else { " (s)" };
         let mut header = vec!["optimizer".to_string()];
         header.extend(TAUS.iter().map(|t| format!("ρ({t}){unit}")));
@@ -484,15 +519,16 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             row.extend(TAUS.iter().map(|&t| num(rho(label, t))));
             let reached = ratios[label].iter().filter(|r| r.is_finite()).count();
             row.push(num(reached as f64 / n));
-            row.push(num(benchmark_score(&ratios[label])));
+            row.push(range(label));
             table.row(row);
         }
         s.table(
             &format!(
                 "Performance profile by {what}{note} over {} workload{}: ρ(τ) is the fraction of \
-                 workloads on which the optimizer's median time over its re-runs is within a \
+                 workloads on which the optimizer's time (the median over studies) is within a \
                  factor τ of the best optimizer's there; \"reached\" is ρ(∞); \"score\" is \
-                 AlgoPerf's, ∫ρ(τ)dτ from 1 to r_max = 4 over 3 (1: fastest everywhere).",
+                 AlgoPerf's, ∫ρ(τ)dτ from 1 to r_max = 4 over 3 (1: fastest everywhere), with \
+                 its range over the studies scored one by one.",
                 outcomes.len(),
                 if outcomes.len() == 1 { "" } else { "s" }
             ),
