@@ -268,6 +268,56 @@ fn schedule_free(lr: f64, b1: f64, wd: f64, (warmup, lag): (u64, u64)) -> [Vec<V
     [train, eval]
 }
 
+/// AlgoPerf's "Schedule Free AdamW v2" (mlcommons/submissions_algorithms
+/// at 12c8e4e, `AdamWScheduleFreeV2`, which keeps x in the parameter): at
+/// step t with γ = lr·min(1, t/W): y = lerp(x, z, 1 − β₁) (the gradient's
+/// point); w = γ², W ← W + w, c = w/W; s = γ·√(1 − β₂ᵗ); z ← z − sλy;
+/// v ← β₂v + (1 − β₂)g²; z ← z − s·g/(√v + ε); x ← lerp(x, z, c).
+fn schedule_free_v2(lr: f64, b1: f64, b2: f64, wd: f64, warmup: u64) -> Vec<Vec<Vec<f64>>> {
+    let eps = 1e-8;
+    let (theta0, _) = problem();
+    let start = |t: &Vec<f32>| t.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    let mut zx: Vec<[Vec<f64>; 2]> = theta0.iter().map(|t| [start(t), start(t)]).collect();
+    let mut weight_sum = 0.0;
+    reference_tensor(|t, theta, g, [v]| {
+        let p = usize::from(theta.len() != SHAPES[0].iter().product::<usize>());
+        let [z, x] = &mut zx[p];
+        let gamma = lr * (t as f64 / warmup as f64).min(1.0);
+        if p == 0 {
+            weight_sum += gamma * gamma;
+        }
+        let c = gamma * gamma / weight_sum;
+        let s = gamma * (1.0 - b2.powi(t as i32)).sqrt();
+        for i in 0..theta.len() {
+            let y = theta[i];
+            z[i] -= s * wd * y;
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            z[i] -= s * g[i] / (v[i].sqrt() + eps);
+            x[i] += c * (z[i] - x[i]);
+            theta[i] = x[i] + (1.0 - b1) * (z[i] - x[i]);
+        }
+    })
+}
+
+/// `corrected_step=true` is AlgoPerf's v2, whose trajectory is another one
+/// than the reference's.
+#[test]
+fn schedule_free_adamw_corrected_step_follows_algoperf_v2() {
+    let spec =
+        "schedule_free_adamw(lr=0.01,b2=0.9955,weight_decay=0.08,warmup=5,corrected_step=true)";
+    let v2 = schedule_free_v2(0.01, 0.9, 0.9955, 0.08, 5);
+    assert_same(spec, v2.clone());
+    let plain = ours(&spec.replace(",corrected_step=true", ""), problem());
+    let gap = plain
+        .iter()
+        .flatten()
+        .flatten()
+        .zip(v2.iter().flatten().flatten())
+        .map(|(a, b)| (a - b).abs() / b.abs().max(0.1))
+        .fold(0.0f64, f64::max);
+    assert!(gap > 1e-3, "the reference's correction is {gap:e} away");
+}
+
 /// With a warm-up, z's step and the averaging weight both take step t's
 /// rate, as the reference `AdamWScheduleFree` does; optax 0.2.8 gives z the
 /// rate of step t − 1, and its trajectory is another one (documented on

@@ -3,6 +3,7 @@
 
 use crate::denormal::flush;
 use crate::hyperparameters;
+use crate::hyperparameters::Flag;
 use crate::search::{decay, integer, log};
 use gradlab_tensor::Tensor;
 
@@ -43,8 +44,14 @@ hyperparameters! {
     /// warm-up) and after it for w_t, so its z lags one step of the
     /// warm-up behind. λ is the decoupled decay of z's step, applied at y
     /// (optax's `weight_decay`, which the spec reads too); the rule applies
-    /// it itself, as y is recomputed each step. State: `z`, `v`, `x`;
-    /// global: the largest rate so far and the sum of the weights.
+    /// it itself, as y is recomputed each step. With `corrected_step=true`
+    /// the bias correction scales the whole step instead of v, ε and λ
+    /// included — z ← z − η_t·√(1 − β₂ᵗ)·(ĝ/(√v + ε) + λ·y), the same step
+    /// as ĝ/(√v̂ + ε/√(1 − β₂ᵗ)) + √(1 − β₂ᵗ)·λ·y — as the paper's
+    /// algorithm and AlgoPerf's winning self-tuning submission, "Schedule
+    /// Free AdamW v2" (mlcommons/submissions_algorithms,
+    /// `AdamWScheduleFreeV2`), do; w_t still uses η_t. State: `z`, `v`,
+    /// `x`; global: the largest rate so far and the sum of the weights.
     pub struct ScheduleFreeAdamW {
         /// η, the step size of z.
         lr: f64 = 0.0025, Positive;
@@ -58,6 +65,9 @@ hyperparameters! {
         decoupled_weight_decay: f64 = 0.0, NonNegative;
         /// p, the power of the largest rate so far that weighs each z in x.
         weight_lr_power: f64 = 2.0, NonNegative;
+        /// Scale the whole step by √(1 − β₂ᵗ) instead of correcting v
+        /// (AlgoPerf's v2).
+        corrected_step: Flag = false;
     }
     search: [
         log("lr", 1e-3, 0.1),
@@ -107,13 +117,19 @@ impl TensorRule for ScheduleFreeAdamW {
         } else {
             0.0
         };
+        // 1/√(1 − β₂ᵗ) on √v, or √(1 − β₂ᵗ) on the whole step.
+        let correction = (1.0 - self.b2.powf(t as f64)).sqrt();
+        let (eta, root) = match self.corrected_step.0 {
+            false => (eta, 1.0 / correction),
+            true => (eta * correction, 1.0),
+        };
         ScheduleFreeScalars {
             eta: eta as f32,
             b1: self.b1 as f32,
             take1: (1.0 - self.b1) as f32,
             b2: self.b2 as f32,
             take2: (1.0 - self.b2) as f32,
-            root: (1.0 / (1.0 - self.b2.powf(t as f64))).sqrt() as f32,
+            root: root as f32,
             eps: self.eps as f32,
             decay: self.decoupled_weight_decay as f32,
             ck: ck as f32,
@@ -153,8 +169,9 @@ impl Kernel<3> for Step {
     }
 }
 
-/// The scalars of a step of [`ScheduleFreeAdamW`]: η, β₁ and 1 − β₁, β₂ and 1 − β₂ (computed before rounding),
-/// 1/√(1 − β₂ᵗ), ε, λ, and c_t and 1 − c_t.
+/// The scalars of a step of [`ScheduleFreeAdamW`]: z's step size, β₁ and
+/// 1 − β₁, β₂ and 1 − β₂ (computed before rounding), the factor of √v,
+/// ε, λ, and c_t and 1 − c_t.
 #[derive(Clone, Copy, Debug)]
 pub struct ScheduleFreeScalars {
     eta: f32,
