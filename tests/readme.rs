@@ -135,7 +135,9 @@ fn the_core_stays_small() {
         .count();
     assert!((1..=8).contains(&fields), "Node has {fields} fields");
 
-    // The benchmark crate's source.
+    // The benchmark crate's source: 6 250 lines once the lean-core issue
+    // trimmed it, 6 400 since AlgoPerf's protocol (studies, self-tuning)
+    // and the ranked dot plots joined it.
     let mut bench = 0;
     let mut dirs = vec![root().join("crates/bench/src")];
     while let Some(dir) = dirs.pop() {
@@ -148,5 +150,5 @@ fn the_core_stays_small() {
             }
         }
     }
-    assert!(bench <= 6250, "crates/bench/src is {bench} lines");
+    assert!(bench <= 6400, "crates/bench/src is {bench} lines");
 }

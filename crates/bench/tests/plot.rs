@@ -1,7 +1,7 @@
 //! The SVG charts: divergence marks, legends beside the charts, figures
 //! that grow with their legends.
 
-use gradlab_bench::plot::{svg, Panel, Scale, Series, Style};
+use gradlab_bench::plot::{dots, svg, Dot, Panel, Scale, Series, Style};
 
 /// The size of one panel's chart and the height of the title band, in
 /// pixels, as plot.rs draws them.
@@ -150,4 +150,51 @@ fn a_long_legend_makes_the_figure_taller_and_every_label_stays_on_it() {
         y > f64::from(PANEL.1) && y < h,
         "label at y = {y}, figure {h} high"
     );
+}
+
+/// A ranked dot plot: every label once, in the figure's order, two panels
+/// to a row, the figure as tall as its longest panel needs.
+#[test]
+fn dot_plots_label_every_row_in_order() {
+    let rows = |names: &[&str]| -> Vec<Dot> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), 1.0 - 0.1 * i as f64, (0.5, 1.0)))
+            .collect()
+    };
+    let panels = [
+        ("a", rows(&["first", "second", "third"])),
+        ("b", rows(&["fourth"])),
+        ("c", rows(&["fifth", "sixth"])),
+    ];
+    let svg = dots("title", "score", &panels);
+    let size = |key: &str| -> u32 {
+        let rest = svg.split(&format!("{key}=\"")).nth(1).unwrap();
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    // Two columns, two rows of panels, each 130 + 28 px per row of dots.
+    assert_eq!(
+        (size("width"), size("height")),
+        (2 * PANEL.0, TITLE_HEIGHT + 2 * (130 + 28 * 3))
+    );
+    let at = |label: &str| {
+        let found: Vec<usize> = svg
+            .match_indices(&format!(">\n{label}\n</text>"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "{label} drawn once");
+        found[0]
+    };
+    // Within a panel, the ranked order top to bottom is the order drawn.
+    let (first, second, third) = (at("first"), at("second"), at("third"));
+    let y = |i: usize| -> f64 {
+        let tag = &svg[svg[..i].rfind('<').unwrap()..i];
+        let rest = tag.split(" y=\"").nth(1).unwrap();
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    assert!(y(first) < y(second) && y(second) < y(third));
+    for label in ["fourth", "fifth", "sixth"] {
+        at(label);
+    }
 }

@@ -32,7 +32,7 @@ use gradlab_optim::{registry, search_space};
 
 use crate::experiments::{canonical, group, run_spec_sized, section, About, Experiment};
 use crate::options::Settings;
-use crate::plot::{self, Panel, Scale, Series, Style};
+use crate::plot::{self, Dot, Panel, Scale, Series, Style};
 use crate::report::{num, Section, Table};
 use crate::run::{RunRecord, RunSpec};
 use crate::stats::median;
@@ -302,8 +302,48 @@ impl Experiment for Tune {
             outcomes.push((w, rows));
         }
         profile(&mut s, &outcomes);
+        per_workload(&mut s, &outcomes);
         s
     }
+}
+
+/// Small multiples: on each workload, the rules that reach its target,
+/// ranked by the median over studies of examples to it, with the studies'
+/// range (a study that never reached it drawn at the panel's right edge).
+fn per_workload(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
+    let panels: Vec<(String, Vec<Dot>)> = outcomes
+        .iter()
+        .map(|(w, rows)| {
+            let edge = rows.iter().flat_map(|o| o.studies.iter().map(|t| t.0));
+            let edge = edge.filter(|x| x.is_finite()).fold(0.0, f64::max) * 1.05;
+            let mut dots: Vec<Dot> = rows
+                .iter()
+                .filter(|o| o.examples.is_finite())
+                .map(|o| {
+                    let each = o.studies.iter().map(|t| t.0.min(edge));
+                    let (lo, hi) =
+                        each.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+                    (o.label.clone(), o.examples, (lo, hi))
+                })
+                .collect();
+            dots.sort_by(|a, b| a.1.total_cmp(&b.1));
+            (w.name.clone(), dots)
+        })
+        .collect();
+    let panels: Vec<(&str, Vec<Dot>)> = panels
+        .iter()
+        .map(|(c, d)| (c.as_str(), d.clone()))
+        .collect();
+    s.plot(
+        "tune-workloads.svg",
+        "on each workload, the examples each rule needs to its target (median over studies, \
+         fastest first, with the studies' range)",
+        plot::dots(
+            "Examples to target per workload",
+            "examples (range over studies)",
+            &panels,
+        ),
+    );
 }
 
 /// A run of `tune`: trial `trial` of `optimizer` on workload `w`, at its
@@ -480,6 +520,7 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
         ),
     ];
     let studies = outcomes[0].1.first().map_or(0, |o| o.studies.len());
+    let mut dots = Vec::new();
     let mut panels = Vec::new();
     let mut leaders = Vec::new();
     for (what, note, (time, of_study)) in measures {
@@ -497,12 +538,7 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             let (lo, hi) = each.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
                 (a.min(x), b.max(x))
             });
-            format!(
-                "{} ({}–{})",
-                num(benchmark_score(&ratios[label])),
-                num(lo),
-                num(hi)
-            )
+            (benchmark_score(&ratios[label]), (lo, hi))
         };
         let unit = if note.is_empty() { "" } else { " (s)" };
         let mut header = vec!["optimizer".to_string()];
@@ -519,7 +555,8 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             row.extend(TAUS.iter().map(|&t| num(rho(label, t))));
             let reached = ratios[label].iter().filter(|r| r.is_finite()).count();
             row.push(num(reached as f64 / n));
-            row.push(range(label));
+            let (score, (lo, hi)) = range(label);
+            row.push(format!("{} ({}–{})", num(score), num(lo), num(hi)));
             table.row(row);
         }
         s.table(
@@ -528,7 +565,8 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
                  workloads on which the optimizer's time (the median over studies) is within a \
                  factor τ of the best optimizer's there; \"reached\" is ρ(∞); \"score\" is \
                  AlgoPerf's, ∫ρ(τ)dτ from 1 to r_max = 4 over 3 (1: fastest everywhere), with \
-                 its range over the studies scored one by one.",
+                 its range over the studies scored one by one (the medians' score may lie \
+                 outside it: each study has its own fastest rule).",
                 outcomes.len(),
                 if outcomes.len() == 1 { "" } else { "s" }
             ),
@@ -546,6 +584,12 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             pct0(rho(best, 1.0)),
             pct0(rho(best, 2.0))
         ));
+        let mut ranked_dots: Vec<Dot> = order
+            .iter()
+            .map(|l| (l.clone(), range(l).0, range(l).1))
+            .collect();
+        ranked_dots.sort_by(|a, b| b.1.total_cmp(&a.1));
+        dots.push((format!("by {what}"), ranked_dots));
         // Thirty near-identical step lines read as none (the tables have them).
         let mut ranked: Vec<&String> = order.iter().collect();
         ranked.sort_by(|a, b| score(b).0.total_cmp(&score(a).0));
@@ -564,6 +608,17 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             series,
         ));
     }
+    let dots: Vec<(&str, Vec<Dot>)> = dots.iter().map(|(c, d)| (c.as_str(), d.clone())).collect();
+    s.plot(
+        "tune-score.svg",
+        "every rule's benchmark score, ranked, with its range over the studies, by examples and \
+         by training time to target",
+        plot::dots(
+            "AlgoPerf benchmark score, ranked",
+            "score (range over studies)",
+            &dots,
+        ),
+    );
     s.plot(
         "tune-profile.svg",
         "performance profiles of the four highest scores, AdamW and the lecture's Adam, by \
