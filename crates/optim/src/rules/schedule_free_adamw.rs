@@ -118,10 +118,10 @@ impl TensorRule for ScheduleFreeAdamW {
             0.0
         };
         // 1/√(1 − β₂ᵗ) on √v, or √(1 − β₂ᵗ) on the whole step.
-        let correction = (1.0 - self.b2.powf(t as f64)).sqrt();
+        let correction = 1.0 - self.b2.powf(t as f64);
         let (eta, root) = match self.corrected_step.0 {
-            false => (eta, 1.0 / correction),
-            true => (eta * correction, 1.0),
+            false => (eta, (1.0 / correction).sqrt()),
+            true => (eta * correction.sqrt(), 1.0),
         };
         ScheduleFreeScalars {
             eta: eta as f32,
