@@ -111,10 +111,10 @@ fn update_tensor(c: &CautiousScalars, p: TensorStep<'_>) {
     let mean = (agree as f64 / value.len().max(1) as f64) as f32;
     let scale = 1.0 / mean.max(1e-3);
     for ((phi, &m), (&v, &g)) in value.iter_mut().zip(m.iter()).zip(v.iter().zip(grad)) {
-        if m * g > 0.0 {
-            // Φ ← Φ − η·μ·m̂/(√v̂ + ε)
-            *phi -= c.step * (m * scale) / (c.root * v.sqrt() + c.eps);
-        }
+        // Φ ← Φ − η·μ·m̂/(√v̂ + ε) where the mask is 1; computed everywhere
+        // and selected, without a branch, so that the loop vectorizes.
+        let moved = *phi - c.step * (m * scale) / (c.root * v.sqrt() + c.eps);
+        *phi = if m * g > 0.0 { moved } else { *phi };
     }
 }
 
