@@ -33,7 +33,7 @@ fn defaults_have_canonical_forms() {
         "ademamix(lr=0.001,b1=0.9,b2=0.999,b3=0.9999,alpha=2,eps=1e-8,alpha_warmup=0,b3_warmup=0,decoupled_weight_decay=0)",
         "cautious_adamw(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,decoupled_weight_decay=0.01)",
         "shampoo(lr=0.001,b1=0.9,b2=0.999,eps=1e-8,graft_eps=1e-8,precondition_frequency=100,start_preconditioning_step=100,max_preconditioner_dim=128,decoupled_weight_decay=0)",
-        "soap(lr=0.003,b1=0.95,b2=0.95,shampoo_beta=0.95,eps=1e-8,precondition_frequency=10,max_precond_dim=10000,decoupled_weight_decay=0.01)",
+        "soap(lr=0.003,b1=0.95,b2=0.95,shampoo_beta=0.95,eps=1e-8,precondition_frequency=10,max_precond_dim=1024,decoupled_weight_decay=0.01)",
         "schedule_free_adamw(lr=0.0025,b1=0.9,b2=0.999,eps=1e-8,decoupled_weight_decay=0,weight_lr_power=2)",
         "muon(lr=0.001,momentum=0.95,nesterov=true,ns_steps=5,eps=1e-7,adam_lr=0.0003,adam_b1=0.9,adam_b2=0.95,adam_eps=1e-10,decoupled_weight_decay=0.1,adam_decoupled_weight_decay=0)",
         "adafactor(lr=0.01,beta2_decay=-0.8,eps1=1.1920929e-7,eps2=0.001,d=1,decoupled_weight_decay=0)",
