@@ -186,9 +186,9 @@ impl Sides {
     }
 }
 
-/// One tensor: at the first call the factors and their eigenbases; then
-/// Adam in the eigenbasis, the decay, the factors, and every f-th step a
-/// refresh of the bases.
+/// One tensor: the factors; at the first call their eigenbases; then Adam
+/// in the eigenbasis, the decay, and every f-th step a refresh of the
+/// bases.
 fn update_tensor(c: &SoapScalars, sides: Sides, p: Whole<'_>) {
     let Whole {
         value,
@@ -222,62 +222,9 @@ fn update_tensor(c: &SoapScalars, sides: Sides, p: Whole<'_>) {
     let (rotated, rest) = work.f32s[..f32s].split_at_mut(n);
     let (tmp, rest) = rest.split_at_mut(n);
     let (step, power) = rest.split_at_mut(n);
-    let bases = Bases {
-        rows,
-        cols,
-        ql: left.then_some(&*ql),
-        qr: right.then_some(&*qr),
-    };
-    if c.first {
-        // L = (1 − β_s)·G·Gᵀ, R = (1 − β_s)·Gᵀ·G, and their eigenvectors.
-        if left {
-            gemm(
-                rows,
-                cols,
-                rows,
-                c.takes,
-                grad,
-                Transpose::No,
-                grad,
-                Transpose::Yes,
-                0.0,
-                l,
-            );
-            eigenbasis(l, ql, rows, &mut work.f64s);
-        }
-        if right {
-            gemm(
-                cols,
-                rows,
-                cols,
-                c.takes,
-                grad,
-                Transpose::Yes,
-                grad,
-                Transpose::No,
-                0.0,
-                r,
-            );
-            eigenbasis(r, qr, cols, &mut work.f64s);
-        }
-        return;
-    }
-    bases.project(grad, rotated, tmp); // G' = Q_Lᵀ·G·Q_R
-    for (((m, v), &g), x) in m
-        .iter_mut()
-        .zip(v.iter_mut())
-        .zip(&*rotated)
-        .zip(step.iter_mut())
-    {
-        *m = c.b1 * *m + c.take1 * g; // m ← β₁·m + (1 − β₁)·G'
-        *v = c.b2 * *v + c.take2 * g * g; // v ← β₂·v + (1 − β₂)·G'²
-        *x = *m / (v.sqrt() + c.eps);
-    }
-    bases.back(step, rotated, tmp); // Q_L·(m/(√v + ε))·Q_Rᵀ
-    for (phi, &u) in value.iter_mut().zip(&*rotated) {
-        *phi -= c.step * u; // Φ ← Φ − η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·N
-        *phi -= c.decay * *phi; // Φ ← Φ − η·λ·Φ
-    }
+    // L ← β_s·L + (1 − β_s)·G·Gᵀ, R likewise: (1 − β_s)·G·Gᵀ at the first
+    // call, from 0. The step reads the bases, not the factors, so taking
+    // them before it gives the reference's numbers (it takes them after).
     if left {
         gemm(
             rows,
@@ -305,6 +252,38 @@ fn update_tensor(c: &SoapScalars, sides: Sides, p: Whole<'_>) {
             c.bs,
             r,
         );
+    }
+    if c.first {
+        // The bases: the first factors' eigenvectors.
+        if left {
+            eigenbasis(l, ql, rows, &mut work.f64s);
+        }
+        if right {
+            eigenbasis(r, qr, cols, &mut work.f64s);
+        }
+        return;
+    }
+    let bases = Bases {
+        rows,
+        cols,
+        ql: left.then_some(&*ql),
+        qr: right.then_some(&*qr),
+    };
+    bases.project(grad, rotated, tmp); // G' = Q_Lᵀ·G·Q_R
+    for (((m, v), &g), x) in m
+        .iter_mut()
+        .zip(v.iter_mut())
+        .zip(&*rotated)
+        .zip(step.iter_mut())
+    {
+        *m = c.b1 * *m + c.take1 * g; // m ← β₁·m + (1 − β₁)·G'
+        *v = c.b2 * *v + c.take2 * g * g; // v ← β₂·v + (1 − β₂)·G'²
+        *x = *m / (v.sqrt() + c.eps);
+    }
+    bases.back(step, rotated, tmp); // Q_L·(m/(√v + ε))·Q_Rᵀ
+    for (phi, &u) in value.iter_mut().zip(&*rotated) {
+        *phi -= c.step * u; // Φ ← Φ − η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·N
+        *phi -= c.decay * *phi; // Φ ← Φ − η·λ·Φ
     }
     if !c.refresh || !(left || right) {
         return;
