@@ -72,7 +72,7 @@ pub struct Options {
     #[serde(default)]
     pub targets: Option<Vec<f64>>,
     /// Workloads of `tune`, comma-separated: mnist-mlp, mnist-deep-tanh,
-    /// digits, regression [default: all].
+    /// fashion-cnn, digits, regression [default: all].
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub workloads: Option<Vec<String>>,

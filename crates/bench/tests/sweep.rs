@@ -337,8 +337,8 @@ fn the_quick_sweep_plans_every_experiment() {
     assert_eq!(count("lr-sweep"), 310);
     // σ = 0 and 5 noise multipliers, × 2 seeds.
     assert_eq!(count("privacy"), 12);
-    // 4 workloads × 31 optimizers × 3 studies × 3 trials.
-    assert_eq!(count("tune"), 1116);
+    // 5 workloads × 31 optimizers × 3 studies × 3 trials.
+    assert_eq!(count("tune"), 1395);
     // 2 recipes × seeds 0–9.
     assert_eq!(count("speedrun"), 20);
     // Every batch size sees exactly the budget, and every checkpoint falls

@@ -343,6 +343,21 @@ fn the_workloads_load_their_data() {
         (d.train.len(), d.test.len(), d.train.num_features()),
         (1437, 360, 64)
     );
+    // Fashion-MNIST, its quick test set cut to 2 000 images, for the CNN.
+    let fashion = workload("fashion-cnn").unwrap();
+    let f = fashion.data(fashion.quick, &mut mnist).unwrap();
+    assert_eq!(
+        (f.train.len(), f.test.len(), f.train.num_features()),
+        (60_000, 2_000, 784)
+    );
+    let cnn = (fashion.model)(784, 10, 0).unwrap();
+    assert_eq!(cnn.name, "private-cnn 1x28x28-10");
+    assert_eq!(cnn.params.num_scalars(), 26_106);
+    let err = (fashion.model)(64, 10, 0).err().unwrap().to_string();
+    assert!(
+        err.contains("takes 28 × 28 images (784 features), got 64"),
+        "{err}"
+    );
     let regression = workload("regression").unwrap();
     let a = regression.data(regression.full, &mut mnist).unwrap();
     let b = regression.data(regression.quick, &mut mnist).unwrap();
