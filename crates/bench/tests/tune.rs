@@ -299,7 +299,7 @@ fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
     assert_eq!(labels[..tuned.len()], tuned[..]);
     for c in &all {
         for w in &workloads() {
-            let specs: Vec<String> = (0..10).map(|k| c.trial(w, k)).collect();
+            let specs: Vec<String> = (0..10).map(|k| c.trial(w, k, 1000)).collect();
             for spec in &specs {
                 let o = Optimizer::from_spec(spec).unwrap();
                 for d in &c.dims {
@@ -315,6 +315,26 @@ fn every_candidate_draws_valid_distinct_trials_inside_its_space() {
             assert_eq!(unique.len(), specs.len(), "{}: repeated trials", c.label);
         }
     }
+    // A warm-up drawn longer than a short run is cut to one step less than
+    // the run (fashion-cnn's quick runs have 40 steps; the spaces reach 100).
+    let sf = all
+        .iter()
+        .find(|c| c.label == "schedule_free_adamw")
+        .unwrap();
+    let w = workload("fashion-cnn").unwrap();
+    let warmups: Vec<f64> = (0..10)
+        .map(|k| {
+            let spec = sf.trial(&w, k, 40);
+            Optimizer::from_spec(&spec).unwrap();
+            let value = spec.split("warmup=").nth(1).unwrap();
+            value[..value.find([',', ')']).unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert!(warmups.iter().all(|&x| x <= 39.0), "{warmups:?}");
+    assert!(
+        warmups.contains(&39.0),
+        "some draws were longer: {warmups:?}"
+    );
     // The Halton points fill the cube evenly: in one dimension, 16 points
     // fall one into each sixteenth (base 2 shifted by a constant).
     let xs = point(7, 0, 1);
@@ -453,7 +473,7 @@ fn a_rule_of_ones_own_is_tuned_over_its_declared_space_and_one_without_is_refuse
         ("searched_sign", 1)
     );
     let w = workload("digits").unwrap();
-    let spec = found[0].trial(&w, 3);
+    let spec = found[0].trial(&w, 3, 1000);
     let lr: f64 = Optimizer::from_spec(&spec)
         .unwrap()
         .hyperparameter("lr")

@@ -146,15 +146,20 @@ pub fn point(seed: u64, k: usize, d: usize) -> Vec<f64> {
 }
 
 impl Candidate {
-    /// The canonical spec of trial `k` on workload `w`.
-    pub fn trial(&self, w: &Workload, k: usize) -> String {
+    /// The canonical spec of trial `k` on workload `w`, for a run of
+    /// `steps` steps: a drawn warm-up is cut to `steps − 1` (the spaces
+    /// reach 100 steps, and a warm-up as long as the run is refused).
+    pub fn trial(&self, w: &Workload, k: usize, steps: u64) -> String {
         let seed = seed_of(&format!("{}/{}", w.name, self.label));
         let u = point(seed, k, self.dims.len());
         let keys: Vec<String> = self
             .dims
             .iter()
             .zip(u)
-            .map(|(d, u)| format!("{}={}", d.key, d.at(u)))
+            .map(|(d, u)| match d.key {
+                "warmup" => format!("warmup={}", d.at(u).min(steps.saturating_sub(1) as f64)),
+                key => format!("{key}={}", d.at(u)),
+            })
             .collect();
         canonical(&format!("{}({}{})", self.name, keys.join(","), self.fixed))
     }
@@ -182,6 +187,7 @@ impl Experiment for Tune {
         let mut runs = Vec::new();
         for w in &settings.workloads {
             for c in &candidates {
+                let steps = spec(settings, w, &c.label, String::new(), 0, 0).total_steps();
                 for study in 0..settings.studies {
                     let seed = study as u64;
                     if settings.self_tuning {
@@ -189,7 +195,7 @@ impl Experiment for Tune {
                         continue;
                     }
                     for k in study * settings.trials..(study + 1) * settings.trials {
-                        runs.push(spec(settings, w, &c.label, c.trial(w, k), k, seed));
+                        runs.push(spec(settings, w, &c.label, c.trial(w, k, steps), k, seed));
                     }
                 }
             }
