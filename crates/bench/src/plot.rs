@@ -415,7 +415,7 @@ pub type Dot = (String, f64, (f64, f64));
 /// figure: a row per label, top first, its value a dot and its interval a
 /// line through it — thirty values compared at a glance, where thirty
 /// lines would tangle.
-pub fn dots(title: &str, x_label: &str, panels: &[(&str, Vec<Dot>)]) -> String {
+pub fn dots(title: &str, x_label: &str, panels: &[(String, Vec<Dot>)]) -> String {
     let rows = panels.iter().map(|p| p.1.len()).max().unwrap_or(0) as u32;
     let grid = (panels.len().div_ceil(2).max(1), panels.len().clamp(1, 2));
     let size = (
@@ -434,7 +434,7 @@ fn draw_dots<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     x_label: &str,
-    panels: &[(&str, Vec<Dot>)],
+    panels: &[(String, Vec<Dot>)],
     grid: (usize, usize),
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
@@ -446,7 +446,7 @@ fn draw_dots<DB: DrawingBackend>(
         // Row k of `rows` at the top: segment n − 1 − k.
         let at = |k: usize| SegmentValue::CenterOf(n - 1 - k);
         let mut chart = ChartBuilder::on(area)
-            .caption(*caption, ("sans-serif", CAPTION_FONT))
+            .caption(caption.as_str(), ("sans-serif", CAPTION_FONT))
             .margin(12)
             .margin_right(28)
             .x_label_area_size(56)

@@ -164,9 +164,9 @@ fn dot_plots_label_every_row_in_order() {
             .collect()
     };
     let panels = [
-        ("a", rows(&["first", "second", "third"])),
-        ("b", rows(&["fourth"])),
-        ("c", rows(&["fifth", "sixth"])),
+        ("a".to_string(), rows(&["first", "second", "third"])),
+        ("b".to_string(), rows(&["fourth"])),
+        ("c".to_string(), rows(&["fifth", "sixth"])),
     ];
     let svg = dots("title", "score", &panels);
     let size = |key: &str| -> u32 {

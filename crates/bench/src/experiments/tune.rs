@@ -336,10 +336,6 @@ fn per_workload(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             (w.name.clone(), dots)
         })
         .collect();
-    let panels: Vec<(&str, Vec<Dot>)> = panels
-        .iter()
-        .map(|(c, d)| (c.as_str(), d.clone()))
-        .collect();
     s.plot(
         "tune-workloads.svg",
         "on each workload, the examples each rule needs to its target (median over studies, \
@@ -592,7 +588,10 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
         ));
         let mut ranked_dots: Vec<Dot> = order
             .iter()
-            .map(|l| (l.clone(), range(l).0, range(l).1))
+            .map(|l| {
+                let (score, interval) = range(l);
+                (l.clone(), score, interval)
+            })
             .collect();
         ranked_dots.sort_by(|a, b| b.1.total_cmp(&a.1));
         dots.push((format!("by {what}"), ranked_dots));
@@ -614,7 +613,6 @@ fn profile(s: &mut Section, outcomes: &[(&Workload, Vec<Outcome>)]) {
             series,
         ));
     }
-    let dots: Vec<(&str, Vec<Dot>)> = dots.iter().map(|(c, d)| (c.as_str(), d.clone())).collect();
     s.plot(
         "tune-score.svg",
         "every rule's benchmark score, ranked, with its range over the studies, by examples and \
