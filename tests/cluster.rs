@@ -193,7 +193,18 @@ fn gnu_parallel_runs_the_listed_jobs() {
     let ssh = dir.join("fake-ssh");
     fs::write(
         &ssh,
-        "#!/usr/bin/env bash\n# ssh HOST [--] COMMAND…: COMMAND, here.\necho \"$1\" >> \"$(dirname \"$0\")/hosts-used\"\nshift\n[[ \"${1:-}\" == -- ]] && shift\nexec bash -c \"$*\"\n",
+        concat!(
+            "#!/usr/bin/env bash\n",
+            "# ssh HOST [--] COMMAND…: COMMAND, here.\n",
+            "echo \"$1\" >> \"$(dirname \"$0\")/hosts-used\"\n",
+            "shift\n",
+            "[[ \"${1:-}\" == -- ]] && shift\n",
+            // sshd gives the remote command a login environment; GNU
+            // parallel's remote wrapper runs the job with $SHELL and, where
+            // it is unset, runs nothing and still exits with success.
+            "export SHELL=/bin/bash\n",
+            "exec bash -c \"$*\"\n",
+        ),
     )
     .unwrap();
     Command::new("chmod").arg("+x").arg(&ssh).status().unwrap();
