@@ -196,6 +196,7 @@ fn diagonalize(d: &mut [f64], e: &mut [f64], v: &mut [f64], n: usize) {
 
 /// Σ xᵢyᵢ, in eight running sums so that it vectorizes (one sum is a
 /// chain of dependent additions), added up in a fixed order.
+#[inline(always)]
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let (xs, ys) = (x.chunks_exact(8), y.chunks_exact(8));
