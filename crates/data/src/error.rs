@@ -363,6 +363,9 @@ pub enum DataError {
         /// What the column holds.
         expected: &'static str,
     },
+    /// Settings of a synthetic dataset that describe no data.
+    #[error("teacher_regression: {0}")]
+    Synthetic(String),
     /// A text with no characters.
     #[error("CharText: the text is empty")]
     EmptyText,

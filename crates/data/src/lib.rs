@@ -18,6 +18,8 @@
 //!   training and a test [`Dataset`].
 //! * [`batches`] — [`Batches`]: a per-epoch shuffle that depends only on the
 //!   seed and the epoch number, or the sequential order for evaluation.
+//! * [`synthetic`] — [`synthetic::teacher_regression`]: a regression on
+//!   a random teacher network's outputs, drawn from a seed.
 //! * [`text`] — [`CharText`]: UTF-8 text (raw or gzip) as one token per
 //!   character, a training/validation split, and seeded windows of it for
 //!   a language model.
@@ -81,6 +83,7 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod mnist;
+pub mod synthetic;
 pub mod text;
 
 pub use batches::{Batches, Iter as BatchIter};
