@@ -120,6 +120,7 @@ pub fn workload() -> Workload {
         model: Arc::new(|inputs, outputs, seed| residual_mlp(inputs, outputs, 64, 2, seed)),
         standardize: true,
         batch_size: 32,
+        private: None,
         goal: Goal::Accuracy,
         targets: vec![0.95, 0.965],
         quick_targets: vec![0.9, 0.95],
@@ -133,6 +134,8 @@ pub fn workload() -> Workload {
             checkpoints: 10,
             test: None,
         },
+        // No held-out variants: `--held-out` leaves it out.
+        variant: None,
     }
 }
 

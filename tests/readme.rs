@@ -3,7 +3,7 @@
 //! reading path at most 2 500 lines, the backward walk at most 100, an
 //! element-wise rule at most 8 items, a tape node at most 8 fields, the
 //! README at most 400 — and the benchmark crate, which may not grow past
-//! its present 6 250 lines (the goal is 4 500; most of what remains is the
+//! its present 7 000 lines (the goal is 4 500; most of what remains is the
 //! reports' text and tables, which its snapshot test holds word for word).
 //! Lines are counted as `wc -l` counts them.
 
@@ -137,7 +137,8 @@ fn the_core_stays_small() {
 
     // The benchmark crate's source: 6 250 lines once the lean-core issue
     // trimmed it, 6 400 since AlgoPerf's protocol (studies, self-tuning)
-    // and the ranked dot plots joined it.
+    // and the ranked dot plots joined it, 7 000 since the private CNN and
+    // GPT workloads, every workload's held-out variants and `tuned.json`.
     let mut bench = 0;
     let mut dirs = vec![root().join("crates/bench/src")];
     while let Some(dir) = dirs.pop() {
@@ -150,5 +151,5 @@ fn the_core_stays_small() {
             }
         }
     }
-    assert!(bench <= 6400, "crates/bench/src is {bench} lines");
+    assert!(bench <= 7000, "crates/bench/src is {bench} lines");
 }

@@ -18,6 +18,8 @@
 //! * [`workloads`] — the named training problems `tune` compares on (a
 //!   dataset and a model constructor, targets, budgets), the built-in ones
 //!   and any a program [registers](workloads::register).
+//! * [`tuned`] — `tuned.json`, each study's fastest trial of a `tune`
+//!   sweep, which `--held-out` runs again on the held-out variants.
 //! * [`run`] — one run to its budget, through the trainer's own loop: the
 //!   loss curve by examples seen, test evaluations at checkpoints, time to
 //!   target, timings and the gradient noise scale.
@@ -57,6 +59,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod tuned;
 pub mod workloads;
 
 pub use error::BenchError;

@@ -12,6 +12,7 @@ use clap::Args;
 use gradlab_optim::{registry, search_space, Optimizer};
 use serde::{Deserialize, Serialize};
 
+use crate::tuned::{self, Tuned};
 use crate::workloads::{workload, workloads, Workload};
 use crate::BenchError;
 
@@ -72,12 +73,13 @@ pub struct Options {
     #[serde(default)]
     pub targets: Option<Vec<f64>>,
     /// Workloads of `tune`, comma-separated: mnist-mlp, mnist-deep-tanh,
-    /// fashion-cnn, digits, regression [default: all].
+    /// fashion-cnn, mnist-private-cnn, austen-gpt, digits, regression
+    /// [default: all].
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub workloads: Option<Vec<String>>,
     /// Trials per study, optimizer and workload in `tune` [default: 5;
-    /// quick: 3].
+    /// quick: 2].
     #[arg(long)]
     #[serde(default)]
     pub trials: Option<usize>,
@@ -93,6 +95,25 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub self_tuning: bool,
+    /// Train the lecture's experiments (and `privacy`, `variants`,
+    /// `lr-sweep`) on this workload's data and model (`fashion-cnn`,
+    /// `austen-gpt`, …) instead of the MLP of --hidden on MNIST; `tune`
+    /// and `speedrun` keep their own.
+    #[arg(long, value_name = "WORKLOAD")]
+    #[serde(default)]
+    pub on: Option<String>,
+    /// `tune` on held-out variants: each study's fastest trial of a
+    /// finished `tune` sweep (the `tuned.json` of its output directory)
+    /// run again, on each study's seed, on every workload's variant drawn
+    /// by --variant-seed.
+    #[arg(long, value_name = "TUNED_JSON", requires = "variant_seed")]
+    #[serde(default)]
+    pub held_out: Option<PathBuf>,
+    /// The seed that draws the held-out variants (choose one the tuning
+    /// never saw).
+    #[arg(long, requires = "held_out")]
+    #[serde(default)]
+    pub variant_seed: Option<u64>,
 }
 
 impl Options {
@@ -119,6 +140,12 @@ impl Options {
             ("workloads", self.workloads.as_deref().map(join)),
             ("trials", count(self.trials)),
             ("studies", count(self.studies)),
+            ("on", self.on.clone()),
+            (
+                "held-out",
+                self.held_out.as_ref().map(|p| p.display().to_string()),
+            ),
+            ("variant-seed", self.variant_seed.map(|s| s.to_string())),
         ];
         let mut args: Vec<String> = flags
             .into_iter()
@@ -210,7 +237,7 @@ impl Options {
         }
         let workloads = self.workloads.as_ref().map_or_else(workloads, |_| chosen);
         let (trials, studies) = (
-            self.trials.unwrap_or(pick(quick, 5, 3)),
+            self.trials.unwrap_or(pick(quick, 5, 2)),
             self.studies.unwrap_or(3),
         );
         for (flag, value) in [("--trials", trials), ("--studies", studies)] {
@@ -233,7 +260,56 @@ impl Options {
                 }
             }
         }
+        let held_out = match (&self.held_out, self.variant_seed) {
+            (None, None) => None,
+            (Some(path), Some(seed)) => {
+                if self.self_tuning || experiments != ["tune"] {
+                    return bad(
+                        "--held-out runs `--experiment tune` alone, without --self-tuning".into(),
+                    );
+                }
+                let tuned = tuned::read(path)?;
+                if let Some(t) = tuned.iter().find(|t| workload(&t.workload).is_none()) {
+                    return bad(format!(
+                        "--held-out: {}: workload '{}' is not registered",
+                        path.display(),
+                        t.workload
+                    ));
+                }
+                Some(HeldOut { seed, tuned })
+            }
+            _ => return bad("--held-out and --variant-seed go together".into()),
+        };
+        // Held out, the workloads are those tuned (of --workloads) that
+        // have variants.
+        let workloads: Vec<Workload> = match &held_out {
+            Some(h) => workloads
+                .into_iter()
+                .filter(|w| w.variant.is_some() && h.tuned.iter().any(|t| t.workload == w.name))
+                .collect(),
+            None => workloads,
+        };
+        if held_out.is_some() && workloads.is_empty() {
+            return bad(
+                "--held-out: no workload tuned there (and kept by --workloads) has held-out \
+                 variants"
+                    .into(),
+            );
+        }
+        let on = match &self.on {
+            None => None,
+            Some(name) => Some(workload(name).ok_or_else(|| {
+                let all = crate::workloads::workloads();
+                let known: Vec<String> = all.into_iter().map(|w| w.name).collect();
+                BenchError::Options(format!(
+                    "--on: no workload '{name}'; the workloads are {}",
+                    known.join(", ")
+                ))
+            })?),
+        };
         Ok(Settings {
+            on,
+            held_out,
             workloads,
             trials,
             studies,
@@ -294,6 +370,20 @@ pub struct Settings {
     pub studies: usize,
     /// `tune` without tuning: each optimizer's benchmark configuration.
     pub self_tuning: bool,
+    /// `tune` on held-out variants: what to run again, and on which.
+    pub held_out: Option<HeldOut>,
+    /// The workload the lecture's experiments train, instead of the MLP
+    /// on MNIST.
+    pub on: Option<Workload>,
+}
+
+/// `--held-out`: the tuned configurations and the seed of the variants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldOut {
+    /// The seed that draws every workload's variant.
+    pub seed: u64,
+    /// Each study's fastest trial on each workload, from `tuned.json`.
+    pub tuned: Vec<Tuned>,
 }
 
 impl Settings {

@@ -175,17 +175,25 @@ pub fn document(settings: &Settings, summary: &str, sections: &[Section]) -> Str
     let mut out = String::from("# Optimizer benchmark\n\n");
     let _ = writeln!(out, "{}\n", summary.trim());
     let seeds: Vec<String> = settings.seeds.iter().map(u64::to_string).collect();
+    let model = match &settings.on {
+        Some(w) => format!(
+            "the workload `{}` ({}; its data, not the above)",
+            w.name, w.about
+        ),
+        None => format!(
+            "MLP with hidden layers {:?} (ReLU), softmax cross-entropy",
+            settings.hidden
+        ),
+    };
     let _ = writeln!(
         out,
         "Model, where a section does not name its own (`tune`'s workloads and \
-         `speedrun`'s recipes do): MLP with hidden layers {:?} (ReLU), softmax \
-         cross-entropy, seeds {}. \
+         `speedrun`'s recipes do): {model}, seeds {}. \
          Every run is compared by **examples seen**, so batch sizes are compared fairly; \
          curves are the mean training loss of the batches in each window, tables the \
          test set at checkpoints, averaged over seeds. A cell `m ± h (sd s)` is the mean \
          over seeds, the half-width h of its 95 % Student-t interval and the standard \
          deviation s.\n",
-        settings.hidden,
         seeds.join(", ")
     );
     for s in sections {

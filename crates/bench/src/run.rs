@@ -54,6 +54,9 @@ pub struct RunSpec {
     pub hidden: Vec<usize>,
     /// DP-SGD's settings, for a private run: batches are then Poisson
     /// samples of expected size `batch_size`, and each checkpoint records ε.
+    /// A run of a private workload leaves it `None`: its noise follows
+    /// from the workload's budget and the run's steps when it runs
+    /// ([`PrivateBudget`](crate::workloads::PrivateBudget)).
     #[serde(default)]
     pub privacy: Option<Privacy>,
     /// The [workload](crate::workloads) a `tune` run trains: its data,
@@ -152,12 +155,13 @@ impl Metrics {
             .expect("the experiment reads the accuracy of a classifier")
     }
 
-    /// The value of `goal`: the test accuracy or the test RMSE (NaN if the
-    /// run does not measure it).
+    /// The value of `goal`: the test accuracy, RMSE or loss (NaN if the run
+    /// does not measure it).
     pub fn score(&self, goal: Goal) -> f64 {
         match goal {
             Goal::Accuracy => self.test_accuracy,
             Goal::Rmse => self.test_rmse,
+            Goal::Loss => Some(self.test_loss),
         }
         .unwrap_or(f64::NAN)
     }
@@ -240,7 +244,8 @@ impl RunRecord {
     }
 
     /// When the run first reached `target` of its [goal](RunSpec::goal)
-    /// (a test accuracy at least `target`, or a test RMSE at most): the
+    /// (a test accuracy at least `target`, or a test RMSE or loss at
+    /// most): the
     /// first checkpoint that did, with the examples, steps and seconds of
     /// training (evaluations excluded) by then. `None` if no checkpoint
     /// reached it, the run having diverged or not.
@@ -322,9 +327,14 @@ pub fn execute(
     let b = spec.batch_size;
     let total = spec.total_steps();
     let workload = spec.workload();
+    let privacy = match (spec.privacy, workload.as_ref().and_then(|w| w.private)) {
+        (Some(p), _) => Some(p),
+        (None, Some(budget)) => Some(budget.privacy(data.train.len(), b, total)?),
+        (None, None) => None,
+    };
     // Every step of an ordinary run sees exactly B examples; a private
     // run's Poisson batches are B on average.
-    let steps_per_epoch = match spec.privacy {
+    let steps_per_epoch = match privacy {
         Some(_) => data.train.len().div_ceil(b),
         None => data.train.len() / b,
     } as u64;
@@ -341,8 +351,8 @@ pub fn execute(
         batch_size: b,
         seed: spec.seed,
         loss_scale: spec.loss_scale,
-        drop_last: spec.privacy.is_none(),
-        privacy: spec.privacy,
+        drop_last: privacy.is_none(),
+        privacy,
         epochs: total.div_ceil(steps_per_epoch) as usize,
         ..TrainConfig::default()
     };

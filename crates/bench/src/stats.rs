@@ -62,3 +62,12 @@ pub fn ci95(xs: &[f64]) -> f64 {
     }
     t975(n - 1) * std(xs) / (n as f64).sqrt()
 }
+
+/// SplitMix64's output function: a well-mixed 64-bit hash of `z`, for
+/// draws that must be the same on every machine.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

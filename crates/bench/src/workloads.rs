@@ -14,10 +14,12 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use std::{fmt, iter};
 
 use gradlab_autodiff::Activation;
-use gradlab_data::{Dataset, TargetKind, Targets};
-use gradlab_layers::{Cnn, CnnKind, LayerError, Mlp, Model};
-use gradlab_tensor::{random, Tensor};
+use gradlab_data::synthetic::teacher_regression;
+use gradlab_data::{CharText, Dataset, TargetKind};
+use gradlab_layers::{Cnn, CnnKind, Gpt, GptConfig, LayerError, Mlp, Model};
+use gradlab_train::{Privacy, TrainError};
 
+use crate::stats::mix;
 use crate::BenchError;
 
 /// What a workload's targets measure.
@@ -27,6 +29,9 @@ pub enum Goal {
     Accuracy,
     /// Test root mean squared error; a target is reached at or below it.
     Rmse,
+    /// Mean test loss (a language model's validation loss, in nats per
+    /// token); a target is reached at or below it.
+    Loss,
 }
 
 impl Goal {
@@ -35,6 +40,7 @@ impl Goal {
         match self {
             Goal::Accuracy => "test accuracy",
             Goal::Rmse => "test RMSE",
+            Goal::Loss => "test loss",
         }
     }
 
@@ -42,7 +48,7 @@ impl Goal {
     pub fn reaches(self, value: f64, target: f64) -> bool {
         match self {
             Goal::Accuracy => value >= target,
-            Goal::Rmse => value <= target,
+            Goal::Rmse | Goal::Loss => value <= target,
         }
     }
 
@@ -61,6 +67,46 @@ pub struct Budget {
     pub checkpoints: usize,
     /// Test examples evaluated (`None`: all the workload has).
     pub test: Option<usize>,
+}
+
+/// A private workload's privacy: DP-SGD (Poisson batches of the workload's
+/// batch size on average, every example's gradient clipped to `max_norm`,
+/// Gaussian noise) at a fixed (ε, δ). Each run's noise multiplier σ is the
+/// one that spends exactly the budget over the run's own steps (the RDP
+/// accountant's calibration, as `--dp-epsilon`), so a longer run — a
+/// self-tuning one — trains with more noise: the optimizer's job includes
+/// the noise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PrivateBudget {
+    /// ε spent by the end of every run.
+    pub epsilon: f64,
+    /// δ of the (ε, δ) guarantee.
+    pub delta: f64,
+    /// C, the bound on each example's gradient norm.
+    pub max_norm: f32,
+}
+
+impl PrivateBudget {
+    /// DP-SGD's settings for a run of `steps` steps of expected batch
+    /// `batch` from `examples` training examples.
+    pub fn privacy(
+        &self,
+        examples: usize,
+        batch: usize,
+        steps: u64,
+    ) -> Result<Privacy, BenchError> {
+        let rate = batch as f64 / examples as f64;
+        let noise_multiplier =
+            gradlab_optim::accountant::noise_multiplier(self.epsilon, self.delta, rate, steps)
+                .map_err(TrainError::from)?;
+        Ok(Privacy {
+            max_norm: self.max_norm,
+            noise_multiplier,
+            delta: self.delta,
+            per_tensor: false,
+            poisson: true,
+        })
+    }
 }
 
 /// The training and test sets of a sweep, loaded once.
@@ -100,6 +146,11 @@ pub type MakeData = Arc<dyn Fn() -> Result<(Dataset, Dataset), BenchError> + Sen
 /// weights drawn from `seed`.
 pub type MakeModel = Arc<dyn Fn(usize, usize, u64) -> Result<Model, LayerError> + Send + Sync>;
 
+/// Draws a workload's held-out variant from a seed (AlgoPerf's held-out
+/// workloads): the same problem with its model, data or privacy budget
+/// drawn from a few alternatives that `tune` never sees.
+pub type MakeVariant = Arc<dyn Fn(u64) -> Workload + Send + Sync>;
+
 /// A training problem: a dataset and a model constructor (any
 /// [`Module`](gradlab_layers::Module)), the loss following from the data,
 /// with the targets and budgets of a run.
@@ -117,8 +168,11 @@ pub struct Workload {
     pub model: MakeModel,
     /// Standardize the features by the training set's statistics.
     pub standardize: bool,
-    /// Examples per step.
+    /// Examples per step (on average, for a private workload).
     pub batch_size: usize,
+    /// For a private workload, its privacy budget; `None` trains without
+    /// clipping or noise.
+    pub private: Option<PrivateBudget>,
     /// What the targets measure.
     pub goal: Goal,
     /// The targets of the full run, easiest first; `tune` ranks by the last.
@@ -129,6 +183,8 @@ pub struct Workload {
     pub full: Budget,
     /// The budget of `--quick`.
     pub quick: Budget,
+    /// Its held-out variants ([`held_out`]), `None` if it has none.
+    pub variant: Option<MakeVariant>,
 }
 
 /// Workloads are equal when their names are: a name is registered once.
@@ -174,7 +230,39 @@ pub fn cnn(kind: CnnKind) -> MakeModel {
     })
 }
 
-/// The built-in workloads, in report order.
+/// A GPT of `layers` blocks of `heads` heads, `width` wide ([`Gpt`],
+/// nanoGPT's), as a workload's model: its context is the examples'
+/// features (token ids) and its vocabulary their classes.
+pub fn gpt(layers: usize, heads: usize, width: usize) -> MakeModel {
+    Arc::new(move |context, vocab, seed| {
+        let config = GptConfig {
+            vocab,
+            context,
+            layers,
+            heads,
+            width,
+        };
+        Ok(Model::from(Gpt::new(config, seed)?))
+    })
+}
+
+/// Jane Austen's six novels (`datasets/austen`, in the order of their file
+/// names) at the character level, cut into windows of `context`
+/// characters: the first nine tenths for training, the last tenth (the end
+/// of *Sense and Sensibility*) for validation.
+fn austen(context: usize) -> Result<(Dataset, Dataset), BenchError> {
+    let text = CharText::read_dir(&repository_dir("datasets/austen"))?;
+    let (train, validation) = text.split(0.1, context)?;
+    Ok((
+        text.sequences(train, context)?,
+        text.sequences(validation, context)?,
+    ))
+}
+
+/// The built-in workloads, in report order. The targets of the CNNs and
+/// the GPT are AlgoPerf's: the best of AdamW, NAdamW and SGD with
+/// momentum, 5 trials each, then a slack that several of those 15 trials
+/// reach (`docs/benchmark.md` gives the figures).
 fn builtin() -> Vec<Workload> {
     let budget = |examples, checkpoints, test| Budget {
         examples,
@@ -189,17 +277,19 @@ fn builtin() -> Vec<Workload> {
             model,
             standardize: false,
             batch_size: 128,
+            private: None,
             goal: Goal::Accuracy,
             targets: targets.into(),
             quick_targets: quick_targets.into(),
             full: budget(122_880, 12, None),
             quick: budget(15_360, 6, Some(2_000)),
+            variant: None,
         };
     let digits = |file: &'static str| {
         let dir = repository_dir("datasets/digits");
         Dataset::from_csv(dir.join(file), "digit", TargetKind::Classes).map_err(BenchError::from)
     };
-    vec![
+    let list = vec![
         mnist(
             "mnist-mlp",
             "MNIST, MLP 784-512-512-10 with ReLU (the default model of `cargo run --example mnist`)",
@@ -215,25 +305,57 @@ fn builtin() -> Vec<Workload> {
             [0.8, 0.87],
         ),
         Workload {
-            name: "fashion-cnn".into(),
-            about: "Fashion-MNIST, Papernot et al.'s tempered CNN (two convolutions with group \
-                    norm and tanh, 26 106 weights) trained without noise"
-                .into(),
             data: Some(Arc::new(|| {
                 let fashion = gradlab_data::load(repository_dir("datasets/fashion-mnist"))?;
                 Ok((fashion.train, fashion.test))
             })),
-            model: cnn(CnnKind::Private),
-            standardize: false,
-            batch_size: 128,
-            goal: Goal::Accuracy,
-            // AlgoPerf's way: the best of the baselines AdamW, NAdamW and
-            // SGD with momentum, 5 trials each, was 85.8 % (quick: 71.3 %);
-            // the last target leaves the slack that 4 (6) of the 15 reach.
-            targets: vec![0.82, 0.845],
-            quick_targets: vec![0.65, 0.7],
             full: budget(61_440, 12, None),
             quick: budget(5_120, 4, Some(2_000)),
+            ..mnist(
+                "fashion-cnn",
+                "Fashion-MNIST, Papernot et al.'s tempered CNN (two convolutions with group \
+                 norm and tanh, 26 106 weights) trained without noise",
+                cnn(CnnKind::Private),
+                [0.82, 0.845],
+                [0.65, 0.7],
+            )
+        },
+        Workload {
+            batch_size: 256,
+            private: Some(PrivateBudget {
+                epsilon: 3.0,
+                delta: 1e-5,
+                max_norm: 1.0,
+            }),
+            full: budget(61_440, 12, None),
+            quick: budget(3_840, 3, Some(1_000)),
+            ..mnist(
+                "mnist-private-cnn",
+                "MNIST, Papernot et al.'s tempered CNN trained privately: DP-SGD at ε = 3, \
+                 δ = 10⁻⁵ over the run, each example's gradient clipped to norm 1, Poisson \
+                 batches of 256 on average",
+                cnn(CnnKind::Private),
+                [0.9, 0.945],
+                [0.5, 0.65],
+            )
+        },
+        Workload {
+            name: "austen-gpt".into(),
+            about: "Jane Austen's novels by character (the last tenth held out), a GPT of 2 \
+                    blocks, 4 heads, width 64, context 64 (nanoGPT's); validation loss in nats \
+                    per character"
+                .into(),
+            data: Some(Arc::new(|| austen(64))),
+            model: gpt(2, 4, 64),
+            standardize: false,
+            batch_size: 32,
+            private: None,
+            goal: Goal::Loss,
+            targets: vec![2.4, 2.2],
+            quick_targets: vec![3.2, 3.0],
+            full: budget(16_384, 12, Some(512)),
+            quick: budget(768, 3, Some(128)),
+            variant: None,
         },
         Workload {
             name: "digits".into(),
@@ -244,11 +366,13 @@ fn builtin() -> Vec<Workload> {
             model: mlp(&[64], Activation::Relu),
             standardize: true,
             batch_size: 32,
+            private: None,
             goal: Goal::Accuracy,
             targets: vec![0.95, 0.965],
             quick_targets: vec![0.9, 0.95],
             full: budget(28_800, 20, None),
             quick: budget(14_400, 10, None),
+            variant: None,
         },
         Workload {
             name: "regression".into(),
@@ -256,17 +380,150 @@ fn builtin() -> Vec<Workload> {
                     units scaled to unit variance plus noise of standard deviation 0.1; MLP \
                     16-64-64-1 with tanh"
                 .into(),
-            data: Some(Arc::new(|| regression(16, 32, 0.1, 8_192, 2_048, 20_251_202))),
+            data: Some(Arc::new(|| {
+                Ok(teacher_regression(16, 32, 0.1, 8_192, 2_048, 20_251_202)?)
+            })),
             model: mlp(&[64, 64], Activation::Tanh),
             standardize: false,
             batch_size: 64,
+            private: None,
             goal: Goal::Rmse,
             targets: vec![0.25, 0.17],
             quick_targets: vec![0.35, 0.25],
             full: budget(81_920, 16, None),
             quick: budget(16_384, 8, None),
+            variant: None,
         },
-    ]
+    ];
+    list.into_iter().map(with_variants).collect()
+}
+
+/// The built-in workload `w` with its held-out variants: an MLP's widths,
+/// depth and activation, the CNN's training set cut to a seeded part, the
+/// private CNN's ε, the GPT's depth, heads and width, the regression's
+/// teacher and noise.
+fn with_variants(w: Workload) -> Workload {
+    use Activation::{Gelu, Relu, Tanh};
+    let base = w.clone();
+    let make: MakeVariant = match w.name.as_str() {
+        "mnist-mlp" => Arc::new(move |seed| {
+            let widths: [&[usize]; 4] = [&[256, 256], &[1024, 1024], &[512], &[512; 3]];
+            mlp_variant(&base, seed, &widths, &[Relu, Tanh, Gelu])
+        }),
+        "mnist-deep-tanh" => Arc::new(move |seed| {
+            let widths: [&[usize]; 4] = [&[96; 4], &[192; 4], &[128; 3], &[128; 6]];
+            mlp_variant(&base, seed, &widths, &[Tanh, Gelu])
+        }),
+        "digits" => Arc::new(move |seed| {
+            let widths: [&[usize]; 3] = [&[32], &[128], &[64, 64]];
+            mlp_variant(&base, seed, &widths, &[Relu, Tanh])
+        }),
+        "fashion-cnn" => Arc::new(move |seed| {
+            let fraction = draw(seed, 0, &[0.25, 0.5]);
+            let data = base.data.clone().expect("fashion-cnn has data of its own");
+            Workload {
+                about: format!(
+                    "{} — held out: trained on a seeded {}% of its training set",
+                    base.about,
+                    fraction * 100.0
+                ),
+                data: Some(Arc::new(move || {
+                    let (train, test) = data()?;
+                    Ok((subsample(&train, fraction, seed), test))
+                })),
+                ..base.clone()
+            }
+        }),
+        "mnist-private-cnn" => Arc::new(move |seed| {
+            let epsilon = draw(seed, 0, &[2.0, 4.0, 8.0]);
+            Workload {
+                about: format!("{} — held out: at ε = {epsilon}", base.about),
+                private: base.private.map(|p| PrivateBudget { epsilon, ..p }),
+                ..base.clone()
+            }
+        }),
+        "austen-gpt" => Arc::new(move |seed| {
+            let shapes = [(1, 4, 64), (3, 4, 64), (2, 2, 64), (2, 4, 96)];
+            let (layers, heads, width) = draw(seed, 0, &shapes);
+            Workload {
+                about: format!(
+                    "{} — held out: {layers} blocks, {heads} heads, width {width}",
+                    base.about
+                ),
+                model: gpt(layers, heads, width),
+                ..base.clone()
+            }
+        }),
+        "regression" => Arc::new(move |seed| {
+            let (units, noise) = (draw(seed, 0, &[16, 64]), draw(seed, 1, &[0.05, 0.2]));
+            Workload {
+                about: format!(
+                    "{} — held out: a teacher of {units} units, noise {noise}, data drawn \
+                     anew",
+                    base.about
+                ),
+                data: Some(Arc::new(move || {
+                    Ok(teacher_regression(
+                        16,
+                        units,
+                        noise,
+                        8_192,
+                        2_048,
+                        mix(seed),
+                    )?)
+                })),
+                ..base.clone()
+            }
+        }),
+        _ => return w,
+    };
+    Workload {
+        variant: Some(make),
+        ..w
+    }
+}
+
+/// Choice `k` of the variant drawn by `seed`: one of `options`.
+fn draw<T: Copy>(seed: u64, k: u64, options: &[T]) -> T {
+    options[(mix(seed ^ mix(k)) % options.len() as u64) as usize]
+}
+
+/// The MLP workload `w` with hidden widths and activation drawn by `seed`.
+fn mlp_variant(
+    w: &Workload,
+    seed: u64,
+    widths: &[&[usize]],
+    activations: &[Activation],
+) -> Workload {
+    let (hidden, activation) = (draw(seed, 0, widths), draw(seed, 1, activations));
+    Workload {
+        about: format!(
+            "{} — held out: hidden layers {hidden:?} with {activation:?}",
+            w.about
+        ),
+        model: mlp(hidden, activation),
+        ..w.clone()
+    }
+}
+
+/// A `fraction` of the examples of `d`, drawn by `seed`, in their order.
+fn subsample(d: &Dataset, fraction: f64, seed: u64) -> Dataset {
+    let mut keep: Vec<usize> = (0..d.len()).collect();
+    keep.sort_by_key(|&i| mix(seed ^ mix(i as u64)));
+    keep.truncate((d.len() as f64 * fraction) as usize);
+    keep.sort_unstable();
+    d.subset(&keep)
+}
+
+/// Workload `w`'s held-out variant drawn by `seed`, named `{w}@{seed}`, or
+/// `None` if it has no variants.
+pub fn held_out(w: &Workload, seed: u64) -> Option<Workload> {
+    let v = (w.variant.as_ref()?)(seed);
+    Some(Workload {
+        name: format!("{}@{seed}", w.name),
+        variant: None,
+        ..v
+    })
 }
 
 static REGISTRY: RwLock<Vec<Workload>> = RwLock::new(Vec::new());
@@ -285,9 +542,14 @@ pub fn workloads() -> Vec<Workload> {
     registry().clone()
 }
 
-/// The workload called `name`.
+/// The workload called `name`: a registered one, or `{base}@{seed}`, the
+/// held-out variant of `base` drawn by `seed`.
 pub fn workload(name: &str) -> Option<Workload> {
-    registry().iter().find(|w| w.name == name).cloned()
+    let find = |name: &str| registry().iter().find(|w| w.name == name).cloned();
+    find(name).or_else(|| {
+        let (base, seed) = name.split_once('@')?;
+        held_out(&find(base)?, seed.parse().ok()?)
+    })
 }
 
 /// Adds `w` to the workloads `tune` may run (`--workloads NAME`), after
@@ -310,10 +572,25 @@ pub fn register(w: Workload) -> Result<(), BenchError> {
     if w.batch_size == 0 {
         return bad("the batch size must be at least 1".into());
     }
+    if let Some(p) = w.private {
+        let valid = p.epsilon > 0.0
+            && p.epsilon.is_finite()
+            && p.delta > 0.0
+            && p.delta < 1.0
+            && p.max_norm > 0.0
+            && p.max_norm.is_finite();
+        if !valid {
+            return bad(format!(
+                "the privacy budget needs ε > 0, 0 < δ < 1 and a clipping bound C > 0, got ε = \
+                 {}, δ = {}, C = {}",
+                p.epsilon, p.delta, p.max_norm
+            ));
+        }
+    }
     for (targets, what) in [(&w.targets, "targets"), (&w.quick_targets, "quick targets")] {
         let valid = |t: f64| match w.goal {
             Goal::Accuracy => t > 0.0 && t <= 1.0,
-            Goal::Rmse => t > 0.0 && t.is_finite(),
+            Goal::Rmse | Goal::Loss => t > 0.0 && t.is_finite(),
         };
         if targets.is_empty() || !targets.iter().all(|&t| valid(t)) {
             return bad(format!(
@@ -397,61 +674,4 @@ pub(crate) fn repository_dir(dir: &str) -> std::path::PathBuf {
             .join("../..")
             .join(dir)
     }
-}
-
-/// A synthetic regression: `features` standard normal inputs, the target a
-/// fixed random teacher network's output (`tanh` hidden layer of `teacher`
-/// units, scaled to unit variance) plus Gaussian noise of standard
-/// deviation `noise`. The teacher and the inputs derive from `seed`, the
-/// same for every run, so that runs differ only in their own seeds.
-fn regression(
-    features: usize,
-    teacher: usize,
-    noise: f32,
-    train: usize,
-    test: usize,
-    seed: u64,
-) -> Result<(Dataset, Dataset), BenchError> {
-    let mut rng = random::rng(seed);
-    // The teacher: y = a · tanh(W x), W ~ 𝒩(0, 1/features) so that each
-    // unit's input has unit variance, then scaled to unit variance.
-    let w = Tensor::normal(
-        &[teacher, features],
-        0.0,
-        (features as f32).powf(-0.5),
-        &mut rng,
-    );
-    let a = Tensor::normal(&[teacher], 0.0, 1.0, &mut rng);
-    let n = train + test;
-    let x = Tensor::normal(&[n, features], 0.0, 1.0, &mut rng);
-    let eps = Tensor::normal(&[n], 0.0, noise, &mut rng);
-    let clean: Vec<f32> = (0..n)
-        .map(|i| {
-            let xi = &x.data()[i * features..(i + 1) * features];
-            (0..teacher)
-                .map(|j| {
-                    let wj = &w.data()[j * features..(j + 1) * features];
-                    let z: f32 = wj.iter().zip(xi).map(|(w, x)| w * x).sum();
-                    a.data()[j] * z.tanh()
-                })
-                .sum()
-        })
-        .collect();
-    let var = clean.iter().map(|&y| f64::from(y).powi(2)).sum::<f64>() / n as f64;
-    let scale = var.sqrt().recip() as f32;
-    let y: Vec<f32> = clean
-        .iter()
-        .zip(eps.data())
-        .map(|(&c, &e)| c * scale + e)
-        .collect();
-    let split = |rows: std::ops::Range<usize>| {
-        let m = rows.len();
-        let xs = Tensor::from_vec(
-            x.data()[rows.start * features..rows.end * features].to_vec(),
-            &[m, features],
-        );
-        let ys = Tensor::from_vec(y[rows].to_vec(), &[m, 1]);
-        Dataset::from_tensors(xs, Targets::Values(ys)).map_err(BenchError::from)
-    };
-    Ok((split(0..train)?, split(train..n)?))
 }

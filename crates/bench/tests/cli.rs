@@ -46,7 +46,7 @@ fn bad_options_are_errors() {
         (
             &["--workloads", "digits,cifar"],
             "--workloads: no workload 'cifar'; the workloads are mnist-mlp, \
-             mnist-deep-tanh, fashion-cnn, digits, regression",
+             mnist-deep-tanh, fashion-cnn, mnist-private-cnn, austen-gpt, digits, regression",
         ),
         (&["--trials", "0"], "--trials must be at least 1"),
         (&["--studies", "0"], "--studies must be at least 1"),

@@ -337,8 +337,9 @@ fn the_quick_sweep_plans_every_experiment() {
     assert_eq!(count("lr-sweep"), 310);
     // σ = 0 and 5 noise multipliers, × 2 seeds.
     assert_eq!(count("privacy"), 12);
-    // 5 workloads × 31 optimizers × 3 studies × 3 trials.
-    assert_eq!(count("tune"), 1395);
+    // 7 workloads × 31 optimizers × 3 studies × 2 trials, less the one
+    // rule that reads per-example squares on the private workload.
+    assert_eq!(count("tune"), 7 * 31 * 6 - 6);
     // 2 recipes × seeds 0–9.
     assert_eq!(count("speedrun"), 20);
     // Every batch size sees exactly the budget, and every checkpoint falls
@@ -456,4 +457,56 @@ fn a_registered_rule_runs_in_the_benchmark() {
     );
     assert!(read(&dir, "report.md").contains("test_signum"));
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// `--on WORKLOAD`: the lecture's experiments train the workload's model on
+/// its data — the digits' MLP 64-64-10 on the 8×8 digits here, every run
+/// naming it, the report saying so — and an unknown workload is an error
+/// that lists them.
+#[test]
+fn the_lecture_experiments_run_on_a_workload() {
+    let dir = temp_dir("on");
+    let args = [
+        "--experiment",
+        "scale-invariance",
+        "--quick",
+        "--seeds",
+        "1",
+    ];
+    let tail = [
+        "--on",
+        "digits",
+        "--budget",
+        "320",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let cli = Cli::try_parse_from(["optim_bench"].iter().chain(&args).chain(&tail)).unwrap();
+    assert!(matches!(cli.run(&mut |_| {}).unwrap(), Outcome::Merged(m) if m.runs == 9));
+    let runs = read(&dir, "runs.csv");
+    let mut lines = runs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|&c| c == "workload").unwrap();
+    assert!(
+        lines.all(|l| l.split(',').nth(at) == Some("digits")),
+        "{runs}"
+    );
+    let report = read(&dir, "report.md");
+    assert!(
+        report.contains("the workload `digits` (the 8×8 digits CSV"),
+        "{report}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+    let err = Options {
+        experiment: vec!["variants".into()],
+        on: Some("cifar".into()),
+        ..Options::default()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("--on: no workload 'cifar'; the workloads are mnist-mlp"),
+        "{err}"
+    );
 }

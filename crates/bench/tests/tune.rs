@@ -378,6 +378,31 @@ fn the_workloads_load_their_data() {
         err.contains("takes 28 × 28 images (784 features), got 64"),
         "{err}"
     );
+    // Jane Austen by character: the first nine tenths in windows of 64 for
+    // training, the quick test set cut to 128 windows of the last tenth.
+    let gpt = workload("austen-gpt").unwrap();
+    let g = gpt.data(gpt.quick, &mut mnist).unwrap();
+    assert_eq!(
+        (g.train.len(), g.test.len(), g.train.num_features()),
+        (56_601, 128, 64)
+    );
+    assert_eq!(
+        (g.train.classes(), g.train.positions()),
+        (Some(81), Some(64))
+    );
+    let model = (gpt.model)(64, 81, 0).unwrap();
+    assert_eq!(
+        model.name,
+        "gpt vocab 81 context 64 layers 2 heads 4 width 64"
+    );
+    assert_eq!(model.params.num_scalars(), 114_560);
+    // The private CNN trains on the sweep's MNIST, at ε = 3.
+    let private = workload("mnist-private-cnn").unwrap();
+    assert!(private.data.is_none());
+    assert_eq!(
+        private.private.map(|p| (p.epsilon, p.delta)),
+        Some((3.0, 1e-5))
+    );
     let regression = workload("regression").unwrap();
     let a = regression.data(regression.full, &mut mnist).unwrap();
     let b = regression.data(regression.quick, &mut mnist).unwrap();
@@ -505,4 +530,46 @@ fn the_benchmark_score_is_the_area_under_the_profile_to_r_max() {
     assert_eq!(benchmark_score(&[4.0, 7.0, f64::INFINITY]), 0.0);
     // (4 − 1.3)/3 = 0.9 and (4 − 3.4)/3 = 0.2, averaged.
     assert!((benchmark_score(&[1.3, 3.4]) - 0.55).abs() < 1e-12);
+}
+
+/// DP-SGD privatizes the mean gradient only: a rule that reads the
+/// per-example squares is not run on the private workload, and counts
+/// there as never reaching the target.
+#[test]
+fn a_rule_that_reads_per_example_squares_is_not_run_privately() {
+    let options = Options {
+        experiment: vec!["tune".into()],
+        only: Some(vec!["adam_per_example".into(), "adam".into()]),
+        workloads: Some(vec!["mnist-private-cnn".into(), "digits".into()]),
+        quick: true,
+        ..Options::default()
+    };
+    let settings = options.resolve().unwrap();
+    let (private, digits) = (
+        workload("mnist-private-cnn").unwrap(),
+        workload("digits").unwrap(),
+    );
+    let runs: BTreeMap<(String, String), usize> = gradlab_bench::jobs::plan(&settings)
+        .unwrap()
+        .into_iter()
+        .fold(BTreeMap::new(), |mut n, r| {
+            *n.entry((r.workload.unwrap(), r.series)).or_default() += 1;
+            n
+        });
+    let key = |w: &str, s: &str| (w.to_string(), s.to_string());
+    assert_eq!(
+        runs.get(&key("mnist-private-cnn", "adam_per_example")),
+        None
+    );
+    assert_eq!(runs[&key("mnist-private-cnn", "adam")], 6);
+    assert_eq!(runs[&key("digits", "adam_per_example")], 6);
+    for c in candidates(&settings) {
+        assert!(c.can_train(&digits));
+        assert_eq!(
+            c.can_train(&private),
+            c.label != "adam_per_example",
+            "{}",
+            c.label
+        );
+    }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use gradlab_autodiff::Activation;
 use gradlab_bench::run::{execute, RunSpec};
-use gradlab_bench::workloads::{mlp, register, workload, workloads, Budget, Data, Goal, Workload};
+use gradlab_bench::workloads::{
+    mlp, register, workload, workloads, Budget, Data, Goal, PrivateBudget, Workload,
+};
 use gradlab_bench::{BenchError, Options};
 use gradlab_data::{Dataset, Targets};
 use gradlab_tensor::Tensor;
@@ -31,6 +33,7 @@ fn own(name: &str) -> Workload {
         model: mlp(&[8], Activation::Tanh),
         standardize: false,
         batch_size: 16,
+        private: None,
         goal: Goal::Accuracy,
         targets: vec![0.9],
         quick_targets: vec![0.8],
@@ -44,6 +47,7 @@ fn own(name: &str) -> Workload {
             checkpoints: 2,
             test: None,
         },
+        variant: None,
     }
 }
 
@@ -80,6 +84,37 @@ fn a_bad_workload_is_refused_with_what_is_wrong() {
                 ..own("infinite-rmse")
             },
             "the targets must be one or more values of the test RMSE",
+        ),
+        (
+            Workload {
+                goal: Goal::Loss,
+                quick_targets: vec![-1.0],
+                ..own("negative-loss")
+            },
+            "the quick targets must be one or more values of the test loss, got [-1.0]",
+        ),
+        (
+            Workload {
+                private: Some(PrivateBudget {
+                    epsilon: 0.0,
+                    delta: 1e-5,
+                    max_norm: 1.0,
+                }),
+                ..own("no-epsilon")
+            },
+            "the privacy budget needs ε > 0, 0 < δ < 1 and a clipping bound C > 0, got ε = 0, \
+             δ = 0.00001, C = 1",
+        ),
+        (
+            Workload {
+                private: Some(PrivateBudget {
+                    epsilon: 3.0,
+                    delta: 1.0,
+                    max_norm: f32::INFINITY,
+                }),
+                ..own("no-delta")
+            },
+            "got ε = 3, δ = 1, C = inf",
         ),
         (
             Workload {
@@ -181,4 +216,61 @@ fn a_registered_workload_runs_and_its_model_errors_are_errors() {
     let w = workload("no-blobs").unwrap();
     let err = w.data(w.quick, &mut mnist).err().unwrap().to_string();
     assert_eq!(err, "the blobs are out of stock");
+}
+
+/// A private workload's runs are DP-SGD with the noise that spends its ε
+/// over each run's own steps: ε at the last checkpoint is the budget (to
+/// the calibration's 0.01), a run twice as long spends the same ε with
+/// more noise, and the same run without the budget spends none.
+#[test]
+fn a_private_workload_spends_its_budget_over_every_run() {
+    let budget = PrivateBudget {
+        epsilon: 2.0,
+        delta: 1e-5,
+        max_norm: 1.0,
+    };
+    register(Workload {
+        private: Some(budget),
+        ..own("private-blobs")
+    })
+    .unwrap();
+    let w = workload("private-blobs").unwrap();
+    let mut mnist = || -> Result<Data, BenchError> { panic!("blobs has its own data") };
+    let data = w.data(w.quick, &mut mnist).unwrap();
+    let run = |budget: usize| RunSpec {
+        experiment: "tune".into(),
+        series: "sgd".into(),
+        param: None,
+        optimizer: "sgd(lr=0.1)".into(),
+        batch_size: 16,
+        seed: 0,
+        loss_scale: 1.0,
+        budget,
+        checkpoints: 2,
+        hidden: Vec::new(),
+        privacy: None,
+        workload: Some("private-blobs".into()),
+        trial: None,
+    };
+    for examples in [160, 320] {
+        let record = execute(0, &run(examples), &data, &mut |_| {}).unwrap();
+        let spent = record.last().unwrap().epsilon.unwrap();
+        assert!((1.99..=2.0).contains(&spent), "{examples}: ε = {spent}");
+        let first = record.checkpoints[0].metrics.as_ref().unwrap();
+        assert!(first.epsilon.unwrap() < spent, "ε grows over the run");
+    }
+    let sigma = |steps| budget.privacy(64, 16, steps).unwrap().noise_multiplier;
+    assert!(sigma(20) > sigma(10), "{} against {}", sigma(20), sigma(10));
+    register(own("blobs-plain")).unwrap();
+    let plain = execute(
+        0,
+        &RunSpec {
+            workload: Some("blobs-plain".into()),
+            ..run(160)
+        },
+        &data,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(plain.last().unwrap().epsilon, None);
 }

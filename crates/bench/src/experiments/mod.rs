@@ -174,9 +174,13 @@ pub(crate) fn run_spec_sized(
         loss_scale: 1.0,
         budget,
         checkpoints: checkpoints.min(budget.div_ceil(batch_size)),
-        hidden: settings.hidden.clone(),
+        // On a workload, its own model and data.
+        hidden: match settings.on {
+            Some(_) => Vec::new(),
+            None => settings.hidden.clone(),
+        },
         privacy: None,
-        workload: None,
+        workload: settings.on.as_ref().map(|w| w.name.clone()),
         trial: None,
     }
 }

@@ -173,6 +173,7 @@ impl Experiment for Speedrun {
                 let optimizer = r.optimizer_for_run(budget as u64 / r.batch_size as u64);
                 let run = RunSpec {
                     hidden: vec![r.width, r.width],
+                    workload: None,
                     ..run_spec_sized(self, settings, r.label(), optimizer, r.batch_size, size)
                 };
                 (0..SEEDS).map(move |seed| RunSpec {

@@ -18,6 +18,13 @@
 //! [the optimizers' table](gradlab_optim::registry::series)) once per
 //! study, on 1.5× the budget.
 //!
+//! A tuning sweep writes `tuned.json` ([`tuned`](crate::tuned)), each
+//! study's fastest trial; `--held-out` runs those again on every
+//! workload's [held-out variant](crate::workloads::held_out), and reports
+//! how the rankings move. A rule that reads the per-example squares
+//! cannot train a private workload (DP-SGD privatizes the mean gradient
+//! only): it is not run there and counts as never reaching the target.
+//!
 //! Across workloads, a performance profile (Dolan & Moré 2002) gives for
 //! each optimizer ρ(τ), the fraction of workloads on which its time is
 //! within a factor τ of the best optimizer's, and AlgoPerf's benchmark
@@ -28,15 +35,16 @@
 use std::collections::BTreeMap;
 
 use gradlab_optim::search::Dim;
-use gradlab_optim::{registry, search_space};
+use gradlab_optim::{registry, search_space, Optimizer, Statistics};
 
 use crate::experiments::{canonical, group, run_spec_sized, section, About, Experiment};
 use crate::options::Settings;
 use crate::plot::{self, Dot, Panel, Scale, Series, Style};
-use crate::report::{num, Section, Table};
+use crate::report::{num, OutputFile, Section, Table};
 use crate::run::{RunRecord, RunSpec};
-use crate::stats::median;
-use crate::workloads::{Goal, Workload};
+use crate::stats::{median, mix};
+use crate::tuned::{self, Tuned};
+use crate::workloads::{held_out, Goal, Workload};
 
 /// The experiment.
 #[derive(Debug)]
@@ -115,14 +123,6 @@ fn radical_inverse(mut n: u64, b: u64) -> f64 {
     x
 }
 
-/// SplitMix64's output function: a well-mixed 64-bit hash of `z`.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The FNV-1a hash of `text`, mixed: the seed of a search.
 fn seed_of(text: &str) -> u64 {
     let h = text.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
@@ -146,6 +146,14 @@ pub fn point(seed: u64, k: usize, d: usize) -> Vec<f64> {
 }
 
 impl Candidate {
+    /// Whether it can train `w`: DP-SGD privatizes the mean gradient only,
+    /// so a rule that reads the per-example squares cannot train a private
+    /// workload (it counts there as never reaching the target).
+    pub fn can_train(&self, w: &Workload) -> bool {
+        let reads_mean = |o: Optimizer| o.statistics() == Statistics::Mean;
+        w.private.is_none() || Optimizer::from_spec(&self.configured).is_ok_and(reads_mean)
+    }
+
     /// The canonical spec of trial `k` on workload `w`, for a run of
     /// `steps` steps: a drawn warm-up is cut to `steps − 1` (the spaces
     /// reach 100 steps, and a warm-up as long as the run is refused).
@@ -185,8 +193,26 @@ impl Experiment for Tune {
     fn plan(&self, settings: &Settings) -> Vec<RunSpec> {
         let candidates = candidates(settings);
         let mut runs = Vec::new();
+        if let Some(h) = &settings.held_out {
+            for (w, v) in settings.workloads.iter().zip(ran(settings)) {
+                for c in candidates.iter().filter(|c| c.can_train(&v)) {
+                    let mine = |t: &&Tuned| t.workload == w.name && t.optimizer == c.label;
+                    for t in h.tuned.iter().filter(mine) {
+                        runs.push(spec(
+                            settings,
+                            &v,
+                            &c.label,
+                            t.spec.clone(),
+                            t.trial,
+                            t.study,
+                        ));
+                    }
+                }
+            }
+            return runs;
+        }
         for w in &settings.workloads {
-            for c in &candidates {
+            for c in candidates.iter().filter(|c| c.can_train(w)) {
                 let steps = spec(settings, w, &c.label, String::new(), 0, 0).total_steps();
                 for study in 0..settings.studies {
                     let seed = study as u64;
@@ -212,7 +238,13 @@ impl Experiment for Tune {
             return s;
         }
         let (k, studies) = (settings.trials, settings.studies);
-        s.paragraph(&if settings.self_tuning {
+        s.paragraph(&if let Some(h) = &settings.held_out {
+            format!(
+                "Held-out variants, drawn by seed {}: each study's fastest trial of the tuned \
+                 sweep run again, on the study's seed, on each workload's variant.",
+                h.seed
+            )
+        } else if settings.self_tuning {
             format!(
                 "Self-tuning: each optimizer at its benchmark configuration, untuned, once per \
                  study on seeds 0–{}, with 1.5× each workload's budget.",
@@ -232,7 +264,9 @@ impl Experiment for Tune {
              times are steps only, on this machine, and vary between runs.",
         );
         let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
-        for w in &settings.workloads {
+        let mut tuned = Vec::new();
+        let ran = ran(settings);
+        for w in &ran {
             let on_w = |r: &&RunRecord| r.spec.workload.as_deref() == Some(w.name.as_str());
             let mine: Vec<&RunRecord> = records.iter().copied().filter(on_w).collect();
             if mine.is_empty() {
@@ -251,7 +285,7 @@ impl Experiment for Tune {
             ]);
             let fmt_score = match w.goal {
                 Goal::Accuracy => crate::report::pct,
-                Goal::Rmse => num,
+                Goal::Rmse | Goal::Loss => num,
             };
             let mut rows = Vec::new();
             for ((_, label), runs) in by_search(&mine) {
@@ -269,6 +303,19 @@ impl Experiment for Tune {
                     .map(|(examples, seconds)| (fastest(examples), fastest(seconds)))
                     .collect();
                 let (examples, seconds): (Vec<f64>, Vec<f64>) = per_study.iter().copied().unzip();
+                for (study, runs) in group(&runs, |s| s.seed) {
+                    let best = best_trial(settings, w, &runs);
+                    let reached = best.time_to(target);
+                    tuned.push(Tuned {
+                        workload: w.name.clone(),
+                        optimizer: label.clone(),
+                        study,
+                        trial: best.spec.trial.unwrap_or(0),
+                        spec: best.spec.optimizer.clone(),
+                        examples: reached.map(|t| t.examples as f64),
+                        seconds: reached.map(|t| t.train_seconds),
+                    });
+                }
                 let each: Vec<String> = examples.iter().map(|&x| count(x)).collect();
                 let final_value = final_score(best, w.goal).map_or("diverged".into(), fmt_score);
                 table.row(vec![
@@ -286,6 +333,24 @@ impl Experiment for Tune {
                     examples: median(&examples),
                     seconds: median(&seconds),
                     studies: per_study,
+                });
+            }
+            for c in candidates(settings).iter().filter(|c| !c.can_train(w)) {
+                let mut row = vec![c.label.clone(), "reads per-example squares".into()];
+                row.extend([
+                    "not run privately".to_string(),
+                    "—".into(),
+                    "—".into(),
+                    "—".into(),
+                    "—".into(),
+                ]);
+                table.row(row);
+                rows.push(Outcome {
+                    label: c.label.clone(),
+                    best: String::new(),
+                    examples: f64::INFINITY,
+                    seconds: f64::INFINITY,
+                    studies: vec![(f64::INFINITY, f64::INFINITY); studies],
                 });
             }
             let targets: Vec<String> = w
@@ -309,8 +374,114 @@ impl Experiment for Tune {
         }
         profile(&mut s, &outcomes);
         per_workload(&mut s, &outcomes);
+        match &settings.held_out {
+            Some(h) => rankings_move(&mut s, settings, &h.tuned, &outcomes),
+            None if !settings.self_tuning => s.files.push(OutputFile {
+                name: tuned::FILE.into(),
+                contents: tuned::to_json(&tuned),
+            }),
+            None => {}
+        }
         s
     }
+}
+
+/// The workloads the runs train: the sweep's, or their held-out variants.
+fn ran(settings: &Settings) -> Vec<Workload> {
+    match &settings.held_out {
+        Some(h) => (settings.workloads.iter())
+            .map(|w| held_out(w, h.seed).expect("the options checked the variants"))
+            .collect(),
+        None => settings.workloads.clone(),
+    }
+}
+
+/// How the rankings move from the tuned workloads to their held-out
+/// variants: each rule's benchmark score (by examples) on the workloads it
+/// was tuned on, from `tuned`, against its score on the variants.
+fn rankings_move(
+    s: &mut Section,
+    settings: &Settings,
+    tuned: &[Tuned],
+    held: &[(&Workload, Vec<Outcome>)],
+) {
+    let time = |t: &Tuned| t.examples.unwrap_or(f64::INFINITY);
+    let labels: Vec<&String> = held
+        .first()
+        .map_or(vec![], |(_, r)| r.iter().map(|o| &o.label).collect());
+    let base: Vec<(&Workload, Vec<Outcome>)> = (settings.workloads.iter())
+        .filter(|w| {
+            held.iter()
+                .any(|(v, _)| v.name.starts_with(&format!("{}@", w.name)))
+        })
+        .map(|w| {
+            let rows = labels.iter().map(|&label| {
+                let mine = tuned
+                    .iter()
+                    .filter(|t| t.workload == w.name && &t.optimizer == label);
+                let studies: Vec<(f64, f64)> = mine
+                    .map(|t| (time(t), t.seconds.unwrap_or(f64::INFINITY)))
+                    .collect();
+                let examples: Vec<f64> = studies.iter().map(|t| t.0).collect();
+                Outcome {
+                    label: label.clone(),
+                    best: String::new(),
+                    // Not tuned there (a rule that cannot train privately):
+                    // never reached.
+                    examples: if examples.is_empty() {
+                        f64::INFINITY
+                    } else {
+                        median(&examples)
+                    },
+                    seconds: f64::NAN,
+                    studies,
+                }
+            });
+            (w, rows.collect())
+        })
+        .collect();
+    let scores = |outcomes: &[(&Workload, Vec<Outcome>)]| {
+        let ratios = ratios_of(outcomes, &|o| o.examples);
+        let mut ranked: Vec<(String, f64)> = ratios
+            .iter()
+            .map(|(l, r)| (l.clone(), benchmark_score(r)))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked
+    };
+    let (before, after) = (scores(&base), scores(held));
+    let rank = |ranked: &[(String, f64)], l: &str| {
+        ranked.iter().position(|(x, _)| x == l).map_or(0, |i| i + 1)
+    };
+    let mut table = Table::new(&[
+        "optimizer",
+        "score tuned",
+        "rank tuned",
+        "score held out",
+        "rank held out",
+        "move",
+    ]);
+    for (label, score) in &after {
+        let (r0, r1) = (rank(&before, label), rank(&after, label));
+        let was = before
+            .iter()
+            .find(|(l, _)| l == label)
+            .map_or(f64::NAN, |b| b.1);
+        table.row(vec![
+            label.clone(),
+            num(was),
+            r0.to_string(),
+            num(*score),
+            r1.to_string(),
+            format!("{:+}", r0 as i64 - r1 as i64),
+        ]);
+    }
+    s.table(
+        "How the rankings move: each rule's benchmark score by examples to target on the \
+         workloads it was tuned on (from `tuned.json`) and on their held-out variants, ranked \
+         by the latter; \"move\" is the places it gains.",
+        &table,
+    );
 }
 
 /// Small multiples: on each workload, the rules that reach its target,
@@ -447,6 +618,7 @@ fn shown_target(goal: Goal, t: f64) -> String {
     match goal {
         Goal::Accuracy => crate::report::pct(t),
         Goal::Rmse => format!("RMSE {}", num(t)),
+        Goal::Loss => format!("loss {}", num(t)),
     }
 }
 
