@@ -336,7 +336,7 @@ fn builtin() -> Vec<Workload> {
                  batches of 256 on average",
                 cnn(CnnKind::Private),
                 [0.9, 0.945],
-                [0.5, 0.65],
+                [0.5, 0.6],
             )
         },
         Workload {

@@ -18,7 +18,7 @@
 //! [the optimizers' table](gradlab_optim::registry::series)) once per
 //! study, on 1.5× the budget.
 //!
-//! A tuning sweep writes `tuned.json` ([`tuned`](crate::tuned)), each
+//! A tuning sweep writes `tuned.json` ([`crate::tuned`]), each
 //! study's fastest trial; `--held-out` runs those again on every
 //! workload's [held-out variant](crate::workloads::held_out), and reports
 //! how the rankings move. A rule that reads the per-example squares
