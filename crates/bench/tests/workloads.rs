@@ -51,6 +51,25 @@ fn own(name: &str) -> Workload {
     }
 }
 
+/// A run of SGD on workload `name`, batches of 16, two evaluations.
+fn sgd_run(name: &str, budget: usize) -> RunSpec {
+    RunSpec {
+        experiment: "tune".into(),
+        series: "sgd".into(),
+        param: None,
+        optimizer: "sgd(lr=0.1)".into(),
+        batch_size: 16,
+        seed: 0,
+        loss_scale: 1.0,
+        budget,
+        checkpoints: 2,
+        hidden: Vec::new(),
+        privacy: None,
+        workload: Some(name.into()),
+        trial: None,
+    }
+}
+
 #[test]
 fn a_bad_workload_is_refused_with_what_is_wrong() {
     let cases: Vec<(Workload, &str)> = vec![
@@ -169,21 +188,7 @@ fn a_registered_workload_runs_and_its_model_errors_are_errors() {
     .unwrap();
     assert_eq!(settings.workloads, [workload("blobs").unwrap()]);
 
-    let spec = |name: &str| RunSpec {
-        experiment: "tune".into(),
-        series: "sgd".into(),
-        param: None,
-        optimizer: "sgd(lr=0.1)".into(),
-        batch_size: 16,
-        seed: 0,
-        loss_scale: 1.0,
-        budget: 160,
-        checkpoints: 2,
-        hidden: Vec::new(),
-        privacy: None,
-        workload: Some(name.into()),
-        trial: None,
-    };
+    let spec = |name: &str| sgd_run(name, 160);
     let w = workload("blobs").unwrap();
     let mut mnist = || -> Result<Data, BenchError> { panic!("blobs has its own data") };
     let data = w.data(w.quick, &mut mnist).unwrap();
@@ -237,21 +242,7 @@ fn a_private_workload_spends_its_budget_over_every_run() {
     let w = workload("private-blobs").unwrap();
     let mut mnist = || -> Result<Data, BenchError> { panic!("blobs has its own data") };
     let data = w.data(w.quick, &mut mnist).unwrap();
-    let run = |budget: usize| RunSpec {
-        experiment: "tune".into(),
-        series: "sgd".into(),
-        param: None,
-        optimizer: "sgd(lr=0.1)".into(),
-        batch_size: 16,
-        seed: 0,
-        loss_scale: 1.0,
-        budget,
-        checkpoints: 2,
-        hidden: Vec::new(),
-        privacy: None,
-        workload: Some("private-blobs".into()),
-        trial: None,
-    };
+    let run = |budget: usize| sgd_run("private-blobs", budget);
     for examples in [160, 320] {
         let record = execute(0, &run(examples), &data, &mut |_| {}).unwrap();
         let spent = record.last().unwrap().epsilon.unwrap();
