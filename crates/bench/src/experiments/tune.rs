@@ -266,6 +266,8 @@ impl Experiment for Tune {
         let mut outcomes: Vec<(&Workload, Vec<Outcome>)> = Vec::new();
         let mut tuned = Vec::new();
         let ran = ran(settings);
+        // Rules a private workload cannot train get a row there too.
+        let all = candidates(settings);
         for w in &ran {
             let on_w = |r: &&RunRecord| r.spec.workload.as_deref() == Some(w.name.as_str());
             let mine: Vec<&RunRecord> = records.iter().copied().filter(on_w).collect();
@@ -335,7 +337,7 @@ impl Experiment for Tune {
                     studies: per_study,
                 });
             }
-            for c in candidates(settings).iter().filter(|c| !c.can_train(w)) {
+            for c in all.iter().filter(|c| !c.can_train(w)) {
                 let mut row = vec![c.label.clone(), "reads per-example squares".into()];
                 row.extend([
                     "not run privately".to_string(),
