@@ -163,16 +163,12 @@ pub fn curves(records: &[&RunRecord]) -> String {
     table(&CURVE_COLUMNS, rows)
 }
 
-/// The targets of run `spec`: its workload's, or `--targets`.
-fn targets_of<'a>(settings: &'a Settings, spec: &RunSpec) -> &'a [f64] {
-    let name = spec.workload.as_deref();
-    match settings
-        .workloads
-        .iter()
-        .find(|w| Some(w.name.as_str()) == name)
-    {
-        Some(w) => w.targets(settings.quick),
-        None => &settings.targets,
+/// The targets of run `spec`: its workload's (a held-out variant has its
+/// workload's), or `--targets`.
+fn targets_of(settings: &Settings, spec: &RunSpec) -> Vec<f64> {
+    match spec.workload() {
+        Some(w) => w.targets(settings.quick).to_vec(),
+        None => settings.targets.clone(),
     }
 }
 
@@ -181,7 +177,7 @@ fn targets_of<'a>(settings: &'a Settings, spec: &RunSpec) -> &'a [f64] {
 pub fn targets(records: &[&RunRecord], settings: &Settings) -> String {
     let rows = records.iter().flat_map(|r| {
         let head = run_fields(r.job, &r.spec);
-        targets_of(settings, &r.spec).iter().map(move |&t| {
+        targets_of(settings, &r.spec).into_iter().map(move |t| {
             let mut row = head.clone();
             row.push(t.to_string());
             match r.time_to(t) {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use gradlab_bench::cli::{Cli, Outcome};
+use gradlab_bench::experiments::tune::candidates;
 use gradlab_bench::tuned::{self, Tuned};
 use gradlab_bench::workloads::{held_out, workload, workloads, Data};
 use gradlab_bench::{BenchError, Options};
@@ -165,6 +166,16 @@ fn held_out_runs_each_studys_fastest_trial_on_the_variants() {
         assert_eq!(run["optimizer"], t.spec);
         assert_eq!(run["trial"], t.trial.to_string());
     }
+    // Each variant's targets are its workload's, in targets.csv as in the report.
+    for name in ["digits", "regression"] {
+        let variant = format!("{name}@3");
+        let targets: Vec<f64> = rows(&held_dir.join("targets.csv"))
+            .iter()
+            .filter(|r| r["workload"] == variant && r["series"] == "sgd" && r["seed"] == "0")
+            .map(|r| r["target"].parse().unwrap())
+            .collect();
+        assert_eq!(targets, workload(name).unwrap().quick_targets, "{variant}");
+    }
     let report = fs::read_to_string(held_dir.join("report.md")).unwrap();
     assert!(report.contains("Held-out variants, drawn by seed 3"));
     assert!(report.contains("**digits@3**") && report.contains("How the rankings move"));
@@ -226,6 +237,9 @@ fn held_out_options_are_checked() {
         assert!(e.contains(message), "{e}");
     }
     let settings = options(&good, Some(1), "tune", false).resolve().unwrap();
+    // The variants run the rules the tuned sweep ran, and report no other.
+    let labels: Vec<String> = candidates(&settings).into_iter().map(|c| c.label).collect();
+    assert_eq!(labels, ["sgd"]);
     assert_eq!(settings.held_out.unwrap().tuned, [row("digits")]);
     assert_eq!(settings.workloads, [workload("digits").unwrap()]);
     // The flags go back and forth through the job list's command lines.

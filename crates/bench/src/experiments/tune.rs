@@ -69,7 +69,8 @@ pub struct Candidate {
 /// The optimizers `tune` searches: every rule with a tuned configuration
 /// ([`registry::series`]: its rate and the keys it searches replaced by
 /// the trial's), then every registered rule without one; those `--only`
-/// keeps, and with a search space.
+/// keeps (and, on held-out variants, those the tuned sweep ran), and with
+/// a search space.
 pub fn candidates(settings: &Settings) -> Vec<Candidate> {
     let series = registry::series();
     let tuned = series.iter().map(|t| {
@@ -88,6 +89,10 @@ pub fn candidates(settings: &Settings) -> Vec<Candidate> {
     tuned
         .chain(others)
         .filter(|(label, ..)| settings.keeps(label))
+        .filter(|(label, ..)| {
+            let held_out = settings.held_out.as_ref();
+            held_out.is_none_or(|h| h.tuned.iter().any(|t| t.optimizer == *label))
+        })
         .filter_map(|(label, name, rest, configured)| {
             let dims = search_space(name).filter(|d| !d.is_empty())?;
             // The entry's own keys stay unless the search sets them.
