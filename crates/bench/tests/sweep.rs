@@ -329,17 +329,17 @@ fn the_quick_sweep_plans_every_experiment() {
     let settings = options.resolve().unwrap();
     let plan = jobs::plan(&settings).unwrap();
     let count = |e: &str| plan.iter().filter(|r| r.experiment == e).count();
-    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 31 optimizers; 31 × 5 rates; × 2 seeds.
+    // 3 optimizers × 3 α; 6 ε + SGD; 5 rules × 4 B; 32 optimizers; 32 × 5 rates; × 2 seeds.
     assert_eq!(count("scale-invariance"), 18);
     assert_eq!(count("eps-to-sgd"), 14);
     assert_eq!(count("batch-size"), 40);
-    assert_eq!(count("variants"), 62);
-    assert_eq!(count("lr-sweep"), 310);
+    assert_eq!(count("variants"), 64);
+    assert_eq!(count("lr-sweep"), 320);
     // σ = 0 and 5 noise multipliers, × 2 seeds.
     assert_eq!(count("privacy"), 12);
-    // 7 workloads × 31 optimizers × 3 studies × 2 trials, less the one
+    // 7 workloads × 32 optimizers × 3 studies × 2 trials, less the one
     // rule that reads per-example squares on the private workload.
-    assert_eq!(count("tune"), 7 * 31 * 6 - 6);
+    assert_eq!(count("tune"), 7 * 32 * 6 - 6);
     // 2 recipes × seeds 0–9.
     assert_eq!(count("speedrun"), 20);
     // Every batch size sees exactly the budget, and every checkpoint falls

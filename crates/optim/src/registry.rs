@@ -317,13 +317,20 @@ impl Registry {
             self.add::<AdamEta0>("adam_eta0", Decay::OWN),
             self.add::<AdamPerExample>("adam_per_example", Decay::OWN),
         ];
-        // AMSGrad is spelled `adam(amsgrad=true)`; a benchmark compares it
-        // after the lecture's rules.
+        // AMSGrad is spelled `adam(amsgrad=true)`, and SGD with Nesterov's
+        // momentum (AlgoPerf's baseline) `sgd_momentum(nesterov=true)`; a
+        // benchmark compares the two switches after the lecture's rules.
         self.series.push(Series {
             label: "amsgrad",
             name: "adam",
             variant: Some("amsgrad=true"),
             tuned: Adam::TUNED,
+        });
+        self.series.push(Series {
+            label: "nesterov",
+            name: "sgd_momentum",
+            variant: Some("nesterov=true"),
+            tuned: SgdMomentum::TUNED,
         });
         let others = [
             self.add::<Adagrad>("adagrad", Decay::OWN),
