@@ -455,6 +455,8 @@ fn draw_dots<DB: DrawingBackend>(
         chart
             .configure_mesh()
             .x_desc(x_label)
+            // Six ticks: ten six-digit counts run together in a panel.
+            .x_labels(6)
             .x_label_formatter(&|v| tick(*v))
             .y_labels(n.max(1))
             .y_label_formatter(&|v| match v {
