@@ -8,7 +8,11 @@
 //!   at every `--bs`;
 //! * `tanh_dp_sgd` — the same network and rule with DP-SGD: per-example
 //!   norms (ghost or materialized per layer, whichever is cheaper), the
-//!   clipped mean (C = 0.1), Gaussian noise (σ = 1), at every `--bs`.
+//!   clipped mean (C = 0.1), Gaussian noise (σ = 1), at every `--bs`;
+//! * `dormann_sgd`, `dormann_dp_sgd` — the same two for `dormann-cnn
+//!   1x28x28-10` (Dörmann et al.'s network of the private `mnist` run:
+//!   5 × 5 and 4 × 4 convolutions, max pooling, tanh, no normalization
+//!   layer).
 //!
 //! A row is the median over `--reps` runs of `--steps` contiguous batches in
 //! the training set's file order, each a whole training step (gather,
@@ -31,7 +35,8 @@ use gradlab::train::{Privacy, TrainConfig, Trainer};
 /// Training throughput of the CNN workloads.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Rows to run, comma-separated: adam, tanh_sgd, tanh_dp_sgd.
+    /// Rows to run, comma-separated: adam, tanh_sgd, tanh_dp_sgd,
+    /// dormann_sgd, dormann_dp_sgd.
     #[arg(
         long,
         default_value = "adam,tanh_sgd,tanh_dp_sgd",
@@ -75,6 +80,8 @@ fn row(name: &str) -> Option<(CnnKind, &'static str, Option<Privacy>)> {
         "adam" => (CnnKind::Standard, "adam(lr=1e-3)", None),
         "tanh_sgd" => (CnnKind::Private, tanh_sgd, None),
         "tanh_dp_sgd" => (CnnKind::Private, tanh_sgd, Some(DP)),
+        "dormann_sgd" => (CnnKind::Dormann, tanh_sgd, None),
+        "dormann_dp_sgd" => (CnnKind::Dormann, tanh_sgd, Some(DP)),
         _ => return None,
     })
 }
@@ -90,7 +97,10 @@ fn main() {
     println!("gradlab CNNs, {} threads", args.threads);
     for name in &args.rows {
         let Some((kind, spec, privacy)) = row(name) else {
-            eprintln!("unknown row {name:?}; expected adam, tanh_sgd or tanh_dp_sgd");
+            eprintln!(
+                "unknown row {name:?}; expected adam, tanh_sgd, tanh_dp_sgd, dormann_sgd or \
+                 dormann_dp_sgd"
+            );
             std::process::exit(2);
         };
         for &bs in &args.bs {

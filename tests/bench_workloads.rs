@@ -83,7 +83,11 @@ fn every_bench_names_the_pinned_model_and_takes_no_default() {
 #[test]
 fn the_cnn_bench_names_its_networks_and_takes_no_default() {
     let text = read(&benches().join("cnn_throughput.rs"));
-    for name in ["cnn 1x28x28-10", "private-cnn 1x28x28-10"] {
+    for name in [
+        "cnn 1x28x28-10",
+        "private-cnn 1x28x28-10",
+        "dormann-cnn 1x28x28-10",
+    ] {
         assert!(
             text.contains(name),
             "cnn_throughput's doc does not name {name}"

@@ -2,7 +2,8 @@
 the equivalent PyTorch `nn.Sequential` and measure its test accuracy there.
 
 The model is rebuilt from the name the checkpoint records (`mlp 784-…-10`
-with its activation, `cnn 1x28x28-10`, `private-cnn 1x28x28-10`); the
+with its activation, `cnn 1x28x28-10`, `private-cnn 1x28x28-10`,
+`dormann-cnn 1x28x28-10`); the
 weights load with `load_state_dict(strict=True)`, so a missing, extra or
 misshapen tensor is an error. Pixels are scaled to [0, 1] as gradlab reads
 them. The accuracy printed should equal the one the run printed.
@@ -45,6 +46,18 @@ def activation(name):
     }[name]
 
 
+class Normalize(nn.Module):
+    """(x − mean)/std on every value: torchvision's `Normalize` as a module,
+    gradlab's `Normalize` layer."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
 def model_for(name, config):
     kind, shape = name.split(" ", 1)
     if kind == "mlp":
@@ -83,6 +96,14 @@ def model_for(name, config):
             nn.Conv2d(c, 16, 8, stride=2, padding=3), nn.GroupNorm(4, 16), nn.Tanh(),
             nn.MaxPool2d(2, 1),
             nn.Conv2d(16, 32, 4, stride=2), nn.GroupNorm(4, 32), nn.Tanh(), nn.MaxPool2d(2, 1),
+            nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
+        )
+    if kind == "dormann-cnn":
+        flat = 32 * (((h - 4) // 2 - 3) // 2) * (((w - 4) // 2 - 3) // 2)
+        return nn.Sequential(
+            nn.Unflatten(1, (c, h, w)), Normalize(0.1307, 0.3081),
+            nn.Conv2d(c, 16, 5), nn.MaxPool2d(2), nn.Tanh(),
+            nn.Conv2d(16, 32, 4), nn.MaxPool2d(2), nn.Tanh(),
             nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
         )
     raise SystemExit(f"unknown model {name!r}")

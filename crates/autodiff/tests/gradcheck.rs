@@ -98,6 +98,8 @@ fn arithmetic_same_shape_and_row_broadcast() {
         }
         let mut s = store(&[("a", rand(&[r, c], seed))]);
         check("scale", &mut s, 1e-2, &|g, v| g.scale(v[0], -2.5));
+        let mut s = store(&[("a", rand(&[r, c], seed))]);
+        check("affine", &mut s, 1e-2, &|g, v| g.affine(v[0], 3.2, -0.4));
     }
 }
 

@@ -1,6 +1,6 @@
-//! Two small convolutional networks for images, named as PyTorch names the
-//! same `nn.Sequential`: one to train as accurately as fast, one to train
-//! privately.
+//! Three small convolutional networks for images, named as PyTorch names
+//! the same `nn.Sequential`: one to train as accurately as fast, two to
+//! train privately.
 
 use std::fmt;
 
@@ -9,10 +9,10 @@ use gradlab_tensor::Rng;
 
 use crate::{
     Act, BatchNorm2d, Conv2d, ConvShape, Flatten, GroupNorm, Image, LayerError, Linear, Mode,
-    Module, Pool2d, Sequential,
+    Module, Normalize, Pool2d, Sequential,
 };
 
-/// Which of the two networks.
+/// Which of the three networks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CnnKind {
     /// For ordinary training: two 5 × 5 convolutions of 32 and 64 channels,
@@ -34,6 +34,15 @@ pub enum CnnKind {
     /// normalizes each example on its own, so that it passes per-example
     /// gradients as batch normalization cannot.
     Private,
+    /// For DP-SGD with large batches: the network of Dörmann et al. 2021
+    /// ("Not all noise is accounted equally: how differentially private
+    /// learning benefits from large sampling rates"; their code's
+    /// `SmallNetwork`) — the pixels normalized by MNIST's mean and standard
+    /// deviation (0.1307, 0.3081), a 5 × 5 convolution of 16 channels and a
+    /// 4 × 4 of 32, each followed by 2 × 2 max pooling and tanh, a hidden
+    /// layer of 32 and the output layer; 25 386 weights and no
+    /// normalization layer, so that each example's gradient is its own.
+    Dormann,
 }
 
 /// The layers, in a line.
@@ -48,6 +57,10 @@ impl fmt::Display for CnnKind {
                 "conv 8×8/2 ×16, group norm, tanh, max pool 2/1, conv 4×4/2 ×32, group norm, \
                  tanh, max pool 2/1, fc 32, tanh, fc"
             }
+            CnnKind::Dormann => {
+                "normalize, conv 5×5 ×16, max pool 2, tanh, conv 4×4 ×32, max pool 2, tanh, \
+                 fc 32, tanh, fc"
+            }
         })
     }
 }
@@ -58,6 +71,7 @@ impl CnnKind {
         match self {
             CnnKind::Standard => "cnn",
             CnnKind::Private => "private-cnn",
+            CnnKind::Dormann => "dormann-cnn",
         }
     }
 }
@@ -81,6 +95,12 @@ pub struct Cnn {
     /// The number of classes.
     pub classes: usize,
 }
+
+/// The mean of MNIST's training pixels (in [0, 1]), as torchvision's
+/// examples normalize them.
+const MNIST_MEAN: f32 = 0.1307;
+/// Their standard deviation.
+const MNIST_STD: f32 = 0.3081;
 
 /// Builds a `Sequential` while counting PyTorch's module indices.
 struct Builder {
@@ -173,6 +193,12 @@ impl Builder {
         Ok(())
     }
 
+    /// `(x − mean)/std`, a module of its own in PyTorch's list.
+    fn normalize(&mut self, mean: f32, std: f32) -> Result<(), LayerError> {
+        self.push(Normalize::new(mean, std)?, 1);
+        Ok(())
+    }
+
     fn flatten(&mut self) {
         self.push(Flatten, 1);
     }
@@ -260,6 +286,18 @@ impl Cnn {
                 b.group_norm(4)?;
                 b.act(tanh);
                 b.max_pool(2, 1)?;
+                b.flatten();
+                b.linear(32, Some(tanh))?;
+            }
+            CnnKind::Dormann => {
+                let tanh = Activation::Tanh;
+                b.normalize(MNIST_MEAN, MNIST_STD)?;
+                b.conv(16, 5, 1, 0, true)?;
+                b.max_pool(2, 2)?;
+                b.act(tanh);
+                b.conv(32, 4, 1, 0, true)?;
+                b.max_pool(2, 2)?;
+                b.act(tanh);
                 b.flatten();
                 b.linear(32, Some(tanh))?;
             }
@@ -357,11 +395,27 @@ mod tests {
         ];
         assert_eq!(names(&cnn), want);
         assert_eq!(cnn.name(), "private-cnn 1x28x28-10");
+        // nn.Sequential(Unflatten, Normalize, Conv2d, MaxPool2d, Tanh,
+        // Conv2d, MaxPool2d, Tanh, Flatten, Linear, Tanh, Linear)
+        let cnn = Cnn::new(CnnKind::Dormann, [1, 28, 28], 10, 0).unwrap();
+        let want = [
+            "layers.2.weight [16, 1, 5, 5]",
+            "layers.2.bias [16]",
+            "layers.5.weight [32, 16, 4, 4]",
+            "layers.5.bias [32]",
+            "layers.9.weight [32, 512]",
+            "layers.9.bias [32]",
+            "layers.11.weight [10, 32]",
+            "layers.11.bias [10]",
+        ];
+        assert_eq!(names(&cnn), want);
+        assert_eq!(cnn.name(), "dormann-cnn 1x28x28-10");
+        assert_eq!(cnn.params.num_scalars(), 25_386);
     }
 
     #[test]
     fn maps_rows_of_pixels_to_one_logit_per_class() {
-        for kind in [CnnKind::Standard, CnnKind::Private] {
+        for kind in [CnnKind::Standard, CnnKind::Private, CnnKind::Dormann] {
             let cnn = Cnn::new(kind, [3, 32, 32], 7, 1).unwrap();
             let mut tape = Tape::new();
             let mut g = tape.record(&cnn.params);

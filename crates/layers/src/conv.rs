@@ -1,5 +1,6 @@
 //! The layers of convolutional networks: the convolution, pooling,
-//! flattening, and the residual connection.
+//! flattening, a fixed normalization of the pixels, and the residual
+//! connection.
 
 use gradlab_autodiff::ops::conv::Conv2d as ConvOp;
 use gradlab_autodiff::ops::pool::{Pool2d as PoolOp, Pooling};
@@ -199,6 +200,43 @@ impl Module for Image {
     }
 }
 
+/// `(x − mean)/std` with one mean and standard deviation for every input
+/// value (torchvision's `Normalize((mean,), (std,))` on one-channel
+/// images): a network without normalization layers then starts from
+/// inputs of mean 0 and variance 1, which its initialization assumes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normalize {
+    /// The mean taken away.
+    pub mean: f32,
+    /// The standard deviation divided by.
+    pub std: f32,
+}
+
+impl Normalize {
+    /// `(x − mean)/std`; a mean that is not finite or a standard deviation
+    /// that is not positive and finite is an error.
+    pub fn new(mean: f32, std: f32) -> Result<Normalize, LayerError> {
+        if !(mean.is_finite() && std.is_finite() && std > 0.0) {
+            return Err(LayerError::Setting {
+                layer: "Normalize",
+                name: format!("mean {mean}, std {std}"),
+                problem: "needs a finite mean and a positive, finite std".into(),
+            });
+        }
+        Ok(Normalize { mean, std })
+    }
+}
+
+impl Module for Normalize {
+    fn forward(&self, g: &mut Graph, x: Var, _mode: Mode) -> Var {
+        g.affine(x, 1.0 / self.std, -self.mean / self.std)
+    }
+
+    fn params(&self) -> Vec<ParamId> {
+        Vec::new()
+    }
+}
+
 /// `x + f(x)`: a residual connection around `f`, whose output has the shape
 /// of its input.
 pub struct Residual<M>(pub M);
@@ -215,5 +253,49 @@ impl<M: Module> Module for Residual<M> {
 
     fn update_state(&self, params: &mut ParamStore) {
         self.0.update_state(params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gradlab_autodiff::Tape;
+    use gradlab_tensor::Tensor;
+
+    use super::Normalize;
+    use crate::{LayerError, Mode, Module};
+
+    /// (x − mean)/std on every value, its gradient 1/std; a std that is
+    /// not positive or a value that is not finite is an error.
+    #[test]
+    fn normalize_takes_away_the_mean_and_divides_by_the_std() {
+        let n = Normalize::new(0.5, 0.25).unwrap();
+        let params = gradlab_autodiff::ParamStore::new();
+        let mut tape = Tape::new();
+        let mut g = tape.record(&params);
+        let x = g.input(&Tensor::from_vec(vec![0.0, 0.5, 1.0, 0.75], &[2, 2]));
+        let y = n.forward(&mut g, x, Mode::Eval);
+        assert_eq!(g.value(y).data(), &[-2.0, 0.0, 2.0, 1.0]);
+        for (mean, std) in [
+            (0.0, 0.0),
+            (0.0, -1.0),
+            (f32::NAN, 1.0),
+            (0.0, f32::INFINITY),
+        ] {
+            let err = Normalize::new(mean, std).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    LayerError::Setting {
+                        layer: "Normalize",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+        }
+        assert_eq!(
+            Normalize::new(0.0, 0.0).unwrap_err().to_string(),
+            "Normalize \"mean 0, std 0\": needs a finite mean and a positive, finite std"
+        );
     }
 }

@@ -46,7 +46,7 @@ pub use checkpoint::{
     write_tensors, CheckpointError,
 };
 pub use cnn::{Cnn, CnnKind};
-pub use conv::{Conv2d, ConvShape, Flatten, GlobalAvgPool, Image, Pool2d, Residual};
+pub use conv::{Conv2d, ConvShape, Flatten, GlobalAvgPool, Image, Normalize, Pool2d, Residual};
 pub use dropout::Dropout;
 pub use error::LayerError;
 pub use gpt::{sample, CausalSelfAttention, Embedding, Gpt, GptConfig, TransformerBlock};

@@ -1,5 +1,5 @@
 //! Elementwise arithmetic `a ∘ b` (∘ ∈ {+, −, ⊙, ÷}) with row-vector
-//! broadcasting, and scaling by a constant.
+//! broadcasting, scaling by a constant, and the affine map `s·a + c`.
 //!
 //! **Derivatives** (elementwise, `dY = ∂L/∂Y`):
 //!
@@ -10,6 +10,7 @@
 //! | a ⊙ b | dY ⊙ b | dY ⊙ a |
 //! | a ÷ b | dY ÷ b | −dY ⊙ a ÷ b² |
 //! | s·a | s·dY | |
+//! | s·a + c | s·dY | |
 //!
 //! When `b` is a row vector broadcast over the rows of `a` (`[B, n] ∘ [n]`,
 //! a bias), its gradient sums the rows' contributions `r_b`:
@@ -193,6 +194,38 @@ impl Op for Scale {
     }
 }
 
+/// `s·x + c` for constants `s` and `c`: a fixed normalization of the
+/// inputs, `(x − μ)/σ` being `s = 1/σ`, `c = −μ/σ`.
+pub struct Affine {
+    /// s.
+    pub scale: f32,
+    /// c.
+    pub shift: f32,
+}
+
+impl Op for Affine {
+    type Saved = ();
+
+    fn name(&self) -> String {
+        format!("affine ×{} + {}", self.scale, self.shift)
+    }
+
+    fn examples(&self, batched: &[bool]) -> Examples {
+        Examples::rowwise(batched)
+    }
+
+    fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
+        let (s, c) = (self.scale, self.shift);
+        y.assign(x[0]);
+        y.map_inplace(|v| s * v + c);
+    }
+
+    fn backward(&self, cx: &mut Backward, _: &mut ()) {
+        let (s, dy) = (self.scale, cx.dy.data());
+        cx.add(0, |i| s * dy[i]);
+    }
+}
+
 impl Graph<'_, '_> {
     fn binary(&mut self, kind: BinaryKind, a: Var, b: Var) -> Var {
         let (sa, sb) = (self.value(a).shape(), self.value(b).shape());
@@ -230,5 +263,10 @@ impl Graph<'_, '_> {
     /// `s·x` for a constant `s`.
     pub fn scale(&mut self, x: Var, s: f32) -> Var {
         self.apply(Scale(s), &[x])
+    }
+
+    /// `s·x + c` for constants `s` and `c`.
+    pub fn affine(&mut self, x: Var, s: f32, c: f32) -> Var {
+        self.apply(Affine { scale: s, shift: c }, &[x])
     }
 }
