@@ -326,7 +326,7 @@ fn a_gpts_norms_and_clipped_means_equal_those_of_single_backwards() {
 }
 
 /// Clipping materializes a shared weight's per-example gradients unless
-/// they would take more than 64 MiB; this linear layer's (2 examples ×
+/// they would take more than 512 MiB; this linear layer's (16 examples ×
 /// 4 100 × 2 048 floats) would, so it clips by ghost norms and a second
 /// weight product, and must agree with single backwards.
 #[test]
@@ -336,8 +336,10 @@ fn a_linear_layer_too_large_to_materialize_is_clipped_by_its_ghost_norms() {
     let w = store.add("w", Tensor::uniform(&[4100, 2048], -0.02, 0.02, &mut r));
     let bias = store.add("b", Tensor::uniform(&[4100], -0.1, 0.1, &mut r));
     let ids = [w, bias];
-    let x = Tensor::uniform(&[2, 3, 2048], -1.0, 1.0, &mut r);
-    let targets: Vec<usize> = vec![5, 4099, 17, 0, 3, 2000];
+    let b = 16;
+    let x = Tensor::uniform(&[b, 3, 2048], -1.0, 1.0, &mut r);
+    let targets: Vec<usize> = (0..3 * b).map(|i| (i * 1237 + 5) % 4100).collect();
+    assert!(b * 4100 * 2048 > gradlab_autodiff::ops::sharing::MATERIALIZED_MAX);
     let grads = |tape: &mut Tape, x: &Tensor, t: &[usize], request: GradRequest| {
         let mut g = tape.record(&store);
         let (xv, wv, bv) = (g.input(x), g.param(w), g.param(bias));
@@ -348,8 +350,8 @@ fn a_linear_layer_too_large_to_materialize_is_clipped_by_its_ghost_norms() {
             .to_vec()
     };
     let mut tape = Tape::new();
-    let width = x.len() / 2;
-    let singles: Vec<Vec<Vec<f32>>> = (0..2)
+    let width = x.len() / b;
+    let singles: Vec<Vec<Vec<f32>>> = (0..b)
         .map(|i| {
             let xi = Tensor::from_vec(x.data()[i * width..][..width].to_vec(), &[1, 3, 2048]);
             grads(&mut tape, &xi, &targets[i * 3..][..3], GradRequest::Mean)

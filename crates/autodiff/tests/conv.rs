@@ -280,7 +280,7 @@ fn a_cnns_norms_and_clipped_means_equal_those_of_single_backwards() {
 }
 
 /// Clipping materializes a convolution's per-example gradients unless they
-/// would take more than 64 MiB; this one's (4 examples × 2 048 × 2 304
+/// would take more than 512 MiB; this one's (32 examples × 2 048 × 2 304
 /// floats) would, so it clips by ghost norms and a second weight product,
 /// and must agree with single backwards (which materialize).
 #[test]
@@ -294,8 +294,10 @@ fn a_convolution_too_large_to_materialize_is_clipped_by_its_ghost_norms() {
     let bias = store.add("b", Tensor::uniform(&[2048], -0.1, 0.1, &mut r));
     let fc = store.add("fc", Tensor::uniform(&[3, 2048], -0.05, 0.05, &mut r));
     let ids = [w, bias, fc];
-    let x = Tensor::uniform(&[4, 256, 3, 3], -1.0, 1.0, &mut r);
-    let labels = [0, 2, 1, 2];
+    let b = 32;
+    let x = Tensor::uniform(&[b, 256, 3, 3], -1.0, 1.0, &mut r);
+    let labels: Vec<usize> = (0..b).map(|i| (i * 7 + 2) % 3).collect();
+    assert!(b * 2048 * 256 * 9 > gradlab_autodiff::ops::sharing::MATERIALIZED_MAX);
     let grads = |tape: &mut Tape, x: &Tensor, labels: &[usize], request: GradRequest| {
         let mut g = tape.record(&store);
         let xv = g.input(x);
@@ -310,8 +312,8 @@ fn a_convolution_too_large_to_materialize_is_clipped_by_its_ghost_norms() {
             .to_vec()
     };
     let mut tape = Tape::new();
-    let width = x.len() / 4;
-    let singles: Vec<Vec<Vec<f32>>> = (0..4)
+    let width = x.len() / b;
+    let singles: Vec<Vec<Vec<f32>>> = (0..b)
         .map(|i| {
             let xi = Tensor::from_vec(x.data()[i * width..][..width].to_vec(), &[1, 256, 3, 3]);
             grads(&mut tape, &xi, &labels[i..i + 1], GradRequest::Mean)

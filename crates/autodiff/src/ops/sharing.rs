@@ -27,8 +27,8 @@
 //! squares and the per-example gradients always materialize.
 
 /// The most floats the per-example gradients of one shared weight may take
-/// when clipping materializes them (64 MiB).
-pub const MATERIALIZED_MAX: usize = 1 << 24;
+/// when clipping materializes them (512 MiB).
+pub const MATERIALIZED_MAX: usize = 1 << 27;
 
 /// Whether a weight of `outputs × inputs` shared over `positions` takes
 /// the ghost norm for a batch of `batch` examples: when `clipping`, only if
