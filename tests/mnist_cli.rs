@@ -802,10 +802,10 @@ fn a_private_cnn_run_trains_the_private_cnn() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("gradlab · private-cnn 1x28x28-10 (conv 8×8/2 ×16, group norm"),
+        out.contains("gradlab · dormann-cnn 1x28x28-10 (normalize, conv 5×5 ×16, max pool 2"),
         "{out}"
     );
-    assert!(out.contains("clip C = 0.1 (flat)"), "{out}");
+    assert!(out.contains("clip C = 0.4196 (flat)"), "{out}");
     assert!(out.contains("privacy spent   ε = "), "{out}");
 }
 
