@@ -150,7 +150,7 @@ fn main() {
             sorted.sort_by(f64::total_cmp);
             let runs: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
             println!(
-                "{name:12} B={bs:4}  {:9.0} examples/s  (runs: {})",
+                "{name:14} B={bs:4}  {:9.0} examples/s  (runs: {})",
                 sorted[sorted.len() / 2],
                 runs.join(", ")
             );
