@@ -9,10 +9,10 @@
 //! * `tanh_dp_sgd` — the same network and rule with DP-SGD: per-example
 //!   norms (ghost or materialized per layer, whichever is cheaper), the
 //!   clipped mean (C = 0.1), Gaussian noise (σ = 1), at every `--bs`;
-//! * `dormann_sgd`, `dormann_dp_sgd` — the same two for `dormann-cnn
-//!   1x28x28-10` (Dörmann et al.'s network of the private `mnist` run:
-//!   5 × 5 and 4 × 4 convolutions, max pooling, tanh, no normalization
-//!   layer).
+//! * `dormann_sgd`, `dormann_dp_sgd` — the same two for
+//!   `dormann-cnn 1x28x28-10` (Dörmann et al.'s network of the private
+//!   `mnist` run: 5 × 5 and 4 × 4 convolutions, max pooling, tanh, no
+//!   normalization layer).
 //!
 //! A row is the median over `--reps` runs of `--steps` contiguous batches in
 //! the training set's file order, each a whole training step (gather,
