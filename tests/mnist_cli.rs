@@ -796,6 +796,36 @@ fn the_mlp_flags_are_errors_with_a_cnn() {
     }
 }
 
+/// A private CNN's checkpoint names its network, so a resumed run rebuilds
+/// it: one epoch resumed to two gives the weights of two epochs, the
+/// noise and the Poisson batches included.
+#[test]
+fn a_private_cnn_run_resumes_as_the_private_cnn_exactly() {
+    let (split, whole) = (temp("dp-cnn-split"), temp("dp-cnn-whole"));
+    let dp = [
+        "--dp-noise",
+        "1",
+        "--batch-size",
+        "128",
+        "--optimizer",
+        "sgd(lr=1)",
+    ];
+    let o = run_cnn(&[&dp[..], &["--save", s(&split)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mnist(&["--resume", s(&split), "--epochs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("gradlab · dormann-cnn"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run_cnn(&[&dp[..], &["--save", s(&whole), "--epochs", "2"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sha256_of_model(&split), sha256_of_model(&whole));
+}
+
 #[test]
 fn a_private_cnn_run_trains_the_private_cnn() {
     let o = run_cnn(&["--dp-noise", "1", "--limit", "512", "--batch-size", "256"]);
