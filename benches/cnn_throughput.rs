@@ -75,13 +75,13 @@ const DP: Privacy = Privacy {
 
 /// A row's network, rule and privacy.
 fn row(name: &str) -> Option<(CnnKind, &'static str, Option<Privacy>)> {
-    let tanh_sgd = "sgd_momentum(lr=0.5,momentum=0.9)";
+    let momentum = "sgd_momentum(lr=0.5,momentum=0.9)";
     Some(match name {
         "adam" => (CnnKind::Standard, "adam(lr=1e-3)", None),
-        "tanh_sgd" => (CnnKind::Private, tanh_sgd, None),
-        "tanh_dp_sgd" => (CnnKind::Private, tanh_sgd, Some(DP)),
-        "dormann_sgd" => (CnnKind::Dormann, tanh_sgd, None),
-        "dormann_dp_sgd" => (CnnKind::Dormann, tanh_sgd, Some(DP)),
+        "tanh_sgd" => (CnnKind::Private, momentum, None),
+        "tanh_dp_sgd" => (CnnKind::Private, momentum, Some(DP)),
+        "dormann_sgd" => (CnnKind::Dormann, momentum, None),
+        "dormann_dp_sgd" => (CnnKind::Dormann, momentum, Some(DP)),
         _ => return None,
     })
 }
