@@ -412,6 +412,9 @@ pub enum DataError {
         /// Windows asked for.
         batch: usize,
     },
+    /// A scattering transform that cannot be computed for the images given.
+    #[error("Scattering::new: {0}")]
+    Scattering(String),
     /// A file that is not a regular file (a directory, a pipe, a device),
     /// which a loader refuses rather than read without end.
     #[error("{}: not a regular file (a pipe or a device is not read: it may never end)", path.display())]

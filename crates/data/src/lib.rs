@@ -18,6 +18,8 @@
 //!   training and a test [`Dataset`].
 //! * [`batches`] — [`Batches`]: a per-epoch shuffle that depends only on the
 //!   seed and the epoch number, or the sequential order for evaluation.
+//! * [`scattering`] — [`Scattering`]: the scattering transform of images
+//!   (kymatio's `Scattering2D`), fixed features for a model to learn on.
 //! * [`synthetic`] — [`synthetic::teacher_regression`]: a regression on
 //!   a random teacher network's outputs, drawn from a seed.
 //! * [`text`] — [`CharText`]: UTF-8 text (raw or gzip) as one token per
@@ -83,6 +85,7 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod mnist;
+pub mod scattering;
 pub mod synthetic;
 pub mod text;
 
@@ -92,6 +95,7 @@ pub use dataset::{Dataset, Standardization, Targets, MAX_CLASSES, MAX_MAGNITUDE}
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_ndim, Idx};
 pub use mnist::{load, Mnist};
+pub use scattering::Scattering;
 pub use text::CharText;
 
 /// The number of classes of MNIST-layout data: labels are the digits 0–9.
