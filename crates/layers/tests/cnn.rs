@@ -11,10 +11,15 @@ mod common;
 
 #[test]
 fn the_private_cnns_per_example_norms_and_clipped_means_equal_single_backwards() {
-    for kind in [CnnKind::Private, CnnKind::Dormann] {
-        let cnn = Cnn::new(kind, [1, 28, 28], 10, 5).unwrap();
+    for (kind, input) in [
+        (CnnKind::Private, [1, 28, 28]),
+        (CnnKind::Dormann, [1, 28, 28]),
+        (CnnKind::Scatter, [81, 7, 7]),
+    ] {
+        let cnn = Cnn::new(kind, input, 10, 5).unwrap();
         let b = 5;
-        let x = Tensor::uniform(&[b, 784], 0.0, 1.0, &mut rng(11));
+        let f: usize = input.iter().product();
+        let x = Tensor::uniform(&[b, f], 0.0, 1.0, &mut rng(11));
         let labels: Vec<usize> = (0..b).map(|i| (3 * i + 1) % 10).collect();
         let ids = cnn.params();
         let run = |tape: &mut Tape, x: &Tensor, labels: &[usize], request: GradRequest| {
@@ -27,7 +32,7 @@ fn the_private_cnns_per_example_norms_and_clipped_means_equal_single_backwards()
         let mut tape = Tape::new();
         let singles: Vec<Vec<Vec<f32>>> = (0..b)
             .map(|i| {
-                let xi = Tensor::from_vec(x.data()[i * 784..][..784].to_vec(), &[1, 784]);
+                let xi = Tensor::from_vec(x.data()[i * f..][..f].to_vec(), &[1, f]);
                 run(&mut tape, &xi, &labels[i..i + 1], GradRequest::Mean);
                 ids.iter()
                     .map(|&id| tape.grad(id).unwrap().data().to_vec())
