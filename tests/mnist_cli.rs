@@ -817,7 +817,7 @@ fn a_private_cnn_run_resumes_as_the_private_cnn_exactly() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("gradlab · dormann-cnn"),
+        stdout(&o).contains("gradlab · scatter-cnn 81x7x7-10"),
         "{}",
         stdout(&o)
     );
@@ -832,7 +832,10 @@ fn a_private_cnn_run_trains_the_private_cnn() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("gradlab · dormann-cnn 1x28x28-10 (normalize, conv 5×5 ×16, max pool 2"),
+        out.contains(
+            "gradlab · scatter-cnn 81x7x7-10 (the images' scattering transform, J = 2, L = 8; \
+             then group norm, conv 3×3/2 ×16"
+        ),
         "{out}"
     );
     assert!(out.contains("clip C = 0.4196 (flat)"), "{out}");
