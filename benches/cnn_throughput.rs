@@ -1,4 +1,4 @@
-//! Training examples per second of the two CNNs on MNIST, the workload of
+//! Training examples per second of the CNNs on MNIST, the workload of
 //! the peers `peers/cnn_peers.py` (PyTorch eager, JAX jit, Opacus):
 //!
 //! * `adam` — `cnn 1x28x28-10` (conv 5×5 ×32, max pool, conv 5×5 ×64, max
@@ -12,7 +12,11 @@
 //! * `dormann_sgd`, `dormann_dp_sgd` — the same two for
 //!   `dormann-cnn 1x28x28-10` (Dörmann et al.'s network of the private
 //!   `mnist` run: 5 × 5 and 4 × 4 convolutions, max pooling, tanh, no
-//!   normalization layer).
+//!   normalization layer);
+//! * `scatter_sgd`, `scatter_dp_sgd` — the same two for
+//!   `scatter-cnn 81x7x7-10` (Tramèr & Boneh's CNN of the private `mnist`
+//!   run, on the images' scattering coefficients, J = 2, L = 8, computed
+//!   once before the timed steps).
 //!
 //! A row is the median over `--reps` runs of `--steps` contiguous batches in
 //! the training set's file order, each a whole training step (gather,
@@ -28,7 +32,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use clap::Parser;
-use gradlab::data;
+use gradlab::data::{self, Scattering};
 use gradlab::layers::{Cnn, CnnKind, Model};
 use gradlab::train::{Privacy, TrainConfig, Trainer};
 
@@ -36,7 +40,7 @@ use gradlab::train::{Privacy, TrainConfig, Trainer};
 #[derive(Parser, Debug)]
 struct Args {
     /// Rows to run, comma-separated: adam, tanh_sgd, tanh_dp_sgd,
-    /// dormann_sgd, dormann_dp_sgd.
+    /// dormann_sgd, dormann_dp_sgd, scatter_sgd, scatter_dp_sgd.
     #[arg(
         long,
         default_value = "adam,tanh_sgd,tanh_dp_sgd",
@@ -82,6 +86,8 @@ fn row(name: &str) -> Option<(CnnKind, &'static str, Option<Privacy>)> {
         "tanh_dp_sgd" => (CnnKind::Private, momentum, Some(DP)),
         "dormann_sgd" => (CnnKind::Dormann, momentum, None),
         "dormann_dp_sgd" => (CnnKind::Dormann, momentum, Some(DP)),
+        "scatter_sgd" => (CnnKind::Scatter, momentum, None),
+        "scatter_dp_sgd" => (CnnKind::Scatter, momentum, Some(DP)),
         _ => return None,
     })
 }
@@ -98,14 +104,26 @@ fn main() {
     for name in &args.rows {
         let Some((kind, spec, privacy)) = row(name) else {
             eprintln!(
-                "unknown row {name:?}; expected adam, tanh_sgd, tanh_dp_sgd, dormann_sgd or \
-                 dormann_dp_sgd"
+                "unknown row {name:?}; expected adam, tanh_sgd, tanh_dp_sgd, dormann_sgd, \
+                 dormann_dp_sgd, scatter_sgd or scatter_dp_sgd"
             );
             std::process::exit(2);
         };
+        // The scattering network's inputs: the coefficients of the examples
+        // the steps read (and of a few test images, which go unused).
+        let (train, test, input) = if kind == CnnKind::Scatter {
+            let s = Scattering::new([1, 28, 28], 2, 8).expect("MNIST's images scatter");
+            let n = args.steps * args.bs.iter().max().copied().unwrap_or(0);
+            let train = s.dataset(&mnist.train.clone().limit(n));
+            let test = s.dataset(&mnist.test.clone().limit(100));
+            let (train, test) = (train.expect("scattered"), test.expect("scattered"));
+            (train, test, s.output_shape())
+        } else {
+            (mnist.train.clone(), mnist.test.clone(), [1, 28, 28])
+        };
         for &bs in &args.bs {
             assert!(
-                args.steps > args.warmup && args.steps * bs <= mnist.train.len(),
+                args.steps > args.warmup && args.steps * bs <= train.len(),
                 "B = {bs}: {} steps must exceed the warm-up and fit in the training set",
                 args.steps
             );
@@ -127,14 +145,10 @@ fn main() {
                         drop_last: false,
                         privacy,
                     };
-                    let cnn = Cnn::new(kind, [1, 28, 28], 10, 0).expect("a valid CNN");
-                    let mut trainer = Trainer::with_model(
-                        config,
-                        Model::from(cnn),
-                        mnist.train.clone(),
-                        mnist.test.clone(),
-                    )
-                    .expect("a valid configuration");
+                    let cnn = Cnn::new(kind, input, 10, 0).expect("a valid CNN");
+                    let mut trainer =
+                        Trainer::with_model(config, Model::from(cnn), train.clone(), test.clone())
+                            .expect("a valid configuration");
                     let mut start = Instant::now();
                     for i in 0..args.steps {
                         if i == args.warmup {

@@ -87,6 +87,7 @@ fn the_cnn_bench_names_its_networks_and_takes_no_default() {
         "cnn 1x28x28-10",
         "private-cnn 1x28x28-10",
         "dormann-cnn 1x28x28-10",
+        "scatter-cnn 81x7x7-10",
     ] {
         assert!(
             text.contains(name),
