@@ -3,12 +3,14 @@ the equivalent PyTorch `nn.Sequential` and measure its test accuracy there.
 
 The model is rebuilt from the name the checkpoint records (`mlp 784-…-10`
 with its activation, `cnn 1x28x28-10`, `private-cnn 1x28x28-10`,
-`dormann-cnn 1x28x28-10`); the
+`dormann-cnn 1x28x28-10`, `scatter-cnn 81x7x7-10`); the
 weights load with `load_state_dict(strict=True)`, so a missing, extra or
 misshapen tensor is an error. Pixels are scaled to [0, 1] as gradlab reads
-them. The accuracy printed should equal the one the run printed.
+them; a `scatter-cnn` reads the images' scattering coefficients, computed
+by kymatio's `Scattering2D(J=2, L=8)` (which gradlab's transform matches).
+The accuracy printed should equal the one the run printed.
 
-    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install torch safetensors numpy
+    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install torch safetensors numpy kymatio
     /tmp/peer/bin/python benches/peers/torch_load_checkpoint.py runs/cnn [datasets/mnist]
 
 DIR may be a checkpoint directory (its newest step is read) or one step.
@@ -98,6 +100,14 @@ def model_for(name, config):
             nn.Conv2d(16, 32, 4, stride=2), nn.GroupNorm(4, 32), nn.Tanh(), nn.MaxPool2d(2, 1),
             nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
         )
+    if kind == "scatter-cnn":
+        flat = 32 * ((h + 1) // 2) * ((w + 1) // 2)  # conv 3×3, stride 2, padding 1
+        return nn.Sequential(
+            nn.Unflatten(1, (c, h, w)), nn.GroupNorm(27, c),
+            nn.Conv2d(c, 16, 3, stride=2, padding=1), nn.Tanh(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.Tanh(),
+            nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
+        )
     if kind == "dormann-cnn":
         flat = 32 * (((h - 4) // 2 - 3) // 2) * (((w - 4) // 2 - 3) // 2)
         return nn.Sequential(
@@ -132,6 +142,16 @@ def main():
     images = idx(os.path.join(data, "t10k-images-idx3-ubyte"))
     labels = idx(os.path.join(data, "t10k-labels-idx1-ubyte"))
     x = torch.tensor(images.reshape(len(images), -1), dtype=torch.float32) / 255.0
+    if state["model"].startswith("scatter-cnn"):
+        # kymatio.torch imports its 3-D transform too, which needs a SciPy
+        # function newer SciPy no longer has; the 2-D front end is enough.
+        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+
+        h, w = images.shape[1:]
+        scattering = ScatteringTorch2D(J=2, shape=(h, w), L=8)
+        with torch.no_grad():
+            x = torch.cat([scattering(b.reshape(-1, 1, h, w)) for b in x.split(1000)])
+        x = x.reshape(len(images), -1)
     with torch.no_grad():
         predicted = model(x).argmax(1).numpy()
     accuracy = (predicted == labels).mean()
