@@ -834,7 +834,7 @@ fn a_private_cnn_run_trains_the_private_cnn() {
     assert!(
         out.contains(
             "gradlab · scatter-cnn 81x7x7-10 (the images' scattering transform, J = 2, L = 8; \
-             then group norm, conv 3×3/2 ×16"
+             then group norm, conv 3×3/2 ×32"
         ),
         "{out}"
     );

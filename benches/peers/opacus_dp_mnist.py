@@ -105,9 +105,9 @@ def main():
     elif a.model == "cnn":
         model = nn.Sequential(
             nn.Unflatten(1, (81, 7, 7)), nn.GroupNorm(27, 81),
-            nn.Conv2d(81, 16, 3, stride=2, padding=1), nn.Tanh(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.Tanh(),
-            nn.Flatten(), nn.Linear(512, 32), nn.Tanh(), nn.Linear(32, 10),
+            nn.Conv2d(81, 32, 3, stride=2, padding=1), nn.Tanh(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.Tanh(),
+            nn.Flatten(), nn.Linear(1024, 32), nn.Tanh(), nn.Linear(32, 10),
         )
     elif a.model == "dormann-cnn":
         model = nn.Sequential(

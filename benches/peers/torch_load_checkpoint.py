@@ -101,11 +101,11 @@ def model_for(name, config):
             nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
         )
     if kind == "scatter-cnn":
-        flat = 32 * ((h + 1) // 2) * ((w + 1) // 2)  # conv 3×3, stride 2, padding 1
+        flat = 64 * ((h + 1) // 2) * ((w + 1) // 2)  # conv 3×3, stride 2, padding 1
         return nn.Sequential(
             nn.Unflatten(1, (c, h, w)), nn.GroupNorm(27, c),
-            nn.Conv2d(c, 16, 3, stride=2, padding=1), nn.Tanh(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.Tanh(),
+            nn.Conv2d(c, 32, 3, stride=2, padding=1), nn.Tanh(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.Tanh(),
             nn.Flatten(), nn.Linear(flat, 32), nn.Tanh(), nn.Linear(32, classes),
         )
     if kind == "dormann-cnn":

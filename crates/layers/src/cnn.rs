@@ -47,11 +47,12 @@ pub enum CnnKind {
     /// (`gradlab_data::Scattering`; `[81, 7, 7]` for MNIST's images at J = 2, L = 8): the
     /// ScatterNet+CNN of Tramèr & Boneh (ICLR 2021, "Differentially Private
     /// Learning Needs Better Features"; their code's `MNIST_CNN` on
-    /// scattered inputs) — group normalization of the coefficients (27
-    /// groups), a 3 × 3 convolution of 16 channels with stride 2 and a
-    /// 3 × 3 of 32, each followed by tanh, a hidden layer of 32 and the
-    /// output layer. The wavelets do what a private network's first layers
-    /// would have to learn under noise; what is learned is small.
+    /// scattered inputs, in its wider size) — group normalization of the
+    /// coefficients (27 groups), a 3 × 3 convolution of 32 channels with
+    /// stride 2 and a 3 × 3 of 64, each followed by tanh, a hidden layer of
+    /// 32 and the output layer. The wavelets do what a private network's
+    /// first layers would have to learn under noise; what is learned is
+    /// small.
     Scatter,
 }
 
@@ -72,7 +73,7 @@ impl fmt::Display for CnnKind {
                  fc 32, tanh, fc"
             }
             CnnKind::Scatter => {
-                "group norm, conv 3×3/2 ×16, tanh, conv 3×3 ×32, tanh, fc 32, tanh, fc"
+                "group norm, conv 3×3/2 ×32, tanh, conv 3×3 ×64, tanh, fc 32, tanh, fc"
             }
         })
     }
@@ -318,9 +319,9 @@ impl Cnn {
             CnnKind::Scatter => {
                 let tanh = Activation::Tanh;
                 b.group_norm(27)?;
-                b.conv(16, 3, 2, 1, true)?;
+                b.conv(32, 3, 2, 1, true)?;
                 b.act(tanh);
-                b.conv(32, 3, 1, 1, true)?;
+                b.conv(64, 3, 1, 1, true)?;
                 b.act(tanh);
                 b.flatten();
                 b.linear(32, Some(tanh))?;
@@ -441,18 +442,18 @@ mod tests {
         let want = [
             "layers.1.weight [81]",
             "layers.1.bias [81]",
-            "layers.2.weight [16, 81, 3, 3]",
-            "layers.2.bias [16]",
-            "layers.4.weight [32, 16, 3, 3]",
-            "layers.4.bias [32]",
-            "layers.7.weight [32, 512]",
+            "layers.2.weight [32, 81, 3, 3]",
+            "layers.2.bias [32]",
+            "layers.4.weight [64, 32, 3, 3]",
+            "layers.4.bias [64]",
+            "layers.7.weight [32, 1024]",
             "layers.7.bias [32]",
             "layers.9.weight [10, 32]",
             "layers.9.bias [10]",
         ];
         assert_eq!(names(&cnn), want);
         assert_eq!(cnn.name(), "scatter-cnn 81x7x7-10");
-        assert_eq!(cnn.params.num_scalars(), 33_228);
+        assert_eq!(cnn.params.num_scalars(), 75_148);
     }
 
     #[test]
