@@ -41,8 +41,14 @@ def x_at(k):
     return math.sin(0.3 + 0.37 * k) + 0.2 * math.cos(1.9 * k)
 
 
+def f32(v):
+    """The shortest decimal that reads back as the same f32."""
+    s = str(np.float32(v))
+    return s if any(c in s for c in ".e") else s + ".0"
+
+
 def floats(values):
-    return ", ".join(f"{float(v)!r}" for v in np.asarray(values, dtype=np.float32).tolist())
+    return ", ".join(f32(v) for v in np.asarray(values, dtype=np.float32))
 
 
 def main():
