@@ -270,24 +270,20 @@ impl Scattering {
         let mut v_hat = std::mem::take(&mut ws.v);
         self.fft[0].forward(&mut ws.a, &mut x_hat, &mut ws.scratch);
         let map = (h >> self.j) * (w >> self.j);
-        let mut maps = s.chunks_exact_mut(map);
-        self.low_pass(&x_hat, 0, maps.next().unwrap(), ws);
-        let mut second = Vec::new();
+        // kymatio lists every first-order map before the second-order ones.
+        let (first, second) = s.split_at_mut((1 + self.psi.len()) * map);
+        let mut first = first.chunks_exact_mut(map);
+        let mut second = second.chunks_exact_mut(map);
+        self.low_pass(&x_hat, 0, first.next().unwrap(), ws);
         for psi1 in &self.psi {
             let j1 = psi1.j;
             self.modulus_of_product(&x_hat, 0, &psi1.levels[0], j1, &mut u_hat, ws);
-            self.low_pass(&u_hat, j1, maps.next().unwrap(), ws);
+            self.low_pass(&u_hat, j1, first.next().unwrap(), ws);
             for psi2 in self.psi.iter().filter(|p| p.j > j1) {
                 let j2 = psi2.j;
                 self.modulus_of_product(&u_hat, j1, &psi2.levels[j1], j2, &mut v_hat, ws);
-                let mut out = vec![0.0; map];
-                self.low_pass(&v_hat, j2, &mut out, ws);
-                second.push(out);
+                self.low_pass(&v_hat, j2, second.next().unwrap(), ws);
             }
-        }
-        // kymatio lists every first-order map before the second-order ones.
-        for (dst, src) in maps.zip(&second) {
-            dst.copy_from_slice(src);
         }
         ws.x = x_hat;
         ws.u = u_hat;
