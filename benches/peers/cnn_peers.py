@@ -3,8 +3,10 @@
 eager (oneDNN convolutions), JAX jit and Opacus.
 
 Rows, as in benches/cnn_throughput.rs:
-  adam         cnn 1x28x28-10: Conv2d(1,32,5,p=2) ReLU MaxPool2d(2) Conv2d(32,64,5,p=2) ReLU
-               MaxPool2d(2) Flatten Linear(3136,128) ReLU Linear(128,10); Adam(lr=1e-3)
+  adam         cnn 1x28x28-10: Conv2d(1,32,5,p=2,bias=False) BatchNorm2d(32) ReLU MaxPool2d(2)
+               Conv2d(32,64,5,p=2,bias=False) BatchNorm2d(64) ReLU MaxPool2d(2) Flatten
+               Linear(3136,128) ReLU Linear(128,10); Adam(lr=1e-3); batch norm in training mode
+               (the batch's statistics, running averages updated, as gradlab's step does)
   tanh_sgd     private-cnn 1x28x28-10: Conv2d(1,16,8,s=2,p=3) GroupNorm(4,16) Tanh MaxPool2d(2,1)
                Conv2d(16,32,4,s=2) GroupNorm(4,32) Tanh MaxPool2d(2,1) Flatten Linear(512,32) Tanh
                Linear(32,10); SGD(lr=0.5, momentum=0.9)
@@ -70,8 +72,10 @@ def torch_rows(args, X, Y):
 
     def cnn():
         return nn.Sequential(
-            nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 5, padding=2, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
 
     def tanh_cnn():
@@ -137,7 +141,18 @@ def jax_rows(args, X, Y):
     def conv(p, x, stride, pad):
         y = jax.lax.conv_general_dilated(x, p["w"], (stride, stride), [(pad, pad)] * 2,
                                          dimension_numbers=dn)
-        return y + p["b"][None, :, None, None]
+        return y + p["b"][None, :, None, None] if "b" in p else y
+
+    def batch_norm(p, x, running):
+        # Training mode: the batch's statistics normalize; the running averages (momentum 0.1,
+        # the unbiased variance) are carried out of the step as PyTorch's BatchNorm2d keeps them.
+        mean = x.mean((0, 2, 3))
+        var = x.var((0, 2, 3))
+        n = x.size // x.shape[1]
+        y = (x - mean[None, :, None, None]) / jnp.sqrt(var[None, :, None, None] + 1e-5)
+        new = {"mean": 0.9 * running["mean"] + 0.1 * mean,
+               "var": 0.9 * running["var"] + 0.1 * var * n / (n - 1)}
+        return y * p["g"][None, :, None, None] + p["b"][None, :, None, None], new
 
     def max_pool(x, k, s):
         return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, k, k), (1, 1, s, s), "VALID")
@@ -153,23 +168,30 @@ def jax_rows(args, X, Y):
 
     def init(row, key):
         k = jax.random.split(key, 4)
-        if row == "adam":
-            return {"c1": conv_params(k[0], 32, 1, 5), "c2": conv_params(k[1], 64, 32, 5),
-                    "f1": dense_params(k[2], 3136, 128), "f2": dense_params(k[3], 128, 10)}
         gn = lambda c: {"g": jnp.ones(c), "b": jnp.zeros(c)}
+        if row == "adam":
+            return {"c1": {"w": conv_params(k[0], 32, 1, 5)["w"]}, "n1": gn(32),
+                    "c2": {"w": conv_params(k[1], 64, 32, 5)["w"]}, "n2": gn(64),
+                    "f1": dense_params(k[2], 3136, 128), "f2": dense_params(k[3], 128, 10)}
         return {"c1": conv_params(k[0], 16, 1, 8), "n1": gn(16), "c2": conv_params(k[1], 32, 16, 4),
                 "n2": gn(32), "f1": dense_params(k[2], 512, 32), "f2": dense_params(k[3], 32, 10)}
 
-    def forward(row, p, x):
+    def running_init(row):
+        stats = lambda c: {"mean": jnp.zeros(c), "var": jnp.ones(c)}
+        return {"n1": stats(32), "n2": stats(64)} if row == "adam" else {}
+
+    def forward(row, p, x, running):
         if row == "adam":
-            h = max_pool(jax.nn.relu(conv(p["c1"], x, 1, 2)), 2, 2)
-            h = max_pool(jax.nn.relu(conv(p["c2"], h, 1, 2)), 2, 2)
+            h, r1 = batch_norm(p["n1"], conv(p["c1"], x, 1, 2), running["n1"])
+            h = max_pool(jax.nn.relu(h), 2, 2)
+            h, r2 = batch_norm(p["n2"], conv(p["c2"], h, 1, 2), running["n2"])
+            h = max_pool(jax.nn.relu(h), 2, 2)
             h = jax.nn.relu(dense(p["f1"], h.reshape(h.shape[0], -1)))
-            return dense(p["f2"], h)
+            return dense(p["f2"], h), {"n1": r1, "n2": r2}
         h = max_pool(jnp.tanh(group_norm(p["n1"], conv(p["c1"], x, 2, 3), 4)), 2, 1)
         h = max_pool(jnp.tanh(group_norm(p["n2"], conv(p["c2"], h, 2, 0), 4)), 2, 1)
         h = jnp.tanh(dense(p["f1"], h.reshape(h.shape[0], -1)))
-        return dense(p["f2"], h)
+        return dense(p["f2"], h), running
 
     for row in args.rows.split(","):
         if row == "tanh_dp_sgd":
@@ -177,24 +199,25 @@ def jax_rows(args, X, Y):
             continue
         opt = optax.adam(1e-3) if row == "adam" else optax.sgd(0.5, momentum=0.9)
 
-        def loss(p, x, y, row=row):
-            logits = forward(row, p, x)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        def loss(p, running, x, y, row=row):
+            logits, running = forward(row, p, x, running)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), running
 
         @jax.jit
-        def train_step(p, s, x, y, opt=opt, loss=loss):
-            g = jax.grad(loss)(p, x, y)
+        def train_step(p, s, running, x, y, opt=opt, loss=loss):
+            g, running = jax.grad(loss, has_aux=True)(p, running, x, y)
             u, s = opt.update(g, s, p)
-            return optax.apply_updates(p, u), s
+            return optax.apply_updates(p, u), s, running
 
         for bs in (int(b) for b in args.bs.split(",")):
             def make_step():
-                state = {"p": init(row, jax.random.PRNGKey(0))}
+                state = {"p": init(row, jax.random.PRNGKey(0)), "r": running_init(row)}
                 state["s"] = opt.init(state["p"])
 
                 def step(i):
                     x, y = X[i * bs:(i + 1) * bs], Y[i * bs:(i + 1) * bs]
-                    state["p"], state["s"] = train_step(state["p"], state["s"], x, y)
+                    state["p"], state["s"], state["r"] = train_step(
+                        state["p"], state["s"], state["r"], x, y)
                     jax.block_until_ready(state["p"])
                 return step
 

@@ -212,8 +212,15 @@ pub fn col2im(g: &ConvGeometry, cols: &[f32], batch: usize, dx: &mut [f32]) {
                 for (oy, src) in src.chunks_exact(ow).enumerate().take(oh) {
                     let Some(r) = g.in_row(i, oy) else { continue };
                     let line = &mut plane[r * g.width..][..g.width];
-                    for (n, &v) in src[lo..hi].iter().enumerate() {
-                        line[x0 + n * g.stride.1] += v;
+                    if g.stride.1 == 1 {
+                        // Adjacent windows read adjacent columns: a run
+                        // added to a run, in vectors.
+                        let run = &mut line[x0..x0 + (hi - lo)];
+                        run.iter_mut().zip(&src[lo..hi]).for_each(|(l, &v)| *l += v);
+                    } else {
+                        for (n, &v) in src[lo..hi].iter().enumerate() {
+                            line[x0 + n * g.stride.1] += v;
+                        }
                     }
                 }
             }

@@ -69,50 +69,57 @@ pub fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
     let s = x.shape();
     let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
     let n = x.len() / channels;
-    channel_sums(x.data(), x.data(), channels, plane, mean, |v, _| v);
+    channel_sums(x.data(), x.data(), channels, plane, mean, |_, v, _| v);
     mean.iter_mut().for_each(|m| *m /= n as f32);
     let mean = &*mean;
-    parallel::per_row(var, n, |first, block| {
-        for (c, v) in (first..).zip(block) {
-            let mut sum = 0.0f32;
-            each_plane(x.data(), channels, plane, c, |p| {
-                sum += p
-                    .iter()
-                    .map(|&v| (v - mean[c]) * (v - mean[c]))
-                    .sum::<f32>();
-            });
-            *v = sum / n as f32;
-        }
+    channel_sums(x.data(), x.data(), channels, plane, var, |c, v, _| {
+        (v - mean[c]) * (v - mean[c])
     });
+    var.iter_mut().for_each(|v| *v /= n as f32);
 }
 
-/// Calls `f(values)` for each `[S]` slice of channel `c` of `x`
-/// (`[B, C, S]` in row-major order), example by example.
-#[inline]
-fn each_plane(x: &[f32], channels: usize, plane: usize, c: usize, mut f: impl FnMut(&[f32])) {
-    for b in 0..x.len() / (channels * plane) {
-        f(&x[(b * channels + c) * plane..][..plane]);
-    }
-}
+/// Examples whose plane sums run side by side in [`channel_sums`].
+const LANES: usize = 8;
 
-/// Per channel of `x` (`[B, C, S]`): `out[c] = Σ f(x, y)` over the
-/// channel's values, `y` being the same positions of `other`.
+/// Per channel c of `x` (`[B, C, S]`): `out[c] = Σ f(c, x, y)` over the
+/// channel's values, `y` being the same positions of `other` — each
+/// example's plane summed in order of position, the planes' sums added in
+/// order of example.
+///
+/// A plane's sum is one chain of dependent additions, bound by the adder's
+/// latency; [`LANES`] examples' chains run interleaved, so the adder works
+/// on several at once while every sum keeps its order (and its bits).
 fn channel_sums(
     x: &[f32],
     other: &[f32],
     channels: usize,
     plane: usize,
     out: &mut [f32],
-    f: impl Fn(f32, f32) -> f32 + Sync + Send,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync + Send,
 ) {
     let n = x.len() / channels;
+    let batch = n / plane.max(1);
+    let at = |b: usize, c: usize| (b * channels + c) * plane;
     parallel::per_row(out, n, |first, block| {
         for (c, o) in (first..).zip(block) {
+            // Rust's f32 sum starts from −0.0; so do these.
             let mut sum = 0.0f32;
-            for b in 0..x.len() / (channels * plane) {
-                let at = (b * channels + c) * plane;
-                let (xs, ys) = (&x[at..][..plane], &other[at..][..plane]);
-                sum += xs.iter().zip(ys).map(|(&u, &v)| f(u, v)).sum::<f32>();
+            let mut b = 0;
+            while b + LANES <= batch {
+                let xs: [&[f32]; LANES] = std::array::from_fn(|i| &x[at(b + i, c)..][..plane]);
+                let ys: [&[f32]; LANES] = std::array::from_fn(|i| &other[at(b + i, c)..][..plane]);
+                let mut acc = [-0.0f32; LANES];
+                for s in 0..plane {
+                    for i in 0..LANES {
+                        acc[i] += f(c, xs[i][s], ys[i][s]);
+                    }
+                }
+                acc.iter().for_each(|a| sum += a);
+                b += LANES;
+            }
+            for b in b..batch {
+                let (xs, ys) = (&x[at(b, c)..][..plane], &other[at(b, c)..][..plane]);
+                sum += xs.iter().zip(ys).map(|(&u, &v)| f(c, u, v)).sum::<f32>();
             }
             *o = sum;
         }
@@ -167,22 +174,23 @@ impl Op for BatchNorm {
         }
         let (mean, rstd) = (saved.mean.data(), saved.rstd.data());
         saved.xhat.resize_for(s);
-        parallel::rows_mut(saved.xhat.data_mut(), plane, |first, rows| {
-            for (i, row) in (first..).zip(rows.chunks_exact_mut(plane)) {
-                let c = i % channels;
-                row.iter_mut()
-                    .zip(&xv.data()[i * plane..][..plane])
-                    .for_each(|(o, &v)| *o = (v - mean[c]) * rstd[c]);
-            }
-        });
-        y.assign(&saved.xhat);
+        y.resize_for(s);
         let (gamma, beta) = (x[1].data(), x[2].data());
-        parallel::rows_mut(y.data_mut(), plane, |first, rows| {
-            for (i, row) in (first..).zip(rows.chunks_exact_mut(plane)) {
+        // x̂ and y in one pass over each plane.
+        parallel::zip_rows_mut(
+            saved.xhat.data_mut(),
+            plane,
+            y.data_mut(),
+            plane,
+            |i, xhat, y| {
                 let c = i % channels;
-                row.iter_mut().for_each(|v| *v = gamma[c] * *v + beta[c]);
-            }
-        });
+                let x = &xv.data()[i * plane..][..plane];
+                for ((h, y), &v) in xhat.iter_mut().zip(y.iter_mut()).zip(x) {
+                    *h = (v - mean[c]) * rstd[c];
+                    *y = gamma[c] * *h + beta[c];
+                }
+            },
+        );
     }
 
     fn backward(&self, cx: &mut Backward, saved: &mut BatchNormSaved) {
@@ -204,7 +212,7 @@ impl Op for BatchNorm {
             channels,
             plane,
             sum_dy.data_mut(),
-            |d, _| d,
+            |_, d, _| d,
         );
         channel_sums(
             dy.data(),
@@ -212,7 +220,7 @@ impl Op for BatchNorm {
             channels,
             plane,
             sum_dy_xhat.data_mut(),
-            |d, h| d * h,
+            |_, d, h| d * h,
         );
         let (xhat, rstd) = (&*xhat, rstd.data());
         for (input, sums) in [(1, &*sum_dy_xhat), (2, &*sum_dy)] {

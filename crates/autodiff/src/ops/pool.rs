@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use gradlab_tensor::im2col::ConvGeometry;
-use gradlab_tensor::{parallel, Tensor};
+use gradlab_tensor::{parallel, simd, Tensor};
 
 use crate::op::{Backward, Examples, Op};
 use crate::tape::{Graph, Var};
@@ -76,6 +76,123 @@ impl Pool2d {
     }
 }
 
+impl Pool2d {
+    /// Whether the windows tile the image: they move by their own size
+    /// with no padding, so no value is in two windows and each window's
+    /// rows are whole runs of the image's rows.
+    fn tiles(&self) -> bool {
+        self.stride == self.kernel && self.padding == (0, 0)
+    }
+}
+
+/// Max pooling of one channel whose windows tile it, as a loop compiled for
+/// the widest vectors (a closure would be compiled on its own, without
+/// them).
+enum TiledMax<'a> {
+    /// [`tiled_max`].
+    Forward {
+        g: &'a ConvGeometry,
+        x: &'a [f32],
+        y: &'a mut [f32],
+    },
+    /// [`tiled_max_backward`].
+    Backward {
+        g: &'a ConvGeometry,
+        x: &'a [f32],
+        y: &'a [f32],
+        dy: &'a [f32],
+        dx: &'a mut [f32],
+    },
+}
+
+impl simd::Loop for TiledMax<'_> {
+    #[inline(always)]
+    fn run(self) {
+        match self {
+            TiledMax::Forward { g, x, y } => tiled_max(g, x, y),
+            TiledMax::Backward { g, x, y, dy, dx } => tiled_max_backward(g, x, y, dy, dx),
+        }
+    }
+}
+
+/// `m` raised to `v` if `v` is larger: the comparison of the general
+/// loop, written as a select so that it needs no branch.
+#[inline(always)]
+fn raise(m: f32, v: f32) -> f32 {
+    if v > m {
+        v
+    } else {
+        m
+    }
+}
+
+/// Max pooling of one channel `x` into `y` when the windows tile the image
+/// ([`Pool2d::tiles`]), each window's taps compared row by row, left to
+/// right, as [`Pool2d::windows`] visits them. The common 2 × 2 window has
+/// its own loop, which the compiler vectorizes across windows.
+#[inline(always)]
+fn tiled_max(g: &ConvGeometry, x: &[f32], y: &mut [f32]) {
+    let ((kh, kw), ow) = (g.kernel, g.out_width());
+    for (oy, y) in y.chunks_exact_mut(ow).enumerate() {
+        let rows = &x[oy * kh * g.width..][..kh * g.width];
+        if (kh, kw) == (2, 2) {
+            let (r0, r1) = rows.split_at(g.width);
+            for ((m, a), b) in y.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                let top = raise(raise(f32::NEG_INFINITY, a[0]), a[1]);
+                *m = raise(raise(top, b[0]), b[1]);
+            }
+            continue;
+        }
+        for (ox, m) in y.iter_mut().enumerate() {
+            *m = rows
+                .chunks_exact(g.width)
+                .flat_map(|line| &line[ox * kw..][..kw])
+                .fold(f32::NEG_INFINITY, |m, &v| raise(m, v));
+        }
+    }
+}
+
+/// The derivative of [`tiled_max`]: each window's gradient added to the
+/// first of its taps, row by row, that holds the window's maximum.
+#[inline(always)]
+fn tiled_max_backward(g: &ConvGeometry, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let ((kh, kw), ow) = (g.kernel, g.out_width());
+    for (oy, (y, dy)) in y.chunks_exact(ow).zip(dy.chunks_exact(ow)).enumerate() {
+        let rows = oy * kh * g.width..(oy + 1) * kh * g.width;
+        if (kh, kw) == (2, 2) {
+            let (r0, r1) = x[rows.clone()].split_at(g.width);
+            let (d0, d1) = dx[rows].split_at_mut(g.width);
+            let taps = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+            let grads = d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2));
+            for (((a, b), (da, db)), (&m, &d)) in taps.zip(grads).zip(y.iter().zip(dy)) {
+                // Which tap is the first to hold the maximum, as masks
+                // (`&`, not `&&`: no branch to take).
+                let (e0, e1, e2, e3) = (a[0] == m, a[1] == m, b[0] == m, b[1] == m);
+                let t1 = !e0 & e1;
+                let t2 = !e0 & !e1 & e2;
+                let t3 = !e0 & !e1 & !e2 & e3;
+                let add = |g: f32, t: bool| if t { g + d } else { g };
+                da[0] = add(da[0], e0);
+                da[1] = add(da[1], t1);
+                db[0] = add(db[0], t2);
+                db[1] = add(db[1], t3);
+            }
+            continue;
+        }
+        for ox in 0..ow {
+            'window: for r in oy * kh..(oy + 1) * kh {
+                let at = r * g.width + ox * kw;
+                for (i, &v) in (at..).zip(&x[at..at + kw]) {
+                    if v == y[ox] {
+                        dx[i] += dy[ox];
+                        break 'window;
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Op for Pool2d {
     type Saved = ();
 
@@ -103,9 +220,14 @@ impl Op for Pool2d {
         y.resize_for(&[s[0], s[1], g.out_height(), g.out_width()]);
         let area = (g.kernel.0 * g.kernel.1) as f32;
         let kind = self.kind;
+        let tiled = self.tiles();
         parallel::rows_mut(y.data_mut(), out, |first, planes| {
             for (n, y) in (first..).zip(planes.chunks_exact_mut(out)) {
                 let x = &x.data()[n * plane..][..plane];
+                if kind == Pooling::Max && tiled {
+                    simd::vectorized_loop(TiledMax::Forward { g: &g, x, y });
+                    continue;
+                }
                 Pool2d::windows(&g, |o, rows, cols| {
                     let row = |r: usize| &x[r * g.width..][cols.clone()];
                     y[o] = match kind {
@@ -141,6 +263,7 @@ impl Op for Pool2d {
         let (plane, out) = (g.height * g.width, g.positions());
         let area = (g.kernel.0 * g.kernel.1) as f32;
         let kind = self.kind;
+        let tiled = self.tiles();
         cx.accumulate(0, |dx, first| {
             parallel::rows_mut(dx.data_mut(), plane, |start, planes| {
                 for (n, dx) in (start..).zip(planes.chunks_exact_mut(plane)) {
@@ -149,6 +272,16 @@ impl Op for Pool2d {
                     }
                     let (x, y) = (&x.data()[n * plane..][..plane], &y.data()[n * out..][..out]);
                     let dy = &dy.data()[n * out..][..out];
+                    if kind == Pooling::Max && tiled {
+                        simd::vectorized_loop(TiledMax::Backward {
+                            g: &g,
+                            x,
+                            y,
+                            dy,
+                            dx,
+                        });
+                        continue;
+                    }
                     Pool2d::windows(&g, |o, rows, cols| match kind {
                         Pooling::Max => {
                             // The first tap that holds the window's maximum.
@@ -274,5 +407,72 @@ impl Graph<'_, '_> {
             "global_avg_pool: input {shape:?} must be [B, C, H, W] with H, W > 0"
         );
         self.apply(GlobalAveragePool, &[x])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max pooling of one channel and its derivative (added to `dx`) by
+    /// the general loop, window by window.
+    fn by_windows(g: &ConvGeometry, x: &[f32], dy: &[f32], dx: &mut [f32]) -> Vec<f32> {
+        let mut y = vec![0.0; g.positions()];
+        Pool2d::windows(g, |o, rows, cols| {
+            let mut m = f32::NEG_INFINITY;
+            for r in rows.clone() {
+                for &v in &x[r * g.width..][cols.clone()] {
+                    if v > m {
+                        m = v;
+                    }
+                }
+            }
+            y[o] = m;
+            'window: for r in rows {
+                for c in cols.clone() {
+                    if x[r * g.width + c] == m {
+                        dx[r * g.width + c] += dy[o];
+                        break 'window;
+                    }
+                }
+            }
+        });
+        y
+    }
+
+    /// The tiled loops give the general loop's bits, ties and signed zeros
+    /// included (the first of equal taps wins; −0 and +0 are equal), for
+    /// the 2 × 2 loop and the others, on images the windows do not cover.
+    #[test]
+    fn tiled_max_pooling_is_the_general_loop() {
+        for (kernel, (h, w)) in [
+            ((2, 2), (6, 8)),
+            ((2, 2), (7, 5)),
+            ((3, 3), (7, 8)),
+            ((1, 3), (4, 7)),
+        ] {
+            let g = ConvGeometry {
+                channels: 1,
+                height: h,
+                width: w,
+                kernel,
+                stride: kernel,
+                padding: (0, 0),
+                dilation: (1, 1),
+            };
+            let values = [0.0, -0.0, 1.0, -1.0, 1.0, f32::NEG_INFINITY, 2.0];
+            let x: Vec<f32> = (0..h * w).map(|i| values[(i * 5 + i / 3) % 7]).collect();
+            let dy: Vec<f32> = (0..g.positions()).map(|i| 0.5 + i as f32).collect();
+            let start: Vec<f32> = (0..h * w).map(|i| -0.25 * i as f32).collect();
+            let mut want_dx = start.clone();
+            let want_y = by_windows(&g, &x, &dy, &mut want_dx);
+            let mut y = vec![f32::NAN; g.positions()];
+            tiled_max(&g, &x, &mut y);
+            let mut dx = start;
+            tiled_max_backward(&g, &x, &y, &dy, &mut dx);
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&want_y), "{kernel:?} on {h}×{w}");
+            assert_eq!(bits(&dx), bits(&want_dx), "{kernel:?} on {h}×{w}");
+        }
     }
 }
