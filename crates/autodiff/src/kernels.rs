@@ -5,7 +5,7 @@
 //! computes is written beside it in plain terms.
 
 use gradlab_tensor::simd::{vectorized, vectorized_loop, Loop};
-use gradlab_tensor::{gemm_strided, parallel};
+use gradlab_tensor::{gemm_strided, parallel, Tensor};
 
 /// An element-wise function of several kinds, as the loops below apply it
 /// (the activations of `ops/activation.rs`).
@@ -339,11 +339,39 @@ pub(crate) fn channel_major(dy: &[f32], outputs: usize, batch: usize, p: usize, 
     });
 }
 
-/// Each example's weight gradient of a shared weight:
-/// `out[b, o·K + k] = Σ_p dy[b, o, p] · cols[k, b·P + p]`, for `dy` as
-/// `[B, O, P]` and `cols` as `[K, B·P]`: per example the product
-/// `D_b·A_bᵀ` (`[O, P]·[P, K]`) on the GEMM, reading `A_bᵀ` in place from
-/// the columns of `cols` that belong to b.
+/// Example b's weight gradient of a shared weight:
+/// `g[o·K + k] = Σ_p dy[b, o, p] · cols[k, b·P + p]`, for `dy` as
+/// `[B, O, P]` and `cols` as `[K, B·P]`: the product `D_b·A_bᵀ`
+/// (`[O, P]·[P, K]`) on the GEMM, reading `A_bᵀ` in place from the columns
+/// of `cols` that belong to b.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn example_product(
+    dy: &[f32],
+    cols: &[f32],
+    outputs: usize,
+    k: usize,
+    p: usize,
+    batch: usize,
+    b: usize,
+    g: &mut [f32],
+) {
+    let d = &dy[b * outputs * p..][..outputs * p];
+    gemm_strided(
+        outputs,
+        p,
+        k,
+        1.0,
+        d,
+        (p, 1),
+        &cols[b * p..],
+        (1, batch * p),
+        0.0,
+        g,
+        k,
+    );
+}
+
+/// Every example's [`example_product`], the rows of `out` (`[B, O·K]`).
 pub(crate) fn per_example_products(
     dy: &[f32],
     cols: &[f32],
@@ -355,51 +383,82 @@ pub(crate) fn per_example_products(
 ) {
     parallel::rows_mut(out, outputs * k, |first, rows| {
         for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * k)) {
-            let d = &dy[b * outputs * p..][..outputs * p];
-            gemm_strided(
-                outputs,
-                p,
-                k,
-                1.0,
-                d,
-                (p, 1),
-                &cols[b * p..],
-                (1, batch * p),
-                0.0,
-                g,
-                k,
-            );
+            example_product(dy, cols, outputs, k, p, batch, b, g);
         }
     });
 }
 
-/// Each example's gradient of a weight applied at each of its `t`
-/// positions: `out[b] = D_bᵀ·X_b` (`[O, T]·[T, I]`, row b of `out` as
-/// `[B, O·I]`), for the `[T, I]` rows X_b of `x` (`[B·T, I]`) and the
-/// `[T, O]` rows D_b of `d` (`[B·T, O]`).
-pub(crate) fn sequence_products(
+/// Examples whose gradients one task of [`norms_of_products`] makes in
+/// turn.
+const GROUP: usize = 16;
+
+/// `n[b] = s·‖g_b‖²` for the `width` values g_b that `product(b, g)`
+/// writes into `g`, without keeping the g_b: each task makes the gradients
+/// of [`GROUP`] examples in turn in one row of `scratch` (resized to
+/// `[⌈B/GROUP⌉, width + GROUP]`, the norms at the end of the row), taking
+/// each one's norm while it is in cache.
+pub(crate) fn norms_of_products(
+    n: &mut [f32],
+    width: usize,
+    s: f32,
+    scratch: &mut Tensor,
+    product: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
+    let batch = n.len();
+    let row = width + GROUP;
+    scratch.resize_for(&[batch.div_ceil(GROUP), row]);
+    parallel::rows_mut(scratch.data_mut(), row, |first, rows| {
+        for (group, r) in (first..).zip(rows.chunks_exact_mut(row)) {
+            let (g, norms) = r.split_at_mut(width);
+            for (norm, b) in norms.iter_mut().zip(group * GROUP..batch) {
+                product(b, g);
+                *norm = s * squares(g);
+            }
+        }
+    });
+    for (b, nb) in n.iter_mut().enumerate() {
+        *nb = scratch.data()[(b / GROUP) * row + width + b % GROUP];
+    }
+}
+
+/// Example b's gradient of a weight applied at each of its `t` positions:
+/// `g = D_bᵀ·X_b` (`[O, T]·[T, I]`, as `[O·I]`), for the `[T, I]` rows X_b
+/// of `x` (`[B·T, I]`) and the `[T, O]` rows D_b of `d` (`[B·T, O]`).
+pub(crate) fn sequence_product(
     x: &[f32],
     d: &[f32],
     (t, inputs, outputs): (usize, usize, usize),
+    b: usize,
+    g: &mut [f32],
+) {
+    let xb = &x[b * t * inputs..][..t * inputs];
+    let db = &d[b * t * outputs..][..t * outputs];
+    gemm_strided(
+        outputs,
+        t,
+        inputs,
+        1.0,
+        db,
+        (1, outputs),
+        xb,
+        (inputs, 1),
+        0.0,
+        g,
+        inputs,
+    );
+}
+
+/// Every example's [`sequence_product`], the rows of `out` (`[B, O·I]`).
+pub(crate) fn sequence_products(
+    x: &[f32],
+    d: &[f32],
+    dims: (usize, usize, usize),
     out: &mut [f32],
 ) {
+    let (_, inputs, outputs) = dims;
     parallel::rows_mut(out, outputs * inputs, |first, rows| {
         for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * inputs)) {
-            let xb = &x[b * t * inputs..][..t * inputs];
-            let db = &d[b * t * outputs..][..t * outputs];
-            gemm_strided(
-                outputs,
-                t,
-                inputs,
-                1.0,
-                db,
-                (1, outputs),
-                xb,
-                (inputs, 1),
-                0.0,
-                g,
-                inputs,
-            );
+            sequence_product(x, d, dims, b, g);
         }
     });
 }

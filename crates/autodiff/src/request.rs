@@ -25,8 +25,8 @@ pub enum GradRequest {
     /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). The
     /// weight-gradient matmuls wait until the walk has produced every norm,
     /// then run once with the rows of δ scaled by c_b (Bu et al. 2022,
-    /// "book-keeping"); an op that materialized its g_b for the norms (a
-    /// convolution, where that is cheaper) sums Σ_b c_b·g_b instead.
+    /// "book-keeping"), shared weights included (see the `sharing`
+    /// module).
     Clipped(Clipping),
 }
 

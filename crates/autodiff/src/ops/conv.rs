@@ -56,8 +56,10 @@ pub struct ConvSaved {
     dcols: Tensor,
     /// The input's gradient before it is added to another's.
     dx: Tensor,
-    /// Each example's weight gradient, `[B, O·K]`.
+    /// Each example's weight gradient, `[B, O·K]`, when it is asked for.
     per_example: Tensor,
+    /// Rows in which examples' weight gradients are made for their norms.
+    scratch: Tensor,
     /// Each example's bias gradient, `[B, O]`.
     per_example_bias: Tensor,
 }
@@ -152,11 +154,12 @@ impl Op for Conv2d {
             dcols,
             dx,
             per_example,
+            scratch,
             per_example_bias,
         } = saved;
         let s = cx.batch() as f32;
         let batched = cx.is_batch(0);
-        let ghost = sharing::ghost_norm(cx.clipping(), batch, k, outputs, p);
+        let ghost = sharing::ghost_norm(k, outputs, p);
         // dY as [O, B·P], the layout of the product.
         let channel_major = |dyt: &mut Tensor| {
             dyt.resize_for(&[outputs, batch * p]);
@@ -180,17 +183,11 @@ impl Op for Conv2d {
         };
         if let (Some(c), true) = (cx.clip_factors(), batched) {
             // Clipping's second pass (the batch's input needs no gradient
-            // in it): the clipped mean Σ_b c_b·(g_b/B) from the g_b/B the
-            // walk kept, or for a weight with ghost norms from dY, whose rows
-            // are scaled by c_b.
-            if ghost {
-                channel_major(dyt);
-                cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
-            } else {
-                cx.accumulate(1, |grad, first| {
-                    kernels::weighted_row_sum(per_example.data(), c, first, grad.data_mut())
-                });
-            }
+            // in it): the clipped mean Σ_b c_b·(g_b/B) is the weight product
+            // from dY, whose rows are scaled by c_b; the bias's from the
+            // g_b/B the walk kept.
+            channel_major(dyt);
+            cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
             if self.bias {
                 cx.accumulate(2, |grad, first| {
                     kernels::weighted_row_sum(per_example_bias.data(), c, first, grad.data_mut())
@@ -199,8 +196,7 @@ impl Op for Conv2d {
             return;
         }
         channel_major(dyt);
-        let weight_stats = batched && (cx.per_example(1) || (cx.wants_norms(1) && !ghost));
-        if weight_stats {
+        if batched && cx.per_example(1) {
             // g_b(W)/B for every example, the rows of `per_example`.
             per_example.resize_for(&[batch, outputs * k]);
             kernels::per_example_products(
@@ -214,12 +210,16 @@ impl Op for Conv2d {
             );
         }
         if batched && cx.wants_norms(1) {
+            let (cols, dy) = (cols.data(), dy.data());
             cx.norms(1, |n| {
                 if ghost {
                     // ‖g_b‖² = B²·⟨A_b A_bᵀ, D_b D_bᵀ⟩
-                    kernels::ghost_norms(cols.data(), dy.data(), k, outputs, p, batch, s * s, n);
+                    kernels::ghost_norms(cols, dy, k, outputs, p, batch, s * s, n);
                 } else {
-                    kernels::row_norms(per_example.data(), s * s, n);
+                    // ‖g_b‖² = B²·‖g_b/B‖², each g_b/B made in scratch.
+                    kernels::norms_of_products(n, outputs * k, s * s, scratch, |b, g| {
+                        kernels::example_product(dy, cols, outputs, k, p, batch, b, g)
+                    });
                 }
             });
         }

@@ -52,12 +52,14 @@ pub struct LinearSaved {
     z: Tensor,
     /// `dZ`, reused by every backward.
     dz: Tensor,
-    /// Over a sequence: each example's weight gradient g_b/B, `[B, O·I]`.
+    /// Over a sequence: each example's weight gradient g_b/B, `[B, O·I]`,
+    /// when it is asked for.
     per_example: Tensor,
     /// Over a sequence: each example's bias gradient g_b/B, `[B, O]`.
     per_example_bias: Tensor,
-    /// Over a sequence: each example's two Gram matrices for ghost norms.
-    grams: Tensor,
+    /// Over a sequence, for the norms: each example's two Gram matrices
+    /// (ghost norms), or rows in which examples' gradients are made in turn.
+    scratch: Tensor,
 }
 
 impl Op for Linear {
@@ -125,7 +127,7 @@ impl Op for Linear {
             dz: dz_buf,
             per_example,
             per_example_bias,
-            grams,
+            scratch,
         } = saved;
         // dZ = dY ⊙ f′(z); without an activation dZ = dY.
         let dz = match self.f {
@@ -146,7 +148,7 @@ impl Op for Linear {
             let buffers = Shared {
                 per_example,
                 per_example_bias,
-                grams,
+                scratch,
             };
             return self.backward_shared(cx, dz, buffers);
         }
@@ -198,7 +200,7 @@ impl Op for Linear {
 struct Shared<'a> {
     per_example: &'a mut Tensor,
     per_example_bias: &'a mut Tensor,
-    grams: &'a mut Tensor,
+    scratch: &'a mut Tensor,
 }
 
 impl Linear {
@@ -209,7 +211,7 @@ impl Linear {
         let Shared {
             per_example,
             per_example_bias,
-            grams,
+            scratch,
         } = buffers;
         let (xv, wv) = (cx.x[0], cx.x[1]);
         let (outputs, inputs) = (wv.shape()[0], wv.shape()[1]);
@@ -217,22 +219,16 @@ impl Linear {
         let t = rows / batch.max(1);
         let dims = (t, inputs, outputs);
         let s = batch as f32;
-        let ghost = sharing::ghost_norm(cx.clipping(), batch, inputs, outputs, t);
+        let ghost = sharing::ghost_norm(inputs, outputs, t);
         let bias_stats = self.bias && (cx.per_example(2) || cx.wants_norms(2));
         if bias_stats {
             per_example_bias.resize_for(&[batch, outputs]);
             kernels::example_row_sums(dz.data(), t, per_example_bias.data_mut(), outputs);
         }
         if let Some(c) = cx.clip_factors() {
-            // Clipping's second pass: Σ_b c_b·(g_b/B) from the walk's g_b/B,
-            // or for a weight with ghost norms dZᵀ·x from the scaled rows.
-            if ghost {
-                cx.accumulate(1, |g, first| weight_gradient(dz, xv, rows, first, g));
-            } else {
-                cx.accumulate(1, |g, first| {
-                    kernels::weighted_row_sum(per_example.data(), c, first, g.data_mut())
-                });
-            }
+            // Clipping's second pass: the clipped mean Σ_b c_b·(g_b/B) is
+            // dZᵀ·x from the scaled rows; the bias's from the walk's g_b/B.
+            cx.accumulate(1, |g, first| weight_gradient(dz, xv, rows, first, g));
             if self.bias {
                 cx.accumulate(2, |g, first| {
                     kernels::weighted_row_sum(per_example_bias.data(), c, first, g.data_mut())
@@ -240,20 +236,23 @@ impl Linear {
             }
             return;
         }
-        if cx.per_example(1) || (cx.wants_norms(1) && !ghost) {
+        if cx.per_example(1) {
             // g_b(W)/B = Σ_t dZ_b,tᵀ x_b,t for every example.
             per_example.resize_for(&[batch, outputs * inputs]);
             kernels::sequence_products(xv.data(), dz.data(), dims, per_example.data_mut());
         }
         if cx.wants_norms(1) {
+            let (x, d) = (xv.data(), dz.data());
             cx.norms(1, |n| {
                 if ghost {
                     // ‖g_b‖² = B²·⟨X_b X_bᵀ, D_b D_bᵀ⟩
-                    grams.resize_for(&[batch, 2 * t * t]);
-                    let (x, d) = (xv.data(), dz.data());
-                    kernels::sequence_ghost_norms(x, d, dims, s * s, grams.data_mut(), n);
+                    scratch.resize_for(&[batch, 2 * t * t]);
+                    kernels::sequence_ghost_norms(x, d, dims, s * s, scratch.data_mut(), n);
                 } else {
-                    kernels::row_norms(per_example.data(), s * s, n);
+                    // ‖g_b‖² = B²·‖g_b/B‖², each g_b/B made in scratch.
+                    kernels::norms_of_products(n, outputs * inputs, s * s, scratch, |b, g| {
+                        kernels::sequence_product(x, d, dims, b, g)
+                    });
                 }
             });
         }

@@ -10,40 +10,37 @@
 //! 2022):
 //!
 //! * **materialize** each g_b, an `[O, P]·[P, K]` product: `P·K·O` per
-//!   example, `K·O` floats to keep;
+//!   example;
 //! * the **ghost norm** `‖g_b‖² = ⟨A_b A_bᵀ, D_b D_bᵀ⟩` from the `[P, K]`
-//!   inputs A_b and `[P, O]` gradients D_b: `P²·(K + O)` per example, no
-//!   g_b kept.
+//!   inputs A_b and `[P, O]` gradients D_b: `P²·(K + O)` per example.
 //!
-//! For the norms alone ([`GradRequest::Norms`](crate::GradRequest::Norms))
-//! the op takes whichever costs less. The clipped mean
-//! ([`GradRequest::Clipped`](crate::GradRequest::Clipped)) then needs
-//! (1/B) Σ_b c_b·g_b: after ghost norms that is a second weight product
-//! from the row-scaled output gradient (`P·K·O` per example again), from
-//! materialized g_b a weighted sum (`K·O`). So for clipping the op
-//! materializes, unless the g_b of the whole batch would take more than
-//! [`MATERIALIZED_MAX`] floats, and its second pass reads the factors c_b
-//! ([`Backward::clip_factors`](crate::Backward::clip_factors)). The mean of
-//! squares and the per-example gradients always materialize.
+//! The op takes whichever costs less ([`ghost_norm`], which weighs the
+//! ghost norm's slower loops). A materialized g_b is needed only for its
+//! norm: it is made in a row of scratch space that stays in cache, its
+//! norm taken, and the row reused by the next example — the batch's g_b
+//! are never all in memory at once, which for a wide layer would be tens
+//! of megabytes written and read back at memory speed.
+//!
+//! The clipped mean ([`GradRequest::Clipped`](crate::GradRequest::Clipped))
+//! `(1/B) Σ_b c_b·g_b` is then the ordinary weight product from the output
+//! gradient with row b scaled by c_b, in clipping's second pass
+//! ([`Backward::clip_factors`](crate::Backward::clip_factors)): one GEMM
+//! over the whole batch. Only the per-example gradients and the mean of
+//! squares themselves ([`GradRequest::PerExample`](crate::GradRequest::PerExample),
+//! [`GradRequest::MeanAndSquares`](crate::GradRequest::MeanAndSquares))
+//! keep every g_b.
 
-/// The most floats the per-example gradients of one shared weight may take
-/// when clipping materializes them (512 MiB).
-pub const MATERIALIZED_MAX: usize = 1 << 27;
+/// How many of the GEMM's multiply-adds one of the ghost norm's costs: its
+/// Gram matrices are dot products over gathered columns, not a blocked
+/// product. Measured on `scatter-cnn`'s first convolution (P = 16,
+/// K = 729, O = 32): 195 k multiply-adds per example by ghost norms against
+/// 373 k materialized, yet the private step took twice as long by ghost
+/// norms (AVX-512, 2 threads).
+pub const GHOST_COST: usize = 8;
 
 /// Whether a weight of `outputs × inputs` shared over `positions` takes
-/// the ghost norm for a batch of `batch` examples: when `clipping`, only if
-/// materializing would exceed [`MATERIALIZED_MAX`]; for the norms alone,
-/// when `P²·(K + O)` costs less than `P·K·O`.
-pub fn ghost_norm(
-    clipping: bool,
-    batch: usize,
-    inputs: usize,
-    outputs: usize,
-    positions: usize,
-) -> bool {
-    if clipping {
-        batch * inputs * outputs > MATERIALIZED_MAX
-    } else {
-        positions * (inputs + outputs) < inputs * outputs
-    }
+/// its per-example norms by ghost norms: when `P²·(K + O)` multiply-adds,
+/// at [`GHOST_COST`] each, cost less than materializing's `P·K·O`.
+pub fn ghost_norm(inputs: usize, outputs: usize, positions: usize) -> bool {
+    GHOST_COST * positions * (inputs + outputs) < inputs * outputs
 }
