@@ -371,19 +371,16 @@ pub(crate) fn example_product(
     );
 }
 
-/// Every example's [`example_product`], the rows of `out` (`[B, O·K]`).
+/// Every example's gradient `g_b`, as `product(b, g)` writes it, into row
+/// b of `out` (`[B, width]`).
 pub(crate) fn per_example_products(
-    dy: &[f32],
-    cols: &[f32],
-    outputs: usize,
-    k: usize,
-    p: usize,
-    batch: usize,
     out: &mut [f32],
+    width: usize,
+    product: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
-    parallel::rows_mut(out, outputs * k, |first, rows| {
-        for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * k)) {
-            example_product(dy, cols, outputs, k, p, batch, b, g);
+    parallel::rows_mut(out, width, |first, rows| {
+        for (b, g) in (first..).zip(rows.chunks_exact_mut(width)) {
+            product(b, g);
         }
     });
 }
@@ -448,24 +445,9 @@ pub(crate) fn sequence_product(
     );
 }
 
-/// Every example's [`sequence_product`], the rows of `out` (`[B, O·I]`).
-pub(crate) fn sequence_products(
-    x: &[f32],
-    d: &[f32],
-    dims: (usize, usize, usize),
-    out: &mut [f32],
-) {
-    let (_, inputs, outputs) = dims;
-    parallel::rows_mut(out, outputs * inputs, |first, rows| {
-        for (b, g) in (first..).zip(rows.chunks_exact_mut(outputs * inputs)) {
-            sequence_product(x, d, dims, b, g);
-        }
-    });
-}
-
 /// `n[b] = s · ⟨X_b X_bᵀ, D_b D_bᵀ⟩`, the ghost norm of a weight applied at
 /// each of `t` positions, for the rows X_b of `x` and D_b of `d` as in
-/// [`sequence_products`]; `grams` (`[B, 2·T²]`) holds each example's two
+/// [`sequence_product`]; `grams` (`[B, 2·T²]`) holds each example's two
 /// `[T, T]` Gram matrices.
 pub(crate) fn sequence_ghost_norms(
     x: &[f32],

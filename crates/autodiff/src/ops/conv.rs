@@ -199,15 +199,10 @@ impl Op for Conv2d {
         if batched && cx.per_example(1) {
             // g_b(W)/B for every example, the rows of `per_example`.
             per_example.resize_for(&[batch, outputs * k]);
-            kernels::per_example_products(
-                dy.data(),
-                cols.data(),
-                outputs,
-                k,
-                p,
-                batch,
-                per_example.data_mut(),
-            );
+            let (cols, dy) = (cols.data(), dy.data());
+            kernels::per_example_products(per_example.data_mut(), outputs * k, |b, g| {
+                kernels::example_product(dy, cols, outputs, k, p, batch, b, g)
+            });
         }
         if batched && cx.wants_norms(1) {
             let (cols, dy) = (cols.data(), dy.data());

@@ -239,7 +239,10 @@ impl Linear {
         if cx.per_example(1) {
             // g_b(W)/B = Σ_t dZ_b,tᵀ x_b,t for every example.
             per_example.resize_for(&[batch, outputs * inputs]);
-            kernels::sequence_products(xv.data(), dz.data(), dims, per_example.data_mut());
+            let (x, d) = (xv.data(), dz.data());
+            kernels::per_example_products(per_example.data_mut(), outputs * inputs, |b, g| {
+                kernels::sequence_product(x, d, dims, b, g)
+            });
         }
         if cx.wants_norms(1) {
             let (x, d) = (xv.data(), dz.data());
