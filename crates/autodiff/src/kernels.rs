@@ -385,15 +385,17 @@ pub(crate) fn per_example_products(
     });
 }
 
-/// Examples whose gradients one task of [`norms_of_products`] makes in
-/// turn.
-const GROUP: usize = 16;
+/// The most tasks [`norms_of_products`] cuts a batch into: enough for
+/// every thread of a machine to take some, few enough that their scratch
+/// rows stay small (64 rows of a weight's gradient, whatever the batch).
+const GROUPS: usize = 64;
 
 /// `n[b] = s·‖g_b‖²` for the `width` values g_b that `product(b, g)`
-/// writes into `g`, without keeping the g_b: each task makes the gradients
-/// of [`GROUP`] examples in turn in one row of `scratch` (resized to
-/// `[⌈B/GROUP⌉, width + GROUP]`, the norms at the end of the row), taking
-/// each one's norm while it is in cache.
+/// writes into `g`, without keeping the g_b: the batch is cut into at most
+/// [`GROUPS`] runs of consecutive examples (their length depends on B
+/// only), and each task makes its run's gradients in turn in one row of
+/// `scratch` (resized to `[runs, width + run]`, the norms at the end of the
+/// row), taking each one's norm while it is in cache.
 pub(crate) fn norms_of_products(
     n: &mut [f32],
     width: usize,
@@ -402,19 +404,20 @@ pub(crate) fn norms_of_products(
     product: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) {
     let batch = n.len();
-    let row = width + GROUP;
-    scratch.resize_for(&[batch.div_ceil(GROUP), row]);
+    let run = batch.div_ceil(GROUPS).max(1);
+    let row = width + run;
+    scratch.resize_for(&[batch.div_ceil(run), row]);
     parallel::rows_mut(scratch.data_mut(), row, |first, rows| {
         for (group, r) in (first..).zip(rows.chunks_exact_mut(row)) {
             let (g, norms) = r.split_at_mut(width);
-            for (norm, b) in norms.iter_mut().zip(group * GROUP..batch) {
+            for (norm, b) in norms.iter_mut().zip(group * run..batch) {
                 product(b, g);
                 *norm = s * squares(g);
             }
         }
     });
     for (b, nb) in n.iter_mut().enumerate() {
-        *nb = scratch.data()[(b / GROUP) * row + width + b % GROUP];
+        *nb = scratch.data()[(b / run) * row + width + b % run];
     }
 }
 

@@ -25,8 +25,8 @@ pub enum GradRequest {
     /// of [`Norms`](GradRequest::Norms) (of the unclipped g_b). The
     /// weight-gradient matmuls wait until the walk has produced every norm,
     /// then run once with the rows of δ scaled by c_b (Bu et al. 2022,
-    /// "book-keeping"), shared weights included (see the `sharing`
-    /// module).
+    /// "book-keeping"); a weight shared over many positions sums its kept
+    /// g_b instead (see the `sharing` module).
     Clipped(Clipping),
 }
 

@@ -4,6 +4,7 @@
 //! means of a two-layer GPT against a loop of batch-size-1 backwards; the
 //! same bits for one and two threads.
 
+use gradlab_autodiff::ops::sharing::{norms_by, Norms};
 use gradlab_autodiff::{
     gradient_check, Activation, Clipping, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
 };
@@ -311,14 +312,15 @@ fn a_gpts_per_example_statistics_equal_a_loop_of_single_backwards() {
     }
 }
 
-/// Every weight here materializes its g_b for the norms (in scratch, one
-/// example after another): at T = 4 the ghost norm would cost more.
+/// Every weight here (T = 4) makes its g_b in scratch for the norms, and
+/// clips by the weight product: the ghost norm would cost more, and over 4
+/// positions the product costs less than keeping the g_b.
 #[test]
 fn a_gpts_norms_and_clipped_means_equal_those_of_single_backwards() {
     let mut store = ParamStore::new();
     let gpt = Gpt::new(&mut store);
-    // 21: the scratch's groups of 16 examples, the last one partial.
-    for b in [8, 21] {
+    // 67: runs of 2 examples in each scratch row, the last run partial.
+    for b in [8, 67] {
         let (x, targets) = batch(&gpt, b, 40);
         let singles = singles(&gpt, &store, &x, &targets);
         check_norms_and_clipped_means(&store, &gpt.ids, &singles, |tape, request| {
@@ -340,7 +342,7 @@ fn a_wide_linear_layer_over_few_positions_is_clipped_by_its_ghost_norms() {
     let b = 16;
     let x = Tensor::uniform(&[b, 3, 2048], -1.0, 1.0, &mut r);
     let targets: Vec<usize> = (0..3 * b).map(|i| (i * 1237 + 5) % 4100).collect();
-    assert!(gradlab_autodiff::ops::sharing::ghost_norm(2048, 4100, 3));
+    assert_eq!(norms_by(true, b, 2048, 4100, 3), Norms::Ghost);
     let grads = |tape: &mut Tape, x: &Tensor, t: &[usize], request: GradRequest| {
         let mut g = tape.record(&store);
         let (xv, wv, bv) = (g.input(x), g.param(w), g.param(bias));

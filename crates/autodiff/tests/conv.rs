@@ -7,6 +7,7 @@
 
 use gradlab_autodiff::ops::conv::Conv2d;
 use gradlab_autodiff::ops::pool::{Pool2d, Pooling};
+use gradlab_autodiff::ops::sharing::{norms_by, Norms};
 use gradlab_autodiff::{
     gradient_check, Clipping, GradRequest, Graph, ParamId, ParamStore, Tape, Var,
 };
@@ -265,14 +266,15 @@ fn a_cnns_per_example_statistics_equal_a_loop_of_single_backwards() {
     }
 }
 
-/// Every weight here materializes its g_b for the norms (in scratch, one
-/// example after another): the ghost norm would cost more.
+/// c1 (64 positions) keeps its g_b under clipping and makes them in
+/// scratch for `Norms`; c2 (4 positions) makes them in scratch for both.
+/// The ghost norm would cost more for either.
 #[test]
 fn a_cnns_norms_and_clipped_means_equal_those_of_single_backwards() {
     let mut store = ParamStore::new();
     let cnn = Cnn::new(&mut store);
-    // 37: the scratch's groups of 16 examples, the last one partial.
-    for b in [16, 37] {
+    // 130: runs of 3 examples in each scratch row, the last run partial.
+    for b in [16, 130] {
         let (x, labels) = batch(b, 40);
         let singles = singles(&cnn, &store, &x, &labels);
         check_norms_and_clipped_means(&store, &cnn.ids, &singles, |tape, request| {
@@ -298,7 +300,7 @@ fn a_wide_convolution_over_few_positions_is_clipped_by_its_ghost_norms() {
     let b = 32;
     let x = Tensor::uniform(&[b, 256, 3, 3], -1.0, 1.0, &mut r);
     let labels: Vec<usize> = (0..b).map(|i| (i * 7 + 2) % 3).collect();
-    assert!(gradlab_autodiff::ops::sharing::ghost_norm(256 * 9, 2048, 1));
+    assert_eq!(norms_by(true, b, 256 * 9, 2048, 1), Norms::Ghost);
     let grads = |tape: &mut Tape, x: &Tensor, labels: &[usize], request: GradRequest| {
         let mut g = tape.record(&store);
         let xv = g.input(x);

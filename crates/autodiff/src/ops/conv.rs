@@ -29,7 +29,7 @@ use gradlab_tensor::{gemm, gemm_strided, parallel, Tensor, Transpose};
 
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
-use crate::ops::sharing;
+use crate::ops::sharing::{self, Norms};
 use crate::tape::{Graph, Var};
 
 /// A 2-D convolution: inputs `x`, `w` and, when `bias`, `b`.
@@ -159,7 +159,7 @@ impl Op for Conv2d {
         } = saved;
         let s = cx.batch() as f32;
         let batched = cx.is_batch(0);
-        let ghost = sharing::ghost_norm(k, outputs, p);
+        let norms_by = sharing::norms_by(cx.clipping(), batch, k, outputs, p);
         // dY as [O, B·P], the layout of the product.
         let channel_major = |dyt: &mut Tensor| {
             dyt.resize_for(&[outputs, batch * p]);
@@ -183,11 +183,17 @@ impl Op for Conv2d {
         };
         if let (Some(c), true) = (cx.clip_factors(), batched) {
             // Clipping's second pass (the batch's input needs no gradient
-            // in it): the clipped mean Σ_b c_b·(g_b/B) is the weight product
-            // from dY, whose rows are scaled by c_b; the bias's from the
-            // g_b/B the walk kept.
-            channel_major(dyt);
-            cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
+            // in it): the clipped mean Σ_b c_b·(g_b/B) from the g_b/B the
+            // walk kept, or the weight product from dY, whose rows are
+            // scaled by c_b.
+            if norms_by == Norms::Kept {
+                cx.accumulate(1, |grad, first| {
+                    kernels::weighted_row_sum(per_example.data(), c, first, grad.data_mut())
+                });
+            } else {
+                channel_major(dyt);
+                cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
+            }
             if self.bias {
                 cx.accumulate(2, |grad, first| {
                     kernels::weighted_row_sum(per_example_bias.data(), c, first, grad.data_mut())
@@ -196,7 +202,8 @@ impl Op for Conv2d {
             return;
         }
         channel_major(dyt);
-        if batched && cx.per_example(1) {
+        let keep = batched && (cx.per_example(1) || (cx.wants_norms(1) && norms_by == Norms::Kept));
+        if keep {
             // g_b(W)/B for every example, the rows of `per_example`.
             per_example.resize_for(&[batch, outputs * k]);
             let (cols, dy) = (cols.data(), dy.data());
@@ -206,15 +213,16 @@ impl Op for Conv2d {
         }
         if batched && cx.wants_norms(1) {
             let (cols, dy) = (cols.data(), dy.data());
-            cx.norms(1, |n| {
-                if ghost {
-                    // ‖g_b‖² = B²·⟨A_b A_bᵀ, D_b D_bᵀ⟩
-                    kernels::ghost_norms(cols, dy, k, outputs, p, batch, s * s, n);
-                } else {
-                    // ‖g_b‖² = B²·‖g_b/B‖², each g_b/B made in scratch.
+            cx.norms(1, |n| match norms_by {
+                // ‖g_b‖² = B²·⟨A_b A_bᵀ, D_b D_bᵀ⟩
+                Norms::Ghost => kernels::ghost_norms(cols, dy, k, outputs, p, batch, s * s, n),
+                // ‖g_b‖² = B²·‖g_b/B‖², from the kept rows or each made in
+                // scratch.
+                Norms::Kept => kernels::row_norms(per_example.data(), s * s, n),
+                Norms::Scratch => {
                     kernels::norms_of_products(n, outputs * k, s * s, scratch, |b, g| {
                         kernels::example_product(dy, cols, outputs, k, p, batch, b, g)
-                    });
+                    })
                 }
             });
         }

@@ -34,7 +34,7 @@ use gradlab_tensor::{gemm, Tensor, MAX_DIMS};
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
 use crate::ops::activation::Activation;
-use crate::ops::sharing;
+use crate::ops::sharing::{self, Norms};
 use crate::tape::{Graph, Var};
 
 /// `f(x·Wᵀ + b)`: inputs `x`, `w` and, when `bias`, `b`.
@@ -219,16 +219,22 @@ impl Linear {
         let t = rows / batch.max(1);
         let dims = (t, inputs, outputs);
         let s = batch as f32;
-        let ghost = sharing::ghost_norm(inputs, outputs, t);
+        let norms_by = sharing::norms_by(cx.clipping(), batch, inputs, outputs, t);
         let bias_stats = self.bias && (cx.per_example(2) || cx.wants_norms(2));
         if bias_stats {
             per_example_bias.resize_for(&[batch, outputs]);
             kernels::example_row_sums(dz.data(), t, per_example_bias.data_mut(), outputs);
         }
         if let Some(c) = cx.clip_factors() {
-            // Clipping's second pass: the clipped mean Σ_b c_b·(g_b/B) is
-            // dZᵀ·x from the scaled rows; the bias's from the walk's g_b/B.
-            cx.accumulate(1, |g, first| weight_gradient(dz, xv, rows, first, g));
+            // Clipping's second pass: Σ_b c_b·(g_b/B) from the walk's g_b/B,
+            // or dZᵀ·x from the scaled rows.
+            if norms_by == Norms::Kept {
+                cx.accumulate(1, |g, first| {
+                    kernels::weighted_row_sum(per_example.data(), c, first, g.data_mut())
+                });
+            } else {
+                cx.accumulate(1, |g, first| weight_gradient(dz, xv, rows, first, g));
+            }
             if self.bias {
                 cx.accumulate(2, |g, first| {
                     kernels::weighted_row_sum(per_example_bias.data(), c, first, g.data_mut())
@@ -236,7 +242,7 @@ impl Linear {
             }
             return;
         }
-        if cx.per_example(1) {
+        if cx.per_example(1) || (cx.wants_norms(1) && norms_by == Norms::Kept) {
             // g_b(W)/B = Σ_t dZ_b,tᵀ x_b,t for every example.
             per_example.resize_for(&[batch, outputs * inputs]);
             let (x, d) = (xv.data(), dz.data());
@@ -246,16 +252,19 @@ impl Linear {
         }
         if cx.wants_norms(1) {
             let (x, d) = (xv.data(), dz.data());
-            cx.norms(1, |n| {
-                if ghost {
+            cx.norms(1, |n| match norms_by {
+                Norms::Ghost => {
                     // ‖g_b‖² = B²·⟨X_b X_bᵀ, D_b D_bᵀ⟩
                     scratch.resize_for(&[batch, 2 * t * t]);
                     kernels::sequence_ghost_norms(x, d, dims, s * s, scratch.data_mut(), n);
-                } else {
-                    // ‖g_b‖² = B²·‖g_b/B‖², each g_b/B made in scratch.
+                }
+                // ‖g_b‖² = B²·‖g_b/B‖², from the kept rows or each made in
+                // scratch.
+                Norms::Kept => kernels::row_norms(per_example.data(), s * s, n),
+                Norms::Scratch => {
                     kernels::norms_of_products(n, outputs * inputs, s * s, scratch, |b, g| {
                         kernels::sequence_product(x, d, dims, b, g)
-                    });
+                    })
                 }
             });
         }
