@@ -327,13 +327,21 @@ fn squares(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>()
 }
 
-/// `dyt[o, b·P ..][..P] = dy[b, o, ·]`: an output gradient `[B, O, P]` laid
-/// out as the weight product reads it, `[O, B·P]`.
-pub(crate) fn channel_major(dy: &[f32], outputs: usize, batch: usize, p: usize, dyt: &mut [f32]) {
-    parallel::rows_mut(dyt, batch * p, |first, rows| {
-        for (o, row) in (first..).zip(rows.chunks_exact_mut(batch * p)) {
-            for (b, out) in row.chunks_exact_mut(p).enumerate() {
-                out.copy_from_slice(&dy[(b * outputs + o) * p..][..p]);
+/// Columns `first..first + len` of an output gradient `[B, O, P]` laid out
+/// as the weight product reads it, `[O, B·P]`: `dyt[o, q − first] =
+/// dy[b, o, p]` for `q = b·P + p`, and `dyt` is `[O, len]`.
+pub(crate) fn channel_major(dy: &[f32], outputs: usize, p: usize, first: usize, dyt: &mut [f32]) {
+    let len = dyt.len() / outputs;
+    parallel::rows_mut(dyt, len, |o0, rows| {
+        for (o, row) in (o0..).zip(rows.chunks_exact_mut(len)) {
+            // The row is cut where an example's positions end.
+            let (mut q, mut out) = (first, row);
+            while !out.is_empty() {
+                let (b, at) = (q / p, q % p);
+                let run = (p - at).min(out.len());
+                let (seg, rest) = out.split_at_mut(run);
+                seg.copy_from_slice(&dy[(b * outputs + o) * p + at..][..run]);
+                (q, out) = (q + run, rest);
             }
         }
     });
@@ -584,11 +592,13 @@ pub(crate) fn position_sums(dy: &[f32], p: usize, out: &mut [f32]) {
     });
 }
 
-/// `grad[o]` (+)= the sum of row o of `m`, rows `n` wide (overwritten
-/// when `first`).
-pub(crate) fn row_sums(m: &[f32], n: usize, first: bool, grad: &mut [f32]) {
-    for (g, row) in grad.iter_mut().zip(m.chunks_exact(n)) {
-        let sum: f32 = row.iter().sum();
+/// `grad[o]` (+)= `Σ_b Σ_p dy[b, o, p]` for `dy` as `[B, O, P]`, one sum
+/// in order of b, then p (overwritten when `first`).
+pub(crate) fn output_sums(dy: &[f32], p: usize, first: bool, grad: &mut [f32]) {
+    let outputs = grad.len();
+    for (o, g) in grad.iter_mut().enumerate() {
+        let rows = dy.chunks_exact(outputs * p).map(|e| &e[o * p..][..p]);
+        let sum: f32 = rows.flatten().sum();
         *g = if first { sum } else { *g + sum };
     }
 }

@@ -115,8 +115,9 @@ impl ConvGeometry {
         )
     }
 
-    /// Checks the slices of a batch of `batch` examples.
-    fn check(&self, what: &str, x: usize, cols: usize, batch: usize) {
+    /// Checks the slices of a batch of `batch` examples whose `cols` hold
+    /// the windows at positions `first..first + len` of the batch's `B·P`.
+    fn check(&self, what: &str, x: usize, cols: usize, batch: usize, first: usize, len: usize) {
         assert!(
             self.kernel.0 > 0 && self.kernel.1 > 0 && self.stride.0 > 0 && self.stride.1 > 0,
             "{what}: a window of {:?} with stride {:?}",
@@ -133,57 +134,185 @@ impl ConvGeometry {
             batch * self.input(),
             "{what}: input of {x} values for {batch} examples of {self:?}"
         );
-        assert_eq!(
-            cols,
-            self.patch() * batch * self.positions(),
-            "{what}: {cols} patch values for {batch} examples of {self:?}"
+        assert!(
+            cols == self.patch() * len && first + len <= batch * self.positions(),
+            "{what}: {cols} patch values from position {first} of {batch} examples of {self:?}"
         );
     }
 }
 
-/// Packs the windows of `batch` examples `x` (`[B, C, H, W]`, row-major)
-/// into `cols` (`[K, B·P]`): column `b·P + p` is the window of example b at
-/// output position p, row `k = (c·kh + i)·kw + j` its tap (c, i, j), and a
-/// tap that falls in the padding reads 0.
+/// Packs windows of `batch` examples `x` (`[B, C, H, W]`, row-major) into
+/// `cols` (`[K, len]`): column `q` is the window at position `first + q`
+/// of the batch's `B·P` (position `b·P + p` is example b's output position
+/// p), row `k = (c·kh + i)·kw + j` its tap (c, i, j), and a tap that falls
+/// in the padding reads 0. With `first = 0` and `len = B·P`, the whole
+/// batch's `[K, B·P]`; a part of it is packed when only that part fits in
+/// cache (see `gemm_chunked`).
 ///
 /// # Panics
-/// If a slice's length does not match `g` and `batch`.
-pub fn im2col(g: &ConvGeometry, x: &[f32], batch: usize, cols: &mut [f32]) {
-    g.check("im2col", x.len(), cols.len(), batch);
-    let (p, ow, oh) = (g.positions(), g.out_width(), g.out_height());
-    let (kh, kw) = g.kernel;
-    let row_len = batch * p;
-    if row_len == 0 {
+/// If a slice's length does not match `g`, `batch` and a whole number of
+/// columns within the batch.
+pub fn im2col(g: &ConvGeometry, x: &[f32], batch: usize, first: usize, cols: &mut [f32]) {
+    let len = cols.len().checked_div(g.patch()).unwrap_or(0);
+    g.check("im2col", x.len(), cols.len(), batch, first, len);
+    if len == 0 {
         return;
     }
-    parallel::rows_mut(cols, row_len, |first, rows| {
-        for (k, row) in (first..).zip(rows.chunks_exact_mut(row_len)) {
-            let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
-            let (lo, hi, x0) = g.in_cols(j);
-            for (b, out) in row.chunks_exact_mut(p).enumerate() {
-                let image = &x[b * g.input() + c * g.height * g.width..][..g.height * g.width];
-                for (oy, out) in out.chunks_exact_mut(ow).enumerate().take(oh) {
-                    let Some(r) = g.in_row(i, oy) else {
-                        out.fill(0.0);
-                        continue;
-                    };
-                    let line = &image[r * g.width..][..g.width];
-                    out[..lo].fill(0.0);
-                    out[hi..].fill(0.0);
-                    if lo == hi {
-                        continue;
-                    }
-                    if g.stride.1 == 1 {
-                        out[lo..hi].copy_from_slice(&line[x0..x0 + (hi - lo)]);
-                    } else {
-                        for (n, o) in out[lo..hi].iter_mut().enumerate() {
-                            *o = line[x0 + n * g.stride.1];
-                        }
-                    }
-                }
-            }
+    parallel::rows_mut(cols, len, |k0, rows| {
+        for (k, row) in (k0..).zip(rows.chunks_exact_mut(len)) {
+            tap_row(g, x, k, first, row);
         }
     });
+}
+
+/// [`im2col`] of one example (`x` is `[C, H, W]`, `cols` `[K, P]`) on the
+/// calling thread, for a loop that runs over the examples in parallel.
+///
+/// # Panics
+/// If a slice's length does not match `g`.
+#[inline]
+pub fn im2col_example(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    let p = g.positions();
+    g.check("im2col", x.len(), cols.len(), 1, 0, p);
+    if p == 0 {
+        return;
+    }
+    for (k, row) in cols.chunks_exact_mut(p).enumerate() {
+        tap_row(g, x, k, 0, row);
+    }
+}
+
+/// Row `k` of the windows, at positions `first..first + row.len()` of the
+/// batch `x`.
+#[inline(always)]
+fn tap_row(g: &ConvGeometry, x: &[f32], k: usize, first: usize, row: &mut [f32]) {
+    let (p, ow, oh) = (g.positions(), g.out_width(), g.out_height());
+    let (kh, kw) = g.kernel;
+    let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+    let (lo, hi, x0) = g.in_cols(j);
+    let plane = g.height * g.width;
+    if g.stride == (1, 1) && ow == g.width {
+        // The output as wide as the input, the window moved one step at a
+        // time: the tap reads the channel's plane shifted by one offset,
+        // so each example's run is one copy, its overhanging columns
+        // zeroed after.
+        let (mut q, mut out) = (first, row);
+        while !out.is_empty() {
+            let (b, at) = (q / p, q % p);
+            let run = (p - at).min(out.len());
+            let (seg, rest) = out.split_at_mut(run);
+            let image = &x[b * g.input() + c * plane..][..plane];
+            shifted_plane(g, image, i, (lo, hi, x0), at, seg);
+            (q, out) = (q + run, rest);
+        }
+        return;
+    }
+    // The row is cut where an output row or an example ends; the first
+    // piece may start inside one.
+    let (mut b, mut oy, mut ox) = (first / p, first % p / ow, first % ow);
+    let mut out = row;
+    while !out.is_empty() {
+        let run = (ow - ox).min(out.len());
+        let (seg, rest) = out.split_at_mut(run);
+        let line = g.in_row(i, oy).map(|r| {
+            let at = b * g.input() + (c * g.height + r) * g.width;
+            &x[at..at + g.width]
+        });
+        window_row(line, (lo, hi, x0), g.stride.1, ox, seg);
+        out = rest;
+        (ox, oy) = (0, oy + 1);
+        if oy == oh {
+            (oy, b) = (0, b + 1);
+        }
+    }
+}
+
+/// Positions `at..at + seg.len()` of one example's row of a tap `(c, i, ·)`
+/// whose window reads columns `lo..hi` from input column `x0` on, when
+/// stride is 1 and the output is as wide as the input (`image` is the
+/// channel's `[H, W]`): position `q` reads `image[q + shift]`, unless its
+/// row is in the padding or its column outside `lo..hi`, where it is 0.
+#[inline(always)]
+fn shifted_plane(
+    g: &ConvGeometry,
+    image: &[f32],
+    i: usize,
+    (lo, hi, x0): (usize, usize, usize),
+    at: usize,
+    seg: &mut [f32],
+) {
+    let (ow, oh, end) = (g.out_width(), g.out_height(), at + seg.len());
+    let (ph, di) = (g.padding.0, i * g.dilation.0);
+    // Output rows oy whose input row oy + i·dh − ph lies in the image.
+    let rows = (
+        ph.saturating_sub(di).min(oh),
+        (g.height + ph).saturating_sub(di).min(oh),
+    );
+    let (a, z) = ((rows.0 * ow).clamp(at, end), (rows.1 * ow).clamp(at, end));
+    seg[..a - at].fill(0.0);
+    seg[z - at..].fill(0.0);
+    if a == z {
+        return;
+    }
+    // Input index of position q: (oy + i·dh − ph)·W + (ox − lo) + x0.
+    let shift = (di as isize - ph as isize) * g.width as isize + x0 as isize - lo as isize;
+    // Within those rows, only overhanging columns fall outside the image.
+    let from = (a as isize).max(-shift).min(z as isize) as usize;
+    let to = (z as isize)
+        .min(image.len() as isize - shift)
+        .max(from as isize) as usize;
+    seg[a - at..from - at].fill(0.0);
+    seg[to - at..z - at].fill(0.0);
+    if from < to {
+        let src = (from as isize + shift) as usize;
+        seg[from - at..to - at].copy_from_slice(&image[src..src + (to - from)]);
+    }
+    if lo == 0 && hi == ow {
+        return;
+    }
+    // A column at a time down the rows: a few stores each, where a fill
+    // per row would be a call per row.
+    for col in (0..lo).chain(hi..ow) {
+        let first = a + (col + ow - a % ow) % ow;
+        for q in (first..z).step_by(ow) {
+            seg[q - at] = 0.0;
+        }
+    }
+}
+
+/// Output columns `ox..ox + seg.len()` of one tap's row of windows: input
+/// `line` (`None` when the tap's row is in the padding) read at output
+/// columns `lo..hi` from column `x0` on, in steps of `stride`, and 0 around
+/// them.
+#[inline(always)]
+fn window_row(
+    line: Option<&[f32]>,
+    (lo, hi, x0): (usize, usize, usize),
+    stride: usize,
+    ox: usize,
+    seg: &mut [f32],
+) {
+    let end = ox + seg.len();
+    let Some(line) = line else {
+        seg.fill(0.0);
+        return;
+    };
+    // Inside the image: output columns from..to, of this segment.
+    let (from, to) = (lo.clamp(ox, end), hi.clamp(ox, end));
+    seg[..from - ox].fill(0.0);
+    seg[to - ox..].fill(0.0);
+    if from == to {
+        return;
+    }
+    let start = x0 + (from - lo) * stride;
+    let inside = &mut seg[from - ox..to - ox];
+    if stride == 1 {
+        inside.copy_from_slice(&line[start..start + inside.len()]);
+    } else {
+        for (n, o) in inside.iter_mut().enumerate() {
+            *o = line[start + n * stride];
+        }
+    }
 }
 
 /// The adjoint of [`im2col`]: overwrites `dx` (`[B, C, H, W]`) with, at
@@ -193,7 +322,14 @@ pub fn im2col(g: &ConvGeometry, x: &[f32], batch: usize, cols: &mut [f32]) {
 /// # Panics
 /// If a slice's length does not match `g` and `batch`.
 pub fn col2im(g: &ConvGeometry, cols: &[f32], batch: usize, dx: &mut [f32]) {
-    g.check("col2im", dx.len(), cols.len(), batch);
+    g.check(
+        "col2im",
+        dx.len(),
+        cols.len(),
+        batch,
+        0,
+        batch * g.positions(),
+    );
     let (p, ow, oh) = (g.positions(), g.out_width(), g.out_height());
     let (kh, kw) = g.kernel;
     let row_len = batch * p;
@@ -292,6 +428,11 @@ mod tests {
             geometry((3, 7, 5), (2, 3), (1, 2), (2, 1), (2, 1)),
             geometry((2, 4, 4), (5, 5), (1, 1), (2, 2), (1, 1)),
             geometry((1, 9, 8), (3, 3), (3, 2), (0, 1), (2, 2)),
+            // As wide out as in, stride 1: the shifted-plane copies.
+            geometry((3, 6, 5), (3, 3), (1, 1), (1, 1), (1, 1)),
+            geometry((2, 7, 6), (3, 5), (1, 1), (0, 4), (2, 2)),
+            geometry((1, 3, 1), (3, 3), (1, 1), (4, 1), (1, 1)),
+            geometry((2, 5, 3), (1, 1), (1, 1), (0, 0), (1, 1)),
         ];
         for g in cases {
             let batch = 3;
@@ -299,8 +440,31 @@ mod tests {
                 .map(|i| (i as f32 * 0.37).sin())
                 .collect();
             let mut cols = vec![f32::NAN; g.patch() * batch * g.positions()];
-            im2col(&g, &x, batch, &mut cols);
-            assert_eq!(cols, naive(&g, &x, batch), "{g:?}");
+            im2col(&g, &x, batch, 0, &mut cols);
+            let whole = naive(&g, &x, batch);
+            assert_eq!(cols, whole, "{g:?}");
+            let (k, p) = (g.patch(), g.positions());
+            let mut one = vec![f32::NAN; k * p];
+            im2col_example(&g, &x[g.input()..][..g.input()], &mut one);
+            for (row, want) in one.chunks_exact(p).zip(whole.chunks_exact(batch * p)) {
+                assert_eq!(row, &want[p..2 * p], "{g:?}: example 1 alone");
+            }
+            // Any run of positions, across rows and examples, is those
+            // columns of the whole.
+            let n = batch * p;
+            let runs = (0..n).step_by(3).flat_map(|first| {
+                [1, g.out_width() + 1, p + 5, n - first]
+                    .into_iter()
+                    .filter(move |&len| len > 0 && first + len <= n)
+                    .map(move |len| (first, len))
+            });
+            for (first, len) in runs {
+                let mut part = vec![f32::NAN; k * len];
+                im2col(&g, &x, batch, first, &mut part);
+                for (row, want) in part.chunks_exact(len).zip(whole.chunks_exact(n)) {
+                    assert_eq!(row, &want[first..first + len], "{g:?} from {first}");
+                }
+            }
             // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any c: col2im is the adjoint.
             let c: Vec<f32> = (0..cols.len()).map(|i| (i as f32 * 0.11).cos()).collect();
             let mut dx = vec![f32::NAN; x.len()];
@@ -312,6 +476,13 @@ mod tests {
                 "{g:?}: {lhs} vs {rhs}"
             );
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "im2col: 8 patch values from position 3 of 1 examples")]
+    fn packing_past_the_batch_is_refused() {
+        let g = geometry((1, 3, 3), (2, 2), (1, 1), (0, 0), (1, 1));
+        im2col(&g, &[0.0; 9], 1, 3, &mut [0.0; 8]);
     }
 
     #[test]

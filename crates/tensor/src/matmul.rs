@@ -200,12 +200,94 @@ pub fn gemm_strided(
         beta,
         c: c.as_mut_ptr(),
         rsc: c_row,
+        slice: gemm::slice_len(k),
         squares: Squares::No,
     };
     // SAFETY: every element A, B and C are read or written at was checked
     // to lie within its slice above; C is borrowed mutably, so no one else
     // touches it, and `best` only returns a kernel this CPU runs.
     unsafe { gemm::run(kernel, &product) };
+}
+
+/// About how many bytes of operands [`gemm_chunked`] makes per chunk: well
+/// inside the last-level cache, so that they are still there when the
+/// product reads them.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// `C = α·A·Bᵀ + β·C` over a shared dimension too long to hold the
+/// operands whole: A is `m × k` and B `n × k`, and `fill(first, a, b)`
+/// writes their columns `first..first + len` into `a` (`[m, len]`,
+/// row-major) and `b` (`[n, len]`), chunk after chunk, each multiplied
+/// while it is in cache. `buffer` holds the two chunks (it grows on the
+/// first call only); `fill` may run in parallel itself.
+///
+/// For a convolution's weight gradient (`dW = dY·colsᵀ`): B is the batch's
+/// windows, `[K, B·P]` in all, made from the input as they are needed
+/// instead of being written to memory and read back.
+///
+/// The chunks are whole slices of the GEMM's cut of `k` (about
+/// `CHUNK_BYTES` of operands each, or all of `k`), added in order: every
+/// element of C is the same sum in the same order as [`gemm`]`(m, k, n, α,
+/// A, No, B, Yes, β, C)` gives, bit for bit.
+///
+/// # Panics
+/// If `c` does not hold `m·n` elements.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_chunked(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    buffer: &mut Vec<f32>,
+    mut fill: impl FnMut(usize, &mut [f32], &mut [f32]),
+) {
+    assert!(
+        c.len() == m * n,
+        "gemm_chunked: a {m}×{n} product needs C of {} elements; got {}",
+        m * n,
+        c.len()
+    );
+    let slice = gemm::slice_len(k);
+    let per_step = (m + n).max(1) * size_of::<f32>();
+    let chunk = (CHUNK_BYTES / (per_step * slice)).max(1) * slice;
+    let chunk = chunk.min(k);
+    if buffer.len() < (m + n) * chunk {
+        buffer.resize((m + n) * chunk, 0.0);
+    }
+    if k == 0 {
+        // No columns: C = β·C, as `gemm` leaves it.
+        gemm(
+            m,
+            0,
+            n,
+            alpha,
+            &[],
+            Transpose::No,
+            &[],
+            Transpose::Yes,
+            beta,
+            c,
+        );
+        return;
+    }
+    for first in (0..k).step_by(chunk) {
+        let len = chunk.min(k - first);
+        let (a, rest) = buffer.split_at_mut(m * len);
+        let b = &mut rest[..n * len];
+        fill(first, a, b);
+        let operands = Operands {
+            a,
+            ta: Transpose::No,
+            b,
+            tb: Transpose::Yes,
+            squares: Squares::No,
+        };
+        // After the first chunk, each adds to what the earlier ones wrote.
+        let beta = if first == 0 { beta } else { 1.0 };
+        product(Kernel::best(), m, len, n, alpha, operands, beta, c, slice);
+    }
 }
 
 /// The operands of a product, as the public entry points take them.
@@ -249,10 +331,21 @@ pub fn gemm_with(
         tb,
         squares: Squares::No,
     };
-    product(kernel, m, k, n, alpha, operands, beta, c);
+    product(
+        kernel,
+        m,
+        k,
+        n,
+        alpha,
+        operands,
+        beta,
+        c,
+        gemm::slice_len(k),
+    );
 }
 
-/// `C = α·op(A)·op(B) + β·C`, or with the squares of A and B.
+/// `C = α·op(A)·op(B) + β·C`, or with the squares of A and B, the shared
+/// dimension cut into slices of `slice` steps.
 #[allow(clippy::too_many_arguments)]
 fn product(
     kernel: Kernel,
@@ -263,6 +356,7 @@ fn product(
     operands: Operands,
     beta: f32,
     c: &mut [f32],
+    slice: usize,
 ) {
     let Operands {
         a,
@@ -359,6 +453,7 @@ fn product(
                     beta,
                     c,
                     rsc: n,
+                    slice,
                     squares,
                 },
             );
@@ -490,6 +585,7 @@ impl Tensor {
             operands,
             0.0,
             out.data_mut(),
+            gemm::slice_len(k),
         );
     }
 
@@ -527,7 +623,18 @@ impl Tensor {
                 alpha: alpha_sq,
             },
         };
-        product(Kernel::best(), m, k, n, 1.0, operands, beta, out.data_mut());
+        let slice = gemm::slice_len(k);
+        product(
+            Kernel::best(),
+            m,
+            k,
+            n,
+            1.0,
+            operands,
+            beta,
+            out.data_mut(),
+            slice,
+        );
     }
 }
 

@@ -78,6 +78,46 @@ pub fn zip_rows_mut(
     }
 }
 
+/// Calls `f(first_row, rows, scratch)` over blocks of whole rows of a
+/// row-major buffer with `row_len` elements per row, in parallel, each
+/// block with `scratch_len` floats of `scratch` of its own: for work that
+/// makes each row from an intermediate (an example's windows) that should
+/// stay in cache rather than be written to memory for the whole batch.
+///
+/// There are at most four blocks per thread, so `scratch` (grown here the
+/// first time it is too short) holds a few intermediates, not one per row.
+/// The blocks depend on the number of threads: `f` must compute each row
+/// on its own, whatever block it falls in.
+pub fn rows_with_scratch(
+    out: &mut [f32],
+    row_len: usize,
+    scratch: &mut Vec<f32>,
+    scratch_len: usize,
+    f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    let rows = out.len() / row_len.max(1);
+    if rows == 0 {
+        return;
+    }
+    let blocks = if out.len() < PARALLEL_MIN {
+        1
+    } else {
+        rows.min(4 * rayon::current_num_threads())
+    };
+    let per_block = rows.div_ceil(blocks);
+    if scratch.len() < blocks * scratch_len {
+        scratch.resize(blocks * scratch_len, 0.0);
+    }
+    if blocks == 1 {
+        vectorized(|| f(0, out, &mut scratch[..scratch_len]));
+        return;
+    }
+    out.par_chunks_mut(per_block * row_len)
+        .zip(scratch.par_chunks_mut(scratch_len.max(1)))
+        .enumerate()
+        .for_each(|(i, (rows, s))| vectorized(|| f(i * per_block, rows, s)));
+}
+
 /// Calls `f(first_row, block)` over consecutive blocks of `out`, which
 /// holds one result per row of some row-major data with `row_len` elements
 /// per row (a norm per row, say): each block covers about 16 384
@@ -122,6 +162,32 @@ mod tests {
                 assert!(a[i * 4..][..4].iter().all(|&v| v == i as f32));
                 assert!(b[i * 20..][..20].iter().all(|&v| v == -(i as f32)));
             }
+        }
+    }
+
+    /// Every row is handed over once, with a scratch block no other
+    /// block shares, and the scratch grows only the first time.
+    #[test]
+    fn rows_with_scratch_covers_every_row_once() {
+        for rows in [3, 5000] {
+            let (mut out, mut scratch) = (vec![0.0; rows * 20], Vec::new());
+            let mut first_buffer = None;
+            for _ in 0..2 {
+                rows_with_scratch(&mut out, 20, &mut scratch, 7, |first, block, s| {
+                    s.fill(first as f32);
+                    for (i, row) in (first..).zip(block.chunks_exact_mut(20)) {
+                        row.fill(i as f32 + s[6] - first as f32);
+                    }
+                });
+                assert_eq!(
+                    *first_buffer.get_or_insert(scratch.as_ptr()),
+                    scratch.as_ptr()
+                );
+            }
+            for (i, row) in out.chunks_exact(20).enumerate() {
+                assert!(row.iter().all(|&v| v == i as f32));
+            }
+            assert!(scratch.len() <= 4 * rayon::current_num_threads().max(1) * 7);
         }
     }
 

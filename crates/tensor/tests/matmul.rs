@@ -1,7 +1,7 @@
 //! gemm against a naive f64 triple loop, on every kernel this CPU has, and
 //! its determinism across thread counts.
 
-use gradlab_tensor::{gemm, gemm_strided, gemm_with, rng, Kernel, Tensor, Transpose};
+use gradlab_tensor::{gemm, gemm_chunked, gemm_strided, gemm_with, rng, Kernel, Tensor, Transpose};
 use rayon::ThreadPoolBuilder;
 
 use Transpose::{No, Yes};
@@ -390,4 +390,73 @@ fn gemm_strided_writes_a_block_of_columns() {
 fn gemm_strided_refuses_a_zero_stride() {
     let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 12], vec![0.0; 8]);
     gemm_strided(2, 3, 4, 1.0, &a, (0, 1), &b, (4, 1), 0.0, &mut c, 4);
+}
+
+/// A product made chunk by chunk gives `gemm`'s bits: over one chunk, over
+/// several with a partial last one, with slices shorter than 256 steps
+/// (k = 1 800 is cut into slices of 232), and with α and β.
+#[test]
+fn gemm_chunked_gives_the_bits_of_gemm_on_the_whole_operands() {
+    for (m, k, n, alpha, beta) in [
+        (3, 5, 2, 1.0, 0.0),
+        (32, 9000, 25, 1.0, 0.0),
+        (64, 1800, 800, 0.7, 0.3),
+        (40, 20000, 300, 1.0, 1.0),
+    ] {
+        let (a, b) = (random(m * k, 1), random(n * k, 2));
+        let c0 = random(m * n, 3);
+        let mut want = c0.clone();
+        gemm(m, k, n, alpha, &a, No, &b, Yes, beta, &mut want);
+        let (mut got, mut buffer, mut chunks) = (c0.clone(), Vec::new(), Vec::new());
+        gemm_chunked(
+            m,
+            k,
+            n,
+            alpha,
+            beta,
+            &mut got,
+            &mut buffer,
+            |first, ac, bc| {
+                let len = ac.len() / m;
+                chunks.push((first, len));
+                for (i, row) in ac.chunks_exact_mut(len).enumerate() {
+                    row.copy_from_slice(&a[i * k + first..][..len]);
+                }
+                for (j, row) in bc.chunks_exact_mut(len).enumerate() {
+                    row.copy_from_slice(&b[j * k + first..][..len]);
+                }
+            },
+        );
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{m}×{k}×{n}");
+        // The chunks cover k in order, and the larger products in several.
+        let mut next = 0;
+        for &(first, len) in &chunks {
+            assert_eq!(first, next);
+            next += len;
+        }
+        assert_eq!(next, k);
+        assert_eq!(chunks.len() > 1, m * n > 1000, "{m}×{k}×{n}: {chunks:?}");
+    }
+    // No columns: C = β·C.
+    let mut c = vec![2.0; 6];
+    gemm_chunked(2, 0, 3, 1.0, 0.5, &mut c, &mut Vec::new(), |_, _, _| {
+        unreachable!("nothing to fill")
+    });
+    assert_eq!(c, vec![1.0; 6]);
+}
+
+#[test]
+#[should_panic(expected = "gemm_chunked: a 2×3 product needs C of 6 elements; got 5")]
+fn gemm_chunked_refuses_a_c_of_the_wrong_size() {
+    gemm_chunked(
+        2,
+        4,
+        3,
+        1.0,
+        0.0,
+        &mut [0.0; 5],
+        &mut Vec::new(),
+        |_, _, _| {},
+    );
 }

@@ -16,6 +16,17 @@
 //! col2im adds each window's gradient back to the input positions the
 //! window read: a position read by several windows gets the sum.
 //!
+//! **In cache.** The batch's windows are large (`[K, B·P]` is 160 MB for
+//! the standard CNN's second convolution at B = 256), and written to memory
+//! and read back they cost more than the products. So training never packs
+//! them whole: the forward pass packs one example's windows at a time into
+//! a scratch block and multiplies them there, dx unpacks each example's
+//! `Wᵀ·dY_b` from a scratch block the same way, and dW's product over the
+//! B·P positions runs chunk by chunk, each chunk of the windows and of dY
+//! made just before it is multiplied (the tensor crate's `gemm_chunked`,
+//! which gives the bits of the one product). Only per-example statistics,
+//! which read every example's windows, pack the batch's.
+//!
 //! **Per example: weight sharing.** The filter is used at every position,
 //! so example b's gradient sums an outer product per position:
 //! `g_b(W) = Σ_p δ_b,p a_b,pᵀ` (a_b,p the window, δ_b,p the output gradient
@@ -24,8 +35,8 @@
 //! GEMM, one `[O, P]·[P, K]` product per example, or by ghost norms — and
 //! why.
 
-use gradlab_tensor::im2col::{col2im, im2col, ConvGeometry};
-use gradlab_tensor::{gemm, gemm_strided, parallel, Tensor, Transpose};
+use gradlab_tensor::im2col::{col2im, im2col, im2col_example, ConvGeometry};
+use gradlab_tensor::{gemm_chunked, gemm_strided, parallel, Tensor};
 
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
@@ -48,12 +59,15 @@ pub struct Conv2d {
 /// What the convolution keeps between its passes, reused step after step.
 #[derive(Default)]
 pub struct ConvSaved {
-    /// The packed windows, `[K, B·P]`.
+    /// The whole batch's windows, `[K, B·P]`, made only for per-example
+    /// statistics.
     cols: Tensor,
-    /// The output's gradient as `[O, B·P]`.
-    dyt: Tensor,
-    /// `Wᵀ·dY_b`, the gradient of each example's windows, `[B, K·P]`.
-    dcols: Tensor,
+    /// A few examples' windows `[K, P]`, or their gradients `Wᵀ·dY_b`, one
+    /// per block of examples run side by side: each is used while it is
+    /// in cache.
+    windows: Vec<f32>,
+    /// Chunks of dY and of the windows, for the weight product.
+    chunks: Vec<f32>,
     /// The input's gradient before it is added to another's.
     dx: Tensor,
     /// Each example's weight gradient, `[B, O·K]`, when it is asked for.
@@ -110,48 +124,55 @@ impl Op for Conv2d {
         let g = self.geometry(xv, w);
         let (batch, outputs) = (xv.shape()[0], w.shape()[0]);
         let (k, p) = (g.patch(), g.positions());
-        saved.cols.resize_for(&[k, batch * p]);
-        im2col(&g, xv.data(), batch, saved.cols.data_mut());
         // Y_b = W·cols_b (+ b), example by example straight into its
-        // [O, P] image of y: the same products, element for element, as
-        // one [O, K]·[K, B·P] GEMM, without laying that out again.
+        // [O, P] image of y, from b's windows packed in cache: the same
+        // products, element for element, as one [O, K]·[K, B·P] GEMM,
+        // without writing the batch's windows to memory.
         y.resize_for(&[batch, outputs, g.out_height(), g.out_width()]);
         let bias = self.bias.then(|| x[2].data());
-        let cols = saved.cols.data();
-        parallel::rows_mut(y.data_mut(), outputs * p, |first, images| {
-            for (b, image) in (first..).zip(images.chunks_exact_mut(outputs * p)) {
-                gemm_strided(
-                    outputs,
-                    k,
-                    p,
-                    1.0,
-                    w.data(),
-                    (k, 1),
-                    &cols[b * p..],
-                    (batch * p, 1),
-                    0.0,
-                    image,
-                    p,
-                );
-                if let Some(bias) = bias {
-                    for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
-                        row.iter_mut().for_each(|v| *v += c);
+        let (xs, input) = (xv.data(), g.input());
+        let each = outputs * p;
+        parallel::rows_with_scratch(
+            y.data_mut(),
+            each,
+            &mut saved.windows,
+            k * p,
+            |first, images, cols| {
+                for (b, image) in (first..).zip(images.chunks_exact_mut(each)) {
+                    im2col_example(&g, &xs[b * input..][..input], cols);
+                    gemm_strided(
+                        outputs,
+                        k,
+                        p,
+                        1.0,
+                        w.data(),
+                        (k, 1),
+                        cols,
+                        (p, 1),
+                        0.0,
+                        image,
+                        p,
+                    );
+                    if let Some(bias) = bias {
+                        for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
+                            row.iter_mut().for_each(|v| *v += c);
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
 
     fn backward(&self, cx: &mut Backward, saved: &mut ConvSaved) {
-        let (x, dy) = (cx.x, cx.dy);
+        let (x, dy) = (cx.x, cx.dy.data());
         let (xv, w) = (x[0], x[1]);
         let g = self.geometry(xv, w);
         let (batch, outputs) = (xv.shape()[0], w.shape()[0]);
         let (k, p) = (g.patch(), g.positions());
         let ConvSaved {
             cols,
-            dyt,
-            dcols,
+            windows,
+            chunks,
             dx,
             per_example,
             scratch,
@@ -160,25 +181,25 @@ impl Op for Conv2d {
         let s = cx.batch() as f32;
         let batched = cx.is_batch(0);
         let norms_by = sharing::norms_by(cx.clipping(), batch, k, outputs, p);
-        // dY as [O, B·P], the layout of the product.
-        let channel_major = |dyt: &mut Tensor| {
-            dyt.resize_for(&[outputs, batch * p]);
-            kernels::channel_major(dy.data(), outputs, batch, p, dyt.data_mut());
-        };
-        // dW = dY·colsᵀ, written over the gradient or added to it.
-        let weight_product = |dyt: &Tensor, grad: &mut Tensor, first: bool| {
+        // dW = dY·colsᵀ, written over the gradient or added to it: the
+        // product over the batch's B·P positions, each chunk of dY (as
+        // [O, B·P]) and of the windows made as the product reaches it.
+        let xs = xv.data();
+        let weight_product = |grad: &mut Tensor, first: bool, chunks: &mut Vec<f32>| {
             let beta = if first { 0.0 } else { 1.0 };
-            gemm(
+            let positions = batch * p;
+            gemm_chunked(
                 outputs,
-                batch * p,
+                positions,
                 k,
                 1.0,
-                dyt.data(),
-                Transpose::No,
-                cols.data(),
-                Transpose::Yes,
                 beta,
                 grad.data_mut(),
+                chunks,
+                |q, d, a| {
+                    kernels::channel_major(dy, outputs, p, q, d);
+                    im2col(&g, xs, batch, q, a);
+                },
             );
         };
         if let (Some(c), true) = (cx.clip_factors(), batched) {
@@ -191,8 +212,7 @@ impl Op for Conv2d {
                     kernels::weighted_row_sum(per_example.data(), c, first, grad.data_mut())
                 });
             } else {
-                channel_major(dyt);
-                cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
+                cx.accumulate(1, |grad, first| weight_product(grad, first, chunks));
             }
             if self.bias {
                 cx.accumulate(2, |grad, first| {
@@ -201,18 +221,22 @@ impl Op for Conv2d {
             }
             return;
         }
-        channel_major(dyt);
         let keep = batched && (cx.per_example(1) || (cx.wants_norms(1) && norms_by == Norms::Kept));
+        if keep || (batched && cx.wants_norms(1)) {
+            // Each example's statistics read its windows in place.
+            cols.resize_for(&[k, batch * p]);
+            im2col(&g, xs, batch, 0, cols.data_mut());
+        }
         if keep {
             // g_b(W)/B for every example, the rows of `per_example`.
             per_example.resize_for(&[batch, outputs * k]);
-            let (cols, dy) = (cols.data(), dy.data());
+            let cols = cols.data();
             kernels::per_example_products(per_example.data_mut(), outputs * k, |b, g| {
                 kernels::example_product(dy, cols, outputs, k, p, batch, b, g)
             });
         }
         if batched && cx.wants_norms(1) {
-            let (cols, dy) = (cols.data(), dy.data());
+            let cols = cols.data();
             cx.norms(1, |n| match norms_by {
                 // ‖g_b‖² = B²·⟨A_b A_bᵀ, D_b D_bᵀ⟩
                 Norms::Ghost => kernels::ghost_norms(cols, dy, k, outputs, p, batch, s * s, n),
@@ -228,7 +252,7 @@ impl Op for Conv2d {
         }
         if batched && cx.per_example(1) {
             cx.accumulate_with_stats(1, |grad, first, sq, pe| {
-                weight_product(dyt, grad, first);
+                weight_product(grad, first, chunks);
                 // (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
                 sq.resize_for(w.shape());
                 kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
@@ -242,21 +266,21 @@ impl Op for Conv2d {
                 }
             });
         } else {
-            cx.accumulate(1, |grad, first| weight_product(dyt, grad, first));
+            cx.accumulate(1, |grad, first| weight_product(grad, first, chunks));
         }
         if self.bias {
             let bias_stats = batched && (cx.per_example(2) || cx.wants_norms(2));
             if bias_stats {
                 per_example_bias.resize_for(&[batch, outputs]);
-                kernels::position_sums(dy.data(), p, per_example_bias.data_mut());
+                kernels::position_sums(dy, p, per_example_bias.data_mut());
             }
             if batched && cx.wants_norms(2) {
                 // ‖g_b(b)‖² = B²·‖Σ_p dY_b,·,p‖²
                 cx.norms(2, |n| kernels::row_norms(per_example_bias.data(), s * s, n));
             }
-            // db_o = Σ over the row o of dY as [O, B·P].
+            // db_o = Σ_b Σ_p dY_b,o,p
             cx.accumulate(2, |grad, first| {
-                kernels::row_sums(dyt.data(), batch * p, first, grad.data_mut())
+                kernels::output_sums(dy, p, first, grad.data_mut())
             });
             if batched && cx.per_example(2) {
                 cx.stats(2, |sq, pe| {
@@ -281,33 +305,33 @@ impl Op for Conv2d {
             // [K, P] gradient of b's windows is still in cache when it is
             // unpacked (each element the same product as in one
             // [K, O]·[O, B·P] GEMM).
-            dcols.resize_for(&[batch, k * p]);
-            let dy = dy.data();
-            let unpack = |dxs: &mut [f32], dcols: &mut [f32]| {
-                parallel::zip_rows_mut(dxs, g.input(), dcols, k * p, |b, image, dc| {
-                    let dy_b = &dy[b * outputs * p..][..outputs * p];
-                    gemm_strided(
-                        k,
-                        outputs,
-                        p,
-                        1.0,
-                        w.data(),
-                        (1, k),
-                        dy_b,
-                        (p, 1),
-                        0.0,
-                        dc,
-                        p,
-                    );
-                    col2im(&g, dc, 1, image);
+            let unpack = |dxs: &mut [f32], windows: &mut Vec<f32>| {
+                parallel::rows_with_scratch(dxs, g.input(), windows, k * p, |first, images, dc| {
+                    for (b, image) in (first..).zip(images.chunks_exact_mut(g.input())) {
+                        let dy_b = &dy[b * outputs * p..][..outputs * p];
+                        gemm_strided(
+                            k,
+                            outputs,
+                            p,
+                            1.0,
+                            w.data(),
+                            (1, k),
+                            dy_b,
+                            (p, 1),
+                            0.0,
+                            dc,
+                            p,
+                        );
+                        col2im(&g, dc, 1, image);
+                    }
                 });
             };
             cx.accumulate(0, |grad, first| {
                 if first {
-                    unpack(grad.data_mut(), dcols.data_mut());
+                    unpack(grad.data_mut(), windows);
                 } else {
                     dx.resize_for(grad.shape());
-                    unpack(dx.data_mut(), dcols.data_mut());
+                    unpack(dx.data_mut(), windows);
                     grad.data_mut()
                         .iter_mut()
                         .zip(dx.data())

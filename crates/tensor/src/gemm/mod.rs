@@ -71,7 +71,10 @@
 //! A tile on the ragged edge is computed in a scratch block by the same
 //! kernel and copied, so it rounds exactly like an interior tile. Hence the
 //! value of an element does not depend on where block, tile or thread
-//! boundaries fall — only on `k` and the kernel.
+//! boundaries fall — only on `k` and the kernel. A product given its slice
+//! length explicitly ([`Product::slice`]) can be one piece of a longer
+//! one: pieces cut at slice boundaries and added in order give the longer
+//! product's bits (see `gemm_chunked` in `matmul.rs`).
 
 mod kernel;
 mod pack;
@@ -172,6 +175,9 @@ pub(crate) struct Product {
     pub(crate) beta: f32,
     pub(crate) c: *mut f32,
     pub(crate) rsc: usize,
+    /// Steps of the shared dimension per packed slice: [`slice_len`]`(k)`,
+    /// or that of a longer product this one is a piece of.
+    pub(crate) slice: usize,
     /// Products of the elementwise squares of A and B, instead of A·B or
     /// next to it.
     pub(crate) squares: Squares,
@@ -260,6 +266,14 @@ impl Blocks {
     }
 }
 
+/// The length of the slices a product over a shared dimension of `k` steps
+/// is cut into: `k` in equal slices of at most `KC`, each a whole multiple
+/// of 8 steps where possible, so that packing a transposed operand is all
+/// 8 × 8 SIMD blocks. Every `k` above 7 688 gives `KC` itself.
+pub(crate) fn slice_len(k: usize) -> usize {
+    Blocks::new(k.max(1), KC, 8).len
+}
+
 /// The five loops of the module docs, for one micro-kernel.
 ///
 /// # Safety
@@ -278,9 +292,11 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
         assert!(MC.is_multiple_of(K::MR) && NC.is_multiple_of(K::NR));
         assert!(K::MR * K::NR <= EDGE_TILE);
     }
-    // Slices of the shared dimension are whole multiples of 8 steps where
-    // possible, so packing a transposed operand is all 8 × 8 SIMD blocks.
-    let kb = Blocks::new(p.k, KC, 8);
+    let kb = Blocks {
+        total: p.k,
+        len: p.slice,
+        count: p.k.div_ceil(p.slice),
+    };
     let mb = Blocks::new(p.m, MC, K::MR);
     let nb = Blocks::new(p.n, NC, K::NR);
     // The buffers are taken out of the thread-local for the duration (an
@@ -527,4 +543,20 @@ pub fn reserve_workers() {
     // calling one included when it belongs to the pool.
     rayon::broadcast(|_| reserve());
     reserve();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The claim of [`slice_len`]'s doc, and a few of the shorter cuts.
+    #[test]
+    fn long_products_are_cut_into_slices_of_kc() {
+        assert!((7689..300_000).all(|k| slice_len(k) == KC));
+        assert_eq!(slice_len(7688), 248);
+        assert_eq!(
+            (slice_len(784), slice_len(1800), slice_len(5)),
+            (200, 232, 8)
+        );
+    }
 }
