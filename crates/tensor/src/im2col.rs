@@ -14,11 +14,13 @@
 //! input's gradient is `Wᵀ·dY` unpacked by [`col2im`], which adds each
 //! window's values back to the input positions they came from.
 //!
-//! Both run in parallel over fixed blocks (rows of `cols`, examples of
-//! `dx`), and every sum runs in a fixed order: the results do not depend
-//! on the number of threads.
+//! [`im2col`] runs in parallel over the rows of `cols`; [`im2col_example`]
+//! and [`col2im`] work on one example, for a loop that is parallel over
+//! the examples already. Every sum runs in a fixed order: the results do
+//! not depend on the number of threads.
 
 use crate::parallel;
+use crate::simd::{vectorized_loop, Loop};
 
 /// The shape of a 2-D convolution over one example: its input, its window,
 /// and how the window moves.
@@ -241,40 +243,68 @@ fn shifted_plane(
     at: usize,
     seg: &mut [f32],
 ) {
-    let (ow, oh, end) = (g.out_width(), g.out_height(), at + seg.len());
+    let end = at + seg.len();
+    let (from, to, shift) = shifted_span(g, i, (lo, x0), g.positions());
+    let (from, to) = (
+        from.clamp(at, end),
+        to.clamp(at, end).max(from.clamp(at, end)),
+    );
+    seg[..from - at].fill(0.0);
+    seg[to - at..].fill(0.0);
+    if from < to {
+        let src = (from as isize + shift) as usize;
+        seg[from - at..to - at].copy_from_slice(&image[src..src + (to - from)]);
+    }
+    zero_overhangs(seg, (lo, hi), g.out_width(), from, to, at);
+}
+
+/// For a tap in row `i` of the window whose columns `lo..` read from input
+/// column `x0` on, under stride 1 and an output as wide as the input: the
+/// positions `from..to` of an example whose input index `q + shift` lies
+/// in the channel's plane and whose row is inside the image. Outside them
+/// the tap reads padding; inside, only the columns outside `lo..hi` do.
+#[inline(always)]
+fn shifted_span(
+    g: &ConvGeometry,
+    i: usize,
+    (lo, x0): (usize, usize),
+    p: usize,
+) -> (usize, usize, isize) {
+    let (ow, oh) = (g.out_width(), g.out_height());
     let (ph, di) = (g.padding.0, i * g.dilation.0);
     // Output rows oy whose input row oy + i·dh − ph lies in the image.
     let rows = (
         ph.saturating_sub(di).min(oh),
         (g.height + ph).saturating_sub(di).min(oh),
     );
-    let (a, z) = ((rows.0 * ow).clamp(at, end), (rows.1 * ow).clamp(at, end));
-    seg[..a - at].fill(0.0);
-    seg[z - at..].fill(0.0);
-    if a == z {
-        return;
-    }
+    let (a, z) = ((rows.0 * ow).min(p), (rows.1 * ow).min(p));
     // Input index of position q: (oy + i·dh − ph)·W + (ox − lo) + x0.
     let shift = (di as isize - ph as isize) * g.width as isize + x0 as isize - lo as isize;
-    // Within those rows, only overhanging columns fall outside the image.
-    let from = (a as isize).max(-shift).min(z as isize) as usize;
-    let to = (z as isize)
-        .min(image.len() as isize - shift)
-        .max(from as isize) as usize;
-    seg[a - at..from - at].fill(0.0);
-    seg[to - at..z - at].fill(0.0);
-    if from < to {
-        let src = (from as isize + shift) as usize;
-        seg[from - at..to - at].copy_from_slice(&image[src..src + (to - from)]);
-    }
-    if lo == 0 && hi == ow {
+    let plane = (g.height * g.width) as isize;
+    let from = (a as isize).max(-shift).min(z as isize);
+    let to = (z as isize).min(plane - shift).max(from);
+    (from as usize, to as usize, shift)
+}
+
+/// Zeroes the columns outside `lo..hi` of the positions `from..to` of
+/// `seg`, which starts at position `at` of the example: a column at a time
+/// down the rows, a few stores each, where a fill per row would be a call
+/// per row.
+#[inline(always)]
+fn zero_overhangs(
+    seg: &mut [f32],
+    (lo, hi): (usize, usize),
+    ow: usize,
+    from: usize,
+    to: usize,
+    at: usize,
+) {
+    if from >= to {
         return;
     }
-    // A column at a time down the rows: a few stores each, where a fill
-    // per row would be a call per row.
     for col in (0..lo).chain(hi..ow) {
-        let first = a + (col + ow - a % ow) % ow;
-        for q in (first..z).step_by(ow) {
+        let first = from + (col + ow - from % ow) % ow;
+        for q in (first..to).step_by(ow) {
             seg[q - at] = 0.0;
         }
     }
@@ -315,53 +345,68 @@ fn window_row(
     }
 }
 
-/// The adjoint of [`im2col`]: overwrites `dx` (`[B, C, H, W]`) with, at
-/// each input position, the sum of the `cols` entries (`[K, B·P]`) of the
-/// windows that read it. Each sum runs over the taps in a fixed order.
+/// The adjoint of [`im2col_example`]: overwrites one example's `dx`
+/// (`[C, H, W]`) with, at each input position, the sum of the entries of
+/// `cols` (`[K, P]`) of the windows that read it, each sum over the taps
+/// in order. The entries of `cols` for taps that fall in the padding,
+/// which reach no input position, may be set to 0 along the way.
 ///
 /// # Panics
-/// If a slice's length does not match `g` and `batch`.
-pub fn col2im(g: &ConvGeometry, cols: &[f32], batch: usize, dx: &mut [f32]) {
-    g.check(
-        "col2im",
-        dx.len(),
-        cols.len(),
-        batch,
-        0,
-        batch * g.positions(),
-    );
-    let (p, ow, oh) = (g.positions(), g.out_width(), g.out_height());
+/// If a slice's length does not match `g`.
+pub fn col2im(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
+    let p = g.positions();
+    g.check("col2im", dx.len(), cols.len(), 1, 0, p);
+    let (ow, oh) = (g.out_width(), g.out_height());
     let (kh, kw) = g.kernel;
-    let row_len = batch * p;
-    let input = g.input();
-    if input == 0 {
+    let plane = g.height * g.width;
+    dx.fill(0.0);
+    if p == 0 {
         return;
     }
-    parallel::rows_mut(dx, input, |first, examples| {
-        for (b, image) in (first..).zip(examples.chunks_exact_mut(input)) {
-            image.fill(0.0);
-            for k in 0..g.patch() {
-                let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
-                let (lo, hi, x0) = g.in_cols(j);
-                let plane = &mut image[c * g.height * g.width..][..g.height * g.width];
-                let src = &cols[k * row_len + b * p..][..p];
-                for (oy, src) in src.chunks_exact(ow).enumerate().take(oh) {
-                    let Some(r) = g.in_row(i, oy) else { continue };
-                    let line = &mut plane[r * g.width..][..g.width];
-                    if g.stride.1 == 1 {
-                        // Adjacent windows read adjacent columns: a run
-                        // added to a run, in vectors.
-                        let run = &mut line[x0..x0 + (hi - lo)];
-                        run.iter_mut().zip(&src[lo..hi]).for_each(|(l, &v)| *l += v);
-                    } else {
-                        for (n, &v) in src[lo..hi].iter().enumerate() {
-                            line[x0 + n * g.stride.1] += v;
-                        }
-                    }
-                }
+    for (k, src) in cols.chunks_exact_mut(p).enumerate() {
+        let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+        let (lo, hi, x0) = g.in_cols(j);
+        let image = &mut dx[c * plane..][..plane];
+        if g.stride == (1, 1) && ow == g.width {
+            // As in im2col: the tap's positions land on the plane shifted
+            // by one offset. With the overhanging columns zeroed (adding
+            // +0 to a sum that started at +0 changes no bit of it), the
+            // tap's rows are one run added to one run.
+            let (from, to, shift) = shifted_span(g, i, (lo, x0), p);
+            zero_overhangs(&mut src[..], (lo, hi), ow, from, to, 0);
+            if from < to {
+                let dst = (from as isize + shift) as usize;
+                vectorized_loop(AddTo {
+                    dst: &mut image[dst..dst + (to - from)],
+                    src: &src[from..to],
+                });
+            }
+            continue;
+        }
+        for (oy, src) in src.chunks_exact(ow).enumerate().take(oh) {
+            let Some(r) = g.in_row(i, oy) else { continue };
+            let line = &mut image[r * g.width..][..g.width];
+            for (n, &v) in src[lo..hi].iter().enumerate() {
+                line[x0 + n * g.stride.1] += v;
             }
         }
-    });
+    }
+}
+
+/// `dst += src`, elementwise, in the widest vectors the CPU has.
+struct AddTo<'a> {
+    dst: &'a mut [f32],
+    src: &'a [f32],
+}
+
+impl Loop for AddTo<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.dst
+            .iter_mut()
+            .zip(self.src)
+            .for_each(|(d, &s)| *d += s);
+    }
 }
 
 #[cfg(test)]
@@ -420,6 +465,32 @@ mod tests {
         cols
     }
 
+    /// col2im written the obvious way: every entry of `cols` that reads
+    /// the image added to where it read, the taps in order.
+    fn naive_adjoint(g: &ConvGeometry, cols: &[f32], batch: usize) -> Vec<f32> {
+        let (p, ow) = (g.positions(), g.out_width());
+        let mut dx = vec![0.0; batch * g.input()];
+        for k in 0..g.patch() {
+            let (c, i, j) = (
+                k / (g.kernel.0 * g.kernel.1),
+                k / g.kernel.1 % g.kernel.0,
+                k % g.kernel.1,
+            );
+            for b in 0..batch {
+                for q in 0..p {
+                    let (oy, ox) = (q / ow, q % ow);
+                    let r = (oy * g.stride.0 + i * g.dilation.0) as isize - g.padding.0 as isize;
+                    let s = (ox * g.stride.1 + j * g.dilation.1) as isize - g.padding.1 as isize;
+                    if r >= 0 && s >= 0 && (r as usize) < g.height && (s as usize) < g.width {
+                        let at = b * g.input() + (c * g.height + r as usize) * g.width + s as usize;
+                        dx[at] += cols[k * batch * p + b * p + q];
+                    }
+                }
+            }
+        }
+        dx
+    }
+
     #[test]
     fn packing_matches_the_definition_and_unpacking_is_its_adjoint() {
         let cases = [
@@ -465,10 +536,19 @@ mod tests {
                     assert_eq!(row, &want[first..first + len], "{g:?} from {first}");
                 }
             }
-            // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any c: col2im is the adjoint.
+            // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any c: col2im is the
+            // adjoint, and each of its sums runs over the taps in order.
             let c: Vec<f32> = (0..cols.len()).map(|i| (i as f32 * 0.11).cos()).collect();
             let mut dx = vec![f32::NAN; x.len()];
-            col2im(&g, &c, batch, &mut dx);
+            for (b, dx) in dx.chunks_exact_mut(g.input()).enumerate() {
+                let mut cb: Vec<f32> = c
+                    .chunks_exact(n)
+                    .flat_map(|r| &r[b * p..][..p])
+                    .copied()
+                    .collect();
+                col2im(&g, &mut cb, dx);
+            }
+            assert_eq!(dx, naive_adjoint(&g, &c, batch), "{g:?}");
             let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| f64::from(a * b)).sum();
             let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| f64::from(a * b)).sum();
             assert!(

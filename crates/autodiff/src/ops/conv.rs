@@ -322,7 +322,7 @@ impl Op for Conv2d {
                             dc,
                             p,
                         );
-                        col2im(&g, dc, 1, image);
+                        col2im(&g, dc, image);
                     }
                 });
             };
