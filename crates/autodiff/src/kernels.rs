@@ -56,6 +56,40 @@ impl<F: Pointwise> Loop for Activate<'_, F> {
     }
 }
 
+/// `y = f(x)` for every element: [`activate`] into another buffer, read
+/// and written in one pass.
+pub(crate) fn activate_from(f: impl Pointwise, x: &[f32], y: &mut [f32]) {
+    struct Run<'a>(&'a [f32], &'a mut [f32]);
+    impl Specialize for Run<'_> {
+        fn run<F: Pointwise>(self, f: F) {
+            let x = self.0;
+            parallel::chunks_mut(self.1, |at, y| {
+                let x = &x[at..at + y.len()];
+                vectorized_loop(ActivateFrom { f, x, y })
+            });
+        }
+    }
+    f.specialized(Run(x, y));
+}
+
+/// One chunk of [`activate_from`], a [`Loop`] as [`Activate`].
+struct ActivateFrom<'a, F> {
+    f: F,
+    x: &'a [f32],
+    y: &'a mut [f32],
+}
+
+impl<F: Pointwise> Loop for ActivateFrom<'_, F> {
+    #[inline(always)]
+    fn run(self) {
+        let f = self.f;
+        self.y
+            .iter_mut()
+            .zip(self.x)
+            .for_each(|(y, &x)| *y = f.apply(x));
+    }
+}
+
 /// One chunk of [`activation_derivative`], a [`Loop`] as [`Activate`].
 struct Derivative<'a, F> {
     f: F,

@@ -16,7 +16,7 @@ use gradlab_tensor::Tensor;
 use crate::context::{Backward, Grad, Input, ParamStats, Pass, MAX_INPUTS};
 use crate::op::{Examples, Op};
 use crate::params::{ParamId, ParamStore};
-use crate::recorded::{self, Recorded};
+use crate::recorded::{self, Entry, Recorded};
 use crate::request::GradRequest;
 
 /// A handle to a node of the current graph: a plain index, `Copy`.
@@ -301,6 +301,17 @@ impl<'t, 's> Graph<'t, 's> {
             .op
             .forward(&x[..inputs.len()], &mut node.value, &mut entry.saved);
         Var(self.tape.len - 1)
+    }
+
+    /// Node `v`'s op and what it saved in its forward pass, if `v` is an
+    /// op of type `O` recorded by this graph.
+    pub(crate) fn recorded<O: Op>(&mut self, v: Var) -> Option<(&O, &O::Saved)> {
+        let node = self.tape.nodes[..self.tape.len].get_mut(v.0)?;
+        if node.kind != Kind::Op {
+            return None;
+        }
+        let entry = node.op.as_mut()?.as_any().downcast_mut::<Entry<O>>()?;
+        Some((&entry.op, &entry.saved))
     }
 
     /// The value of any node of this graph (parameters included).

@@ -403,6 +403,48 @@ fn batch_normalization_matches_finite_differences() {
     }
 }
 
+/// The statistics a layer keeps running averages of are those of the
+/// definition; evaluation-mode batch norm and other nodes have none.
+#[test]
+fn batch_statistics_are_the_batchs_mean_and_biased_variance() {
+    let (b, c, s) = (5, 3, 6);
+    let x = Tensor::uniform(&[b, c, 2, 3], -1.0, 2.0, &mut rng(3));
+    let mut store = ParamStore::new();
+    let gamma = store.add("g", Tensor::ones(&[c]));
+    let beta = store.add("b", Tensor::zeros(&[c]));
+    let mut tape = Tape::new();
+    let mut g = tape.record(&store);
+    let (xv, gv, bv) = (g.input(&x), g.param(gamma), g.param(beta));
+    let y = g.batch_norm(xv, gv, bv, 1e-5);
+    let (mean, var) = g.batch_statistics(y).expect("batch statistics");
+    let (mean, var) = (mean.to_vec(), var.to_vec());
+    for ch in 0..c {
+        let values: Vec<f64> = (0..b)
+            .flat_map(|e| &x.data()[(e * c + ch) * s..][..s])
+            .map(|&v| f64::from(v))
+            .collect();
+        let m = values.iter().sum::<f64>() / values.len() as f64;
+        let v = values.iter().map(|u| (u - m) * (u - m)).sum::<f64>() / values.len() as f64;
+        assert!(
+            (f64::from(mean[ch]) - m).abs() < 1e-6,
+            "μ {ch}: {} vs {m}",
+            mean[ch]
+        );
+        assert!(
+            (f64::from(var[ch]) - v).abs() < 1e-6,
+            "σ² {ch}: {} vs {v}",
+            var[ch]
+        );
+    }
+    assert!(g.batch_statistics(xv).is_none());
+    let (m, v) = (
+        g.constant(&Tensor::zeros(&[c])),
+        g.constant(&Tensor::ones(&[c])),
+    );
+    let given = g.batch_norm_with(xv, gv, bv, m, v, 1e-5);
+    assert!(g.batch_statistics(given).is_none());
+}
+
 #[test]
 fn a_per_example_request_through_batch_norm_is_an_error_naming_it() {
     let mut store = ParamStore::new();

@@ -4,7 +4,6 @@
 
 use std::sync::Mutex;
 
-use gradlab_autodiff::ops::batch_norm::channel_statistics;
 use gradlab_autodiff::{Graph, ParamId, ParamStore, Var};
 use gradlab_tensor::Tensor;
 
@@ -208,14 +207,16 @@ impl Module for BatchNorm2d {
         match mode {
             Mode::Train { .. } => {
                 let y = g.batch_norm(x, w, b, EPS);
-                let value = g.value(x);
-                let channels = value.shape()[1];
+                let count = g.value(x).len() / g.value(x).shape()[1];
+                let (mean, var) = g
+                    .batch_statistics(y)
+                    .expect("batch_norm records batch statistics");
                 let mut m = self.measured.lock().unwrap_or_else(|e| e.into_inner());
-                m.mean.resize(channels, 0.0);
-                m.var.resize(channels, 0.0);
-                let Measured { mean, var, .. } = &mut *m;
-                channel_statistics(value, mean, var);
-                m.count = value.len() / channels;
+                m.mean.clear();
+                m.mean.extend_from_slice(mean);
+                m.var.clear();
+                m.var.extend_from_slice(var);
+                m.count = count;
                 m.fresh = true;
                 y
             }

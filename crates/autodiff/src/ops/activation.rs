@@ -182,8 +182,8 @@ impl Op for Activation {
     }
 
     fn forward(&self, x: &[&Tensor], y: &mut Tensor, _: &mut ()) {
-        y.assign(x[0]);
-        kernels::activate(*self, y.data_mut());
+        y.resize_for(x[0].shape());
+        kernels::activate_from(*self, x[0].data(), y.data_mut());
     }
 
     /// `∂L/∂x = dY ⊙ f′(x)`.

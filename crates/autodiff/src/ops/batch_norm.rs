@@ -55,6 +55,8 @@ pub struct BatchNormSaved {
     xhat: Tensor,
     /// μ of every channel.
     mean: Tensor,
+    /// σ² of every channel, when they are the batch's.
+    var: Tensor,
     /// 1/√(σ² + ε) of every channel.
     rstd: Tensor,
     /// Σ dY and Σ dY·x̂ of every channel.
@@ -63,9 +65,8 @@ pub struct BatchNormSaved {
 
 /// The mean μ_c and the (biased) variance σ²_c of every channel of `x`
 /// (`[B, C, …]`) over the batch and every position, into `mean` and `var`
-/// (`[C]` each): two passes, for accuracy. A batch normalization layer
-/// reads them to keep its running averages.
-pub fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
+/// (`[C]` each): two passes, for accuracy.
+fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
     let s = x.shape();
     let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
     let n = x.len() / channels;
@@ -154,12 +155,14 @@ impl Op for BatchNorm {
         let eps = self.eps;
         match self.statistics {
             Statistics::Batch => {
-                channel_statistics(xv, saved.mean.data_mut(), saved.rstd.data_mut());
+                saved.var.resize_for(&[channels]);
+                channel_statistics(xv, saved.mean.data_mut(), saved.var.data_mut());
                 saved
                     .rstd
                     .data_mut()
                     .iter_mut()
-                    .for_each(|r| *r = 1.0 / (*r + eps).sqrt());
+                    .zip(saved.var.data())
+                    .for_each(|(r, &v)| *r = 1.0 / (v + eps).sqrt());
             }
             Statistics::Given => {
                 saved.mean.assign(x[3]);
@@ -283,6 +286,15 @@ impl Graph<'_, '_> {
             eps,
         };
         self.apply(op, &[x, gamma, beta])
+    }
+
+    /// The batch's mean μ and (biased) variance σ² per channel (`[C]`
+    /// each) that batch normalization node `y` standardized with, for a
+    /// layer's running averages; `None` if `y` is not a batch
+    /// normalization with batch statistics.
+    pub fn batch_statistics(&mut self, y: Var) -> Option<(&[f32], &[f32])> {
+        let (op, saved) = self.recorded::<BatchNorm>(y)?;
+        (op.statistics == Statistics::Batch).then(|| (saved.mean.data(), saved.var.data()))
     }
 
     /// Batch normalization of `x` (`[B, C, …]`) with the given per-channel
