@@ -122,7 +122,7 @@ pub fn rows_with_scratch(
 /// holds one result per row of some row-major data with `row_len` elements
 /// per row (a norm per row, say): each block covers about 16 384
 /// elements of that data, and the blocks run in parallel when it is large.
-pub fn per_row(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+pub fn per_row<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     if out.len() * row_len < PARALLEL_MIN {
         vectorized(|| f(0, out));
     } else {

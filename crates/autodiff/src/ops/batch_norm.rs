@@ -48,11 +48,11 @@ pub struct BatchNorm {
     pub eps: f32,
 }
 
-/// What batch normalization keeps between its passes.
+/// What batch normalization keeps between its passes. x̂ is not among
+/// them: the backward pass computes it again from x, the same expression
+/// to the bit, rather than write and read back a copy of the input.
 #[derive(Default)]
 pub struct BatchNormSaved {
-    /// x̂.
-    xhat: Tensor,
     /// μ of every channel.
     mean: Tensor,
     /// σ² of every channel, when they are the batch's.
@@ -60,7 +60,7 @@ pub struct BatchNormSaved {
     /// 1/√(σ² + ε) of every channel.
     rstd: Tensor,
     /// Σ dY and Σ dY·x̂ of every channel.
-    sums: (Tensor, Tensor),
+    sums: Vec<[f32; 2]>,
 }
 
 /// The mean μ_c and the (biased) variance σ²_c of every channel of `x`
@@ -70,11 +70,13 @@ fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
     let s = x.shape();
     let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
     let n = x.len() / channels;
-    channel_sums(x.data(), x.data(), channels, plane, mean, |_, v, _| v);
+    let (means, _) = mean.as_chunks_mut::<1>();
+    channel_sums(x.data(), x.data(), channels, plane, means, |_, v, _| [v]);
     mean.iter_mut().for_each(|m| *m /= n as f32);
     let mean = &*mean;
-    channel_sums(x.data(), x.data(), channels, plane, var, |c, v, _| {
-        (v - mean[c]) * (v - mean[c])
+    let (vars, _) = var.as_chunks_mut::<1>();
+    channel_sums(x.data(), x.data(), channels, plane, vars, |c, v, _| {
+        [(v - mean[c]) * (v - mean[c])]
     });
     var.iter_mut().for_each(|v| *v /= n as f32);
 }
@@ -83,44 +85,52 @@ fn channel_statistics(x: &Tensor, mean: &mut [f32], var: &mut [f32]) {
 const LANES: usize = 8;
 
 /// Per channel c of `x` (`[B, C, S]`): `out[c] = Σ f(c, x, y)` over the
-/// channel's values, `y` being the same positions of `other` — each
-/// example's plane summed in order of position, the planes' sums added in
-/// order of example.
+/// channel's values, `y` being the same positions of `other`, for each of
+/// the `N` sums f gives — each example's plane summed in order of
+/// position, the planes' sums added in order of example.
 ///
 /// A plane's sum is one chain of dependent additions, bound by the adder's
 /// latency; [`LANES`] examples' chains run interleaved, so the adder works
 /// on several at once while every sum keeps its order (and its bits).
-fn channel_sums(
+fn channel_sums<const N: usize>(
     x: &[f32],
     other: &[f32],
     channels: usize,
     plane: usize,
-    out: &mut [f32],
-    f: impl Fn(usize, f32, f32) -> f32 + Sync + Send,
+    out: &mut [[f32; N]],
+    f: impl Fn(usize, f32, f32) -> [f32; N] + Sync + Send,
 ) {
     let n = x.len() / channels;
     let batch = n / plane.max(1);
     let at = |b: usize, c: usize| (b * channels + c) * plane;
     parallel::per_row(out, n, |first, block| {
         for (c, o) in (first..).zip(block) {
-            // Rust's f32 sum starts from −0.0; so do these.
-            let mut sum = 0.0f32;
+            // Rust's f32 sum starts from −0.0; so do the planes' sums.
+            let mut sum = [0.0f32; N];
             let mut b = 0;
             while b + LANES <= batch {
                 let xs: [&[f32]; LANES] = std::array::from_fn(|i| &x[at(b + i, c)..][..plane]);
                 let ys: [&[f32]; LANES] = std::array::from_fn(|i| &other[at(b + i, c)..][..plane]);
-                let mut acc = [-0.0f32; LANES];
+                let mut acc = [[-0.0f32; N]; LANES];
                 for s in 0..plane {
-                    for i in 0..LANES {
-                        acc[i] += f(c, xs[i][s], ys[i][s]);
+                    for (acc, (xs, ys)) in acc.iter_mut().zip(xs.iter().zip(&ys)) {
+                        let v = f(c, xs[s], ys[s]);
+                        (0..N).for_each(|j| acc[j] += v[j]);
                     }
                 }
-                acc.iter().for_each(|a| sum += a);
+                for acc in &acc {
+                    (0..N).for_each(|j| sum[j] += acc[j]);
+                }
                 b += LANES;
             }
             for b in b..batch {
                 let (xs, ys) = (&x[at(b, c)..][..plane], &other[at(b, c)..][..plane]);
-                sum += xs.iter().zip(ys).map(|(&u, &v)| f(c, u, v)).sum::<f32>();
+                let mut part = [-0.0f32; N];
+                for (&u, &v) in xs.iter().zip(ys) {
+                    let v = f(c, u, v);
+                    (0..N).for_each(|j| part[j] += v[j]);
+                }
+                (0..N).for_each(|j| sum[j] += part[j]);
             }
             *o = sum;
         }
@@ -176,24 +186,18 @@ impl Op for BatchNorm {
             }
         }
         let (mean, rstd) = (saved.mean.data(), saved.rstd.data());
-        saved.xhat.resize_for(s);
         y.resize_for(s);
         let (gamma, beta) = (x[1].data(), x[2].data());
-        // x̂ and y in one pass over each plane.
-        parallel::zip_rows_mut(
-            saved.xhat.data_mut(),
-            plane,
-            y.data_mut(),
-            plane,
-            |i, xhat, y| {
+        parallel::rows_mut(y.data_mut(), plane, |first, rows| {
+            for (i, y) in (first..).zip(rows.chunks_exact_mut(plane)) {
                 let c = i % channels;
                 let x = &xv.data()[i * plane..][..plane];
-                for ((h, y), &v) in xhat.iter_mut().zip(y.iter_mut()).zip(x) {
-                    *h = (v - mean[c]) * rstd[c];
-                    *y = gamma[c] * *h + beta[c];
+                for (y, &v) in y.iter_mut().zip(x) {
+                    let h = (v - mean[c]) * rstd[c];
+                    *y = gamma[c] * h + beta[c];
                 }
-            },
-        );
+            }
+        });
     }
 
     fn backward(&self, cx: &mut Backward, saved: &mut BatchNormSaved) {
@@ -202,61 +206,45 @@ impl Op for BatchNorm {
         let (channels, plane) = (s[1], s[2..].iter().product::<usize>());
         let n = (xv.len() / channels) as f32;
         let BatchNormSaved {
-            xhat,
-            rstd,
-            sums: (sum_dy, sum_dy_xhat),
-            ..
+            mean, rstd, sums, ..
         } = saved;
-        sum_dy.resize_for(&[channels]);
-        sum_dy_xhat.resize_for(&[channels]);
-        channel_sums(
-            dy.data(),
-            dy.data(),
-            channels,
-            plane,
-            sum_dy.data_mut(),
-            |_, d, _| d,
-        );
-        channel_sums(
-            dy.data(),
-            xhat.data(),
-            channels,
-            plane,
-            sum_dy_xhat.data_mut(),
-            |_, d, h| d * h,
-        );
-        let (xhat, rstd) = (&*xhat, rstd.data());
-        for (input, sums) in [(1, &*sum_dy_xhat), (2, &*sum_dy)] {
+        let (mean, rstd) = (mean.data(), rstd.data());
+        // x̂ as the forward pass computed it.
+        let xhat = |c: usize, v: f32| (v - mean[c]) * rstd[c];
+        // Σ dY and Σ dY·x̂ in one pass.
+        sums.resize(channels, [0.0; 2]);
+        channel_sums(dy.data(), xv.data(), channels, plane, sums, |c, d, v| {
+            [d, d * xhat(c, v)]
+        });
+        let sums = &*sums;
+        for (input, which) in [(1, 1), (2, 0)] {
             // dγ_c = Σ dY·x̂, dβ_c = Σ dY.
             cx.accumulate(input, |grad, first| {
                 let g = grad.data_mut();
-                if first {
-                    g.copy_from_slice(sums.data());
-                } else {
-                    g.iter_mut().zip(sums.data()).for_each(|(g, s)| *g += s);
+                for (g, s) in g.iter_mut().zip(sums) {
+                    *g = if first { s[which] } else { *g + s[which] };
                 }
             });
         }
         let gamma = cx.x[1].data();
         let batch = self.statistics == Statistics::Batch;
-        let (sd, sdh) = (sum_dy.data(), sum_dy_xhat.data());
         cx.accumulate(0, |grad, first| {
             parallel::rows_mut(grad.data_mut(), plane, |start, rows| {
                 for (i, out) in (start..).zip(rows.chunks_exact_mut(plane)) {
                     let c = i % channels;
-                    let (d, h) = (
+                    let (d, x) = (
                         &dy.data()[i * plane..][..plane],
-                        &xhat.data()[i * plane..][..plane],
+                        &xv.data()[i * plane..][..plane],
                     );
                     let scale = gamma[c] * rstd[c];
                     // Batch statistics: dY − mean(dY) − x̂·mean(dY·x̂).
                     let (mean_dy, mean_dot) = if batch {
-                        (sd[c] / n, sdh[c] / n)
+                        (sums[c][0] / n, sums[c][1] / n)
                     } else {
                         (0.0, 0.0)
                     };
-                    for ((o, &d), &h) in out.iter_mut().zip(d).zip(h) {
-                        let v = scale * (d - mean_dy - h * mean_dot);
+                    for ((o, &d), &v) in out.iter_mut().zip(d).zip(x) {
+                        let v = scale * (d - mean_dy - xhat(c, v) * mean_dot);
                         *o = if first { v } else { *o + v };
                     }
                 }
