@@ -460,3 +460,37 @@ fn gemm_chunked_refuses_a_c_of_the_wrong_size() {
         |_, _, _| {},
     );
 }
+
+/// Products a few columns wide end in a tile that runs the kernel's half
+/// width; every column is still bitwise that column of a wider product.
+#[test]
+fn a_column_does_not_depend_on_the_width_of_its_tile() {
+    let (m, k, n) = (37, 200, 300);
+    let (a, b) = (random(m * k, 12), random(k * n, 13));
+    let mut whole = vec![0.0; m * n];
+    gemm(m, k, n, 1.0, &a, No, &b, No, 0.0, &mut whole);
+    for (start, cols) in [(0, 4), (5, 16), (3, 17), (100, 40), (0, 196)] {
+        let mut part = vec![0.0; m * cols];
+        gemm_strided(
+            m,
+            k,
+            cols,
+            1.0,
+            &a,
+            (k, 1),
+            &b[start..],
+            (n, 1),
+            0.0,
+            &mut part,
+            cols,
+        );
+        for i in 0..m {
+            assert_eq!(
+                part[i * cols..][..cols],
+                whole[i * n + start..][..cols],
+                "columns {start}..{} of row {i}",
+                start + cols
+            );
+        }
+    }
+}

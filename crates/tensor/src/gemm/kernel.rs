@@ -35,6 +35,27 @@ pub(crate) trait MicroKernel {
         rsc: usize,
     );
 
+    /// [`run`](Self::run) for a tile of which only the first `NR/2`
+    /// columns are wanted (an edge of C): those columns, each element
+    /// summed exactly as `run` sums it; the others are left as they were.
+    /// Kernels whose half-width tile is cheaper override it.
+    ///
+    /// # Safety
+    /// As [`run`](Self::run).
+    #[inline(always)]
+    unsafe fn run_left_half(
+        kc: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        beta: f32,
+        c: *mut f32,
+        rsc: usize,
+    ) {
+        // SAFETY: forwarded.
+        unsafe { Self::run(kc, alpha, a, b, beta, c, rsc) }
+    }
+
     /// Transposes an 8 × 8 block: `dst[s·ds + i] = src[i·ss + s]`.
     ///
     /// Packing uses it for operands whose panels run across the source's
@@ -236,6 +257,22 @@ impl MicroKernel for Avx512 {
         unsafe { avx512_8x32(kc, alpha, a, b, beta, c, rsc) }
     }
 
+    /// Half the FMAs of [`run`](Self::run): a convolution's products over
+    /// 196 positions end in a panel of 4 columns.
+    #[inline]
+    unsafe fn run_left_half(
+        kc: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        beta: f32,
+        c: *mut f32,
+        rsc: usize,
+    ) {
+        // SAFETY: forwarded from the caller, who checked AVX-512F.
+        unsafe { avx512_8x16(kc, alpha, a, b, beta, c, rsc) }
+    }
+
     #[inline(always)]
     unsafe fn transpose8x8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
         // SAFETY: forwarded; AVX-512F implies AVX.
@@ -292,6 +329,51 @@ unsafe fn avx512_8x32(
                     c.add(16),
                     _mm512_fmadd_ps(beta, _mm512_loadu_ps(c.add(16)), x1),
                 );
+            }
+        }
+    }
+}
+
+/// The left 8 × 16 of [`avx512_8x32`]'s tile, from the same 32-wide B
+/// panel: each of its accumulators runs the same FMAs in the same order.
+///
+/// # Safety
+/// As [`MicroKernel::run`]; the CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_8x16(
+    kc: usize,
+    alpha: f32,
+    a: *const f32,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    rsc: usize,
+) {
+    use std::arch::x86_64::*;
+
+    // SAFETY (whole body): as in `avx512_8x32`, reading the first 16 of
+    // each 32 floats of the B panel and storing the first 16 of each row.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); 8];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..kc {
+            let b0 = _mm512_loadu_ps(b);
+            for (i, row) in acc.iter_mut().enumerate() {
+                *row = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(i)), b0, *row);
+            }
+            a = a.add(8);
+            b = b.add(32);
+        }
+        let alpha = _mm512_set1_ps(alpha);
+        for (i, row) in acc.iter().enumerate() {
+            let c = c.add(i * rsc);
+            let x = _mm512_mul_ps(alpha, *row);
+            if beta == 0.0 {
+                _mm512_storeu_ps(c, x);
+            } else {
+                let beta = _mm512_set1_ps(beta);
+                _mm512_storeu_ps(c, _mm512_fmadd_ps(beta, _mm512_loadu_ps(c), x));
             }
         }
     }

@@ -418,7 +418,8 @@ unsafe fn macro_kernel<K: MicroKernel>(
 }
 
 /// A tile that sticks out of C: the kernel runs on a full-size scratch copy
-/// (the same arithmetic as inside C), and the part within C is copied back.
+/// (the same arithmetic as inside C; only its left half when no more is
+/// wanted), and the part within C is copied back.
 ///
 /// # Safety
 /// As [`macro_kernel`], for an `mr × nr` tile of C.
@@ -445,7 +446,11 @@ unsafe fn edge_tile<K: MicroKernel>(
                 std::ptr::copy_nonoverlapping(c.add(i * rsc), s.add(i * K::NR), nr);
             }
         }
-        K::run(kc, alpha, a, b, beta, s, K::NR);
+        if nr <= K::NR / 2 {
+            K::run_left_half(kc, alpha, a, b, beta, s, K::NR);
+        } else {
+            K::run(kc, alpha, a, b, beta, s, K::NR);
+        }
         for i in 0..mr {
             std::ptr::copy_nonoverlapping(s.add(i * K::NR), c.add(i * rsc), nr);
         }
