@@ -100,21 +100,34 @@ impl ConvGeometry {
     /// column of the first of them.
     #[inline]
     fn in_cols(&self, j: usize) -> (usize, usize, usize) {
-        let (ow, s, off) = (self.out_width(), self.stride.1, j * self.dilation.1);
-        // Output column ox reads input column ox·s + off − pw.
-        let first = self.padding.1.saturating_sub(off).div_ceil(s);
-        let last = (0..ow)
-            .rev()
-            .find(|&ox| {
-                let c = ox * s + off;
-                c >= self.padding.1 && c - self.padding.1 < self.width
+        let (ow, s, off, pw) = (
+            self.out_width(),
+            self.stride.1,
+            j * self.dilation.1,
+            self.padding.1,
+        );
+        // Output column ox reads input column ox·s + off − pw: inside for
+        // ox from ⌈(pw − off)/s⌉ up to before ⌈(W + pw − off)/s⌉.
+        let first = pw.saturating_sub(off).div_ceil(s);
+        let end = (self.width + pw).saturating_sub(off).div_ceil(s).min(ow);
+        let last = if first < end { end } else { 0 };
+        (first.min(last), last, (first * s + off).saturating_sub(pw))
+    }
+
+    /// The taps `(c, i, j)` of the window from tap `k` on, in order of
+    /// `k = (c·kh + i)·kw + j`, counted up rather than divided out.
+    fn taps(&self, k: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        let (kh, kw) = self.kernel;
+        let start = (k / (kh * kw), k / kw % kh, k % kw);
+        std::iter::successors(Some(start), move |&(c, i, j)| {
+            Some(if j + 1 < kw {
+                (c, i, j + 1)
+            } else if i + 1 < kh {
+                (c, i + 1, 0)
+            } else {
+                (c + 1, 0, 0)
             })
-            .map_or(0, |ox| ox + 1);
-        (
-            first.min(last),
-            last,
-            (first * s + off).saturating_sub(self.padding.1),
-        )
+        })
     }
 
     /// Checks the slices of a batch of `batch` examples whose `cols` hold
@@ -161,8 +174,8 @@ pub fn im2col(g: &ConvGeometry, x: &[f32], batch: usize, first: usize, cols: &mu
         return;
     }
     parallel::rows_mut(cols, len, |k0, rows| {
-        for (k, row) in (k0..).zip(rows.chunks_exact_mut(len)) {
-            tap_row(g, x, k, first, row);
+        for (tap, row) in g.taps(k0).zip(rows.chunks_exact_mut(len)) {
+            tap_row(g, x, tap, first, row);
         }
     });
 }
@@ -179,18 +192,22 @@ pub fn im2col_example(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
     if p == 0 {
         return;
     }
-    for (k, row) in cols.chunks_exact_mut(p).enumerate() {
-        tap_row(g, x, k, 0, row);
+    for (tap, row) in g.taps(0).zip(cols.chunks_exact_mut(p)) {
+        tap_row(g, x, tap, 0, row);
     }
 }
 
-/// Row `k` of the windows, at positions `first..first + row.len()` of the
-/// batch `x`.
+/// The row of tap `(c, i, j)` of the windows, at positions
+/// `first..first + row.len()` of the batch `x`.
 #[inline(always)]
-fn tap_row(g: &ConvGeometry, x: &[f32], k: usize, first: usize, row: &mut [f32]) {
+fn tap_row(
+    g: &ConvGeometry,
+    x: &[f32],
+    (c, i, j): (usize, usize, usize),
+    first: usize,
+    row: &mut [f32],
+) {
     let (p, ow, oh) = (g.positions(), g.out_width(), g.out_height());
-    let (kh, kw) = g.kernel;
-    let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
     let (lo, hi, x0) = g.in_cols(j);
     let plane = g.height * g.width;
     if g.stride == (1, 1) && ow == g.width {
@@ -302,10 +319,14 @@ fn zero_overhangs(
     if from >= to {
         return;
     }
+    let from_col = from % ow;
     for col in (0..lo).chain(hi..ow) {
-        let first = from + (col + ow - from % ow) % ow;
-        for q in (first..to).step_by(ow) {
+        // The first position at or after `from` in this column.
+        let ahead = col + ow - from_col;
+        let mut q = from + if ahead >= ow { ahead - ow } else { ahead };
+        while q < to {
             seg[q - at] = 0.0;
+            q += ow;
         }
     }
 }
@@ -357,14 +378,12 @@ pub fn col2im(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
     let p = g.positions();
     g.check("col2im", dx.len(), cols.len(), 1, 0, p);
     let (ow, oh) = (g.out_width(), g.out_height());
-    let (kh, kw) = g.kernel;
     let plane = g.height * g.width;
     dx.fill(0.0);
     if p == 0 {
         return;
     }
-    for (k, src) in cols.chunks_exact_mut(p).enumerate() {
-        let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+    for ((c, i, j), src) in g.taps(0).zip(cols.chunks_exact_mut(p)) {
         let (lo, hi, x0) = g.in_cols(j);
         let image = &mut dx[c * plane..][..plane];
         if g.stride == (1, 1) && ow == g.width {
@@ -563,6 +582,38 @@ mod tests {
     fn packing_past_the_batch_is_refused() {
         let g = geometry((1, 3, 3), (2, 2), (1, 1), (0, 0), (1, 1));
         im2col(&g, &[0.0; 9], 1, 3, &mut [0.0; 8]);
+    }
+
+    /// The columns a tap reads inside the image, against every output
+    /// column tried one by one; and the taps counted up as divided out.
+    #[test]
+    fn a_taps_columns_and_order_match_the_definition() {
+        for (w, pw, s, kw, d) in (1..8).flat_map(|w| {
+            (0..4).flat_map(move |pw| {
+                (1..4).flat_map(move |s| {
+                    (1..5).flat_map(move |kw| (1..3).map(move |d| (w, pw, s, kw, d)))
+                })
+            })
+        }) {
+            let g = geometry((2, 3, w), (2, kw), (1, s), (0, pw), (1, d));
+            for j in 0..kw {
+                let inside: Vec<usize> = (0..g.out_width())
+                    .filter(|&ox| {
+                        let c = ox * s + j * d;
+                        c >= pw && c - pw < w
+                    })
+                    .collect();
+                let (lo, hi, x0) = g.in_cols(j);
+                assert_eq!((lo..hi).collect::<Vec<_>>(), inside, "{g:?} tap {j}");
+                if let Some(&first) = inside.first() {
+                    assert_eq!(x0, first * s + j * d - pw, "{g:?} tap {j}");
+                }
+            }
+            let (kh, kw) = g.kernel;
+            let divided = (0..g.patch()).map(|k| (k / (kh * kw), k / kw % kh, k % kw));
+            assert!(g.taps(0).zip(divided.clone()).all(|(a, b)| a == b));
+            assert!(g.taps(3).zip(divided.skip(3)).all(|(a, b)| a == b));
+        }
     }
 
     #[test]
