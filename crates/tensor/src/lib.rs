@@ -53,6 +53,9 @@ pub mod reduce;
 pub mod simd;
 mod tensor;
 
-pub use matmul::{gemm, gemm_chunked, gemm_strided, gemm_with, reserve_workers, Kernel, Transpose};
+pub use matmul::{
+    gemm, gemm_chunked, gemm_packed, gemm_strided, gemm_with, reserve_workers, Kernel,
+    PackedMatrix, Transpose,
+};
 pub use random::{rng, Rng};
 pub use tensor::{Tensor, MAX_DIMS};

@@ -201,6 +201,7 @@ pub fn gemm_strided(
         c: c.as_mut_ptr(),
         rsc: c_row,
         slice: gemm::slice_len(k),
+        packed_a: None,
         squares: Squares::No,
     };
     // SAFETY: every element A, B and C are read or written at was checked
@@ -288,6 +289,116 @@ pub fn gemm_chunked(
         let beta = if first == 0 { beta } else { 1.0 };
         product(Kernel::best(), m, len, n, alpha, operands, beta, c, slice);
     }
+}
+
+/// The left operand of many products, packed once for the GEMM: a
+/// convolution's filters, multiplied by every example's windows in turn,
+/// are packed once per step instead of once per example.
+#[derive(Default)]
+pub struct PackedMatrix {
+    /// The packed blocks, from `start` on (a cache line boundary).
+    data: Vec<f32>,
+    start: usize,
+    m: usize,
+    k: usize,
+}
+
+impl PackedMatrix {
+    /// Packs the `m × k` matrix whose element `(i, j)` is
+    /// `a[i·rs + j·cs]` for `(rs, cs) = a_strides`, reusing the buffer
+    /// (it grows only when a larger matrix comes).
+    ///
+    /// # Panics
+    /// If a stride is zero or the last element lies past `a`.
+    pub fn pack(&mut self, m: usize, k: usize, a: &[f32], a_strides: (usize, usize)) {
+        let (rs, cs) = a_strides;
+        assert!(
+            rs > 0 && cs > 0 && (m == 0 || k == 0 || (m - 1) * rs + (k - 1) * cs < a.len()),
+            "PackedMatrix::pack: {m}×{k} with strides {a_strides:?} reaches past A ({} elements)",
+            a.len()
+        );
+        let kernel = Kernel::best();
+        let len = gemm::prepacked_len(kernel, m, k);
+        let slack = gemm::SLACK;
+        if self.data.len() < len + slack {
+            self.data.resize(len + slack, 0.0);
+        }
+        let addr = self.data.as_ptr() as usize;
+        self.start = (addr.next_multiple_of(64) - addr) / size_of::<f32>();
+        (self.m, self.k) = (m, k);
+        let a = Strided {
+            ptr: a.as_ptr(),
+            rs,
+            cs,
+        };
+        // SAFETY: A was checked above; the buffer holds `len` floats from
+        // `start`; `best` only returns a kernel this CPU runs.
+        unsafe { gemm::prepack(kernel, m, k, a, self.data.as_mut_ptr().add(self.start)) };
+    }
+}
+
+/// [`gemm_strided`] with A packed ahead: `C = α·A·B + β·C` on the calling
+/// thread, A the `m × k` matrix of `a`, B (`k × n`) and C as there. Each
+/// element is computed as [`gemm_strided`] computes it, bit for bit.
+///
+/// # Panics
+/// As [`gemm_strided`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(
+    a: &PackedMatrix,
+    n: usize,
+    alpha: f32,
+    b: &[f32],
+    b_strides: (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+    c_row: usize,
+) {
+    let (m, k) = (a.m, a.k);
+    let reaches = |(rs, cs): (usize, usize), rows: usize, cols: usize, len: usize| {
+        rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len
+    };
+    assert!(
+        b_strides.0 > 0
+            && b_strides.1 > 0
+            && reaches(b_strides, k, n, b.len())
+            && c_row >= n
+            && reaches((c_row, 1), m, n, c.len()),
+        "gemm_packed: {m}×{k}·{k}×{n} with strides {b_strides:?}, {c_row} reaches past B or C \
+         ({}, {} elements)",
+        b.len(),
+        c.len()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let product = Product {
+        m,
+        k,
+        n,
+        alpha,
+        // Not read: A comes packed.
+        a: Strided {
+            ptr: std::ptr::null(),
+            rs: 0,
+            cs: 0,
+        },
+        b: Strided {
+            ptr: b.as_ptr(),
+            rs: b_strides.0,
+            cs: b_strides.1,
+        },
+        beta,
+        c: c.as_mut_ptr(),
+        rsc: c_row,
+        slice: gemm::slice_len(k),
+        // SAFETY: `start` lies within `data`.
+        packed_a: Some(unsafe { a.data.as_ptr().add(a.start) }),
+        squares: Squares::No,
+    };
+    // SAFETY: B and C were checked above, A was packed for m × k on the
+    // same kernel (`best` does not change), C is borrowed mutably.
+    unsafe { gemm::run(Kernel::best(), &product) };
 }
 
 /// The operands of a product, as the public entry points take them.
@@ -454,6 +565,7 @@ fn product(
                     c,
                     rsc: n,
                     slice,
+                    packed_a: None,
                     squares,
                 },
             );

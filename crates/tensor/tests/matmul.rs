@@ -1,7 +1,10 @@
 //! gemm against a naive f64 triple loop, on every kernel this CPU has, and
 //! its determinism across thread counts.
 
-use gradlab_tensor::{gemm, gemm_chunked, gemm_strided, gemm_with, rng, Kernel, Tensor, Transpose};
+use gradlab_tensor::{
+    gemm, gemm_chunked, gemm_packed, gemm_strided, gemm_with, rng, Kernel, PackedMatrix, Tensor,
+    Transpose,
+};
 use rayon::ThreadPoolBuilder;
 
 use Transpose::{No, Yes};
@@ -493,4 +496,55 @@ fn a_column_does_not_depend_on_the_width_of_its_tile() {
             );
         }
     }
+}
+
+/// A packed once gives every product `gemm_strided`'s bits: A as stored
+/// and transposed, over several slices of k and blocks of rows, with rows
+/// that do not fill a panel, and one packing read by several products.
+#[test]
+fn gemm_packed_gives_the_bits_of_gemm_strided() {
+    let mut packed = PackedMatrix::default();
+    for (m, k, n) in [
+        (3, 5, 2),
+        (64, 800, 196),
+        (800, 64, 196),
+        (150, 300, 37),
+        (0, 4, 3),
+    ] {
+        let a = random(m * k, 21);
+        for a_strides in [(k, 1), (1, m.max(1))] {
+            packed.pack(m, k, &a, a_strides);
+            for seed in [22, 23] {
+                let b = random(k * n, seed);
+                let c0 = random(m * n, 24);
+                let (mut want, mut got) = (c0.clone(), c0.clone());
+                gemm_strided(m, k, n, 0.5, &a, a_strides, &b, (n, 1), 1.0, &mut want, n);
+                gemm_packed(&packed, n, 0.5, &b, (n, 1), 1.0, &mut got, n);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{m}×{k}×{n}, A strides {a_strides:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "PackedMatrix::pack: 2×3 with strides (3, 1) reaches past A (5 elements)"
+)]
+fn packing_a_matrix_past_its_slice_is_refused() {
+    PackedMatrix::default().pack(2, 3, &[0.0; 5], (3, 1));
+}
+
+#[test]
+#[should_panic(
+    expected = "gemm_packed: 2×3·3×4 with strides (4, 1), 4 reaches past B or C (12, 7 elements)"
+)]
+fn a_packed_product_past_c_is_refused() {
+    let mut packed = PackedMatrix::default();
+    packed.pack(2, 3, &[0.0; 6], (3, 1));
+    gemm_packed(&packed, 4, 1.0, &[0.0; 12], (4, 1), 0.0, &mut [0.0; 7], 4);
 }

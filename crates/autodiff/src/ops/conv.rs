@@ -36,7 +36,7 @@
 //! why.
 
 use gradlab_tensor::im2col::{col2im, im2col, im2col_example, ConvGeometry};
-use gradlab_tensor::{gemm_chunked, gemm_strided, parallel, Tensor};
+use gradlab_tensor::{gemm_chunked, gemm_packed, parallel, PackedMatrix, Tensor};
 
 use crate::kernels;
 use crate::op::{Backward, Examples, Op};
@@ -68,6 +68,9 @@ pub struct ConvSaved {
     windows: Vec<f32>,
     /// Chunks of dY and of the windows, for the weight product.
     chunks: Vec<f32>,
+    /// W (forward) or Wᵀ (backward), packed once for every example's
+    /// product.
+    filters: PackedMatrix,
     /// The input's gradient before it is added to another's.
     dx: Tensor,
     /// Each example's weight gradient, `[B, O·K]`, when it is asked for.
@@ -132,6 +135,8 @@ impl Op for Conv2d {
         let bias = self.bias.then(|| x[2].data());
         let (xs, input) = (xv.data(), g.input());
         let each = outputs * p;
+        saved.filters.pack(outputs, k, w.data(), (k, 1));
+        let filters = &saved.filters;
         parallel::rows_with_scratch(
             y.data_mut(),
             each,
@@ -140,19 +145,7 @@ impl Op for Conv2d {
             |first, images, cols| {
                 for (b, image) in (first..).zip(images.chunks_exact_mut(each)) {
                     im2col_example(&g, &xs[b * input..][..input], cols);
-                    gemm_strided(
-                        outputs,
-                        k,
-                        p,
-                        1.0,
-                        w.data(),
-                        (k, 1),
-                        cols,
-                        (p, 1),
-                        0.0,
-                        image,
-                        p,
-                    );
+                    gemm_packed(filters, p, 1.0, cols, (p, 1), 0.0, image, p);
                     if let Some(bias) = bias {
                         for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
                             row.iter_mut().for_each(|v| *v += c);
@@ -173,6 +166,7 @@ impl Op for Conv2d {
             cols,
             windows,
             chunks,
+            filters,
             dx,
             per_example,
             scratch,
@@ -305,23 +299,13 @@ impl Op for Conv2d {
             // [K, P] gradient of b's windows is still in cache when it is
             // unpacked (each element the same product as in one
             // [K, O]·[O, B·P] GEMM).
+            filters.pack(k, outputs, w.data(), (1, k));
+            let filters = &*filters;
             let unpack = |dxs: &mut [f32], windows: &mut Vec<f32>| {
                 parallel::rows_with_scratch(dxs, g.input(), windows, k * p, |first, images, dc| {
                     for (b, image) in (first..).zip(images.chunks_exact_mut(g.input())) {
                         let dy_b = &dy[b * outputs * p..][..outputs * p];
-                        gemm_strided(
-                            k,
-                            outputs,
-                            p,
-                            1.0,
-                            w.data(),
-                            (1, k),
-                            dy_b,
-                            (p, 1),
-                            0.0,
-                            dc,
-                            p,
-                        );
+                        gemm_packed(filters, p, 1.0, dy_b, (p, 1), 0.0, dc, p);
                         col2im(&g, dc, image);
                     }
                 });

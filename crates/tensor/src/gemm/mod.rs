@@ -178,6 +178,9 @@ pub(crate) struct Product {
     /// Steps of the shared dimension per packed slice: [`slice_len`]`(k)`,
     /// or that of a longer product this one is a piece of.
     pub(crate) slice: usize,
+    /// A packed ahead by [`prepack`] (for this `m`, `k` and kernel), read
+    /// in place of A, or `None` to pack A here.
+    pub(crate) packed_a: Option<*const f32>,
     /// Products of the elementwise squares of A and B, instead of A·B or
     /// next to it.
     pub(crate) squares: Squares,
@@ -328,18 +331,26 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
             for ic in 0..mb.count {
                 let (i0, mc) = mb.get(ic);
                 let a_len = mc.div_ceil(K::MR) * K::MR * kc;
-                // SAFETY: as for B; the C (and S) block lies within C (S).
+                // SAFETY: as for B; the C (and S) block lies within C (S); a
+                // prepacked A holds this block where `prepacked_block` says.
                 unsafe {
-                    let a = p.a.at(i0, p0);
-                    pack::pack::<K>(apack, a.ptr, K::MR, mc, kc, a.rs, a.cs);
-                    if let Squares::Instead = p.squares {
-                        square_in_place(apack, a_len);
-                    }
+                    let apack = match p.packed_a {
+                        Some(packed) => packed.add(prepacked_block::<K>(p.m, (p0, kc), i0)),
+                        None => {
+                            let a = p.a.at(i0, p0);
+                            pack::pack::<K>(apack, a.ptr, K::MR, mc, kc, a.rs, a.cs);
+                            if let Squares::Instead = p.squares {
+                                square_in_place(apack, a_len);
+                            }
+                            apack.cast_const()
+                        }
+                    };
                     let offset = i0 * p.rsc + j0;
                     let c = p.c.add(offset);
                     macro_kernel::<K>(mc, nc, kc, p.alpha, apack, bpack, beta, c, p.rsc);
                     if let Squares::Also { s, alpha } = p.squares {
-                        square_in_place(apack, a_len);
+                        debug_assert!(p.packed_a.is_none());
+                        square_in_place(apack.cast_mut(), a_len);
                         let beta = if pc == 0 { 0.0 } else { 1.0 };
                         let s = s.add(offset);
                         macro_kernel::<K>(mc, nc, kc, alpha, apack, bsquares, beta, s, p.rsc);
@@ -349,6 +360,101 @@ unsafe fn blocked<K: MicroKernel>(p: &Product) {
         }
     }
     BUFFERS.set(buffers);
+}
+
+/// Where block `(slice, i0)` of a prepacked `m`-row A starts: each slice
+/// of `kc` steps from step `p0` holds all of A's rows, padded to whole
+/// panels, block after block.
+#[inline(always)]
+fn prepacked_block<K: MicroKernel>(m: usize, (p0, kc): (usize, usize), i0: usize) -> usize {
+    p0 * m.div_ceil(K::MR) * K::MR + i0 * kc
+}
+
+/// Floats a prepacked `m × k` A takes on `kernel`.
+pub(crate) fn prepacked_len(kernel: Kernel, m: usize, k: usize) -> usize {
+    let mr = match kernel {
+        Kernel::Portable => kernel::Portable::MR,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2Fma => kernel::Avx2Fma::MR,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => kernel::Avx512::MR,
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx2Fma | Kernel::Avx512 => unreachable!("{kernel:?} exists only on x86-64"),
+    };
+    m.div_ceil(mr) * mr * k
+}
+
+/// Packs every block of the `m × k` matrix `a` once, as [`blocked`]
+/// would pack it for each product, into `dst` ([`prepacked_len`] floats),
+/// for products that then read it through [`Product::packed_a`].
+///
+/// # Safety
+/// `a` is valid for `m × k`, `dst` has room for `prepacked_len(kernel, m,
+/// k)` floats, and `kernel.is_available()`.
+pub(crate) unsafe fn prepack(kernel: Kernel, m: usize, k: usize, a: Strided, dst: *mut f32) {
+    // SAFETY (all arms): forwarded; the caller checked the kernel's features.
+    match kernel {
+        Kernel::Portable => unsafe { prepack_blocks::<kernel::Portable>(m, k, a, dst) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2Fma => unsafe { prepack_avx2_fma(m, k, a, dst) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { prepack_avx512(m, k, a, dst) },
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx2Fma | Kernel::Avx512 => unreachable!("{kernel:?} exists only on x86-64"),
+    }
+}
+
+/// [`prepack_blocks`] compiled with AVX2 and FMA.
+///
+/// # Safety
+/// As [`prepack`]; the CPU supports AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn prepack_avx2_fma(m: usize, k: usize, a: Strided, dst: *mut f32) {
+    // SAFETY: forwarded.
+    unsafe { prepack_blocks::<kernel::Avx2Fma>(m, k, a, dst) }
+}
+
+/// [`prepack_blocks`] compiled with AVX-512F.
+///
+/// # Safety
+/// As [`prepack`]; the CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn prepack_avx512(m: usize, k: usize, a: Strided, dst: *mut f32) {
+    // SAFETY: forwarded.
+    unsafe { prepack_blocks::<kernel::Avx512>(m, k, a, dst) }
+}
+
+/// The blocks of [`prepack`] for one micro-kernel, cut as [`blocked`]
+/// cuts them.
+///
+/// # Safety
+/// As [`prepack`].
+#[inline(always)]
+unsafe fn prepack_blocks<K: MicroKernel>(m: usize, k: usize, a: Strided, dst: *mut f32) {
+    if m == 0 || k == 0 {
+        return;
+    }
+    let slice = slice_len(k);
+    let kb = Blocks {
+        total: k,
+        len: slice,
+        count: k.div_ceil(slice),
+    };
+    let mb = Blocks::new(m, MC, K::MR);
+    for pc in 0..kb.count {
+        let (p0, kc) = kb.get(pc);
+        for ic in 0..mb.count {
+            let (i0, mc) = mb.get(ic);
+            // SAFETY: the block lies within A and its panels within `dst`.
+            unsafe {
+                let at = dst.add(prepacked_block::<K>(m, (p0, kc), i0));
+                let a = a.at(i0, p0);
+                pack::pack::<K>(at, a.ptr, K::MR, mc, kc, a.rs, a.cs);
+            }
+        }
+    }
 }
 
 /// `x ← x²` for the `len` packed floats at `buf`, while they are in cache.
@@ -498,7 +604,7 @@ thread_local! {
 
 /// Floats of slack so that a buffer can start on an [`ALIGN_BYTES`]
 /// boundary.
-const SLACK: usize = ALIGN_BYTES / size_of::<f32>();
+pub(crate) const SLACK: usize = ALIGN_BYTES / size_of::<f32>();
 
 impl Buffers {
     /// Allocates the buffers at their largest size, unless done already.
