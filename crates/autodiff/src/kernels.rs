@@ -381,6 +381,17 @@ pub(crate) fn channel_major(dy: &[f32], outputs: usize, p: usize, first: usize, 
     });
 }
 
+/// Columns `first..first + len` of the row-major `m` (rows `width` long)
+/// into `out` (`[rows, len]`).
+pub(crate) fn columns(m: &[f32], width: usize, first: usize, out: &mut [f32]) {
+    let len = out.len() / (m.len() / width.max(1)).max(1);
+    parallel::rows_mut(out, len, |r0, rows| {
+        for (r, row) in (r0..).zip(rows.chunks_exact_mut(len)) {
+            row.copy_from_slice(&m[r * width + first..][..len]);
+        }
+    });
+}
+
 /// Example b's weight gradient of a shared weight:
 /// `g[o·K + k] = Σ_p dy[b, o, p] · cols[k, b·P + p]`, for `dy` as
 /// `[B, O, P]` and `cols` as `[K, B·P]`: the product `D_b·A_bᵀ`

@@ -14,7 +14,7 @@
 //! input's gradient is `Wᵀ·dY` unpacked by [`col2im`], which adds each
 //! window's values back to the input positions they came from.
 //!
-//! [`im2col`] runs in parallel over the rows of `cols`; [`im2col_example`]
+//! [`im2col`] runs in parallel over the rows of `cols`; [`im2col_examples`]
 //! and [`col2im`] work on one example, for a loop that is parallel over
 //! the examples already. Every sum runs in a fixed order: the results do
 //! not depend on the number of threads.
@@ -180,19 +180,21 @@ pub fn im2col(g: &ConvGeometry, x: &[f32], batch: usize, first: usize, cols: &mu
     });
 }
 
-/// [`im2col`] of one example (`x` is `[C, H, W]`, `cols` `[K, P]`) on the
-/// calling thread, for a loop that runs over the examples in parallel.
+/// [`im2col`] of a few examples (`x` is `[n, C, H, W]`, `cols`
+/// `[K, n·P]`) on the calling thread, for a loop that runs over the
+/// examples in parallel.
 ///
 /// # Panics
 /// If a slice's length does not match `g`.
 #[inline]
-pub fn im2col_example(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
-    let p = g.positions();
-    g.check("im2col", x.len(), cols.len(), 1, 0, p);
-    if p == 0 {
+pub fn im2col_examples(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    let n = x.len().checked_div(g.input()).unwrap_or(0);
+    let len = n * g.positions();
+    g.check("im2col", x.len(), cols.len(), n, 0, len);
+    if len == 0 {
         return;
     }
-    for (tap, row) in g.taps(0).zip(cols.chunks_exact_mut(p)) {
+    for (tap, row) in g.taps(0).zip(cols.chunks_exact_mut(len)) {
         tap_row(g, x, tap, 0, row);
     }
 }
@@ -366,7 +368,7 @@ fn window_row(
     }
 }
 
-/// The adjoint of [`im2col_example`]: overwrites one example's `dx`
+/// The adjoint of [`im2col_examples`]: overwrites one example's `dx`
 /// (`[C, H, W]`) with, at each input position, the sum of the entries of
 /// `cols` (`[K, P]`) of the windows that read it, each sum over the taps
 /// in order. The entries of `cols` for taps that fall in the padding,
@@ -535,9 +537,14 @@ mod tests {
             assert_eq!(cols, whole, "{g:?}");
             let (k, p) = (g.patch(), g.positions());
             let mut one = vec![f32::NAN; k * p];
-            im2col_example(&g, &x[g.input()..][..g.input()], &mut one);
+            im2col_examples(&g, &x[g.input()..][..g.input()], &mut one);
             for (row, want) in one.chunks_exact(p).zip(whole.chunks_exact(batch * p)) {
                 assert_eq!(row, &want[p..2 * p], "{g:?}: example 1 alone");
+            }
+            let mut two = vec![f32::NAN; k * 2 * p];
+            im2col_examples(&g, &x[g.input()..], &mut two);
+            for (row, want) in two.chunks_exact(2 * p).zip(whole.chunks_exact(batch * p)) {
+                assert_eq!(row, &want[p..3 * p], "{g:?}: examples 1 and 2");
             }
             // Any run of positions, across rows and examples, is those
             // columns of the whole.

@@ -35,7 +35,7 @@
 //! GEMM, one `[O, P]·[P, K]` product per example, or by ghost norms — and
 //! why.
 
-use gradlab_tensor::im2col::{col2im, im2col, im2col_example, ConvGeometry};
+use gradlab_tensor::im2col::{col2im, im2col, im2col_examples, ConvGeometry};
 use gradlab_tensor::{gemm_chunked, gemm_packed, parallel, PackedMatrix, Tensor};
 
 use crate::kernels;
@@ -56,15 +56,23 @@ pub struct Conv2d {
     pub bias: bool,
 }
 
+/// Floats of windows the forward pass packs at a time (at least one
+/// example's): small images go a few at a time, so that packing a tap's
+/// row is not mostly the cost of starting one.
+const GROUP: usize = 1 << 16;
+
 /// What the convolution keeps between its passes, reused step after step.
 #[derive(Default)]
 pub struct ConvSaved {
     /// The whole batch's windows, `[K, B·P]`, made only for per-example
     /// statistics.
     cols: Tensor,
-    /// A few examples' windows `[K, P]`, or their gradients `Wᵀ·dY_b`, one
-    /// per block of examples run side by side: each is used while it is
-    /// in cache.
+    /// Whether `cols` holds this step's windows (made by the backward pass
+    /// since the last forward).
+    cols_made: bool,
+    /// A few examples' windows (`[K, n·P]`, n examples of a group), or an
+    /// example's `Wᵀ·dY_b`, per block of examples run side by side: each is
+    /// used while it is in cache.
     windows: Vec<f32>,
     /// Chunks of dY and of the windows, for the weight product.
     chunks: Vec<f32>,
@@ -128,27 +136,38 @@ impl Op for Conv2d {
         let (batch, outputs) = (xv.shape()[0], w.shape()[0]);
         let (k, p) = (g.patch(), g.positions());
         // Y_b = W·cols_b (+ b), example by example straight into its
-        // [O, P] image of y, from b's windows packed in cache: the same
-        // products, element for element, as one [O, K]·[K, B·P] GEMM,
-        // without writing the batch's windows to memory.
+        // [O, P] image of y, from b's windows packed in cache a few
+        // examples at a time (as many as fit in `GROUP` floats, at least
+        // one): the same products, element for element, as one
+        // [O, K]·[K, B·P] GEMM, without writing the batch's windows to
+        // memory.
         y.resize_for(&[batch, outputs, g.out_height(), g.out_width()]);
         let bias = self.bias.then(|| x[2].data());
         let (xs, input) = (xv.data(), g.input());
         let each = outputs * p;
+        let group = (GROUP / (k * p).max(1)).max(1);
+        saved.cols_made = false;
         saved.filters.pack(outputs, k, w.data(), (k, 1));
         let filters = &saved.filters;
         parallel::rows_with_scratch(
             y.data_mut(),
             each,
             &mut saved.windows,
-            k * p,
+            group * k * p,
             |first, images, cols| {
-                for (b, image) in (first..).zip(images.chunks_exact_mut(each)) {
-                    im2col_example(&g, &xs[b * input..][..input], cols);
-                    gemm_packed(filters, p, 1.0, cols, (p, 1), 0.0, image, p);
-                    if let Some(bias) = bias {
-                        for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
-                            row.iter_mut().for_each(|v| *v += c);
+                for (b0, images) in (first..)
+                    .step_by(group)
+                    .zip(images.chunks_mut(group * each))
+                {
+                    let n = images.len() / each;
+                    let cols = &mut cols[..k * n * p];
+                    im2col_examples(&g, &xs[b0 * input..][..n * input], cols);
+                    for (j, image) in images.chunks_exact_mut(each).enumerate() {
+                        gemm_packed(filters, p, 1.0, &cols[j * p..], (n * p, 1), 0.0, image, p);
+                        if let Some(bias) = bias {
+                            for (row, &c) in image.chunks_exact_mut(p).zip(bias) {
+                                row.iter_mut().for_each(|v| *v += c);
+                            }
                         }
                     }
                 }
@@ -164,6 +183,7 @@ impl Op for Conv2d {
         let (k, p) = (g.patch(), g.positions());
         let ConvSaved {
             cols,
+            cols_made,
             windows,
             chunks,
             filters,
@@ -177,25 +197,30 @@ impl Op for Conv2d {
         let norms_by = sharing::norms_by(cx.clipping(), batch, k, outputs, p);
         // dW = dY·colsᵀ, written over the gradient or added to it: the
         // product over the batch's B·P positions, each chunk of dY (as
-        // [O, B·P]) and of the windows made as the product reaches it.
+        // [O, B·P]) and of the windows made as the product reaches it —
+        // copied from the batch's windows when they were made already.
         let xs = xv.data();
-        let weight_product = |grad: &mut Tensor, first: bool, chunks: &mut Vec<f32>| {
-            let beta = if first { 0.0 } else { 1.0 };
-            let positions = batch * p;
-            gemm_chunked(
-                outputs,
-                positions,
-                k,
-                1.0,
-                beta,
-                grad.data_mut(),
-                chunks,
-                |q, d, a| {
-                    kernels::channel_major(dy, outputs, p, q, d);
-                    im2col(&g, xs, batch, q, a);
-                },
-            );
-        };
+        let weight_product =
+            |grad: &mut Tensor, first: bool, chunks: &mut Vec<f32>, made: Option<&Tensor>| {
+                let beta = if first { 0.0 } else { 1.0 };
+                let positions = batch * p;
+                gemm_chunked(
+                    outputs,
+                    positions,
+                    k,
+                    1.0,
+                    beta,
+                    grad.data_mut(),
+                    chunks,
+                    |q, d, a| {
+                        kernels::channel_major(dy, outputs, p, q, d);
+                        match made {
+                            Some(cols) => kernels::columns(cols.data(), positions, q, a),
+                            None => im2col(&g, xs, batch, q, a),
+                        }
+                    },
+                );
+            };
         if let (Some(c), true) = (cx.clip_factors(), batched) {
             // Clipping's second pass (the batch's input needs no gradient
             // in it): the clipped mean Σ_b c_b·(g_b/B) from the g_b/B the
@@ -206,7 +231,8 @@ impl Op for Conv2d {
                     kernels::weighted_row_sum(per_example.data(), c, first, grad.data_mut())
                 });
             } else {
-                cx.accumulate(1, |grad, first| weight_product(grad, first, chunks));
+                let made = cols_made.then_some(&*cols);
+                cx.accumulate(1, |grad, first| weight_product(grad, first, chunks, made));
             }
             if self.bias {
                 cx.accumulate(2, |grad, first| {
@@ -220,7 +246,9 @@ impl Op for Conv2d {
             // Each example's statistics read its windows in place.
             cols.resize_for(&[k, batch * p]);
             im2col(&g, xs, batch, 0, cols.data_mut());
+            *cols_made = true;
         }
+        let made = cols_made.then_some(&*cols);
         if keep {
             // g_b(W)/B for every example, the rows of `per_example`.
             per_example.resize_for(&[batch, outputs * k]);
@@ -246,7 +274,7 @@ impl Op for Conv2d {
         }
         if batched && cx.per_example(1) {
             cx.accumulate_with_stats(1, |grad, first, sq, pe| {
-                weight_product(grad, first, chunks);
+                weight_product(grad, first, chunks, made);
                 // (1/B)·Σ_b g_b² = B·Σ_b (g_b/B)².
                 sq.resize_for(w.shape());
                 kernels::scaled_column_sums_of_squares(per_example.data(), s, sq.data_mut());
@@ -260,7 +288,7 @@ impl Op for Conv2d {
                 }
             });
         } else {
-            cx.accumulate(1, |grad, first| weight_product(grad, first, chunks));
+            cx.accumulate(1, |grad, first| weight_product(grad, first, chunks, made));
         }
         if self.bias {
             let bias_stats = batched && (cx.per_example(2) || cx.wants_norms(2));
