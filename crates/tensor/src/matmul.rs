@@ -178,20 +178,43 @@ pub fn gemm_strided(
         b.len(),
         c.len()
     );
+    let a = Strided {
+        ptr: a.as_ptr(),
+        rs: a_strides.0,
+        cs: a_strides.1,
+    };
+    // SAFETY: every element A, B and C are read or written at was checked
+    // to lie within its slice above; C is borrowed mutably, so no one else
+    // touches it.
+    unsafe { on_this_thread((m, k, n), alpha, (a, None), b, b_strides, beta, c, c_row) };
+}
+
+/// `C = α·A·B + β·C` on the calling thread with [`Kernel::best`], A read
+/// through its strides or, when given, from its packed blocks.
+///
+/// # Safety
+/// A (or its packing, for this `m × k` on this kernel), B and C are valid
+/// for their dimensions and strides, and no one else touches C.
+#[allow(clippy::too_many_arguments)]
+unsafe fn on_this_thread(
+    (m, k, n): (usize, usize, usize),
+    alpha: f32,
+    (a, packed_a): (Strided, Option<*const f32>),
+    b: &[f32],
+    b_strides: (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+    c_row: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    let kernel = Kernel::best();
     let product = Product {
         m,
         k,
         n,
         alpha,
-        a: Strided {
-            ptr: a.as_ptr(),
-            rs: a_strides.0,
-            cs: a_strides.1,
-        },
+        a,
         b: Strided {
             ptr: b.as_ptr(),
             rs: b_strides.0,
@@ -201,13 +224,12 @@ pub fn gemm_strided(
         c: c.as_mut_ptr(),
         rsc: c_row,
         slice: gemm::slice_len(k),
-        packed_a: None,
+        packed_a,
         squares: Squares::No,
     };
-    // SAFETY: every element A, B and C are read or written at was checked
-    // to lie within its slice above; C is borrowed mutably, so no one else
-    // touches it, and `best` only returns a kernel this CPU runs.
-    unsafe { gemm::run(kernel, &product) };
+    // SAFETY: as the caller promised; `best` only returns a kernel this
+    // CPU runs.
+    unsafe { gemm::run(Kernel::best(), &product) };
 }
 
 /// About how many bytes of operands [`gemm_chunked`] makes per chunk: well
@@ -369,36 +391,28 @@ pub fn gemm_packed(
         b.len(),
         c.len()
     );
-    if m == 0 || n == 0 {
-        return;
-    }
-    let product = Product {
-        m,
-        k,
-        n,
-        alpha,
-        // Not read: A comes packed.
-        a: Strided {
-            ptr: std::ptr::null(),
-            rs: 0,
-            cs: 0,
-        },
-        b: Strided {
-            ptr: b.as_ptr(),
-            rs: b_strides.0,
-            cs: b_strides.1,
-        },
-        beta,
-        c: c.as_mut_ptr(),
-        rsc: c_row,
-        slice: gemm::slice_len(k),
-        // SAFETY: `start` lies within `data`.
-        packed_a: Some(unsafe { a.data.as_ptr().add(a.start) }),
-        squares: Squares::No,
+    // Not read: A comes packed.
+    let unread = Strided {
+        ptr: std::ptr::null(),
+        rs: 0,
+        cs: 0,
     };
-    // SAFETY: B and C were checked above, A was packed for m × k on the
-    // same kernel (`best` does not change), C is borrowed mutably.
-    unsafe { gemm::run(Kernel::best(), &product) };
+    // SAFETY: `start` lies within `data`; B and C were checked above, A
+    // was packed for m × k on the same kernel (`best` does not change), C
+    // is borrowed mutably.
+    unsafe {
+        let packed = a.data.as_ptr().add(a.start);
+        on_this_thread(
+            (m, k, n),
+            alpha,
+            (unread, Some(packed)),
+            b,
+            b_strides,
+            beta,
+            c,
+            c_row,
+        );
+    }
 }
 
 /// The operands of a product, as the public entry points take them.
