@@ -217,13 +217,14 @@ fn tap_row(
         // time: the tap reads the channel's plane shifted by one offset,
         // so each example's run is one copy, its overhanging columns
         // zeroed after.
+        let span = shifted_span(g, i, (lo, x0), p);
         let (mut q, mut out) = (first, row);
         while !out.is_empty() {
             let (b, at) = (q / p, q % p);
             let run = (p - at).min(out.len());
             let (seg, rest) = out.split_at_mut(run);
             let image = &x[b * g.input() + c * plane..][..plane];
-            shifted_plane(g, image, i, (lo, hi, x0), at, seg);
+            shifted_plane(image, span, (lo, hi), ow, at, seg);
             (q, out) = (q + run, rest);
         }
         return;
@@ -248,33 +249,31 @@ fn tap_row(
     }
 }
 
-/// Positions `at..at + seg.len()` of one example's row of a tap `(c, i, ·)`
-/// whose window reads columns `lo..hi` from input column `x0` on, when
-/// stride is 1 and the output is as wide as the input (`image` is the
-/// channel's `[H, W]`): position `q` reads `image[q + shift]`, unless its
-/// row is in the padding or its column outside `lo..hi`, where it is 0.
+/// Positions `at..at + seg.len()` of one example's row of a tap whose
+/// window reads columns `lo..hi` of each `ow`-wide output row, when stride
+/// is 1 and the output is as wide as the input (`image` is the channel's
+/// `[H, W]`, `span` the tap's [`shifted_span`]): position `q` reads
+/// `image[q + shift]`, unless its row is in the padding or its column
+/// outside `lo..hi`, where it is 0.
 #[inline(always)]
 fn shifted_plane(
-    g: &ConvGeometry,
     image: &[f32],
-    i: usize,
-    (lo, hi, x0): (usize, usize, usize),
+    (from, to, shift): (usize, usize, isize),
+    (lo, hi): (usize, usize),
+    ow: usize,
     at: usize,
     seg: &mut [f32],
 ) {
     let end = at + seg.len();
-    let (from, to, shift) = shifted_span(g, i, (lo, x0), g.positions());
-    let (from, to) = (
-        from.clamp(at, end),
-        to.clamp(at, end).max(from.clamp(at, end)),
-    );
+    // Clamping keeps from ≤ to.
+    let (from, to) = (from.clamp(at, end), to.clamp(at, end));
     seg[..from - at].fill(0.0);
     seg[to - at..].fill(0.0);
     if from < to {
         let src = (from as isize + shift) as usize;
         seg[from - at..to - at].copy_from_slice(&image[src..src + (to - from)]);
     }
-    zero_overhangs(seg, (lo, hi), g.out_width(), from, to, at);
+    zero_overhangs(seg, (lo, hi), ow, from, to, at);
 }
 
 /// For a tap in row `i` of the window whose columns `lo..` read from input
